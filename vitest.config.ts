@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 600_000,
+    // Boot tests each keep a core busy; the machine has two.
+    maxWorkers: 2,
+  },
+});
