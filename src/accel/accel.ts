@@ -10,6 +10,7 @@ import type { AccelName } from '../config.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { PortBus } from '../io/port-bus.js';
 import type { CpuInterruptSource, IrqRouter } from '../io/irq.js';
+import type { A20Gate } from '../io/a20.js';
 import type { TimerQueue, VirtualClock } from '../machine/clock.js';
 import type { Lifecycle } from '../machine/lifecycle.js';
 import type { CpuState } from './cpu-state.js';
@@ -20,6 +21,7 @@ export interface MachineBus {
   irq: IrqRouter;
   /** The PIC's INTR pin and INTA cycle (tsvm's own i8259 pair). */
   intr: CpuInterruptSource;
+  a20: A20Gate;
   clock: VirtualClock;
   timers: TimerQueue;
   lifecycle: Lifecycle;
