@@ -20,6 +20,7 @@ export interface CpuInterruptSource {
 
 export class IrqRouter {
   private readonly levels = new Uint8Array(24);
+  private readonly listeners: (() => void)[] = [];
 
   constructor(private sink: IrqSink) {}
 
@@ -36,6 +37,12 @@ export class IrqRouter {
   set(irq: number, level: boolean): void {
     this.levels[irq] = level ? 1 : 0;
     this.sink.setIrq(irq, level);
+    for (const l of this.listeners) l();
+  }
+
+  /** Called after any line changes (an idle TCG vCPU uses it to wake from HLT). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   level(irq: number): boolean {
