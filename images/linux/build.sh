@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Builds the Linux test guests from Debian 12 (bookworm) packages.
+#
+#   images/linux/build.sh [i386|amd64|d-i|all]    (default: i386)
+#
+# Outputs (git-ignored):
+#   images/build/linux-i386/{vmlinuz,initramfs.cpio.gz}   686 kernel + i386 busybox
+#   images/build/linux-amd64/{vmlinuz,initramfs.cpio.gz}  amd64 kernel + amd64 busybox
+#   images/build/d-i-i386/{linux,initrd.gz}                the netboot installer
+#
+# Idempotent: a guest whose files already exist is not rebuilt (delete its
+# directory to force a rebuild); downloaded .debs are kept in images/build/debs.
+# Needs root for `dpkg --add-architecture`/`apt-get update` and for the
+# /dev/console node in the initramfs.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD="$ROOT/images/build"
+DEBS="$BUILD/debs"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+PROMPT='~ # '
+BANNER='tsvm-guest: init ready'
+
+die() {
+  echo "images/linux/build.sh: $*" >&2
+  exit 1
+}
+
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "'$tool' is not installed (apt-get install -y ${tool/dpkg-deb/dpkg})"
+  done
+}
+
+# The package index must know the architecture: foreign ones are added once.
+ensure_architecture() {
+  local arch=$1
+  if [[ $arch != "$(dpkg --print-architecture)" ]] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    [[ $(id -u) == 0 ]] || die "run as root once to enable the $arch architecture"
+    dpkg --add-architecture "$arch"
+    update_index
+  fi
+  if ! apt-cache show "busybox-static:$arch" >/dev/null 2>&1; then
+    [[ $(id -u) == 0 ]] || die "the package index is empty: run 'apt-get update' as root"
+    update_index
+  fi
+  apt-cache show "busybox-static:$arch" >/dev/null 2>&1 || die "the package index has no $arch packages (apt-get update failed?)"
+}
+
+# A mirror of one suite being mid-sync fails `apt-get update` as a whole while
+# the main suite is fine; the caller checks that what it needs is indexed.
+update_index() {
+  apt-get update -qq || echo "images/linux/build.sh: warning: apt-get update reported errors" >&2
+}
+
+# linux-image-686 -> linux-image-6.1.0-NN-686 (the metapackage's versioned kernel).
+resolve_kernel_package() {
+  local meta=$1 arch=$2 pkg
+  pkg=$(apt-cache depends "$meta:$arch" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { sub(/:.*$/, "", $2); print $2; exit }')
+  [[ -n $pkg ]] || die "cannot resolve the kernel behind $meta:$arch"
+  echo "$pkg"
+}
+
+# Downloads PKG:ARCH into the deb cache (once) and prints the .deb's path.
+fetch_deb() {
+  local pkg=$1 arch=$2 deb
+  mkdir -p "$DEBS"
+  deb=$(ls "$DEBS/${pkg}_"*"_$arch.deb" "$DEBS/${pkg}_"*"_all.deb" 2>/dev/null | head -n1 || true)
+  if [[ -z $deb ]]; then
+    (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$pkg:$arch" >&2) || die "apt-get download $pkg:$arch failed"
+    deb=$(ls "$DEBS/${pkg}_"*"_$arch.deb" "$DEBS/${pkg}_"*"_all.deb" 2>/dev/null | head -n1 || true)
+    [[ -n $deb ]] || die "apt-get download $pkg:$arch produced no .deb"
+  fi
+  echo "$deb"
+}
+
+unpack_deb() {
+  mkdir -p "$2"
+  dpkg-deb -x "$1" "$2" || die "cannot unpack $1"
+}
+
+write_init() {
+  cat >"$1/init" <<INIT
+#!/bin/sh
+# tsvm test guest: mount the kernel filesystems and give the console a shell.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/ PS1='$PROMPT'
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo '$BANNER'
+# cttyhack makes the console the shell's controlling tty (job control, ^C);
+# the loop brings a new shell back if the user leaves one.
+while true; do
+  setsid cttyhack sh
+done
+INIT
+  chmod 755 "$1/init"
+}
+
+# Lays out a busybox root in DIR: the binary, one symlink per applet, /init,
+# the mount points and the /dev/console node the kernel opens before /init.
+make_rootfs() {
+  local dir=$1 busybox=$2 applet
+  mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc}
+  install -m 755 "$busybox" "$dir/bin/busybox"
+  local applets
+  applets=$("$dir/bin/busybox" --list-full) || die "cannot run $busybox on this host to list its applets"
+  for applet in $applets; do
+    [[ $applet == bin/busybox ]] && continue
+    ln -sf /bin/busybox "$dir/$applet"
+  done
+  write_init "$dir"
+  [[ $(id -u) == 0 ]] || die "run as root: the initramfs needs a /dev/console device node"
+  mknod -m 600 "$dir/dev/console" c 5 1
+}
+
+# Packs DIR as a gzipped newc cpio with files owned by root.
+pack_initramfs() {
+  local dir=$1 out=$2
+  (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n >"$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
+# build_busybox_guest ARCH KERNEL_METAPACKAGE OUTDIR
+build_busybox_guest() {
+  local arch=$1 meta=$2 out=$3
+  if [[ -s $out/vmlinuz && -s $out/initramfs.cpio.gz ]]; then
+    echo "up to date: $out"
+    return
+  fi
+  ensure_architecture "$arch"
+  local kpkg kdeb bdeb tmp
+  kpkg=$(resolve_kernel_package "$meta" "$arch")
+  kdeb=$(fetch_deb "$kpkg" "$arch")
+  bdeb=$(fetch_deb busybox-static "$arch")
+  tmp="$WORK/$arch"
+  unpack_deb "$kdeb" "$tmp/kernel"
+  unpack_deb "$bdeb" "$tmp/busybox"
+  mkdir -p "$out"
+  local vmlinuz
+  vmlinuz=$(ls "$tmp"/kernel/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
+  [[ -n $vmlinuz ]] || die "$kdeb has no /boot/vmlinuz-*"
+  make_rootfs "$tmp/root" "$tmp/busybox/bin/busybox"
+  pack_initramfs "$tmp/root" "$out/initramfs.cpio.gz"
+  cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+  echo "$kpkg + busybox-static:$arch" >"$out/SOURCES"
+  echo "built: $out ($kpkg)"
+}
+
+build_debian_installer() {
+  local out=$BUILD/d-i-i386
+  if [[ -s $out/linux && -s $out/initrd.gz ]]; then
+    echo "up to date: $out"
+    return
+  fi
+  ensure_architecture i386
+  local deb tmp dir
+  deb=$(fetch_deb debian-installer-12-netboot-i386 i386)
+  tmp="$WORK/d-i"
+  unpack_deb "$deb" "$tmp"
+  # The package ships the netboot tree; the text-mode kernel and initrd sit in
+  # .../debian-installer/i386/ (the gtk variant lives in a separate tree).
+  dir=$(dirname "$(find "$tmp" -path '*debian-installer/i386/initrd.gz' -not -path '*gtk*' | head -n1)")
+  [[ -s $dir/linux && -s $dir/initrd.gz ]] || die "$deb has no debian-installer/i386/{linux,initrd.gz}"
+  mkdir -p "$out"
+  cp "$dir/linux" "$dir/initrd.gz" "$out/"
+  basename "$deb" >"$out/SOURCES"
+  echo "built: $out"
+}
+
+main() {
+  local what=${1:-i386}
+  need_tools apt-get apt-cache dpkg dpkg-deb cpio gzip
+  case $what in
+    i386) build_busybox_guest i386 linux-image-686 "$BUILD/linux-i386" ;;
+    amd64) build_busybox_guest amd64 linux-image-amd64 "$BUILD/linux-amd64" ;;
+    d-i) build_debian_installer ;;
+    all)
+      build_busybox_guest i386 linux-image-686 "$BUILD/linux-i386"
+      build_busybox_guest amd64 linux-image-amd64 "$BUILD/linux-amd64"
+      build_debian_installer
+      ;;
+    *) die "unknown guest '$what' (expected i386, amd64, d-i or all)" ;;
+  esac
+}
+
+main "$@"
