@@ -27,7 +27,26 @@ export interface FpuHost {
    * with CR0.NE=0 it asserts FERR# (IRQ 13 through the PIC) and returns.
    */
   raiseMathFault(): void;
+  /**
+   * The guest's EFLAGS, read by FCMOVcc (DA/DB C0-DF), which moves on CF, ZF
+   * and PF. Optional so a host without FCMOV (486/Pentium models, which the
+   * CPU should #UD before calling execute) need not provide it; without it
+   * the unit reads EFLAGS as 0.
+   */
+  eflags?(): number;
 }
+
+/** execute() result: nothing for the CPU to do beyond finishing the instruction. */
+export const X87_DONE = -1;
+/**
+ * execute() result: the encoding is undefined on a P6 (SDM Vol. 2 Tables A-7..A-22
+ * as real CPUs implement them: reserved register forms #UD, FISTTP (SSE3) #UD,
+ * reserved memory forms D9 /1, DB /4, DB /6, DD /5 #UD). The unit has changed no
+ * state; the CPU raises #UD.
+ */
+export const X87_UD = -2;
+/** EFLAGS bits returned by the FCOMI family (SDM Vol. 2 FCOMI: ZF, PF, CF set; OF, SF, AF cleared). */
+export const X87_EFLAGS_MASK = 0x8d5; // OF|SF|ZF|AF|PF|CF: the bits the CPU replaces
 
 export interface X87Unit {
   /** Power-on/RESET state (SDM Vol. 3A Table 9-1): FCW=0x40, FSW=0, FTW empty. */
@@ -39,11 +58,24 @@ export interface X87Unit {
    * @param linear linear address of the memory operand (unused when modrm.mod = 3)
    * @param opsize32 32-bit operand size (FSTENV/FLDENV/FSAVE/FRSTOR layout)
    * @param protectedMode environment layout (real-mode vs protected-mode format)
+   * @returns X87_DONE, or X87_UD, or for
+   *   - DF E0 (FNSTSW AX): the 16-bit status word, which the CPU stores in AX;
+   *   - DB E8-F7, DF E8-F7 (FUCOMI, FCOMI, FUCOMIP, FCOMIP): the new ZF|PF|CF
+   *     bits; the CPU sets EFLAGS = (EFLAGS & ~X87_EFLAGS_MASK) | result
+   *     (OF, SF, AF cleared). These return X87_DONE instead when an unmasked
+   *     invalid-operand exception leaves EFLAGS unchanged.
    */
-  execute(opcode: number, modrm: number, linear: number, opsize32: boolean, protectedMode: boolean): void;
+  execute(opcode: number, modrm: number, linear: number, opsize32: boolean, protectedMode: boolean): number;
   /** FWAIT/WAIT: signals a pending unmasked exception through FpuHost.raiseMathFault. */
   wait(): void;
-  /** Records FIP/FCS/FOP/FDP for FSTENV/FSAVE/FXSAVE (called by the CPU before execute for non-control instructions). */
+  /**
+   * Records FIP/FCS/FOP/FDP for FSTENV/FSAVE/FXSAVE. The CPU may call it before
+   * every execute(); the unit keeps the values only for non-control
+   * instructions (SDM Vol. 1 8.1.8), so FNSTENV saves the pointers of the last
+   * instruction that could have raised an exception. dataSelector/dataOffset
+   * are kept only for memory forms (modrm.mod != 3). opcode11 is
+   * ((opcode & 7) << 8) | modrm.
+   */
   setLastInstruction(cs: number, eip: number, opcode11: number, dataSelector: number, dataOffset: number): void;
   /** FXSAVE/FXRSTOR's x87 part of the 512-byte area (SDM Vol. 1 10.5.1); the CPU owns MXCSR/XMM bytes. */
   fxsave(linear: number): void;
