@@ -63,15 +63,18 @@ resolve_kernel_package() {
   echo "$pkg"
 }
 
-# Downloads PKG:ARCH into the deb cache (once) and prints the .deb's path.
+# Downloads PKG for ARCH (or an Architecture: all PKG when ARCH is "all")
+# into the deb cache, once, and prints the .deb's path.
 fetch_deb() {
-  local pkg=$1 arch=$2 deb
+  local pkg=$1 arch=$2 spec deb
+  spec=$pkg
+  [[ $arch == all ]] || spec="$pkg:$arch"
   mkdir -p "$DEBS"
-  deb=$(ls "$DEBS/${pkg}_"*"_$arch.deb" "$DEBS/${pkg}_"*"_all.deb" 2>/dev/null | head -n1 || true)
+  deb=$(ls "$DEBS/${pkg}_"*"_$arch.deb" 2>/dev/null | head -n1 || true)
   if [[ -z $deb ]]; then
-    (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$pkg:$arch" >&2) || die "apt-get download $pkg:$arch failed"
-    deb=$(ls "$DEBS/${pkg}_"*"_$arch.deb" "$DEBS/${pkg}_"*"_all.deb" 2>/dev/null | head -n1 || true)
-    [[ -n $deb ]] || die "apt-get download $pkg:$arch produced no .deb"
+    (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$spec" >&2) || die "apt-get download $spec failed"
+    deb=$(ls "$DEBS/${pkg}_"*"_$arch.deb" 2>/dev/null | head -n1 || true)
+    [[ -n $deb ]] || die "apt-get download $spec produced no .deb"
   fi
   echo "$deb"
 }
@@ -155,9 +158,9 @@ build_debian_installer() {
     echo "up to date: $out"
     return
   fi
-  ensure_architecture i386
+  ensure_architecture "$(dpkg --print-architecture)"
   local deb tmp dir
-  deb=$(fetch_deb debian-installer-12-netboot-i386 i386)
+  deb=$(fetch_deb debian-installer-12-netboot-i386 all)
   tmp="$WORK/d-i"
   unpack_deb "$deb" "$tmp"
   # The package ships the netboot tree; the text-mode kernel and initrd sit in
