@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DriveConfig } from '../../src/config.js';
+import { BlockReadOnlyError, BlockRangeError } from '../../src/block/block-backend.js';
+import { openBlockBackend } from '../../src/block/open.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvm-block-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function drive(file: string, over: Partial<DriveConfig> = {}): DriveConfig {
+  return {
+    id: 'd0', file, interface: 'ide', index: 0, media: 'disk', readonly: false,
+    snapshot: false, cache: 'writeback', locking: true, ...over,
+  };
+}
+
+function image(name: string, bytes: Uint8Array): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+function pattern(n: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
+}
+
+describe('raw backend', () => {
+  it('reads the file and writes reach it', () => {
+    const file = image('a.img', pattern(4096));
+    const b = openBlockBackend(drive(file));
+    expect(b.length).toBe(4096);
+    const buf = new Uint8Array(512);
+    b.read(512, buf);
+    expect(buf).toEqual(pattern(4096).subarray(512, 1024));
+    b.write(1024, new Uint8Array(512).fill(0xab));
+    b.flush();
+    expect(fs.readFileSync(file).subarray(1024, 1536)).toEqual(Buffer.alloc(512, 0xab));
+    b.close();
+  });
+
+  it('reads the tail of a partial last sector as zeros', () => {
+    const b = openBlockBackend(drive(image('p.img', new Uint8Array(700).fill(1))));
+    const buf = new Uint8Array(512).fill(9);
+    b.read(512, buf);
+    expect(Array.from(buf.subarray(0, 188))).toEqual(new Array(188).fill(1));
+    expect(Array.from(buf.subarray(188))).toEqual(new Array(324).fill(0));
+    expect(() => b.read(1024, buf)).toThrow(BlockRangeError);
+    b.close();
+  });
+
+  it('refuses writes when readonly=on and leaves the file alone', () => {
+    const file = image('ro.img', pattern(2048));
+    const b = openBlockBackend(drive(file, { readonly: true }));
+    expect(b.readOnly).toBe(true);
+    expect(() => b.write(0, new Uint8Array(512))).toThrow(BlockReadOnlyError);
+    b.close();
+    expect(new Uint8Array(fs.readFileSync(file))).toEqual(pattern(2048));
+  });
+
+  it('opens a CD-ROM read-only even when the file is not writable', () => {
+    const file = image('cd.iso', pattern(4096));
+    fs.chmodSync(file, 0o444);
+    const b = openBlockBackend(drive(file, { media: 'cdrom' }));
+    expect(b.readOnly).toBe(true);
+    b.close();
+  });
+
+  it('gives QEMU\'s message for a missing image', () => {
+    expect(() => openBlockBackend(drive('x.img'))).toThrow("Could not open 'x.img': No such file or directory");
+    expect(() => openBlockBackend(drive(dir))).toThrow(`Could not open '${dir}': Is a directory`);
+  });
+});
+
+describe('format probing', () => {
+  const qcow2Header = Uint8Array.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3, ...new Array(504).fill(0)]);
+
+  it('refuses a probed qcow2 image until tsvm has the driver', () => {
+    const file = image('q.qcow2', qcow2Header);
+    expect(() => openBlockBackend(drive(file))).toThrow("Image format 'qcow2' is not supported by tsvm yet");
+    expect(() => openBlockBackend(drive(file, { format: 'qcow2' }))).toThrow('not supported');
+  });
+
+  it('opens a qcow2 file as raw bytes when format=raw says so', () => {
+    const b = openBlockBackend(drive(image('q.img', qcow2Header), { format: 'raw' }));
+    const buf = new Uint8Array(4);
+    b.read(0, buf);
+    expect(Array.from(buf)).toEqual([0x51, 0x46, 0x49, 0xfb]);
+    b.close();
+  });
+});
+
+describe('snapshot overlay', () => {
+  it('never writes the base but reads back the guest\'s writes', () => {
+    const size = 3 * 64 * 1024 + 512;
+    const original = pattern(size);
+    const file = image('base.img', original);
+    const b = openBlockBackend(drive(file, { snapshot: true }));
+    // A partial write inside a cluster, one spanning a cluster boundary, and the last sector.
+    b.write(1024, new Uint8Array(512).fill(0x11));
+    b.write(64 * 1024 - 512, new Uint8Array(1024).fill(0x22));
+    b.write(size - 512, new Uint8Array(512).fill(0x33));
+    b.flush();
+    const all = new Uint8Array(size);
+    b.read(0, all);
+    const expected = original.slice();
+    expected.fill(0x11, 1024, 1536);
+    expected.fill(0x22, 64 * 1024 - 512, 64 * 1024 + 512);
+    expected.fill(0x33, size - 512);
+    expect(all).toEqual(expected);
+    b.close();
+    expect(new Uint8Array(fs.readFileSync(file))).toEqual(original);
+  });
+
+  // Root may open any file read-write, so only another user can see the base is opened read-only.
+  it.skipIf(process.getuid?.() === 0)('works over a base the user cannot write', () => {
+    const file = image('ro-base.img', pattern(4096));
+    fs.chmodSync(file, 0o444);
+    const b = openBlockBackend(drive(file, { snapshot: true }));
+    b.write(0, new Uint8Array(512));
+    b.close();
+    expect(new Uint8Array(fs.readFileSync(file))).toEqual(pattern(4096));
+  });
+});
