@@ -1,0 +1,438 @@
+/**
+ * The soft TLB and page walker (SDM Vol. 3A, chapter 4).
+ *
+ * Every linear page the CPU touches gets an entry: `info` (permission bits
+ * for both privilege classes, RAM or not) and `frame` (RAM page index for RAM,
+ * physical page number otherwise). RAM pages are read and written straight in
+ * AddressSpace.ram; ROM, MMIO and unassigned pages go through the
+ * AddressSpace's slow path. Entries are filled by a page walk that sets the
+ * accessed bits, and dirty bits on the first write (a page whose dirty bit is
+ * clear is entered without write permission so the first write walks again).
+ *
+ * Flushing more than the architecture requires is always allowed, so CR3
+ * writes flush global pages too and CR4/CR0 paging changes flush everything.
+ */
+import type { AddressSpace } from '../../memory/address-space.js';
+import { CpuFault } from './exceptions.js';
+import { CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, EFER_NXE, PFV } from './constants.js';
+
+export const TLB_VALID = 1;
+/** Supervisor may write. */
+export const TLB_SW = 2;
+/** User may read/execute. */
+export const TLB_UR = 4;
+/** User may write. */
+export const TLB_UW = 8;
+/** Backed by RAM: fast path allowed. */
+export const TLB_RAM = 16;
+/** Not executable (PAE NX with EFER.NXE). */
+export const TLB_NX = 32;
+
+export const enum Access {
+  Read = 0,
+  Write = 1,
+  Exec = 2,
+}
+
+/** What the MMU needs to know of the CPU's control state. */
+export interface MmuControl {
+  cr0: number;
+  cr3: number;
+  cr4: number;
+  efer: number;
+  cr2: number;
+  /** Current privilege level (user accesses check the U/S bit when 3). */
+  cpl: number;
+}
+
+const PAGES = 1 << 20;
+const FLUSH_LIST_MAX = 2048;
+
+// Page-table entry bits
+const P = 1;
+const RW = 2;
+const US = 4;
+const A = 0x20;
+const D = 0x40;
+const PS = 0x80;
+
+export class Mmu {
+  readonly info = new Uint8Array(PAGES);
+  readonly frame = new Int32Array(PAGES);
+  private readonly filled = new Int32Array(FLUSH_LIST_MAX);
+  private filledCount = 0;
+  private filledOverflow = false;
+  readonly ram: Uint8Array;
+  private readonly view: DataView;
+  /** Per RAM page: nonzero when decoded code from it is cached (writes must invalidate it). */
+  readonly codePages: Uint8Array;
+  /** Called when a write hits a RAM page in codePages. */
+  onCodeWrite: (ramPage: number) => void = () => {};
+  a20Mask = 0xffff_ffff;
+
+  constructor(
+    readonly mem: AddressSpace,
+    private readonly ctl: MmuControl,
+  ) {
+    this.ram = mem.ram;
+    this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
+    this.codePages = new Uint8Array(Math.ceil(this.ram.length / 4096));
+  }
+
+  flush(): void {
+    if (this.filledOverflow) {
+      this.info.fill(0);
+    } else {
+      for (let i = 0; i < this.filledCount; i++) this.info[this.filled[i]!] = 0;
+    }
+    this.filledCount = 0;
+    this.filledOverflow = false;
+  }
+
+  flushPage(linear: number): void {
+    this.info[linear >>> 12] = 0;
+    // A 4 MiB/2 MiB page may be entered as many 4K entries; INVLPG of any
+    // address in it must drop them all, so be generous with large pages.
+    this.flush();
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  private readMask(): number {
+    return this.ctl.cpl === 3 ? TLB_VALID | TLB_UR : TLB_VALID;
+  }
+
+  private writeMask(): number {
+    return this.ctl.cpl === 3 ? TLB_VALID | TLB_UW : TLB_VALID | TLB_SW;
+  }
+
+  read8(lin: number): number {
+    const page = lin >>> 12;
+    const m = this.readMask() | TLB_RAM;
+    if ((this.info[page]! & m) === m) return this.ram[this.frame[page]! * 4096 + (lin & 0xfff)]!;
+    return this.slowRead(lin, 1, Access.Read);
+  }
+
+  read16(lin: number): number {
+    const page = lin >>> 12;
+    const m = this.readMask() | TLB_RAM;
+    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffe) {
+      return this.view.getUint16(this.frame[page]! * 4096 + (lin & 0xfff), true);
+    }
+    return this.slowRead(lin, 2, Access.Read);
+  }
+
+  read32(lin: number): number {
+    const page = lin >>> 12;
+    const m = this.readMask() | TLB_RAM;
+    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffc) {
+      return this.view.getUint32(this.frame[page]! * 4096 + (lin & 0xfff), true);
+    }
+    return this.slowRead(lin, 4, Access.Read);
+  }
+
+  /** Instruction fetch of one byte (checks NX). */
+  fetch8(lin: number): number {
+    const page = lin >>> 12;
+    const m = this.readMask() | TLB_RAM;
+    const info = this.info[page]!;
+    if ((info & m) === m && !(info & TLB_NX)) return this.ram[this.frame[page]! * 4096 + (lin & 0xfff)]!;
+    return this.slowRead(lin, 1, Access.Exec);
+  }
+
+  /** Reads for a read-modify-write: checks write permission first, as the locked read does. */
+  readForWrite(lin: number, size: 1 | 2 | 4): number {
+    this.probeWrite(lin, size);
+    return size === 1 ? this.read8(lin) : size === 2 ? this.read16(lin) : this.read32(lin);
+  }
+
+  /** Makes sure every page of [lin, lin+size) is writable now (faults otherwise). */
+  probeWrite(lin: number, size: number): void {
+    const m = this.writeMask();
+    if ((this.info[lin >>> 12]! & m) !== m) this.fill(lin, Access.Write);
+    const last = (lin + size - 1) >>> 0;
+    if (last >>> 12 !== lin >>> 12 && (this.info[last >>> 12]! & m) !== m) this.fill(last, Access.Write);
+  }
+
+  private slowRead(lin: number, size: number, access: Access): number {
+    if ((lin & 0xfff) + size > 0x1000) {
+      // Crosses a page: both pages are checked before anything is returned.
+      let v = 0;
+      const first = this.physFor(lin, access);
+      const secondLin = (lin + size - 1) >>> 0;
+      this.physFor(secondLin, access);
+      for (let i = 0; i < size; i++) {
+        const b = this.readPhys8(i === 0 ? first : this.physFor((lin + i) >>> 0, access));
+        v |= b << (8 * i);
+      }
+      return v >>> 0;
+    }
+    const phys = this.physFor(lin, access);
+    const page = lin >>> 12;
+    if (this.info[page]! & TLB_RAM) {
+      const off = this.frame[page]! * 4096 + (lin & 0xfff);
+      return size === 1 ? this.ram[off]! : size === 2 ? this.view.getUint16(off, true) : this.view.getUint32(off, true);
+    }
+    return this.readPhysSized(phys, size);
+  }
+
+  // ---- writes ------------------------------------------------------------
+
+  write8(lin: number, v: number): void {
+    const page = lin >>> 12;
+    const m = this.writeMask() | TLB_RAM;
+    if ((this.info[page]! & m) === m) {
+      const f = this.frame[page]!;
+      if (this.codePages[f]) this.onCodeWrite(f);
+      this.ram[f * 4096 + (lin & 0xfff)] = v;
+      return;
+    }
+    this.slowWrite(lin, 1, v);
+  }
+
+  write16(lin: number, v: number): void {
+    const page = lin >>> 12;
+    const m = this.writeMask() | TLB_RAM;
+    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffe) {
+      const f = this.frame[page]!;
+      if (this.codePages[f]) this.onCodeWrite(f);
+      this.view.setUint16(f * 4096 + (lin & 0xfff), v, true);
+      return;
+    }
+    this.slowWrite(lin, 2, v);
+  }
+
+  write32(lin: number, v: number): void {
+    const page = lin >>> 12;
+    const m = this.writeMask() | TLB_RAM;
+    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffc) {
+      const f = this.frame[page]!;
+      if (this.codePages[f]) this.onCodeWrite(f);
+      this.view.setUint32(f * 4096 + (lin & 0xfff), v >>> 0, true);
+      return;
+    }
+    this.slowWrite(lin, 4, v);
+  }
+
+  private slowWrite(lin: number, size: number, v: number): void {
+    if ((lin & 0xfff) + size > 0x1000) {
+      // Check both pages before writing a byte (no partial writes on #PF).
+      this.probeWrite(lin, size);
+      for (let i = 0; i < size; i++) this.write8((lin + i) >>> 0, (v >>> (8 * i)) & 0xff);
+      return;
+    }
+    const phys = this.physFor(lin, Access.Write);
+    const page = lin >>> 12;
+    if (this.info[page]! & TLB_RAM) {
+      const f = this.frame[page]!;
+      if (this.codePages[f]) this.onCodeWrite(f);
+      const off = f * 4096 + (lin & 0xfff);
+      if (size === 1) this.ram[off] = v;
+      else if (size === 2) this.view.setUint16(off, v & 0xffff, true);
+      else this.view.setUint32(off, v >>> 0, true);
+      return;
+    }
+    this.writePhysSized(phys, size, v);
+  }
+
+  // ---- physical access (page walks, descriptor tables go linear though) ----
+
+  readPhys8(phys: number): number {
+    return this.mem.read8(phys);
+  }
+
+  private readPhysSized(phys: number, size: number): number {
+    if (size === 1) return this.mem.read8(phys);
+    if (size === 2) return this.mem.read16(phys);
+    return this.mem.read32(phys);
+  }
+
+  private writePhysSized(phys: number, size: number, v: number): void {
+    if (size === 1) this.mem.write8(phys, v & 0xff);
+    else if (size === 2) this.mem.write16(phys, v & 0xffff);
+    else this.mem.write32(phys, v >>> 0);
+  }
+
+  /** Physical address of `lin` for `access` at the current CPL, filling the TLB (may throw #PF). */
+  physFor(lin: number, access: Access): number {
+    const page = lin >>> 12;
+    const info = this.info[page]!;
+    const need = access === Access.Write ? this.writeMask() : this.readMask();
+    if ((info & need) !== need || (access === Access.Exec && info & TLB_NX)) this.fill(lin, access);
+    const f = this.frame[page]!;
+    if (this.info[page]! & TLB_RAM) return this.ramFrameToPhys(f) + (lin & 0xfff);
+    return f * 4096 + (lin & 0xfff);
+  }
+
+  /** RAM page index back to a physical address (RAM above lowRamTop lives at 4 GiB). */
+  private ramFrameToPhys(f: number): number {
+    const off = f * 4096;
+    return off < this.mem.lowRamTop ? off : off - this.mem.lowRamTop + 0x1_0000_0000;
+  }
+
+  /**
+   * Walks the page tables for `lin` and enters the page in the TLB, or
+   * throws #PF with CR2 set (SDM Vol. 3A, 4.7).
+   */
+  fill(lin: number, access: Access): void {
+    const user = this.ctl.cpl === 3;
+    const w = this.walk(lin, access, user, true);
+    if (w < 0) return; // unreachable: walk throws when asked to
+    this.enter(lin >>> 12, this.walkPhys, this.walkInfo);
+  }
+
+  private enter(page: number, phys: number, info: number): void {
+    phys = this.a20(phys);
+    let frame: number;
+    const off = phys < 0x1_0000_0000 ? this.mem.ramOffset(phys) : this.mem.ramOffset(phys);
+    if (off >= 0) {
+      info |= TLB_RAM;
+      frame = Math.floor(off / 4096);
+    } else {
+      frame = Math.floor(phys / 4096);
+    }
+    this.info[page] = info;
+    this.frame[page] = frame;
+    if (this.filledCount < FLUSH_LIST_MAX) this.filled[this.filledCount++] = page;
+    else this.filledOverflow = true;
+  }
+
+  private a20(phys: number): number {
+    return phys < 0x1_0000_0000 ? (phys & this.a20Mask) >>> 0 : phys;
+  }
+
+  private walkPhys = 0;
+  private walkInfo = 0;
+
+  /**
+   * The page walk. On success sets walkPhys (page base) and walkInfo and
+   * returns 0. On a fault: throws #PF when `commit`, else returns -1.
+   * With `commit` the accessed/dirty bits are set.
+   */
+  private walk(lin: number, access: Access, user: boolean, commit: boolean): number {
+    const ctl = this.ctl;
+    if (!(ctl.cr0 & CR0_PG)) {
+      this.walkPhys = lin & 0xfffff000;
+      this.walkInfo = TLB_VALID | TLB_SW | TLB_UR | TLB_UW;
+      return 0;
+    }
+    const write = access === Access.Write;
+    const wp = (ctl.cr0 & CR0_WP) !== 0;
+    let userOk: boolean;
+    let writeOk: boolean;
+    let nx = false;
+    let dirty: boolean;
+    let phys: number;
+    let fault = -1; // error code bit 0 (P) decided below
+    let leafAddr: number; // physical address of the leaf entry
+    let leafLo: number;
+    const upper: number[] = []; // physical addresses of non-leaf entries to mark accessed
+    if (ctl.cr4 & CR4_PAE) {
+      const nxe = (ctl.efer & EFER_NXE) !== 0;
+      const pdpteAddr = ((ctl.cr3 & 0xffffffe0) >>> 0) + ((lin >>> 30) << 3);
+      const pdpte = this.readEntry64(pdpteAddr);
+      if (!(pdpte.lo & P)) return this.pageFault(lin, 0, access, user, commit);
+      const pdeAddr = entryBase(pdpte) + (((lin >>> 21) & 0x1ff) << 3);
+      const pde = this.readEntry64(pdeAddr);
+      if (!(pde.lo & P)) return this.pageFault(lin, 0, access, user, commit);
+      if (nxe && pde.hi & 0x8000_0000) nx = true;
+      userOk = (pde.lo & US) !== 0;
+      writeOk = (pde.lo & RW) !== 0;
+      if (pde.lo & PS) {
+        leafAddr = pdeAddr;
+        leafLo = pde.lo;
+        phys = entryBase(pde) - (entryBase(pde) % 0x20_0000) + (lin & 0x1ff000);
+      } else {
+        upper.push(pdeAddr);
+        const pteAddr = entryBase(pde) + (((lin >>> 12) & 0x1ff) << 3);
+        const pte = this.readEntry64(pteAddr);
+        if (!(pte.lo & P)) return this.pageFault(lin, 0, access, user, commit);
+        if (nxe && pte.hi & 0x8000_0000) nx = true;
+        userOk &&= (pte.lo & US) !== 0;
+        writeOk &&= (pte.lo & RW) !== 0;
+        leafAddr = pteAddr;
+        leafLo = pte.lo;
+        phys = entryBase(pte);
+      }
+    } else {
+      const pdeAddr = ((ctl.cr3 & 0xfffff000) >>> 0) + ((lin >>> 22) << 2);
+      const pde = this.mem.read32(this.a20(pdeAddr));
+      if (!(pde & P)) return this.pageFault(lin, 0, access, user, commit);
+      userOk = (pde & US) !== 0;
+      writeOk = (pde & RW) !== 0;
+      if (pde & PS && ctl.cr4 & CR4_PSE) {
+        leafAddr = pdeAddr;
+        leafLo = pde;
+        // PSE-36: bits 13..20 of the PDE are physical address bits 32..39.
+        phys = ((pde & 0xffc00000) >>> 0) + ((pde >>> 13) & 0xff) * 0x1_0000_0000 + (lin & 0x3ff000);
+      } else {
+        upper.push(pdeAddr);
+        const pteAddr = ((pde & 0xfffff000) >>> 0) + (((lin >>> 12) & 0x3ff) << 2);
+        const pte = this.mem.read32(this.a20(pteAddr));
+        if (!(pte & P)) return this.pageFault(lin, 0, access, user, commit);
+        userOk &&= (pte & US) !== 0;
+        writeOk &&= (pte & RW) !== 0;
+        leafAddr = pteAddr;
+        leafLo = pte;
+        phys = (pte & 0xfffff000) >>> 0;
+      }
+    }
+    // Permission checks (SDM Vol. 3A, 4.6).
+    if (user && !userOk) fault = 1;
+    else if (write && !writeOk && (user || wp)) fault = 1;
+    else if (access === Access.Exec && nx) fault = 1;
+    if (fault >= 0) return this.pageFault(lin, 1, access, user, commit);
+    dirty = (leafLo & D) !== 0;
+    if (commit) {
+      for (const a of upper) this.setBits(a, A);
+      if (write && !dirty) {
+        this.setBits(leafAddr, A | D);
+        dirty = true;
+      } else if (!(leafLo & A)) {
+        this.setBits(leafAddr, A);
+      }
+    }
+    let info = TLB_VALID;
+    if (userOk) info |= TLB_UR;
+    if (dirty) {
+      if (writeOk || !wp) info |= TLB_SW;
+      if (writeOk && userOk) info |= TLB_UW;
+    }
+    if (nx) info |= TLB_NX;
+    this.walkPhys = phys;
+    this.walkInfo = info;
+    return 0;
+  }
+
+  private setBits(entryAddr: number, bits: number): void {
+    const a = this.a20(entryAddr);
+    const v = this.mem.read32(a);
+    if ((v & bits) !== bits) this.mem.write32(a, (v | bits) >>> 0);
+  }
+
+  private readEntry64(addr: number): { lo: number; hi: number } {
+    const a = this.a20(addr);
+    return { lo: this.mem.read32(a), hi: this.mem.read32(a + 4) };
+  }
+
+  private pageFault(lin: number, present: number, access: Access, user: boolean, commit: boolean): number {
+    if (!commit) return -1;
+    let code = present;
+    if (access === Access.Write) code |= 2;
+    if (user) code |= 4;
+    if (access === Access.Exec && this.ctl.cr4 & CR4_PAE && this.ctl.efer & EFER_NXE) code |= 0x10;
+    this.ctl.cr2 = lin >>> 0;
+    throw new CpuFault(PFV, code);
+  }
+
+  /** Linear to physical without side effects (monitor, gdbstub); -1 when unmapped. */
+  translate(lin: number): number {
+    if (this.walk(lin >>> 0, Access.Read, false, false) < 0) return -1;
+    return this.a20(this.walkPhys) + (lin & 0xfff);
+  }
+}
+
+/** Physical base of the page (table) a 64-bit PAE entry points to (bits 12..51). */
+function entryBase(e: { lo: number; hi: number }): number {
+  return ((e.lo & 0xfffff000) >>> 0) + (e.hi & 0xfffff) * 0x1_0000_0000;
+}

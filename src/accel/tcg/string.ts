@@ -1,0 +1,127 @@
+/**
+ * String instructions (SDM Vol. 2: MOVS CMPS STOS LODS SCAS INS OUTS) with
+ * REP/REPE/REPNE. The source is seg:(E)SI (segment override allowed), the
+ * destination always ES:(E)DI; the address size picks SI/DI/CX or
+ * ESI/EDI/ECX. Long REP runs stop after a budget of iterations and restart
+ * the instruction, so interrupts are taken in between as on hardware; the
+ * registers are always consistent for a fault mid-run.
+ */
+import type { Cpu } from './cpu.js';
+import type { Insn } from './insn.js';
+import { DF, EAX, ECX, EDI, EDX, ES, ESI } from './constants.js';
+import { alu, AluOp } from './alu.js';
+import { checkIoPermission } from './io.js';
+
+const REP_BUDGET = 16384;
+
+function advance(c: Cpu, r: number, delta: number, a32: boolean): void {
+  if (a32) c.regs[r] = (c.regs[r]! + delta) >>> 0;
+  else c.regs[r] = (c.regs[r]! & 0xffff0000) | ((c.regs[r]! + delta) & 0xffff);
+}
+
+function index(c: Cpu, r: number, a32: boolean): number {
+  return a32 ? c.regs[r]! : c.regs[r]! & 0xffff;
+}
+
+/** One iteration; returns the ZF outcome for CMPS/SCAS (true = equal). */
+type Step = (c: Cpu, d: Insn, delta: number) => boolean;
+
+const movs: Step = (c, d, delta) => {
+  const v = c.read(d.seg, index(c, ESI, d.a32), d.size);
+  c.write(ES, index(c, EDI, d.a32), d.size, v);
+  advance(c, ESI, delta, d.a32);
+  advance(c, EDI, delta, d.a32);
+  return true;
+};
+
+const cmps: Step = (c, d, delta) => {
+  const a = c.read(d.seg, index(c, ESI, d.a32), d.size);
+  const b = c.read(ES, index(c, EDI, d.a32), d.size);
+  alu(c, AluOp.Cmp, a, b, d.size);
+  advance(c, ESI, delta, d.a32);
+  advance(c, EDI, delta, d.a32);
+  return a === b;
+};
+
+const stos: Step = (c, d, delta) => {
+  c.write(ES, index(c, EDI, d.a32), d.size, c.reg(EAX, d.size));
+  advance(c, EDI, delta, d.a32);
+  return true;
+};
+
+const lods: Step = (c, d, delta) => {
+  c.setReg(EAX, d.size, c.read(d.seg, index(c, ESI, d.a32), d.size));
+  advance(c, ESI, delta, d.a32);
+  return true;
+};
+
+const scas: Step = (c, d, delta) => {
+  const a = c.reg(EAX, d.size);
+  const b = c.read(ES, index(c, EDI, d.a32), d.size);
+  alu(c, AluOp.Cmp, a, b, d.size);
+  advance(c, EDI, delta, d.a32);
+  return a === b;
+};
+
+const ins: Step = (c, d, delta) => {
+  const port = c.regs[EDX]! & 0xffff;
+  checkIoPermission(c, port, d.size);
+  const off = index(c, EDI, d.a32);
+  // The destination is checked before the port is read (a faulting INS must not consume input).
+  const lin = c.linear(ES, off, d.size, true);
+  c.mmu.probeWrite(lin, d.size);
+  c.writeLin(lin, d.size, c.bus.io.read(port, d.size as 1 | 2 | 4));
+  advance(c, EDI, delta, d.a32);
+  return true;
+};
+
+const outs: Step = (c, d, delta) => {
+  const port = c.regs[EDX]! & 0xffff;
+  checkIoPermission(c, port, d.size);
+  const v = c.read(d.seg, index(c, ESI, d.a32), d.size);
+  c.bus.io.write(port, d.size as 1 | 2 | 4, v);
+  advance(c, ESI, delta, d.a32);
+  return true;
+};
+
+function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
+  const delta = c.flags & DF ? -d.size : d.size;
+  if (d.rep === 0) {
+    step(c, d, delta);
+    return;
+  }
+  let budget = REP_BUDGET;
+  for (;;) {
+    const count = index(c, ECX, d.a32);
+    if (count === 0) return;
+    const equal = step(c, d, delta);
+    advance(c, ECX, -1, d.a32);
+    if (conditional && (d.rep === 0xf3 ? !equal : equal)) return;
+    if (--budget === 0) {
+      if (index(c, ECX, d.a32) !== 0) c.eip = c.insnEip; // resume after pending events
+      return;
+    }
+  }
+}
+
+export function movsInsn(c: Cpu, d: Insn): void {
+  run(c, d, movs, false);
+}
+export function cmpsInsn(c: Cpu, d: Insn): void {
+  run(c, d, cmps, true);
+}
+export function stosInsn(c: Cpu, d: Insn): void {
+  run(c, d, stos, false);
+}
+export function lodsInsn(c: Cpu, d: Insn): void {
+  run(c, d, lods, false);
+}
+export function scasInsn(c: Cpu, d: Insn): void {
+  run(c, d, scas, true);
+}
+export function insInsn(c: Cpu, d: Insn): void {
+  run(c, d, ins, false);
+}
+export function outsInsn(c: Cpu, d: Insn): void {
+  run(c, d, outs, false);
+}
