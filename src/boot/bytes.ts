@@ -1,0 +1,24 @@
+/** Little byte-layout helpers shared by the boot loaders and table builders. */
+
+export function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}
+
+export function alignDown(n: number, align: number): number {
+  return Math.floor(n / align) * align;
+}
+
+/** A DataView over exactly the bytes of `bytes` (which may be a subarray). */
+export function dataView(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
