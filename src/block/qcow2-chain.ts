@@ -1,0 +1,95 @@
+/**
+ * Opening an image of any supported format by path, and the backing chain of
+ * a qcow2 image: backing files are opened read-only, relative names are
+ * resolved against the directory of the image that names them (as QEMU
+ * does), the format comes from the backing-format extension or is probed, and
+ * a chain that comes back to an image already in it is refused.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CacheMode } from '../config.js';
+import type { BlockBackend } from './block-backend.js';
+import { lockImage } from './lock.js';
+import { probeFormat, type ImageFormat } from './open.js';
+import { Qcow2Image, openQcow2 } from './qcow2.js';
+import { RawFileBackend } from './raw-file.js';
+
+/** Deeper chains than this are refused rather than exhausting file descriptors. */
+const MAX_CHAIN_DEPTH = 256;
+
+export interface OpenImageOptions {
+  format?: ImageFormat;
+  readOnly: boolean;
+  cache?: CacheMode;
+  locking?: boolean;
+  /** qcow2 only: open an internal snapshot, read-only. */
+  snapshot?: string;
+  /** qcow2 only: leave the backing file closed. */
+  noBacking?: boolean;
+  chain?: readonly string[];
+}
+
+/** Opens `file` as `format` (probed when absent); errors read "Could not open 'file': why". */
+export function openImage(file: string, options: OpenImageOptions): BlockBackend {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, options.readOnly ? 'r' : 'r+');
+    if (fs.fstatSync(fd).isDirectory()) {
+      fs.closeSync(fd);
+      throw Object.assign(new Error('EISDIR: is a directory'), { code: 'EISDIR' });
+    }
+  } catch (err) {
+    throw new Error(`Could not open '${file}': ${systemMessage(err)}`, { cause: err });
+  }
+  try {
+    const format = options.format ?? probeFormat(fd);
+    if (format === 'qcow2') return openQcow2(file, { ...options, fd });
+    if (options.locking !== false) lockImage(fd, file, options.readOnly ? 'read' : 'write');
+    return new RawFileBackend(file, fd, options.readOnly, options.cache);
+  } catch (err) {
+    fs.closeSync(fd);
+    const message = (err as Error).message;
+    const prefix = `Could not open '${file}': `;
+    throw new Error(message.startsWith(prefix) ? message : prefix + message, { cause: err });
+  }
+}
+
+/** Resolves a backing file name as QEMU does: relative to the directory of the image naming it. */
+export function resolveBackingPath(imagePath: string, backingName: string): string {
+  return path.isAbsolute(backingName) ? backingName : path.join(path.dirname(imagePath), backingName);
+}
+
+export function openBackingFile(image: Qcow2Image, chain: readonly string[]): BlockBackend {
+  const name = image.header.backingFile!;
+  const backingPath = resolveBackingPath(image.path, name);
+  const here = [...chain, realPath(image.path)];
+  if (here.length > MAX_CHAIN_DEPTH) throw new Error(`Backing chain of '${image.path}' is deeper than ${MAX_CHAIN_DEPTH} images`);
+  if (here.includes(realPath(backingPath))) {
+    throw new Error(`Could not open backing file: backing chain loop: '${backingPath}' is already in the chain of '${image.path}'`);
+  }
+  const format = image.header.backingFormat;
+  if (format !== undefined && format !== 'raw' && format !== 'qcow2') {
+    throw new Error(`Could not open backing file: Unknown driver '${format}'`);
+  }
+  try {
+    return openImage(backingPath, { format, readOnly: true, chain: here });
+  } catch (err) {
+    throw new Error(`Could not open backing file: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function realPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
+/** "ENOENT: no such file or directory, open 'x'" -> "No such file or directory" (strerror's wording). */
+export function systemMessage(err: unknown): string {
+  const message = (err as Error).message ?? String(err);
+  const match = /^E[A-Z]+: ([^,]+)/.exec(message);
+  if (!match) return message;
+  return match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
+}
