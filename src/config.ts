@@ -65,9 +65,10 @@ export interface MonitorConfig {
   pretty: boolean;
 }
 
+/** `id` is the user's -device id=, for the monitor to refer to. */
 export type DeviceConfig =
-  | { driver: 'isa-debug-exit'; iobase: number; iosize: number }
-  | { driver: 'isa-debugcon'; iobase: number; chardev: string };
+  | { driver: 'isa-debug-exit'; iobase: number; iosize: number; id?: string }
+  | { driver: 'isa-debugcon'; iobase: number; chardev: string; id?: string };
 
 export interface BootConfig {
   /** Drive letters: a floppy, c disk, d cd-rom, n network. */
@@ -98,8 +99,12 @@ export interface MachineConfig {
   initrd?: string;
   append?: string;
   bios?: string;
+  /** -L: directories searched for firmware (the -bios file, option ROMs), in order. */
+  dataDirs: string[];
   display: 'none' | 'curses';
   nographic: boolean;
+  /** -vga: the standard VGA card, or none (-vga none, or -nodefaults without -vga). */
+  vga: 'std' | 'none';
   chardevs: ChardevConfig[];
   /** Chardev ids of COM1..COM4, in order. */
   serials: string[];

@@ -18,12 +18,17 @@ import { CliError, OptionError } from './errors.js';
 export interface SuboptionStyle {
   /** The key the first element gets when it has no `=`. */
   implied?: string;
-  /** keyval grammar: no bare `key` / `nokey` flags. */
+  /**
+   * keyval grammar (QEMU's QAPI-typed options): no bare `key` / `nokey`
+   * flags, and an unknown key "is unexpected" rather than "Invalid".
+   */
   keyval?: boolean;
   /**
-   * How parameter names read in messages, and whether messages carry the
-   * option's location: QEMU reports -smp/-boot problems late, as properties
-   * of the machine (`Parameter 'smp.cpus' expects integer`, no location).
+   * How parameter names read in messages, and whether messages about the
+   * keys and values carry the option's location: QEMU reports -smp/-boot
+   * problems late, as properties of the machine
+   * (`Parameter 'smp.cpus' expects integer`, no location). Syntax errors
+   * are always located.
    */
   paramPrefix?: string;
   unlocated?: boolean;
@@ -130,7 +135,10 @@ export class SubOptions {
     readonly text: string,
     private readonly style: SuboptionStyle = {},
   ) {
-    for (const { key, value } of splitSuboptions(text, style, (msg) => this.fail(msg))) {
+    const syntaxError = (msg: string): never => {
+      throw new OptionError(msg);
+    };
+    for (const { key, value } of splitSuboptions(text, style, syntaxError)) {
       this.values.delete(key); // keep insertion order = last occurrence
       this.values.set(key, value);
     }
@@ -162,7 +170,7 @@ export class SubOptions {
     for (const key of this.values.keys()) {
       if (known.includes(key)) continue;
       if (notYet.includes(key)) this.fail(`parameter '${key}' not supported by tsvm yet`);
-      this.fail(this.style.paramPrefix ? `Parameter '${this.param(key)}' is unexpected` : `Invalid parameter '${key}'`);
+      this.fail(this.style.keyval ? `Parameter '${this.param(key)}' is unexpected` : `Invalid parameter '${key}'`);
     }
   }
 
