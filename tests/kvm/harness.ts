@@ -1,0 +1,162 @@
+/**
+ * Running the KVM test guests (images/guests/*.asm) two ways:
+ *
+ * - under qemu-system-x86_64 -accel kvm (the reference), and
+ * - under tsvm's KvmAccelerator directly, on a MachineBus built here with a
+ *   few small stand-in devices (COM1 output, scratch and LSR; CMOS; a VGA
+ *   text window as MMIO; isa-debug-exit at 0xf4), loaded with tsvm's
+ *   multiboot loader.
+ *
+ * Both give the serial text the guest printed and how the run ended.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AddressSpace } from '../../src/memory/address-space.js';
+import { PortBus } from '../../src/io/port-bus.js';
+import { IrqRouter } from '../../src/io/irq.js';
+import { A20Gate } from '../../src/io/a20.js';
+import { TimerQueue, VirtualClock } from '../../src/machine/clock.js';
+import { Lifecycle, type LifecycleRequest } from '../../src/machine/lifecycle.js';
+import type { MachineBus } from '../../src/accel/accel.js';
+import { loadMultiboot } from '../../src/boot/multiboot.js';
+import { pcE820Map } from '../../src/boot/e820.js';
+import { I8259Pair } from '../../src/devices/i8259.js';
+import { I8254Pit } from '../../src/devices/i8254.js';
+import { openKvm, KvmAccelerator } from '../../src/accel/kvm/kvm.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const GUEST_DIR = join(root, 'images', 'build', 'guests');
+
+/** Why KVM tests cannot run here, or undefined when they can. */
+export function kvmUnavailable(): string | undefined {
+  if (!existsSync('/dev/kvm')) return '/dev/kvm is missing';
+  try {
+    openKvm().close();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return undefined;
+}
+
+export function qemuUnavailable(): string | undefined {
+  const r = spawnSync('qemu-system-x86_64', ['--version']);
+  return r.status === 0 ? undefined : 'qemu-system-x86_64 is not installed';
+}
+
+let built = false;
+export function buildGuests(): void {
+  if (built) return;
+  execFileSync(join(root, 'images', 'guests', 'build.sh'), { stdio: 'inherit' });
+  built = true;
+}
+
+export function guestPath(name: string): string {
+  return join(GUEST_DIR, `${name}.bin`);
+}
+
+export interface QemuResult {
+  /** What the guest printed after the BIOS handed over. */
+  serial: string;
+  status: number | null;
+}
+
+/** The guest under qemu-system-x86_64 -accel kvm, with isa-debug-exit at 0xf4. */
+export function runQemu(name: string, extra: string[] = []): QemuResult {
+  const r = spawnSync(
+    'qemu-system-x86_64',
+    ['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-net', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
+    { timeout: 20_000, encoding: 'latin1' },
+  );
+  const out = r.stdout ?? '';
+  const marker = 'Booting from ROM..';
+  const at = out.lastIndexOf(marker);
+  return { serial: at >= 0 ? out.slice(at + marker.length) : out, status: r.status };
+}
+
+export interface TsvmResult {
+  serial: string;
+  request: LifecycleRequest | undefined;
+  /** QEMU's exit status for the same ending (debug-exit: its status; -no-reboot triple fault: 0). */
+  status: number | undefined;
+  accel: KvmAccelerator;
+}
+
+export interface TsvmOptions {
+  kernelIrqchip?: 'on' | 'off';
+  cpuModel?: string;
+  smp?: number;
+  memoryBytes?: number;
+}
+
+/** A stand-in for COM1: transmit, LSR always ready, scratch register. */
+function serialStub(io: PortBus, out: number[]): void {
+  let scratch = 0;
+  io.register('com1', 0x3f8, 8, {
+    read: (port) => (port === 0x3fd ? 0x60 : port === 0x3ff ? scratch : 0),
+    write: (port, _size, value) => {
+      if (port === 0x3f8) out.push(value & 0xff);
+      else if (port === 0x3ff) scratch = value & 0xff;
+    },
+  });
+}
+
+/** A stand-in for the MC146818's 128 bytes of CMOS behind index/data ports. */
+function cmosStub(io: PortBus): void {
+  const cmos = new Uint8Array(128);
+  let index = 0;
+  io.register('cmos', 0x70, 2, {
+    read: (port) => (port === 0x71 ? cmos[index]! : 0xff),
+    write: (port, _size, value) => {
+      if (port === 0x70) index = value & 0x7f;
+      else cmos[index] = value;
+    },
+  });
+}
+
+export function buildBus(opts: TsvmOptions, serialOut: number[]): { bus: MachineBus; ram: Uint8Array; handle: ReturnType<typeof openKvm> } {
+  const memoryBytes = opts.memoryBytes ?? 32 << 20;
+  const handle = openKvm();
+  const ram = handle.allocateRam(memoryBytes);
+  const mem = new AddressSpace(memoryBytes, 0xe000_0000, ram);
+  const vga = new Uint8Array(0x20000);
+  mem.addMmio('vga-lowmem', 0xa0000, 0x20000, {
+    read: (off, size) => (size === 1 ? vga[off]! : size === 2 ? vga[off]! | (vga[off + 1]! << 8) : new DataView(vga.buffer).getUint32(off, true)),
+    write: (off, size, value) => {
+      for (let i = 0; i < size; i++) vga[off + i] = (value >>> (8 * i)) & 0xff;
+    },
+  });
+  const io = new PortBus();
+  const pic = new I8259Pair(io);
+  const irq = new IrqRouter(pic);
+  const clock = new VirtualClock();
+  const timers = new TimerQueue(clock);
+  const lifecycle = new Lifecycle();
+  serialStub(io, serialOut);
+  cmosStub(io);
+  io.register('isa-debug-exit', 0xf4, 4, {
+    read: () => 0xff,
+    write: (_port, _size, value) => lifecycle.request({ kind: 'exit', status: ((value << 1) | 1) & 0xff, cause: 'isa-debug-exit' }),
+  });
+  if (opts.kernelIrqchip === 'off') new I8254Pit(io, timers, irq.line(0));
+  const bus: MachineBus = { mem, io, irq, intr: pic, a20: new A20Gate(), clock, timers, lifecycle, cpuModel: opts.cpuModel ?? 'qemu64', smp: opts.smp ?? 1 };
+  return { bus, ram, handle };
+}
+
+/** Loads the guest as a multiboot kernel and runs it under KvmAccelerator until a lifecycle request. */
+export async function runTsvm(name: string, opts: TsvmOptions = {}): Promise<TsvmResult> {
+  const serialOut: number[] = [];
+  const { bus, handle } = buildBus(opts, serialOut);
+  const accel = new KvmAccelerator(handle, bus, { kernelIrqchip: opts.kernelIrqchip ?? 'on', cpuModel: bus.cpuModel });
+  try {
+    const state = loadMultiboot(bus.mem, { kernel: readFileSync(guestPath(name)), modules: [], cmdline: guestPath(name), e820: pcE820Map(bus.mem) });
+    accel.vcpus[0]!.setState(state);
+    const stop = await accel.run();
+    const request = stop === 'request' ? bus.lifecycle.take() : undefined;
+    const status = request?.kind === 'exit' ? request.status : request?.kind === 'reset' ? 0 : undefined;
+    return { serial: Buffer.from(serialOut).toString('latin1'), request, status, accel };
+  } finally {
+    accel.destroy();
+  }
+}
