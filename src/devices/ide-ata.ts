@@ -1,0 +1,306 @@
+/**
+ * An ATA hard disk: the PIO command set of ATA/ATAPI-6 over a BlockBackend.
+ *
+ * Every guest-supplied address and count is checked against the medium
+ * before any I/O; a request outside it fails with IDNF (ATA-6 8.28: "IDNF
+ * shall be set if an address outside of the range of user-accessible
+ * addresses is requested"). QEMU reports ABRT instead; the spec allows one or
+ * the other, never both, and IDNF is the one that names the cause. Backend
+ * failures (a read-only medium, an I/O error) abort the command with ABRT.
+ * There is no bus-master DMA yet: DMA commands abort.
+ */
+import { SECTOR_SIZE } from '../block/block-backend.js';
+import { ataIdentify, MAX_MULT_SECTORS, type Chs } from './ide-identify.js';
+import { ErrorBit, IdeDevice, READY, Select, type IdeDriveConfig } from './ide-device.js';
+import type { BlockBackend } from '../block/block-backend.js';
+import { log } from '../log.js';
+
+const MAX_CYLINDERS = 16383;
+
+/** QEMU's guess_chs_for_size(): 16 heads, 63 sectors, as many cylinders as fit (2..16383). */
+export function defaultGeometry(sectors: number): Chs {
+  const cylinders = Math.min(Math.max(Math.floor(sectors / (16 * 63)), 2), MAX_CYLINDERS);
+  return { cylinders, heads: 16, sectors: 63 };
+}
+
+interface SectorTransfer {
+  lba: number;
+  remaining: number;
+  /** Sectors per DRQ block: 1, or the multiple count for READ/WRITE MULTIPLE. */
+  blockSectors: number;
+  lba48: boolean;
+}
+
+export class AtaDisk extends IdeDevice {
+  readonly totalSectors: number;
+  readonly geometry: Chs;
+  /** The CHS translation in effect (INITIALIZE DEVICE PARAMETERS changes it). */
+  current: Chs;
+  multSectors = MAX_MULT_SECTORS;
+  writeCache = true;
+  private readonly backend: BlockBackend;
+  private readonly buffer = new Uint8Array(MAX_MULT_SECTORS * SECTOR_SIZE);
+
+  constructor(config: IdeDriveConfig, serial: string, irqChanged: () => void) {
+    super(config, serial, irqChanged);
+    if (!config.backend) throw new Error('an IDE hard disk needs a medium');
+    this.backend = config.backend;
+    this.totalSectors = Math.ceil(this.backend.length / SECTOR_SIZE);
+    this.geometry = defaultGeometry(this.totalSectors);
+    this.current = { ...this.geometry };
+  }
+
+  protected executeSpecific(command: number): boolean {
+    switch (command) {
+      case 0xec: return this.identify();
+      case 0x20: case 0x21: return this.readSectors(false, 1);
+      case 0x24: return this.readSectors(true, 1);
+      case 0xc4: return this.readSectors(false, this.multSectors);
+      case 0x29: return this.readSectors(true, this.multSectors);
+      case 0x30: case 0x31: return this.writeSectors(false, 1);
+      case 0x34: return this.writeSectors(true, 1);
+      case 0xc5: return this.writeSectors(false, this.multSectors);
+      case 0x39: return this.writeSectors(true, this.multSectors);
+      case 0x40: case 0x41: return this.verifySectors(false);
+      case 0x42: return this.verifySectors(true);
+      case 0xc6: return this.setMultipleMode();
+      case 0xe7: case 0xea: return this.flushCache();
+      case 0x91: return this.initializeDeviceParameters();
+      case 0x70: return this.seek();
+      case 0xc8: case 0xca: case 0x25: case 0x35:
+        log.unimp({ command: command.toString(16) }, 'IDE DMA command without a bus master');
+        return false;
+      default:
+        // RECALIBRATE is 1xh (ATA-1); everything else is unknown and aborts.
+        if ((command & 0xf0) !== 0x10) return false;
+        this.complete();
+        return true;
+    }
+  }
+
+  protected restoreDefaults(): void {
+    this.current = { ...this.geometry };
+    this.multSectors = MAX_MULT_SECTORS;
+    this.writeCache = true;
+  }
+
+  protected override setFeature(feature: number): boolean {
+    if (feature === 0x02) {
+      this.writeCache = true;
+      return true;
+    }
+    if (feature === 0x82) {
+      // Turning the write cache off makes every later write durable; make the earlier ones durable too.
+      this.writeCache = false;
+      return this.tryFlush();
+    }
+    return super.setFeature(feature);
+  }
+
+  private identify(): boolean {
+    const data = ataIdentify({
+      serial: this.serial,
+      model: this.config.model ?? 'TSVM HARDDISK',
+      sectors: this.totalSectors,
+      geometry: this.geometry,
+      current: this.current,
+      multSectors: this.multSectors,
+      writeCache: this.writeCache,
+    });
+    this.dataIn(data, () => {
+      this.status = READY;
+    });
+    return true;
+  }
+
+  private readSectors(lba48: boolean, blockSectors: number): boolean {
+    const t = this.beginSectorTransfer(lba48, blockSectors);
+    if (t) this.readBlock(t);
+    return true;
+  }
+
+  private writeSectors(lba48: boolean, blockSectors: number): boolean {
+    const t = this.beginSectorTransfer(lba48, blockSectors);
+    if (!t) return true;
+    if (this.backend.readOnly) {
+      this.abort();
+      return true;
+    }
+    // The first block is requested without an interrupt (ATA-6 9.8, PIO data-out).
+    this.status = READY;
+    this.expectBlock(t);
+    return true;
+  }
+
+  /** READ VERIFY SECTORS: the range is checked and nothing is transferred. */
+  private verifySectors(lba48: boolean): boolean {
+    const t = this.beginSectorTransfer(lba48, 1);
+    if (!t) return true;
+    this.setLba(t.lba + t.remaining - 1, lba48);
+    this.complete();
+    return true;
+  }
+
+  private seek(): boolean {
+    const lba = this.requestedLba(false);
+    if (lba === undefined || lba >= this.totalSectors) this.abort(ErrorBit.IDNF);
+    else this.complete();
+    return true;
+  }
+
+  /**
+   * Validates the command's address and count; on failure reports IDNF and
+   * returns undefined. A multiple command with multiple mode off aborts.
+   */
+  private beginSectorTransfer(lba48: boolean, blockSectors: number): SectorTransfer | undefined {
+    if (blockSectors === 0) {
+      this.abort();
+      return undefined;
+    }
+    const lba = this.requestedLba(lba48);
+    const count = this.requestedCount(lba48);
+    if (lba === undefined || lba + count > this.totalSectors) {
+      this.abort(ErrorBit.IDNF);
+      return undefined;
+    }
+    return { lba, remaining: count, blockSectors, lba48 };
+  }
+
+  private readBlock(t: SectorTransfer): void {
+    const n = Math.min(t.remaining, t.blockSectors);
+    const view = this.buffer.subarray(0, n * SECTOR_SIZE);
+    if (!this.tryIo(() => this.backend.read(t.lba * SECTOR_SIZE, view))) return;
+    t.lba += n;
+    t.remaining -= n;
+    this.setLba(t.lba - 1, t.lba48);
+    this.status = READY;
+    this.dataIn(view, () => {
+      if (t.remaining > 0) this.readBlock(t);
+      else this.status = READY;
+    });
+  }
+
+  /** Opens DRQ for the next block of a write; the interrupt, if any, was raised by the caller. */
+  private expectBlock(t: SectorTransfer): void {
+    const n = Math.min(t.remaining, t.blockSectors);
+    const view = this.buffer.subarray(0, n * SECTOR_SIZE);
+    this.startPio(view, () => this.writeBlock(t, view));
+  }
+
+  private writeBlock(t: SectorTransfer, view: Uint8Array): void {
+    const n = view.length / SECTOR_SIZE;
+    const written = this.tryIo(() => {
+      this.backend.write(t.lba * SECTOR_SIZE, view);
+      if (!this.writeCache) this.backend.flush();
+    });
+    if (!written) return;
+    t.lba += n;
+    t.remaining -= n;
+    this.setLba(t.lba - 1, t.lba48);
+    if (t.remaining === 0) {
+      this.complete();
+      return;
+    }
+    this.status = READY;
+    this.expectBlock(t);
+    this.raiseIrq();
+  }
+
+  /** FLUSH CACHE (EXT): completes only once the data is on stable storage. */
+  private flushCache(): boolean {
+    if (this.tryFlush()) this.complete();
+    return true;
+  }
+
+  private tryFlush(): boolean {
+    return this.tryIo(() => this.backend.flush());
+  }
+
+  /** Runs backend I/O; a failure aborts the command (QEMU's ide_rw_error) and returns false. */
+  private tryIo(io: () => void): boolean {
+    try {
+      io();
+      return true;
+    } catch (err) {
+      log.guest_errors({ err: String(err) }, 'IDE I/O failed');
+      this.abort();
+      return false;
+    }
+  }
+
+  private setMultipleMode(): boolean {
+    const count = this.tf.nsector;
+    // 0 disables multiple mode; otherwise a power of two up to what IDENTIFY word 47 reports.
+    if (count > MAX_MULT_SECTORS || (count & (count - 1)) !== 0) return false;
+    this.multSectors = count;
+    this.complete();
+    return true;
+  }
+
+  /** Sets the CHS translation: sectors per track from the sector count, heads from the device register. */
+  private initializeDeviceParameters(): boolean {
+    const sectors = this.tf.nsector;
+    const heads = (this.tf.select & Select.HEAD) + 1;
+    if (sectors === 0) return false;
+    const cylinders = Math.min(Math.floor(this.totalSectors / (heads * sectors)), 65535);
+    this.current = { cylinders, heads, sectors };
+    this.complete();
+    return true;
+  }
+
+  /** Sector count: 0 means 256 sectors (65536 for 48-bit commands). */
+  private requestedCount(lba48: boolean): number {
+    const tf = this.tf;
+    const n = lba48 ? (tf.hobNsector << 8) | tf.nsector : tf.nsector;
+    return n || (lba48 ? 0x10000 : 0x100);
+  }
+
+  /** The command's starting sector from LBA48, LBA28 or CHS registers; undefined for an impossible CHS address. */
+  private requestedLba(lba48: boolean): number | undefined {
+    const tf = this.tf;
+    if (lba48) {
+      const high = (tf.hobHcyl << 16) | (tf.hobLcyl << 8) | tf.hobSector;
+      return high * 0x100_0000 + ((tf.hcyl << 16) | (tf.lcyl << 8) | tf.sector);
+    }
+    if (tf.select & Select.LBA) {
+      return ((tf.select & Select.HEAD) << 24) | (tf.hcyl << 16) | (tf.lcyl << 8) | tf.sector;
+    }
+    const { heads, sectors, cylinders } = this.current;
+    const cyl = (tf.hcyl << 8) | tf.lcyl;
+    const head = tf.select & Select.HEAD;
+    if (tf.sector === 0 || tf.sector > sectors || head >= heads || cyl >= cylinders) return undefined;
+    return (cyl * heads + head) * sectors + tf.sector - 1;
+  }
+
+  /** Leaves the address of the last sector transferred in the task file (ATA-6 8.x "Normal outputs"). */
+  private setLba(lba: number, lba48: boolean): void {
+    const tf = this.tf;
+    if (lba48) {
+      const high = Math.floor(lba / 0x100_0000);
+      tf.hobSector = high & 0xff;
+      tf.hobLcyl = (high >>> 8) & 0xff;
+      tf.hobHcyl = (high >>> 16) & 0xff;
+    }
+    if (lba48 || tf.select & Select.LBA) {
+      tf.sector = lba & 0xff;
+      tf.lcyl = (lba >>> 8) & 0xff;
+      tf.hcyl = (lba >>> 16) & 0xff;
+      if (!lba48) tf.select = (tf.select & ~Select.HEAD) | ((lba >>> 24) & Select.HEAD);
+      return;
+    }
+    const { heads, sectors } = this.current;
+    const cyl = Math.floor(lba / (heads * sectors));
+    const rest = lba % (heads * sectors);
+    tf.lcyl = cyl & 0xff;
+    tf.hcyl = (cyl >>> 8) & 0xff;
+    tf.select = (tf.select & ~Select.HEAD) | Math.floor(rest / sectors);
+    tf.sector = (rest % sectors) + 1;
+  }
+
+  /** A PIO data-in block: DRQ set, interrupt raised, `done` once the host has read it all. */
+  private dataIn(view: Uint8Array, done: () => void): void {
+    this.startPio(view, done);
+    this.raiseIrq();
+  }
+}
+
