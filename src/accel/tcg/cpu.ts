@@ -10,7 +10,7 @@ import type { PortBus } from '../../io/port-bus.js';
 import type { CpuInterruptSource, IrqRouter } from '../../io/irq.js';
 import type { Lifecycle } from '../../machine/lifecycle.js';
 import type { X87Unit } from './fpu-types.js';
-import { FlagState, sizeMask } from './flags.js';
+import { FlagState } from './flags.js';
 import { Mmu } from './mmu.js';
 import { CpuFault, gpFault, ssFault } from './exceptions.js';
 import type { Insn } from './insn.js';
@@ -410,4 +410,3 @@ export function isCpuFault(e: unknown): e is CpuFault {
   return e instanceof CpuFault;
 }
 
-export { sizeMask };

@@ -8,7 +8,6 @@ import type { Insn } from './insn.js';
 import { AF, CF, DF, EAX, EBX, ECX, EDX, ESP, PF, SF, ZF } from './constants.js';
 import { alu, AluOp, signExtend, trunc } from './alu.js';
 import { gpFault, udFault } from './exceptions.js';
-import { FlagOp } from './flags.js';
 
 /** 88/89: MOV Eb/Ev, Gb/Gv. */
 export function movEG(c: Cpu, d: Insn): void {
@@ -267,4 +266,3 @@ export function salc(c: Cpu): void {
   c.setReg(EAX, 1, c.cf() ? 0xff : 0);
 }
 
-export { FlagOp };

@@ -5,7 +5,7 @@
  * privilege changes.
  */
 import type { Cpu } from './cpu.js';
-import { CpuFault, gpFault, tsFault } from './exceptions.js';
+import { CpuFault, tsFault } from './exceptions.js';
 import { ATTR_P, ATTR_S, GP } from './constants.js';
 
 export interface Descriptor {
@@ -99,4 +99,3 @@ export function isNullSelector(sel: number): boolean {
   return (sel & 0xfffc) === 0;
 }
 
-export { gpFault };

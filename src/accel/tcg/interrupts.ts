@@ -5,7 +5,7 @@
  * a privilege change.
  */
 import type { Cpu } from './cpu.js';
-import { CpuFault, gpFault, npFault, ssFault } from './exceptions.js';
+import { CpuFault, gpFault, npFault } from './exceptions.js';
 import {
   AC,
   ATTR_UNUSABLE,
@@ -254,4 +254,3 @@ function iretToV86(c: Cpu, eip: number, cs: number, flags: number): void {
   c.updateCpl();
 }
 
-export { ssFault };

@@ -5,8 +5,8 @@
  */
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
-import { CpuFault, gpFault, npFault, ssFault, udFault } from './exceptions.js';
-import { ATTR_UNUSABLE, CS, DS, ES, ESP, FS, GS, NP, SS, SSV } from './constants.js';
+import { CpuFault, gpFault, npFault, udFault } from './exceptions.js';
+import { ATTR_UNUSABLE, CS, DS, ES, ESP, FS, GS, SS, SSV } from './constants.js';
 import {
   type Descriptor,
   descDpl,
@@ -370,4 +370,3 @@ export function loadFarPointer(c: Cpu, d: Insn): void {
   c.setReg(d.reg, d.size, off);
 }
 
-export { NP };

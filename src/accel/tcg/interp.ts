@@ -1,0 +1,233 @@
+/**
+ * The interpreter: fetch (through the decode cache), execute, deliver
+ * exceptions and interrupts. Decoded instructions are cached per physical
+ * RAM page and dropped when the page is written (CPU writes through the
+ * MMU's code-page check, DMA and loaders through AddressSpace.onRamWrite).
+ */
+import type { Cpu } from './cpu.js';
+import type { Insn } from './insn.js';
+import { decode, type ByteSource } from './decoder.js';
+import { Access, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
+import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
+import { CS, DB, DFV, ESP, IF, NMI, PFV, TF } from './constants.js';
+import { deliverInterrupt, EventKind } from './interrupts.js';
+import { undefinedOpcode } from './system.js';
+import { OPTABLE_READY } from './optable.js';
+import { log, logOn } from '../../log.js';
+
+void OPTABLE_READY;
+
+export class CodeCache {
+  private readonly pages: (Insn[] | undefined)[];
+  decoded = 0;
+  invalidated = 0;
+
+  constructor(private readonly cpu: Cpu) {
+    const mmu = cpu.mmu;
+    this.pages = new Array(mmu.codePages.length);
+    mmu.onCodeWrite = (f) => this.invalidatePage(f);
+    cpu.bus.mem.onRamWrite((phys, len) => this.invalidateRange(phys, len));
+  }
+
+  invalidatePage(frame: number): void {
+    this.pages[frame] = undefined;
+    this.cpu.mmu.codePages[frame] = 0;
+    this.invalidated++;
+  }
+
+  invalidateRange(phys: number, len: number): void {
+    const mem = this.cpu.bus.mem;
+    for (let a = phys - (phys % 4096); a < phys + len; a += 4096) {
+      const off = mem.ramOffset(a);
+      if (off >= 0 && this.cpu.mmu.codePages[off >>> 12]) this.invalidatePage(off >>> 12);
+    }
+  }
+
+  clear(): void {
+    for (let f = 0; f < this.pages.length; f++) if (this.pages[f]) this.invalidatePage(f);
+  }
+
+  /** The instruction at CS:EIP, decoded or from the cache. */
+  fetch(c: Cpu): Insn {
+    const eip = c.eip;
+    const lin = (c.segBase[CS]! + eip) >>> 0;
+    const mmu = c.mmu;
+    const page = lin >>> 12;
+    const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
+    let info = mmu.info[page]!;
+    if ((info & need) !== need || info & TLB_NX) {
+      if (eip > c.segLimit[CS]!) throw gpFault(0);
+      mmu.physFor(lin, Access.Exec);
+      info = mmu.info[page]!;
+    }
+    const mode = c.cs32 ? 1 : 0;
+    const ram = (info & TLB_RAM) !== 0;
+    const frame = mmu.frame[page]!;
+    const off = lin & 0xfff;
+    if (ram) {
+      const cached = this.pages[frame]?.[off];
+      if (cached && cached.mode === mode) {
+        if (eip + cached.len - 1 > c.segLimit[CS]!) throw gpFault(0);
+        return cached;
+      }
+    }
+    const limit = c.segLimit[CS]!;
+    const src: ByteSource = {
+      fetch(i: number): number {
+        if (eip + i > limit) throw gpFault(0);
+        return mmu.fetch8((lin + i) >>> 0);
+      },
+    };
+    const d = decode(src, mode === 1, undefinedOpcode);
+    this.decoded++;
+    if (ram && off + d.len <= 4096) {
+      let arr = this.pages[frame];
+      if (!arr) {
+        arr = this.pages[frame] = new Array<Insn>(4096);
+        mmu.codePages[frame] = 1;
+      }
+      arr[off] = d;
+    }
+    return d;
+  }
+}
+
+/** What stopped `run`. */
+export const enum StopReason {
+  Budget,
+  Halted,
+  Request,
+}
+
+export class Interpreter {
+  readonly cache: CodeCache;
+  executed = 0;
+  /** Set by a triple fault when no lifecycle is attached (bare test CPUs). */
+  shutdown = false;
+
+  constructor(readonly cpu: Cpu) {
+    this.cache = new CodeCache(cpu);
+  }
+
+  /** Executes one instruction (taking a pending interrupt first if allowed). */
+  step(): void {
+    const c = this.cpu;
+    if (c.interruptShadow) c.interruptShadow = false;
+    else this.checkInterrupts();
+    if (c.halted || this.shutdown) return;
+    const tf = c.flags & TF;
+    c.insnEip = c.eip;
+    c.insnEsp = c.regs[ESP]!;
+    try {
+      const d = this.cache.fetch(c);
+      c.eip = c.cs32 ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
+      if (logOn.exec) log.exec({ eip: hex(c.insnEip), op: hex(d.op) }, 'insn');
+      d.exec(c, d);
+      this.executed++;
+      if (tf) {
+        c.dr[6] = (c.dr[6]! | 0x4000) >>> 0;
+        this.deliverException(DB, -1);
+      }
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      c.eip = c.insnEip;
+      c.regs[ESP] = c.insnEsp;
+      this.deliverException(e.vector, e.errorCode);
+    }
+  }
+
+  /** Runs up to `budget` instructions; stops early on HLT or a lifecycle request. */
+  run(budget: number): StopReason {
+    const c = this.cpu;
+    const lifecycle = c.bus.lifecycle;
+    for (let i = 0; i < budget; i++) {
+      this.step();
+      if (c.halted) {
+        // An interrupt may already be waiting (HLT with IF=1 and INTR high).
+        this.checkInterrupts();
+        if (c.halted) return StopReason.Halted;
+      }
+      if (this.shutdown) return StopReason.Halted;
+      if ((i & 255) === 255 && lifecycle?.hasRequest) return StopReason.Request;
+    }
+    return lifecycle?.hasRequest ? StopReason.Request : StopReason.Budget;
+  }
+
+  /** NMI, then INTR when EFLAGS.IF allows (the STI/MOV SS shadow is handled in step). */
+  checkInterrupts(): void {
+    const c = this.cpu;
+    if (c.nmiPending && !c.nmiBlocked) {
+      c.nmiPending = false;
+      c.nmiBlocked = true;
+      this.deliverEvent(NMI, EventKind.External);
+      return;
+    }
+    const intr = c.bus.intr;
+    if (c.flags & IF && intr && intr.hasInterrupt()) {
+      const vector = intr.acknowledge() & 0xff;
+      if (logOn.int) log.int({ vector, eip: hex(c.eip), cs: hex(c.segSel[CS]!) }, 'hardware interrupt');
+      this.deliverEvent(vector, EventKind.External);
+    }
+  }
+
+  private deliverEvent(vector: number, kind: EventKind): void {
+    const c = this.cpu;
+    c.insnEip = c.eip;
+    c.insnEsp = c.regs[ESP]!;
+    try {
+      deliverInterrupt(c, vector, kind);
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      c.eip = c.insnEip;
+      c.regs[ESP] = c.insnEsp;
+      this.deliverException(e.vector, e.errorCode);
+    }
+  }
+
+  /**
+   * Delivers an exception, escalating per SDM Vol. 3A Table 6-5: a
+   * contributory fault or #PF while delivering a contributory fault or #PF
+   * becomes #DF; a fault while delivering #DF is a triple fault (shutdown,
+   * which the PC turns into a reset).
+   */
+  deliverException(vector: number, errorCode: number): void {
+    const c = this.cpu;
+    let v = vector;
+    let code = errorCode;
+    for (let depth = 0; ; depth++) {
+      if (logOn.int) log.int({ vector: v, code, eip: hex(c.eip), cr2: hex(c.cr2) }, 'exception');
+      try {
+        deliverInterrupt(c, v, EventKind.Exception, hasErrorCode(v) ? Math.max(code, 0) : -1);
+        return;
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        c.eip = c.insnEip;
+        c.regs[ESP] = c.insnEsp;
+        if (v === DFV || depth > 4) {
+          this.tripleFault();
+          return;
+        }
+        const second = e.vector;
+        if ((isContributory(v) || v === PFV) && (isContributory(second) || second === PFV) && !(v !== PFV && second === PFV)) {
+          v = DFV;
+          code = 0;
+        } else {
+          v = second;
+          code = e.errorCode;
+        }
+      }
+    }
+  }
+
+  private tripleFault(): void {
+    const c = this.cpu;
+    if (logOn.int || logOn.guest_errors) log.guest_errors({ eip: hex(c.eip) }, 'triple fault');
+    c.halted = true;
+    if (c.bus.lifecycle) c.bus.lifecycle.request({ kind: 'reset', cause: 'triple fault' });
+    else this.shutdown = true;
+  }
+}
+
+function hex(n: number): string {
+  return '0x' + (n >>> 0).toString(16);
+}
