@@ -118,7 +118,9 @@ export function loadLinux(mem: AddressSpace, opts: LinuxBootOptions): CpuState {
   const initrdAddr = opts.initrd ? placeInitrd(hdr, opts.e820, opts.initrd.length, kernelEnd) : 0;
 
   const zeroPage = buildZeroPage(opts, hdr, initrdAddr);
-  const setup = opts.kernel.slice(0, hdr.setupSize);
+  // A copy: callers pass Node Buffers, whose slice() would alias the caller's file.
+  const setup = new Uint8Array(hdr.setupSize);
+  setup.set(opts.kernel.subarray(0, hdr.setupSize));
   setup.set(zeroPage.subarray(HDR.setupSects, hdr.headerEnd), HDR.setupSects);
 
   mem.writeBytes(SETUP_ADDR, setup);
