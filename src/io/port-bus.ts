@@ -51,7 +51,7 @@ export class PortBus {
     const claim = this.claims[port];
     let value: number;
     if (claim && claim.widths & size) {
-      value = claim.handler.read(port, size) & mask(size);
+      value = (claim.handler.read(port, size) & mask(size)) >>> 0;
     } else if (size > 1) {
       value = 0;
       for (let i = 0; i < size; i++) value |= this.read((port + i) & 0xffff, 1) << (8 * i);
@@ -69,7 +69,7 @@ export class PortBus {
     if (logOn.ioport) log.ioport({ port: hex(port), size, value: hex(value) }, 'out');
     const claim = this.claims[port];
     if (claim && claim.widths & size) {
-      claim.handler.write(port, size, value & mask(size));
+      claim.handler.write(port, size, (value & mask(size)) >>> 0);
     } else if (size > 1) {
       for (let i = 0; i < size; i++) this.write((port + i) & 0xffff, 1, (value >>> (8 * i)) & 0xff);
     } else if (!claim) {
