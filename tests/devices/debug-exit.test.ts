@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { IsaDebugExit } from '../../src/devices/debug-exit.js';
+import { PortBus } from '../../src/io/port-bus.js';
+import { Lifecycle } from '../../src/machine/lifecycle.js';
+
+function setup(iobase: number, iosize: 1 | 2 | 4) {
+  const io = new PortBus();
+  const lifecycle = new Lifecycle();
+  new IsaDebugExit(io, iobase, iosize, lifecycle);
+  return { io, lifecycle };
+}
+
+describe('isa-debug-exit', () => {
+  it('exits with (value << 1) | 1 on a byte write', () => {
+    const { io, lifecycle } = setup(0xf4, 1);
+    expect(lifecycle.hasRequest).toBe(false);
+    io.write(0xf4, 1, 0x10);
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x21 });
+  });
+
+  it('exits with status 1 for value 0 and keeps the low 8 bits of the status', () => {
+    const { io, lifecycle } = setup(0x501, 2);
+    io.write(0x501, 1, 0);
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 1 });
+    io.write(0x501, 2, 0x0181); // (0x181 << 1) | 1 = 0x303: the shell sees 0x03
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x03 });
+  });
+
+  it('splits accesses wider than the region: the first byte decides', () => {
+    const { io, lifecycle } = setup(0xf4, 1);
+    io.write(0xf4, 4, 0x1234_5603);
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x07 });
+  });
+
+  it('takes a dword write whole with iosize 4, and any port of the region exits', () => {
+    const { io, lifecycle } = setup(0x500, 4);
+    io.write(0x500, 4, 0x42);
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x85 });
+    io.write(0x503, 1, 0x01);
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x03 });
+  });
+});
