@@ -26,13 +26,14 @@ const FIXED = 40;
 const MAX_SNAPSHOTS = 65536;
 const MAX_EXTRA = 1024;
 
+/** The entries, and how many bytes the table takes in the file. */
 export function readSnapshotTable(
   file: HostFile,
   offset: number,
   count: number,
   clusterBits: number,
-): SnapshotEntry[] {
-  if (count === 0) return [];
+): { entries: SnapshotEntry[]; bytes: number } {
+  if (count === 0) return { entries: [], bytes: 0 };
   if (count > MAX_SNAPSHOTS) throw new ImageFormatError('Too many snapshots');
   checkTable('Snapshot table', offset, 1, clusterBits, file.length);
   const entries: SnapshotEntry[] = [];
@@ -69,7 +70,7 @@ export function readSnapshotTable(
     entries.push(entry);
     at += Math.ceil((FIXED + rest.length) / 8) * 8;
   }
-  return entries;
+  return { entries, bytes: at - offset };
 }
 
 export function encodeSnapshotTable(entries: SnapshotEntry[]): Uint8Array {

@@ -39,6 +39,7 @@ import { HostFile } from './qcow2-host-file.js';
 import { Refcounts } from './qcow2-refcount.js';
 import { findSnapshot, readSnapshotTable, type SnapshotEntry } from './qcow2-snapshot-table.js';
 import { lockImage } from './lock.js';
+import { hostClusters } from './qcow2-walk.js';
 
 export interface Qcow2OpenOptions {
   readOnly: boolean;
@@ -51,6 +52,8 @@ export interface Qcow2OpenOptions {
   snapshot?: string;
   /** Do not open the backing file (qemu-img info/rebase -u/check need only this file). */
   noBacking?: boolean;
+  /** Open a dirty image read-write anyway, to repair its refcounts (check -r). */
+  repair?: boolean;
   /** Real paths of the images above this one in a backing chain, to detect loops. */
   chain?: readonly string[];
 }
@@ -93,6 +96,8 @@ export class Qcow2Image implements BlockBackend {
   readonly l2Entries: number;
   readonly refcounts: Refcounts;
   snapshots: SnapshotEntry[];
+  /** Bytes the snapshot table takes in the file. */
+  snapshotTableBytes: number;
   backing: BlockBackend | undefined;
   /** The L1 table in use: the active one, or a snapshot's when opened with `snapshot`. */
   l1: Uint8Array;
@@ -115,7 +120,7 @@ export class Qcow2Image implements BlockBackend {
     if (!this.readOnly && (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0n) {
       throw new ImageFormatError('qcow2: Image is corrupt; cannot be opened read/write');
     }
-    if (!this.readOnly && (h.incompatibleFeatures & INCOMPAT_DIRTY) !== 0n) {
+    if (!this.readOnly && !options.repair && (h.incompatibleFeatures & INCOMPAT_DIRTY) !== 0n) {
       throw new ImageFormatError(
         'qcow2: Image is dirty (refcounts may be stale after a crash with lazy_refcounts); run \'tsvm-img check -r all\' first',
       );
@@ -124,7 +129,9 @@ export class Qcow2Image implements BlockBackend {
     this.clusterSize = 2 ** h.clusterBits;
     this.l2Entries = this.clusterSize / 8;
     this.refcounts = new Refcounts(this.file, h.clusterBits, h.refcountOrder, h.refcountTableOffset, h.refcountTableClusters, this.readOnly);
-    this.snapshots = readSnapshotTable(this.file, h.snapshotsOffset, h.nbSnapshots, h.clusterBits);
+    const table = readSnapshotTable(this.file, h.snapshotsOffset, h.nbSnapshots, h.clusterBits);
+    this.snapshots = table.entries;
+    this.snapshotTableBytes = table.bytes;
     this.length_ = h.size;
     this.l1 = this.loadL1(h.l1TableOffset, h.l1Size, 'L1 table');
     if (options.snapshot !== undefined) this.selectSnapshot(options.snapshot);
@@ -203,8 +210,7 @@ export class Qcow2Image implements BlockBackend {
 
   /** Reads an L1 table and checks that every L2 offset in it is aligned and inside the file. */
   loadL1(offset: number, entries: number, what: string): Uint8Array {
-    const table = new Uint8Array(entries * 8);
-    if (entries > 0) this.file.readInside(offset, table, what);
+    const table = this.loadL1Raw(offset, entries, what);
     const view = new DataView(table.buffer);
     for (let i = 0; i < entries; i++) {
       const l2 = entryOffset(view.getUint32(i * 8), view.getUint32(i * 8 + 4));
@@ -215,6 +221,13 @@ export class Qcow2Image implements BlockBackend {
         );
       }
     }
+    return table;
+  }
+
+  /** Reads an L1 table as it is (check inspects the entries itself). */
+  loadL1Raw(offset: number, entries: number, what = 'L1 table'): Uint8Array {
+    const table = new Uint8Array(entries * 8);
+    if (entries > 0) this.file.readInside(offset, table, what);
     return table;
   }
 
@@ -334,15 +347,8 @@ export class Qcow2Image implements BlockBackend {
 
   /** Drops this image's reference to the host cluster(s) a mapping used. */
   releaseCluster(m: ClusterMapping): void {
-    if (m.kind === 'compressed') {
-      const { offset, length } = compressedExtent(m.hi, m.lo, this.clusterBits);
-      const first = Math.floor(offset / this.clusterSize);
-      const last = Math.floor((Math.min(offset + length, this.file.length) - 1) / this.clusterSize);
-      for (let c = first; c <= last; c++) this.refcounts.decrement(c);
-      if (this.inflated?.host === offset) this.inflated = undefined;
-    } else if (m.host !== 0) {
-      this.refcounts.decrement(m.host / this.clusterSize);
-    }
+    for (const c of hostClusters(this, m)) this.refcounts.decrement(c);
+    if (m.kind === 'compressed') this.inflated = undefined;
   }
 
   /**
@@ -363,8 +369,8 @@ export class Qcow2Image implements BlockBackend {
     return host;
   }
 
-  setL1Entry(l1Index: number, l2Offset: number): void {
-    putEntry(this.l1, l1Index, l2Offset, l2Offset === 0 ? 0 : HI_COPIED);
+  setL1Entry(l1Index: number, l2Offset: number, copied = l2Offset !== 0): void {
+    putEntry(this.l1, l1Index, l2Offset, copied ? HI_COPIED : 0);
     this.file.write(this.header.l1TableOffset + l1Index * 8, this.l1.subarray(l1Index * 8, l1Index * 8 + 8));
   }
 
