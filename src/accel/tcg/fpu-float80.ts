@@ -1,0 +1,615 @@
+/**
+ * Extended-precision (80-bit) arithmetic for the x87 unit.
+ *
+ * A value is kept exactly as the m80fp format stores it (SDM Vol. 1 4.2.2,
+ * Figure 4-3): sign, 15-bit biased exponent and a 64-bit significand with an
+ * explicit integer bit (J). Loads and stores of m80fp therefore round-trip
+ * every encoding bit for bit, including unnormals and pseudo-NaNs.
+ *
+ * Arithmetic is exact-then-round on BigInt significands: every operation
+ * forms its exact result (or an exact result plus a sticky bit) and rounds it
+ * once with `round`, which implements precision control, the four rounding
+ * modes, denormal results, overflow/underflow with the x87's masked
+ * responses, and the unmasked responses' exponent wrap by 24576 (SDM Vol. 1
+ * 4.9.1.4, 4.9.1.5, 8.5.4, 8.5.5). This makes FADD/FSUB/FMUL/FDIV/FSQRT,
+ * FPREM/FPREM1, FRNDINT, FSCALE, FXTRACT and all conversions bit-exact.
+ * Only the transcendental instructions (fpu-transcendental.ts) take a
+ * double-precision shortcut.
+ */
+
+export interface F80 {
+  /** 0 or 1. */
+  readonly sign: number;
+  /** Biased exponent, 0..0x7fff. */
+  readonly exp: number;
+  /** 64-bit significand including the explicit integer bit (bit 63). */
+  readonly mant: bigint;
+}
+
+/** Operand classes; the order matters (everything from Infinity up is special). */
+export const enum Kind {
+  Zero,
+  Denormal,
+  Normal,
+  Infinity,
+  QNaN,
+  SNaN,
+  /** Unnormal, pseudo-infinity, pseudo-NaN: invalid operands since the 387 (SDM Vol. 1 8.2.2). */
+  Unsupported,
+}
+
+/** FSW exception flags (SDM Vol. 1 8.1.3.1); SF is the stack fault flag. */
+export const IE = 0x01;
+export const DE = 0x02;
+export const ZE = 0x04;
+export const OE = 0x08;
+export const UE = 0x10;
+export const PE = 0x20;
+export const SF = 0x40;
+
+/** FCW.RC rounding modes (SDM Vol. 1 Table 4-8). */
+export const RC_NEAREST = 0;
+export const RC_DOWN = 1;
+export const RC_UP = 2;
+export const RC_ZERO = 3;
+
+export const EXP_BIAS = 16383;
+export const EXP_MAX = 0x7fff;
+export const J_BIT = 1n << 63n;
+const QUIET_BIT = 1n << 62n;
+const FRACTION_MASK = J_BIT - 1n;
+/** The exponent wrap applied to results of unmasked overflow/underflow (SDM Vol. 1 8.5.4). */
+const WRAP_BIAS = 24576;
+
+/**
+ * One instruction's arithmetic environment: FCW's precision, rounding and
+ * exception masks in, the raised exception flags and "rounded up" (which
+ * becomes C1) out.
+ */
+export class FpContext {
+  /** Significand bits for results of FADD/FSUB/FMUL/FDIV/FSQRT (FCW.PC): 24, 53 or 64. */
+  precision = 64;
+  rc = RC_NEAREST;
+  /** FCW exception masks (bits 0-5). */
+  masks = 0x3f;
+  flags = 0;
+  roundedUp = false;
+
+  begin(fcw: number): void {
+    const pc = (fcw >> 8) & 3;
+    // PC=01 is reserved; treat it like 11 (extended).
+    this.precision = pc === 0 ? 24 : pc === 2 ? 53 : 64;
+    this.rc = (fcw >> 10) & 3;
+    this.masks = fcw & 0x3f;
+    this.flags = 0;
+    this.roundedUp = false;
+  }
+}
+
+/** A destination format's significand width and exponent range. */
+export interface Format {
+  readonly p: number;
+  readonly emin: number;
+  readonly emax: number;
+  /** Weight of the least significant bit of the smallest denormal. */
+  readonly lsbMin: number;
+}
+
+export const SINGLE: Format = { p: 24, emin: -126, emax: 127, lsbMin: -149 };
+export const DOUBLE: Format = { p: 53, emin: -1022, emax: 1023, lsbMin: -1074 };
+const EXTENDED: Format = { p: 64, emin: -16382, emax: 16383, lsbMin: -16445 };
+/** Extended exponent range with FCW.PC's significand width (SDM Vol. 1 8.1.5.2: PC does not narrow the exponent). */
+const EXTENDED_PC: Record<number, Format> = {
+  24: { ...EXTENDED, p: 24 },
+  53: { ...EXTENDED, p: 53 },
+  64: EXTENDED,
+};
+
+export function f80(sign: number, exp: number, mant: bigint): F80 {
+  return { sign, exp, mant };
+}
+
+export const POS_ZERO = f80(0, 0, 0n);
+export const NEG_ZERO = f80(1, 0, 0n);
+export const ONE = f80(0, EXP_BIAS, J_BIT);
+/** The QNaN floating-point indefinite (SDM Vol. 1 Table 4-3). */
+export const INDEFINITE = f80(1, EXP_MAX, 0xc000000000000000n);
+
+export function zero(sign: number): F80 {
+  return sign ? NEG_ZERO : POS_ZERO;
+}
+
+export function infinity(sign: number): F80 {
+  return f80(sign, EXP_MAX, J_BIT);
+}
+
+export function classify(v: F80): Kind {
+  if (v.exp === 0) return v.mant === 0n ? Kind.Zero : Kind.Denormal;
+  if (v.mant < J_BIT) return Kind.Unsupported;
+  if (v.exp !== EXP_MAX) return Kind.Normal;
+  if ((v.mant & FRACTION_MASK) === 0n) return Kind.Infinity;
+  return v.mant & QUIET_BIT ? Kind.QNaN : Kind.SNaN;
+}
+
+export function isNaNKind(k: Kind): boolean {
+  return k === Kind.QNaN || k === Kind.SNaN;
+}
+
+export function quiet(v: F80): F80 {
+  return f80(v.sign, v.exp, v.mant | QUIET_BIT);
+}
+
+export function negate(v: F80): F80 {
+  return f80(v.sign ^ 1, v.exp, v.mant);
+}
+
+export function abs(v: F80): F80 {
+  return v.sign ? f80(0, v.exp, v.mant) : v;
+}
+
+/**
+ * Exponent of the significand's least significant bit: a finite value is
+ * mant × 2^lsbExponent(v). Denormals and pseudo-denormals (exponent 0) have
+ * the weight of exponent 1 (SDM Vol. 1 8.2.2).
+ */
+export function lsbExponent(v: F80): number {
+  return (v.exp || 1) - EXP_BIAS - 63;
+}
+
+/** Number of significant bits of x > 0. */
+export function bitLength(x: bigint): number {
+  const approx = Number(x);
+  if (approx === Infinity) return x.toString(2).length;
+  let n = Math.floor(Math.log2(approx)) + 1;
+  // log2 of the rounded double may be off by one at a power of two.
+  if (x >> BigInt(n) !== 0n) n++;
+  else if (x >> BigInt(n - 1) === 0n) n--;
+  return n;
+}
+
+/** Exact-operation results that the caller must flag invalid: returns the masked response. */
+export function invalid(ctx: FpContext): F80 {
+  ctx.flags |= IE;
+  return INDEFINITE;
+}
+
+/**
+ * NaN and unsupported-operand handling shared by the arithmetic operations
+ * (SDM Vol. 1 4.8.3.5, Table 4-7, and QEMU's float_2nan_prop_x87 reading of
+ * it): SNaN + QNaN gives the QNaN; two SNaNs or two QNaNs give the larger
+ * significand (the positive one on a tie), an SNaN is quieted and raises IE.
+ * Returns null when neither operand is a NaN or unsupported.
+ */
+export function specialOperands(a: F80, ka: Kind, b: F80 | null, kb: Kind, ctx: FpContext): F80 | null {
+  if (ka === Kind.Unsupported || kb === Kind.Unsupported) return invalid(ctx);
+  const aNaN = isNaNKind(ka);
+  const bNaN = isNaNKind(kb);
+  if (!aNaN && !bNaN) return null;
+  if (ka === Kind.SNaN || kb === Kind.SNaN) ctx.flags |= IE;
+  if (!bNaN || b === null) return quiet(a);
+  if (!aNaN) return quiet(b);
+  if (ka !== kb) return ka === Kind.QNaN ? a : b;
+  if (a.mant !== b.mant) return quiet(a.mant > b.mant ? a : b);
+  return quiet(a.sign <= b.sign ? a : b);
+}
+
+function roundsAwayFromZero(sign: number, odd: boolean, rem: bigint, half: bigint, rc: number): boolean {
+  switch (rc) {
+    case RC_NEAREST:
+      return rem > half || (rem === half && odd);
+    case RC_DOWN:
+      return sign === 1;
+    case RC_UP:
+      return sign === 0;
+    default:
+      return false;
+  }
+}
+
+/** Rounds sig × 2^e to a multiple of 2^lsb; returns the multiple. Raises PE and records a round-up. */
+function roundAt(sign: number, sig: bigint, e: number, lsb: number, ctx: FpContext): bigint {
+  if (lsb <= e) return sig << BigInt(e - lsb);
+  const shift = lsb - e;
+  if (shift > bitLength(sig) + 1) {
+    // Everything is below the rounding position: the result is 0 or one unit.
+    ctx.flags |= PE;
+    if (!roundsAwayFromZero(sign, false, 1n, 2n, ctx.rc)) return 0n;
+    ctx.roundedUp = true;
+    return 1n;
+  }
+  const sh = BigInt(shift);
+  const m = sig >> sh;
+  const rem = sig - (m << sh);
+  if (rem === 0n) return m;
+  ctx.flags |= PE;
+  if (!roundsAwayFromZero(sign, (m & 1n) === 1n, rem, 1n << (sh - 1n), ctx.rc)) return m;
+  ctx.roundedUp = true;
+  return m + 1n;
+}
+
+/** A rounded finite result m × 2^e (m = 0n for zero), or infinity. */
+export interface Rounded {
+  readonly m: bigint;
+  readonly e: number;
+  readonly inf: boolean;
+}
+
+const ROUNDED_ZERO: Rounded = { m: 0n, e: 0, inf: false };
+const ROUNDED_INF: Rounded = { m: 0n, e: 0, inf: true };
+
+function overflowResponse(sign: number, fmt: Format, ctx: FpContext): Rounded {
+  ctx.flags |= OE | PE;
+  const toInfinity =
+    ctx.rc === RC_NEAREST || (ctx.rc === RC_UP && sign === 0) || (ctx.rc === RC_DOWN && sign === 1);
+  ctx.roundedUp = toInfinity;
+  if (toInfinity) return ROUNDED_INF;
+  return { m: (1n << BigInt(fmt.p)) - 1n, e: fmt.emax - fmt.p + 1, inf: false };
+}
+
+/**
+ * Rounds the exact value (-1)^sign × sig × 2^e (sig >= 0) into `fmt` under
+ * FCW.RC, raising PE, UE, OE (tininess is detected before rounding, as the
+ * x87 does). With `wrapUnmasked` (register destinations) an unmasked
+ * overflow or underflow delivers the significand rounded to full range with
+ * the exponent wrapped by 24576; without it (memory destinations) the caller
+ * sees the flag and suppresses the store.
+ */
+export function round(sign: number, sig: bigint, e: number, fmt: Format, ctx: FpContext, wrapUnmasked: boolean): Rounded {
+  if (sig === 0n) return ROUNDED_ZERO;
+  const top = e + bitLength(sig) - 1;
+  const p = fmt.p;
+  if (top < fmt.emin) {
+    if (wrapUnmasked && !(ctx.masks & UE) && top + WRAP_BIAS >= fmt.emin) {
+      ctx.flags |= UE;
+      const lsb = top - p + 1;
+      return { m: roundAt(sign, sig, e, lsb, ctx), e: lsb + WRAP_BIAS, inf: false };
+    }
+    const before = ctx.flags;
+    ctx.flags &= ~PE;
+    const lsb = Math.max(top - p + 1, fmt.lsbMin);
+    const m = roundAt(sign, sig, e, lsb, ctx);
+    const inexact = (ctx.flags & PE) !== 0;
+    ctx.flags |= before;
+    // Masked underflow is signalled only when the tiny result is also inexact (SDM Vol. 1 4.9.1.5).
+    if (inexact || !(ctx.masks & UE)) ctx.flags |= UE;
+    return { m, e: lsb, inf: false };
+  }
+  const lsb = top - p + 1;
+  const m = roundAt(sign, sig, e, lsb, ctx);
+  const roundedTop = lsb + bitLength(m) - 1;
+  if (roundedTop <= fmt.emax) return { m, e: lsb, inf: false };
+  if (wrapUnmasked && !(ctx.masks & OE) && roundedTop - WRAP_BIAS <= fmt.emax) {
+    ctx.flags |= OE;
+    return { m, e: lsb - WRAP_BIAS, inf: false };
+  }
+  return overflowResponse(sign, fmt, ctx);
+}
+
+/** Packs a rounded extended result. */
+export function packExtended(sign: number, r: Rounded): F80 {
+  if (r.inf) return infinity(sign);
+  if (r.m === 0n) return zero(sign);
+  const len = bitLength(r.m);
+  const top = r.e + len - 1;
+  if (top < EXTENDED.emin) return f80(sign, 0, r.m << BigInt(r.e - EXTENDED.lsbMin));
+  const mant = len <= 64 ? r.m << BigInt(64 - len) : r.m >> BigInt(len - 64);
+  return f80(sign, top + EXP_BIAS, mant);
+}
+
+/** Rounds an exact result to the extended format under FCW.PC (the arithmetic instructions). */
+export function roundToPrecision(sign: number, sig: bigint, e: number, ctx: FpContext): F80 {
+  return packExtended(sign, round(sign, sig, e, EXTENDED_PC[ctx.precision], ctx, true));
+}
+
+/** Rounds an exact result to full 64-bit extended precision (FSCALE, FPREM, FRNDINT...). */
+export function roundToExtended(sign: number, sig: bigint, e: number, ctx: FpContext): F80 {
+  return packExtended(sign, round(sign, sig, e, EXTENDED, ctx, true));
+}
+
+function flagDenormals(ka: Kind, kb: Kind, ctx: FpContext): void {
+  if (ka === Kind.Denormal || kb === Kind.Denormal) ctx.flags |= DE;
+}
+
+/** a + b, or a - b when `subtract` (FADD, FSUB; FSUBR swaps the operands). */
+export function add(a: F80, b: F80, subtract: boolean, ctx: FpContext): F80 {
+  const ka = classify(a);
+  const kb = classify(b);
+  if (ka >= Kind.Infinity || kb >= Kind.Infinity) {
+    const nan = specialOperands(a, ka, b, kb, ctx);
+    if (nan) return nan;
+  }
+  flagDenormals(ka, kb, ctx);
+  const sb = b.sign ^ (subtract ? 1 : 0);
+  if (ka === Kind.Infinity) return kb === Kind.Infinity && a.sign !== sb ? invalid(ctx) : a;
+  if (kb === Kind.Infinity) return infinity(sb);
+  if (kb === Kind.Zero) {
+    if (ka === Kind.Zero) return zero(a.sign === sb ? a.sign : ctx.rc === RC_DOWN ? 1 : 0);
+    return roundToPrecision(a.sign, a.mant, lsbExponent(a), ctx);
+  }
+  if (ka === Kind.Zero) return roundToPrecision(sb, b.mant, lsbExponent(b), ctx);
+
+  let big = a.mant, bigE = lsbExponent(a), bigSign = a.sign;
+  let small = b.mant, smallE = lsbExponent(b), smallSign = sb;
+  if (bigE < smallE) {
+    [big, small] = [small, big];
+    [bigE, smallE] = [smallE, bigE];
+    [bigSign, smallSign] = [smallSign, bigSign];
+  }
+  const same = bigSign === smallSign;
+  const d = bigE - smallE;
+  let sig: bigint;
+  let e: number;
+  if (d > 130) {
+    // The small operand lies wholly below any rounding position: a sticky unit stands in for it.
+    sig = (big << 130n) + (same ? 1n : -1n);
+    e = bigE - 130;
+  } else {
+    sig = same ? (big << BigInt(d)) + small : (big << BigInt(d)) - small;
+    e = smallE;
+  }
+  if (sig === 0n) return zero(ctx.rc === RC_DOWN ? 1 : 0);
+  if (sig < 0n) return roundToPrecision(smallSign, -sig, e, ctx);
+  return roundToPrecision(bigSign, sig, e, ctx);
+}
+
+export function mul(a: F80, b: F80, ctx: FpContext): F80 {
+  const ka = classify(a);
+  const kb = classify(b);
+  if (ka >= Kind.Infinity || kb >= Kind.Infinity) {
+    const nan = specialOperands(a, ka, b, kb, ctx);
+    if (nan) return nan;
+  }
+  flagDenormals(ka, kb, ctx);
+  const sign = a.sign ^ b.sign;
+  if (ka === Kind.Infinity || kb === Kind.Infinity) {
+    return ka === Kind.Zero || kb === Kind.Zero ? invalid(ctx) : infinity(sign);
+  }
+  if (ka === Kind.Zero || kb === Kind.Zero) return zero(sign);
+  return roundToPrecision(sign, a.mant * b.mant, lsbExponent(a) + lsbExponent(b), ctx);
+}
+
+/** A finite nonzero value as sig × 2^e with sig's bit 63 set (denormals normalized). */
+function normalized(v: F80): [bigint, number] {
+  const shift = 64 - bitLength(v.mant);
+  return shift === 0 ? [v.mant, lsbExponent(v)] : [v.mant << BigInt(shift), lsbExponent(v) - shift];
+}
+
+/** a / b (FDIV; FDIVR swaps the operands). */
+export function div(a: F80, b: F80, ctx: FpContext): F80 {
+  const ka = classify(a);
+  const kb = classify(b);
+  if (ka >= Kind.Infinity || kb >= Kind.Infinity) {
+    const nan = specialOperands(a, ka, b, kb, ctx);
+    if (nan) return nan;
+  }
+  const sign = a.sign ^ b.sign;
+  if (ka === Kind.Infinity) return kb === Kind.Infinity ? invalid(ctx) : infinity(sign);
+  if (kb === Kind.Infinity) {
+    flagDenormals(ka, kb, ctx);
+    return zero(sign);
+  }
+  if (kb === Kind.Zero) {
+    if (ka === Kind.Zero) return invalid(ctx);
+    flagDenormals(ka, kb, ctx);
+    ctx.flags |= ZE;
+    return infinity(sign);
+  }
+  flagDenormals(ka, kb, ctx);
+  if (ka === Kind.Zero) return zero(sign);
+  const [ma, ea] = normalized(a);
+  const [mb, eb] = normalized(b);
+  // 66 extra bits give a quotient of 66-67 bits: enough for 64-bit rounding plus guard, the remainder is sticky.
+  const n = ma << 66n;
+  const q = n / mb;
+  const sticky = n - q * mb === 0n ? 0n : 1n;
+  return roundToPrecision(sign, (q << 1n) | sticky, ea - eb - 67, ctx);
+}
+
+/** floor(sqrt(n)) for n >= 0, by Newton's iteration from a double estimate. */
+export function isqrt(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = BigInt(Math.ceil(Math.sqrt(Number(n)) * (1 + 2 ** -40))) + 1n;
+  for (;;) {
+    const y = (x + n / x) >> 1n;
+    if (y >= x) break;
+    x = y;
+  }
+  while (x * x > n) x--;
+  return x;
+}
+
+export function sqrt(a: F80, ctx: FpContext): F80 {
+  const ka = classify(a);
+  if (ka >= Kind.QNaN) return specialOperands(a, ka, null, Kind.Zero, ctx) as F80;
+  if (ka === Kind.Zero) return a;
+  if (a.sign) return invalid(ctx);
+  if (ka === Kind.Infinity) return a;
+  flagDenormals(ka, Kind.Zero, ctx);
+  const [m, e] = normalized(a);
+  // Scale to 192/193 bits with an even exponent: the root has 96 bits, the remainder is sticky.
+  const k = 128 + (e & 1);
+  const n = m << BigInt(k);
+  const r = isqrt(n);
+  const sticky = r * r === n ? 0n : 1n;
+  return roundToPrecision(0, (r << 1n) | sticky, (e - k) / 2 - 1, ctx);
+}
+
+/** Comparison result: a < b, a = b, a > b, unordered. */
+export const CMP_LESS = -1;
+export const CMP_EQUAL = 0;
+export const CMP_GREATER = 1;
+export const CMP_UNORDERED = 2;
+
+function compareMagnitude(a: F80, b: F80): number {
+  if (a.exp === b.exp && a.exp !== 0) return a.mant === b.mant ? 0 : a.mant > b.mant ? 1 : -1;
+  const topA = lsbExponent(a) + bitLength(a.mant);
+  const topB = lsbExponent(b) + bitLength(b.mant);
+  if (topA !== topB) return topA > topB ? 1 : -1;
+  const [ma] = normalized(a);
+  const [mb] = normalized(b);
+  return ma === mb ? 0 : ma > mb ? 1 : -1;
+}
+
+/**
+ * Compares a with b (FCOM, FUCOM, FCOMI, FTST, FICOM). A NaN raises IE when
+ * `signaling` (FCOM family) and only an SNaN does otherwise (FUCOM family);
+ * unsupported encodings always raise IE (SDM Vol. 2 FCOM/FUCOM).
+ */
+export function compare(a: F80, b: F80, signaling: boolean, ctx: FpContext): number {
+  const ka = classify(a);
+  const kb = classify(b);
+  if (ka === Kind.Unsupported || kb === Kind.Unsupported) {
+    ctx.flags |= IE;
+    return CMP_UNORDERED;
+  }
+  if (isNaNKind(ka) || isNaNKind(kb)) {
+    if (signaling || ka === Kind.SNaN || kb === Kind.SNaN) ctx.flags |= IE;
+    return CMP_UNORDERED;
+  }
+  flagDenormals(ka, kb, ctx);
+  if (ka === Kind.Zero && kb === Kind.Zero) return CMP_EQUAL;
+  if (ka === Kind.Zero) return b.sign ? CMP_GREATER : CMP_LESS;
+  if (kb === Kind.Zero) return a.sign ? CMP_LESS : CMP_GREATER;
+  if (a.sign !== b.sign) return a.sign ? CMP_LESS : CMP_GREATER;
+  let m: number;
+  if (ka === Kind.Infinity || kb === Kind.Infinity) m = ka === kb ? 0 : ka === Kind.Infinity ? 1 : -1;
+  else m = compareMagnitude(a, b);
+  return a.sign ? -m : m;
+}
+
+// ---- conversions -------------------------------------------------------
+
+/** An integer (|n| <= 2^63) as an extended value: exact (FILD, FBLD). */
+export function fromInteger(n: bigint): F80 {
+  if (n === 0n) return POS_ZERO;
+  const sign = n < 0n ? 1 : 0;
+  const m = sign ? -n : n;
+  const len = bitLength(m);
+  return f80(sign, EXP_BIAS + len - 1, m << BigInt(64 - len));
+}
+
+/** m32fp bits to extended: exact. Denormal sources raise DE; SNaNs stay signaling for the caller to judge. */
+export function fromSingle(bits: number, ctx: FpContext): F80 {
+  const sign = bits >>> 31;
+  const exp = (bits >>> 23) & 0xff;
+  const frac = bits & 0x7fffff;
+  if (exp === 0xff) return f80(sign, EXP_MAX, J_BIT | (BigInt(frac) << 40n));
+  if (exp === 0) {
+    if (frac === 0) return zero(sign);
+    ctx.flags |= DE;
+    return roundToExtendedExact(sign, BigInt(frac), -149);
+  }
+  return f80(sign, exp - 127 + EXP_BIAS, (BigInt(frac | 0x800000) << 40n));
+}
+
+/** m64fp bits (high and low dwords) to extended: exact, like fromSingle. */
+export function fromDouble(hi: number, lo: number, ctx: FpContext): F80 {
+  const sign = hi >>> 31;
+  const exp = (hi >>> 20) & 0x7ff;
+  const fracHi = hi & 0xfffff;
+  if (exp === 0x7ff) return f80(sign, EXP_MAX, J_BIT | (BigInt(fracHi) << 43n) | (BigInt(lo >>> 0) << 11n));
+  if (exp === 0) {
+    if (fracHi === 0 && lo === 0) return zero(sign);
+    ctx.flags |= DE;
+    return roundToExtendedExact(sign, (BigInt(fracHi) << 32n) | BigInt(lo >>> 0), -1074);
+  }
+  return f80(sign, exp - 1023 + EXP_BIAS, (BigInt(fracHi | 0x100000) << 43n) | (BigInt(lo >>> 0) << 11n));
+}
+
+/** Packs a value known to be exactly representable in extended (a narrower format's denormal). */
+function roundToExtendedExact(sign: number, sig: bigint, e: number): F80 {
+  const len = bitLength(sig);
+  return f80(sign, e + len - 1 + EXP_BIAS, sig << BigInt(64 - len));
+}
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+/** A JS double as an extended value: exact. */
+export function fromNumber(x: number): F80 {
+  scratch.setFloat64(0, x);
+  const ignored = new FpContext();
+  return fromDouble(scratch.getUint32(0), scratch.getUint32(4), ignored);
+}
+
+/** x × 2^n in two steps, so a large |n| does not overflow or underflow before x is applied. */
+function scaleByPow2(x: number, n: number): number {
+  const half = Math.trunc(n / 2);
+  return x * 2 ** half * 2 ** (n - half);
+}
+
+/** The value × 2^scale as the nearest JS double (for the monitor and the transcendental shortcut). */
+export function toNumber(v: F80, scale = 0): number {
+  switch (classify(v)) {
+    case Kind.Zero:
+      return v.sign ? -0 : 0;
+    case Kind.Infinity:
+      return v.sign ? -Infinity : Infinity;
+    case Kind.QNaN:
+    case Kind.SNaN:
+    case Kind.Unsupported:
+      return NaN;
+    default: {
+      // Keep the top 53 bits (rounded) then scale: exact except for doubles' own denormal range.
+      const len = bitLength(v.mant);
+      const shift = Math.max(0, len - 53);
+      const top = Number(v.mant >> BigInt(shift)) + (shift > 0 && (v.mant >> BigInt(shift - 1)) & 1n ? 1 : 0);
+      const mag = scaleByPow2(top, lsbExponent(v) + shift + scale);
+      return v.sign ? -mag : mag;
+    }
+  }
+}
+
+function packNaNInto(v: F80, fmt: Format, ctx: FpContext): bigint {
+  // SDM Vol. 1 4.8.3.5: the SNaN is quieted (IE); the significand is truncated to the narrower format.
+  if (classify(v) === Kind.SNaN) ctx.flags |= IE;
+  return ((v.mant | QUIET_BIT) & FRACTION_MASK) >> BigInt(64 - fmt.p);
+}
+
+/**
+ * Rounds v to m32fp or m64fp bits (FST/FSTP). Returns the bit pattern as a
+ * bigint; raises IE (SNaN, unsupported), OE, UE, PE. The caller suppresses
+ * the store when an unmasked IE/OE/UE is raised.
+ */
+export function toBinary(v: F80, fmt: Format, ctx: FpContext): bigint {
+  const expBits = fmt === SINGLE ? 8 : 11;
+  const fracBits = fmt.p - 1;
+  const expAll = (1n << BigInt(expBits)) - 1n;
+  const signBit = BigInt(v.sign) << BigInt(expBits + fracBits);
+  const k = classify(v);
+  switch (k) {
+    case Kind.Zero:
+      return signBit;
+    case Kind.Infinity:
+      return signBit | (expAll << BigInt(fracBits));
+    case Kind.Unsupported:
+      ctx.flags |= IE;
+      return (1n << BigInt(expBits + fracBits)) | (expAll << BigInt(fracBits)) | (1n << BigInt(fracBits - 1));
+    case Kind.QNaN:
+    case Kind.SNaN:
+      return signBit | (expAll << BigInt(fracBits)) | packNaNInto(v, fmt, ctx);
+  }
+  const r = round(v.sign, v.mant, lsbExponent(v), fmt, ctx, false);
+  if (r.inf) return signBit | (expAll << BigInt(fracBits));
+  if (r.m === 0n) return signBit;
+  const len = bitLength(r.m);
+  const top = r.e + len - 1;
+  if (top < fmt.emin) return signBit | (r.m << BigInt(r.e - fmt.lsbMin));
+  const m = len <= fmt.p ? r.m << BigInt(fmt.p - len) : r.m >> BigInt(len - fmt.p);
+  const biasedExp = BigInt(top + fmt.emax);
+  return signBit | (biasedExp << BigInt(fracBits)) | (m & ((1n << BigInt(fracBits)) - 1n));
+}
+
+/**
+ * Rounds v to an integer under FCW.RC (FIST, FISTP, FBSTP, FRNDINT). Returns
+ * null for NaN, infinity, unsupported or a magnitude of 2^64 or more (the
+ * caller range-checks and raises IE); may raise PE and set the round-up.
+ */
+export function toInteger(v: F80, ctx: FpContext): bigint | null {
+  const k = classify(v);
+  if (k === Kind.Zero) return 0n;
+  if (k >= Kind.Infinity) return null;
+  const e = lsbExponent(v);
+  if (e > 0) return null;
+  const m = roundAt(v.sign, v.mant, e, 0, ctx);
+  return v.sign ? -m : m;
+}
