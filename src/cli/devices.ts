@@ -4,7 +4,7 @@
  * defaults and `-device NAME,help` all read the same table.
  */
 import type { DeviceConfig } from '../config.js';
-import { CliError, OptionError } from './errors.js';
+import { errorAt, OptionError } from './errors.js';
 import { checkId } from './chardev.js';
 import { isHelp, parseInteger, SubOptions } from './suboptions.js';
 
@@ -167,9 +167,9 @@ export function resolveDevice(request: DeviceRequest, globals: readonly GlobalPr
     return { driver: 'isa-debug-exit', iobase: values.iobase as number, iosize: values.iosize as number, ...id };
   }
   const chardev = values.chardev as string | undefined;
-  if (chardev === undefined) throw new CliError(`${request.location}: Can't create debugcon device, empty char device`);
+  if (chardev === undefined) throw errorAt(request.location, `Can't create debugcon device, empty char device`);
   if (!chardevIds.has(chardev)) {
-    throw new CliError(`${request.location}: Property 'isa-debugcon.chardev' can't find value '${chardev}'`);
+    throw errorAt(request.location, `Property 'isa-debugcon.chardev' can't find value '${chardev}'`);
   }
   return { driver: 'isa-debugcon', iobase: values.iobase as number, chardev, ...id };
 }

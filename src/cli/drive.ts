@@ -4,7 +4,7 @@
  * arithmetic, media, default ids.
  */
 import type { CacheMode, DriveConfig, DriveInterface, DriveMedia } from '../config.js';
-import { CliError, OptionError } from './errors.js';
+import { errorAt, OptionError } from './errors.js';
 import { SubOptions } from './suboptions.js';
 
 /** A drive as one option gave it; placed on a bus/unit once all drives are known. */
@@ -200,6 +200,6 @@ function defaultDriveId(r: DriveRequest, bus: number, unit: number): string {
 }
 
 /** Drives are placed after parsing; the message still names the option that asked for the drive. */
-function located(r: DriveRequest, message: string): CliError {
-  return new CliError(`${r.location}: ${message}`);
+function located(r: DriveRequest, message: string): Error {
+  return errorAt(r.location, message);
 }

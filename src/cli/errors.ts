@@ -23,3 +23,8 @@ export class OptionError extends Error {
 export function locatedError(location: string, err: unknown): unknown {
   return err instanceof OptionError ? new CliError(`${location}: ${err.message}`) : err;
 }
+
+/** A message about an option found after all options were read; defaults tsvm added have no location. */
+export function errorAt(location: string, message: string): CliError {
+  return new CliError(location ? `${location}: ${message}` : message);
+}
