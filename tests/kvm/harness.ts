@@ -60,19 +60,21 @@ export interface QemuResult {
   /** What the guest printed after the BIOS handed over. */
   serial: string;
   status: number | null;
+  stderr: string;
 }
 
 /** The guest under qemu-system-x86_64 -accel kvm, with isa-debug-exit at 0xf4. */
-export function runQemu(name: string, extra: string[] = []): QemuResult {
+export function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000): QemuResult {
   const r = spawnSync(
     'qemu-system-x86_64',
     ['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-net', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
-    { timeout: 20_000, encoding: 'latin1' },
+    { timeout: timeoutMs, encoding: 'latin1' },
   );
   const out = r.stdout ?? '';
   const marker = 'Booting from ROM..';
   const at = out.lastIndexOf(marker);
-  return { serial: at >= 0 ? out.slice(at + marker.length) : out, status: r.status };
+  const serial = (at >= 0 ? out.slice(at + marker.length) : out).replace(/\r\n/g, '\n');
+  return { serial, status: r.status, stderr: r.stderr ?? '' };
 }
 
 export interface TsvmResult {
