@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import type { DriveConfig } from '../config.js';
 import type { BlockBackend } from './block-backend.js';
+import { couldNotOpen } from '../host-errors.js';
 import { readFully } from './file-io.js';
 import { RawFileBackend } from './raw-file.js';
 import { SnapshotOverlay } from './snapshot-overlay.js';
@@ -15,21 +16,6 @@ export type ImageFormat = 'raw' | 'qcow2';
 
 /** qcow2's header magic, "QFI\xfb" (docs/interop/qcow2.txt). */
 const QCOW2_MAGIC = 0x514649fb;
-
-/** strerror() texts for the errno values opening an image can give. */
-const STRERROR: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EISDIR: 'Is a directory',
-  ENOTDIR: 'Not a directory',
-  EROFS: 'Read-only file system',
-  ELOOP: 'Too many levels of symbolic links',
-  ENAMETOOLONG: 'File name too long',
-  EBUSY: 'Device or resource busy',
-  ETXTBSY: 'Text file busy',
-  EIO: 'Input/output error',
-};
 
 export function openBlockBackend(drive: DriveConfig): BlockBackend {
   if (drive.file === undefined) throw new Error(`drive ${drive.id} has no medium`);
@@ -69,9 +55,4 @@ function openImageFile(file: string, readOnly: boolean): number {
     throw couldNotOpen(file, Object.assign(new Error(), { code: 'EISDIR' }));
   }
   return fd;
-}
-
-function couldNotOpen(file: string, err: unknown): Error {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  return new Error(`Could not open '${file}': ${STRERROR[code] ?? code}`, { cause: err });
 }

@@ -8,11 +8,20 @@
  * (e.g. after the guest reads the UART's receive buffer).
  */
 
+/**
+ * Out-of-band events a backend reports to its frontend (QEMU's
+ * QEMUChrEvent): a client connected or left, a break (telnet BREAK, Ctrl-A b),
+ * or the mux moved the input focus to or away from this frontend.
+ */
+export type ChardevEvent = 'opened' | 'closed' | 'break' | 'focus-in' | 'focus-out';
+
 export interface CharFrontend {
   /** How many bytes the frontend can take right now. */
   canReceive(): number;
   /** Delivers at most canReceive() bytes. */
   receive(data: Uint8Array): void;
+  /** Optional: out-of-band events (a UART turns 'break' into LSR.BI; a monitor prints its prompt on 'focus-in'). */
+  event?(event: ChardevEvent): void;
 }
 
 export interface Chardev {

@@ -1,0 +1,40 @@
+/**
+ * `logfile=path`: a copy of everything the guest writes to a chardev, kept
+ * in a file (QEMU's ChardevCommon logfile). Input is not logged.
+ */
+import type { CharFrontend, Chardev } from './chardev.js';
+import { FileChardev } from './file.js';
+
+export class LoggedChardev implements Chardev {
+  private readonly log: FileChardev;
+
+  constructor(
+    private readonly inner: Chardev,
+    path: string,
+    append = false,
+  ) {
+    this.log = new FileChardev(`${inner.id}-log`, path, append);
+  }
+
+  get id(): string {
+    return this.inner.id;
+  }
+
+  write(data: Uint8Array): void {
+    this.inner.write(data);
+    this.log.write(data);
+  }
+
+  attach(frontend: CharFrontend): void {
+    this.inner.attach(frontend);
+  }
+
+  pump(): void {
+    this.inner.pump();
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close();
+    await this.log.close();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * `-chardev stdio` (and -nographic's console): guest output to stdout,
+ * host input from stdin.
+ *
+ * When stdin is a terminal it is put in raw mode (tty.ts restores it).
+ * QEMU keeps ISIG with signal=on, so Ctrl-C interrupts QEMU itself; Node's
+ * raw mode turns ISIG off, so with signal=on tsvm raises SIGINT itself when
+ * Ctrl-C arrives, and with signal=off passes the byte to the guest. QEMU
+ * also keeps output post-processing (OPOST/ONLCR): a lone "\n" from the
+ * guest still starts a new line, so tsvm does the same translation on a TTY.
+ * QEMU allows only one stdio chardev, and so does tsvm.
+ */
+import type { ReadStream } from 'node:tty';
+import type { Readable, Writable } from 'node:stream';
+import { BaseChardev } from './base.js';
+import { enterRawMode, restoreTerminal } from './tty.js';
+
+const CTRL_C = 0x03;
+
+let stdioInUse = false;
+
+export interface StdioStreams {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+}
+
+export class StdioChardev extends BaseChardev {
+  private readonly stdin: StdioStreams['stdin'];
+  private readonly stdout: StdioStreams['stdout'];
+  private readonly onlcr: boolean;
+  private readonly onData = (data: Buffer): void => this.fromHost(data);
+  private closed = false;
+
+  constructor(
+    id: string,
+    private readonly signal: boolean,
+    streams: StdioStreams = { stdin: process.stdin, stdout: process.stdout },
+  ) {
+    super(id);
+    if (stdioInUse) throw new Error('cannot use stdio by multiple character devices');
+    stdioInUse = true;
+    this.stdin = streams.stdin;
+    this.stdout = streams.stdout;
+    const raw = this.stdin.isTTY === true;
+    if (raw) enterRawMode(this.stdin as ReadStream);
+    this.onlcr = raw && this.stdout.isTTY === true;
+    this.stdin.on('data', this.onData);
+  }
+
+  write(data: Uint8Array): void {
+    if (this.closed) return;
+    this.stdout.write(this.onlcr ? crlf(data) : Buffer.from(data));
+  }
+
+  /** Stops reading stdin, waits for stdout to take all output, restores the terminal. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stdin.removeListener('data', this.onData);
+    this.stdin.pause();
+    restoreTerminal();
+    await new Promise<void>((resolve) => this.stdout.write('', () => resolve()));
+    stdioInUse = false;
+  }
+
+  protected override pauseHostInput(): void {
+    this.stdin.pause();
+  }
+
+  protected override resumeHostInput(): void {
+    this.stdin.resume();
+  }
+
+  private fromHost(data: Uint8Array): void {
+    const interrupt = this.signal && this.stdin.isTTY === true ? data.indexOf(CTRL_C) : -1;
+    if (interrupt < 0) {
+      this.input.push(data);
+      return;
+    }
+    this.input.push(data.subarray(0, interrupt));
+    process.kill(process.pid, 'SIGINT');
+  }
+}
+
+/** ONLCR: every "\n" becomes "\r\n", as the terminal driver would do with OPOST on. */
+function crlf(data: Uint8Array): Buffer {
+  let newlines = 0;
+  for (const b of data) if (b === 0x0a) newlines++;
+  if (newlines === 0) return Buffer.from(data);
+  const out = Buffer.alloc(data.length + newlines);
+  let n = 0;
+  for (const b of data) {
+    if (b === 0x0a) out[n++] = 0x0d;
+    out[n++] = b;
+  }
+  return out;
+}
