@@ -80,6 +80,8 @@ export function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000):
 export interface TsvmResult {
   serial: string;
   request: LifecycleRequest | undefined;
+  /** Why run() returned. */
+  stop: 'request' | 'paused';
   /** QEMU's exit status for the same ending (debug-exit: its status; -no-reboot triple fault: 0). */
   status: number | undefined;
   accel: KvmAccelerator;
@@ -90,6 +92,8 @@ export interface TsvmOptions {
   cpuModel?: string;
   smp?: number;
   memoryBytes?: number;
+  /** Called once the guest runs, with what a machine would have (to pause it, post requests...). */
+  whileRunning?: (accel: KvmAccelerator, bus: MachineBus) => void;
 }
 
 /** A stand-in for COM1: transmit, LSR always ready, scratch register. */
@@ -154,10 +158,12 @@ export async function runTsvm(name: string, opts: TsvmOptions = {}): Promise<Tsv
   try {
     const state = loadMultiboot(bus.mem, { kernel: readFileSync(guestPath(name)), modules: [], cmdline: guestPath(name), e820: pcE820Map(bus.mem) });
     accel.vcpus[0]!.setState(state);
-    const stop = await accel.run();
+    const running = accel.run();
+    opts.whileRunning?.(accel, bus);
+    const stop = await running;
     const request = stop === 'request' ? bus.lifecycle.take() : undefined;
     const status = request?.kind === 'exit' ? request.status : request?.kind === 'reset' ? 0 : undefined;
-    return { serial: Buffer.from(serialOut).toString('latin1'), request, status, accel };
+    return { serial: Buffer.from(serialOut).toString('latin1'), request, status, stop, accel };
   } finally {
     accel.destroy();
   }
