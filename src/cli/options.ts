@@ -151,9 +151,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     names: ['name'],
-    arg: 'string1[,process=string2]',
+    arg: '[guest=]name',
     section: 'Standard',
-    help: "set the name of the guest; 'guest=' may be omitted",
+    help: 'set the name of the guest',
     apply: (d, arg) => {
       d.name = parseNameOption(arg);
     },
