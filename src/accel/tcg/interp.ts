@@ -9,7 +9,7 @@ import type { Insn } from './insn.js';
 import { decode, type ByteSource } from './decoder.js';
 import { Access, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
-import { CS, DB, DFV, ESP, IF, NMI, PFV, TF } from './constants.js';
+import { ATTR_DB, CS, DB, DFV, ESP, IF, NMI, PFV, TF } from './constants.js';
 import { deliverInterrupt, EventKind } from './interrupts.js';
 import { undefinedOpcode } from './system.js';
 import { OPTABLE_READY } from './optable.js';
@@ -21,6 +21,12 @@ export class CodeCache {
   private readonly pages: (Insn[] | undefined)[];
   decoded = 0;
   invalidated = 0;
+  // The page instructions were last fetched from: its linear page, CPL and
+  // the MMU generation it was translated under, and its cached records.
+  private curPage = -1;
+  private curCpl = -1;
+  private curGen = -1;
+  private curInsns: Insn[] | undefined;
 
   constructor(private readonly cpu: Cpu) {
     const mmu = cpu.mmu;
@@ -30,6 +36,7 @@ export class CodeCache {
   }
 
   invalidatePage(frame: number): void {
+    this.curPage = -1;
     this.pages[frame] = undefined;
     this.cpu.mmu.codePages[frame] = 0;
     this.invalidated++;
@@ -53,6 +60,12 @@ export class CodeCache {
     const lin = (c.segBase[CS]! + eip) >>> 0;
     const mmu = c.mmu;
     const page = lin >>> 12;
+    if (page === this.curPage && mmu.generation === this.curGen && c.cpl === this.curCpl) {
+      const cached = this.curInsns![lin & 0xfff];
+      if (cached !== undefined && cached.mode === (c.segAttr[CS]! & ATTR_DB ? 1 : 0) && eip + cached.len - 1 <= c.segLimit[CS]!) {
+        return cached;
+      }
+    }
     const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
     let info = mmu.info[page]!;
     if ((info & need) !== need || info & TLB_NX) {
@@ -65,7 +78,14 @@ export class CodeCache {
     const frame = mmu.frame[page]!;
     const off = lin & 0xfff;
     if (ram) {
-      const cached = this.pages[frame]?.[off];
+      const insns = this.pages[frame];
+      if (insns) {
+        this.curPage = page;
+        this.curGen = mmu.generation;
+        this.curCpl = c.cpl;
+        this.curInsns = insns;
+      }
+      const cached = insns?.[off];
       if (cached && cached.mode === mode) {
         if (eip + cached.len - 1 > c.segLimit[CS]!) throw gpFault(0);
         return cached;

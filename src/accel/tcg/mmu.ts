@@ -69,6 +69,10 @@ export class Mmu {
   /** Called when a write hits a RAM page in codePages. */
   onCodeWrite: (ramPage: number) => void = () => {};
   a20Mask = 0xffff_ffff;
+  /** Bumped on every flush, so caches of translations (the fetch page) know to look again. */
+  generation = 0;
+  /** A 4 MiB/2 MiB page was entered since the last full flush (INVLPG must then flush everything). */
+  private largeEntered = false;
 
   constructor(
     readonly mem: AddressSpace,
@@ -87,13 +91,19 @@ export class Mmu {
     }
     this.filledCount = 0;
     this.filledOverflow = false;
+    this.largeEntered = false;
+    this.generation++;
   }
 
   flushPage(linear: number): void {
+    // A 4 MiB/2 MiB page is entered as many 4K entries; INVLPG of any
+    // address in it must drop them all.
+    if (this.largeEntered) {
+      this.flush();
+      return;
+    }
     this.info[linear >>> 12] = 0;
-    // A 4 MiB/2 MiB page may be entered as many 4K entries; INVLPG of any
-    // address in it must drop them all, so be generous with large pages.
-    this.flush();
+    this.generation++;
   }
 
   // ---- reads -------------------------------------------------------------
@@ -278,6 +288,7 @@ export class Mmu {
     const user = this.ctl.cpl === 3;
     const w = this.walk(lin, access, user, true);
     if (w < 0) return; // unreachable: walk throws when asked to
+    if (this.walkLarge) this.largeEntered = true;
     this.enter(lin >>> 12, this.walkPhys, this.walkInfo);
   }
 
@@ -303,6 +314,7 @@ export class Mmu {
 
   private walkPhys = 0;
   private walkInfo = 0;
+  private walkLarge = false;
 
   /**
    * The page walk. On success sets walkPhys (page base) and walkInfo and
@@ -311,8 +323,9 @@ export class Mmu {
    */
   private walk(lin: number, access: Access, user: boolean, commit: boolean): number {
     const ctl = this.ctl;
+    this.walkLarge = false;
     if (!(ctl.cr0 & CR0_PG)) {
-      this.walkPhys = lin & 0xfffff000;
+      this.walkPhys = (lin & 0xfffff000) >>> 0;
       this.walkInfo = TLB_VALID | TLB_SW | TLB_UR | TLB_UW;
       return 0;
     }
@@ -339,6 +352,7 @@ export class Mmu {
       userOk = (pde.lo & US) !== 0;
       writeOk = (pde.lo & RW) !== 0;
       if (pde.lo & PS) {
+        this.walkLarge = true;
         leafAddr = pdeAddr;
         leafLo = pde.lo;
         phys = entryBase(pde) - (entryBase(pde) % 0x20_0000) + (lin & 0x1ff000);
@@ -361,6 +375,7 @@ export class Mmu {
       userOk = (pde & US) !== 0;
       writeOk = (pde & RW) !== 0;
       if (pde & PS && ctl.cr4 & CR4_PSE) {
+        this.walkLarge = true;
         leafAddr = pdeAddr;
         leafLo = pde;
         // PSE-36: bits 13..20 of the PDE are physical address bits 32..39.

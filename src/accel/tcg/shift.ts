@@ -100,7 +100,13 @@ export function group2(c: Cpu, d: Insn): void {
     c.readE(d);
     return;
   }
-  rmwE(c, d, (a) => shift(c, d.reg, a, count, d.size));
+  if (d.mod === 3) {
+    c.setReg(d.rm, d.size, shift(c, d.reg, c.reg(d.rm, d.size), count, d.size));
+    return;
+  }
+  const lin = c.eaLinear(d, true);
+  const a = c.mmu.readForWrite(lin, d.size as 1 | 2 | 4);
+  c.writeLin(lin, d.size, shift(c, d.reg, a, count, d.size));
 }
 
 /**
