@@ -26,6 +26,8 @@ export interface OpenImageOptions {
   snapshot?: string;
   /** qcow2 only: leave the backing file closed. */
   noBacking?: boolean;
+  /** qcow2 only: open a dirty image read-write to repair it. */
+  repair?: boolean;
   chain?: readonly string[];
 }
 

@@ -28,7 +28,9 @@ import {
   INCOMPAT_DIRTY,
   ImageFormatError,
   LO_ZERO,
+  compressedEntry,
   compressedExtent,
+  encodeHeaderCluster,
   entryOffset,
   isClusterAligned,
   putEntry,
@@ -104,6 +106,8 @@ export class Qcow2Image implements BlockBackend {
   private length_: number;
   private readonly l2Cache = new Map<number, Uint8Array>();
   private inflated: { host: number; data: Uint8Array } | undefined;
+  /** End of the last compressed data written, where the next may be packed. */
+  private compressedEnd = 0;
   private closed = false;
   private readonly cache: CacheMode;
 
@@ -345,6 +349,37 @@ export class Qcow2Image implements BlockBackend {
     return this.backing !== undefined && cluster * this.clusterSize < this.backing.length;
   }
 
+  /**
+   * Writes one whole guest cluster deflated (qemu-img convert -c). Compressed
+   * data is packed into shared host clusters, each counting one reference per
+   * compressed cluster in it. Falls back to a plain write when the data does
+   * not shrink or the cluster is already allocated.
+   */
+  writeCompressed(cluster: number, data: Uint8Array): void {
+    if (this.readOnly) throw new BlockReadOnlyError(this.path);
+    const packed = zlib.deflateRawSync(data);
+    if (data.length !== this.clusterSize || packed.length >= this.clusterSize - 512 || this.lookup(cluster).kind !== 'unallocated') {
+      const start = cluster * this.clusterSize;
+      // The last cluster may reach past the end of the disk: write only what is inside.
+      this.write(start, data.subarray(0, Math.min(data.length, Math.ceil(this.length / 512) * 512 - start)));
+      return;
+    }
+    const l2Offset = this.writableL2(Math.floor(cluster / this.l2Entries));
+    const at = this.compressedSpace(packed.length);
+    this.file.write(at, packed);
+    this.refcounts.increment(Math.floor(at / this.clusterSize));
+    const { hi, lo } = compressedEntry(at, packed.length, this.clusterBits);
+    this.setL2Entry(l2Offset, cluster % this.l2Entries, entryOffset(hi, lo), hi & 0xff000000, lo & 0x1ff);
+    this.compressedEnd = at + packed.length;
+  }
+
+  /** Where `length` compressed bytes go: after the previous ones if they fit in that host cluster. */
+  private compressedSpace(length: number): number {
+    const end = this.compressedEnd;
+    if (end % this.clusterSize !== 0 && (end % this.clusterSize) + length <= this.clusterSize && this.file.length === end) return end;
+    return this.refcounts.findFree() * this.clusterSize;
+  }
+
   /** Drops this image's reference to the host cluster(s) a mapping used. */
   releaseCluster(m: ClusterMapping): void {
     for (const c of hostClusters(this, m)) this.refcounts.decrement(c);
@@ -412,6 +447,29 @@ export class Qcow2Image implements BlockBackend {
     this.file.write(HDR.size, new Uint8Array(field.buffer));
     this.header.size = size;
     this.length_ = size;
+  }
+
+  /** Makes a guest cluster unallocated again (reads fall through to the backing file). */
+  discardCluster(cluster: number): void {
+    const m = this.lookup(cluster);
+    if (m.kind === 'unallocated') return;
+    const l2Offset = this.writableL2(Math.floor(cluster / this.l2Entries));
+    this.setL2Entry(l2Offset, cluster % this.l2Entries, 0, 0, 0);
+    this.releaseCluster(m);
+  }
+
+  /**
+   * Points the image at another backing file (or none) by rewriting the
+   * header cluster in one write. Header extensions other than the backing
+   * format are dropped; the autoclear bits that would vouch for them were
+   * cleared when the image was opened read-write.
+   */
+  setBackingFile(name: string | undefined, format: string | undefined): void {
+    if (this.readOnly) throw new BlockReadOnlyError(this.path);
+    const header = { ...this.header, backingFile: name, backingFormat: name === undefined ? undefined : format };
+    this.file.write(0, encodeHeaderCluster(header));
+    this.header.backingFile = header.backingFile;
+    this.header.backingFormat = header.backingFormat;
   }
 
   /** Forgets cached L2 tables (after metadata was rewritten behind the cache). */
