@@ -477,8 +477,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['enable-kvm'],
     section: 'Debug/Expert',
     help: 'enable KVM full virtualization support',
+    // QEMU: the same as -machine accel=kvm, so it clashes with -accel but a later -machine accel= overrides it.
     apply: (d) => {
-      parseAccelOption('kvm', d.accel);
+      d.machine.accel = ['kvm'];
     },
   },
   {

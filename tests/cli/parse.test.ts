@@ -135,9 +135,10 @@ describe('-machine and accelerators', () => {
     expect(config('-accel', 'accel=tcg').accel.order).toEqual(['tcg']);
   });
 
-  it('-enable-kvm is -accel kvm', () => {
+  it('-enable-kvm is -machine accel=kvm: the later one wins', () => {
     expect(config('-enable-kvm').accel.order).toEqual(['kvm']);
-    expect(config('-enable-kvm', '-accel', 'tcg').accel.order).toEqual(['kvm', 'tcg']);
+    expect(config('-machine', 'accel=tcg', '-enable-kvm').accel.order).toEqual(['kvm']);
+    expect(config('-enable-kvm', '-machine', 'accel=tcg').accel.order).toEqual(['tcg']);
   });
 
   it('one-insn-per-tb and kernel-irqchip as accelerator properties', () => {
