@@ -6,8 +6,8 @@
  * QEMU keeps ISIG with signal=on, so Ctrl-C interrupts QEMU itself; Node's
  * raw mode turns ISIG off, so with signal=on tsvm raises SIGINT itself when
  * Ctrl-C arrives, and with signal=off passes the byte to the guest. QEMU
- * also keeps output post-processing (OPOST/ONLCR): a lone "\n" from the
- * guest still starts a new line, so tsvm does the same translation on a TTY.
+ * also keeps output post-processing (OPOST/ONLCR) so a lone "\n" from the
+ * guest still starts a new line; libuv's raw mode leaves OPOST on as well.
  * QEMU allows only one stdio chardev, and so does tsvm.
  */
 import type { ReadStream } from 'node:tty';
@@ -27,7 +27,6 @@ export interface StdioStreams {
 export class StdioChardev extends BaseChardev {
   private readonly stdin: StdioStreams['stdin'];
   private readonly stdout: StdioStreams['stdout'];
-  private readonly onlcr: boolean;
   private readonly onData = (data: Buffer): void => this.fromHost(data);
   private closed = false;
 
@@ -41,15 +40,13 @@ export class StdioChardev extends BaseChardev {
     stdioInUse = true;
     this.stdin = streams.stdin;
     this.stdout = streams.stdout;
-    const raw = this.stdin.isTTY === true;
-    if (raw) enterRawMode(this.stdin as ReadStream);
-    this.onlcr = raw && this.stdout.isTTY === true;
+    if (this.stdin.isTTY) enterRawMode(this.stdin as ReadStream);
     this.stdin.on('data', this.onData);
   }
 
   write(data: Uint8Array): void {
     if (this.closed) return;
-    this.stdout.write(this.onlcr ? crlf(data) : Buffer.from(data));
+    this.stdout.write(Buffer.from(data));
   }
 
   /** Stops reading stdin, waits for stdout to take all output, restores the terminal. */
@@ -80,18 +77,4 @@ export class StdioChardev extends BaseChardev {
     this.input.push(data.subarray(0, interrupt));
     process.kill(process.pid, 'SIGINT');
   }
-}
-
-/** ONLCR: every "\n" becomes "\r\n", as the terminal driver would do with OPOST on. */
-function crlf(data: Uint8Array): Buffer {
-  let newlines = 0;
-  for (const b of data) if (b === 0x0a) newlines++;
-  if (newlines === 0) return Buffer.from(data);
-  const out = Buffer.alloc(data.length + newlines);
-  let n = 0;
-  for (const b of data) {
-    if (b === 0x0a) out[n++] = 0x0d;
-    out[n++] = b;
-  }
-  return out;
 }
