@@ -74,6 +74,12 @@ export class FpContext {
   masks = 0x3f;
   flags = 0;
   roundedUp = false;
+  /**
+   * A memory operand was a single/double denormal (now a normal extended
+   * value). Its DE is raised by the operation, after the checks for invalid
+   * and NaN operands that take precedence over it.
+   */
+  denormalSource = false;
 
   begin(fcw: number): void {
     const pc = (fcw >> 8) & 3;
@@ -83,6 +89,7 @@ export class FpContext {
     this.masks = fcw & 0x3f;
     this.flags = 0;
     this.roundedUp = false;
+    this.denormalSource = false;
   }
 }
 
@@ -98,10 +105,14 @@ export interface Format {
 export const SINGLE: Format = { p: 24, emin: -126, emax: 127, lsbMin: -149 };
 export const DOUBLE: Format = { p: 53, emin: -1022, emax: 1023, lsbMin: -1074 };
 const EXTENDED: Format = { p: 64, emin: -16382, emax: 16383, lsbMin: -16445 };
-/** Extended exponent range with FCW.PC's significand width (SDM Vol. 1 8.1.5.2: PC does not narrow the exponent). */
+/**
+ * Extended exponent range with FCW.PC's significand width (SDM Vol. 1
+ * 8.1.5.2: PC does not narrow the exponent). Tiny results are denormalized
+ * within that width too: their last bit is 2^(emin - p + 1), as hardware does.
+ */
 const EXTENDED_PC: Record<number, Format> = {
-  24: { ...EXTENDED, p: 24 },
-  53: { ...EXTENDED, p: 53 },
+  24: { ...EXTENDED, p: 24, lsbMin: EXTENDED.emin - 23 },
+  53: { ...EXTENDED, p: 53, lsbMin: EXTENDED.emin - 52 },
   64: EXTENDED,
 };
 
@@ -141,6 +152,11 @@ export function quiet(v: F80): F80 {
 
 export function negate(v: F80): F80 {
   return f80(v.sign ^ 1, v.exp, v.mant);
+}
+
+/** A pseudo-denormal re-encoded with exponent 1, the form arithmetic results take. */
+export function canonical(v: F80): F80 {
+  return v.exp === 0 && v.mant >= J_BIT ? f80(v.sign, 1, v.mant) : v;
 }
 
 export function abs(v: F80): F80 {
@@ -259,10 +275,13 @@ export function round(sign: number, sig: bigint, e: number, fmt: Format, ctx: Fp
   const top = e + bitLength(sig) - 1;
   const p = fmt.p;
   if (top < fmt.emin) {
-    if (wrapUnmasked && !(ctx.masks & UE) && top + WRAP_BIAS >= fmt.emin) {
+    if (wrapUnmasked && !(ctx.masks & UE)) {
       ctx.flags |= UE;
       const lsb = top - p + 1;
-      return { m: roundAt(sign, sig, e, lsb, ctx), e: lsb + WRAP_BIAS, inf: false };
+      if (top + WRAP_BIAS >= fmt.emin) return { m: roundAt(sign, sig, e, lsb, ctx), e: lsb + WRAP_BIAS, inf: false };
+      // Too small even after the wrap (FSCALE): zero.
+      ctx.flags |= PE;
+      return ROUNDED_ZERO;
     }
     const before = ctx.flags;
     ctx.flags &= ~PE;
@@ -278,9 +297,13 @@ export function round(sign: number, sig: bigint, e: number, fmt: Format, ctx: Fp
   const m = roundAt(sign, sig, e, lsb, ctx);
   const roundedTop = lsb + bitLength(m) - 1;
   if (roundedTop <= fmt.emax) return { m, e: lsb, inf: false };
-  if (wrapUnmasked && !(ctx.masks & OE) && roundedTop - WRAP_BIAS <= fmt.emax) {
+  if (wrapUnmasked && !(ctx.masks & OE)) {
     ctx.flags |= OE;
-    return { m, e: lsb - WRAP_BIAS, inf: false };
+    if (roundedTop - WRAP_BIAS <= fmt.emax) return { m, e: lsb - WRAP_BIAS, inf: false };
+    // Too large even after the wrap (FSCALE): infinity, as hardware delivers.
+    ctx.flags |= PE;
+    ctx.roundedUp = true;
+    return ROUNDED_INF;
   }
   return overflowResponse(sign, fmt, ctx);
 }
@@ -307,7 +330,7 @@ export function roundToExtended(sign: number, sig: bigint, e: number, ctx: FpCon
 }
 
 function flagDenormals(ka: Kind, kb: Kind, ctx: FpContext): void {
-  if (ka === Kind.Denormal || kb === Kind.Denormal) ctx.flags |= DE;
+  if (ka === Kind.Denormal || kb === Kind.Denormal || ctx.denormalSource) ctx.flags |= DE;
 }
 
 /** a + b, or a - b when `subtract` (FADD, FSUB; FSUBR swaps the operands). */
@@ -383,18 +406,16 @@ export function div(a: F80, b: F80, ctx: FpContext): F80 {
     if (nan) return nan;
   }
   const sign = a.sign ^ b.sign;
-  if (ka === Kind.Infinity) return kb === Kind.Infinity ? invalid(ctx) : infinity(sign);
-  if (kb === Kind.Infinity) {
-    flagDenormals(ka, kb, ctx);
-    return zero(sign);
-  }
   if (kb === Kind.Zero) {
+    // Checked before denormals: a denormal dividend over zero raises ZE alone (as measured on hardware).
     if (ka === Kind.Zero) return invalid(ctx);
-    flagDenormals(ka, kb, ctx);
+    if (ka === Kind.Infinity) return infinity(sign);
     ctx.flags |= ZE;
     return infinity(sign);
   }
   flagDenormals(ka, kb, ctx);
+  if (ka === Kind.Infinity) return kb === Kind.Infinity ? invalid(ctx) : infinity(sign);
+  if (kb === Kind.Infinity) return zero(sign);
   if (ka === Kind.Zero) return zero(sign);
   const [ma, ea] = normalized(a);
   const [mb, eb] = normalized(b);
@@ -488,7 +509,7 @@ export function fromInteger(n: bigint): F80 {
   return f80(sign, EXP_BIAS + len - 1, m << BigInt(64 - len));
 }
 
-/** m32fp bits to extended: exact. Denormal sources raise DE; SNaNs stay signaling for the caller to judge. */
+/** m32fp bits to extended: exact. Denormal sources set ctx.denormalSource; SNaNs stay signaling for the caller to judge. */
 export function fromSingle(bits: number, ctx: FpContext): F80 {
   const sign = bits >>> 31;
   const exp = (bits >>> 23) & 0xff;
@@ -496,7 +517,7 @@ export function fromSingle(bits: number, ctx: FpContext): F80 {
   if (exp === 0xff) return f80(sign, EXP_MAX, J_BIT | (BigInt(frac) << 40n));
   if (exp === 0) {
     if (frac === 0) return zero(sign);
-    ctx.flags |= DE;
+    ctx.denormalSource = true;
     return roundToExtendedExact(sign, BigInt(frac), -149);
   }
   return f80(sign, exp - 127 + EXP_BIAS, (BigInt(frac | 0x800000) << 40n));
@@ -510,7 +531,7 @@ export function fromDouble(hi: number, lo: number, ctx: FpContext): F80 {
   if (exp === 0x7ff) return f80(sign, EXP_MAX, J_BIT | (BigInt(fracHi) << 43n) | (BigInt(lo >>> 0) << 11n));
   if (exp === 0) {
     if (fracHi === 0 && lo === 0) return zero(sign);
-    ctx.flags |= DE;
+    ctx.denormalSource = true;
     return roundToExtendedExact(sign, (BigInt(fracHi) << 32n) | BigInt(lo >>> 0), -1074);
   }
   return f80(sign, exp - 1023 + EXP_BIAS, (BigInt(fracHi | 0x100000) << 43n) | (BigInt(lo >>> 0) << 11n));

@@ -27,6 +27,7 @@ import {
   ZE,
   OE,
   UE,
+  PE,
   SF,
   INDEFINITE,
   POS_ZERO,
@@ -43,6 +44,7 @@ import {
   abs,
   add,
   bitLength,
+  canonical,
   classify,
   compare,
   div,
@@ -297,12 +299,18 @@ export class X87 implements X87Unit {
    * overflow) and returns whether the result may be written: not after an
    * unmasked invalid-operation, denormal or zero-divide (SDM Vol. 1 8.5).
    */
-  private commit(): boolean {
-    const flags = this.ctx.flags;
-    this.sw = (this.sw & ~FSW_C1) | (this.ctx.roundedUp ? FSW_C1 : 0) | (flags & 0x7f);
+  private commit(suppressing = IE | DE | ZE): boolean {
+    const ctx = this.ctx;
     const unmasked = this.unmasked();
+    const completes = (unmasked & suppressing) === 0;
+    if (!completes) {
+      // The operation stopped before computing: no rounding, no OE/UE/PE.
+      ctx.flags &= IE | DE | ZE | SF;
+      if (!(ctx.flags & SF)) ctx.roundedUp = false;
+    }
+    this.sw = (this.sw & ~FSW_C1) | (ctx.roundedUp ? FSW_C1 : 0) | (ctx.flags & 0x7f);
     if (unmasked) this.sw |= FSW_ES | FSW_B;
-    return (unmasked & (IE | DE | ZE)) === 0;
+    return completes;
   }
 
   /** Whether a store to memory may happen: not after an unmasked IE, OE or UE (SDM Vol. 2 FST). */
@@ -331,13 +339,17 @@ export class X87 implements X87Unit {
 
   // ---- pushing, storing, binary operations -----------------------------
 
-  /** Pushes v (FLD and friends); stack overflow replaces it with the indefinite when masked. */
+  /**
+   * Pushes v (FLD and friends); stack overflow replaces it with the
+   * indefinite when masked. A load's DE (denormal m32fp/m64fp source) does
+   * not stop it, even unmasked (as measured on hardware).
+   */
   private push(v: F80): void {
     if (!this.isEmpty(7)) {
       this.stackFault(true);
       v = INDEFINITE;
     }
-    if (!this.commit()) return;
+    if (!this.commit(IE)) return;
     this.top = (this.top - 1) & 7;
     this.set(0, v);
   }
@@ -396,9 +408,10 @@ export class X87 implements X87Unit {
       result = compare(this.get(0), b, signaling, this.ctx);
     }
     this.ctx.roundedUp = false;
-    if (!this.commit()) return;
+    // Unmasked IE still reports "unordered" but does not pop (as measured on hardware).
+    const completes = this.commit();
     this.setCompareCodes(result);
-    for (let i = 0; i < pops; i++) this.pop();
+    if (completes) for (let i = 0; i < pops; i++) this.pop();
   }
 
   private operand(i: number): F80 | null {
@@ -462,7 +475,7 @@ export class X87 implements X87Unit {
 
   /** D8/DA/DC/DE memory forms: ST(0) op m, or FCOM/FCOMP (/2 /3) against m. */
   private arithmeticMemory(reg: number, b: F80): void {
-    if (reg === 2 || reg === 3) return this.compareInto(b, true, reg - 1);
+    if (reg === 2 || reg === 3) return this.compareInto(b, true, reg - 2);
     if (this.isEmpty(0)) return this.underflowInto(0, false);
     this.writeResult(0, this.arithmetic(reg, this.get(0), b), false);
   }
@@ -545,6 +558,7 @@ export class X87 implements X87Unit {
       this.ctx.flags |= IE;
       v = quiet(v);
     }
+    if (this.ctx.denormalSource) this.ctx.flags |= DE;
     this.push(v);
   }
 
@@ -592,9 +606,16 @@ export class X87 implements X87Unit {
     this.finishStore(popAfter);
   }
 
-  /** After a memory store: flags into FSW, and the pop unless an unmasked exception suppressed the store. */
+  /**
+   * After a memory store: flags into FSW, and the pop unless an unmasked
+   * exception suppressed the store (then without PE or C1, as hardware reports it).
+   */
   private finishStore(popAfter: boolean): void {
     const allowed = this.storeAllowed();
+    if (!allowed) {
+      this.ctx.flags &= ~PE;
+      if (!(this.ctx.flags & SF)) this.ctx.roundedUp = false;
+    }
     this.commit();
     if (allowed && popAfter) this.pop();
   }
@@ -645,11 +666,11 @@ export class X87 implements X87Unit {
     for (let i = 8; i >= 0; i--) {
       const b = this.mem.read8(at(a, i));
       const pair = (b >> 4) * 10 + (b & 15);
-      if (i >= 5) high = high * 100 + pair;
+      if (i >= 5) high = high * 100 + pair; // digits 17..10, then 9..0 below
       else low = low * 100 + pair;
     }
     const sign = (this.mem.read8(at(a, 9)) >> 7) & 1;
-    const magnitude = BigInt(high) * 100_000_000n + BigInt(low);
+    const magnitude = BigInt(high) * 10_000_000_000n + BigInt(low);
     return magnitude === 0n ? zero(sign) : fromInteger(sign ? -magnitude : magnitude);
   }
 
@@ -765,7 +786,7 @@ export class X87 implements X87Unit {
   private executeRegister(op: number, reg: number, i: number, modrm: number): number {
     switch (op) {
       case 0:
-        if (reg === 2 || reg === 3) this.compareInto(this.operand(i), true, reg - 1);
+        if (reg === 2 || reg === 3) this.compareInto(this.operand(i), true, reg - 2);
         else this.arithmeticRegisters(reg, 0, i, false);
         return X87_DONE;
       case 1:
@@ -778,7 +799,7 @@ export class X87 implements X87Unit {
         return this.executeDBRegister(reg, i, modrm);
       case 4:
         // DC: ST(i) = ST(i) op ST(0); /4../7 name the reversed operations (FSUBR is /4 here).
-        if (reg === 2 || reg === 3) this.compareInto(this.operand(i), true, reg - 1); // FCOM2/FCOMP3 aliases
+        if (reg === 2 || reg === 3) this.compareInto(this.operand(i), true, reg - 2); // FCOM2/FCOMP3 aliases
         else this.arithmeticRegisters(reversed(reg), i, 0, false);
         return X87_DONE;
       case 5:
@@ -1251,9 +1272,9 @@ interface Remainder {
 
 /**
  * FPREM/FPREM1 (SDM Vol. 2 FPREM): exact remainder of ST(0) by ST(1). An
- * exponent difference of 64 or more gives a partial remainder (C2 = 1): the
- * quotient is formed from the top 63 bits of the difference, so the next
- * iteration completes; the quotient bits are then left undefined.
+ * exponent difference of 64 or more gives a partial remainder (C2 = 1),
+ * reducing the difference by 32 to 63; the quotient bits are then left as
+ * they were.
  */
 function remainder(x: F80, y: F80, ieee: boolean, ctx: FpContext): Remainder {
   const kx = classify(x);
@@ -1267,12 +1288,12 @@ function remainder(x: F80, y: F80, ieee: boolean, ctx: FpContext): Remainder {
   const ex = lsbExponent(x) + bitLength(x.mant);
   const ey = lsbExponent(y) + bitLength(y.mant);
   const d = ex - ey;
-  if (d < 0 && !(ieee && d === -1)) return done(x);
+  if (d < 0 && !(ieee && d === -1)) return done(canonical(x));
   const my = y.mant;
   const ly = lsbExponent(y);
   if (d >= 64) {
-    // Partial: subtract trunc(x / (y × 2^k)) × y × 2^k with k = d - 63.
-    const k = d - 63;
+    // Partial: subtract trunc(x / (y × 2^k)) × y × 2^k, k = d - N with N = 32 + d mod 32 (AMD's documented choice, matched by hardware).
+    const k = d - (32 + (d % 32));
     const xs = x.mant << BigInt(lsbExponent(x) - ly - k);
     const q = xs / my;
     const r = xs - q * my;

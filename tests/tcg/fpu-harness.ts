@@ -1,0 +1,171 @@
+/**
+ * Test harness for the x87 unit: a fake FpuHost over a byte array, a tiny
+ * "program" runner, and an oracle that runs the same instruction on the
+ * host's own x87 (a C program compiled with gcc at test time that executes
+ * machine code from an executable buffer).
+ *
+ * Scratch layout shared by both sides (offsets from the buffer base):
+ *   0  FCW to load        8  EFLAGS after the instruction (host only)
+ *   16 ST(1) initial m80  32 ST(0) initial m80
+ *   48 16-byte memory operand
+ *   64 FNSAVE image (32-bit protected layout, 108 bytes)
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X87 } from '../../src/accel/tcg/fpu.js';
+import type { FpuHost } from '../../src/accel/tcg/fpu-types.js';
+
+export class FakeHost implements FpuHost {
+  readonly bytes = new Uint8Array(4096);
+  faults = 0;
+  flags = 0;
+  readonly mem = {
+    read8: (a: number) => this.bytes[a],
+    read16: (a: number) => this.bytes[a] | (this.bytes[a + 1] << 8),
+    read32: (a: number) =>
+      (this.bytes[a] | (this.bytes[a + 1] << 8) | (this.bytes[a + 2] << 16) | (this.bytes[a + 3] << 24)) >>> 0,
+    write8: (a: number, v: number) => {
+      this.bytes[a] = v & 0xff;
+    },
+    write16: (a: number, v: number) => {
+      this.bytes[a] = v & 0xff;
+      this.bytes[a + 1] = (v >> 8) & 0xff;
+    },
+    write32: (a: number, v: number) => {
+      for (let i = 0; i < 4; i++) this.bytes[a + i] = (v >>> (8 * i)) & 0xff;
+    },
+  };
+  raiseMathFault(): void {
+    this.faults++;
+  }
+  eflags(): number {
+    return this.flags;
+  }
+}
+
+/** A unit with its host, plus helpers to put and get values. */
+export function makeFpu(): { fpu: X87; host: FakeHost } {
+  const host = new FakeHost();
+  const fpu = new X87(host);
+  fpu.reset();
+  return { fpu, host };
+}
+
+/** Executes "D9 C0"-style bytes; a memory form gets the linear address `linear`. */
+export function run(fpu: X87, hex: string, linear = 48, opsize32 = true, protectedMode = true): number {
+  const b = Buffer.from(hex.replace(/\s+/g, ''), 'hex');
+  return fpu.execute(b[0], b[1], linear, opsize32, protectedMode);
+}
+
+export function putHex(host: FakeHost, at: number, hex: string): void {
+  Buffer.from(hex, 'hex').copy(Buffer.from(host.bytes.buffer), at);
+}
+
+export function getHex(host: FakeHost, at: number, length: number): string {
+  return Buffer.from(host.bytes.subarray(at, at + length)).toString('hex');
+}
+
+/** m80 as "SSSS MMMMMMMMMMMMMMMM" (sign/exponent word, significand) → 10 little-endian bytes as hex. */
+export function m80(se: number, mant: bigint): string {
+  const b = Buffer.alloc(10);
+  b.writeBigUInt64LE(mant, 0);
+  b.writeUInt16LE(se, 8);
+  return b.toString('hex');
+}
+
+/** One oracle case: the instruction (opcode + ModR/M, memory forms use [base+48]), FCW, ST(0), ST(1), memory. */
+export interface OracleCase {
+  insn: string;
+  fcw: number;
+  st0: string;
+  st1: string;
+  mem: string;
+}
+
+export interface OracleResult {
+  /** FNSAVE image as hex (108 bytes). */
+  save: string;
+  eflags: number;
+  /** The 16-byte memory operand afterwards. */
+  mem: string;
+}
+
+/** Runs a case on the emulated unit with the same program the host oracle runs. */
+export function emulate(c: OracleCase): OracleResult {
+  const { fpu, host } = makeFpu();
+  host.mem.write16(0, c.fcw);
+  putHex(host, 16, c.st1);
+  putHex(host, 32, c.st0);
+  putHex(host, 48, c.mem);
+  run(fpu, 'dbe3');
+  run(fpu, 'd92f', 0);
+  run(fpu, 'db6f', 16);
+  run(fpu, 'db6f', 32);
+  const r = run(fpu, c.insn.slice(0, 4), 48);
+  run(fpu, 'dd77', 64);
+  return { save: getHex(host, 64, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, 16) };
+}
+
+const ORACLE_C = String.raw`
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+static int hex(const char *s, unsigned char *out, int n) {
+  for (int i = 0; i < n; i++) { unsigned v; if (sscanf(s + 2 * i, "%2x", &v) != 1) return 0; out[i] = v; }
+  return 1;
+}
+static void put(const unsigned char *p, int n) { for (int i = 0; i < n; i++) printf("%02x", p[i]); }
+int main(void) {
+  unsigned char *code = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  static unsigned char buf[256] __attribute__((aligned(16)));
+  char insn[64], a[64], b[64], m[64]; unsigned fcw;
+  while (scanf("%63s %x %63s %63s %63s", insn, &fcw, a, b, m) == 5) {
+    memset(buf, 0, sizeof buf);
+    buf[0] = fcw; buf[1] = fcw >> 8;
+    hex(b, buf + 16, 10); hex(a, buf + 32, 10); hex(m, buf + 48, 16);
+    int n = 0, len = strlen(insn) / 2;
+    /* Zero all eight registers (FNINIT leaves their contents), then FNINIT, FLDCW, FLD b, FLD a. */
+    const unsigned char pre[] = {0xdb,0xe3, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee,
+                                 0xdb,0xe3, 0xd9,0x2f, 0xdb,0x6f,0x10, 0xdb,0x6f,0x20};
+    memcpy(code, pre, sizeof pre); n = sizeof pre;
+    hex(insn, code + n, len); n += len;
+    const unsigned char post[] = {0x9c, 0x58, 0x89,0x47,0x08, 0xdd,0x77,0x40, 0xdb,0xe3, 0xc3};
+    memcpy(code + n, post, sizeof post);
+    ((void (*)(void *))code)(buf);
+    put(buf + 64, 108); printf(" %x ", buf[8] | (buf[9] << 8) | (buf[10] << 16)); put(buf + 48, 16); printf("\n");
+  }
+  return 0;
+}
+`;
+
+let oracleBinary: string | null | undefined;
+
+/** Compiles the oracle once; null when the host cannot (no gcc, not x86-64). */
+export function oracleAvailable(): boolean {
+  if (oracleBinary !== undefined) return oracleBinary !== null;
+  oracleBinary = null;
+  if (process.arch !== 'x64') return false;
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-x87-'));
+    writeFileSync(join(dir, 'oracle.c'), ORACLE_C);
+    execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(dir, 'oracle.c')], { stdio: 'pipe' });
+    oracleBinary = join(dir, 'oracle');
+  } catch {
+    oracleBinary = null;
+  }
+  return oracleBinary !== null;
+}
+
+/** Runs all cases on the host x87 in one process. */
+export function hostRun(cases: OracleCase[]): OracleResult[] {
+  if (!oracleAvailable()) throw new Error('no x87 oracle on this host');
+  const input = cases.map((c) => `${c.insn} ${c.fcw.toString(16)} ${c.st0} ${c.st1} ${c.mem}`).join('\n') + '\n';
+  const out = execFileSync(oracleBinary as string, { input, maxBuffer: 1 << 28 }).toString().trim().split('\n');
+  return out.map((line) => {
+    const [save, eflags, mem] = line.split(' ');
+    return { save, eflags: parseInt(eflags, 16), mem };
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * The x87 unit against the host's x87: the same instruction on the same
+ * operands (random and special values) under several control words, and the
+ * whole visible state afterwards compared bit for bit (FCW, FSW, tag word,
+ * all eight registers via FNSAVE, the memory operand, FCOMI's EFLAGS).
+ *
+ * FPU_ORACLE_CASES=n sets the cases per instruction (default 60).
+ */
+import { describe, expect, it } from 'vitest';
+import { emulate, hostRun, m80, oracleAvailable, type OracleCase } from './fpu-harness.js';
+
+const CASES = Number(process.env.FPU_ORACLE_CASES ?? 60);
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rand = prng(0x87);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+const u32 = (): number => Math.floor(rand() * 2 ** 32);
+const u64 = (): bigint => (BigInt(u32()) << 32n) | BigInt(u32());
+const J = 1n << 63n;
+
+function specialM80(): string {
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  return pick([
+    () => m80(s, 0n), // zero
+    () => m80(s | 0x7fff, J), // infinity
+    () => m80(s | 0x7fff, J | (1n << 62n) | (u64() & ((1n << 62n) - 1n))), // QNaN
+    () => m80(s | 0x7fff, J | ((u64() & ((1n << 62n) - 1n)) | 1n)), // SNaN
+    () => m80(s, u64() & (J - 1n)), // denormal
+    () => m80(s, J | (u64() & (J - 1n))), // pseudo-denormal
+    () => m80(s | (1 + Math.floor(rand() * 0x7ffe)), u64() & (J - 1n)), // unnormal
+    () => m80(s | 0x7fff, 0n), // pseudo-infinity
+    () => m80(s | 0x7ffe, (1n << 64n) - 1n), // largest
+    () => m80(s | 1, J), // smallest normal
+  ])();
+}
+
+/** A normal value; exponents near 1.0 mostly, sometimes at the range ends. */
+function normalM80(spread = 70): string {
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  const r = rand();
+  const exp = r < 0.85 ? 0x3fff + Math.floor((rand() * 2 - 1) * spread) : r < 0.92 ? 1 + Math.floor(rand() * 64) : 0x7ffe - Math.floor(rand() * 64);
+  let mant = J | (u64() & (J - 1n));
+  if (rand() < 0.3) mant &= ~((1n << 11n) - 1n); // a double's significand
+  if (rand() < 0.15) mant &= ~((1n << 40n) - 1n); // a single's
+  return m80(s | exp, mant);
+}
+
+function anyM80(): string {
+  return rand() < 0.25 ? specialM80() : normalM80();
+}
+
+/** An integer-valued or half-way m80, for FRNDINT/FIST/FBSTP. */
+function integerishM80(): string {
+  if (rand() < 0.2) return anyM80();
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  const bits = 1 + Math.floor(rand() * 70);
+  const mant = J | (u64() & (J - 1n));
+  return m80(s | (0x3fff + bits - 1 - Math.floor(rand() * 3)), mant & ~((1n << BigInt(Math.max(0, 64 - bits - 2))) - 1n));
+}
+
+function hex32(v: number): string {
+  const b = Buffer.alloc(16);
+  b.writeUInt32LE(v >>> 0, 0);
+  return b.toString('hex');
+}
+function hex64(v: bigint): string {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(v, 0);
+  return b.toString('hex');
+}
+function single(): string {
+  const r = rand();
+  if (r < 0.1) return hex32(pick([0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0x00000001, 0x807fffff, 0x7f7fffff]));
+  if (r < 0.2) return hex32((u32() & 0x807fffff) >>> 0); // denormal
+  return hex32(((u32() & 0x807fffff) | ((0x7f + Math.floor((rand() * 2 - 1) * 40)) << 23)) >>> 0);
+}
+function double(): string {
+  const r = rand();
+  if (r < 0.1) return hex64(pick([0n, 1n << 63n, 0x7ffn << 52n, 0xfffn << 52n, 0x7ff8n << 48n, (0x7ffn << 52n) | 1n, 1n, (1n << 52n) - 1n]));
+  if (r < 0.2) return hex64(u64() & ((1n << 63n) | ((1n << 52n) - 1n))); // denormal
+  const exp = BigInt(0x3ff + Math.floor((rand() * 2 - 1) * (rand() < 0.8 ? 60 : 1000)));
+  return hex64((u64() & ((1n << 63n) | ((1n << 52n) - 1n))) | (exp << 52n));
+}
+const int16 = (): string => hex32(pick([0, 1, 0x7fff, 0x8000, 0xffff, u32() & 0xffff, u32() & 0xff]));
+const int32 = (): string => hex32(pick([0, 1, 0x7fffffff, 0x80000000, 0xffffffff, u32(), u32() & 0xffff]));
+const int64 = (): string => hex64(pick([0n, 1n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n, u64(), u64() >> 20n]));
+function bcd(): string {
+  const b = Buffer.alloc(16);
+  for (let i = 0; i < 9; i++) b[i] = Math.floor(rand() * 10) * 16 + Math.floor(rand() * 10);
+  if (rand() < 0.2) for (let i = Math.floor(rand() * 9); i < 9; i++) b[i] = 0;
+  b[9] = rand() < 0.5 ? 0x80 : 0;
+  return b.toString('hex');
+}
+const noMem = (): string => '00'.repeat(16);
+
+/** Control words: all masked with each precision and rounding mode, and some unmasked. */
+function controlWord(): number {
+  const r = rand();
+  if (r < 0.35) return 0x037f;
+  if (r < 0.8) return 0x0040 | 0x3f | (pick([0, 2, 3]) << 8) | (Math.floor(rand() * 4) << 10);
+  return 0x0040 | (u32() & 0x3f) | (pick([0, 2, 3]) << 8) | (Math.floor(rand() * 4) << 10);
+}
+
+/** FNSAVE image as "fsw ftw | st0 st1 ..." with registers as sign-exponent:significand. */
+function describeSave(save: string): string {
+  const b = Buffer.from(save, 'hex');
+  const regs: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const r = b.subarray(28 + 10 * i, 38 + 10 * i);
+    regs.push(r.readUInt16LE(8).toString(16).padStart(4, '0') + ':' + r.readBigUInt64LE(0).toString(16).padStart(16, '0'));
+  }
+  const tw = b.readUInt16LE(8);
+  const live = regs.filter((_, i) => ((tw >> (2 * ((((b.readUInt16LE(4) >> 11) & 7) + i) & 7))) & 3) !== 3);
+  return `fsw=${b.readUInt16LE(4).toString(16)} ftw=${tw.toString(16)} | ${live.join(' ')}`;
+}
+
+interface Group {
+  name: string;
+  insns: string[];
+  st0?: () => string;
+  st1?: () => string;
+  mem?: () => string;
+}
+
+const mem = (reg: number): string => (0x47 | (reg << 3)).toString(16) + '30';
+
+const GROUPS: Group[] = [
+  { name: 'arith st', insns: ['d8c1', 'd8c9', 'd8e1', 'd8e9', 'd8f1', 'd8f9', 'dcc1', 'dce1', 'dce9', 'dcf1', 'dcf9', 'dec1', 'dee9', 'def9'] },
+  { name: 'arith m32fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'd8' + mem(r)), mem: single },
+  { name: 'arith m64fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'dc' + mem(r)), mem: double },
+  { name: 'arith m32int', insns: [0, 1, 4, 5, 6, 7].map((r) => 'da' + mem(r)), mem: int32 },
+  { name: 'arith m16int', insns: [0, 1, 4, 5, 6, 7].map((r) => 'de' + mem(r)), mem: int16 },
+  { name: 'compare st', insns: ['d8d1', 'd8d9', 'ded9', 'dde1', 'dde9', 'dae9', 'd9e4', 'd9e5'] },
+  { name: 'compare eflags', insns: ['dbf1', 'dbe9', 'dff1', 'dfe9'] },
+  { name: 'compare mem', insns: ['d8' + mem(2), 'd8' + mem(3), 'dc' + mem(2), 'da' + mem(3), 'de' + mem(2)], mem: () => pick([single, double, int32, int16])() },
+  { name: 'unary', insns: ['d9e0', 'd9e1', 'd9fa', 'd9fc', 'd9f4'] },
+  { name: 'frndint', insns: ['d9fc'], st0: integerishM80 },
+  { name: 'fscale', insns: ['d9fd'], st1: () => (rand() < 0.7 ? m80((rand() < 0.5 ? 0x8000 : 0) | (0x3fff + Math.floor(rand() * 16)), u64() | J) : anyM80()) },
+  { name: 'fprem', insns: ['d9f8', 'd9f5'] },
+  { name: 'stack', insns: ['d9c9', 'd9c1', 'ddd9', 'ddd1', 'd9f6', 'd9f7', 'ddc1', 'dfc1', 'd9e8', 'd9e9', 'd9ea', 'd9eb', 'd9ec', 'd9ed', 'd9ee'] },
+  { name: 'fld', insns: ['d9' + mem(0)], mem: single },
+  { name: 'fld m64', insns: ['dd' + mem(0)], mem: double },
+  { name: 'fld m80', insns: ['db' + mem(5)], mem: () => anyM80() + '000000000000' },
+  { name: 'fild', insns: ['df' + mem(0), 'db' + mem(0), 'df' + mem(5)], mem: () => pick([int16, int32, int64])() },
+  { name: 'fbld', insns: ['df' + mem(4)], mem: bcd },
+  { name: 'fst m32', insns: ['d9' + mem(2), 'd9' + mem(3)], mem: noMem },
+  { name: 'fst m64', insns: ['dd' + mem(2), 'dd' + mem(3)], mem: noMem },
+  { name: 'fstp m80', insns: ['db' + mem(7)], mem: noMem },
+  { name: 'fist', insns: ['df' + mem(2), 'df' + mem(3), 'db' + mem(2), 'db' + mem(3), 'df' + mem(7)], st0: integerishM80, mem: noMem },
+  { name: 'fbstp', insns: ['df' + mem(6)], st0: integerishM80, mem: noMem },
+];
+
+describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
+  for (const g of GROUPS) {
+    it(g.name, () => {
+      const cases: OracleCase[] = [];
+      for (const insn of g.insns) {
+        for (let i = 0; i < CASES; i++) {
+          cases.push({ insn, fcw: controlWord(), st0: (g.st0 ?? anyM80)(), st1: (g.st1 ?? anyM80)(), mem: (g.mem ?? noMem)() });
+        }
+      }
+      const expected = hostRun(cases);
+      const failures: string[] = [];
+      const perInsn = new Map<string, number>();
+      cases.forEach((c, i) => {
+        const got = emulate(c);
+        const want = expected[i];
+        const visible = (s: string) => s.slice(0, 24) + s.slice(56);
+        const eflagsOk = got.eflags < 0 || got.eflags === (want.eflags & 0x8d5);
+        if (visible(got.save) !== visible(want.save) || got.mem !== want.mem || !eflagsOk) {
+          perInsn.set(c.insn, (perInsn.get(c.insn) ?? 0) + 1);
+          if (failures.length < 8) {
+            failures.push(
+              `${c.insn} fcw=${c.fcw.toString(16)} st0=${c.st0} st1=${c.st1} mem=${c.mem}\n` +
+                `  host: ${describeSave(want.save)} mem=${want.mem} eflags=${(want.eflags & 0x8d5).toString(16)}\n` +
+                `  ours: ${describeSave(got.save)} mem=${got.mem} eflags=${got.eflags.toString(16)}`,
+            );
+          }
+        }
+      });
+      const summary = [...perInsn].map(([k, v]) => `${k}: ${v}/${CASES} differ`).join(', ');
+      expect(failures, summary + '\n' + failures.join('\n')).toEqual([]);
+    });
+  }
+});
