@@ -1,0 +1,90 @@
+/**
+ * What the vCPU starts from: a direct-boot kernel (-kernel: Linux bzImage or
+ * multiboot), or firmware (-bios file) entered at the reset vector.
+ *
+ * Images are read once at start-up (so a missing file is a start-up error)
+ * and copied into guest memory again at every reset, because the guest may
+ * have overwritten them, as QEMU's firmware reloads them through fw_cfg.
+ */
+import type { MachineConfig } from '../config.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { resetCpuState, type CpuState } from '../accel/cpu-state.js';
+import { loadLinux } from '../boot/linux.js';
+import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multiboot.js';
+import { pcE820Map } from '../boot/e820.js';
+import { buildAcpiTables } from '../boot/acpi.js';
+import { optionError, UserError } from './errors.js';
+import { readUserFile } from './user-files.js';
+
+export interface BootImage {
+  /** Maps firmware ROM into the address space (once, at build time). */
+  mapFirmware(mem: AddressSpace): void;
+  /** Copies images into guest memory and returns the boot vCPU's starting state. */
+  load(mem: AddressSpace): CpuState;
+}
+
+/** ACPI PM block base and SCI line shared with src/devices/acpi-pm.ts. */
+export const PM_BASE = 0x600;
+export const SCI_IRQ = 9;
+
+export function loadBootImage(config: MachineConfig): BootImage {
+  if (config.kernel) return directKernel(config, config.kernel);
+  if (config.bios) return firmware(readUserFile('-bios', config.bios), config.bios);
+  throw new UserError('no -kernel and no -bios given, and the built-in BIOS is not available yet');
+}
+
+function directKernel(config: MachineConfig, path: string): BootImage {
+  const kernel = readUserFile('-kernel', path);
+  const cmdline = config.append ?? '';
+  if (isMultiboot(kernel)) {
+    const modules = config.initrd
+      ? parseMultibootModules(config.initrd).map((m) => ({ data: readUserFile('-initrd', m.path), cmdline: m.cmdline }))
+      : [];
+    return {
+      mapFirmware() {},
+      load(mem) {
+        const e820 = pcE820Map(mem, []);
+        return guarded('-kernel', path, () => loadMultiboot(mem, { kernel, modules, cmdline, e820 }));
+      },
+    };
+  }
+  const initrd = config.initrd ? readUserFile('-initrd', config.initrd) : undefined;
+  return {
+    mapFirmware() {},
+    load(mem) {
+      const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, pmBase: PM_BASE, sciIrq: SCI_IRQ }) : undefined;
+      const e820 = pcE820Map(mem, acpi?.reserved ?? []);
+      return guarded('-kernel', path, () => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }));
+    },
+  };
+}
+
+/**
+ * A BIOS image: mapped at the top of 4 GiB (the reset vector is 16 bytes
+ * below), and its last 128 KiB also at 0xE0000-0xFFFFF, where real-mode
+ * code sees it (the i440FX's isa-bios alias; shadow RAM under the PAM).
+ */
+function firmware(image: Uint8Array, path: string): BootImage {
+  if (image.length < 0x10000 || image.length % 0x10000 !== 0 || image.length > 0x100_0000) {
+    throw optionError('-bios', path, new Error('BIOS image size must be a multiple of 64 KiB, between 64 KiB and 16 MiB'));
+  }
+  const low = image.subarray(Math.max(0, image.length - 0x20000));
+  return {
+    mapFirmware(mem) {
+      mem.addRom('bios', 0x1_0000_0000 - image.length, image);
+    },
+    load(mem) {
+      mem.writeBytes(0x10_0000 - low.length, low);
+      return resetCpuState();
+    },
+  };
+}
+
+/** Loader errors are about the user's file: one line naming the option. */
+function guarded(option: string, path: string, load: () => CpuState): CpuState {
+  try {
+    return load();
+  } catch (err) {
+    throw optionError(option, path, err);
+  }
+}

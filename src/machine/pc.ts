@@ -1,0 +1,153 @@
+/**
+ * The PC: assembles RAM, buses, chips, disks, chardevs, firmware or a
+ * direct-boot kernel, and an accelerator from a MachineConfig.
+ *
+ * The layout follows QEMU's `pc` (i440FX + PIIX) machine so that guests and
+ * firmware written for it find what they expect at the same places:
+ * COM1-4 at 0x3f8/0x2f8/0x3e8/0x2e8 on IRQ 4/3/4/3, the PIT on IRQ 0, the
+ * RTC on IRQ 8, IDE on IRQ 14/15, ACPI PM at 0x600 with SCI on IRQ 9.
+ */
+import type { MachineConfig } from '../config.js';
+import { AddressSpace } from '../memory/address-space.js';
+import { PortBus } from '../io/port-bus.js';
+import { IrqRouter, type CpuInterruptSource, type IrqSink } from '../io/irq.js';
+import { A20Gate } from '../io/a20.js';
+import { TimerQueue, VirtualClock } from './clock.js';
+import { Lifecycle } from './lifecycle.js';
+import type { Accelerator, MachineBus } from '../accel/accel.js';
+import { I8259Pair } from '../devices/i8259.js';
+import { I8254Pit } from '../devices/i8254.js';
+import { Mc146818Rtc, fillPcCmos, type CmosDisk } from '../devices/mc146818.js';
+import { Uart16550 } from '../devices/uart16550.js';
+import { IdeController } from '../devices/ide.js';
+import { defaultGeometry } from '../devices/ide-ata.js';
+import { Vga } from '../devices/vga.js';
+import { selectAccelerator } from './accel-select.js';
+import { loadBootImage, type BootImage } from './boot.js';
+import { Disks } from './disks.js';
+import { Chardevs } from './chardevs.js';
+
+interface Resettable {
+  reset(): void;
+}
+
+/** The i440FX's PCI hole: RAM above this goes above 4 GiB (QEMU's default lowmem). */
+const LOW_RAM_LIMIT = 0xe000_0000;
+const COM_PORTS = [
+  { base: 0x3f8, irq: 4 },
+  { base: 0x2f8, irq: 3 },
+  { base: 0x3e8, irq: 4 },
+  { base: 0x2e8, irq: 3 },
+];
+
+export class Pc {
+  private resumeWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly config: MachineConfig,
+    readonly bus: MachineBus,
+    readonly accel: Accelerator,
+    readonly chardevs: Chardevs,
+    readonly disks: Disks,
+    private readonly devices: Resettable[],
+    private readonly boot: BootImage,
+  ) {}
+
+  /** A guest (or monitor) reset: chips to power-on state, firmware/kernel reloaded, CPUs at their entry. */
+  reset(): void {
+    for (const d of this.devices) d.reset();
+    this.bus.a20.set(true);
+    this.accel.resetVcpus();
+    this.applyBootState();
+  }
+
+  applyBootState(): void {
+    this.accel.vcpus[0]!.setState(this.boot.load(this.bus.mem));
+  }
+
+  /** Resolves when the monitor (or gdb) says `cont`; the guest clock stands still meanwhile. */
+  waitForResume(): Promise<void> {
+    this.bus.clock.pause();
+    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+  }
+
+  resume(): void {
+    this.bus.clock.resume();
+    const waiters = this.resumeWaiters;
+    this.resumeWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Releases the accelerator, flushes and closes disks, closes chardevs (restoring the terminal). */
+  async close(): Promise<void> {
+    this.accel.destroy();
+    this.disks.closeAll();
+    await this.chardevs.closeAll();
+  }
+}
+
+/** Stands in for the PIC when the in-kernel irqchip owns interrupts (KVM): the CPU never asks it. */
+const NO_INTERRUPTS: CpuInterruptSource & IrqSink = {
+  hasInterrupt: () => false,
+  acknowledge: () => 0,
+  setIrq: () => {},
+};
+
+export async function buildPc(config: MachineConfig): Promise<Pc> {
+  const boot = loadBootImage(config);
+  const disks = Disks.open(config.drives);
+  try {
+    const choice = await selectAccelerator(config);
+    const mem = new AddressSpace(config.memoryBytes, LOW_RAM_LIMIT, choice.allocateRam?.(config.memoryBytes));
+    boot.mapFirmware(mem);
+    const io = new PortBus();
+    const pic = choice.inKernelIrqchip ? undefined : new I8259Pair(io);
+    const clock = new VirtualClock();
+    const bus: MachineBus = {
+      mem,
+      io,
+      irq: new IrqRouter(pic ?? NO_INTERRUPTS),
+      intr: pic ?? NO_INTERRUPTS,
+      a20: new A20Gate(),
+      clock,
+      timers: new TimerQueue(clock),
+      lifecycle: new Lifecycle(),
+      cpuModel: config.cpuModel,
+      smp: config.smp,
+    };
+    const chardevs = await Chardevs.open(config, bus.lifecycle, () => disks.flushAll());
+    const devices: Resettable[] = [];
+    if (pic) devices.push(pic, new I8254Pit(io, bus.timers, bus.irq.line(0)));
+    devices.push(...attachChips(config, bus, chardevs, disks));
+    const accel = await choice.create(bus);
+    const pc = new Pc(config, bus, accel, chardevs, disks, devices, boot);
+    pc.applyBootState();
+    return pc;
+  } catch (err) {
+    disks.closeAll();
+    throw err;
+  }
+}
+
+/** The ISA and PCI chips of QEMU's pc machine, in the order QEMU creates them. */
+function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs, disks: Disks): Resettable[] {
+  const { io, irq, timers, mem } = bus;
+  const chips: Resettable[] = [];
+  const rtc = new Mc146818Rtc(io, timers, irq.line(8), { base: config.rtc.base });
+  chips.push(rtc);
+  config.serials.slice(0, COM_PORTS.length).forEach((id, i) => {
+    const { base, irq: line } = COM_PORTS[i]!;
+    chips.push(new Uart16550(io, base, irq.line(line), timers, chardevs.frontend(id)));
+  });
+  const ide = new IdeController(io, irq.line(14), irq.line(15));
+  const cmosDisks: (CmosDisk | undefined)[] = [];
+  for (const drive of disks.byInterface('ide')) {
+    const { index, media } = drive.config;
+    ide.attach((index >> 1) as 0 | 1, (index & 1) as 0 | 1, { backend: drive.backend, media });
+    if (media === 'disk' && drive.backend) cmosDisks[index] = defaultGeometry(drive.backend.length / 512);
+  }
+  chips.push(ide);
+  fillPcCmos(rtc, { memoryBytes: config.memoryBytes, lowRamLimit: LOW_RAM_LIMIT, floppies: [], disks: cmosDisks, bootOrder: config.boot.order, cpus: config.smp });
+  if (config.vga === 'std') chips.push(new Vga(io, mem));
+  return chips;
+}
