@@ -146,8 +146,8 @@ function buildFadtBody(opts: AcpiOptions, facsAddr: number, dsdtAddr: number): U
   f.setUint32(112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_RESET_REG_SUP, true);
   writeGas(f, 116, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE, RESET_PORT); // RESET_REG
   f.setUint8(128, RESET_VALUE);
-  f.setBigUint64(132, BigInt(facsAddr), true); // X_FIRMWARE_CTRL
-  f.setBigUint64(140, BigInt(dsdtAddr), true); // X_DSDT
+  // X_FIRMWARE_CTRL, X_DSDT and the X_ blocks stay 0: the 32-bit fields hold
+  // everything (below 4 GiB), and ACPI forbids giving the FACS in both.
   return new Uint8Array(f.buffer, HEADER_SIZE);
 }
 
