@@ -134,6 +134,8 @@ function deliverProtected(c: Cpu, vector: number, kind: EventKind, errorCode: nu
       throw e;
     }
     c.regs[ESP] = gateSize === 4 || c.ss32 ? stack.esp : (c.regs[ESP]! & 0xffff0000) | (stack.esp & 0xffff);
+    // The pushes onto the inner stack are supervisor accesses (paging U/S check).
+    c.cpl = cdpl;
     if (fromV86) {
       c.push(oldSegs[3]!, gateSize);
       c.push(oldSegs[2]!, gateSize);

@@ -267,6 +267,7 @@ function callGate(c: Cpu, gate: Descriptor, gateSize: number): void {
     for (let i = count - 1; i >= 0; i--) params.push(c.peek(i * gateSize, gateSize));
     loadStackSegment(c, ss, cdpl, 10);
     c.regs[ESP] = esp;
+    c.cpl = cdpl; // pushes onto the inner stack are made at the new privilege
     c.push(oldSs, gateSize);
     c.push(oldEsp, gateSize);
     for (const p of params) c.push(p, gateSize);
