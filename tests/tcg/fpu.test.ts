@@ -478,7 +478,7 @@ describe('stack faults and exceptions', () => {
     expect(run(fpu, 'd9d0')).toBe(X87_DONE); // FNOP
     run(fpu, 'd9e8');
     run(fpu, 'd9ee');
-    expect(run(fpu, 'dfc8')).toBe(X87_DONE); // FXCH7 alias
+    expect(run(fpu, 'dfc9')).toBe(X87_DONE); // FXCH7 alias: swaps ST(0) and ST(1)
     expect(run(fpu, 'dfc0')).toBe(X87_DONE); // FFREEP: frees the 1.0 now in ST(0) and pops
     expect(fpu.tagWord).toBe(0x7fff); // only the zero is left
     expect(run(fpu, 'dfe0')).toBe(fpu.statusWord); // FNSTSW AX
