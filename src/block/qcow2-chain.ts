@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import type { CacheMode } from '../config.js';
 import type { BlockBackend } from './block-backend.js';
 import { lockImage } from './lock.js';
-import { probeFormat, type ImageFormat } from './open.js';
+import { couldNotOpen } from '../host-errors.js';
+import { readFully } from './file-io.js';
+import { detectFormat, PROBE_BYTES, type ImageFormat } from './probe.js';
 import { Qcow2Image, openQcow2 } from './qcow2.js';
 import { RawFileBackend } from './raw-file.js';
 
@@ -41,13 +43,15 @@ export function openImage(file: string, options: OpenImageOptions): BlockBackend
       throw Object.assign(new Error('EISDIR: is a directory'), { code: 'EISDIR' });
     }
   } catch (err) {
-    throw new Error(`Could not open '${file}': ${systemMessage(err)}`, { cause: err });
+    throw couldNotOpen(file, err);
   }
   try {
     const format = options.format ?? probeFormat(fd);
     if (format === 'qcow2') return openQcow2(file, { ...options, fd });
     if (options.locking !== false) lockImage(fd, file, options.readOnly ? 'read' : 'write');
-    return new RawFileBackend(file, fd, options.readOnly, options.cache);
+    // As QEMU does, a probed raw image may not be written into something that probes as another format.
+    const guardProbe = options.format === undefined && !options.readOnly;
+    return new RawFileBackend(file, fd, { readOnly: options.readOnly, cache: options.cache ?? 'writeback', guardProbe });
   } catch (err) {
     fs.closeSync(fd);
     const message = (err as Error).message;
@@ -88,10 +92,8 @@ function realPath(file: string): string {
   }
 }
 
-/** "ENOENT: no such file or directory, open 'x'" -> "No such file or directory" (strerror's wording). */
-export function systemMessage(err: unknown): string {
-  const message = (err as Error).message ?? String(err);
-  const match = /^E[A-Z]+: ([^,]+)/.exec(message);
-  if (!match) return message;
-  return match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1);
+export function probeFormat(fd: number): ImageFormat {
+  const head = new Uint8Array(PROBE_BYTES);
+  readFully(fd, head, 0);
+  return detectFormat(head);
 }

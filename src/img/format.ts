@@ -1,5 +1,5 @@
 /** The image formats tsvm-img knows, by qemu-img's names. */
-import type { ImageFormat } from '../block/open.js';
+import type { ImageFormat } from '../block/probe.js';
 import { ImgError } from './errors.js';
 
 export function imageFormat(name: string | undefined): ImageFormat | undefined {
