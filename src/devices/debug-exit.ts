@@ -3,9 +3,9 @@
  * status (value << 1) | 1, so a test guest can report pass/fail and never be
  * confused with a clean exit 0.
  *
- * The region takes accesses up to its own size whole (a 16-bit write to a
- * 2-byte region passes the 16-bit value); wider accesses are split into
- * bytes by the bus and the first byte decides. The status is what a shell
+ * The region takes accesses of up to 4 bytes whole; an access running past
+ * its end is clipped to the bytes inside it (a dword write to a 2-byte
+ * region exits with its low 16 bits). The status is what a shell
  * sees: the low 8 bits. Reads have no handler in QEMU and float high here.
  *
  * Reference: QEMU hw/misc/debugexit.c (iobase 0x501, iosize 2 by default).
@@ -17,20 +17,28 @@ export class IsaDebugExit {
   constructor(
     io: PortBus,
     readonly iobase: number,
-    readonly iosize: 1 | 2 | 4,
+    readonly iosize: number,
     private readonly lifecycle: Lifecycle,
   ) {
-    const widths = iosize === 4 ? 1 | 2 | 4 : iosize === 2 ? 1 | 2 : 1;
+    if (!Number.isInteger(iosize) || iosize < 1 || iobase + iosize > 0x10000) {
+      throw new Error(`isa-debug-exit: iosize ${iosize} at 0x${iobase.toString(16)} does not fit the I/O space`);
+    }
     io.register(
       'isa-debug-exit',
       iobase,
       iosize,
       {
         read: () => 0xffff_ffff,
-        write: (port, _size, value) => this.exit(port, value),
+        write: (port, size, value) => this.exit(port, this.clip(port, size, value)),
       },
-      widths,
+      1 | 2 | 4,
     );
+  }
+
+  /** An access running past the end of the region keeps only the bytes inside it (QEMU's memory core does the same). */
+  private clip(port: number, size: number, value: number): number {
+    const bytes = Math.min(size, this.iobase + this.iosize - port);
+    return bytes >= 4 ? value >>> 0 : value & ((1 << (8 * bytes)) - 1);
   }
 
   private exit(port: number, value: number): void {

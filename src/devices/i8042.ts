@@ -345,8 +345,8 @@ export interface I8042State {
   output: number;
   outputFull: boolean;
   outputSource: OutputSource;
-  /** Controller replies waiting for the output buffer. */
-  controllerQueue: number[];
+  /** Bytes the controller itself puts in the output buffer (replies, 0xD2/0xD3), ahead of the devices. */
+  controllerQueue: { value: number; source: OutputSource }[];
   /** Translation saw a 0xF0 break prefix: the next key byte gets bit 7. */
   translateBreak: boolean;
   keyboard: Ps2KeyboardState;
@@ -523,11 +523,11 @@ export class I8042 {
       case 0xd1:
         this.writeOutputPort(value);
         break;
-      case 0xd2:
-        this.keyboard.state.queue.push(value);
+      case 0xd2: // as if the keyboard sent it, whatever the interface state
+        c.controllerQueue.push({ value, source: 'keyboard' });
         break;
-      case 0xd3:
-        this.mouse.state.queue.push(value);
+      case 0xd3: // as if the mouse sent it (Linux's AUX_LOOP test)
+        c.controllerQueue.push({ value, source: 'aux' });
         break;
       case 0xd4:
         this.mouse.write(value);
@@ -564,7 +564,7 @@ export class I8042 {
   // ---- output buffer and interrupts ----
 
   private reply(value: number): void {
-    this.controller.controllerQueue.push(value);
+    this.controller.controllerQueue.push({ value, source: 'controller' });
     this.fillOutputBuffer();
     this.updateIrqs();
   }
@@ -574,8 +574,8 @@ export class I8042 {
     const c = this.controller;
     if (c.outputFull) return;
     const fromController = c.controllerQueue.shift();
-    if (fromController !== undefined) {
-      this.load(fromController, 'controller');
+    if (fromController) {
+      this.load(fromController.value, fromController.source);
       return;
     }
     if (!(c.commandByte & CCB_KBD_DISABLED)) {

@@ -191,9 +191,8 @@ export class Mc146818Rtc {
       case REG_D: // read-only
         return;
       default:
-        s.cmos[s.index] = value;
-        // Setting a time register while the clock runs moves the clock (QEMU does the same).
-        if (CLOCK_REGISTERS.includes(s.index) && this.running()) this.setTimeFromRegisters(0);
+        if (CLOCK_REGISTERS.includes(s.index) && this.running()) this.writeRunningClock(s.index, value);
+        else s.cmos[s.index] = value;
         if (s.index <= HOURS_ALARM) this.reschedule();
     }
   }
@@ -274,6 +273,15 @@ export class Mc146818Rtc {
     this.state.baseMs = (Number.isFinite(ms) ? ms : 0) + intoSecondMs;
     this.state.baseNs = now;
     this.state.flagsCheckedNs = now;
+  }
+
+  /** Setting one time register while the clock runs moves the clock; the divider chain keeps its phase. */
+  private writeRunningClock(index: number, value: number): void {
+    this.catchUpFlags();
+    const intoSecondMs = ((this.calendarMs() % 1000) + 1000) % 1000;
+    this.latchClockRegisters();
+    this.state.cmos[index] = value;
+    this.setTimeFromRegisters(intoSecondMs);
   }
 
   /** Register A: divider and periodic rate; UIP is read-only. Leaving divider reset starts the clock half a second into a second. */

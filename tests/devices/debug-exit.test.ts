@@ -26,10 +26,13 @@ describe('isa-debug-exit', () => {
     expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x03 });
   });
 
-  it('splits accesses wider than the region: the first byte decides', () => {
+  it('clips accesses running past the end of the region to the bytes inside it', () => {
     const { io, lifecycle } = setup(0xf4, 1);
     io.write(0xf4, 4, 0x1234_5603);
     expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x07 });
+    const two = setup(0x501, 2);
+    two.io.write(0x502, 2, 0x0140); // only the byte at 0x502 is inside
+    expect(two.lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x81 });
   });
 
   it('takes a dword write whole with iosize 4, and any port of the region exits', () => {

@@ -189,6 +189,21 @@ describe('PS/2 mouse on the aux port', () => {
     expect(readData()).toBe(0x5a);
   });
 
+  it('loops a byte through the aux output buffer even with the aux interface disabled, on IRQ 12', () => {
+    const { command, writeData, status, readData, irq } = setup();
+    command(0xa7);
+    command(0xd3);
+    writeData(0xa5);
+    expect(status() & 0x21).toBe(0x21);
+    expect(irq.level(12)).toBe(true);
+    expect(readData()).toBe(0xa5);
+    command(0xd2); // and through the keyboard output buffer, on IRQ 1
+    writeData(0x3c);
+    expect(status() & 0x21).toBe(0x01);
+    expect(irq.level(1)).toBe(true);
+    expect(readData()).toBe(0x3c);
+  });
+
   it('holds aux bytes while the aux interface is disabled', () => {
     const { command, writeData, status, drain } = setup();
     command(0xa7);

@@ -89,6 +89,14 @@ describe('MC146818 RTC', () => {
     expect([0x00, 0x02, 0x04, 0x07, 0x08, 0x09, 0x32].map(readCmos)).toEqual([0x00, 0x00, 0x00, 0x01, 0x01, 0x00, 0x20]);
   });
 
+  it('moves the running clock when one time register is written, keeping the others', () => {
+    const { readCmos, writeCmos, time } = setup();
+    time.advance(0.5e9);
+    writeCmos(0x02, 0x10); // minutes
+    time.advance(0.5e9);
+    expect([0x00, 0x02, 0x04, 0x07].map(readCmos)).toEqual([0x31, 0x10, 0x13, 0x29]);
+  });
+
   it('shows update-in-progress in the last 244 us before a second rolls over', () => {
     const { readCmos, time } = setup();
     time.advance(999_700_000);
