@@ -31,7 +31,7 @@ export interface Draft {
   append?: string;
   bios?: string;
   dataDirs: string[];
-  display?: Located<MachineConfig['display']>;
+  display?: MachineConfig['display'];
   nographic: boolean;
   vga?: MachineConfig['vga'];
   /** -chardev, and the chardevs -monitor/-qmp create, in command-line order. */

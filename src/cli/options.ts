@@ -10,7 +10,7 @@ import { parseDeviceOption, parseGlobalOption } from './devices.js';
 import { parseDriveOption, shorthandDrive } from './drive.js';
 import type { Draft } from './draft.js';
 import { OptionError } from './errors.js';
-import { addCompatMonitor } from './finalize.js';
+import { addCompatMonitor } from './backends.js';
 import {
   acceleratorHelp,
   cpuHelp,
@@ -184,10 +184,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'none|curses',
     section: 'Display',
     help: "select display backend type\nThe default display is none: tsvm has no graphical window",
-    apply: (d, arg, _name, location) => {
+    apply: (d, arg) => {
       const display = parseDisplayOption(arg);
       if (display === 'help') return 'Available display backend types:\nnone\ncurses\n';
-      d.display = { value: display, location };
+      d.display = display;
     },
   },
   {
@@ -196,7 +196,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'disable graphical output and redirect serial I/Os to console',
     apply: (d) => {
       d.nographic = true;
-      d.display = { value: 'none', location: '-nographic' };
+      d.display = 'none';
     },
   },
   {

@@ -58,21 +58,20 @@ function splitSuboptions(text: string, style: SuboptionStyle, fail: (msg: string
   const entries: Entry[] = [];
   let i = 0;
   while (i < text.length) {
-    const rest = text.slice(i);
-    const nameLength = rest.search(/[=,]/) === -1 ? rest.length : rest.search(/[=,]/);
-    if (rest[nameLength] === '=') {
-      const [value, end] = readValue(text, i + nameLength + 1);
-      entries.push({ key: rest.slice(0, nameLength), value });
+    const nameEnd = /[=,]|$/.exec(text.slice(i))!.index + i;
+    if (text[nameEnd] === '=') {
+      const [value, end] = readValue(text, nameEnd + 1);
+      entries.push({ key: text.slice(i, nameEnd), value });
       i = end;
-    } else if (entries.length === 0 && i === 0 && style.implied) {
-      const [value, end] = readValue(text, i);
+    } else if (i === 0 && style.implied) {
+      const [value, end] = readValue(text, 0);
       entries.push({ key: style.implied, value });
       i = end;
     } else {
-      entries.push(bareFlag(rest.slice(0, nameLength), style, fail));
-      i += nameLength;
+      entries.push(bareFlag(text.slice(i, nameEnd), style, fail));
+      i = nameEnd;
     }
-    if (text[i] === ',') i++;
+    i++; // the comma
   }
   return entries;
 }
