@@ -38,6 +38,14 @@ export class BlockReadOnlyError extends Error {
   }
 }
 
+/** A write to block 0 of a probed raw image that would make it probe as another format (QEMU: EPERM). */
+export class BlockProbeGuardError extends Error {
+  constructor(what: string) {
+    super(`${what}: write to block 0 would change the probed image format`);
+    this.name = 'BlockProbeGuardError';
+  }
+}
+
 /** An access outside the medium: a device bug, since devices bounds-check guest requests first. */
 export class BlockRangeError extends RangeError {
   constructor(what: string, offset: number, length: number, size: number) {

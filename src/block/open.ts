@@ -8,16 +8,18 @@ import * as fs from 'node:fs';
 import type { DriveConfig } from '../config.js';
 import type { BlockBackend } from './block-backend.js';
 import { couldNotOpen } from '../host-errors.js';
-import { readFully } from './file-io.js';
+import { probeFormat } from './probe.js';
 import { RawFileBackend } from './raw-file.js';
 import { SnapshotOverlay } from './snapshot-overlay.js';
 
-export type ImageFormat = 'raw' | 'qcow2';
+export type { ImageFormat } from './probe.js';
 
-/** qcow2's header magic, "QFI\xfb" (docs/interop/qcow2.txt). */
-const QCOW2_MAGIC = 0x514649fb;
+export interface OpenOptions {
+  /** Receives QEMU's warning about a probed raw image (default: printed on stderr). */
+  warn?(message: string): void;
+}
 
-export function openBlockBackend(drive: DriveConfig): BlockBackend {
+export function openBlockBackend(drive: DriveConfig, options: OpenOptions = {}): BlockBackend {
   if (drive.file === undefined) throw new Error(`drive ${drive.id} has no medium`);
   const readOnly = drive.readonly || drive.media === 'cdrom';
   const overlay = drive.snapshot && !readOnly;
@@ -27,7 +29,13 @@ export function openBlockBackend(drive: DriveConfig): BlockBackend {
   try {
     const format = drive.format ?? probeFormat(fd);
     if (format !== 'raw') throw new Error(`Image format '${format}' is not supported by tsvm yet`);
-    base = new RawFileBackend(drive.file, fd, readOnly || overlay, drive.cache);
+    const baseReadOnly = readOnly || overlay;
+    // A guest must not turn a probed raw image into something that probes as another format
+    // (a qcow2 header naming a host file as its backing file, say): QEMU's raw driver refuses
+    // such writes to block 0, and warns the user.
+    const guardProbe = drive.format === undefined && !baseReadOnly;
+    if (guardProbe) (options.warn ?? printWarning)(probedRawWarning(drive.file));
+    base = new RawFileBackend(drive.file, fd, { readOnly: baseReadOnly, cache: drive.cache, guardProbe });
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -35,12 +43,17 @@ export function openBlockBackend(drive: DriveConfig): BlockBackend {
   return overlay ? new SnapshotOverlay(base) : base;
 }
 
-/** QEMU's probing among the formats tsvm knows: a qcow2 header, else raw. */
-export function probeFormat(fd: number): ImageFormat {
-  const head = new Uint8Array(4);
-  readFully(fd, head, 0);
-  const magic = new DataView(head.buffer).getUint32(0);
-  return magic === QCOW2_MAGIC ? 'qcow2' : 'raw';
+/** QEMU's warn_report() text from raw_open() for a probed, writable raw image. */
+function probedRawWarning(file: string): string {
+  return (
+    `WARNING: Image format was not specified for '${file}' and probing guessed raw.\n` +
+    '         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n' +
+    "         Specify the 'raw' format explicitly to remove the restrictions."
+  );
+}
+
+function printWarning(message: string): void {
+  process.stderr.write(`tsvm: ${message}\n`);
 }
 
 function openImageFile(file: string, readOnly: boolean): number {

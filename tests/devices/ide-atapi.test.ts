@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BlockBackend } from '../../src/block/block-backend.js';
 import { IdeGuest, openDrive, pattern, ST, TempDir } from './ide-guest.js';
+import { firstDifference } from '../block/bytes.js';
 
 const READY = ST.DRDY | ST.DSC;
 /** Interrupt reason (sector count register) values. */
@@ -143,11 +144,11 @@ describe.skipIf(!hasXorriso)('ATAPI PACKET commands on an xorriso-made ISO', () 
     const many = packet(g, [0x28, 0, (last >>> 24) & 0xff, (last >>> 16) & 0xff, (last >>> 8) & 0xff, last & 0xff, 0, 0, 20], 3000);
     expect(many.status).toBe(READY);
     expect(Math.max(...many.chunks)).toBeLessThanOrEqual(3000);
-    expect(many.data).toEqual(image.subarray(last * 2048));
+    expect(firstDifference(many.data, image.subarray(last * 2048))).toBe(-1);
 
     // READ(12) of two sectors.
     const r12 = packet(g, [0xa8, 0, 0, 0, 0, 17, 0, 0, 0, 2]);
-    expect(r12.data).toEqual(image.subarray(17 * 2048, 19 * 2048));
+    expect(firstDifference(r12.data, image.subarray(17 * 2048, 19 * 2048))).toBe(-1);
   });
 
   it('reports errors as CHECK CONDITION with sense data', () => {

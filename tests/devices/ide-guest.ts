@@ -147,11 +147,12 @@ export class TempDir {
   }
 }
 
+/** Opens an image as -drive would (format=raw unless `over` says otherwise; probing warnings are dropped). */
 export function openDrive(file: string, over: Partial<DriveConfig> = {}): BlockBackend {
-  return openBlockBackend({
-    id: 'd', file, interface: 'ide', index: 0, media: 'disk', readonly: false,
-    snapshot: false, cache: 'writeback', locking: true, format: 'raw', ...over,
-  });
+  return openBlockBackend(
+    { id: 'd', file, interface: 'ide', index: 0, media: 'disk', readonly: false, snapshot: false, cache: 'writeback', locking: true, format: 'raw', ...over },
+    { warn: () => {} },
+  );
 }
 
 export function pattern(n: number, seed = 0): Uint8Array {
