@@ -106,7 +106,8 @@ export class AcpiPm implements PmIoBlock {
   }
 
   private initialState(): AcpiPmState {
-    return { pm1Status: 0, pm1Enable: 0, pm1Control: 0, apmControl: 0, apmStatus: 0, timerCheckedNs: this.now() };
+    // SCI_EN starts set: tsvm's FADT has SMI_CMD 0 ("always in ACPI mode") and no firmware runs to set it.
+    return { pm1Status: 0, pm1Enable: 0, pm1Control: SCI_EN, apmControl: 0, apmStatus: 0, timerCheckedNs: this.now() };
   }
 
   reset(): void {
