@@ -82,6 +82,8 @@ export interface OracleCase {
   st0: string;
   st1: string;
   mem: string;
+  /** Registers in use before the instruction: 0 (none), 1 (ST(0)), 2 (default), or up to 8 (1.0s below ST(1)). */
+  depth?: number;
 }
 
 export interface OracleResult {
@@ -99,10 +101,12 @@ export function emulate(c: OracleCase): OracleResult {
   putHex(host, 16, c.st1);
   putHex(host, 32, c.st0);
   putHex(host, 48, c.mem);
+  const depth = c.depth ?? 2;
   run(fpu, 'dbe3');
   run(fpu, 'd92f', 0);
-  run(fpu, 'db6f', 16);
-  run(fpu, 'db6f', 32);
+  for (let i = 2; i < depth; i++) run(fpu, 'd9e8');
+  if (depth >= 2) run(fpu, 'db6f', 16);
+  if (depth >= 1) run(fpu, 'db6f', 32);
   const r = run(fpu, c.insn.slice(0, 4), 48);
   run(fpu, 'dd77', 64);
   return { save: getHex(host, 64, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, 16) };
@@ -121,16 +125,19 @@ static void put(const unsigned char *p, int n) { for (int i = 0; i < n; i++) pri
 int main(void) {
   unsigned char *code = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   static unsigned char buf[256] __attribute__((aligned(16)));
-  char insn[64], a[64], b[64], m[64]; unsigned fcw;
-  while (scanf("%63s %x %63s %63s %63s", insn, &fcw, a, b, m) == 5) {
+  char insn[64], a[64], b[64], m[64]; unsigned fcw; int depth;
+  while (scanf("%63s %x %63s %63s %63s %d", insn, &fcw, a, b, m, &depth) == 6) {
     memset(buf, 0, sizeof buf);
     buf[0] = fcw; buf[1] = fcw >> 8;
     hex(b, buf + 16, 10); hex(a, buf + 32, 10); hex(m, buf + 48, 16);
     int n = 0, len = strlen(insn) / 2;
     /* Zero all eight registers (FNINIT leaves their contents), then FNINIT, FLDCW, FLD b, FLD a. */
     const unsigned char pre[] = {0xdb,0xe3, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee,
-                                 0xdb,0xe3, 0xd9,0x2f, 0xdb,0x6f,0x10, 0xdb,0x6f,0x20};
+                                 0xdb,0xe3, 0xd9,0x2f};
     memcpy(code, pre, sizeof pre); n = sizeof pre;
+    for (int i = 2; i < depth; i++) { code[n++] = 0xd9; code[n++] = 0xe8; }
+    if (depth >= 2) { code[n++] = 0xdb; code[n++] = 0x6f; code[n++] = 0x10; }
+    if (depth >= 1) { code[n++] = 0xdb; code[n++] = 0x6f; code[n++] = 0x20; }
     hex(insn, code + n, len); n += len;
     const unsigned char post[] = {0x9c, 0x58, 0x89,0x47,0x08, 0xdd,0x77,0x40, 0xdb,0xe3, 0xc3};
     memcpy(code + n, post, sizeof post);
@@ -162,7 +169,7 @@ export function oracleAvailable(): boolean {
 /** Runs all cases on the host x87 in one process. */
 export function hostRun(cases: OracleCase[]): OracleResult[] {
   if (!oracleAvailable()) throw new Error('no x87 oracle on this host');
-  const input = cases.map((c) => `${c.insn} ${c.fcw.toString(16)} ${c.st0} ${c.st1} ${c.mem}`).join('\n') + '\n';
+  const input = cases.map((c) => `${c.insn} ${c.fcw.toString(16)} ${c.st0} ${c.st1} ${c.mem} ${c.depth ?? 2}`).join('\n') + '\n';
   const out = execFileSync(oracleBinary as string, { input, maxBuffer: 1 << 28 }).toString().trim().split('\n');
   return out.map((line) => {
     const [save, eflags, mem] = line.split(' ');

@@ -131,6 +131,8 @@ interface Group {
   st0?: () => string;
   st1?: () => string;
   mem?: () => string;
+  /** Stack depths to draw from (default: always 2). */
+  depths?: number[];
 }
 
 const mem = (reg: number): string => (0x47 | (reg << 3)).toString(16) + '30';
@@ -159,6 +161,16 @@ const GROUPS: Group[] = [
   { name: 'fstp m80', insns: ['db' + mem(7)], mem: noMem },
   { name: 'fist', insns: ['df' + mem(2), 'df' + mem(3), 'db' + mem(2), 'db' + mem(3), 'df' + mem(7)], st0: integerishM80, mem: noMem },
   { name: 'fbstp', insns: ['df' + mem(6)], st0: integerishM80, mem: noMem },
+  {
+    name: 'stack faults (empty and full stacks)',
+    insns: [
+      'd8c1', 'dec9', 'd8d1', 'ded9', 'dbf1', 'dfe9', 'd9c9', 'd9c1', 'ddd9', 'ddd1', 'd9e0', 'd9e4', 'd9e5', 'd9e8',
+      'd9fa', 'd9fc', 'd9fd', 'd9f8', 'd9f4', 'ddc1', 'dfc1', 'd9f6', 'd9f7',
+      'd9' + mem(0), 'dd' + mem(0), 'db' + mem(5), 'df' + mem(0), 'df' + mem(4),
+      'd9' + mem(3), 'dd' + mem(3), 'db' + mem(7), 'db' + mem(3), 'df' + mem(7), 'df' + mem(6), 'dc' + mem(0), 'de' + mem(3),
+    ],
+    depths: [0, 1, 8],
+  },
 ];
 
 describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
@@ -167,7 +179,8 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
       const cases: OracleCase[] = [];
       for (const insn of g.insns) {
         for (let i = 0; i < CASES; i++) {
-          cases.push({ insn, fcw: controlWord(), st0: (g.st0 ?? anyM80)(), st1: (g.st1 ?? anyM80)(), mem: (g.mem ?? noMem)() });
+          const depth = g.depths ? pick(g.depths) : 2;
+          cases.push({ insn, fcw: controlWord(), st0: (g.st0 ?? anyM80)(), st1: (g.st1 ?? anyM80)(), mem: (g.mem ?? noMem)(), depth });
         }
       }
       const expected = hostRun(cases);
@@ -182,7 +195,7 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
           perInsn.set(c.insn, (perInsn.get(c.insn) ?? 0) + 1);
           if (failures.length < 8) {
             failures.push(
-              `${c.insn} fcw=${c.fcw.toString(16)} st0=${c.st0} st1=${c.st1} mem=${c.mem}\n` +
+              `${c.insn} depth=${c.depth} fcw=${c.fcw.toString(16)} st0=${c.st0} st1=${c.st1} mem=${c.mem}\n` +
                 `  host: ${describeSave(want.save)} mem=${want.mem} eflags=${(want.eflags & 0x8d5).toString(16)}\n` +
                 `  ours: ${describeSave(got.save)} mem=${got.mem} eflags=${got.eflags.toString(16)}`,
             );

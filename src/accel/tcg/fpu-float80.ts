@@ -154,11 +154,6 @@ export function negate(v: F80): F80 {
   return f80(v.sign ^ 1, v.exp, v.mant);
 }
 
-/** A pseudo-denormal re-encoded with exponent 1, the form arithmetic results take. */
-export function canonical(v: F80): F80 {
-  return v.exp === 0 && v.mant >= J_BIT ? f80(v.sign, 1, v.mant) : v;
-}
-
 export function abs(v: F80): F80 {
   return v.sign ? f80(0, v.exp, v.mant) : v;
 }

@@ -44,7 +44,6 @@ import {
   abs,
   add,
   bitLength,
-  canonical,
   classify,
   compare,
   div,
@@ -1288,7 +1287,8 @@ function remainder(x: F80, y: F80, ieee: boolean, ctx: FpContext): Remainder {
   const ex = lsbExponent(x) + bitLength(x.mant);
   const ey = lsbExponent(y) + bitLength(y.mant);
   const d = ex - ey;
-  if (d < 0 && !(ieee && d === -1)) return done(canonical(x));
+  // |x| < |y|: x itself, re-rounded like any result (a denormal x takes the unmasked-underflow wrap).
+  if (d < 0 && !(ieee && d === -1)) return done(roundToExtended(x.sign, x.mant, lsbExponent(x), ctx));
   const my = y.mant;
   const ly = lsbExponent(y);
   if (d >= 64) {
