@@ -40,7 +40,12 @@ export function openBlockBackend(drive: DriveConfig, options: OpenOptions = {}):
     fs.closeSync(fd);
     throw err;
   }
-  return overlay ? new SnapshotOverlay(base) : base;
+  if (!overlay) return base;
+  const file = drive.file;
+  return new SnapshotOverlay(base, () => {
+    const fd = openImageFile(file, false);
+    return new RawFileBackend(file, fd, { readOnly: false, cache: drive.cache, guardProbe: drive.format === undefined });
+  });
 }
 
 /** QEMU's warn_report() text from raw_open() for a probed, writable raw image. */

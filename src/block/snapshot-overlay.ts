@@ -8,6 +8,9 @@
  * on disk rather than in memory because a guest may write gigabytes.
  * Writes are tracked per cluster; the first write to a cluster copies the
  * base's cluster into the overlay so partial writes keep the rest of it.
+ *
+ * Only an explicit commit (QEMU's Ctrl-A s, or the monitor's `commit`)
+ * writes the guest's changes back to the base.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,7 +27,14 @@ export class SnapshotOverlay implements BlockBackend {
   /** One bit per cluster: set once the cluster lives in the overlay. */
   private readonly dirty: Uint32Array;
 
-  constructor(private readonly base: BlockBackend) {
+  /**
+   * @param base the image, opened read-only
+   * @param openBaseForCommit opens the image for writing, only when the user commits
+   */
+  constructor(
+    private readonly base: BlockBackend,
+    private readonly openBaseForCommit: () => BlockBackend,
+  ) {
     this.length = base.length;
     this.dirty = new Uint32Array(Math.ceil(addressableBytes(this.length) / CLUSTER_SIZE / 32));
     this.fd = createUnlinkedTempFile();
@@ -47,6 +57,28 @@ export class SnapshotOverlay implements BlockBackend {
       writeFully(fd, data.subarray(bufPos, bufPos + len), at);
       this.markDirty(cluster);
     });
+  }
+
+  /**
+   * Writes every cluster the guest changed into the base image, makes it
+   * durable, and starts over with an empty overlay (the base now holds it all).
+   */
+  commit(): void {
+    const target = this.openBaseForCommit();
+    try {
+      const limit = addressableBytes(this.length);
+      for (let cluster = 0; cluster * CLUSTER_SIZE < limit; cluster++) {
+        if (!this.isDirty(cluster)) continue;
+        const start = cluster * CLUSTER_SIZE;
+        const bytes = new Uint8Array(Math.min(CLUSTER_SIZE, limit - start));
+        readFully(this.openFd(), bytes, start);
+        target.write(start, bytes);
+      }
+      target.flush();
+    } finally {
+      target.close();
+    }
+    this.dirty.fill(0);
   }
 
   /** Nothing to make durable: the overlay is thrown away on exit (QEMU runs it cache=unsafe too). */

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DriveConfig } from '../../src/config.js';
 import { BlockProbeGuardError, BlockReadOnlyError, BlockRangeError } from '../../src/block/block-backend.js';
 import { openBlockBackend } from '../../src/block/open.js';
+import { SnapshotOverlay } from '../../src/block/snapshot-overlay.js';
 import { firstDifference } from './bytes.js';
 
 let dir: string;
@@ -147,6 +148,22 @@ describe('snapshot overlay', () => {
     expect(firstDifference(all, expected)).toBe(-1);
     b.close();
     expect(firstDifference(new Uint8Array(fs.readFileSync(file)), original)).toBe(-1);
+  });
+
+  it('writes the guest\'s changes to the base only on commit (Ctrl-A s)', () => {
+    const original = pattern(128 * 1024);
+    const file = image('commit.img', original);
+    const b = openBlockBackend(drive(file, { snapshot: true })) as SnapshotOverlay;
+    b.write(70 * 1024, new Uint8Array(1024).fill(0x44));
+    expect(firstDifference(new Uint8Array(fs.readFileSync(file)), original)).toBe(-1);
+    b.commit();
+    const expected = original.slice();
+    expected.fill(0x44, 70 * 1024, 71 * 1024);
+    expect(firstDifference(new Uint8Array(fs.readFileSync(file)), expected)).toBe(-1);
+    const back = new Uint8Array(expected.length);
+    b.read(0, back);
+    expect(firstDifference(back, expected)).toBe(-1);
+    b.close();
   });
 
   // Root may open any file read-write, so only another user can see the base is opened read-only.
