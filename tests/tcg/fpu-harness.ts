@@ -102,13 +102,19 @@ export function emulate(c: OracleCase): OracleResult {
   putHex(host, 32, c.st0);
   putHex(host, 48, c.mem);
   const depth = c.depth ?? 2;
-  run(fpu, 'dbe3');
-  run(fpu, 'd92f', 0);
-  for (let i = 2; i < depth; i++) run(fpu, 'd9e8');
-  if (depth >= 2) run(fpu, 'db6f', 16);
-  if (depth >= 1) run(fpu, 'db6f', 32);
-  const r = run(fpu, c.insn.slice(0, 4), 48);
-  run(fpu, 'dd77', 64);
+  /** Like the CPU: the opcode is offered for FOP before every instruction; the unit keeps it for non-control ones. */
+  const step = (hex: string, linear = 48): number => {
+    const b = Buffer.from(hex, 'hex');
+    fpu.setLastInstruction(0, 0, ((b[0] & 7) << 8) | b[1], 0, linear);
+    return run(fpu, hex, linear);
+  };
+  step('dbe3');
+  step('d92f', 0);
+  for (let i = 2; i < depth; i++) step('d9e8');
+  if (depth >= 2) step('db6f', 16);
+  if (depth >= 1) step('db6f', 32);
+  const r = step(c.insn.slice(0, 4), 48);
+  step('dd77', 64);
   return { save: getHex(host, 64, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, 16) };
 }
 

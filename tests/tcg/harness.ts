@@ -56,8 +56,8 @@ function writeGdt(mem: AddressSpace): void {
     [0x0000ffff, 0x00009200],
     [0x0000ffff, 0x00cffa00],
     [0x0000ffff, 0x00cff200],
-    // 32-bit TSS at 0x4000, limit 0x67+0x2000 (I/O bitmap follows)
-    [(0x4000 << 16) | 0x2067, 0x00008900],
+    // 32-bit TSS at 0x4000 (busy: it is TR), limit 0x67+0x2000 (I/O bitmap follows)
+    [(0x4000 << 16) | 0x2067, 0x00008b00],
   ];
   entries.forEach(([lo, hi], i) => {
     mem.write32(GDT + i * 8, lo! >>> 0);
@@ -65,11 +65,12 @@ function writeGdt(mem: AddressSpace): void {
   });
 }
 
-/** IDT with 32-bit interrupt gates for vectors 0-31 into stubs "mov dword [REC], v; inc dword [REC+4]; hlt". */
+/** IDT with DPL-3 32-bit interrupt gates for vectors 0-63 into stubs "mov dword [REC], v; inc dword [REC+4]; hlt". */
 function writeIdt(mem: AddressSpace): void {
-  for (let v = 0; v < 48; v++) {
+  for (let v = 0; v < 64; v++) {
     const stub = STUBS + v * 32;
-    const code = [0xc7, 0x05, ...le32(REC), ...le32(v), 0xff, 0x05, ...le32(REC + 4), 0xf4, 0xeb, 0xfd];
+    // SS: overrides: DS may be null after a return to ring 3 or an exit from v86 mode.
+    const code = [0x36, 0xc7, 0x05, ...le32(REC), ...le32(v), 0x36, 0xff, 0x05, ...le32(REC + 4), 0xf4, 0xeb, 0xfd];
     code.forEach((b, i) => mem.write8(stub + i, b));
     mem.write32(IDT + v * 8, ((0x08 << 16) | (stub & 0xffff)) >>> 0);
     mem.write32(IDT + v * 8 + 4, ((stub & 0xffff0000) | 0xee00) >>> 0);
@@ -81,7 +82,7 @@ function le32(v: number): number[] {
 }
 
 export function machine(code: Uint8Array, mode: 'real' | 'pm32' = 'pm32', model?: string): TestMachine {
-  const mem = new AddressSpace(4 << 20);
+  const mem = new AddressSpace(16 << 20);
   const io = new PortBus();
   const out: number[] = [];
   io.register('debugcon', 0xe9, 1, { read: () => 0xe9, write: (_p, _s, v) => out.push(v & 0xff) });
@@ -95,7 +96,7 @@ export function machine(code: Uint8Array, mode: 'real' | 'pm32' = 'pm32', model?
     cpu.gdtrBase = GDT;
     cpu.gdtrLimit = 8 * 8 - 1;
     cpu.idtrBase = IDT;
-    cpu.idtrLimit = 48 * 8 - 1;
+    cpu.idtrLimit = 64 * 8 - 1;
     cpu.setSegCache(1, 0x08, 0, 0xffffffff, 0xc9b);
     for (const s of [0, 2, 3, 4, 5]) cpu.setSegCache(s, 0x10, 0, 0xffffffff, 0xc93);
     cpu.trSel = 0x38;
