@@ -69,6 +69,18 @@ describe.skipIf(noKvm)('KVM test guests', () => {
     if (!noQemu) expect(runQemu('triple', ['-no-reboot'])).toMatchObject({ serial: 'about to triple fault\n', status: 0 });
   });
 
+  it('smp: the AP comes up through INIT/SIPI and reports in; the MP table lists both CPUs', async () => {
+    const tsvm = await runTsvm('smp', { smp: 2 });
+    expect(tsvm.serial).toBe('MP table: 2 CPUs\nCPU 00 up\nCPU 01 up\nall CPUs up\n');
+    expect(tsvm.status).toBe(45);
+    if (!noQemu) {
+      const qemu = runQemu('smp', ['-smp', '2'], 60_000);
+      // SeaBIOS builds QEMU's MP table and on this host marks only the CPUs it managed to start itself.
+      expect(qemu.serial.replace(/^MP table: \d/, 'MP table: 2')).toBe(tsvm.serial);
+      expect(qemu.status).toBe(45);
+    }
+  }, 90_000);
+
   it('iret: ends like QEMU (returns on hardware KVM; "KVM internal error" on this paravirtual host)', async () => {
     const tsvm = await runTsvm('iret');
     if (tsvm.request?.kind === 'error') {

@@ -25,6 +25,7 @@ import { pcE820Map } from '../../src/boot/e820.js';
 import { I8259Pair } from '../../src/devices/i8259.js';
 import { I8254Pit } from '../../src/devices/i8254.js';
 import { openKvm, KvmAccelerator } from '../../src/accel/kvm/kvm.js';
+import { writeMpTable } from '../../src/accel/kvm/mptable.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GUEST_DIR = join(root, 'images', 'build', 'guests');
@@ -158,6 +159,7 @@ export async function runTsvm(name: string, opts: TsvmOptions = {}): Promise<Tsv
   try {
     const state = loadMultiboot(bus.mem, { kernel: readFileSync(guestPath(name)), modules: [], cmdline: guestPath(name), e820: pcE820Map(bus.mem) });
     accel.vcpus[0]!.setState(state);
+    if (bus.smp > 1) writeMpTable(bus.mem, { cpus: bus.smp, ...accel.vcpus[0]!.cpuidSignature });
     const running = accel.run();
     opts.whileRunning?.(accel, bus);
     const stop = await running;

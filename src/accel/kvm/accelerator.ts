@@ -32,6 +32,7 @@ import { errnoText, ioctlErrno, kvmIoctl, type Mapping } from './libc.js';
 import { planSlots, romBytes } from './memslots.js';
 import { KvmVcpu } from './vcpu.js';
 import { formatCpuState } from './dump.js';
+import { ApThreads } from './ap.js';
 
 export interface KvmOptions {
   /** 'on': KVM's PIC/IOAPIC/LAPIC/PIT; 'off': tsvm's PIC and PIT through bus.intr. */
@@ -58,6 +59,7 @@ export class KvmAccelerator implements Accelerator {
   readonly irqSink: IrqSink | undefined;
   private readonly boot: KvmVcpu;
   private readonly kicker: Kicker;
+  private readonly aps: ApThreads | undefined;
   private readonly romMappings = new Map<RomRegion, Mapping>();
   private pauseRequested = false;
   private nextYield = 0;
@@ -90,6 +92,14 @@ export class KvmAccelerator implements Accelerator {
     this.vcpus.push(this.boot);
     this.boot.reset();
     this.kicker = new Kicker(this.boot.fd, handle.vcpuMmapSize);
+    for (let index = 1; index < bus.smp; index++) {
+      const ap = new KvmVcpu(handle, index, cpuid(index), this.kernelIrqchip);
+      ap.reset();
+      this.vcpus.push(ap);
+    }
+    if (bus.smp > 1) {
+      this.aps = new ApThreads(this.vcpus.slice(1), this.boot.fd, handle.vcpuMmapSize, (vcpu, run) => this.handleForwardedExit(vcpu, run));
+    }
 
     bus.irq.onChange(() => this.wake?.());
     bus.lifecycle.onRequest(() => this.wake?.());
@@ -130,8 +140,10 @@ export class KvmAccelerator implements Accelerator {
     const { lifecycle } = this.bus;
     this.pauseRequested = false;
     this.nextYield = monotonicMs() + SLICE_MS;
+    this.aps?.start();
     try {
       for (;;) {
+        this.aps?.serviceExits();
         if (lifecycle.hasRequest) return 'request';
         if (this.pauseRequested) return 'paused';
         this.bus.timers.runExpired();
@@ -153,6 +165,7 @@ export class KvmAccelerator implements Accelerator {
       return 'request';
     } finally {
       this.quietKicker();
+      this.aps?.park();
     }
   }
 
@@ -170,6 +183,7 @@ export class KvmAccelerator implements Accelerator {
       if (ret < 0) {
         run.setUint8(RUN.immediate_exit, 0);
         if (ret === -EINTR || ret === -EAGAIN) {
+          this.aps?.serviceExits();
           return 'kick';
         }
         this.bus.lifecycle.request({ kind: 'error', message: `KVM_RUN: ${errnoText(-ret)}` });
@@ -185,10 +199,10 @@ export class KvmAccelerator implements Accelerator {
   private handleExit(vcpu: KvmVcpu, reason: number): InnerStop | undefined {
     switch (reason) {
       case EXIT.KVM_EXIT_IO:
-        handlePio(vcpu, this.bus);
+        handlePio(vcpu.run, this.bus);
         return undefined;
       case EXIT.KVM_EXIT_MMIO:
-        handleMmio(vcpu, this.bus);
+        handleMmio(vcpu.run, this.bus);
         return undefined;
       case EXIT.KVM_EXIT_IRQ_WINDOW_OPEN:
       case EXIT.KVM_EXIT_INTR:
@@ -197,14 +211,25 @@ export class KvmAccelerator implements Accelerator {
         vcpu.halted = true;
         return 'halt';
       default:
-        return this.handleRareExit(vcpu, reason) ? 'stop' : undefined;
+        return this.handleRareExit(vcpu, vcpu.run, reason) ? 'stop' : undefined;
     }
   }
 
-  /** Shutdown, errors and system events. Returns true when a lifecycle request was posted. */
-  handleRareExit(vcpu: KvmVcpu, reason: number): boolean {
+  /** An AP's exit, forwarded from its thread (ap.ts). Returns true when the VM must stop. */
+  private handleForwardedExit(vcpu: KvmVcpu, run: DataView): boolean {
+    const reason = run.getUint32(RUN.exit_reason, true);
+    if (reason === EXIT.KVM_EXIT_IO) handlePio(run, this.bus);
+    else if (reason === EXIT.KVM_EXIT_MMIO) handleMmio(run, this.bus);
+    else if (reason !== EXIT.KVM_EXIT_HLT) this.handleRareExit(vcpu, run, reason);
+    return this.bus.lifecycle.hasRequest;
+  }
+
+  /**
+   * Shutdown, errors and system events; `run` is the vCPU's kvm_run (or an
+   * AP's copy of it). Returns true when a lifecycle request was posted.
+   */
+  private handleRareExit(vcpu: KvmVcpu, run: DataView, reason: number): boolean {
     const { lifecycle } = this.bus;
-    const run = vcpu.run;
     switch (reason) {
       case EXIT.KVM_EXIT_SHUTDOWN:
         log.int({ cpu: vcpu.index }, 'triple fault');
@@ -314,6 +339,7 @@ export class KvmAccelerator implements Accelerator {
 
   destroy(): void {
     this.kicker.destroy();
+    this.aps?.destroy();
     for (const vcpu of this.vcpus) vcpu.destroy();
     this.handle.close();
   }
@@ -326,8 +352,7 @@ function u64Arg(value: bigint): Uint8Array {
 }
 
 /** KVM_EXIT_IO: `count` accesses of `size` bytes (string I/O when count > 1) through the data area. */
-export function handlePio(vcpu: KvmVcpu, bus: MachineBus): void {
-  const run = vcpu.run;
+export function handlePio(run: DataView, bus: MachineBus): void {
   const size = run.getUint8(RUN.io_size) as AccessSize;
   const port = run.getUint16(RUN.io_port, true);
   const count = run.getUint32(RUN.io_count, true);
@@ -344,8 +369,7 @@ export function handlePio(vcpu: KvmVcpu, bus: MachineBus): void {
 }
 
 /** KVM_EXIT_MMIO: an access of 1-8 bytes to a page without a memory slot. */
-export function handleMmio(vcpu: KvmVcpu, bus: MachineBus): void {
-  const run = vcpu.run;
+export function handleMmio(run: DataView, bus: MachineBus): void {
   const addr = Number(run.getBigUint64(RUN.mmio_phys_addr, true));
   const len = run.getUint32(RUN.mmio_len, true);
   const write = run.getUint8(RUN.mmio_is_write) !== 0;

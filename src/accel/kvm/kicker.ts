@@ -32,7 +32,8 @@ import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { gettid, getpid } from './libc.js';
 
-const SIGUSR2 = 12;
+/** SIGUSR2: the signal that interrupts KVM_RUN in any of tsvm's vCPU threads. */
+export const KICK_SIGNAL = 12;
 const SEQ = 0;
 const STOP = 1;
 /** Float64 index of the wake time. */
@@ -41,13 +42,13 @@ const WAKE_AT = 1;
 let handlerInstalled = false;
 
 /** Installs the no-op SIGUSR2 handler once per process. */
-function installKickHandler(): void {
+export function installKickHandler(): void {
   if (handlerInstalled) return;
   const libc = koffi.load('libc.so.6');
   const dlsym = libc.func('void *dlsym(void *handle, const char *name)');
   const signal = libc.func('void *signal(int signum, void *handler)');
   // dlsym(RTLD_DEFAULT, ...): RTLD_DEFAULT is the null handle on glibc.
-  signal(SIGUSR2, dlsym(null, 'getpid'));
+  signal(KICK_SIGNAL, dlsym(null, 'getpid'));
   handlerInstalled = true;
 }
 
@@ -72,7 +73,7 @@ export class Kicker {
       shared: this.shared,
       pid: getpid(),
       tid: gettid(),
-      signal: SIGUSR2,
+      signal: KICK_SIGNAL,
       vcpuFd,
       runSize,
     };

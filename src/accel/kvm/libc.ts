@@ -20,6 +20,7 @@ const c = {
   strerror: libc.func('const char *strerror(int errnum)'),
   gettid: libc.func('int gettid()'),
   getpid: libc.func('int getpid()'),
+  tgkill: libc.func('int tgkill(int tgid, int tid, int sig)'),
 };
 
 export const O_RDWR = 2;
@@ -120,4 +121,9 @@ export function gettid(): number {
 
 export function getpid(): number {
   return c.getpid() as number;
+}
+
+/** Sends `signal` to one thread of a process. */
+export function tgkill(pid: number, tid: number, signal: number): void {
+  c.tgkill(pid, tid, signal);
 }

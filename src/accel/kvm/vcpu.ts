@@ -92,6 +92,12 @@ export class KvmVcpu implements Vcpu {
     if (this.irqchip) this.setMpState(this.index === 0 ? KVM_MP_STATE.RUNNABLE : KVM_MP_STATE.UNINITIALIZED);
   }
 
+  /** CPUID.1 EAX (signature) and EDX (features), for the MP table's processor entries. */
+  get cpuidSignature(): { signature: number; features: number } {
+    const leaf = this.cpuidLeaf(1);
+    return { signature: leaf?.eax ?? 0, features: leaf?.edx ?? 0 };
+  }
+
   private cpuidLeaf(fn: number): CpuidEntry | undefined {
     return this.cpuid.find((e) => e.function === fn);
   }
