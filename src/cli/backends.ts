@@ -5,7 +5,7 @@
  * stdio, one frontend per chardev unless it is a mux).
  */
 import type { ChardevConfig, DeviceConfig, MonitorConfig } from '../config.js';
-import { parseLegacyChardev } from './chardev.js';
+import { parseLegacyChardev, UnparsableChardev, type LegacyChardev } from './chardev.js';
 import { resolveDevice, type DeviceRequest } from './devices.js';
 import { errorAt, locatedError } from './errors.js';
 import type { Draft, Located } from './draft.js';
@@ -105,16 +105,21 @@ class ChardevSet {
   }
 }
 
+/** A frontend's legacy spec; `unparsable` is how QEMU words a spec it cannot split, for this frontend. */
+function parseFrontendChardev(id: string, spec: string, location: string, unparsable: string): LegacyChardev {
+  try {
+    return parseLegacyChardev(id, spec);
+  } catch (err) {
+    if (err instanceof UnparsableChardev) throw errorAt(location, `${unparsable} '${spec}'`);
+    throw locatedError(location, err);
+  }
+}
+
 /** serial0.. for each -serial, created after -chardev/-monitor ones as in QEMU. */
 function createSerials(draft: Draft, chardevs: ChardevSet, monitors: Located<MonitorConfig>[]): Located<string>[] {
   return draft.serials.map(({ value: spec, location }, index) => {
     if (index >= MAX_SERIAL_PORTS) throw errorAt(location, `too many serial ports (the pc has ${MAX_SERIAL_PORTS})`);
-    let parsed;
-    try {
-      parsed = parseLegacyChardev(`serial${index}`, spec);
-    } catch (err) {
-      throw locatedError(location, err);
-    }
+    const parsed = parseFrontendChardev(`serial${index}`, spec, location, 'could not connect serial device to character backend');
     if (parsed.kind === 'existing') {
       if (!chardevs.has(parsed.id)) {
         throw errorAt(location, `could not connect serial device to character backend '${spec}'`);
@@ -131,12 +136,7 @@ function createSerials(draft: Draft, chardevs: ChardevSet, monitors: Located<Mon
 
 /** `-debugcon spec`: a chardev "debugcon" and an isa-debugcon on it, as QEMU's debugcon_parse. */
 function createDebugcon({ value: spec, location }: Located<string>, chardevs: ChardevSet): DeviceRequest {
-  let parsed;
-  try {
-    parsed = parseLegacyChardev('debugcon', spec);
-  } catch (err) {
-    throw locatedError(location, err);
-  }
+  const parsed = parseFrontendChardev('debugcon', spec, location, 'invalid character backend');
   let chardev = 'debugcon';
   if (parsed.kind === 'existing') {
     if (!chardevs.has(parsed.id)) throw errorAt(location, `invalid character backend '${spec}'`);

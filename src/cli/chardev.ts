@@ -7,6 +7,17 @@
  */
 import type { ChardevBackend, ChardevConfig } from '../config.js';
 import { OptionError } from './errors.js';
+
+/**
+ * A legacy spec QEMU cannot even split (`tcp:localhost` without a port):
+ * each frontend words this its own way, so it is a type of its own.
+ */
+export class UnparsableChardev extends OptionError {
+  override name = 'UnparsableChardev';
+  constructor(readonly spec: string) {
+    super(`parse error: ${spec}`);
+  }
+}
 import { isHelp, parseInteger, SubOptions } from './suboptions.js';
 
 /** The backends tsvm implements, in `-chardev help` order. */
@@ -190,7 +201,7 @@ function legacyBackend(spec: string): Omit<ChardevConfig, 'id'> {
 /** `tcp:host:port[,opts]`; the host may be empty (`tcp::4444`). */
 function legacyTcp(spec: string, address: string, telnet: boolean): Omit<ChardevConfig, 'id'> {
   const m = /^([^:,]*):([^,]+)(?:,(.*))?$/.exec(address);
-  if (!m) throw new OptionError(`parse error: ${spec}`);
+  if (!m) throw new UnparsableChardev(spec);
   const [, host, port, options] = m;
   const tcp = legacySocket(new SubOptions(options ?? ''), [], { host: host!, port: port! });
   if (telnet && tcp.backend.kind === 'socket') tcp.backend.telnet = true;
@@ -202,4 +213,15 @@ function legacySocket(opts: SubOptions, addressKeys: readonly string[], address?
   const socketKeys = BACKEND_KEYS.socket.filter((k) => !['host', 'port', 'path'].includes(k));
   opts.allowOnly(['mux', 'logfile', ...socketKeys, ...addressKeys], [...COMMON_KEYS_NOT_YET, ...SOCKET_KEYS_NOT_YET]);
   return { backend: socketFromOptions(opts, address), ...frontendSharing(opts) };
+}
+
+/**
+ * `-gdb dev`: QEMU's gdbstub takes a bare port number as `tcp::port` and
+ * `none` as no stub. Returns the spec for the gdbstub, checked as a chardev.
+ */
+export function parseGdbOption(spec: string): string | undefined {
+  if (spec === 'none') return undefined;
+  const normalized = /^\d+$/.test(spec) ? `tcp::${spec}` : spec;
+  parseLegacyChardev('gdb', normalized);
+  return normalized;
 }

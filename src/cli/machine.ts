@@ -205,5 +205,6 @@ function checkTopology(t: Topology): number {
   if (t.maxcpus > MAX_CPUS) {
     throw new CliError(`Invalid SMP CPUs ${t.maxcpus}. The max CPUs supported by machine 'pc' is ${MAX_CPUS}`);
   }
+  if (t.maxcpus > t.cpus) throw new OptionError(`CPU hotplug (maxcpus ${t.maxcpus} > cpus ${t.cpus}) not supported by tsvm yet`);
   return t.cpus;
 }

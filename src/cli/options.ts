@@ -5,7 +5,7 @@
  * QEMU's qemu-options.hx.
  */
 import { LOG_CATEGORIES } from '../log.js';
-import { chardevHelp, parseChardevOption } from './chardev.js';
+import { chardevHelp, parseChardevOption, parseGdbOption } from './chardev.js';
 import { parseDeviceOption, parseGlobalOption } from './devices.js';
 import { parseDriveOption, shorthandDrive } from './drive.js';
 import type { Draft } from './draft.js';
@@ -415,9 +415,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['gdb'],
     arg: 'dev',
     section: 'Debug/Expert',
-    help: "accept gdb connection on 'dev'",
+    help: "accept gdb connection on 'dev' (a chardev spec, or a TCP port number)",
     apply: (d, arg) => {
-      d.gdb = arg;
+      d.gdb = parseGdbOption(arg);
     },
   },
   {

@@ -121,7 +121,7 @@ export function parseSize(text: string, defaultUnit: 'b' | 'm' = 'b'): number | 
 export function parseInteger(text: string): number | undefined {
   if (/^0x[0-9a-f]+$/i.test(text)) return Number.parseInt(text.slice(2), 16);
   if (/^0[0-7]+$/.test(text)) return Number.parseInt(text, 8);
-  if (/^\d+$/.test(text)) return Number.parseInt(text, 10);
+  if (/^(0|[1-9]\d*)$/.test(text)) return Number.parseInt(text, 10);
   return undefined;
 }
 

@@ -394,6 +394,9 @@ describe('run control, logging and the rest', () => {
   it('-s and -gdb', () => {
     expect(config('-s').gdb).toBe('tcp::1234');
     expect(config('-gdb', 'tcp::9000').gdb).toBe('tcp::9000');
+    expect(config('-gdb', '9001').gdb).toBe('tcp::9001');
+    expect(config('-gdb', 'unix:/tmp/gdb.sock,server=on,wait=off').gdb).toBe('unix:/tmp/gdb.sock,server=on,wait=off');
+    expect(config('-s', '-gdb', 'none').gdb).toBeUndefined();
   });
 
   it('-d, -D', () => {
