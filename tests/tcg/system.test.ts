@@ -114,26 +114,38 @@ describe('tcg privilege transitions', () => {
 
   it('far call through a call gate to ring 0 copies parameters and returns with retf', () => {
     const m = run32(
-      `${PAGING_AND_USER}${toUser()}
+      `
+      mov eax, gate_target          ; GDT[8] (0x40): 32-bit call gate, DPL 3, 2 parameters
+      mov word [0x540], ax
+      mov word [0x542], 0x08
+      mov word [0x544], 0xec02
+      shr eax, 16
+      mov word [0x546], ax
+      ${PAGING_AND_USER}${toUser()}
+    gate_target:
+      mov eax, [esp+8]
+      mov ebx, [esp+12]
+      mov ecx, [esp+16]
+      mov edx, cs
+      retf 8
     user:
       push 0x11111111
       push 0x22222222
       call 0x43:0
       mov edi, 0x5555
       int 0x30
-    user_end:
-    gate_target:
-      mov eax, [esp+8]
-      mov ebx, [esp+12]
-      mov ecx, [esp+16]
-      retf 8`,
+    user_end:`,
       (m) => {
-        // GDT[8]: 32-bit call gate, DPL 3, 2 parameters, to 0x08:gate_target.
-        const target = m.mem.read32(0); // placeholder overwritten below
-        void target;
+        m.cpu.gdtrLimit = 9 * 8 - 1;
       },
     );
-    void m;
+    expect(m.vector()).toBe(0x30);
+    expect(m.cpu.regs[0]).toBe(0x22222222);
+    expect(m.cpu.regs[3]).toBe(0x11111111);
+    expect(m.cpu.regs[1]).toBe(0x401000 - 8);
+    expect(m.cpu.regs[2]).toBe(0x08);
+    expect(m.cpu.regs[7]).toBe(0x5555);
+    expect(frame(m, 5)[3]).toBe(0x401000); // user ESP after retf popped the parameters
   });
 });
 
