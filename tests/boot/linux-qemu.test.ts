@@ -4,7 +4,7 @@
  * initrd, command line, ACPI tables) is handed to qemu-system-i386 as raw
  * blobs, with a tiny firmware that does only what tsvm's accelerators do with
  * the returned CpuState (load the GDT, enter protected mode, set ESI and
- * jump to EIP). Debian's kernel must reach the busybox shell, run commands,
+ * jump to EIP, or the same into long mode). Debian's kernel must reach the busybox shell, run commands,
  * and `poweroff -f` must end QEMU through our FADT and \_S5_ (QEMU's PIIX4 PM
  * decodes SLP_TYP 0 as soft-off, as tsvm's will).
  */
@@ -32,9 +32,32 @@ function have(cmd: string): boolean {
 /**
  * A 64 KiB firmware for 0xF0000-0xFFFFF: the reset vector jumps to code that
  * maps the PIIX4 PM block at PM_BASE (what SeaBIOS would do), then enters
- * the loader's CpuState. `biosArea` is what tsvm put at 0xF0000 (the RSDP).
+ * the loader's CpuState: flat protected mode, or long mode straight from
+ * real mode (PAE, CR3, EFER.LME, then CR0.PE|PG together and a far jump to
+ * the 64-bit CS). `biosArea` is what tsvm put at 0xF0000 (the RSDP).
  */
 function firmware(dir: string, state: CpuState, biosArea: Uint8Array): Buffer {
+  const long64 = (state.efer & 0x100n) !== 0n;
+  const enter = long64
+    ? `  mov eax, cr4
+  or eax, 0x20
+  mov cr4, eax
+  mov eax, ${state.cr3}
+  mov cr3, eax
+  mov ecx, 0xc0000080
+  rdmsr
+  or eax, 0x100
+  wrmsr
+  mov eax, cr0
+  or eax, 0x80000001
+  mov cr0, eax
+  jmp dword ${state.seg.cs.selector}:(0xF0000 + entry)
+bits 64`
+    : `  mov eax, cr0
+  or eax, 1
+  mov cr0, eax
+  jmp dword ${state.seg.cs.selector}:(0xF0000 + entry)
+bits 32`;
   const src = path.join(dir, 'stub.asm');
   writeFileSync(
     src,
@@ -58,12 +81,8 @@ start:
   mov ax, cs
   mov ds, ax
   o32 lgdt [gdtr]
-  mov eax, cr0
-  or eax, 1
-  mov cr0, eax
-  jmp dword ${state.seg.cs.selector}:(0xF0000 + pm32)
-bits 32
-pm32:
+${enter}
+entry:
   mov ax, ${state.seg.ds.selector}
   mov ds, ax
   mov es, ax
@@ -75,7 +94,7 @@ pm32:
   xor edi, edi
   xor ebx, ebx
   mov eax, ${state.rip}
-  jmp eax
+  jmp ${long64 ? 'rax' : 'eax'}
 gdtr:
   dw ${state.gdtr.limit}
   dd ${state.gdtr.base}
@@ -92,6 +111,49 @@ times 0x10000 - ($ - $$) db 0
   return image;
 }
 
+interface BootCase {
+  arch: 'i386' | 'amd64';
+  qemu: string;
+  long64: boolean;
+  cpus: number;
+  ioapic: boolean;
+}
+
+/** Loads the guest with tsvm's loader, boots the memory image under QEMU, returns the console and exit status. */
+function bootUnderQemu(dir: string, c: BootCase): { console: string; status: number | null } {
+  const guest = ensureLinuxGuest(c.arch);
+  const mem = new AddressSpace(256 * MiB);
+  const acpi = buildAcpiTables(mem, { cpus: c.cpus, ioapic: c.ioapic, pmBase: PM_BASE, sciIrq: 9 });
+  const kernel = readFileSync(guest.kernel);
+  const state = loadLinux(mem, {
+    kernel,
+    initrd: readFileSync(guest.initrd),
+    cmdline: 'console=ttyS0',
+    e820: pcE820Map(mem, acpi.reserved),
+    acpiRsdp: acpi.rsdp,
+    long64: c.long64,
+  });
+  const blobs: [string, number, number][] = [
+    ['low', 0, 0xa0000],
+    ['kernel', 0x10_0000, kernel.length],
+    ['initrd', mem.read32(ZERO_PAGE_ADDR + 0x218), mem.read32(ZERO_PAGE_ADDR + 0x21c)],
+    ['acpi', acpi.reserved[0]!.base, mem.lowRamTop - acpi.reserved[0]!.base],
+  ];
+  const loaders = blobs.flatMap(([name, addr, length]) => {
+    const file = path.join(dir, `${name}.bin`);
+    writeFileSync(file, mem.readBytes(addr, length));
+    return ['-device', `loader,file=${file},addr=${addr},force-raw=on`];
+  });
+  const bios = path.join(dir, 'bios.bin');
+  writeFileSync(bios, firmware(dir, state, mem.readBytes(0xf0000, 0x10000)));
+  const qemu = [c.qemu, '-accel', 'tcg', '-m', '256', '-smp', String(c.cpus), '-bios', bios, ...loaders, '-nographic', '-nic', 'none', '-no-reboot'];
+  const run = spawnSync('node', [path.join(ROOT, 'images/linux/check-guest.mjs'), '--timeout', '150', '--', ...qemu], {
+    encoding: 'latin1',
+    timeout: 170_000,
+  });
+  return { console: run.stderr, status: run.status };
+}
+
 describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('Linux loader + ACPI tables under qemu-system-i386', () => {
   let dir: string;
   beforeAll(() => {
@@ -100,42 +162,23 @@ describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('Linux loader + ACPI
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('boots Debian 12 i386 to the busybox shell, runs commands, and powers off through ACPI', () => {
-    const guest = ensureLinuxGuest('i386');
-    const mem = new AddressSpace(256 * MiB);
-    const acpi = buildAcpiTables(mem, { cpus: 1, ioapic: false, pmBase: PM_BASE, sciIrq: 9 });
-    const state = loadLinux(mem, {
-      kernel: readFileSync(guest.kernel),
-      initrd: readFileSync(guest.initrd),
-      cmdline: 'console=ttyS0',
-      e820: pcE820Map(mem, acpi.reserved),
-      acpiRsdp: acpi.rsdp,
-    });
-
-    const blobs: [string, number, number][] = [
-      ['low', 0, 0xa0000],
-      ['kernel', 0x10_0000, readFileSync(guest.kernel).length],
-      ['initrd', mem.read32(ZERO_PAGE_ADDR + 0x218), mem.read32(ZERO_PAGE_ADDR + 0x21c)],
-      ['acpi', acpi.reserved[0]!.base, mem.lowRamTop - acpi.reserved[0]!.base],
-    ];
-    const loaders = blobs.flatMap(([name, addr, length]) => {
-      const file = path.join(dir, `${name}.bin`);
-      writeFileSync(file, mem.readBytes(addr, length));
-      return ['-device', `loader,file=${file},addr=${addr},force-raw=on`];
-    });
-    const bios = path.join(dir, 'bios.bin');
-    writeFileSync(bios, firmware(dir, state, mem.readBytes(0xf0000, 0x10000)));
-
-    const qemu = ['qemu-system-i386', '-accel', 'tcg', '-m', '256', '-bios', bios, ...loaders, '-nographic', '-nic', 'none', '-no-reboot'];
-    const run = spawnSync('node', [path.join(ROOT, 'images/linux/check-guest.mjs'), '--timeout', '150', '--', ...qemu], {
-      encoding: 'latin1',
-      timeout: 170_000,
-    });
-    const console_ = run.stderr;
-    expect(console_, console_.slice(-3000)).toContain('check-guest: OK');
+    const { console: out, status } = bootUnderQemu(dir, { arch: 'i386', qemu: 'qemu-system-i386', long64: false, cpus: 1, ioapic: false });
+    expect(out, out.slice(-3000)).toContain('check-guest: OK');
     // The kernel found our tables and used them.
-    expect(console_).toMatch(/ACPI: RSDP 0x00000000000F0000 000014 \(v00 TSVM  \)/);
-    expect(console_).toMatch(/ACPI: FACP 0x[0-9A-F]+ 0000F4 \(v03 TSVM   TSVMFACP/);
-    expect(console_).toMatch(/ACPI: PM: Preparing to enter system sleep state S5/);
-    expect(run.status).toBe(0);
+    expect(out).toMatch(/ACPI: RSDP 0x00000000000F0000 000014 \(v00 TSVM  \)/);
+    expect(out).toMatch(/ACPI: FACP 0x[0-9A-F]+ 0000F4 \(v03 TSVM   TSVMFACP/);
+    expect(out).toMatch(/ACPI: PM: Preparing to enter system sleep state S5/);
+    expect(status).toBe(0);
+  }, 180_000);
+
+  // The KVM path (64-bit entry) and a MADT with two CPUs and an IOAPIC: a
+  // second, slower boot with a larger download, so only on request.
+  it.runIf(process.env.TSVM_SLOW_TESTS)('enters Debian 12 amd64 at startup_64 and brings up 2 CPUs from our MADT', () => {
+    const { console: out, status } = bootUnderQemu(dir, { arch: 'amd64', qemu: 'qemu-system-x86_64', long64: true, cpus: 2, ioapic: true });
+    expect(out, out.slice(-3000)).toContain('check-guest: OK');
+    expect(out).toMatch(/ACPI: APIC 0x[0-9A-F]+ 000062 \(v01 TSVM   TSVMAPIC/);
+    expect(out).toMatch(/smp: Brought up 1 node, 2 CPUs/);
+    expect(out).toMatch(/IOAPIC\[0\]: apic_id 0, version \d+, address 0xfec00000, GSI 0-23/);
+    expect(status).toBe(0);
   }, 180_000);
 });
