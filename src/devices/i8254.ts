@@ -40,6 +40,8 @@ export interface PitChannelState {
   reload: number;
   /** Guest ns at which the counting element was loaded (or retriggered by the gate). */
   loadTime: number;
+  /** Ticks counted when a low GATE suspended counting (modes 0, 2, 3, 4), or -1 while counting. */
+  heldTicks: number;
   /** False between a control word and the count that completes it: OUT sits at its initial level. */
   counting: boolean;
   /** Word writes: the low byte is in, the high byte is next. */
@@ -68,6 +70,7 @@ function initialChannel(index: number, now: number): PitChannelState {
     gate: index !== 2,
     reload: 0x10000,
     loadTime: now,
+    heldTicks: index === 2 ? 0 : -1,
     counting: true,
     writeHighNext: false,
     pendingLowByte: 0,
@@ -88,7 +91,13 @@ function binaryToBcd(v: number): number {
 
 /** Clock ticks the channel has counted by guest time `now`. */
 function ticksAt(ch: PitChannelState, now: number): number {
+  if (ch.heldTicks >= 0) return ch.heldTicks;
   return Math.max(0, Math.floor(((now - ch.loadTime) * PIT_HZ) / NS_PER_S));
+}
+
+/** GATE low stops the count in these modes; in 1 and 5 it is only a trigger (datasheet "Gate Pin Operations Summary"). */
+function gateSuspends(mode: number): boolean {
+  return mode !== 1 && mode !== 5;
 }
 
 function timeOfTick(ch: PitChannelState, tick: number): number {
@@ -117,7 +126,7 @@ function outputAt(ch: PitChannelState, d: number): boolean {
 /** The next tick after `d` at which OUT changes, or Infinity. */
 function nextTransition(ch: PitChannelState, d: number): number {
   const n = ch.reload;
-  if (!ch.counting) return Infinity;
+  if (!ch.counting || ch.heldTicks >= 0) return Infinity;
   switch (ch.mode) {
     case 0:
     case 1:
@@ -307,14 +316,30 @@ export class I8254Pit {
     const value = ch.bcd ? bcdToBinary(raw) : raw;
     ch.reload = value === 0 ? (ch.bcd ? 10000 : 0x10000) : value;
     ch.loadTime = this.now();
+    ch.heldTicks = !ch.gate && gateSuspends(ch.mode) ? 0 : -1;
     ch.counting = true;
     if (index === 0) this.updateIrq0();
   }
 
-  /** GATE inputs: modes 1 and 5 trigger on a rising edge, modes 2 and 3 restart on one and stop while low. */
+  /**
+   * GATE: low suspends counting in modes 0, 2, 3 and 4. A rising edge resumes
+   * modes 0 and 4 where they stopped, reloads modes 2 and 3, and triggers
+   * modes 1 and 5.
+   */
   private setGate(index: number, gate: boolean): void {
     const ch = this.state.channels[index]!;
-    if (gate && !ch.gate && ch.mode !== 0 && ch.mode !== 4) ch.loadTime = this.now();
+    if (gate === ch.gate) return;
+    const now = this.now();
+    if (!gate) {
+      if (gateSuspends(ch.mode)) ch.heldTicks = ticksAt(ch, now);
+    } else if ((ch.mode === 0 || ch.mode === 4) && ch.heldTicks >= 0) {
+      // Resume: a hair less than the held ticks ago, so rounding never loses one.
+      ch.loadTime = now - ((ch.heldTicks + 1e-6) * NS_PER_S) / PIT_HZ;
+      ch.heldTicks = -1;
+    } else {
+      ch.loadTime = now;
+      ch.heldTicks = -1;
+    }
     ch.gate = gate;
     if (index === 0) this.updateIrq0();
   }

@@ -78,6 +78,7 @@ describe('i8254 PIT', () => {
 
   it('read-back returns status first, then the count', () => {
     const { out, inb, time } = setup();
+    out(0x61, 0x01); // gate 2 on
     out(0x43, 0xb0); // channel 2, word, mode 0
     out(0x42, 0x34);
     out(0x42, 0x12);
@@ -112,6 +113,26 @@ describe('i8254 PIT', () => {
     expect(inb(0x61) & 0x20).toBe(0x20);
   });
 
+  it('suspends channel 2 in mode 0 while its gate is low and resumes where it stopped', () => {
+    const { out, inb, time } = setup();
+    out(0x61, 0x00); // gate low
+    out(0x43, 0xb0);
+    out(0x42, 0x00);
+    out(0x42, 0x10); // 4096
+    time.advance(tickNs(1000));
+    out(0x43, 0x80);
+    expect(inb(0x42) | (inb(0x42) << 8)).toBe(4096);
+    out(0x61, 0x01);
+    time.advance(tickNs(96));
+    out(0x61, 0x00);
+    time.advance(tickNs(5000));
+    out(0x43, 0x80);
+    expect(inb(0x42) | (inb(0x42) << 8)).toBe(4000);
+    out(0x61, 0x01);
+    time.advance(tickNs(4000));
+    expect(inb(0x61) & 0x20).toBe(0x20);
+  });
+
   it('port 0x61 keeps bits 0-3 and toggles the refresh bit 4 every 15 us', () => {
     const { out, inb, time } = setup();
     out(0x61, 0xff);
@@ -123,6 +144,7 @@ describe('i8254 PIT', () => {
 
   it('counts in BCD when asked', () => {
     const { out, inb, time } = setup();
+    out(0x61, 0x01);
     out(0x43, 0xb1); // channel 2, word, mode 0, BCD
     out(0x42, 0x00);
     out(0x42, 0x10); // 1000 decimal
@@ -133,6 +155,7 @@ describe('i8254 PIT', () => {
 
   it('reads and writes single bytes in LSB-only and MSB-only access', () => {
     const { out, inb, time } = setup();
+    out(0x61, 0x01);
     out(0x43, 0x90); // channel 2, LSB only, mode 0
     out(0x42, 0x80);
     time.advance(tickNs(0x10));
