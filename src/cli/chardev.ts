@@ -8,6 +8,8 @@
 import type { ChardevBackend, ChardevConfig } from '../config.js';
 import { OptionError } from './errors.js';
 
+import { isHelp, parseInteger, SubOptions } from './suboptions.js';
+
 /**
  * A legacy spec QEMU cannot even split (`tcp:localhost` without a port):
  * each frontend words this its own way, so it is a type of its own.
@@ -18,7 +20,6 @@ export class UnparsableChardev extends OptionError {
     super(`parse error: ${spec}`);
   }
 }
-import { isHelp, parseInteger, SubOptions } from './suboptions.js';
 
 /** The backends tsvm implements, in `-chardev help` order. */
 const CHARDEV_BACKENDS = ['stdio', 'null', 'file', 'pipe', 'socket', 'vc'] as const;
@@ -64,17 +65,18 @@ export function parseChardevOption(text: string): ChardevConfig | undefined {
   const id = opts.string('id');
   if (id === undefined) throw new OptionError('chardev: no id specified');
   checkId(id);
-  return chardevFromOptions(id, checkBackendName(backend, `'${backend}' is not a valid char driver name`), opts);
+  return chardevFromOptions(id, checkBackendName(backend), opts);
 }
 
-function checkBackendName(name: string, unknownMessage: string): BackendName {
+function checkBackendName(name: string): BackendName {
   if ((CHARDEV_BACKENDS as readonly string[]).includes(name)) return name as BackendName;
   if (CHARDEV_BACKENDS_NOT_YET.includes(name)) throw new OptionError(`char driver '${name}' not supported by tsvm yet`);
-  throw new OptionError(unknownMessage);
+  throw new OptionError(`'${name}' is not a valid char driver name`);
 }
 
 function chardevFromOptions(id: string, backend: BackendName, opts: SubOptions): ChardevConfig {
-  opts.allowOnly([...COMMON_KEYS, ...BACKEND_KEYS[backend]], [...COMMON_KEYS_NOT_YET, ...SOCKET_KEYS_NOT_YET]);
+  const notYet = backend === 'socket' ? [...COMMON_KEYS_NOT_YET, ...SOCKET_KEYS_NOT_YET] : COMMON_KEYS_NOT_YET;
+  opts.allowOnly([...COMMON_KEYS, ...BACKEND_KEYS[backend]], notYet);
   return { id, backend: backendFromOptions(backend, opts), ...frontendSharing(opts) };
 }
 
@@ -124,7 +126,7 @@ function socketFromOptions(opts: SubOptions, address?: SocketAddress): ChardevBa
   };
   const reconnect = opts.integer('reconnect');
   if (reconnect !== undefined) socket.reconnect = reconnect;
-  const path = address ? undefined : opts.string('path');
+  const path = opts.string('path');
   if (path !== undefined) {
     if (opts.has('host') || opts.has('port')) throw new OptionError('chardev: socket: path and host/port are mutually exclusive');
     return { ...socket, path };
@@ -172,13 +174,14 @@ export function parseLegacyChardev(id: string, spec: string): LegacyChardev {
   return { kind: 'new', chardev, withMonitor };
 }
 
+/** Legacy prefixes of QEMU backends tsvm does not have. */
+const LEGACY_PREFIXES_NOT_YET = ['udp', 'websocket', 'tn3270', ...CHARDEV_BACKENDS_NOT_YET];
+
 function legacyBackend(spec: string): Omit<ChardevConfig, 'id'> {
   if (spec === 'stdio') return { backend: { kind: 'stdio', signal: true }, mux: false };
   if (spec === 'null' || spec === 'vc' || spec.startsWith('vc:')) return { backend: { kind: 'null' }, mux: false };
-  const colon = spec.indexOf(':');
-  const prefix = colon === -1 ? spec : spec.slice(0, colon);
-  const rest = spec.slice(colon + 1);
-  switch (colon === -1 ? '' : prefix) {
+  const [prefix = '', rest = ''] = /^([^:]*):(.*)$/s.exec(spec)?.slice(1) ?? [spec];
+  switch (prefix) {
     case 'file':
       return { backend: { kind: 'file', path: rest, append: false }, mux: false };
     case 'pipe':
@@ -192,9 +195,7 @@ function legacyBackend(spec: string): Omit<ChardevConfig, 'id'> {
   if (HOST_DEVICE_PREFIXES.some((p) => spec.startsWith(p))) {
     throw new OptionError(`host device '${spec}' not supported by tsvm yet`);
   }
-  if (CHARDEV_BACKENDS_NOT_YET.includes(prefix) || ['udp', 'websocket', 'tn3270'].includes(prefix)) {
-    throw new OptionError(`char driver '${prefix}' not supported by tsvm yet`);
-  }
+  if (LEGACY_PREFIXES_NOT_YET.includes(prefix)) throw new OptionError(`char driver '${prefix}' not supported by tsvm yet`);
   throw new OptionError(`'${spec}' is not a valid char driver`);
 }
 
