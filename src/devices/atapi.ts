@@ -14,7 +14,10 @@
  */
 import type { BlockBackend } from '../block/block-backend.js';
 import { atapiIdentify, FIRMWARE_REVISION } from './ide-identify.js';
-import { IdeDevice, READY, Reason, type IdeDriveConfig } from './ide-device.js';
+import {
+  IdeDevice, initialDeviceState, READY, Reason,
+  type IdeDeviceState, type IdeDriveConfig, type PioStep,
+} from './ide-device.js';
 import { log } from '../log.js';
 
 export const CD_SECTOR_SIZE = 2048;
@@ -55,37 +58,54 @@ const Opcode = {
   READ_12: 0xa8,
 } as const;
 
-interface Sense {
+export interface Sense {
   key: number;
   asc: number;
   ascq: number;
 }
 
-/** The data-in phase in progress: blocks to send, and how far into the current one. */
-interface DataIn {
-  blocks: Iterator<Uint8Array>;
+/**
+ * The data-in phase of a packet command: the current block (a reply, or
+ * one sector of a READ) and how much of it has been offered, then the
+ * sectors still to read.
+ */
+export interface AtapiDataIn {
   block: Uint8Array;
   pos: number;
+  nextLba: number;
+  sectorsLeft: number;
 }
 
-export class AtapiDrive extends IdeDevice {
-  private sense: Sense = { key: SenseKey.NO_SENSE, asc: 0, ascq: 0 };
-  private locked = false;
-  private trayOpen = false;
-  private readonly packet = new Uint8Array(12);
-  private dataIn: DataIn | undefined;
+export interface AtapiState extends IdeDeviceState {
+  /** Sense data of the last command (SPC-3 4.5), reported by REQUEST SENSE. */
+  sense: Sense;
+  /** PREVENT ALLOW MEDIUM REMOVAL. */
+  locked: boolean;
+  trayOpen: boolean;
+  packet: Uint8Array;
+  dataIn: AtapiDataIn | null;
+}
 
+const NO_SENSE: Sense = { key: SenseKey.NO_SENSE, asc: 0, ascq: 0 };
+
+export class AtapiDrive extends IdeDevice<AtapiState> {
   constructor(config: IdeDriveConfig, serial: string, irqChanged: () => void) {
-    super(config, serial, irqChanged);
+    const state: AtapiState = {
+      ...initialDeviceState(),
+      sense: NO_SENSE,
+      locked: false,
+      trayOpen: false,
+      packet: new Uint8Array(12),
+      dataIn: null,
+    };
+    super(config, serial, state, irqChanged);
   }
 
   protected executeSpecific(command: number): boolean {
     switch (command) {
       case 0xa1: // IDENTIFY PACKET DEVICE
         this.status = READY;
-        this.startPio(atapiIdentify(this.serial, this.config.model ?? 'TSVM DVD-ROM'), () => {
-          this.status = READY;
-        });
+        this.startPio(atapiIdentify(this.serial, this.config.model ?? 'TSVM DVD-ROM'), 'end');
         this.raiseIrq();
         return true;
       case 0xa0:
@@ -103,16 +123,21 @@ export class AtapiDrive extends IdeDevice {
 
   override resetState(): void {
     super.resetState();
-    this.dataIn = undefined;
-    this.sense = { key: SenseKey.NO_SENSE, asc: 0, ascq: 0 };
+    this.state.dataIn = null;
+    this.state.sense = NO_SENSE;
   }
 
   protected restoreDefaults(): void {
-    this.locked = false;
+    this.state.locked = false;
+  }
+
+  protected continuePio(step: PioStep): void {
+    if (step === 'atapi-packet') this.runPacket();
+    else if (step === 'atapi-data-next') this.sendNextChunk();
   }
 
   private get medium(): BlockBackend | undefined {
-    return this.trayOpen ? undefined : this.config.backend;
+    return this.state.trayOpen ? undefined : this.config.backend;
   }
 
   private get mediumSectors(): number {
@@ -127,21 +152,21 @@ export class AtapiDrive extends IdeDevice {
     }
     this.status = READY;
     this.tf.nsector = Reason.COD;
-    this.startPio(this.packet, () => this.runPacket());
+    this.startPio(this.state.packet, 'atapi-packet');
     return true;
   }
 
   private runPacket(): void {
-    const p = this.packet;
+    const p = this.state.packet;
     const op = p[0]!;
-    if (op !== Opcode.REQUEST_SENSE) this.sense = { key: SenseKey.NO_SENSE, asc: 0, ascq: 0 };
+    if (op !== Opcode.REQUEST_SENSE) this.state.sense = NO_SENSE;
     switch (op) {
       case Opcode.TEST_UNIT_READY:
         if (this.requireMedium()) this.good();
         return;
       case Opcode.REQUEST_SENSE:
         this.reply(this.senseData(), p[4]!);
-        this.sense = { key: SenseKey.NO_SENSE, asc: 0, ascq: 0 };
+        this.state.sense = NO_SENSE;
         return;
       case Opcode.INQUIRY:
         this.reply(inquiryData(this.config.model ?? 'TSVM DVD-ROM'), be16(p, 3));
@@ -162,7 +187,7 @@ export class AtapiDrive extends IdeDevice {
         this.startStopUnit();
         return;
       case Opcode.PREVENT_ALLOW_MEDIUM_REMOVAL:
-        this.locked = (p[4]! & 1) !== 0;
+        this.state.locked = (p[4]! & 1) !== 0;
         this.good();
         return;
       case Opcode.GET_CONFIGURATION:
@@ -187,18 +212,19 @@ export class AtapiDrive extends IdeDevice {
       this.checkCondition(SenseKey.ILLEGAL_REQUEST, Asc.LBA_OUT_OF_RANGE);
       return;
     }
-    this.sendData(cdSectors(this.medium!, lba, count));
+    this.state.dataIn = { block: new Uint8Array(CD_SECTOR_SIZE), pos: CD_SECTOR_SIZE, nextLba: lba, sectorsLeft: count };
+    this.sendNextChunk();
   }
 
   private modeSense(): void {
-    const p = this.packet;
+    const p = this.state.packet;
     const control = p[2]! >> 6;
     const page = p[2]! & 0x3f;
     if (control === 3) {
       this.checkCondition(SenseKey.ILLEGAL_REQUEST, Asc.SAVING_PARAMETERS_NOT_SUPPORTED);
       return;
     }
-    const pages = modePages(page, this.locked);
+    const pages = modePages(page, this.state.locked);
     if (!pages) {
       this.checkCondition(SenseKey.ILLEGAL_REQUEST, Asc.INVALID_FIELD_IN_CDB);
       return;
@@ -207,18 +233,18 @@ export class AtapiDrive extends IdeDevice {
   }
 
   private startStopUnit(): void {
-    const loej = (this.packet[4]! & 2) !== 0;
-    const start = (this.packet[4]! & 1) !== 0;
-    if (loej && !start && this.locked) {
+    const loej = (this.state.packet[4]! & 2) !== 0;
+    const start = (this.state.packet[4]! & 1) !== 0;
+    if (loej && !start && this.state.locked) {
       this.checkCondition(SenseKey.NOT_READY, Asc.MEDIUM_REMOVAL_PREVENTED, 0x02);
       return;
     }
-    if (loej) this.trayOpen = !start;
+    if (loej) this.state.trayOpen = !start;
     this.good();
   }
 
   private readToc(): void {
-    const p = this.packet;
+    const p = this.state.packet;
     if (!this.requireMedium()) return;
     // The format is in byte 2; old SFF-8020 hosts put it in the top bits of byte 9.
     const format = p[2]! & 0x0f || p[9]! >> 6;
@@ -233,7 +259,7 @@ export class AtapiDrive extends IdeDevice {
 
   /** GET EVENT STATUS NOTIFICATION, polled form only (MMC-5 6.6): media class events. */
   private getEventStatus(): void {
-    const p = this.packet;
+    const p = this.state.packet;
     if (!(p[1]! & 1)) {
       this.checkCondition(SenseKey.ILLEGAL_REQUEST, Asc.INVALID_FIELD_IN_CDB);
       return;
@@ -243,7 +269,7 @@ export class AtapiDrive extends IdeDevice {
       this.reply(Uint8Array.from([0, 2, 0x80, MEDIA_CLASS]), be16(p, 7)); // no event available
       return;
     }
-    const status = (this.medium ? 2 : 0) | (this.trayOpen ? 1 : 0);
+    const status = (this.medium ? 2 : 0) | (this.state.trayOpen ? 1 : 0);
     this.reply(Uint8Array.from([0, 6, 4, MEDIA_CLASS, 0, status, 0, 0]), be16(p, 7));
   }
 
@@ -256,42 +282,30 @@ export class AtapiDrive extends IdeDevice {
   private senseData(): Uint8Array {
     const d = new Uint8Array(18);
     d[0] = 0x70 | 0x80; // current error, fixed format, valid
-    d[2] = this.sense.key;
+    const sense = this.state.sense;
+    d[2] = sense.key;
     d[7] = 10; // additional sense length
-    d[12] = this.sense.asc;
-    d[13] = this.sense.ascq;
+    d[12] = sense.asc;
+    d[13] = sense.ascq;
     return d;
   }
 
   /** A reply of at most `allocation` bytes (the host's allocation length). */
   private reply(data: Uint8Array, allocation: number): void {
-    this.sendData([data.subarray(0, Math.min(data.length, allocation))][Symbol.iterator]());
-  }
-
-  private sendData(blocks: Iterator<Uint8Array>): void {
-    this.dataIn = { blocks, block: new Uint8Array(0), pos: 0 };
+    this.state.dataIn = { block: data.subarray(0, Math.min(data.length, allocation)), pos: 0, nextLba: 0, sectorsLeft: 0 };
     this.sendNextChunk();
   }
 
-  /** Offers the next chunk of the data-in phase, or ends the command when all is sent. */
+  /** Offers the next chunk of the data-in phase, reading the next sector when needed, or ends the command. */
   private sendNextChunk(): void {
-    const d = this.dataIn;
+    const d = this.state.dataIn;
     if (!d) return;
     while (d.pos >= d.block.length) {
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = d.blocks.next();
-      } catch (err) {
-        log.guest_errors({ err: String(err) }, 'ATAPI read failed');
-        this.checkCondition(SenseKey.MEDIUM_ERROR, Asc.UNRECOVERED_READ_ERROR);
-        return;
-      }
-      if (next.done) {
+      if (d.sectorsLeft === 0) {
         this.good();
         return;
       }
-      d.block = next.value;
-      d.pos = 0;
+      if (!this.readNextSector(d)) return;
     }
     const size = Math.min(this.byteCountLimit(), d.block.length - d.pos);
     const chunk = d.block.subarray(d.pos, d.pos + size);
@@ -300,8 +314,24 @@ export class AtapiDrive extends IdeDevice {
     this.tf.hcyl = size >> 8;
     this.tf.nsector = Reason.IO;
     this.status = READY;
-    this.startPio(chunk, () => this.sendNextChunk());
+    this.startPio(chunk, 'atapi-data-next');
     this.raiseIrq();
+  }
+
+  private readNextSector(d: AtapiDataIn): boolean {
+    const medium = this.medium;
+    try {
+      if (!medium) throw new Error('medium removed during a read');
+      medium.read(d.nextLba * CD_SECTOR_SIZE, d.block);
+    } catch (err) {
+      log.guest_errors({ err: String(err) }, 'ATAPI read failed');
+      this.checkCondition(SenseKey.MEDIUM_ERROR, Asc.UNRECOVERED_READ_ERROR);
+      return false;
+    }
+    d.nextLba++;
+    d.sectorsLeft--;
+    d.pos = 0;
+    return true;
   }
 
   /**
@@ -317,24 +347,16 @@ export class AtapiDrive extends IdeDevice {
 
   /** Status phase of a successful command. */
   private good(): void {
-    this.dataIn = undefined;
+    this.state.dataIn = null;
     this.tf.nsector = Reason.IO | Reason.COD;
     this.complete();
   }
 
   private checkCondition(key: number, asc: number, ascq = 0): void {
-    this.dataIn = undefined;
-    this.sense = { key, asc, ascq };
+    this.state.dataIn = null;
+    this.state.sense = { key, asc, ascq };
     this.tf.nsector = Reason.IO | Reason.COD;
     this.abort(key << 4);
-  }
-}
-
-function* cdSectors(medium: BlockBackend, lba: number, count: number): Generator<Uint8Array> {
-  const buf = new Uint8Array(CD_SECTOR_SIZE);
-  for (let i = 0; i < count; i++) {
-    medium.read((lba + i) * CD_SECTOR_SIZE, buf);
-    yield buf;
   }
 }
 

@@ -11,7 +11,10 @@
  */
 import { SECTOR_SIZE } from '../block/block-backend.js';
 import { ataIdentify, MAX_MULT_SECTORS, type Chs } from './ide-identify.js';
-import { ErrorBit, IdeDevice, READY, Select, type IdeDriveConfig } from './ide-device.js';
+import {
+  ErrorBit, IdeDevice, initialDeviceState, READY, Select,
+  type IdeDeviceState, type IdeDriveConfig, type PioStep,
+} from './ide-device.js';
 import type { BlockBackend } from '../block/block-backend.js';
 import { log } from '../log.js';
 
@@ -23,7 +26,9 @@ export function defaultGeometry(sectors: number): Chs {
   return { cylinders, heads: 16, sectors: 63 };
 }
 
-interface SectorTransfer {
+/** A READ or WRITE command in progress. */
+export interface SectorTransfer {
+  /** Next sector to transfer. */
   lba: number;
   remaining: number;
   /** Sectors per DRQ block: 1, or the multiple count for READ/WRITE MULTIPLE. */
@@ -31,23 +36,36 @@ interface SectorTransfer {
   lba48: boolean;
 }
 
-export class AtaDisk extends IdeDevice {
-  readonly totalSectors: number;
-  readonly geometry: Chs;
+export interface AtaDiskState extends IdeDeviceState {
   /** The CHS translation in effect (INITIALIZE DEVICE PARAMETERS changes it). */
   current: Chs;
-  multSectors = MAX_MULT_SECTORS;
-  writeCache = true;
+  multSectors: number;
+  writeCache: boolean;
+  transfer: SectorTransfer | null;
+}
+
+export class AtaDisk extends IdeDevice<AtaDiskState> {
+  readonly totalSectors: number;
+  readonly geometry: Chs;
   private readonly backend: BlockBackend;
+  /** The DRQ block being moved; PioTransfer.data views it. */
   private readonly buffer = new Uint8Array(MAX_MULT_SECTORS * SECTOR_SIZE);
 
   constructor(config: IdeDriveConfig, serial: string, irqChanged: () => void) {
-    super(config, serial, irqChanged);
     if (!config.backend) throw new Error('an IDE hard disk needs a medium');
+    const totalSectors = Math.ceil(config.backend.length / SECTOR_SIZE);
+    const geometry = defaultGeometry(totalSectors);
+    const state: AtaDiskState = {
+      ...initialDeviceState(),
+      current: { ...geometry },
+      multSectors: MAX_MULT_SECTORS,
+      writeCache: true,
+      transfer: null,
+    };
+    super(config, serial, state, irqChanged);
     this.backend = config.backend;
-    this.totalSectors = Math.ceil(this.backend.length / SECTOR_SIZE);
-    this.geometry = defaultGeometry(this.totalSectors);
-    this.current = { ...this.geometry };
+    this.totalSectors = totalSectors;
+    this.geometry = geometry;
   }
 
   protected executeSpecific(command: number): boolean {
@@ -55,12 +73,12 @@ export class AtaDisk extends IdeDevice {
       case 0xec: return this.identify();
       case 0x20: case 0x21: return this.readSectors(false, 1);
       case 0x24: return this.readSectors(true, 1);
-      case 0xc4: return this.readSectors(false, this.multSectors);
-      case 0x29: return this.readSectors(true, this.multSectors);
+      case 0xc4: return this.readSectors(false, this.state.multSectors);
+      case 0x29: return this.readSectors(true, this.state.multSectors);
       case 0x30: case 0x31: return this.writeSectors(false, 1);
       case 0x34: return this.writeSectors(true, 1);
-      case 0xc5: return this.writeSectors(false, this.multSectors);
-      case 0x39: return this.writeSectors(true, this.multSectors);
+      case 0xc5: return this.writeSectors(false, this.state.multSectors);
+      case 0x39: return this.writeSectors(true, this.state.multSectors);
       case 0x40: case 0x41: return this.verifySectors(false);
       case 0x42: return this.verifySectors(true);
       case 0xc6: return this.setMultipleMode();
@@ -79,19 +97,26 @@ export class AtaDisk extends IdeDevice {
   }
 
   protected restoreDefaults(): void {
-    this.current = { ...this.geometry };
-    this.multSectors = MAX_MULT_SECTORS;
-    this.writeCache = true;
+    this.state.current = { ...this.geometry };
+    this.state.multSectors = MAX_MULT_SECTORS;
+    this.state.writeCache = true;
+  }
+
+  protected continuePio(step: PioStep, data: Uint8Array): void {
+    const t = this.state.transfer;
+    if (!t) return;
+    if (step === 'ata-read-next') this.readBlock(t);
+    else if (step === 'ata-write-block') this.writeBlock(t, data);
   }
 
   protected override setFeature(feature: number): boolean {
     if (feature === 0x02) {
-      this.writeCache = true;
+      this.state.writeCache = true;
       return true;
     }
     if (feature === 0x82) {
       // Turning the write cache off makes every later write durable; make the earlier ones durable too.
-      this.writeCache = false;
+      this.state.writeCache = false;
       return this.tryFlush();
     }
     return super.setFeature(feature);
@@ -103,13 +128,12 @@ export class AtaDisk extends IdeDevice {
       model: this.config.model ?? 'TSVM HARDDISK',
       sectors: this.totalSectors,
       geometry: this.geometry,
-      current: this.current,
-      multSectors: this.multSectors,
-      writeCache: this.writeCache,
+      current: this.state.current,
+      multSectors: this.state.multSectors,
+      writeCache: this.state.writeCache,
     });
-    this.dataIn(data, () => {
-      this.status = READY;
-    });
+    this.status = READY;
+    this.dataIn(data, 'end');
     return true;
   }
 
@@ -163,7 +187,8 @@ export class AtaDisk extends IdeDevice {
       this.abort(ErrorBit.IDNF);
       return undefined;
     }
-    return { lba, remaining: count, blockSectors, lba48 };
+    this.state.transfer = { lba, remaining: count, blockSectors, lba48 };
+    return this.state.transfer;
   }
 
   private readBlock(t: SectorTransfer): void {
@@ -174,24 +199,21 @@ export class AtaDisk extends IdeDevice {
     t.remaining -= n;
     this.setLba(t.lba - 1, t.lba48);
     this.status = READY;
-    this.dataIn(view, () => {
-      if (t.remaining > 0) this.readBlock(t);
-      else this.status = READY;
-    });
+    this.dataIn(view, t.remaining > 0 ? 'ata-read-next' : 'end');
   }
 
   /** Opens DRQ for the next block of a write; the interrupt, if any, was raised by the caller. */
   private expectBlock(t: SectorTransfer): void {
     const n = Math.min(t.remaining, t.blockSectors);
     const view = this.buffer.subarray(0, n * SECTOR_SIZE);
-    this.startPio(view, () => this.writeBlock(t, view));
+    this.startPio(view, 'ata-write-block');
   }
 
   private writeBlock(t: SectorTransfer, view: Uint8Array): void {
     const n = view.length / SECTOR_SIZE;
     const written = this.tryIo(() => {
       this.backend.write(t.lba * SECTOR_SIZE, view);
-      if (!this.writeCache) this.backend.flush();
+      if (!this.state.writeCache) this.backend.flush();
     });
     if (!written) return;
     t.lba += n;
@@ -232,7 +254,7 @@ export class AtaDisk extends IdeDevice {
     const count = this.tf.nsector;
     // 0 disables multiple mode; otherwise a power of two up to what IDENTIFY word 47 reports.
     if (count > MAX_MULT_SECTORS || (count & (count - 1)) !== 0) return false;
-    this.multSectors = count;
+    this.state.multSectors = count;
     this.complete();
     return true;
   }
@@ -243,7 +265,7 @@ export class AtaDisk extends IdeDevice {
     const heads = (this.tf.select & Select.HEAD) + 1;
     if (sectors === 0) return false;
     const cylinders = Math.min(Math.floor(this.totalSectors / (heads * sectors)), 65535);
-    this.current = { cylinders, heads, sectors };
+    this.state.current = { cylinders, heads, sectors };
     this.complete();
     return true;
   }
@@ -265,7 +287,7 @@ export class AtaDisk extends IdeDevice {
     if (tf.select & Select.LBA) {
       return ((tf.select & Select.HEAD) << 24) | (tf.hcyl << 16) | (tf.lcyl << 8) | tf.sector;
     }
-    const { heads, sectors, cylinders } = this.current;
+    const { heads, sectors, cylinders } = this.state.current;
     const cyl = (tf.hcyl << 8) | tf.lcyl;
     const head = tf.select & Select.HEAD;
     if (tf.sector === 0 || tf.sector > sectors || head >= heads || cyl >= cylinders) return undefined;
@@ -288,7 +310,7 @@ export class AtaDisk extends IdeDevice {
       if (!lba48) tf.select = (tf.select & ~Select.HEAD) | ((lba >>> 24) & Select.HEAD);
       return;
     }
-    const { heads, sectors } = this.current;
+    const { heads, sectors } = this.state.current;
     const cyl = Math.floor(lba / (heads * sectors));
     const rest = lba % (heads * sectors);
     tf.lcyl = cyl & 0xff;
@@ -297,9 +319,9 @@ export class AtaDisk extends IdeDevice {
     tf.sector = (rest % sectors) + 1;
   }
 
-  /** A PIO data-in block: DRQ set, interrupt raised, `done` once the host has read it all. */
-  private dataIn(view: Uint8Array, done: () => void): void {
-    this.startPio(view, done);
+  /** A PIO data-in block: DRQ set, interrupt raised, `then` once the host has read it all. */
+  private dataIn(view: Uint8Array, then: PioStep): void {
+    this.startPio(view, then);
     this.raiseIrq();
   }
 }

@@ -2,6 +2,10 @@
  * One ATA or ATAPI device on an IDE channel: its task file, status and
  * error registers, pending interrupt, and the PIO data transfer in progress.
  *
+ * All of it lives in plain data (`state`) so it can be saved and restored;
+ * what a device does once the host has moved a PIO block is named by a
+ * PioStep rather than held in a closure (QEMU's end_transfer_func index).
+ *
  * Register and bit names follow ATA/ATAPI-6 (T13/1410D) section 7. The
  * command sets live in ide-ata.ts and atapi.ts; the channel (ide.ts) routes
  * port accesses here and drives the IRQ line.
@@ -66,31 +70,81 @@ export interface TaskFile {
   select: number;
 }
 
-/** A PIO data phase: the guest reads (data-in) or writes (data-out) `view`, then `done` runs. */
-interface PioTransfer {
-  view: Uint8Array;
+/** What happens once the host has moved all the bytes of a PIO block. */
+export type PioStep =
+  /** The last data-in block of a command (IDENTIFY, the end of a read): nothing more. */
+  | 'end'
+  /** ATA READ: offer the next block. */
+  | 'ata-read-next'
+  /** ATA WRITE: store the block just received. */
+  | 'ata-write-block'
+  /** PACKET: the 12-byte command has arrived. */
+  | 'atapi-packet'
+  /** PACKET data-in: offer the next chunk. */
+  | 'atapi-data-next';
+
+/** A PIO data phase: the host reads (data-in) or writes (data-out) `data` through the data register. */
+export interface PioTransfer {
+  data: Uint8Array;
   pos: number;
-  done: () => void;
+  then: PioStep;
 }
 
-export abstract class IdeDevice {
-  readonly tf: TaskFile = {
-    feature: 0, nsector: 0, sector: 0, lcyl: 0, hcyl: 0,
-    hobFeature: 0, hobNsector: 0, hobSector: 0, hobLcyl: 0, hobHcyl: 0, select: Select.OBSOLETE,
-  };
-  status = 0;
-  error = 0;
+export interface IdeDeviceState {
+  tf: TaskFile;
+  status: number;
+  error: number;
   /** INTRQ pending (ATA-6 5.2.9): set on completion, cleared by a status read or a new command. */
-  irqPending = false;
-  private transfer: PioTransfer | undefined;
+  irqPending: boolean;
+  pio: PioTransfer | null;
+}
 
+export function initialDeviceState(): IdeDeviceState {
+  return {
+    tf: {
+      feature: 0, nsector: 0, sector: 0, lcyl: 0, hcyl: 0,
+      hobFeature: 0, hobNsector: 0, hobSector: 0, hobLcyl: 0, hobHcyl: 0, select: Select.OBSOLETE,
+    },
+    status: 0,
+    error: 0,
+    irqPending: false,
+    pio: null,
+  };
+}
+
+export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   constructor(
     readonly config: IdeDriveConfig,
     /** Serial number text, e.g. "QM00001" as QEMU numbers its drives. */
     readonly serial: string,
+    readonly state: S,
     /** Called whenever irqPending changes, so the channel can update its line. */
     private readonly irqChanged: () => void,
   ) {}
+
+  get tf(): TaskFile {
+    return this.state.tf;
+  }
+
+  get status(): number {
+    return this.state.status;
+  }
+
+  set status(value: number) {
+    this.state.status = value;
+  }
+
+  get error(): number {
+    return this.state.error;
+  }
+
+  set error(value: number) {
+    this.state.error = value;
+  }
+
+  get irqPending(): boolean {
+    return this.state.irqPending;
+  }
 
   get isAtapi(): boolean {
     return this.config.media === 'cdrom';
@@ -157,50 +211,53 @@ export abstract class IdeDevice {
     }
   }
 
-  /** Starts a PIO data phase and sets DRQ. */
-  startPio(view: Uint8Array, done: () => void): void {
-    this.transfer = { view, pos: 0, done };
+  /** Starts a PIO data phase and sets DRQ; `then` runs once the host has moved all of `data`. */
+  startPio(data: Uint8Array, then: PioStep): void {
+    this.state.pio = { data, pos: 0, then };
     this.status |= Status.DRQ;
   }
 
-  /** Ends any data phase without running its completion (errors, resets). */
+  /** Ends any data phase without going on (errors, resets). */
   stopPio(): void {
-    this.transfer = undefined;
+    this.state.pio = null;
     this.status &= ~Status.DRQ;
   }
 
-  /** A data register read of `size` bytes. Outside a data-in phase the bus reads zero, as on QEMU. */
+  /** A data register read of `size` bytes. Outside a data phase the bus reads zero, as on QEMU. */
   readData(size: number): number {
-    const t = this.transfer;
+    const t = this.state.pio;
     if (!t || !(this.status & Status.DRQ)) return 0;
     let value = 0;
-    for (let i = 0; i < size; i++) value |= (t.view[t.pos + i] ?? 0) << (8 * i);
+    for (let i = 0; i < size; i++) value |= (t.data[t.pos + i] ?? 0) << (8 * i);
     this.advance(t, size);
     return value >>> 0;
   }
 
   writeData(size: number, value: number): void {
-    const t = this.transfer;
+    const t = this.state.pio;
     if (!t || !(this.status & Status.DRQ)) return;
-    for (let i = 0; i < size && t.pos + i < t.view.length; i++) t.view[t.pos + i] = (value >>> (8 * i)) & 0xff;
+    for (let i = 0; i < size && t.pos + i < t.data.length; i++) t.data[t.pos + i] = (value >>> (8 * i)) & 0xff;
     this.advance(t, size);
   }
 
   private advance(t: PioTransfer, size: number): void {
     t.pos += size;
-    if (t.pos < t.view.length) return;
+    if (t.pos < t.data.length) return;
     this.stopPio();
-    t.done();
+    if (t.then !== 'end') this.continuePio(t.then, t.data);
   }
 
+  /** Goes on after a PIO block: `data` is the block the host just read or wrote. */
+  protected abstract continuePio(step: PioStep, data: Uint8Array): void;
+
   raiseIrq(): void {
-    this.irqPending = true;
+    this.state.irqPending = true;
     this.irqChanged();
   }
 
   clearIrq(): void {
-    if (!this.irqPending) return;
-    this.irqPending = false;
+    if (!this.state.irqPending) return;
+    this.state.irqPending = false;
     this.irqChanged();
   }
 
