@@ -62,6 +62,15 @@ const MOUSE_ID = 0x00;
 
 /** A PS/2 device buffers this many bytes (QEMU's PS2_QUEUE_SIZE); scan codes beyond it are lost. */
 const DEVICE_QUEUE_SIZE = 16;
+/** Command replies may use a little more room (QEMU's PS2_QUEUE_HEADROOM); a guest that never reads loses the rest. */
+const REPLY_QUEUE_LIMIT = DEVICE_QUEUE_SIZE + 8;
+/** Controller replies a guest issued without reading them. */
+const CONTROLLER_QUEUE_LIMIT = 16;
+
+/** Appends bytes up to `limit`, dropping what does not fit (a hostile guest cannot grow a queue). */
+function enqueue(queue: number[], bytes: readonly number[], limit: number): void {
+  for (const b of bytes) if (queue.length < limit) queue.push(b & 0xff);
+}
 
 /** The 8042's set 2 → set 1 translation (IBM PS/2 Technical Reference; identical in QEMU, 86Box, bhyve). */
 const TRANSLATION = buildTranslationTable();
@@ -138,11 +147,11 @@ class Ps2Keyboard {
   sendScancodes(bytes: readonly number[]): void {
     const s = this.state;
     if (!s.scanning) return;
-    for (const b of bytes) if (s.queue.length < DEVICE_QUEUE_SIZE) s.queue.push(b & 0xff);
+    enqueue(s.queue, bytes, DEVICE_QUEUE_SIZE);
   }
 
   private reply(...bytes: number[]): void {
-    this.state.queue.push(...bytes);
+    enqueue(this.state.queue, bytes, REPLY_QUEUE_LIMIT);
   }
 
   write(value: number): void {
@@ -249,7 +258,7 @@ class Ps2Mouse {
   }
 
   private reply(...bytes: number[]): void {
-    this.state.queue.push(...bytes);
+    enqueue(this.state.queue, bytes, REPLY_QUEUE_LIMIT);
   }
 
   write(value: number): void {
@@ -524,10 +533,10 @@ export class I8042 {
         this.writeOutputPort(value);
         break;
       case 0xd2: // as if the keyboard sent it, whatever the interface state
-        c.controllerQueue.push({ value, source: 'keyboard' });
+        this.queueFromController(value, 'keyboard');
         break;
       case 0xd3: // as if the mouse sent it (Linux's AUX_LOOP test)
-        c.controllerQueue.push({ value, source: 'aux' });
+        this.queueFromController(value, 'aux');
         break;
       case 0xd4:
         this.mouse.write(value);
@@ -564,9 +573,14 @@ export class I8042 {
   // ---- output buffer and interrupts ----
 
   private reply(value: number): void {
-    this.controller.controllerQueue.push({ value, source: 'controller' });
+    this.queueFromController(value, 'controller');
     this.fillOutputBuffer();
     this.updateIrqs();
+  }
+
+  private queueFromController(value: number, source: OutputSource): void {
+    const queue = this.controller.controllerQueue;
+    if (queue.length < CONTROLLER_QUEUE_LIMIT) queue.push({ value, source });
   }
 
   /** Moves the next byte into an empty output buffer: controller replies first, then keyboard, then aux. */

@@ -105,6 +105,14 @@ describe('i8042 controller', () => {
     expect(drain()).toEqual([0x1e, 0x9e, 0xe0, 0x48, 0xe0, 0xc8]);
   });
 
+  it('bounds what a guest that never reads can pile up', () => {
+    const { command, writeData, drain } = setup();
+    for (let i = 0; i < 1000; i++) command(0x20);
+    expect(drain().length).toBe(16);
+    for (let i = 0; i < 1000; i++) writeData(0xee);
+    expect(drain().length).toBe(24);
+  });
+
   it('holds keyboard bytes while the keyboard interface is disabled', () => {
     const { kbc, command, status, drain } = setup();
     command(0xad);
