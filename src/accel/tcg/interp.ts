@@ -54,18 +54,22 @@ export class CodeCache {
     for (let f = 0; f < this.pages.length; f++) if (this.pages[f]) this.invalidatePage(f);
   }
 
-  /** The instruction at CS:EIP, decoded or from the cache. */
+  /** The instruction at CS:EIP, decoded or from the cache. Small so that it inlines into the run loop. */
   fetch(c: Cpu): Insn {
     const eip = c.eip;
     const lin = (c.segBase[CS]! + eip) >>> 0;
-    const mmu = c.mmu;
-    const page = lin >>> 12;
-    if (page === this.curPage && mmu.generation === this.curGen && c.cpl === this.curCpl) {
+    if (lin >>> 12 === this.curPage && c.mmu.generation === this.curGen && c.cpl === this.curCpl) {
       const cached = this.curInsns![lin & 0xfff];
       if (cached !== undefined && cached.mode === (c.segAttr[CS]! & ATTR_DB ? 1 : 0) && eip + cached.len - 1 <= c.segLimit[CS]!) {
         return cached;
       }
     }
+    return this.fetchSlow(c, eip, lin);
+  }
+
+  private fetchSlow(c: Cpu, eip: number, lin: number): Insn {
+    const mmu = c.mmu;
+    const page = lin >>> 12;
     const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
     let info = mmu.info[page]!;
     if ((info & need) !== need || info & TLB_NX) {

@@ -66,17 +66,15 @@ export function shift(c: Cpu, op: number, a: number, count: number, size: number
       return r;
     }
     case 4:
-    case 6: {
-      // SHL/SAL: multiplication by a power of two is exact in a double.
-      const wide = a * 2 ** count;
-      r = trunc(wide, size);
-      cf = Math.floor(wide / 2 ** bits) & 1;
+    case 6:
+      // SHL/SAL
+      r = count >= 32 ? 0 : trunc(a << count, size);
+      cf = count > bits ? 0 : (a >>> (bits - count)) & 1;
       c.setResultFlags(r, size, cf | ((r & sign ? 1 : 0) ^ cf ? OF : 0));
       return r;
-    }
     case 5:
       // SHR
-      cf = count > bits ? 0 : Math.floor(a / 2 ** (count - 1)) & 1;
+      cf = count > bits ? 0 : (a >>> (count - 1)) & 1;
       r = count >= bits ? 0 : a >>> count;
       c.setResultFlags(r, size, cf | (count === 1 && a & sign ? OF : 0));
       return r;
