@@ -20,5 +20,15 @@ export function parseSize(text: string): number {
 export function humanSize(bytes: number): string {
   if (bytes === 0) return '0 B';
   const unit = Math.min(UNITS.length - 1, Math.max(0, Math.floor(Math.floor(Math.log2((bytes * 1024) / 1000)) / 10)));
-  return `${Number((bytes / 1024 ** unit).toPrecision(3))} ${UNITS[unit]}`;
+  return `${threeSignificant(bytes / 1024 ** unit)} ${UNITS[unit]}`;
+}
+
+/** printf("%0.3g"): three significant digits, an exact tie rounded to even, trailing zeros dropped. */
+function threeSignificant(value: number): string {
+  const decimals = Math.max(0, 2 - Math.floor(Math.log10(value)));
+  const scaled = value * 10 ** decimals;
+  const floor = Math.floor(scaled);
+  const tie = scaled - floor === 0.5;
+  const rounded = tie ? (floor % 2 === 0 ? floor : floor + 1) : Math.round(scaled);
+  return String(rounded / 10 ** decimals);
 }
