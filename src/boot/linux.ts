@@ -43,8 +43,11 @@ const HDR = {
   heapEndPtr: 0x224,
   cmdLinePtr: 0x228,
   initrdAddrMax: 0x22c,
+  kernelAlignment: 0x230,
+  relocatableKernel: 0x234,
   xloadflags: 0x236,
   cmdlineSize: 0x238,
+  prefAddress: 0x258,
   initSize: 0x260,
 } as const;
 
@@ -89,8 +92,8 @@ interface SetupHeader {
   initrdAddrMax: number;
   xloadflags: number;
   cmdlineSize: number;
-  /** Memory the kernel needs from its load address before it reads the memory map. */
-  initSize: number;
+  /** End of the memory the kernel occupies until it has read the memory map. */
+  footprintEnd: number;
 }
 
 /** True when `kernel` carries a Linux setup header (what QEMU checks before trying multiboot). */
@@ -110,12 +113,11 @@ export function loadLinux(mem: AddressSpace, opts: LinuxBootOptions): CpuState {
     throw new Error('this kernel has no 64-bit entry point (XLF_KERNEL_64 is not set)');
   }
   const cmdline = encodeCommandLine(opts.cmdline, hdr);
-  const kernelEnd = KERNEL_LOAD_ADDR + Math.max(hdr.kernelSize, hdr.initSize);
-  if (KERNEL_LOAD_ADDR + hdr.kernelSize > mem.lowRamTop) {
-    throw new Error(`kernel too large for ${mib(mem.lowRamTop)} MiB of RAM (${hdr.kernelSize} bytes)`);
+  if (hdr.footprintEnd > mem.lowRamTop) {
+    throw new Error(`not enough RAM for this kernel (it needs ${Math.ceil(hdr.footprintEnd / 0x10_0000)} MiB)`);
   }
   if (opts.e820.length > E820_MAX_ENTRIES_ZEROPAGE) throw new Error('too many E820 entries for the zero page');
-  const initrdAddr = opts.initrd ? placeInitrd(hdr, opts.e820, opts.initrd.length, kernelEnd) : 0;
+  const initrdAddr = opts.initrd ? placeInitrd(hdr, opts.e820, opts.initrd.length) : 0;
 
   const zeroPage = buildZeroPage(opts, hdr, initrdAddr);
   // A copy: callers pass Node Buffers, whose slice() would alias the caller's file.
@@ -152,18 +154,34 @@ function parseSetupHeader(kernel: Uint8Array): SetupHeader {
   if (kernel.length < Math.max(expected, setupSize + 1, headerEnd)) {
     throw new Error(`truncated kernel (${kernel.length} bytes, its header promises ${expected})`);
   }
+  const kernelSize = kernel.length - setupSize;
   return {
     version,
     setupSize,
-    kernelSize: kernel.length - setupSize,
+    kernelSize,
     headerEnd,
     loadflags,
     code32Start: v.getUint32(HDR.code32Start, true),
     initrdAddrMax: version >= 0x0203 ? v.getUint32(HDR.initrdAddrMax, true) : 0x37ff_ffff,
     xloadflags: version >= 0x020c ? v.getUint16(HDR.xloadflags, true) : 0,
     cmdlineSize: version >= 0x0206 ? v.getUint32(HDR.cmdlineSize, true) : 255,
-    initSize: version >= 0x020a && headerEnd >= HDR.initSize + 4 ? v.getUint32(HDR.initSize, true) : 0,
+    footprintEnd: Math.max(KERNEL_LOAD_ADDR + kernelSize, version >= 0x020a && headerEnd >= HDR.initSize + 4 ? footprintEnd(v) : 0),
   };
+}
+
+/**
+ * Where the kernel's early footprint ends (boot.rst, "init_size"): a
+ * relocatable kernel runs from the load address (raised to pref_address)
+ * aligned up to kernel_alignment, another one from pref_address, and needs
+ * init_size bytes from there before it looks at the memory map. Protocol 2.10+.
+ */
+function footprintEnd(v: DataView): number {
+  const prefAddress = Number(v.getBigUint64(HDR.prefAddress, true));
+  const alignment = v.getUint32(HDR.kernelAlignment, true) || 1;
+  const runtimeStart = v.getUint8(HDR.relocatableKernel)
+    ? Math.ceil(Math.max(KERNEL_LOAD_ADDR, prefAddress) / alignment) * alignment
+    : prefAddress;
+  return runtimeStart + v.getUint32(HDR.initSize, true);
 }
 
 /** The NUL-terminated command line, within the kernel's cmdline_size and our area below the EBDA. */
@@ -180,13 +198,13 @@ function encodeCommandLine(cmdline: string, hdr: SetupHeader): Uint8Array {
  * As high as RAM and initrd_addr_max allow, page aligned (what QEMU does), in
  * the usable E820 RAM below 4 GiB and above the kernel's decompression area.
  */
-function placeInitrd(hdr: SetupHeader, e820: readonly E820Entry[], size: number, kernelEnd: number): number {
+function placeInitrd(hdr: SetupHeader, e820: readonly E820Entry[], size: number): number {
   const ceiling = Math.min(hdr.initrdAddrMax + 1, FOUR_GIB);
   let largest = 0;
   const ram = e820.filter((e) => e.type === E820_RAM).sort((a, b) => b.base - a.base);
   for (const e of ram) {
     const top = Math.min(e.base + e.length, ceiling);
-    const bottom = Math.max(e.base, kernelEnd);
+    const bottom = Math.max(e.base, hdr.footprintEnd);
     if (top <= bottom) continue;
     const addr = Math.floor((top - size) / 0x1000) * 0x1000;
     if (addr >= bottom) return addr;
@@ -232,8 +250,4 @@ function writeTextScreenInfo(v: DataView, extMemKiB: number): void {
 
 function protocolName(version: number): string {
   return `${version >> 8}.${String(version & 0xff).padStart(2, '0')}`;
-}
-
-function mib(bytes: number): number {
-  return Math.floor(bytes / 0x10_0000);
 }

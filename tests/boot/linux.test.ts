@@ -6,6 +6,7 @@ import { BOOT_CS, BOOT_DS, BOOT_GDT_ADDR, PAGE_TABLES_ADDR } from '../../src/boo
 import { pcE820Map } from '../../src/boot/e820.js';
 import { buildAcpiTables } from '../../src/boot/acpi.js';
 import { ensureLinuxGuest } from './guest-images.js';
+import { allZero, cString, sameBytes } from './memory-checks.js';
 
 const MiB = 0x10_0000;
 const RSI = 6;
@@ -22,16 +23,6 @@ beforeAll(() => {
 
 function zp32(mem: AddressSpace, off: number): number {
   return mem.read32(ZERO_PAGE_ADDR + off);
-}
-
-function cString(mem: AddressSpace, addr: number): string {
-  let s = '';
-  for (let c = mem.read8(addr); c !== 0; c = mem.read8(++addr)) s += String.fromCharCode(c);
-  return s;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 }
 
 /** A minimal bzImage: 4 setup sectors (setup_sects 0), a header of protocol `version`, and a kernel body. */
@@ -132,13 +123,19 @@ describe('Linux boot protocol: Debian 12 i386 bzImage', () => {
     expect(cString(mem, CMDLINE_ADDR)).toBe('');
   });
 
-  it('refuses an initrd that does not fit, with QEMU\'s message, and writes nothing', () => {
-    const mem = new AddressSpace(32 * MiB);
+  it('refuses an initrd that does not fit above the kernel\'s footprint, with QEMU\'s message, and writes nothing', () => {
+    // Debian's kernel decompresses to 16 MiB (kernel_alignment) and needs init_size (~16 MiB) there.
+    const mem = new AddressSpace(64 * MiB);
     const big = new Uint8Array(40 * MiB);
     expect(() => loadLinux(mem, { kernel, initrd: big, cmdline: '', e820: pcE820Map(mem) })).toThrow(
       /^initrd is too large, cannot support \(max: \d+, need 41943040\)$/,
     );
-    expect(mem.ram.some((b) => b !== 0)).toBe(false);
+    expect(allZero(mem.ram)).toBe(true);
+  });
+
+  it('refuses a machine with less RAM than the kernel needs before it reads the memory map', () => {
+    const mem = new AddressSpace(24 * MiB);
+    expect(() => loadLinux(mem, { kernel, cmdline: '', e820: pcE820Map(mem) })).toThrow(/^not enough RAM for this kernel \(it needs \d+ MiB\)$/);
   });
 
   it('refuses a 64-bit entry for a 32-bit kernel', () => {

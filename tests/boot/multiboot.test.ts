@@ -5,6 +5,7 @@ import { MULTIBOOT_BOOTLOADER_MAGIC, isMultiboot, loadMultiboot, parseMultibootM
 import { BOOT_CS, BOOT_DS } from '../../src/boot/boot-cpu.js';
 import { pcE820Map } from '../../src/boot/e820.js';
 import { ensureLinuxGuest } from './guest-images.js';
+import { allZero, cString } from './memory-checks.js';
 
 const MiB = 0x10_0000;
 const RAX = 0;
@@ -58,12 +59,6 @@ function pattern(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
 }
 
-function cString(mem: AddressSpace, addr: number): string {
-  let s = '';
-  for (let c = mem.read8(addr); c !== 0; c = mem.read8(++addr)) s += String.fromCharCode(c);
-  return s;
-}
-
 describe('multiboot v1 loader', () => {
   it('loads ELF PT_LOAD segments at their physical addresses, zero-fills bss, and enters at the physical entry', () => {
     const mem = new AddressSpace(64 * MiB);
@@ -78,7 +73,7 @@ describe('multiboot v1 loader', () => {
     const state = loadMultiboot(mem, { kernel, modules: [], cmdline: 'kernel.elf', e820: pcE820Map(mem) });
     expect(mem.readBytes(0x10_0000, 0x300)).toEqual(text);
     expect(mem.readBytes(0x10_1000, 0x80)).toEqual(data);
-    expect(mem.readBytes(0x10_1080, 0x2000 - 0x80).every((b) => b === 0)).toBe(true);
+    expect(allZero(mem.readBytes(0x10_1080, 0x2000 - 0x80))).toBe(true);
     expect(state.rip).toBe(0x10_0010n);
     expect(state.gpr[RAX]).toBe(BigInt(MULTIBOOT_BOOTLOADER_MAGIC));
     expect(state.cr0 & 0x8000_0001n).toBe(1n); // PE, no paging
@@ -149,7 +144,7 @@ describe('multiboot v1 loader', () => {
     expect(isMultiboot(file)).toBe(true);
     const state = loadMultiboot(mem, { kernel: file, modules: [], cmdline: '', e820: pcE820Map(mem) });
     expect(mem.readBytes(0x20_0000, 0x400)).toEqual(file.subarray(0, 0x400));
-    expect(mem.readBytes(0x20_0400, 0x2c00).every((b) => b === 0)).toBe(true); // bss
+    expect(allZero(mem.readBytes(0x20_0400, 0x2c00))).toBe(true); // bss
     expect(mem.read8(0x1f_ffff)).toBe(0xaa);
     expect(state.rip).toBe(0x20_0040n);
     expect(Number(state.gpr[RBX])).toBeGreaterThanOrEqual(0x20_3000);
@@ -181,7 +176,7 @@ describe('multiboot v1 loader', () => {
     const notElf = pattern(0x200, 0);
     notElf.set(multibootHeader(0x3), 0x40);
     expect(load(notElf)).toThrow('multiboot kernel is neither ELF nor an a.out-kludge image (header flag 16)');
-    expect(mem.ram.some((b) => b !== 0)).toBe(false);
+    expect(allZero(mem.ram)).toBe(true);
   });
 
   it('leaves Linux bzImages to the Linux loader, as QEMU does', () => {
