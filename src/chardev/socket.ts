@@ -102,19 +102,25 @@ export class SocketChardev extends BaseChardev {
       else server.listen(this.opts.port ?? 0, this.opts.host || undefined, resolve);
     });
     server.on('connection', (s) => this.accept(s));
+    // Later listener errors (e.g. out of descriptors on accept) must not end tsvm; the guest just sees no client.
+    server.on('error', () => {});
     if (!this.opts.wait) return;
     notice(`tsvm waiting for connection on: disconnected:${this.address}`);
     await new Promise<void>((resolve) => server.once('connection', () => resolve()));
   }
 
+  /** A new client: it takes the chardev, or waits in line while another is connected. */
   private accept(socket: net.Socket): void {
-    if (this.conn || this.closed) {
-      this.waiting.push(socket);
-      socket.pause();
-      socket.once('close', () => this.waiting.splice(this.waiting.indexOf(socket) >>> 0, 1));
+    if (!this.conn && !this.closed) {
+      this.connect(socket);
       return;
     }
-    this.connect(socket);
+    socket.pause();
+    this.waiting.push(socket);
+    socket.once('close', () => {
+      const i = this.waiting.indexOf(socket);
+      if (i >= 0) this.waiting.splice(i, 1);
+    });
   }
 
   private async dial(failHard: boolean): Promise<void> {

@@ -42,6 +42,8 @@ export class StdioChardev extends BaseChardev {
     this.stdout = streams.stdout;
     if (this.stdin.isTTY) enterRawMode(this.stdin as ReadStream);
     this.stdin.on('data', this.onData);
+    // Whoever reads our stdout may go away (EPIPE); like QEMU, keep running and drop the output.
+    this.stdout.on('error', () => {});
   }
 
   write(data: Uint8Array): void {

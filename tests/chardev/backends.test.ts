@@ -159,6 +159,29 @@ describe('socket chardev, TCP server', () => {
     c2.destroy();
   });
 
+  it('serves one client at a time: a second one waits until the first leaves', async () => {
+    const chr = (await make({ kind: 'socket', host: '127.0.0.1', port: 0, server: true, wait: false, telnet: false })) as SocketChardev;
+    const rec = new Recorder();
+    chr.attach(rec);
+    const c1 = net.connect(chr.boundPort!, '127.0.0.1');
+    await connected(c1);
+    c1.write('one;');
+    await rec.waitFor('one;');
+    const c2 = net.connect(chr.boundPort!, '127.0.0.1');
+    await connected(c2);
+    c2.write('two;');
+    const c1Got = readSome(c1, 'for one');
+    chr.write(bytes('for one'));
+    expect(await c1Got).toBe('for one');
+    expect(rec.text).toBe('one;');
+    c1.destroy();
+    await rec.waitFor('two;');
+    const c2Got = readSome(c2, 'for two');
+    chr.write(bytes('for two'));
+    expect(await c2Got).toBe('for two');
+    c2.destroy();
+  });
+
   it('with wait=on resolves only once a client connects, after saying where it waits', async () => {
     const port = await freePort();
     const notices: string[] = [];
