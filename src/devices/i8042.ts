@@ -94,6 +94,35 @@ function buildTranslationTable(): Uint8Array {
   return table;
 }
 
+/** Set 2 break code of a make code: 0xF0 before the final byte (E0 xx → E0 F0 xx). */
+function breakCode(make: readonly number[]): number[] {
+  if (make.length === 0) return [];
+  return [...make.slice(0, -1), 0xf0, make[make.length - 1]!];
+}
+
+/** Set 2 make codes by QEMU key name (the monitor's `sendkey` names). */
+// prettier-ignore
+export const SET2_MAKE_CODES: Readonly<Record<string, readonly number[]>> = {
+  a: [0x1c], b: [0x32], c: [0x21], d: [0x23], e: [0x24], f: [0x2b], g: [0x34], h: [0x33], i: [0x43],
+  j: [0x3b], k: [0x42], l: [0x4b], m: [0x3a], n: [0x31], o: [0x44], p: [0x4d], q: [0x15], r: [0x2d],
+  s: [0x1b], t: [0x2c], u: [0x3c], v: [0x2a], w: [0x1d], x: [0x22], y: [0x35], z: [0x1a],
+  '1': [0x16], '2': [0x1e], '3': [0x26], '4': [0x25], '5': [0x2e], '6': [0x36], '7': [0x3d], '8': [0x3e],
+  '9': [0x46], '0': [0x45],
+  esc: [0x76], minus: [0x4e], equal: [0x55], backspace: [0x66], tab: [0x0d], ret: [0x5a], spc: [0x29],
+  bracket_left: [0x54], bracket_right: [0x5b], semicolon: [0x4c], apostrophe: [0x52], grave_accent: [0x0e],
+  backslash: [0x5d], comma: [0x41], dot: [0x49], slash: [0x4a], less: [0x61], caps_lock: [0x58],
+  shift: [0x12], shift_r: [0x59], ctrl: [0x14], ctrl_r: [0xe0, 0x14], alt: [0x11], alt_r: [0xe0, 0x11],
+  meta_l: [0xe0, 0x1f], meta_r: [0xe0, 0x27], menu: [0xe0, 0x2f],
+  f1: [0x05], f2: [0x06], f3: [0x04], f4: [0x0c], f5: [0x03], f6: [0x0b], f7: [0x83], f8: [0x0a],
+  f9: [0x01], f10: [0x09], f11: [0x78], f12: [0x07],
+  num_lock: [0x77], scroll_lock: [0x7e],
+  insert: [0xe0, 0x70], delete: [0xe0, 0x71], home: [0xe0, 0x6c], end: [0xe0, 0x69], pgup: [0xe0, 0x7d],
+  pgdn: [0xe0, 0x7a], up: [0xe0, 0x75], down: [0xe0, 0x72], left: [0xe0, 0x6b], right: [0xe0, 0x74],
+  kp_divide: [0xe0, 0x4a], kp_multiply: [0x7c], asterisk: [0x7c], kp_subtract: [0x7b], kp_add: [0x79],
+  kp_enter: [0xe0, 0x5a], kp_decimal: [0x71], kp_0: [0x70], kp_1: [0x69], kp_2: [0x72], kp_3: [0x7a],
+  kp_4: [0x6b], kp_5: [0x73], kp_6: [0x74], kp_7: [0x6c], kp_8: [0x75], kp_9: [0x7d],
+};
+
 // ---- the devices behind the controller ----
 
 export interface Ps2KeyboardState {
@@ -421,9 +450,14 @@ export class I8042 {
 
   /** Presses and releases one key given by its set 2 make code (e.g. [0x1c] for A, [0xe0, 0x75] for Up). */
   pressKey(make: readonly number[]): void {
-    const last = make[make.length - 1];
-    if (last === undefined) return;
-    this.sendScancodes([...make, ...make.slice(0, -1), 0xf0, last]);
+    this.pressChord([make]);
+  }
+
+  /** sendkey's chord (ctrl-alt-delete): presses the keys in order, then releases them in reverse. */
+  pressChord(makes: readonly (readonly number[])[]): void {
+    const bytes: number[] = makes.flat();
+    for (const make of [...makes].reverse()) bytes.push(...breakCode(make));
+    this.sendScancodes(bytes);
   }
 
   // ---- port 0x64 ----

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { I8042 } from '../../src/devices/i8042.js';
+import { I8042, SET2_MAKE_CODES } from '../../src/devices/i8042.js';
 import { I8259Pair } from '../../src/devices/i8259.js';
 import { A20Gate } from '../../src/io/a20.js';
 import { IrqRouter } from '../../src/io/irq.js';
@@ -111,6 +111,18 @@ describe('i8042 controller', () => {
     expect(drain().length).toBe(1 + 16); // the output buffer, then the queue
     for (let i = 0; i < 1000; i++) writeData(0xee);
     expect(drain().length).toBe(1 + 24);
+  });
+
+  it('sends a sendkey chord as set 1 when translating: ctrl-alt-delete', () => {
+    const { kbc, command, writeData, drain } = setup();
+    command(0x60);
+    writeData(0x61);
+    kbc.pressChord(['ctrl', 'alt', 'delete'].map((k) => SET2_MAKE_CODES[k]!));
+    expect(drain()).toEqual([0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d]);
+    for (const [key, set1] of [['esc', 0x01], ['ret', 0x1c], ['f7', 0x41], ['f12', 0x58], ['kp_9', 0x49]] as const) {
+      kbc.pressKey(SET2_MAKE_CODES[key]!);
+      expect(drain()).toEqual([set1, set1 | 0x80]);
+    }
   });
 
   it('holds keyboard bytes while the keyboard interface is disabled', () => {
