@@ -8,7 +8,7 @@
 import type { ChardevBackend, ChardevConfig } from '../config.js';
 import { OptionError } from './errors.js';
 
-import { isHelp, parseInteger, SubOptions } from './suboptions.js';
+import { checkId, isHelp, parseInteger, SubOptions } from './suboptions.js';
 
 /**
  * A legacy spec QEMU cannot even split (`tcp:localhost` without a port):
@@ -44,12 +44,6 @@ const BACKEND_KEYS: Record<BackendName, readonly string[]> = {
 };
 
 const SOCKET_KEYS_NOT_YET = ['to', 'ipv4', 'ipv6', 'delay', 'tn3270', 'websocket', 'fd', 'tls-creds', 'tls-authz', 'abstract', 'tight'];
-
-/** QEMU's rule for ids (id_wellformed). */
-export function checkId(id: string): void {
-  // QEMU adds a second line explaining identifiers; tsvm keeps one line.
-  if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(id)) throw new OptionError(`Parameter 'id' expects an identifier`);
-}
 
 export function chardevHelp(): string {
   // QEMU prints the header with a trailing space, as here.

@@ -5,8 +5,7 @@
  */
 import type { DeviceConfig } from '../config.js';
 import { errorAt, OptionError } from './errors.js';
-import { checkId } from './chardev.js';
-import { isHelp, parseInteger, SubOptions } from './suboptions.js';
+import { checkId, isHelp, parseInteger, SubOptions } from './suboptions.js';
 
 interface PropertyModel {
   type: 'uint32' | 'str';

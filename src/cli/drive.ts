@@ -5,13 +5,13 @@
  */
 import type { CacheMode, DriveConfig, DriveInterface, DriveMedia } from '../config.js';
 import { errorAt, OptionError } from './errors.js';
-import { SubOptions } from './suboptions.js';
+import { checkId, SubOptions } from './suboptions.js';
 
 /** A drive as one option gave it; placed on a bus/unit once all drives are known. */
 export interface DriveRequest {
   location: string;
   file?: string;
-  format?: 'raw' | 'qcow2';
+  format?: DriveConfig['format'];
   interface: DriveInterface;
   bus?: number;
   unit?: number;
@@ -80,7 +80,10 @@ export function parseDriveOption(location: string, text: string): DriveRequest {
   const snapshot = opts.bool('snapshot');
   if (snapshot !== undefined) request.snapshot = snapshot;
   const id = opts.string('id');
-  if (id !== undefined) request.id = id;
+  if (id !== undefined) {
+    checkId(id);
+    request.id = id;
+  }
   return request;
 }
 
@@ -101,10 +104,10 @@ function lockingOption(opts: SubOptions): boolean {
   return opts.bool('file.locking') ?? true;
 }
 
-function driveFormat(opts: SubOptions): 'raw' | 'qcow2' | undefined {
+function driveFormat(opts: SubOptions): DriveConfig['format'] {
   const format = opts.string('format');
   if (format === undefined) return undefined;
-  if ((FORMATS as readonly string[]).includes(format)) return format as 'raw' | 'qcow2';
+  if ((FORMATS as readonly string[]).includes(format)) return format as DriveConfig['format'];
   if (FORMATS_NOT_YET.includes(format)) throw new OptionError(`image format '${format}' not supported by tsvm yet`);
   throw new OptionError(`Unknown driver '${format}'`);
 }
@@ -139,11 +142,11 @@ export function placeDrives(requests: readonly DriveRequest[], snapshotAll: bool
   const taken = new Map<string, DriveConfig>();
   return requests.map((r) => {
     const { bus, unit } = placeDrive(r, taken);
-    const perBus = UNITS_PER_BUS[r.interface];
-    const index = perBus ? bus * perBus + unit : unit;
+    const index = driveIndex(r.interface, bus, unit);
     const id = r.id ?? defaultDriveId(r, bus, unit);
     if ([...taken.values()].some((d) => d.id === id)) throw located(r, `Duplicate ID '${id}' for drive`);
-    if (r.media === 'disk' && r.file === undefined && r.interface !== 'none') {
+    // A floppy or CD-ROM drive may start empty; an IDE disk may not.
+    if (r.media === 'disk' && r.file === undefined && r.interface === 'ide') {
       throw located(r, 'Device needs media, but drive is empty');
     }
     const drive: DriveConfig = {
@@ -183,14 +186,18 @@ function placeDrive(r: DriveRequest, taken: Map<string, DriveConfig>): { bus: nu
   }
   if (perBus && unit >= perBus) throw located(r, `unit ${unit} too big (max is ${perBus - 1})`);
   if (taken.has(`${r.interface}:${bus}:${unit}`)) {
-    const index = perBus ? bus * perBus + unit : unit;
-    throw located(r, `drive with bus=${bus}, unit=${unit} (index=${index}) exists`);
+    throw located(r, `drive with bus=${bus}, unit=${unit} (index=${driveIndex(r.interface, bus, unit)}) exists`);
   }
   const pc = PC_BUSES[r.interface];
   if (bus >= pc.buses || unit >= pc.units) {
     throw located(r, `machine type does not support if=${r.interface},bus=${bus},unit=${unit}`);
   }
   return { bus, unit };
+}
+
+function driveIndex(iface: DriveInterface, bus: number, unit: number): number {
+  const perBus = UNITS_PER_BUS[iface];
+  return perBus ? bus * perBus + unit : unit;
 }
 
 /** QEMU's generated ids: ide0-hd0, ide1-cd1, floppy0, none0. */

@@ -263,7 +263,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['serial'],
     arg: 'dev',
     section: 'Debug/Expert',
-    help: "redirect the serial port to char device 'dev'",
+    help:
+      "redirect the serial port to char device 'dev' (repeat for COM2..COM4):\n" +
+      'none, null, stdio, mon:stdio (shared with the monitor), vc (shows nowhere),\n' +
+      'file:PATH, pipe:PATH, tcp:[HOST]:PORT[,server=on][,wait=off], telnet:[HOST]:PORT[,...],\n' +
+      'unix:PATH[,server=on][,wait=off], chardev:ID (a -chardev); the same for -monitor,\n' +
+      '-qmp, -debugcon and -gdb',
     apply: (d, arg, _name, location) => {
       d.defaultSerial = false;
       if (arg.startsWith('mon:')) d.defaultMonitor = false;

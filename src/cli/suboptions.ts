@@ -87,6 +87,12 @@ export function isHelp(word: string): boolean {
   return word === 'help' || word === '?';
 }
 
+/** QEMU's rule for ids (id_wellformed). */
+export function checkId(id: string): void {
+  // QEMU adds a second line explaining identifiers; tsvm keeps one line.
+  if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(id)) throw new OptionError(`Parameter 'id' expects an identifier`);
+}
+
 const TRUE_WORDS = ['on', 'yes', 'true', 'y'];
 const FALSE_WORDS = ['off', 'no', 'false', 'n'];
 
