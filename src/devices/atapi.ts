@@ -1,7 +1,7 @@
 /**
- * An ATAPI CD/DVD-ROM: the PACKET command protocol of ATA/ATAPI-6 (sections
- * 8.21 and 9.10) carrying SCSI MMC commands, over a read-only BlockBackend
- * holding an ISO image in 2048-byte sectors.
+ * An ATAPI CD/DVD-ROM: the PACKET command protocol of ATA/ATAPI-6 (the
+ * PACKET command and the packet protocols) carrying SCSI MMC commands, over
+ * a read-only BlockBackend holding an ISO image in 2048-byte sectors.
  *
  * PACKET flow: the host writes the byte count limit to LBA mid/high and
  * PACKET to the command register; the device asks for the 12-byte packet
@@ -10,7 +10,7 @@
  * limit is offered with DRQ, its size in LBA mid/high, I/O=1, and an
  * interrupt; the status phase ends with I/O=1 C/D=1 and an interrupt. Errors
  * are CHECK CONDITION: ERR, the sense key in the error register's high
- * nibble, and the full sense data for REQUEST SENSE (SPC-3 4.5).
+ * nibble, and the full sense data for REQUEST SENSE (SPC-3, sense data).
  */
 import type { BlockBackend } from '../block/block-backend.js';
 import { atapiIdentify, FIRMWARE_REVISION } from './ide-identify.js';
@@ -32,7 +32,7 @@ const SenseKey = {
   ILLEGAL_REQUEST: 0x5,
 } as const;
 
-/** Additional sense codes (SPC-3 table 28 / MMC). */
+/** Additional sense codes (SPC-3 / MMC). */
 const Asc = {
   UNRECOVERED_READ_ERROR: 0x11,
   INVALID_OPCODE: 0x20,
@@ -77,7 +77,7 @@ export interface AtapiDataIn {
 }
 
 export interface AtapiState extends IdeDeviceState {
-  /** Sense data of the last command (SPC-3 4.5), reported by REQUEST SENSE. */
+  /** Sense data of the last command (SPC-3, sense data), reported by REQUEST SENSE. */
   sense: Sense;
   /** PREVENT ALLOW MEDIUM REMOVAL. */
   locked: boolean;
@@ -110,10 +110,10 @@ export class AtapiDrive extends IdeDevice<AtapiState> {
         return true;
       case 0xa0:
         return this.packetCommand();
-      case 0x08: // DEVICE RESET: no interrupt (ATA-6 8.7)
+      case 0x08: // DEVICE RESET: no interrupt (ATA/ATAPI-6)
         this.resetState();
         return true;
-      case 0xec: // IDENTIFY DEVICE: a PACKET device aborts it and shows its signature (ATA-6 8.15)
+      case 0xec: // IDENTIFY DEVICE: a PACKET device aborts it and shows its signature (ATA/ATAPI-6)
         this.setSignature();
         return false;
       default:
@@ -257,7 +257,7 @@ export class AtapiDrive extends IdeDevice<AtapiState> {
     this.reply(data, be16(p, 7));
   }
 
-  /** GET EVENT STATUS NOTIFICATION, polled form only (MMC-5 6.6): media class events. */
+  /** GET EVENT STATUS NOTIFICATION, polled form only (MMC-5): media class events. */
   private getEventStatus(): void {
     const p = this.state.packet;
     if (!(p[1]! & 1)) {
@@ -337,7 +337,7 @@ export class AtapiDrive extends IdeDevice<AtapiState> {
   /**
    * The most bytes per DRQ the host accepts (LBA mid/high at PACKET time).
    * FFFFh is taken as FFFEh and odd limits are rounded down, since a chunk
-   * that is not the last must be even (ATA-6 8.21); 0 is invalid and taken
+   * that is not the last must be even (ATA/ATAPI-6, PACKET); 0 is invalid and taken
    * as the largest limit rather than stalling the transfer.
    */
   private byteCountLimit(): number {
@@ -360,7 +360,7 @@ export class AtapiDrive extends IdeDevice<AtapiState> {
   }
 }
 
-/** Standard INQUIRY data (SPC-3 6.4.2) for a removable CD/DVD device. */
+/** Standard INQUIRY data (SPC-3) for a removable CD/DVD device. */
 function inquiryData(model: string): Uint8Array {
   const d = new Uint8Array(36);
   d[0] = 0x05; // peripheral device type: CD/DVD
@@ -409,7 +409,7 @@ function modePages(page: number, locked: boolean): Uint8Array | undefined {
   return d;
 }
 
-/** GET CONFIGURATION (MMC-5 6.6): the header and the Profile List feature. */
+/** GET CONFIGURATION (MMC-5): the header and the Profile List feature. */
 function configurationData(sectors: number): Uint8Array {
   const DVD_ROM = 0x0010;
   const CD_ROM = 0x0008;
@@ -451,7 +451,7 @@ function sessionData(msf: boolean): Uint8Array {
   return d;
 }
 
-/** A track address as an LBA, or as minute/second/frame with the 2-second pregap (MMC-5 table 392). */
+/** A track address as an LBA, or as minute/second/frame with the 2-second pregap (MMC-5). */
 function putAddress(d: Uint8Array, at: number, lba: number, msf: boolean): void {
   if (!msf) {
     new DataView(d.buffer).setUint32(at, lba);

@@ -2,8 +2,8 @@
  * An ATA hard disk: the PIO command set of ATA/ATAPI-6 over a BlockBackend.
  *
  * Every guest-supplied address and count is checked against the medium
- * before any I/O; a request outside it fails with IDNF (ATA-6 8.28: "IDNF
- * shall be set if an address outside of the range of user-accessible
+ * before any I/O; a request outside it fails with IDNF (ATA/ATAPI-6, READ SECTORS error outputs: "IDNF
+ * shall be set to one if an address outside of the range of user-accessible
  * addresses is requested"). QEMU reports ABRT instead; the spec allows one or
  * the other, never both, and IDNF is the one that names the cause. Backend
  * failures (a read-only medium, an I/O error) abort the command with ABRT.
@@ -150,7 +150,7 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
       this.abort();
       return true;
     }
-    // The first block is requested without an interrupt (ATA-6 9.8, PIO data-out).
+    // The first block is requested without an interrupt (ATA/ATAPI-6, PIO data-out protocol).
     this.status = READY;
     this.expectBlock(t);
     return true;
@@ -294,7 +294,7 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
     return (cyl * heads + head) * sectors + tf.sector - 1;
   }
 
-  /** Leaves the address of the last sector transferred in the task file (ATA-6 8.x "Normal outputs"). */
+  /** Leaves the address of the last sector transferred in the task file (as QEMU does; ATA/ATAPI-6 leaves these outputs to the device). */
   private setLba(lba: number, lba48: boolean): void {
     const tf = this.tf;
     if (lba48) {

@@ -12,7 +12,7 @@
  */
 import type { BlockBackend } from '../block/block-backend.js';
 
-/** Status register bits (ATA-6 7.15.6). */
+/** Status register bits (ATA/ATAPI-6, Status register). */
 export const Status = {
   ERR: 0x01,
   DRQ: 0x08,
@@ -23,7 +23,7 @@ export const Status = {
   BSY: 0x80,
 } as const;
 
-/** Error register bits (ATA-6 7.9). */
+/** Error register bits (ATA/ATAPI-6, Error register). */
 export const ErrorBit = {
   AMNF: 0x01,
   ABRT: 0x04,
@@ -31,7 +31,7 @@ export const ErrorBit = {
   UNC: 0x40,
 } as const;
 
-/** Device register bits (ATA-6 7.10). */
+/** Device register bits (ATA/ATAPI-6, Device register). */
 export const Select = {
   /** Head number in CHS mode, LBA bits 27:24 in LBA28 mode. */
   HEAD: 0x0f,
@@ -41,7 +41,7 @@ export const Select = {
   OBSOLETE: 0xa0,
 } as const;
 
-/** Interrupt reason bits in the sector count register during PACKET (ATA-6 7.16). */
+/** Interrupt reason bits in the sector count register during PACKET (ATA/ATAPI-6, PACKET command). */
 export const Reason = { COD: 0x01, IO: 0x02 } as const;
 
 export const READY = Status.DRDY | Status.DSC;
@@ -94,7 +94,7 @@ export interface IdeDeviceState {
   tf: TaskFile;
   status: number;
   error: number;
-  /** INTRQ pending (ATA-6 5.2.9): set on completion, cleared by a status read or a new command. */
+  /** INTRQ pending (ATA/ATAPI-6, INTRQ): set on completion, cleared by a status read or a new command. */
   irqPending: boolean;
   pio: PioTransfer | null;
 }
@@ -161,7 +161,7 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   /** The command set of the device type; false for a command it does not implement. */
   protected abstract executeSpecific(command: number): boolean;
 
-  /** Commands both ATA and PACKET devices take (ATA-6 section 8, "Packet Command feature set: M"). */
+  /** Commands both ATA and PACKET devices take (mandatory for the PACKET feature set too). */
   private executeCommon(command: number): boolean {
     switch (command) {
       case 0xe5: // CHECK POWER MODE: FFh = active or idle
@@ -191,7 +191,7 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   }
 
   /**
-   * SET FEATURES subcommands (ATA-6 8.37). Transfer modes: PIO only, since
+   * SET FEATURES subcommands (ATA/ATAPI-6, SET FEATURES). Transfer modes: PIO only, since
    * tsvm has no bus-master DMA yet; a DMA mode is refused like an
    * unsupported mode.
    */
@@ -278,7 +278,7 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   }
 
   /**
-   * The reset signature (ATA-6 9.12): sector count and number 1, LBA mid/high
+   * The reset signature (ATA/ATAPI-6, signature and persistence): sector count and number 1, LBA mid/high
    * 00h/00h for ATA and 14h/EBh for a PACKET device.
    */
   setSignature(): void {
@@ -293,7 +293,7 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   /**
    * The state after a reset (power-on, SRST, DEVICE RESET): signature, error
    * 01h (diagnostics passed), ready unless a PACKET device, which leaves DRDY
-   * clear until the host identifies it (ATA-6 9.1).
+   * clear until the host identifies it (ATA/ATAPI-6, reset protocols).
    */
   resetState(): void {
     this.stopPio();

@@ -1,5 +1,5 @@
 /**
- * IDENTIFY DEVICE and IDENTIFY PACKET DEVICE data (ATA/ATAPI-6 8.15, 8.16):
+ * IDENTIFY DEVICE and IDENTIFY PACKET DEVICE data (ATA/ATAPI-6):
  * 256 little-endian words describing the device to the host.
  */
 
@@ -87,7 +87,7 @@ export function atapiIdentify(serial: string, model: string): Uint8Array {
   return toBytes(w);
 }
 
-/** ATA strings: space padded, two characters a word with the first in the high byte (ATA-6 3.2.9). */
+/** ATA strings: space padded, two characters a word with the first in the high byte (ATA/ATAPI-6 conventions). */
 function putString(w: Uint16Array, word: number, length: number, text: string): void {
   const padded = text.padEnd(length, ' ').slice(0, length);
   for (let i = 0; i < length; i += 2) {

@@ -24,7 +24,7 @@ import { IdeDevice, Select, Status, type IdeDriveConfig } from './ide-device.js'
 
 export type { IdeDriveConfig } from './ide-device.js';
 
-/** Device control register bits (ATA-6 7.8). */
+/** Device control register bits (ATA/ATAPI-6, Device Control register). */
 const Control = {
   NIEN: 0x02,
   SRST: 0x04,
@@ -61,7 +61,7 @@ export class IdeChannel {
     return this.devices[this.unit];
   }
 
-  /** INTRQ: the selected device's pending interrupt, unless the host masked it with nIEN (ATA-6 5.2.9). */
+  /** INTRQ: the selected device's pending interrupt, unless the host masked it with nIEN (ATA/ATAPI-6, INTRQ). */
   updateIrq(): void {
     this.irq.set(!(this.control & Control.NIEN) && (this.selected?.irqPending ?? false));
   }
@@ -99,7 +99,7 @@ export class IdeChannel {
     return this.selected?.status ?? 0;
   }
 
-  /** A command block register write: both devices latch the task file (ATA-6 7.1). */
+  /** A command block register write: both devices latch the task file (ATA/ATAPI-6, I/O register descriptions). */
   writeRegister(reg: number, value: number): void {
     if (reg === Reg.STATUS_COMMAND) {
       this.command(value);
@@ -123,7 +123,7 @@ export class IdeChannel {
         case Reg.HCYL: tf.hobHcyl = tf.hcyl; tf.hcyl = value; break;
       }
     }
-    // A write to any command block register clears HOB (ATA-6 7.8).
+    // A write to any command block register clears HOB (ATA/ATAPI-6, Device Control register).
     this.control &= ~Control.HOB;
   }
 
@@ -147,7 +147,7 @@ export class IdeChannel {
   private command(value: number): void {
     const dev = this.selected;
     if (!dev) return;
-    // Only DEVICE RESET to a PACKET device is taken while BSY or DRQ is set (ATA-6 9.3).
+    // Only DEVICE RESET to a PACKET device is taken while BSY or DRQ is set (as QEMU enforces).
     if (dev.status & (Status.BSY | Status.DRQ) && !(value === 0x08 && dev.isAtapi)) return;
     dev.clearIrq();
     if (value === 0x90) this.executeDeviceDiagnostic();
@@ -155,7 +155,7 @@ export class IdeChannel {
   }
 
   /**
-   * EXECUTE DEVICE DIAGNOSTIC (ATA-6 8.11): both devices run their
+   * EXECUTE DEVICE DIAGNOSTIC (ATA/ATAPI-6): both devices run their
    * diagnostics and show their signatures; error 01h means device 0 passed
    * and device 1 passed or is absent. Device 0 is left selected.
    */
@@ -169,7 +169,7 @@ export class IdeChannel {
     this.devices[0]?.raiseIrq();
   }
 
-  /** SRST set: the devices are busy resetting until the host clears it (ATA-6 9.2). */
+  /** SRST set: the devices are busy resetting until the host clears it (ATA/ATAPI-6, software reset protocol). */
   private assertSoftReset(): void {
     for (const dev of this.devices) {
       if (!dev) continue;
