@@ -17,6 +17,7 @@
 import type { IrqLine } from '../io/irq.js';
 import type { PortBus } from '../io/port-bus.js';
 import type { Timer, TimerQueue } from '../machine/clock.js';
+import { fromBcd, toBcd } from './bcd.js';
 
 /** Input clock of every channel, Hz. */
 export const PIT_HZ = 1_193_182;
@@ -79,14 +80,6 @@ function initialChannel(index: number, now: number): PitChannelState {
     latchHighNext: false,
     latchedStatus: -1,
   };
-}
-
-function bcdToBinary(v: number): number {
-  return (v >> 12) * 1000 + ((v >> 8) & 15) * 100 + ((v >> 4) & 15) * 10 + (v & 15);
-}
-
-function binaryToBcd(v: number): number {
-  return ((v / 1000) % 10 << 12) | ((v / 100) % 10 << 8) | ((v / 10) % 10 << 4) | v % 10;
 }
 
 /** Clock ticks the channel has counted by guest time `now`. */
@@ -164,7 +157,7 @@ function countAt(ch: PitChannelState, d: number): number {
       break;
   }
   count = ((count % modulus) + modulus) % modulus;
-  return ch.bcd ? binaryToBcd(count) : count;
+  return ch.bcd ? toBcd(count) : count;
 }
 
 export class I8254Pit {
@@ -313,7 +306,7 @@ export class I8254Pit {
   /** A complete count written: the counting element loads it and counting starts. */
   private loadCount(index: number, raw: number): void {
     const ch = this.state.channels[index]!;
-    const value = ch.bcd ? bcdToBinary(raw) : raw;
+    const value = ch.bcd ? fromBcd(raw) : raw;
     ch.reload = value === 0 ? (ch.bcd ? 10000 : 0x10000) : value;
     ch.loadTime = this.now();
     ch.heldTicks = !ch.gate && gateSuspends(ch.mode) ? 0 : -1;

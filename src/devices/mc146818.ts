@@ -18,6 +18,7 @@
 import type { IrqLine } from '../io/irq.js';
 import type { PortBus } from '../io/port-bus.js';
 import type { Timer, TimerQueue } from '../machine/clock.js';
+import { fromBcd, toBcd } from './bcd.js';
 
 const CMOS_SIZE = 128;
 
@@ -82,14 +83,6 @@ export interface Mc146818State {
   baseNs: number;
   /** Virtual time up to which update-ended, alarm and periodic flags have been accounted. */
   flagsCheckedNs: number;
-}
-
-function toBcd(v: number): number {
-  return ((v / 10) % 10 << 4) | v % 10;
-}
-
-function fromBcd(v: number): number {
-  return (v >> 4) * 10 + (v & 15);
 }
 
 function startTimeMs(base: RtcOptions['base']): number {
