@@ -180,3 +180,15 @@ test('a compressed cluster that does not inflate', () => {
   patch(file, dataOffset, Array.from({ length: 64 }, (_, i) => (i * 37) & 0xff));
   expectRefused(file, ['convert', '-O', 'raw', file, path.join(dir, 'out.raw')], /Compressed cluster .* image is corrupt/);
 });
+
+test('the dirty bit (lazy refcounts after a crash): readable; writing waits for check -r all', () => {
+  const file = goodImage(tempDir(), 'lazy_refcounts=on');
+  patch(file, 72, u64be(1)); // incompatible_features bit 0: dirty
+  expectRefused(file, ['snapshot', '-c', 's', file], /Image is dirty.*check -r all/);
+  expect(tsvmImg(build, ['convert', '-O', 'raw', file, file + '.raw']).status).toBe(0);
+  const repaired = tsvmImg(build, ['check', '-r', 'all', file]);
+  expect(repaired.status).toBe(0);
+  expect(JSON.parse(qemuImg(['info', '--output=json', file]).stdout)['dirty-flag']).toBe(false);
+  expect(tsvmImg(build, ['snapshot', '-c', 's', file]).status).toBe(0);
+  expect(qemuImg(['check', file]).status).toBe(0);
+});

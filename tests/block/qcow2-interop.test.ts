@@ -213,3 +213,38 @@ test('snapshots tsvm takes: copy-on-write keeps them intact, revert and delete l
   expectSameBytes(qemuView(file), final);
   expect(qemuImg(['snapshot', '-l', file]).stdout).toBe('');
 });
+
+test('tsvm writing over what QEMU left (compressed, zero, snapshot-shared and backing clusters) matches qemu-io doing the same', () => {
+  const dir = tempDir();
+  const base = path.join(dir, 'base.raw');
+  fs.writeFileSync(base, pattern(4 * MiB, 61));
+  const raw = path.join(dir, 'content.raw');
+  const content = new Uint8Array(4 * MiB);
+  content.fill(0x31, 0, 2 * MiB); // compressible
+  fs.writeFileSync(raw, content);
+  const mine = path.join(dir, 'mine.qcow2');
+  const theirs = path.join(dir, 'theirs.qcow2');
+  expect(qemuImg(['convert', '-c', '-O', 'qcow2', '-B', 'base.raw', '-F', 'raw', raw, mine]).status).toBe(0);
+  qemuWrites(mine, ['write -z 2M 256k', 'write -P 0x44 3M 128k']);
+  expect(qemuImg(['snapshot', '-c', 'shared', mine]).status).toBe(0);
+  fs.copyFileSync(mine, theirs);
+
+  const writes: Array<[number, number, number]> = [
+    [100, 5000, 1], // inside a compressed cluster
+    [2 * MiB + 70_000, 100_000, 2], // zero clusters
+    [3 * MiB + 1000, 200_000, 3], // snapshot-shared data, then unallocated (backing)
+    [4 * MiB - 700, 700, 4], // the last sector
+  ];
+  const image = openImage(mine, { readOnly: false });
+  for (const [offset, length, seed] of writes) image.write(offset, pattern(length, seed));
+  image.close();
+  for (const [offset, length, seed] of writes) {
+    const chunk = path.join(dir, `chunk${seed}`);
+    fs.writeFileSync(chunk, pattern(length, seed));
+    const r = qemuIo(['-c', `write -s ${chunk} ${offset} ${length}`, theirs]);
+    expect(r.status).toBe(0);
+  }
+  expect(qemuImg(['check', mine]).stdout).toContain('No errors were found on the image.');
+  expectSameBytes(qemuView(mine), qemuView(theirs));
+  expectSameBytes(qemuView(mine, ['-l', 'snapshot.name=shared']), qemuView(theirs, ['-l', 'snapshot.name=shared']));
+});
