@@ -508,6 +508,8 @@ export interface PmIoBlock {
 
 const PIIX4_PMBA = 0x40;
 const PIIX4_PMREGMISC = 0x80;
+const PIIX4_DEVACTB = 0x58;
+const APMC_EN = 1 << 25;
 const PMIOSE = 0x01;
 /** Where tsvm's ACPI tables put the PM block; set at power-on so a direct-boot kernel finds it without firmware. */
 export const DEFAULT_PM_BASE = 0x600;
@@ -529,6 +531,10 @@ export class Piix4Pm extends PciFunction {
     this.set32(PIIX4_PMBA, DEFAULT_PM_BASE | 0x01);
     this.setMask32(PIIX4_PMBA, 0x0000_ffc0);
     this.config[PIIX4_PMREGMISC] = PMIOSE;
+    // DEVACTB (0x58) APMC_EN: tsvm has no SMM, so mark SMI-on-APMC as already set up;
+    // SeaBIOS then skips its SMM relocation, which would wait forever for an SMI handler
+    // (QEMU does the same with smm=off).
+    this.config[PIIX4_DEVACTB + 3] = APMC_EN >>> 24;
     this.updatePmBase();
   }
 

@@ -145,6 +145,7 @@ describe('PCI configuration mechanism #1 and the i440FX/PIIX functions', () => {
     expect(pmBases).toEqual([0x600]);
     expect(read(0x0b, 0x40)).toBe(0x601);
     expect(read(0x0b, 0x3c, 2)).toBe(0x0109); // INTA#, IRQ 9
+    expect(read(0x0b, 0x58) & (1 << 25)).not.toBe(0); // APMC_EN: SeaBIOS skips SMM setup
     write(0x0b, 0x40, 4, 0xb000);
     expect(read(0x0b, 0x40)).toBe(0xb001);
     expect(pmBases).toEqual([0x600, 0xb000]);
