@@ -10,7 +10,8 @@
  * There is no bus-master DMA yet: DMA commands abort.
  */
 import { SECTOR_SIZE } from '../block/block-backend.js';
-import { ataIdentify, MAX_MULT_SECTORS, type Chs } from './ide-identify.js';
+import { guessGeometry, type Chs, type HdGeometry } from './hd-geometry.js';
+import { ataIdentify, MAX_MULT_SECTORS } from './ide-identify.js';
 import {
   ErrorBit, IdeDevice, initialDeviceState, READY, Select,
   type IdeDeviceState, type IdeDriveConfig, type PioStep,
@@ -18,13 +19,7 @@ import {
 import type { BlockBackend } from '../block/block-backend.js';
 import { log } from '../log.js';
 
-const MAX_CYLINDERS = 16383;
-
-/** QEMU's guess_chs_for_size(): 16 heads, 63 sectors, as many cylinders as fit (2..16383). */
-export function defaultGeometry(sectors: number): Chs {
-  const cylinders = Math.min(Math.max(Math.floor(sectors / (16 * 63)), 2), MAX_CYLINDERS);
-  return { cylinders, heads: 16, sectors: 63 };
-}
+export { defaultGeometry } from './hd-geometry.js';
 
 /** A READ or WRITE command in progress. */
 export interface SectorTransfer {
@@ -46,7 +41,8 @@ export interface AtaDiskState extends IdeDeviceState {
 
 export class AtaDisk extends IdeDevice<AtaDiskState> {
   readonly totalSectors: number;
-  readonly geometry: Chs;
+  /** The default (power-on) geometry, as IDENTIFY words 1, 3 and 6 and the BIOS's CMOS entry give it. */
+  readonly geometry: HdGeometry;
   private readonly backend: BlockBackend;
   /** The DRQ block being moved; PioTransfer.data views it. */
   private readonly buffer = new Uint8Array(MAX_MULT_SECTORS * SECTOR_SIZE);
@@ -54,10 +50,10 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
   constructor(config: IdeDriveConfig, serial: string, irqChanged: () => void) {
     if (!config.backend) throw new Error('an IDE hard disk needs a medium');
     const totalSectors = Math.ceil(config.backend.length / SECTOR_SIZE);
-    const geometry = defaultGeometry(totalSectors);
+    const geometry = guessGeometry(config.backend);
     const state: AtaDiskState = {
       ...initialDeviceState(),
-      current: { ...geometry },
+      current: chs(geometry),
       multSectors: MAX_MULT_SECTORS,
       writeCache: true,
       transfer: null,
@@ -97,7 +93,7 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
   }
 
   protected restoreDefaults(): void {
-    this.state.current = { ...this.geometry };
+    this.state.current = chs(this.geometry);
     this.state.multSectors = MAX_MULT_SECTORS;
     this.state.writeCache = true;
   }
@@ -326,3 +322,7 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
   }
 }
 
+
+function chs(g: Chs): Chs {
+  return { cylinders: g.cylinders, heads: g.heads, sectors: g.sectors };
+}

@@ -2,6 +2,7 @@
  * IDENTIFY DEVICE and IDENTIFY PACKET DEVICE data (ATA/ATAPI-6):
  * 256 little-endian words describing the device to the host.
  */
+import type { Chs } from './hd-geometry.js';
 
 export const MAX_MULT_SECTORS = 16;
 export const FIRMWARE_REVISION = '0.1';
@@ -17,12 +18,6 @@ export interface DiskIdentity {
   current: Chs;
   multSectors: number;
   writeCache: boolean;
-}
-
-export interface Chs {
-  cylinders: number;
-  heads: number;
-  sectors: number;
 }
 
 export function ataIdentify(d: DiskIdentity): Uint8Array {

@@ -18,6 +18,7 @@
 import type { IrqLine } from '../io/irq.js';
 import type { PortBus } from '../io/port-bus.js';
 import type { AccessSize } from '../memory/address-space.js';
+import type { HdGeometry } from './hd-geometry.js';
 import { AtaDisk } from './ide-ata.js';
 import { AtapiDrive } from './atapi.js';
 import { IdeDevice, Select, Status, type IdeDriveConfig } from './ide-device.js';
@@ -209,6 +210,12 @@ export class IdeController {
     dev.powerOn();
     ch.devices[unit] = dev;
     ch.updateIrq();
+  }
+
+  /** The geometry of the hard disk at (channel, unit), for the BIOS's CMOS entries; undefined for none or a CD-ROM. */
+  diskGeometry(channel: 0 | 1, unit: 0 | 1): HdGeometry | undefined {
+    const dev = this.channels[channel].devices[unit];
+    return dev instanceof AtaDisk ? dev.geometry : undefined;
   }
 
   /** Machine reset. */

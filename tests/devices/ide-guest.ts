@@ -155,6 +155,9 @@ export function openDrive(file: string, over: Partial<DriveConfig> = {}): BlockB
   );
 }
 
+/** Bytes that differ from sector to sector, so a misplaced sector shows. */
 export function pattern(n: number, seed = 0): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => ((i >> 9) * 31 + i * 7 + seed) & 0xff);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = ((i >> 9) * 31 + i * 7 + seed) & 0xff;
+  return out;
 }
