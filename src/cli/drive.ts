@@ -134,13 +134,29 @@ export function shorthandDrive(location: string, file: string, drive: 'hd' | 'cd
 }
 
 /**
+ * QEMU's pc gets an empty CD-ROM drive on the secondary master unless that
+ * slot is taken or -nodefaults is given. (QEMU also adds an empty floppy
+ * drive; tsvm's pc has no floppy controller to hang it on.)
+ */
+const DEFAULT_CDROM: DriveRequest = {
+  location: '',
+  interface: 'ide',
+  index: 2,
+  media: 'cdrom',
+  readonly: true,
+  cache: 'writeback',
+  locking: true,
+};
+
+/**
  * Places every drive on a bus and unit as QEMU does: an explicit index or
  * bus/unit, else the first free unit on the bus; then checks the machine
- * has that slot and no two drives share it.
+ * has that slot and no two drives share it. `defaults`: add QEMU's default
+ * drives where their slots are still free.
  */
-export function placeDrives(requests: readonly DriveRequest[], snapshotAll: boolean): DriveConfig[] {
+export function placeDrives(requests: readonly DriveRequest[], snapshotAll: boolean, defaults: boolean): DriveConfig[] {
   const taken = new Map<string, DriveConfig>();
-  return requests.map((r) => {
+  const place = (r: DriveRequest): DriveConfig => {
     const { bus, unit } = placeDrive(r, taken);
     const index = driveIndex(r.interface, bus, unit);
     const id = r.id ?? defaultDriveId(r, bus, unit);
@@ -163,7 +179,10 @@ export function placeDrives(requests: readonly DriveRequest[], snapshotAll: bool
     if (r.format !== undefined) drive.format = r.format;
     taken.set(`${r.interface}:${bus}:${unit}`, drive);
     return drive;
-  });
+  };
+  const drives = requests.map(place);
+  if (defaults && !taken.has('ide:1:0')) drives.push(place(DEFAULT_CDROM));
+  return drives;
 }
 
 function placeDrive(r: DriveRequest, taken: Map<string, DriveConfig>): { bus: number; unit: number } {

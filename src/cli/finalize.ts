@@ -22,7 +22,7 @@ export function finalizeConfig(draft: Draft): MachineConfig {
     cpuModel: draft.cpuModel,
     memoryBytes: draft.memoryBytes,
     smp: draft.smp,
-    drives: placeDrives(draft.drives, draft.snapshot),
+    drives: placeDrives(draft.drives, draft.snapshot, !draft.noDefaults),
     boot: draft.boot,
     dataDirs: draft.dataDirs,
     display: draft.display ?? 'none',

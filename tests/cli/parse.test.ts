@@ -190,6 +190,14 @@ describe('drives', () => {
     ]);
   });
 
+  it('adds an empty CD-ROM drive on the secondary master, as QEMU pc does, unless that slot is taken or -nodefaults', () => {
+    expect(config().drives).toEqual([
+      { id: 'ide1-cd0', interface: 'ide', index: 2, media: 'cdrom', readonly: true, snapshot: false, cache: 'writeback', locking: true },
+    ]);
+    expect(config('-hdc', 'c.img').drives.map((d) => d.id)).toEqual(['ide1-hd0']);
+    expect(config('-nodefaults', '-hda', 'a.img').drives.map((d) => d.id)).toEqual(['ide0-hd0']);
+  });
+
   it('takes a -hda file name whole, commas included', () => {
     expect(config('-hda', 'a,b.img').drives[0]!.file).toBe('a,b.img');
   });
@@ -239,7 +247,7 @@ describe('drives', () => {
   });
 
   it('-snapshot turns on snapshot for every drive that does not say otherwise', () => {
-    const c = config('-snapshot', '-hda', 'a', '-drive', 'file=b,snapshot=off');
+    const c = config('-nodefaults', '-snapshot', '-hda', 'a', '-drive', 'file=b,snapshot=off');
     expect(c.snapshot).toBe(true);
     expect(c.drives.map((d) => d.snapshot)).toEqual([true, false]);
   });
