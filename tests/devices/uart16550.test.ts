@@ -49,6 +49,30 @@ function setup() {
 }
 
 describe('16550A UART', () => {
+  it('is detected as a 16550A by the Linux 8250 autoconfig sequence', () => {
+    const { out, inb } = setup();
+    // Scratch test on IER.
+    out(IER, 0x00);
+    expect(inb(IER) & 0x0f).toBe(0x00);
+    out(IER, 0x0f);
+    expect(inb(IER) & 0x0f).toBe(0x0f);
+    out(IER, 0x00);
+    // Loopback test: RTS | OUT2 comes back as CTS | DCD.
+    out(MCR, 0x10 | 0x0a);
+    expect(inb(MSR) & 0xf0).toBe(0x90);
+    out(MCR, 0x00);
+    // FIFO probe: IIR bits 7-6 = 3 means a working 16550A FIFO.
+    out(FCR, 0x01);
+    expect(inb(IIR) >> 6).toBe(3);
+    // No EFR behind LCR 0xBF (not a 16650), no 64-byte FIFO bit (not a 16750).
+    out(LCR, 0xbf);
+    expect(inb(IIR)).not.toBe(0);
+    out(LCR, 0x80);
+    out(FCR, 0x21);
+    expect(inb(IIR) & 0xe0).toBe(0xc0);
+    out(LCR, 0x00);
+  });
+
   it('sends THR writes to the chardev and keeps THRE/TEMT set', () => {
     const { chardev, out, inb } = setup();
     for (const c of Buffer.from('hi\n')) out(THR, c);
