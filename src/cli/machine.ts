@@ -56,13 +56,23 @@ export function parseMachineOption(text: string, machine: MachineRequest): boole
     throw new CliError(`unsupported machine type: "${type}" (use -machine help to list supported machines)`);
   }
   for (const key of opts.keys()) {
-    if (key === 'type') continue;
-    else if (key === 'accel') machine.accel = parseAccelList(opts.string('accel')!, (m) => new CliError(m));
-    else if (key === 'kernel_irqchip' || key === 'kernel-irqchip') machine.kernelIrqchip = kernelIrqchip(opts, key);
-    else if (key === 'acpi') machine.acpi = opts.choice('acpi', ['on', 'off', 'auto']) !== 'off';
-    else if (ABSENT_MACHINE_FEATURES.includes(key)) {
-      if (opts.bool(key)) throw new CliError(`machine property '${key}' not supported by tsvm yet`);
-    } else throw new CliError(`Property 'pc-machine.${key}' not found`);
+    switch (key) {
+      case 'type':
+        break;
+      case 'accel':
+        machine.accel = parseAccelList(opts.string('accel')!, (m) => new CliError(m));
+        break;
+      case 'kernel_irqchip':
+      case 'kernel-irqchip':
+        machine.kernelIrqchip = kernelIrqchip(opts, key);
+        break;
+      case 'acpi':
+        machine.acpi = opts.choice('acpi', ['on', 'off', 'auto']) !== 'off';
+        break;
+      default:
+        if (!ABSENT_MACHINE_FEATURES.includes(key)) throw new CliError(`Property 'pc-machine.${key}' not found`);
+        if (opts.bool(key)) throw new CliError(`machine property '${key}' not supported by tsvm yet`);
+    }
   }
   return true;
 }

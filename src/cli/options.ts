@@ -321,6 +321,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'put a monitor on a -chardev',
     apply: (d, arg, _name, location) => {
       const opts = new SubOptions(arg, { implied: 'chardev' });
+      // id= only names QEMU's option group; nothing refers to it.
       opts.allowOnly(['chardev', 'mode', 'pretty', 'id']);
       const chardev = opts.string('chardev');
       if (chardev === undefined) throw new OptionError("Parameter 'chardev' is missing");
