@@ -23,6 +23,10 @@ export class Refcounts {
   private readonly blocks = new Map<number, Uint8Array>();
   /** No cluster below this index is free (QEMU's free_cluster_index). */
   private freeHint = 0;
+  /** Host clusters holding refcount blocks. */
+  private readonly blockClusters = new Set<number>();
+  /** Told when a cluster's refcount drops to zero (it may then be reused for anything). */
+  onFree: ((cluster: number) => void) | undefined;
 
   constructor(
     private readonly file: HostFile,
@@ -68,7 +72,16 @@ export class Refcounts {
     this.ensureBlock(cluster);
     const blockOff = this.blockOffset(Math.floor(cluster / this.perBlock));
     this.writeCounter(blockOff, this.loadBlock(blockOff), cluster % this.perBlock, value);
-    if (value === 0) this.freeHint = Math.min(this.freeHint, cluster);
+    if (value === 0) {
+      this.freeHint = Math.min(this.freeHint, cluster);
+      this.onFree?.(cluster);
+    }
+  }
+
+  /** Whether a host cluster holds the refcount table or a refcount block. */
+  isOwnMetadata(cluster: number): boolean {
+    const first = this.tableOffset / this.clusterSize;
+    return (cluster >= first && cluster < first + this.tableClusters) || this.blockClusters.has(cluster);
   }
 
   increment(cluster: number, by = 1): void {
@@ -166,6 +179,7 @@ export class Refcounts {
     putU64(this.tableView, index * 8, offset);
     this.file.write(this.tableOffset + index * 8, this.table.subarray(index * 8, index * 8 + 8));
     this.blocks.set(offset, block);
+    this.blockClusters.add(offset / this.clusterSize);
   }
 
   /**
@@ -206,6 +220,7 @@ export class Refcounts {
       const offset = (start + i) * this.clusterSize;
       this.file.write(offset, block);
       this.blocks.set(offset, block);
+      this.blockClusters.add(offset / this.clusterSize);
       putU64(tableView, b * 8, offset);
     });
     // Clusters of the move that an existing block covers.
@@ -237,6 +252,7 @@ export class Refcounts {
         throw new ImageFormatError(`Refcount block offset 0x${off.toString(16)} unaligned (reftable index: 0x${i.toString(16)}); image is corrupt`);
       }
       checkTable('Refcount block', off, this.clusterSize, this.clusterBits, this.file.length);
+      this.blockClusters.add(off / this.clusterSize);
     }
   }
 

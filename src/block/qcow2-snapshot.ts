@@ -34,6 +34,7 @@ export function createSnapshot(image: Qcow2Image, name: string, now = Date.now()
     extraTail: new Uint8Array(0),
   };
   replaceSnapshotTable(image, [...image.snapshots, entry]);
+  image.remapMetadata();
   return entry;
 }
 
@@ -49,6 +50,7 @@ export function applySnapshot(image: Qcow2Image, idOrName: string): void {
   applyDeltas(image, lost, -1);
   image.dropCaches();
   syncCopiedFlags(image);
+  image.remapMetadata();
 }
 
 export function deleteSnapshot(image: Qcow2Image, idOrName: string): void {
@@ -60,6 +62,7 @@ export function deleteSnapshot(image: Qcow2Image, idOrName: string): void {
   for (const c of tableClusters(image, snap.l1TableOffset, snap.l1Size * 8)) image.refcounts.decrement(c);
   image.dropCaches();
   syncCopiedFlags(image);
+  image.remapMetadata();
 }
 
 function requireSnapshot(image: Qcow2Image, idOrName: string): SnapshotEntry {

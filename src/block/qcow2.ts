@@ -41,6 +41,7 @@ import { HostFile } from './qcow2-host-file.js';
 import { Refcounts } from './qcow2-refcount.js';
 import { findSnapshot, readSnapshotTable, type SnapshotEntry } from './qcow2-snapshot-table.js';
 import { lockImage } from './lock.js';
+import { MetadataMap } from './qcow2-metadata.js';
 import { hostClusters } from './qcow2-walk.js';
 
 export interface Qcow2OpenOptions {
@@ -103,6 +104,8 @@ export class Qcow2Image implements BlockBackend {
   backing: BlockBackend | undefined;
   /** The L1 table in use: the active one, or a snapshot's when opened with `snapshot`. */
   l1: Uint8Array;
+  /** Metadata clusters, for refusing in-place writes onto them (read-write images only). */
+  private metadata: MetadataMap | undefined;
   private length_: number;
   private readonly l2Cache = new Map<number, Uint8Array>();
   private inflated: { host: number; data: Uint8Array } | undefined;
@@ -139,7 +142,11 @@ export class Qcow2Image implements BlockBackend {
     this.length_ = h.size;
     this.l1 = this.loadL1(h.l1TableOffset, h.l1Size, 'L1 table');
     if (options.snapshot !== undefined) this.selectSnapshot(options.snapshot);
-    if (!this.readOnly) this.clearAutoclearFeatures();
+    if (!this.readOnly) {
+      this.remapMetadata();
+      this.refcounts.onFree = (cluster) => this.metadata?.delete(cluster);
+      this.clearAutoclearFeatures();
+    }
     this.backing = h.backingFile !== undefined && !options.noBacking ? openBackingFile(this, options.chain ?? []) : undefined;
   }
 
@@ -321,6 +328,7 @@ export class Qcow2Image implements BlockBackend {
   private writeToCluster(cluster: number, inCluster: number, chunk: Uint8Array): void {
     const m = this.lookup(cluster);
     if (m.kind === 'data' && m.copied) {
+      this.assertOwned(m.host, undefined);
       this.file.write(m.host + inCluster, chunk);
       return;
     }
@@ -392,12 +400,16 @@ export class Qcow2Image implements BlockBackend {
    */
   writableL2(l1Index: number): number {
     const old = this.l2OffsetAt(l1Index);
-    if (old !== 0 && this.l1Copied(l1Index)) return old;
+    if (old !== 0 && this.l1Copied(l1Index)) {
+      this.assertOwned(old, 'L2 table');
+      return old;
+    }
     const table = old === 0 ? new Uint8Array(this.clusterSize) : this.loadL2(old).slice();
     const host = this.refcounts.findFree() * this.clusterSize;
     if (old === 0 && host >= this.file.length) this.file.extendTo(host + this.clusterSize);
     else this.file.write(host, table);
     this.refcounts.set(host / this.clusterSize, 1);
+    this.metadata?.add(host / this.clusterSize, 'L2 table');
     this.cacheL2(host, table);
     this.setL1Entry(l1Index, host);
     if (old !== 0) this.refcounts.decrement(old / this.clusterSize);
@@ -423,6 +435,7 @@ export class Qcow2Image implements BlockBackend {
     bytes.set(table);
     this.file.write(start * this.clusterSize, bytes);
     for (let c = 0; c < clusters; c++) this.refcounts.set(start + c, 1);
+    this.metadata?.addRange(start * this.clusterSize, table.length, 'L1 table');
     const fields = new DataView(new ArrayBuffer(24));
     fields.setBigUint64(0, BigInt(virtualSize));
     fields.setUint32(8, 0);
@@ -470,6 +483,29 @@ export class Qcow2Image implements BlockBackend {
     this.file.write(0, encodeHeaderCluster(header));
     this.header.backingFile = header.backingFile;
     this.header.backingFormat = header.backingFormat;
+  }
+
+  /**
+   * A cluster about to be written in place must be what the image says it
+   * is and ours alone: COPIED in a hostile image may point at metadata or at
+   * a cluster a snapshot shares.
+   */
+  private assertOwned(host: number, kind: 'L2 table' | undefined): void {
+    const cluster = host / this.clusterSize;
+    const actual = this.metadata?.kindOf(cluster);
+    const what = kind ?? 'data cluster';
+    if (actual !== kind) {
+      throw new ImageFormatError(`Corrupt image: ${what} at 0x${host.toString(16)} overlaps ${actual ? `the ${actual}` : 'guest data'}; refusing to write`);
+    }
+    const refcount = this.refcounts.get(cluster);
+    if (refcount !== 1) {
+      throw new ImageFormatError(`Corrupt image: ${what} at 0x${host.toString(16)} is marked COPIED but has refcount ${refcount}; refusing to write`);
+    }
+  }
+
+  /** Rebuilds the metadata map after snapshot operations moved tables around. */
+  remapMetadata(): void {
+    this.metadata = new MetadataMap(this);
   }
 
   /** Forgets cached L2 tables (after metadata was rewritten behind the cache). */

@@ -192,3 +192,25 @@ test('the dirty bit (lazy refcounts after a crash): readable; writing waits for 
   expect(tsvmImg(build, ['snapshot', '-c', 's', file]).status).toBe(0);
   expect(qemuImg(['check', file]).status).toBe(0);
 });
+
+describe('metadata a guest write could land on', () => {
+  test('an L2 entry marked COPIED that points at the L1 table: the write is refused', () => {
+    const file = goodImage(tempDir());
+    const l2 = readU64(file, readU64(file, 40));
+    // Offset 0 means "unallocated" in an L2 entry, so aim guest cluster 1 at the L1 table, marked "ours alone".
+    patch(file, l2 + 8, u64be(readU64(file, 40), 0x80000000));
+    const before = sha256(file);
+    const image = openImage(file, { readOnly: false });
+    expect(() => image.write(65536, new Uint8Array(512).fill(0xff))).toThrow(/overlaps the L1 table; refusing to write/);
+    image.close();
+    expect(sha256(file)).toBe(before);
+  });
+
+  test('an L1 table placed over the refcount table: refused for writing, readable', () => {
+    const file = goodImage(tempDir());
+    patch(file, 40, u64be(readU64(file, 48)));
+    patch(file, 36, [0, 0, 0, 1]);
+    expectRefused(file, ['snapshot', '-c', 's', file], /L1 table at 0x10000 overlaps the refcount structure/);
+    expect(tsvmImg(build, ['info', file]).status).toBe(0);
+  });
+});
