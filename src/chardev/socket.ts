@@ -97,7 +97,7 @@ export class SocketChardev extends BaseChardev {
     // QEMU removes a stale socket file left by an earlier run before binding.
     if (this.opts.path !== undefined) removeStaleSocket(this.opts.path);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`Failed to bind socket to ${this.describeTarget()}: ${strerror(err)}`, { cause: err })));
+      server.once('error', (err) => reject(this.bindError(err)));
       if (this.opts.path !== undefined) server.listen(this.opts.path, resolve);
       else server.listen(this.opts.port ?? 0, this.opts.host || undefined, resolve);
     });
@@ -109,8 +109,17 @@ export class SocketChardev extends BaseChardev {
     await new Promise<void>((resolve) => server.once('connection', () => resolve()));
   }
 
+  /** QEMU's wording: inet_listen() looks for a port, unix_listen() binds a path. */
+  private bindError(err: unknown): Error {
+    const message = this.opts.path !== undefined
+      ? `Failed to bind socket to ${this.opts.path}: ${strerror(err)}`
+      : `Failed to find an available port: ${strerror(err)}`;
+    return new Error(message, { cause: err });
+  }
+
   /** A new client: it takes the chardev, or waits in line while another is connected. */
   private accept(socket: net.Socket): void {
+    socket.on('error', () => {});
     if (!this.conn && !this.closed) {
       this.connect(socket);
       return;

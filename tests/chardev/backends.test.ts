@@ -202,6 +202,13 @@ describe('socket chardev, TCP server', () => {
     client.destroy();
   });
 
+  it('reports a port already in use as QEMU does', async () => {
+    const first = (await make({ kind: 'socket', host: '127.0.0.1', port: 0, server: true, wait: false, telnet: false })) as SocketChardev;
+    await expect(make({ kind: 'socket', host: '127.0.0.1', port: first.boundPort, server: true, wait: false, telnet: false })).rejects.toThrow(
+      'Failed to find an available port: Address already in use',
+    );
+  });
+
   it('speaks telnet when telnet=on: offers options and strips commands from input', async () => {
     const chr = (await make({ kind: 'socket', host: '127.0.0.1', port: 0, server: true, wait: false, telnet: true })) as SocketChardev;
     const rec = new Recorder();
