@@ -16,6 +16,7 @@ export const BOOT_GDT_ADDR = 0x500;
 export const BOOT_CS = 0x10;
 export const BOOT_DS = 0x18;
 const GDT_ENTRIES = 4;
+export const BOOT_GDT_SIZE = GDT_ENTRIES * 8;
 
 export const PAGE_TABLES_ADDR = 0x9000;
 export const PAGE_TABLES_SIZE = 6 * 0x1000;
@@ -37,7 +38,7 @@ const RFLAGS_RESERVED = 0x2n;
 export type EntryRegisters = Partial<Record<GprName, number>>;
 
 function writeBootGdt(mem: AddressSpace, long64: boolean): void {
-  const gdt = new DataView(new ArrayBuffer(GDT_ENTRIES * 8));
+  const gdt = new DataView(new ArrayBuffer(BOOT_GDT_SIZE));
   gdt.setBigUint64(BOOT_CS, long64 ? CODE64_DESCRIPTOR : CODE32_DESCRIPTOR, true);
   gdt.setBigUint64(BOOT_DS, DATA_DESCRIPTOR, true);
   mem.writeBytes(BOOT_GDT_ADDR, new Uint8Array(gdt.buffer));
@@ -64,7 +65,7 @@ function flatState(mem: AddressSpace, long64: boolean, regs: EntryRegisters): Cp
     fs: { ...data },
     gs: { ...data },
   };
-  state.gdtr = { base: BigInt(BOOT_GDT_ADDR), limit: GDT_ENTRIES * 8 - 1 };
+  state.gdtr = { base: BigInt(BOOT_GDT_ADDR), limit: BOOT_GDT_SIZE - 1 };
   state.idtr = { base: 0n, limit: 0 };
   state.rflags = RFLAGS_RESERVED;
   return withRegisters(state, regs);

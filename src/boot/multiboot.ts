@@ -12,7 +12,7 @@ import type { AddressSpace } from '../memory/address-space.js';
 import type { CpuState } from '../accel/cpu-state.js';
 import { E820_RAM, lowerAndUpperMemoryKiB, type E820Entry } from './e820.js';
 import { alignUp, dataView } from './bytes.js';
-import { protectedModeEntry } from './boot-cpu.js';
+import { BOOT_GDT_ADDR, BOOT_GDT_SIZE, protectedModeEntry } from './boot-cpu.js';
 import { isLinuxKernel } from './linux.js';
 
 export const MULTIBOOT_HEADER_MAGIC = 0x1bad_b002;
@@ -121,7 +121,12 @@ export function loadMultiboot(mem: AddressSpace, opts: MultibootOptions): CpuSta
   }
   const info = buildInfo(next, opts, moduleAddrs);
   const end = next + info.length;
-  for (const s of image.segments) checkFitsInRam(mem, opts.e820, s.addr, s.memSize);
+  for (const s of image.segments) {
+    checkFitsInRam(mem, opts.e820, s.addr, s.memSize);
+    if (s.addr < BOOT_GDT_ADDR + BOOT_GDT_SIZE && s.addr + s.memSize > BOOT_GDT_ADDR) {
+      throw new Error(`multiboot kernel overlaps the boot GDT at 0x${BOOT_GDT_ADDR.toString(16)}`);
+    }
+  }
   checkFitsInRam(mem, opts.e820, alignUp(kernelEnd, PAGE), end - alignUp(kernelEnd, PAGE));
 
   for (const s of image.segments) {

@@ -171,6 +171,8 @@ describe('multiboot v1 loader', () => {
     expect(load(elf32(0x10_0000, seg, 0x3, 2))).toThrow(/64-bit ELF multiboot kernels are not supported/);
     const huge = [{ vaddr: 0x10_0000, paddr: 0x10_0000, data: pattern(16, 0), memsz: 32 * MiB }];
     expect(load(elf32(0x10_0000, huge))).toThrow(/^multiboot image does not fit in RAM \(0x100000-0x2100000\)$/);
+    const low = [{ vaddr: 0, paddr: 0, data: pattern(16, 0), memsz: 0x1000 }];
+    expect(load(elf32(0x10, low))).toThrow('multiboot kernel overlaps the boot GDT at 0x500');
     const truncated = elf32(0x10_0000, seg).subarray(0, 0x1008);
     expect(load(truncated)).toThrow('ELF segment 0 extends past the end of the file');
     const notElf = pattern(0x200, 0);
