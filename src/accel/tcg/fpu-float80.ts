@@ -548,7 +548,7 @@ export function fromNumber(x: number): F80 {
 }
 
 /** x × 2^n in two steps, so a large |n| does not overflow or underflow before x is applied. */
-function scaleByPow2(x: number, n: number): number {
+export function scaleByPow2(x: number, n: number): number {
   const half = Math.trunc(n / 2);
   return x * 2 ** half * 2 ** (n - half);
 }

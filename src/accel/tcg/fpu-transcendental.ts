@@ -5,10 +5,13 @@
  * DOUBLE-PRECISION SHORTCUT: the core of each function is evaluated with the
  * host's Math library on JS doubles, so these results carry about 53 good
  * bits, not the x87's 64 (its documented accuracy is within 1 ulp of
- * extended precision). Special operands (NaN, infinities, zeros, stack
- * rules) follow the SDM exactly, arguments are pre-scaled so the extended
- * exponent range does not overflow the double's, and tiny arguments take
- * exact series limits so denormal-range inputs are not flushed.
+ * extended precision). The 64-bit argument is split into a double and the
+ * exact remainder, which enters through the first derivative, so the
+ * argument's low bits are not lost. Special operands (NaN, infinities,
+ * zeros, stack rules) follow the SDM exactly, arguments are pre-scaled so
+ * the extended exponent range does not overflow the double's, and tiny
+ * arguments take exact series limits so denormal-range inputs are not
+ * flushed.
  */
 import {
   type F80,
@@ -28,14 +31,18 @@ import {
   bitLength,
   mul,
   negate,
+  roundToExtended,
+  scaleByPow2,
   specialOperands,
   toNumber,
   zero,
 } from './fpu-float80.js';
 
-/** log2(e) and ln(2) at full extended precision, for the tiny-argument limits. */
-const LOG2_E = f80(0, 0x3fff, 0xb8aa3b295c17f0bcn);
-const LN_2 = f80(0, 0x3ffe, 0xb17217f7d1cf79acn);
+const J_BIT_OF_ONE = ONE.mant;
+
+/** ln(2) = LN2_128 × 2^-128 and log2(e) = LOG2E_128 × 2^-127 to 128 bits, for the tiny-argument limits. */
+const LN2_128 = 0xb17217f7d1cf79abc9e3b39803f2f6afn;
+const LOG2E_128 = 0xb8aa3b295c17f0bbbe87fed0691d3e88n;
 
 /** Exponent of the most significant bit of a finite nonzero value. */
 function topExponent(v: F80): number {
@@ -51,6 +58,30 @@ function atFullPrecision<T>(ctx: FpContext, f: () => T): T {
   } finally {
     ctx.precision = pc;
   }
+}
+
+/**
+ * v × 2^scale (v finite, nonzero) as hi + lo: hi its top 53 bits rounded,
+ * lo the exact signed rest, so f(v) ≈ f(hi) + f'(hi)·lo.
+ */
+function split(v: F80, scale = 0): [number, number] {
+  const shift = 64 - bitLength(v.mant);
+  const m = v.mant << BigInt(shift);
+  const e = lsbExponent(v) - shift + scale;
+  const top = (m + 0x400n) >> 11n;
+  const rest = m - (top << 11n);
+  const sign = v.sign ? -1 : 1;
+  return [sign * scaleByPow2(Number(top), e + 11), sign * scaleByPow2(Number(rest), e)];
+}
+
+/**
+ * A double approximation of an irrational intermediate as an extended value
+ * with a sticky last bit, so products with it round (and underflow) as
+ * inexact, as the exact value would.
+ */
+function approximate(x: number): F80 {
+  const v = fromNumber(x);
+  return v.exp === 0 || v.exp === 0x7fff ? v : f80(v.sign, v.exp, v.mant | 1n);
 }
 
 /** A Math result as an extended value, flagged inexact. */
@@ -71,6 +102,18 @@ const TINY_TRIG_EXPONENT = -33;
 type Trig = 'sin' | 'cos' | 'tan';
 
 /**
+ * Tiny |x|: sin x = x - x³/6 and tan x = x + x³/3 lie strictly between x and
+ * its neighbour, cos x = 1 - x²/2 just below 1. A sticky unit below the
+ * significand stands for the x³ or x² term, so rounding (RC, precision,
+ * underflow of denormal x) comes out as the hardware's.
+ */
+function tinyTrig(fn: Trig, x: F80, ctx: FpContext): F80 {
+  if (fn === 'cos') return roundToExtended(0, (1n << 66n) - 1n, -66, ctx);
+  const sig = (x.mant << 2n) + (fn === 'sin' ? -1n : 1n);
+  return roundToExtended(x.sign, sig, lsbExponent(x) - 2, ctx);
+}
+
+/**
  * sin, cos or tan of an in-range ST(0). Returns the result, or the masked
  * response of an invalid operand (infinity, unsupported, SNaN).
  */
@@ -80,12 +123,16 @@ export function trig(fn: Trig, x: F80, ctx: FpContext): F80 {
   if (k === Kind.Infinity) return invalid(ctx);
   if (k === Kind.Zero) return fn === 'cos' ? ONE : x;
   if (k === Kind.Denormal) ctx.flags |= DE;
-  if (topExponent(x) < TINY_TRIG_EXPONENT) {
-    ctx.flags |= PE;
-    return fn === 'cos' ? ONE : x;
+  if (topExponent(x) < TINY_TRIG_EXPONENT) return tinyTrig(fn, x, ctx);
+  // Double-precision shortcut (see the file comment).
+  const [hi, lo] = split(x);
+  if (fn === 'tan') {
+    const t = Math.tan(hi);
+    return inexact(t + (1 + t * t) * lo, ctx);
   }
-  const v = toNumber(x); // double-precision shortcut (see the file comment)
-  return inexact(fn === 'sin' ? Math.sin(v) : fn === 'cos' ? Math.cos(v) : Math.tan(v), ctx);
+  const s = Math.sin(hi);
+  const c = Math.cos(hi);
+  return inexact(fn === 'sin' ? s + c * lo : c - s * lo, ctx);
 }
 
 /** F2XM1: 2^x - 1 for -1 <= x <= 1 (SDM Vol. 2 F2XM1). */
@@ -95,16 +142,27 @@ export function f2xm1(x: F80, ctx: FpContext): F80 {
   if (k === Kind.Infinity) return x.sign ? negate(ONE) : x;
   if (k === Kind.Zero) return x;
   if (k === Kind.Denormal) ctx.flags |= DE;
-  if (topExponent(x) < -60) return atFullPrecision(ctx, () => mul(x, LN_2, ctx)); // 2^x - 1 = x ln 2 + O(x^2)
-  return inexact(Math.expm1(toNumber(x) * Math.LN2), ctx);
+  // 2^x - 1 = x ln 2 + O(x^2): one rounding of x × ln 2 (irrational, so a sticky bit).
+  if (topExponent(x) < -60) return roundToExtended(x.sign, ((x.mant * LN2_128) << 1n) | 1n, lsbExponent(x) - 129, ctx);
+  if (topExponent(x) >= 10) {
+    // Far outside the documented domain -1..1: the operand comes back (as measured on hardware).
+    ctx.flags |= PE;
+    return x;
+  }
+  const [hi, lo] = split(x);
+  const r = Math.expm1(hi * Math.LN2); // double-precision shortcut
+  return inexact(r + (r + 1) * Math.LN2 * lo, ctx);
 }
 
 /** log2 of a finite positive value as exponent + log2(significand), so no extended exponent overflows a double. */
 function log2Positive(x: F80): number {
   const len = bitLength(x.mant);
   const top = lsbExponent(x) + len - 1;
-  const fraction = Number(x.mant >> BigInt(Math.max(0, len - 53))) / 2 ** Math.min(len - 1, 52);
-  return top + Math.log2(fraction);
+  // The significand as f = hi + lo in [1, 2): hi its top 53 bits, lo the rest.
+  const m = x.mant << BigInt(64 - len);
+  const hi = Number(m >> 11n) / 2 ** 52;
+  const lo = Number(m & 0x7ffn) / 2 ** 63;
+  return top + Math.log2(hi) + lo / (hi * Math.LN2);
 }
 
 /** FYL2X: y × log2(x) (SDM Vol. 2 FYL2X, Table 3-49). */
@@ -113,8 +171,8 @@ export function fyl2x(x: F80, y: F80, ctx: FpContext): F80 {
   const ky = classify(y);
   const nan = specialOperands(x, kx, y, ky, ctx);
   if (nan) return nan;
+  if (x.sign && kx !== Kind.Zero) return invalid(ctx); // before DE, as hardware checks
   if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
-  if (x.sign && kx !== Kind.Zero) return invalid(ctx);
   if (kx === Kind.Zero) {
     if (ky === Kind.Zero) return invalid(ctx);
     if (ky !== Kind.Infinity) ctx.flags |= ZE; // log2(0) = -infinity
@@ -126,7 +184,8 @@ export function fyl2x(x: F80, y: F80, ctx: FpContext): F80 {
   if (ky === Kind.Infinity) return infinity(y.sign ^ (l < 0 ? 1 : 0));
   if (ky === Kind.Zero) return zero(y.sign ^ (l < 0 ? 1 : 0));
   ctx.flags |= PE;
-  return atFullPrecision(ctx, () => mul(y, fromNumber(l), ctx)); // log2 via doubles
+  const exactLog = x.mant === J_BIT_OF_ONE; // a power of two has an integer log2
+  return atFullPrecision(ctx, () => mul(y, exactLog ? fromNumber(l) : approximate(l), ctx)); // log2 via doubles
 }
 
 /** FYL2XP1: y × log2(x + 1) for |x| < 1 - sqrt(2)/2 (SDM Vol. 2 FYL2XP1). */
@@ -138,13 +197,24 @@ export function fyl2xp1(x: F80, y: F80, ctx: FpContext): F80 {
   if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
   if (kx === Kind.Zero) return ky === Kind.Infinity ? invalid(ctx) : zero(x.sign ^ y.sign);
   if (ky === Kind.Zero) return kx === Kind.Infinity ? invalid(ctx) : zero(x.sign ^ y.sign);
+  if (kx === Kind.Infinity && x.sign) return invalid(ctx); // log2(1 - infinity)
+  if (ky === Kind.Infinity || kx === Kind.Infinity) return infinity(x.sign ^ y.sign);
+  if (topExponent(x) < -60) {
+    // y log2(1 + x) = y x log2(e) + O(x^2): one rounding of the exact product with a sticky bit.
+    const sig = ((y.mant * x.mant * LOG2E_128) << 1n) | 1n;
+    return roundToExtended(x.sign ^ y.sign, sig, lsbExponent(y) + lsbExponent(x) - 128, ctx);
+  }
   let l: F80;
-  if (kx !== Kind.Infinity && topExponent(x) < -60) {
-    l = atFullPrecision(ctx, () => mul(x, LOG2_E, ctx)); // log2(1 + x) = x log2(e) + O(x^2)
+  if (!x.sign && topExponent(x) > 60) {
+    // Far outside the documented domain: log2(1 + x) = log2(x) to double precision.
+    ctx.flags |= PE;
+    l = approximate(log2Positive(x));
   } else {
-    const v = Math.log1p(toNumber(x)) / Math.LN2; // double-precision shortcut
+    const [hi, lo] = split(x);
+    const v = (Math.log1p(hi) + lo / (1 + hi)) / Math.LN2; // double-precision shortcut
     if (Number.isNaN(v)) return invalid(ctx);
-    l = inexact(v, ctx);
+    ctx.flags |= PE;
+    l = approximate(v);
   }
   return atFullPrecision(ctx, () => mul(y, l, ctx));
 }
@@ -163,9 +233,14 @@ export function fpatan(x: F80, y: F80, ctx: FpContext): F80 {
     if (gap < -34 && !x.sign) return atFullPrecision(ctx, () => div(y, x, ctx));
     // Scale both by a common power of two so neither leaves the double range.
     const shift = -Math.max(topExponent(x), topExponent(y));
-    return inexact(Math.atan2(toNumber(y, shift), toNumber(x, shift)), ctx); // double-precision shortcut
+    const [xh, xl] = split(x, shift);
+    const [yh, yl] = split(y, shift);
+    const r = Math.atan2(yh, xh); // double-precision shortcut
+    return inexact(r + (xh * yl - yh * xl) / (xh * xh + yh * yh), ctx);
   }
-  // Zeros and infinities: Math.atan2 implements exactly the SDM's table.
-  const r = Math.atan2(toNumber(y), toNumber(x));
+  // Zeros and infinities: Math.atan2 implements exactly the SDM's table; a finite
+  // nonzero partner only contributes its sign.
+  const unit = (v: F80, k: Kind) => (k === Kind.Zero || k === Kind.Infinity ? toNumber(v) : v.sign ? -1 : 1);
+  const r = Math.atan2(unit(y, ky), unit(x, kx));
   return r === 0 || Object.is(r, -0) ? zero(r === 0 && !Object.is(r, -0) ? 0 : 1) : inexact(r, ctx);
 }
