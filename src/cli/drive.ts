@@ -4,7 +4,7 @@
  * arithmetic, media, default ids.
  */
 import type { CacheMode, DriveConfig, DriveInterface, DriveMedia } from '../config.js';
-import { errorAt, OptionError } from './errors.js';
+import { CliError, errorAt, OptionError } from './errors.js';
 import { checkId, SubOptions } from './suboptions.js';
 
 /** A drive as one option gave it; placed on a bus/unit once all drives are known. */
@@ -161,9 +161,9 @@ export function placeDrives(requests: readonly DriveRequest[], snapshotAll: bool
     const index = driveIndex(r.interface, bus, unit);
     const id = r.id ?? defaultDriveId(r, bus, unit);
     if ([...taken.values()].some((d) => d.id === id)) throw located(r, `Duplicate ID '${id}' for drive`);
-    // A floppy or CD-ROM drive may start empty; an IDE disk may not.
+    // A floppy or CD-ROM drive may start empty; an IDE disk may not (QEMU finds out late, with no location).
     if (r.media === 'disk' && r.file === undefined && r.interface === 'ide') {
-      throw located(r, 'Device needs media, but drive is empty');
+      throw new CliError('Device needs media, but drive is empty');
     }
     const drive: DriveConfig = {
       id,
