@@ -81,11 +81,9 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
       case 0xe7: case 0xea: return this.flushCache();
       case 0x91: return this.initializeDeviceParameters();
       case 0x70: return this.seek();
-      case 0xc8: case 0xca: case 0x25: case 0x35:
-        log.unimp({ command: command.toString(16) }, 'IDE DMA command without a bus master');
-        return false;
       default:
-        // RECALIBRATE is 1xh (ATA-1); everything else is unknown and aborts.
+        // RECALIBRATE is 1xh (ATA-1). Everything else aborts, DMA commands (C8h, CAh, 25h, 35h)
+        // included: there is no bus master to run them.
         if ((command & 0xf0) !== 0x10) return false;
         this.complete();
         return true;
@@ -113,7 +111,13 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
     if (feature === 0x82) {
       // Turning the write cache off makes every later write durable; make the earlier ones durable too.
       this.state.writeCache = false;
-      return this.tryFlush();
+      try {
+        this.backend.flush();
+        return true;
+      } catch (err) {
+        log.guest_errors({ err: String(err) }, 'IDE flush failed');
+        return false;
+      }
     }
     return super.setFeature(feature);
   }
@@ -226,12 +230,8 @@ export class AtaDisk extends IdeDevice<AtaDiskState> {
 
   /** FLUSH CACHE (EXT): completes only once the data is on stable storage. */
   private flushCache(): boolean {
-    if (this.tryFlush()) this.complete();
+    if (this.tryIo(() => this.backend.flush())) this.complete();
     return true;
-  }
-
-  private tryFlush(): boolean {
-    return this.tryIo(() => this.backend.flush());
   }
 
   /** Runs backend I/O; a failure aborts the command (QEMU's ide_rw_error) and returns false. */

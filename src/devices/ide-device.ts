@@ -11,6 +11,7 @@
  * port accesses here and drives the IRQ line.
  */
 import type { BlockBackend } from '../block/block-backend.js';
+import { log } from '../log.js';
 
 /** Status register bits (ATA/ATAPI-6, Status register). */
 export const Status = {
@@ -155,7 +156,9 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
    * cleared the pending interrupt and refused commands while BSY or DRQ.
    */
   execute(command: number): void {
-    if (!this.executeCommon(command) && !this.executeSpecific(command)) this.abort();
+    if (this.executeCommon(command) || this.executeSpecific(command)) return;
+    log.unimp({ command: '0x' + command.toString(16), atapi: this.isAtapi }, 'IDE command aborted');
+    this.abort();
   }
 
   /** The command set of the device type; false for a command it does not implement. */
@@ -191,9 +194,9 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   }
 
   /**
-   * SET FEATURES subcommands (ATA/ATAPI-6, SET FEATURES). Transfer modes: PIO only, since
-   * tsvm has no bus-master DMA yet; a DMA mode is refused like an
-   * unsupported mode.
+   * SET FEATURES subcommands (ATA/ATAPI-6, SET FEATURES). Transfer modes:
+   * PIO only, since tsvm has no bus-master DMA yet; a DMA mode is refused
+   * like an unsupported mode.
    */
   protected setFeature(feature: number): boolean {
     switch (feature) {
@@ -278,8 +281,9 @@ export abstract class IdeDevice<S extends IdeDeviceState = IdeDeviceState> {
   }
 
   /**
-   * The reset signature (ATA/ATAPI-6, signature and persistence): sector count and number 1, LBA mid/high
-   * 00h/00h for ATA and 14h/EBh for a PACKET device.
+   * The reset signature (ATA/ATAPI-6, signature and persistence): sector
+   * count and number 1, LBA mid/high 00h/00h for ATA and 14h/EBh for a
+   * PACKET device.
    */
   setSignature(): void {
     const tf = this.tf;
