@@ -18,6 +18,7 @@ import {
   type FpContext,
   DE,
   PE,
+  UE,
   ZE,
   Kind,
   ONE,
@@ -110,7 +111,11 @@ type Trig = 'sin' | 'cos' | 'tan';
 function tinyTrig(fn: Trig, x: F80, ctx: FpContext): F80 {
   if (fn === 'cos') return roundToExtended(0, (1n << 66n) - 1n, -66, ctx);
   const sig = (x.mant << 2n) + (fn === 'sin' ? -1n : 1n);
-  return roundToExtended(x.sign, sig, lsbExponent(x) - 2, ctx);
+  const before = ctx.flags;
+  const r = roundToExtended(x.sign, sig, lsbExponent(x) - 2, ctx);
+  // sin of the smallest normal rounding back to it is not an underflow on hardware.
+  if (x.exp !== 0 && r.exp !== 0) ctx.flags = (ctx.flags & ~UE) | (before & UE);
+  return r;
 }
 
 /**
