@@ -55,6 +55,8 @@ export class IdeChannel {
   unit = 0;
   /** Device control register. */
   control = 0;
+  /** The level last driven on the IRQ line, so unchanged levels are not re-sent to the interrupt controller. */
+  private irqLevel = false;
 
   constructor(private readonly irq: IrqLine) {}
 
@@ -64,7 +66,10 @@ export class IdeChannel {
 
   /** INTRQ: the selected device's pending interrupt, unless the host masked it with nIEN (ATA/ATAPI-6, INTRQ). */
   updateIrq(): void {
-    this.irq.set(!(this.control & Control.NIEN) && (this.selected?.irqPending ?? false));
+    const level = !(this.control & Control.NIEN) && (this.selected?.irqPending ?? false);
+    if (level === this.irqLevel) return;
+    this.irqLevel = level;
+    this.irq.set(level);
   }
 
   readData(size: AccessSize): number {
