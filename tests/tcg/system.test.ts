@@ -84,6 +84,20 @@ describe('tcg privilege transitions', () => {
     expect(m2.vector()).toBe(13);
   });
 
+  it('#AC(0) for a misaligned user access with CR0.AM and EFLAGS.AC; aligned is fine', () => {
+    const m = run32(`
+      mov eax, cr0
+      or eax, 0x40000
+      mov cr0, eax
+      ${PAGING_AND_USER}${toUser(0x40202)}
+    user:
+      mov eax, [0x400100]
+      mov eax, [0x400101]
+    user_end:`);
+    expect(m.vector()).toBe(17);
+    expect(frame(m, 6)).toEqual([0, 0x400005, 0x2b, 0x40202, 0x401000, 0x33]);
+  });
+
   it('sysenter/sysexit switch between flat ring 0 and ring 3', () => {
     const m = run32(`
       mov ecx, 0x174

@@ -21,6 +21,8 @@ import {
   ATTR_P,
   ATTR_S,
   ATTR_UNUSABLE,
+  ACV,
+  CR0_AM,
   CR0_PE,
   CS,
   DF,
@@ -97,6 +99,8 @@ export class Cpu extends FlagState {
   patHi = 0x0007_0406;
   miscEnable = 1;
 
+  /** CR0.AM, EFLAGS.AC and CPL 3 together: misaligned data accesses raise #AC(0). */
+  alignmentCheck = false;
   halted = false;
   /** Interrupts are held off for one instruction after STI, MOV SS, POP SS. */
   interruptShadow = false;
@@ -205,6 +209,12 @@ export class Cpu extends FlagState {
     const old = this.flags;
     this.flags = ((old & ~mask) | (value & mask) | 2) >>> 0;
     if ((old ^ this.flags) & VM) this.updateCpl();
+    this.updateAlignmentCheck();
+  }
+
+  /** Recomputes whether #AC is armed (SDM Vol. 3A 6.15, interrupt 17); call after CR0, EFLAGS or CPL change. */
+  updateAlignmentCheck(): void {
+    this.alignmentCheck = (this.cr0 & CR0_AM) !== 0 && (this.flags & AC) !== 0 && this.cpl === 3;
   }
 
   /** IOPL, IF etc. that POPF/IRET may touch at the current privilege (SDM Vol. 2, POPF). */
@@ -234,6 +244,7 @@ export class Cpu extends FlagState {
     else if (this.flags & VM) this.cpl = 3;
     else this.cpl = this.segSel[CS]! & 3;
     if (old !== this.cpl) this.onCplChange();
+    this.updateAlignmentCheck();
   }
 
   /** Hook for caches keyed on privilege (none in the interpreter). */
@@ -257,6 +268,7 @@ export class Cpu extends FlagState {
    * limit and type checks (SDM Vol. 3A 5.3, 5.5). #SS for SS, #GP otherwise.
    */
   linear(s: number, off: number, size: number, write: boolean): number {
+    if (this.alignmentCheck && off & (size - 1) && size <= 8) throw new CpuFault(ACV, 0);
     const attr = this.segAttr[s]!;
     const limit = this.segLimit[s]!;
     if (this.cr0 & CR0_PE && !(this.flags & VM)) {

@@ -180,6 +180,7 @@ def(range(T | 0x20, T | 0x23), M, (c, d) => {
 def(T | 0x30, NONE, sys.wrmsr);
 def(T | 0x31, NONE, sys.rdtsc);
 def(T | 0x32, NONE, sys.rdmsr);
+def(T | 0x33, NONE, sys.rdpmc);
 def(T | 0x34, NONE, sys.sysenter);
 def(T | 0x35, NONE, sys.sysexit);
 def(range(T | 0x40, T | 0x4f), M, (c, d) => {

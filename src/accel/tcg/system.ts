@@ -75,6 +75,7 @@ export function writeCr0(c: Cpu, v: number): void {
   c.cr0 = v;
   if (changed & (CR0_PG | CR0_WP | CR0_PE)) c.mmu.flush();
   if (changed & CR0_PE) c.updateCpl();
+  c.updateAlignmentCheck();
 }
 
 export function writeCr3(c: Cpu, v: number): void {
@@ -451,6 +452,15 @@ function writeMsr(c: Cpu, n: number, lo: number, hi: number): boolean {
       return true;
   }
   return false;
+}
+
+/** 0F 33: RDPMC. No counters count here: the two P6 counters read 0 (#GP for others, or with CR4.PCE=0 outside ring 0). */
+export function rdpmc(c: Cpu): void {
+  if (c.model.identity.family < 6) throw udFault();
+  if (!(c.cr4 & CR4_PCE) && c.cpl !== 0) throw gpFault(0);
+  if (c.regs[ECX]! > 1) throw gpFault(0);
+  c.regs[EAX] = 0;
+  c.regs[EDX] = 0;
 }
 
 /** 0F 32: RDMSR. */

@@ -87,6 +87,7 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
   c.eip = eip;
   c.flags = (newFlags | 2) >>> 0;
   c.lazy = 0;
+  c.updateAlignmentCheck();
   for (let r = 0; r < 8; r++) c.regs[r] = regs[r]!;
   loadLdt(c, ldt);
   if (c.flags & VM) {
