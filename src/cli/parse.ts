@@ -25,7 +25,7 @@ function lookupOption(word: string): { spec: OptionSpec; name: string; inline?: 
   const eq = name.indexOf('=');
   const withValue = eq > 0 ? findOption(name.slice(0, eq)) : undefined;
   if (withValue?.arg !== undefined) return { spec: withValue, name: name.slice(0, eq), inline: name.slice(eq + 1) };
-  if (NOT_YET_OPTIONS.includes(name)) throw new CliError(`${word}: option not supported by tsvm yet`);
+  if (NOT_YET_OPTIONS.includes(eq > 0 ? name.slice(0, eq) : name)) throw new CliError(`${word}: option not supported by tsvm yet`);
   throw new CliError(`${word}: invalid option`);
 }
 

@@ -167,6 +167,7 @@ const TSVM_ONLY: [string[], string][] = [
   [['-smp', '0'], 'Invalid CPU topology: CPU topology parameters must be greater than zero'],
   [['-usbdevice', 'tablet'], '-usbdevice: option not supported by tsvm yet'],
   [['-usb'], '-usb: option not supported by tsvm yet'],
+  [['--usbdevice=tablet'], '--usbdevice=tablet: option not supported by tsvm yet'],
   [['-netdev', 'user,id=n'], '-netdev: option not supported by tsvm yet'],
   [['-nographic=on'], '-nographic=on: invalid option'],
   [['-vnc', ':1'], '-vnc :1: VNC display not supported by tsvm yet'],
