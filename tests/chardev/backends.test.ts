@@ -267,6 +267,32 @@ describe('socket chardev, Unix and client modes', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
+  it('with reconnect=N keeps dialling until the server is there, and again after it goes', async () => {
+    const sock = path.join(dir, 'later.sock');
+    const chr = (await make({ kind: 'socket', path: sock, server: false, wait: false, telnet: false, reconnect: 1 })) as SocketChardev;
+    expect(chr.connected).toBe(false);
+    const server = net.createServer();
+    const peers: net.Socket[] = [];
+    const nextPeer = () => new Promise<net.Socket>((r) => server.once('connection', (s) => { peers.push(s); r(s); }));
+    let peer = nextPeer();
+    await new Promise<void>((r) => server.listen(sock, r));
+    const first = await peer;
+    while (!chr.connected) await new Promise((r) => setTimeout(r, 10));
+    const got = readSome(first, 'one');
+    chr.write(bytes('one'));
+    expect(await got).toBe('one');
+    peer = nextPeer();
+    first.destroy();
+    const second = await peer;
+    while (!chr.connected) await new Promise((r) => setTimeout(r, 10));
+    const got2 = readSome(second, 'two');
+    chr.write(bytes('two'));
+    expect(await got2).toBe('two');
+    await chr.close();
+    for (const p of peers) p.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
   it('reports a refused connection as QEMU does', async () => {
     const port = await freePort();
     await expect(make({ kind: 'socket', host: '127.0.0.1', port, server: false, wait: false, telnet: false })).rejects.toThrow(
