@@ -41,11 +41,10 @@ const PCI_DEVICE_SPECIFIC = 0x40;
 export const PCI_COMMAND_IO = 0x0001;
 export const PCI_COMMAND_MEMORY = 0x0002;
 const PCI_COMMAND_MASTER = 0x0004;
-const PCI_COMMAND_PARITY = 0x0040;
 const PCI_COMMAND_SERR = 0x0100;
 const PCI_COMMAND_INTX_DISABLE = 0x0400;
-const COMMAND_WRITABLE =
-  PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE;
+/** What QEMU lets a guest change in the command register (the rest reads 0). */
+const COMMAND_WRITABLE = PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE;
 /** Status error bits (parity, SERR, master/target aborts): write 1 to clear. */
 const STATUS_WRITE_1_TO_CLEAR = 0xf900;
 const STATUS_DEVSEL_MEDIUM = 0x0200;
@@ -96,12 +95,10 @@ export class PciFunction {
     this.set16(PCI_SUBSYSTEM_VENDOR_ID, QEMU_SUBSYSTEM_VENDOR);
     this.set16(PCI_SUBSYSTEM_ID, QEMU_SUBSYSTEM);
     this.config[PCI_INTERRUPT_PIN] = ids.interruptPin ?? 0;
-    this.set16(PCI_STATUS, STATUS_DEVSEL_MEDIUM);
     this.setMask16(PCI_COMMAND, COMMAND_WRITABLE);
     this.write1ToClear[PCI_STATUS] = STATUS_WRITE_1_TO_CLEAR & 0xff;
     this.write1ToClear[PCI_STATUS + 1] = STATUS_WRITE_1_TO_CLEAR >> 8;
-    this.writeMask[0x0c] = 0xff; // cache line size
-    this.writeMask[0x0d] = 0xff; // latency timer
+    this.writeMask[0x0c] = 0xff; // cache line size (the latency timer stays 0, as in QEMU)
     this.writeMask[PCI_INTERRUPT_LINE] = 0xff;
     // Device-specific registers are writable unless a device says otherwise (as in QEMU).
     this.writeMask.fill(0xff, PCI_DEVICE_SPECIFIC);
@@ -334,6 +331,8 @@ export class PciHostPorts {
 
 // ---- the i440FX/PIIX3 functions ----
 
+/** Not an i440FX register: old coreboot reads the RAM size there in 8 MiB units, and QEMU provides it. */
+const I440FX_COREBOOT_RAM_SIZE = 0x57;
 const I440FX_PAM = 0x59;
 const PAM_REGISTERS = 7;
 const I440FX_SMRAM = 0x72;
@@ -359,8 +358,10 @@ export interface PamRange {
 export class I440fxHostBridge extends PciFunction {
   private readonly pamListeners: (() => void)[] = [];
 
-  constructor() {
+  /** @param ramBytes guest RAM, reported in QEMU's coreboot register */
+  constructor(ramBytes = 0) {
     super({ vendor: 0x8086, device: 0x1237, revision: 0x02, classCode: 0x060000 });
+    this.config[I440FX_COREBOOT_RAM_SIZE] = Math.min(255, Math.floor(ramBytes / (8 * 1024 * 1024)));
     this.config[I440FX_SMRAM] = SMRAM_C_BASE_SEG;
     this.writeMask[I440FX_SMRAM] = SMRAM_D_OPEN | 0x20 | SMRAM_D_LCK | SMRAM_G_SMRAME;
     this.writeMask[I440FX_PAM] = 0xf0; // PAM0's low nibble is reserved
@@ -427,7 +428,7 @@ export class Piix3IsaBridge extends PciFunction {
     private readonly irq: IrqRouter,
   ) {
     super({ vendor: 0x8086, device: 0x7000, revision: 0x00, classCode: 0x060100, multifunction: true });
-    this.set16(PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    this.set16(PCI_STATUS, STATUS_DEVSEL_MEDIUM);
     const defaults: [number, number][] = [
       [0x4c, 0x4d], [0x4e, 0x03], [0x69, 0x02], [0x70, 0x80], [0x76, 0x0c], [0x77, 0x0c], [0x78, 0x02], [0xa0, 0x08], [0xa8, 0x0f],
     ];
@@ -482,8 +483,6 @@ export class Piix3Ide extends PciFunction {
     super({ vendor: 0x8086, device: 0x7010, revision: 0x00, classCode: 0x010180 });
     this.set16(PCI_STATUS, STATUS_DEVSEL_MEDIUM | STATUS_FAST_BACK_TO_BACK);
     this.defineBar(BUS_MASTER_BAR, { kind: 'io', size: 16 });
-    // The legacy channels are fixed: no interrupt pin, no line to program.
-    this.writeMask[PCI_INTERRUPT_LINE] = 0;
   }
 
   /** Whether the guest left the channel's legacy decode on (IDETIM bit 15). */
@@ -513,7 +512,6 @@ const APMC_EN = 1 << 25;
 const PMIOSE = 0x01;
 /** Where tsvm's ACPI tables put the PM block; set at power-on so a direct-boot kernel finds it without firmware. */
 export const DEFAULT_PM_BASE = 0x600;
-const SCI_IRQ = 9;
 
 /**
  * 01.3: PIIX4 power management. PMBA (0x40) holds the PM I/O base (bits
@@ -527,10 +525,11 @@ export class Piix4Pm extends PciFunction {
   constructor(private readonly block: PmIoBlock) {
     super({ vendor: 0x8086, device: 0x7113, revision: 0x03, classCode: 0x068000, interruptPin: 1 });
     this.set16(PCI_STATUS, STATUS_DEVSEL_MEDIUM | STATUS_FAST_BACK_TO_BACK);
-    this.config[PCI_INTERRUPT_LINE] = SCI_IRQ;
     this.set32(PIIX4_PMBA, DEFAULT_PM_BASE | 0x01);
     this.setMask32(PIIX4_PMBA, 0x0000_ffc0);
     this.config[PIIX4_PMREGMISC] = PMIOSE;
+    this.config[0x5f] = 0x10; // device resource registers as QEMU sets them
+    this.config[0x63] = 0x60;
     // DEVACTB (0x58) APMC_EN: tsvm has no SMM, so mark SMI-on-APMC as already set up;
     // SeaBIOS then skips its SMM relocation, which would wait forever for an SMI handler
     // (QEMU does the same with smm=off).
@@ -570,10 +569,10 @@ export interface I440fxPiix {
 }
 
 /** Builds bus 0 of QEMU's `pc` machine: 00.0 i440FX, 01.0 PIIX3 ISA, 01.1 IDE, 01.3 PM. */
-export function createI440fxPiix(io: PortBus, irq: IrqRouter, pmBlock: PmIoBlock): I440fxPiix {
+export function createI440fxPiix(io: PortBus, irq: IrqRouter, pmBlock: PmIoBlock, ramBytes = 0): I440fxPiix {
   const bus = new PciBus();
   const host = new PciHostPorts(io, bus);
-  const i440fx = new I440fxHostBridge();
+  const i440fx = new I440fxHostBridge(ramBytes);
   const isa = new Piix3IsaBridge(bus, irq);
   const ide = new Piix3Ide();
   const pm = new Piix4Pm(pmBlock);

@@ -82,8 +82,8 @@ describe('PCI configuration mechanism #1 and the i440FX/PIIX functions', () => {
   it('masks the command register and clears status error bits by writing ones', () => {
     const { read, write, pci } = setup();
     write(0x00, 0x04, 2, 0xffff);
-    expect(read(0x00, 0x04, 2)).toBe(0x0547);
-    pci.i440fx.config[0x07] |= 0x20; // received master abort
+    expect(read(0x00, 0x04, 2)).toBe(0x0507);
+    pci.i440fx.config[0x07] |= 0x22; // received master abort
     write(0x00, 0x06, 2, 0x2000);
     expect(read(0x00, 0x06, 2)).toBe(0x0200);
     write(0x00, 0x00, 4, 0); // IDs are read-only
@@ -144,7 +144,7 @@ describe('PCI configuration mechanism #1 and the i440FX/PIIX functions', () => {
     const { read, write, pmBases, pci } = setup();
     expect(pmBases).toEqual([0x600]);
     expect(read(0x0b, 0x40)).toBe(0x601);
-    expect(read(0x0b, 0x3c, 2)).toBe(0x0109); // INTA#, IRQ 9
+    expect(read(0x0b, 0x3c, 2)).toBe(0x0100); // INTA#, line left to firmware
     expect(read(0x0b, 0x58) & (1 << 25)).not.toBe(0); // APMC_EN: SeaBIOS skips SMM setup
     write(0x0b, 0x40, 4, 0xb000);
     expect(read(0x0b, 0x40)).toBe(0xb001);
