@@ -204,6 +204,23 @@ describe.skipIf(!hasXorriso)('ATAPI PACKET commands on an xorriso-made ISO', () 
   });
 });
 
+describe('ATAPI DEVICE RESET', () => {
+  it('is taken even in the middle of a packet, leaves DRDY clear and shows the signature', () => {
+    const g = cdGuest(tmp.file('r.iso', 64 * 2048));
+    g.outb(4, 0xfe);
+    g.outb(5, 0xff);
+    g.outb(7, 0xa0); // PACKET: the device now waits for 12 bytes
+    expect(g.altStatus() & ST.DRQ).toBe(ST.DRQ);
+    g.outb(7, 0xec); // ignored while DRQ is set
+    expect(g.altStatus() & ST.DRQ).toBe(ST.DRQ);
+    g.outb(7, 0x08); // DEVICE RESET
+    expect(g.irqLevel).toBe(false);
+    expect(g.status()).toBe(0);
+    expect(g.error()).toBe(0x01);
+    expect([g.inb(2), g.inb(3), g.inb(4), g.inb(5)]).toEqual([1, 1, 0x14, 0xeb]);
+  });
+});
+
 describe('ATAPI drive without a disc', () => {
   it('is NOT READY / MEDIUM NOT PRESENT but still answers INQUIRY', () => {
     const g = cdGuest(undefined);
