@@ -397,6 +397,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     apply: (d, arg, _name, location) => {
       const device = parseDeviceOption(location, arg);
       if (device.kind === 'help') return device.text;
+      const { id } = device.request;
+      if (id !== undefined && d.devices.some((other) => other.id === id)) throw new OptionError(`Duplicate ID '${id}' for device`);
       d.devices.push(device.request);
     },
   },

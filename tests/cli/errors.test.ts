@@ -119,6 +119,7 @@ const AS_QEMU: [string[], string][] = [
   [['-device', 'isa-debug-exit,foo=1'], "-device isa-debug-exit,foo=1: Property 'isa-debug-exit.foo' not found"],
   [['-device', 'isa-debugcon'], "-device isa-debugcon: Can't create debugcon device, empty char device"],
   [['-device', 'isa-debugcon,chardev=zz'], "-device isa-debugcon,chardev=zz: Property 'isa-debugcon.chardev' can't find value 'zz'"],
+  [['-device', 'isa-debug-exit,id=d', '-device', 'isa-debug-exit,id=d,iobase=0x600'], "-device isa-debug-exit,id=d,iobase=0x600: Duplicate ID 'd' for device"],
   [['-global', 'foo'], "-global foo: Invalid parameter 'foo'"],
   [['-vga', 'foo'], 'unknown vga type: foo'],
   [['-display', 'foo'], "-display foo: Parameter 'type' does not accept value 'foo'"],
