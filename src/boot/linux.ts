@@ -140,18 +140,20 @@ export function loadLinux(mem: AddressSpace, opts: LinuxBootOptions): CpuState {
 function parseSetupHeader(kernel: Uint8Array): SetupHeader {
   if (!isLinuxKernel(kernel)) throw new Error("not a bzImage kernel (no 'HdrS' signature)");
   const v = dataView(kernel);
+  // At least 2 sectors, so every header field below lies inside the file.
+  const setupSize = ((kernel[HDR.setupSects] || 4) + 1) * SECTOR;
+  if (kernel.length <= setupSize) throw new Error(`truncated kernel (${kernel.length} bytes, the setup code alone is ${setupSize})`);
   const version = v.getUint16(HDR.version, true);
   if (version < 0x0202) throw new Error(`Linux boot protocol ${protocolName(version)} is too old`);
   const loadflags = kernel[HDR.loadflags]!;
   if (!(loadflags & LOADED_HIGH)) throw new Error('zImage kernels (loaded low) are not supported; use a bzImage');
 
-  const setupSize = ((kernel[HDR.setupSects] || 4) + 1) * SECTOR;
   const headerEnd = HDR.jump + 2 + kernel[HDR.jump + 1]!;
   if (setupSize > SETUP_MAX_SIZE) throw new Error(`kernel setup code too large (${setupSize} bytes)`);
   // syssize is 16 bits wide before protocol 2.04.
   const paragraphs = version >= 0x0204 ? v.getUint32(HDR.syssize, true) : v.getUint16(HDR.syssize, true);
   const expected = setupSize + paragraphs * 16;
-  if (kernel.length < Math.max(expected, setupSize + 1, headerEnd)) {
+  if (kernel.length < expected) {
     throw new Error(`truncated kernel (${kernel.length} bytes, its header promises ${expected})`);
   }
   const kernelSize = kernel.length - setupSize;

@@ -6,7 +6,7 @@ import { BOOT_CS, BOOT_DS, BOOT_GDT_ADDR, PAGE_TABLES_ADDR } from '../../src/boo
 import { pcE820Map } from '../../src/boot/e820.js';
 import { buildAcpiTables } from '../../src/boot/acpi.js';
 import { ensureLinuxGuest } from './guest-images.js';
-import { allZero, cString, sameBytes } from './memory-checks.js';
+import { allZero, cString, expectCleanOutcome, prng, sameBytes } from './memory-checks.js';
 
 const MiB = 0x10_0000;
 const RSI = 6;
@@ -162,6 +162,21 @@ describe('Linux boot protocol: Debian 12 i386 bzImage', () => {
 });
 
 describe('Linux boot protocol: bad and synthetic kernels', () => {
+  it('answers damaged kernels with a one-line Error, never a JS fault', () => {
+    const mem = new AddressSpace(64 * MiB);
+    const e820 = pcE820Map(mem);
+    const head = kernel.subarray(0, 0x8000);
+    for (let length = 0; length <= 0x600; length += 3) {
+      expectCleanOutcome(() => loadLinux(mem, { kernel: head.subarray(0, length), cmdline: '', e820 }));
+    }
+    const random = prng(2);
+    for (let i = 0; i < 300; i++) {
+      const damaged = Uint8Array.from(kernel.subarray(0, 0x20000));
+      for (let n = 0; n < 4; n++) damaged[0x1f1 + Math.floor(random() * 0x80)] = Math.floor(random() * 256);
+      expectCleanOutcome(() => loadLinux(mem, { kernel: damaged, initrd: new Uint8Array(4096), cmdline: 'x', e820, long64: i % 2 === 0 }));
+    }
+  });
+
   it('refuses a text file', () => {
     const mem = new AddressSpace(16 * MiB);
     const text = new TextEncoder().encode('#!/bin/sh\necho this is not a kernel\n'.repeat(100));

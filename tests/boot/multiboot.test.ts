@@ -5,7 +5,7 @@ import { MULTIBOOT_BOOTLOADER_MAGIC, isMultiboot, loadMultiboot, parseMultibootM
 import { BOOT_CS, BOOT_DS } from '../../src/boot/boot-cpu.js';
 import { pcE820Map } from '../../src/boot/e820.js';
 import { ensureLinuxGuest } from './guest-images.js';
-import { allZero, cString } from './memory-checks.js';
+import { allZero, cString, expectCleanOutcome, prng } from './memory-checks.js';
 
 const MiB = 0x10_0000;
 const RAX = 0;
@@ -179,6 +179,27 @@ describe('multiboot v1 loader', () => {
     notElf.set(multibootHeader(0x3), 0x40);
     expect(load(notElf)).toThrow('multiboot kernel is neither ELF nor an a.out-kludge image (header flag 16)');
     expect(allZero(mem.ram)).toBe(true);
+  });
+
+  it('answers damaged images with a one-line Error, never a JS fault', () => {
+    const mem = new AddressSpace(16 * MiB);
+    const e820 = pcE820Map(mem);
+    const elf = elf32(0x10_0000, [{ vaddr: 0x10_0000, paddr: 0x10_0000, data: pattern(0x100, 1), memsz: 0x200 }]);
+    const aout = pattern(0x500, 6);
+    aout.set(multibootHeader(0x1_0003, [0x20_0010, 0x20_0000, 0x20_0400, 0x20_3000, 0x20_0040]), 0x10);
+    const random = prng(1);
+    for (const image of [elf, aout]) {
+      for (let length = 0; length <= image.length; length += 7) {
+        expectCleanOutcome(() => loadMultiboot(mem, { kernel: image.subarray(0, length), modules: [], cmdline: '', e820 }));
+      }
+      for (let i = 0; i < 300; i++) {
+        const damaged = Uint8Array.from(image);
+        for (let n = 0; n < 3; n++) damaged[Math.floor(random() * 0xa0)] = Math.floor(random() * 256);
+        // Keep the header findable so the damage reaches the ELF/a.out parsers.
+        if (i % 2 === 0) damaged.set(image.subarray(image === elf ? 0x80 : 0x10, image === elf ? 0x8c : 0x1c), image === elf ? 0x80 : 0x10);
+        expectCleanOutcome(() => loadMultiboot(mem, { kernel: damaged, modules: [{ data: new Uint8Array(10), cmdline: 'm' }], cmdline: '', e820 }));
+      }
+    }
   });
 
   it('leaves Linux bzImages to the Linux loader, as QEMU does', () => {
