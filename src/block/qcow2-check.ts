@@ -203,9 +203,9 @@ function fixCopiedFlags(image: Qcow2Image, bad: Scan['badCopied']): number {
     image.file.read(table + index * 8, entry);
     const view = new DataView(entry.buffer);
     const hi = view.getUint32(0);
+    if (hi & HI_COMPRESSED) continue;
     const host = entryOffset(hi, view.getUint32(4));
     const single = image.refcounts.get(host / image.clusterSize) === 1;
-    if (hi & HI_COMPRESSED) continue;
     view.setUint32(0, single ? (hi | HI_COPIED) >>> 0 : hi & ~HI_COPIED);
     image.file.write(table + index * 8, entry);
     if (l1) image.l1.set(entry, index * 8);

@@ -100,11 +100,21 @@ export function entryOffset(hi: number, lo: number): number {
   return (hi & OFFSET_HI_MASK) * 0x1_0000_0000 + ((lo & ~0x1ff) >>> 0);
 }
 
-/** Writes an L1/L2 entry: offset | flags. */
-export function putEntry(buf: Uint8Array, index: number, offset: number, hiFlags: number, loFlags = 0): void {
+/** The two 32-bit words of an L1/L2 entry. */
+export interface EntryWords {
+  hi: number;
+  lo: number;
+}
+
+/** An L1 or standard L2 entry: host offset in bits 9-55, flags around it. */
+export function entryWords(offset: number, hiFlags = 0, loFlags = 0): EntryWords {
+  return { hi: (Math.floor(offset / 0x1_0000_0000) | hiFlags) >>> 0, lo: ((offset >>> 0) | loFlags) >>> 0 };
+}
+
+export function putEntry(buf: Uint8Array, index: number, words: EntryWords): void {
   const view = new DataView(buf.buffer, buf.byteOffset + index * 8, 8);
-  view.setUint32(0, (Math.floor(offset / 0x1_0000_0000) | hiFlags) >>> 0);
-  view.setUint32(4, ((offset >>> 0) | loFlags) >>> 0);
+  view.setUint32(0, words.hi);
+  view.setUint32(4, words.lo);
 }
 
 export function isClusterAligned(offset: number, clusterBits: number): boolean {
@@ -124,7 +134,7 @@ export function compressedExtent(hi: number, lo: number, clusterBits: number): {
 }
 
 /** Packs a compressed L2 entry for `length` bytes at host `offset`. */
-export function compressedEntry(offset: number, length: number, clusterBits: number): { hi: number; lo: number } {
+export function compressedEntry(offset: number, length: number, clusterBits: number): EntryWords {
   const x = BigInt(62 - (clusterBits - 8));
   const sectors = BigInt(Math.ceil(((offset % 512) + length) / 512) - 1);
   const entry = (1n << 62n) | (sectors << x) | BigInt(offset);

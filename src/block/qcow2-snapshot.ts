@@ -5,7 +5,7 @@
  * clear). Refcount changes are all checked before any is written, so an
  * overflow (e.g. refcount_bits=1) is refused with the file unchanged.
  */
-import { HDR, ImageFormatError, putU64 } from './qcow2-format.js';
+import { HDR, HI_COPIED, ImageFormatError, LO_ZERO, entryWords, putU64 } from './qcow2-format.js';
 import { RefcountOverflowError } from './qcow2-refcount.js';
 import { encodeSnapshotTable, findSnapshot, type SnapshotEntry } from './qcow2-snapshot-table.js';
 import type { Qcow2Image } from './qcow2.js';
@@ -116,7 +116,7 @@ function syncCopiedFlags(image: Qcow2Image): void {
     entry: (l2Offset, index, m) => {
       if (m.kind === 'compressed' || m.host === 0) return;
       const single = image.refcounts.get(m.host / image.clusterSize) === 1;
-      if (single !== m.copied) image.setL2Entry(l2Offset, index, m.host, single ? 0x80000000 : 0, m.lo & 1);
+      if (single !== m.copied) image.setL2Entry(l2Offset, index, entryWords(m.host, single ? HI_COPIED : 0, m.lo & LO_ZERO));
     },
   });
 }

@@ -31,10 +31,12 @@ import {
   compressedEntry,
   compressedExtent,
   encodeHeaderCluster,
+  entryWords,
   entryOffset,
   isClusterAligned,
   putEntry,
   readHeader,
+  type EntryWords,
   type Qcow2Header,
 } from './qcow2-format.js';
 import { HostFile } from './qcow2-host-file.js';
@@ -349,7 +351,7 @@ export class Qcow2Image implements BlockBackend {
       this.file.write(host, content);
     }
     this.refcounts.set(host / this.clusterSize, 1);
-    this.setL2Entry(l2Offset, cluster % this.l2Entries, host, HI_COPIED, 0);
+    this.setL2Entry(l2Offset, cluster % this.l2Entries, entryWords(host, HI_COPIED));
     this.releaseCluster(m);
   }
 
@@ -376,8 +378,7 @@ export class Qcow2Image implements BlockBackend {
     const at = this.compressedSpace(packed.length);
     this.file.write(at, packed);
     this.refcounts.increment(Math.floor(at / this.clusterSize));
-    const { hi, lo } = compressedEntry(at, packed.length, this.clusterBits);
-    this.setL2Entry(l2Offset, cluster % this.l2Entries, entryOffset(hi, lo), hi & 0xff000000, lo & 0x1ff);
+    this.setL2Entry(l2Offset, cluster % this.l2Entries, compressedEntry(at, packed.length, this.clusterBits));
     this.compressedEnd = at + packed.length;
   }
 
@@ -417,13 +418,13 @@ export class Qcow2Image implements BlockBackend {
   }
 
   setL1Entry(l1Index: number, l2Offset: number, copied = l2Offset !== 0): void {
-    putEntry(this.l1, l1Index, l2Offset, copied ? HI_COPIED : 0);
+    putEntry(this.l1, l1Index, entryWords(l2Offset, copied ? HI_COPIED : 0));
     this.file.write(this.header.l1TableOffset + l1Index * 8, this.l1.subarray(l1Index * 8, l1Index * 8 + 8));
   }
 
-  setL2Entry(l2Offset: number, index: number, host: number, hiFlags: number, loFlags: number): void {
+  setL2Entry(l2Offset: number, index: number, words: EntryWords): void {
     const table = this.loadL2(l2Offset);
-    putEntry(table, index, host, hiFlags, loFlags);
+    putEntry(table, index, words);
     this.file.write(l2Offset + index * 8, table.subarray(index * 8, index * 8 + 8));
   }
 
@@ -467,7 +468,7 @@ export class Qcow2Image implements BlockBackend {
     const m = this.lookup(cluster);
     if (m.kind === 'unallocated') return;
     const l2Offset = this.writableL2(Math.floor(cluster / this.l2Entries));
-    this.setL2Entry(l2Offset, cluster % this.l2Entries, 0, 0, 0);
+    this.setL2Entry(l2Offset, cluster % this.l2Entries, entryWords(0));
     this.releaseCluster(m);
   }
 

@@ -66,10 +66,11 @@ function program(): Command {
     .option('-p', 'show progress')
     .option('-o <options>', 'output format options', collect, [])
     .option('-l <snapshot>', 'read this internal snapshot of the input')
+    .option('-t <cache>', 'output cache mode: writeback (fsync at the end, default) or unsafe (no fsync)')
     .option('-q', 'quiet')
     .argument('<filenames...>', 'input images, then the output image')
     .action((files: string[], o) =>
-      convert(files, { format: o.f, outputFormat: o.O, compress: o.c, progress: o.p, options: o.o, snapshot: o.l }),
+      convert(files, { format: o.f, outputFormat: o.O, compress: o.c, progress: o.p, options: o.o, snapshot: o.l, cache: o.t }),
     );
 
   cmd.command('resize')

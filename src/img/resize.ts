@@ -30,9 +30,12 @@ function resizeRaw(file: string, size: number): void {
   fs.truncateSync(file, size);
 }
 
-/** Growing needs at most a larger L1 table; shrinking would have to free clusters past the end. */
+/** Growing needs at most a larger L1 table; shrinking frees the clusters past the new end. */
 function resizeQcow2(image: Qcow2Image, size: number): void {
-  if (size < image.length) throw new ImgError('qcow2 images cannot be shrunk by tsvm-img');
+  if (size < image.length) {
+    shrinkQcow2(image, size);
+    return;
+  }
   const l1Entries = Math.ceil(size / (image.clusterSize * image.l2Entries));
   if (l1Entries * 8 <= image.l1.length) {
     image.setVirtualSize(size);
@@ -41,4 +44,19 @@ function resizeQcow2(image: Qcow2Image, size: number): void {
   const l1 = new Uint8Array(l1Entries * 8);
   l1.set(image.l1);
   image.replaceL1(l1, size);
+}
+
+/**
+ * Clusters wholly past the new end are released; the tail of a cluster cut
+ * in two is zeroed, so that growing the image again later shows zeros there.
+ */
+function shrinkQcow2(image: Qcow2Image, size: number): void {
+  const cs = image.clusterSize;
+  const tail = size % cs;
+  if (tail !== 0 && image.lookup(Math.floor(size / cs)).kind !== 'unallocated') {
+    image.write(size, new Uint8Array(Math.min(cs - tail, Math.ceil(image.length / 512) * 512 - size)));
+  }
+  const oldClusters = Math.ceil(image.length / cs);
+  image.setVirtualSize(size);
+  for (let c = Math.ceil(size / cs); c < oldClusters; c++) image.discardCluster(c);
 }

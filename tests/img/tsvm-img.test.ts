@@ -199,6 +199,22 @@ describe('resize', () => {
     expect(qemuImg(['check', file]).status).toBe(0);
   });
 
+  test('shrinks a qcow2 with --shrink: clusters past the end are freed, regrowing shows zeros', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 's.qcow2');
+    ok(img(['create', '-q', '-f', 'qcow2', file, '4M']));
+    expect(qemuIo(['-c', 'write -P 8 0 4M', file]).status).toBe(0);
+    expect(img(['resize', file, '1000K']).status).toBe(1);
+    ok(img(['resize', '--shrink', file, '1000K']));
+    const check = ok(qemuImg(['check', file]));
+    expect(check.stdout).toContain('No errors were found');
+    expect(check.stdout).toMatch(/^16\/16 = 100.00% allocated/m); // 1000K rounds up to 16 clusters
+    ok(qemuImg(['resize', file, '4M']));
+    const io = qemuIo(['-c', 'read -P 8 0 1000K', '-c', 'read -P 0 1000K 3096K', file]);
+    expect(io.stdout).not.toMatch(/Pattern verification failed/);
+    expect(io.status).toBe(0);
+  });
+
   test('shrinking raw needs --shrink', () => {
     const dir = tempDir();
     const file = path.join(dir, 'r.raw');
