@@ -20,8 +20,15 @@ import { I8254Pit } from '../devices/i8254.js';
 import { Mc146818Rtc, fillPcCmos, type CmosDisk } from '../devices/mc146818.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { IdeController } from '../devices/ide.js';
-import { defaultGeometry } from '../devices/ide-ata.js';
 import { Vga } from '../devices/vga.js';
+import { I8042 } from '../devices/i8042.js';
+import { Port92 } from '../devices/port92.js';
+import { ResetControl } from '../devices/reset-control.js';
+import { Port80 } from '../devices/port80.js';
+import { IsaDebugExit } from '../devices/debug-exit.js';
+import { DebugCon } from '../devices/debugcon.js';
+import { AcpiPm } from '../devices/acpi-pm.js';
+import { createI440fxPiix } from '../devices/pci.js';
 import { selectAccelerator } from './accel-select.js';
 import { loadBootImage, type BootImage } from './boot.js';
 import { Disks } from './disks.js';
@@ -94,9 +101,10 @@ const NO_INTERRUPTS: CpuInterruptSource & IrqSink = {
 };
 
 export async function buildPc(config: MachineConfig): Promise<Pc> {
-  const boot = loadBootImage(config);
+  // QEMU opens drives before it looks for firmware: a missing -hda is reported first.
   const disks = Disks.open(config.drives);
   try {
+    const boot = loadBootImage(config);
     const choice = await selectAccelerator(config);
     const mem = new AddressSpace(config.memoryBytes, LOW_RAM_LIMIT, choice.allocateRam?.(config.memoryBytes));
     boot.mapFirmware(mem);
@@ -129,25 +137,45 @@ export async function buildPc(config: MachineConfig): Promise<Pc> {
   }
 }
 
-/** The ISA and PCI chips of QEMU's pc machine, in the order QEMU creates them. */
+/** The ISA and PCI chips of QEMU's pc machine. */
 function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs, disks: Disks): Resettable[] {
-  const { io, irq, timers, mem } = bus;
-  const chips: Resettable[] = [];
+  const { io, irq, timers, mem, lifecycle } = bus;
+  const pm = new AcpiPm(io, timers, irq.line(9), lifecycle);
+  const pci = createI440fxPiix(io, irq, pm);
   const rtc = new Mc146818Rtc(io, timers, irq.line(8), { base: config.rtc.base });
-  chips.push(rtc);
+  const chips: Resettable[] = [pm, pci.bus, pci.host, rtc];
+  chips.push(new I8042(io, irq.line(1), irq.line(12), bus.a20, lifecycle));
+  chips.push(new Port92(io, bus.a20, lifecycle), new ResetControl(io, lifecycle));
+  new Port80(io);
   config.serials.slice(0, COM_PORTS.length).forEach((id, i) => {
     const { base, irq: line } = COM_PORTS[i]!;
     chips.push(new Uart16550(io, base, irq.line(line), timers, chardevs.frontend(id)));
   });
-  const ide = new IdeController(io, irq.line(14), irq.line(15));
+  chips.push(attachIde(config, bus, rtc, disks));
+  if (config.vga === 'std') chips.push(new Vga(io, mem));
+  for (const dev of config.devices) {
+    if (dev.driver === 'isa-debug-exit') new IsaDebugExit(io, dev.iobase, dev.iosize as 1 | 2 | 4, lifecycle);
+    else new DebugCon(io, dev.iobase, chardevs.frontend(dev.chardev)!);
+  }
+  return chips;
+}
+
+/** IDE drives in their -drive index positions, and their geometry in CMOS as a BIOS reads it. */
+function attachIde(config: MachineConfig, bus: MachineBus, rtc: Mc146818Rtc, disks: Disks): IdeController {
+  const ide = new IdeController(bus.io, bus.irq.line(14), bus.irq.line(15));
   const cmosDisks: (CmosDisk | undefined)[] = [];
   for (const drive of disks.byInterface('ide')) {
     const { index, media } = drive.config;
     ide.attach((index >> 1) as 0 | 1, (index & 1) as 0 | 1, { backend: drive.backend, media });
-    if (media === 'disk' && drive.backend) cmosDisks[index] = defaultGeometry(drive.backend.length / 512);
   }
-  chips.push(ide);
-  fillPcCmos(rtc, { memoryBytes: config.memoryBytes, lowRamLimit: LOW_RAM_LIMIT, floppies: [], disks: cmosDisks, bootOrder: config.boot.order, cpus: config.smp });
-  if (config.vga === 'std') chips.push(new Vga(io, mem));
-  return chips;
+  for (let index = 0; index < 4; index++) cmosDisks[index] = ide.diskGeometry((index >> 1) as 0 | 1, (index & 1) as 0 | 1);
+  fillPcCmos(rtc, {
+    memoryBytes: config.memoryBytes,
+    lowRamLimit: LOW_RAM_LIMIT,
+    floppies: [],
+    disks: cmosDisks,
+    bootOrder: config.boot.order,
+    cpus: config.smp,
+  });
+  return ide;
 }
