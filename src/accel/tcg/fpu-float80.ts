@@ -167,14 +167,18 @@ export function lsbExponent(v: F80): number {
   return (v.exp || 1) - EXP_BIAS - 63;
 }
 
+/** Scratch space for moving bits between numbers, doubles and bigints (big-endian DataView accessors). */
+const scratch = new DataView(new ArrayBuffer(8));
+
 /** Number of significant bits of x > 0. */
 export function bitLength(x: bigint): number {
-  const approx = Number(x);
-  if (approx === Infinity) return x.toString(2).length;
-  let n = Math.floor(Math.log2(approx)) + 1;
-  // log2 of the rounded double may be off by one at a power of two.
-  if (x >> BigInt(n) !== 0n) n++;
-  else if (x >> BigInt(n - 1) === 0n) n--;
+  scratch.setFloat64(0, Number(x));
+  const hi = scratch.getUint32(0);
+  const biased = hi >>> 20;
+  if (biased === 0x7ff) return x.toString(2).length; // beyond the double range
+  let n = biased - 1022;
+  // Number(x) rounds to nearest: a power of two may stand for a value just below it.
+  if ((hi & 0xfffff) === 0 && scratch.getUint32(4) === 0 && x >> BigInt(n - 1) === 0n) n--;
   return n;
 }
 
@@ -204,10 +208,11 @@ export function specialOperands(a: F80, ka: Kind, b: F80 | null, kb: Kind, ctx: 
   return quiet(a.sign <= b.sign ? a : b);
 }
 
-function roundsAwayFromZero(sign: number, odd: boolean, rem: bigint, half: bigint, rc: number): boolean {
+/** Whether a discarded, nonzero remainder rounds the magnitude up; versusHalf is the remainder compared with half a unit (-1, 0, 1). */
+function roundsAwayFromZero(sign: number, odd: boolean, versusHalf: number, rc: number): boolean {
   switch (rc) {
     case RC_NEAREST:
-      return rem > half || (rem === half && odd);
+      return versusHalf > 0 || (versusHalf === 0 && odd);
     case RC_DOWN:
       return sign === 1;
     case RC_UP:
@@ -224,7 +229,7 @@ function roundAt(sign: number, sig: bigint, e: number, lsb: number, ctx: FpConte
   if (shift > bitLength(sig) + 1) {
     // Everything is below the rounding position: the result is 0 or one unit.
     ctx.flags |= PE;
-    if (!roundsAwayFromZero(sign, false, 1n, 2n, ctx.rc)) return 0n;
+    if (!roundsAwayFromZero(sign, false, -1, ctx.rc)) return 0n;
     ctx.roundedUp = true;
     return 1n;
   }
@@ -233,7 +238,8 @@ function roundAt(sign: number, sig: bigint, e: number, lsb: number, ctx: FpConte
   const rem = sig - (m << sh);
   if (rem === 0n) return m;
   ctx.flags |= PE;
-  if (!roundsAwayFromZero(sign, (m & 1n) === 1n, rem, 1n << (sh - 1n), ctx.rc)) return m;
+  const half = 1n << (sh - 1n);
+  if (!roundsAwayFromZero(sign, (m & 1n) === 1n, rem > half ? 1 : rem === half ? 0 : -1, ctx.rc)) return m;
   ctx.roundedUp = true;
   return m + 1n;
 }
@@ -529,7 +535,10 @@ export function fromDouble(hi: number, lo: number, ctx: FpContext): F80 {
     ctx.denormalSource = true;
     return roundToExtendedExact(sign, (BigInt(fracHi) << 32n) | BigInt(lo >>> 0), -1074);
   }
-  return f80(sign, exp - 1023 + EXP_BIAS, (BigInt(fracHi | 0x100000) << 43n) | (BigInt(lo >>> 0) << 11n));
+  // The hot path: build the 64-bit significand J:fraction:000 in one bigint.
+  scratch.setUint32(0, ((fracHi | 0x100000) << 11) | (lo >>> 21));
+  scratch.setUint32(4, lo << 11);
+  return f80(sign, exp - 1023 + EXP_BIAS, scratch.getBigUint64(0));
 }
 
 /** Packs a value known to be exactly representable in extended (a narrower format's denormal). */
@@ -537,8 +546,6 @@ function roundToExtendedExact(sign: number, sig: bigint, e: number): F80 {
   const len = bitLength(sig);
   return f80(sign, e + len - 1 + EXP_BIAS, sig << BigInt(64 - len));
 }
-
-const scratch = new DataView(new ArrayBuffer(8));
 
 /** A JS double as an extended value: exact. */
 export function fromNumber(x: number): F80 {
@@ -613,6 +620,40 @@ export function toBinary(v: F80, fmt: Format, ctx: FpContext): bigint {
   const m = len <= fmt.p ? r.m << BigInt(fmt.p - len) : r.m >> BigInt(len - fmt.p);
   const biasedExp = BigInt(top + fmt.emax);
   return signBit | (biasedExp << BigInt(fracBits)) | (m & ((1n << BigInt(fracBits)) - 1n));
+}
+
+/**
+ * FST m64fp: v rounded to a double, as [high dword, low dword]. Normal
+ * values that stay normal take a number-only fast path (the hot FST of
+ * double arithmetic); everything else goes through toBinary.
+ */
+export function toDoubleWords(v: F80, ctx: FpContext): [number, number] {
+  let e = v.exp - EXP_BIAS;
+  if (v.mant >= J_BIT && e >= DOUBLE.emin && e < DOUBLE.emax) {
+    scratch.setBigUint64(0, v.mant);
+    let high = scratch.getUint32(0); // J and 31 fraction bits
+    const low = scratch.getUint32(4);
+    let rest = low >>> 11; // 21 more fraction bits
+    const rem = low & 0x7ff;
+    if (rem !== 0) {
+      ctx.flags |= PE;
+      if (roundsAwayFromZero(v.sign, (rest & 1) === 1, rem - 0x400, ctx.rc)) {
+        ctx.roundedUp = true;
+        rest = (rest + 1) & 0x1fffff;
+        if (rest === 0) {
+          high = (high + 1) >>> 0;
+          if (high === 0) {
+            high = 0x80000000;
+            e++;
+          }
+        }
+      }
+    }
+    const hi = (v.sign << 31) | ((e + DOUBLE.emax) << 20) | ((high & 0x7fffffff) >>> 11);
+    return [hi >>> 0, (((high & 0x7ff) << 21) | rest) >>> 0];
+  }
+  const bits = toBinary(v, DOUBLE, ctx);
+  return [Number(bits >> 32n), Number(bits & 0xffffffffn)];
 }
 
 /**

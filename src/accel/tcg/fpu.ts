@@ -62,6 +62,7 @@ import {
   specialOperands,
   sqrt,
   toBinary,
+  toDoubleWords,
   toInteger,
   toNumber,
   zero,
@@ -591,16 +592,17 @@ export class X87 implements X87Unit {
 
   /** FST/FSTP m32fp/m64fp. */
   private storeBinary(a: number, fmt: Format, popAfter: boolean): void {
-    let bits: bigint;
-    if (this.isEmpty(0)) {
-      this.stackFault(false);
-      bits = toBinary(INDEFINITE, fmt, this.ctx);
+    if (this.isEmpty(0)) this.stackFault(false);
+    const v = this.isEmpty(0) ? INDEFINITE : this.get(0);
+    if (fmt === SINGLE) {
+      const bits = Number(toBinary(v, SINGLE, this.ctx));
+      if (this.storeAllowed()) this.mem.write32(a, bits);
     } else {
-      bits = toBinary(this.get(0), fmt, this.ctx);
-    }
-    if (this.storeAllowed()) {
-      if (fmt === SINGLE) this.mem.write32(a, Number(bits));
-      else this.writeQword(a, bits);
+      const [hi, lo] = toDoubleWords(v, this.ctx);
+      if (this.storeAllowed()) {
+        this.mem.write32(a, lo);
+        this.mem.write32(at(a, 4), hi);
+      }
     }
     this.finishStore(popAfter);
   }
