@@ -161,7 +161,7 @@ export class AcpiPm implements PmIoBlock {
     if (offset < PM1_CNT) return byteOf(PM1_EN, s.pm1Enable);
     if (offset < PM1_CNT + 2) return byteOf(PM1_CNT, s.pm1Control);
     if (offset >= PM_TMR && offset < PM_TMR + 4) return byteOf(PM_TMR, timer);
-    return 0; // reserved
+    return 0xff; // PIIX4's other PM registers are not modelled: they float, as in QEMU
   }
 
   private write(offset: number, size: number, value: number): void {

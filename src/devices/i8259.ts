@@ -212,14 +212,20 @@ class PicChip {
     }
   }
 
-  /** ICW1 starts initialisation: masks, in-service and priorities are cleared (datasheet "Initialization Command Words"). */
+  /**
+   * ICW1 starts initialisation: masks, in-service and priorities are cleared
+   * and the edge sense circuit is reset, so an edge line that is already high
+   * must go low and high again to request (datasheet "Initialization Command
+   * Words"). The input levels themselves do not change.
+   */
   private writeIcw1(value: number): void {
     const s = this.state;
     const elcr = s.elcr;
     this.state = {
       ...initialChipState(),
       elcr,
-      // Level requests still held survive; edges must be seen anew.
+      lastLevels: s.lastLevels,
+      // Level requests still held survive; edge requests are dropped.
       irr: s.irr & elcr,
       expectIcw: 2,
       needIcw4: (value & 0x01) !== 0,

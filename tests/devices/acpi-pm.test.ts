@@ -88,6 +88,13 @@ describe('ACPI PM block (PIIX4)', () => {
     expect(io.read(0xb3, 1)).toBe(0x5a);
   });
 
+  it('floats the PIIX4 registers it does not model', () => {
+    const { io } = setup();
+    expect(io.read(PM + 6, 2)).toBe(0xffff);
+    expect(io.read(PM + 0x0c, 4)).toBe(0xffff_ffff);
+    expect(io.read(PM + 0x3f, 1)).toBe(0xff);
+  });
+
   it('moves with the PIIX4 PM base register', () => {
     const { io, time } = setup();
     time.advance(1e9);

@@ -203,6 +203,20 @@ describe('i8259 PIC pair', () => {
     expect(pic.acknowledge()).toBe(0x20);
   });
 
+  it('needs a fresh rising edge after ICW1 on a line that was already high', () => {
+    const { pic, irq, out } = setup();
+    irq.line(3).raise();
+    out(0x20, 0x11);
+    out(0x21, 0x08);
+    out(0x21, 0x04);
+    out(0x21, 0x01);
+    irq.line(3).raise(); // a device re-driving the same level is no edge
+    expect(pic.hasInterrupt()).toBe(false);
+    irq.line(3).lower();
+    irq.line(3).raise();
+    expect(pic.acknowledge()).toBe(0x0b);
+  });
+
   it('comes out of reset unmasked, edge triggered and quiet', () => {
     const { pic, inb } = setup();
     pic.reset();
