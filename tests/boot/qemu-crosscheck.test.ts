@@ -1,12 +1,12 @@
 /**
- * End-to-end check of the Linux loader and the ACPI tables with QEMU as the
- * CPU: the guest memory tsvm's loader builds (zero page, E820, GDT, kernel,
- * initrd, command line, ACPI tables) is handed to qemu-system-i386 as raw
- * blobs, with a tiny firmware that does only what tsvm's accelerators do with
- * the returned CpuState (load the GDT, enter protected mode, set ESI and
- * jump to EIP, or the same into long mode). Debian's kernel must reach the busybox shell, run commands,
- * and `poweroff -f` must end QEMU through our FADT and \_S5_ (QEMU's PIIX4 PM
- * decodes SLP_TYP 0 as soft-off, as tsvm's will).
+ * tsvm's boot loaders checked with QEMU as the CPU (see qemu-direct-boot.ts):
+ * - Linux: Debian's kernel, loaded by loadLinux with our E820 map and ACPI
+ *   tables, reaches the busybox shell, runs commands, and `poweroff -f` ends
+ *   QEMU through our FADT and \_S5_ (QEMU's PIIX4 PM decodes SLP_TYP 0 as
+ *   soft-off, as tsvm's will).
+ * - Multiboot: a test kernel prints the info structure loadMultiboot built,
+ *   and the same kernel booted by QEMU's own -kernel shows the conventions
+ *   match (command line, module strings and contents).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,101 +14,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AddressSpace } from '../../src/memory/address-space.js';
-import { ZERO_PAGE_ADDR, loadLinux } from '../../src/boot/linux.js';
+import { KERNEL_LOAD_ADDR, ZERO_PAGE_ADDR, loadLinux } from '../../src/boot/linux.js';
+import { loadMultiboot, parseMultibootModules } from '../../src/boot/multiboot.js';
 import { buildAcpiTables } from '../../src/boot/acpi.js';
 import { pcE820Map } from '../../src/boot/e820.js';
-import type { CpuState } from '../../src/accel/cpu-state.js';
 import { ensureLinuxGuest } from './guest-images.js';
 import { driveGuest, type GuestRun } from '../../images/linux/check-guest.mjs';
+import { PM_BASE, directBootArgs, have } from './qemu-direct-boot.js';
 
 const MiB = 0x10_0000;
-const PM_BASE = 0x600;
-
-function have(cmd: string): boolean {
-  return spawnSync('which', [cmd]).status === 0;
-}
-
-/**
- * A 64 KiB firmware for 0xF0000-0xFFFFF: the reset vector jumps to code that
- * maps the PIIX4 PM block at PM_BASE (what SeaBIOS would do), then enters
- * the loader's CpuState: flat protected mode, or long mode straight from
- * real mode (PAE, CR3, EFER.LME, then CR0.PE|PG together and a far jump to
- * the 64-bit CS). `biosArea` is what tsvm put at 0xF0000 (the RSDP).
- */
-function firmware(dir: string, state: CpuState, biosArea: Uint8Array): Buffer {
-  const long64 = (state.efer & 0x100n) !== 0n;
-  const enter = long64
-    ? `  mov eax, cr4
-  or eax, 0x20
-  mov cr4, eax
-  mov eax, ${state.cr3}
-  mov cr3, eax
-  mov ecx, 0xc0000080
-  rdmsr
-  or eax, 0x100
-  wrmsr
-  mov eax, cr0
-  or eax, 0x80000001
-  mov cr0, eax
-  jmp dword ${state.seg.cs.selector}:(0xF0000 + entry)
-bits 64`
-    : `  mov eax, cr0
-  or eax, 1
-  mov cr0, eax
-  jmp dword ${state.seg.cs.selector}:(0xF0000 + entry)
-bits 32`;
-  const src = path.join(dir, 'stub.asm');
-  writeFileSync(
-    src,
-    `bits 16
-org 0
-times 0xF000 db 0
-start:
-  cli
-  mov dx, 0xcf8
-  mov eax, 0x80000b40        ; PIIX4 function 3, PMBA
-  out dx, eax
-  mov dx, 0xcfc
-  mov eax, ${PM_BASE} | 1
-  out dx, eax
-  mov dx, 0xcf8
-  mov eax, 0x80000b80        ; PMREGMISC: enable the PM I/O space
-  out dx, eax
-  mov dx, 0xcfc
-  mov al, 1
-  out dx, al
-  mov ax, cs
-  mov ds, ax
-  o32 lgdt [gdtr]
-${enter}
-entry:
-  mov ax, ${state.seg.ds.selector}
-  mov ds, ax
-  mov es, ax
-  mov ss, ax
-  mov fs, ax
-  mov gs, ax
-  mov esi, ${state.gpr[6]}
-  xor ebp, ebp
-  xor edi, edi
-  xor ebx, ebx
-  mov eax, ${state.rip}
-  jmp ${long64 ? 'rax' : 'eax'}
-gdtr:
-  dw ${state.gdtr.limit}
-  dd ${state.gdtr.base}
-times 0xFFF0 - ($ - $$) db 0
-bits 16
-  jmp 0xF000:start
-times 0x10000 - ($ - $$) db 0
-`,
-  );
-  const bin = path.join(dir, 'stub.bin');
-  execFileSync('nasm', ['-f', 'bin', '-o', bin, src]);
-  const image = readFileSync(bin);
-  image.set(biosArea.subarray(0, 0xf000), 0);
-  return image;
-}
 
 interface BootCase {
   arch: 'i386' | 'amd64';
@@ -132,20 +46,13 @@ function bootUnderQemu(dir: string, c: BootCase, commands: string[]): Promise<Gu
     acpiRsdp: acpi.rsdp,
     long64: c.long64,
   });
-  const blobs: [string, number, number][] = [
-    ['low', 0, 0xa0000],
-    ['kernel', 0x10_0000, kernel.length],
-    ['initrd', mem.read32(ZERO_PAGE_ADDR + 0x218), mem.read32(ZERO_PAGE_ADDR + 0x21c)],
-    ['acpi', acpi.reserved[0]!.base, mem.lowRamTop - acpi.reserved[0]!.base],
-  ];
-  const loaders = blobs.flatMap(([name, addr, length]) => {
-    const file = path.join(dir, `${name}.bin`);
-    writeFileSync(file, mem.readBytes(addr, length));
-    return ['-device', `loader,file=${file},addr=${addr},force-raw=on`];
-  });
-  const bios = path.join(dir, 'bios.bin');
-  writeFileSync(bios, firmware(dir, state, mem.readBytes(0xf0000, 0x10000)));
-  const qemu = [c.qemu, '-accel', 'tcg', '-m', '256', '-smp', String(c.cpus), '-bios', bios, ...loaders, '-nographic', '-nic', 'none', '-no-reboot'];
+  const boot = directBootArgs(dir, mem, state, [
+    [0, 0xa0000],
+    [KERNEL_LOAD_ADDR, kernel.length],
+    [mem.read32(ZERO_PAGE_ADDR + 0x218), mem.read32(ZERO_PAGE_ADDR + 0x21c)],
+    [acpi.reserved[0]!.base, mem.lowRamTop - acpi.reserved[0]!.base],
+  ]);
+  const qemu = [c.qemu, '-accel', 'tcg', '-m', '256', '-smp', String(c.cpus), ...boot, '-nographic', '-nic', 'none', '-no-reboot'];
   return driveGuest({ command: qemu, commands, timeoutSeconds: 150 });
 }
 
@@ -182,4 +89,60 @@ describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('Linux loader + ACPI
     expect(run.transcript).toMatch(/IOAPIC\[0\]: apic_id 0, version \d+, address 0xfec00000, GSI 0-23/);
     expect(run.exitCode).toBe(0);
   }, 180_000);
+});
+
+describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('multiboot loader under qemu-system-i386', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tsvm-multiboot-qemu-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs QEMU with isa-debug-exit and returns the kernel's `mb:` lines and the exit status. */
+  function runKernel(args: string[]): { lines: string[]; status: number | null } {
+    const run = spawnSync(
+      'qemu-system-i386',
+      ['-accel', 'tcg', '-m', '128', ...args, '-nographic', '-nic', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'],
+      { encoding: 'latin1', input: '', timeout: 60_000 },
+    );
+    return { lines: run.stdout.match(/mb: [^\r\n]*/g) ?? [], status: run.status };
+  }
+
+  it('gives a real kernel the magic, command line, modules and memory map, by the same conventions as QEMU', () => {
+    const kernelPath = path.join(dir, 'mb.bin');
+    execFileSync('nasm', ['-f', 'bin', '-o', kernelPath, path.join(import.meta.dirname, 'fixtures/multiboot-info.asm')]);
+    writeFileSync(path.join(dir, 'm1.txt'), 'first module');
+    writeFileSync(path.join(dir, 'm2.txt'), 'second');
+    const spec = `${path.join(dir, 'm1.txt')} arg1,${path.join(dir, 'm2.txt')}`;
+    const cmdline = `${kernelPath} hello world`; // QEMU's convention: the kernel's path, then -append
+
+    const mem = new AddressSpace(128 * MiB);
+    const e820 = pcE820Map(mem);
+    const modules = parseMultibootModules(spec).map((m) => ({ data: readFileSync(m.path), cmdline: m.cmdline }));
+    const state = loadMultiboot(mem, { kernel: readFileSync(kernelPath), modules, cmdline, e820 });
+    const ours = runKernel(directBootArgs(dir, mem, state, [[0, 0xa0000], [KERNEL_LOAD_ADDR, MiB]]));
+    const qemus = runKernel(['-kernel', kernelPath, '-initrd', spec, '-append', 'hello world']);
+
+    const hex = (n: number, digits: number) => n.toString(16).padStart(digits, '0');
+    expect(ours.lines).toEqual([
+      'mb: magic=2badb002',
+      'mb: flags=0000024d', // memory, cmdline, mods, mmap, loader name
+      `mb: mem_lower=${hex(639, 8)} mem_upper=${hex(127 * 1024, 8)}`,
+      `mb: cmdline=${cmdline}`,
+      'mb: mods=00000002',
+      `mb: mod ${path.join(dir, 'm1.txt')} arg1 data=first module`,
+      `mb: mod ${path.join(dir, 'm2.txt')} data=second`,
+      ...e820.map((e) => `mb: mmap ${hex(e.base, 16)} ${hex(e.length, 16)} ${hex(e.type, 8)}`),
+      'mb: loader=tsvm',
+      'mb: done',
+    ]);
+    expect(ours.status).toBe(33);
+    // QEMU's own loader: same magic, lower memory, command line and modules (its
+    // flags add a boot device, its map has SeaBIOS's reservations, its name is "qemu").
+    const same = (l: string) => /^mb: (magic|cmdline|mods|mod |mem_lower=\S+)/.test(l);
+    expect(qemus.lines.filter(same).map((l) => l.replace(/ mem_upper=.*/, ''))).toEqual(
+      ours.lines.filter(same).map((l) => l.replace(/ mem_upper=.*/, '')),
+    );
+    expect(qemus.status).toBe(33);
+  }, 120_000);
 });
