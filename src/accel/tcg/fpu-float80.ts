@@ -670,3 +670,111 @@ export function toInteger(v: F80, ctx: FpContext): bigint | null {
   const m = roundAt(v.sign, v.mant, e, 0, ctx);
   return v.sign ? -m : m;
 }
+
+// ---- FRNDINT, FXTRACT, FSCALE, FPREM/FPREM1: exact operations ----------
+
+/** FRNDINT: ST(0) rounded to an integral value per FCW.RC, exactly. */
+export function roundToIntegralValue(x: F80, ctx: FpContext): F80 {
+  const k = classify(x);
+  if (k >= Kind.QNaN) return specialOperands(x, k, null, Kind.Zero, ctx) as F80;
+  if (k === Kind.Zero || k === Kind.Infinity) return x;
+  if (k === Kind.Denormal) ctx.flags |= DE;
+  if (lsbExponent(x) >= 0) return x;
+  const n = toInteger(x, ctx) as bigint;
+  return n === 0n ? zero(x.sign) : fromInteger(n);
+}
+
+/** FXTRACT's [exponent, significand] of x (SDM Vol. 2 FXTRACT): the exponent replaces ST(0), the significand is pushed. */
+export function extractParts(x: F80, ctx: FpContext): [F80, F80] {
+  const k = classify(x);
+  if (k >= Kind.QNaN) {
+    const nan = specialOperands(x, k, null, Kind.Zero, ctx) as F80;
+    return [nan, nan];
+  }
+  if (k === Kind.Infinity) return [infinity(0), x];
+  if (k === Kind.Zero) {
+    ctx.flags |= ZE;
+    return [infinity(1), x];
+  }
+  if (k === Kind.Denormal) ctx.flags |= DE;
+  const len = bitLength(x.mant);
+  const exponent = lsbExponent(x) + len - 1;
+  return [fromInteger(BigInt(exponent)), f80(x.sign, EXP_BIAS, x.mant << BigInt(64 - len))];
+}
+
+/** FSCALE of x by trunc(s). */
+export function scaleBy(x: F80, s: F80, ctx: FpContext): F80 {
+  const kx = classify(x);
+  const ks = classify(s);
+  const nan = specialOperands(x, kx, s, ks, ctx);
+  if (nan) return nan;
+  if (kx === Kind.Denormal || ks === Kind.Denormal) ctx.flags |= DE;
+  if (ks === Kind.Infinity) {
+    if (kx === Kind.Zero) return s.sign ? x : invalid(ctx);
+    if (kx === Kind.Infinity) return s.sign ? invalid(ctx) : x;
+    return s.sign ? zero(x.sign) : infinity(x.sign);
+  }
+  if (kx === Kind.Zero || kx === Kind.Infinity) return x;
+  // |trunc(s)| beyond 2^17 overflows or underflows any extended value; clamp to keep the shift small.
+  const top = ks === Kind.Zero ? -1 : lsbExponent(s) + bitLength(s.mant) - 1;
+  let n: number;
+  if (top < 0) n = 0;
+  else if (top > 17) n = s.sign ? -70000 : 70000;
+  else n = Number(s.mant >> BigInt(-lsbExponent(s))) * (s.sign ? -1 : 1);
+  return roundToExtended(x.sign, x.mant, lsbExponent(x) + n, ctx);
+}
+
+export interface Remainder {
+  value: F80;
+  incomplete: boolean;
+  quotientLow: number;
+}
+
+/**
+ * FPREM/FPREM1 (SDM Vol. 2 FPREM): exact remainder of ST(0) by ST(1). An
+ * exponent difference of 64 or more gives a partial remainder (C2 = 1),
+ * reducing the difference by 32 to 63; the quotient bits are then left as
+ * they were.
+ */
+export function remainder(x: F80, y: F80, ieee: boolean, ctx: FpContext): Remainder {
+  const kx = classify(x);
+  const ky = classify(y);
+  const nan = specialOperands(x, kx, y, ky, ctx);
+  const done = (value: F80): Remainder => ({ value, incomplete: false, quotientLow: 0 });
+  if (nan) return done(nan);
+  if (kx === Kind.Infinity || ky === Kind.Zero) return done(invalid(ctx));
+  if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
+  if (kx === Kind.Zero || ky === Kind.Infinity) return done(x);
+  const ex = lsbExponent(x) + bitLength(x.mant);
+  const ey = lsbExponent(y) + bitLength(y.mant);
+  const d = ex - ey;
+  // |x| < |y|: x itself, re-rounded like any result (a denormal x takes the unmasked-underflow wrap).
+  if (d < 0 && !(ieee && d === -1)) return done(roundToExtended(x.sign, x.mant, lsbExponent(x), ctx));
+  const my = y.mant;
+  const ly = lsbExponent(y);
+  if (d >= 64) {
+    // Partial: subtract trunc(x / (y × 2^k)) × y × 2^k, k = d - N with N = 32 + d mod 32 (AMD's documented choice, matched by hardware).
+    const k = d - (32 + (d % 32));
+    const xs = x.mant << BigInt(lsbExponent(x) - ly - k);
+    const q = xs / my;
+    const r = xs - q * my;
+    const value = r === 0n ? zero(x.sign) : roundToExtended(x.sign, r, ly + k, ctx);
+    return { value, incomplete: true, quotientLow: 0 };
+  }
+  // Complete: x = mx × 2^lx, y = my × 2^ly with lx >= ly - 64 here.
+  const lx = lsbExponent(x);
+  const shift = lx - ly;
+  const num = shift >= 0 ? x.mant << BigInt(shift) : x.mant;
+  const den = shift >= 0 ? my : my << BigInt(-shift);
+  const base = shift >= 0 ? ly : lx;
+  let q = num / den;
+  let r = num - q * den;
+  let sign = x.sign;
+  if (ieee && (2n * r > den || (2n * r === den && (q & 1n) === 1n))) {
+    q += 1n;
+    r = den - r;
+    sign ^= 1;
+  }
+  const value = r === 0n ? zero(x.sign) : roundToExtended(sign, r, base, ctx);
+  return { value, incomplete: false, quotientLow: Number(q & 7n) };
+}

@@ -35,7 +35,6 @@ import {
   SINGLE,
   DOUBLE,
   EXP_MAX,
-  EXP_BIAS,
   RC_UP,
   RC_NEAREST,
   CMP_LESS,
@@ -43,7 +42,6 @@ import {
   CMP_UNORDERED,
   abs,
   add,
-  bitLength,
   classify,
   compare,
   div,
@@ -51,21 +49,20 @@ import {
   fromDouble,
   fromInteger,
   fromSingle,
-  infinity,
-  invalid,
   isNaNKind,
-  lsbExponent,
   mul,
   negate,
   quiet,
-  roundToExtended,
-  specialOperands,
   sqrt,
   toBinary,
   toDoubleWords,
   toInteger,
   toNumber,
   zero,
+  extractParts,
+  remainder,
+  roundToIntegralValue,
+  scaleBy,
 } from './fpu-float80.js';
 import { f2xm1, fpatan, fyl2x, fyl2xp1, trig, trigInRange } from './fpu-transcendental.js';
 import { X87_DONE, X87_UD, type FpuHost, type FpuMemory, type X87Unit } from './fpu-types.js';
@@ -141,6 +138,7 @@ export class X87 implements X87Unit {
   reset(): void {
     this.init();
     this.fcw = FCW_RESET;
+    this.regs.fill(POS_ZERO); // power-up contents (SDM Vol. 3A Table 9-1)
   }
 
   get controlWord(): number {
@@ -841,9 +839,9 @@ export class X87 implements X87Unit {
   private executeD9Misc(modrm: number): void {
     switch (modrm) {
       case 0xe0:
-        return this.unaryInPlace(negate);
+        return this.unary(negate);
       case 0xe1:
-        return this.unaryInPlace(abs);
+        return this.unary(abs);
       case 0xe4: // FTST
         return this.compareInto(POS_ZERO, true, 0);
       case 0xe5:
@@ -859,7 +857,7 @@ export class X87 implements X87Unit {
       case 0xed:
         return this.push(this.constant(CONSTANTS[modrm]));
       case 0xf0:
-        return this.unaryArithmetic((x) => f2xm1(x, this.ctx));
+        return this.unary((x) => f2xm1(x, this.ctx));
       case 0xf1:
         return this.binaryPopping((x, y) => fyl2x(x, y, this.ctx));
       case 0xf2:
@@ -881,11 +879,11 @@ export class X87 implements X87Unit {
       case 0xf9:
         return this.binaryPopping((x, y) => fyl2xp1(x, y, this.ctx));
       case 0xfa:
-        return this.unaryArithmetic((x) => sqrt(x, this.ctx));
+        return this.unary((x) => sqrt(x, this.ctx));
       case 0xfb:
         return this.sineCosine();
       case 0xfc:
-        return this.unaryArithmetic((x) => roundToIntegralValue(x, this.ctx));
+        return this.unary((x) => roundToIntegralValue(x, this.ctx));
       case 0xfd:
         return this.scale();
       case 0xfe:
@@ -988,14 +986,8 @@ export class X87 implements X87Unit {
     if (condition) this.set(0, this.get(i));
   }
 
-  /** FCHS, FABS: sign operations, no exceptions but underflow. */
-  private unaryInPlace(f: (v: F80) => F80): void {
-    if (this.isEmpty(0)) return this.underflowInto(0, false);
-    this.writeResult(0, f(this.get(0)), false);
-  }
-
-  /** FSQRT, FRNDINT, F2XM1: ST(0) = f(ST(0)). */
-  private unaryArithmetic(f: (v: F80) => F80): void {
+  /** FCHS, FABS, FSQRT, FRNDINT, F2XM1: ST(0) = f(ST(0)). */
+  private unary(f: (v: F80) => F80): void {
     if (this.isEmpty(0)) return this.underflowInto(0, false);
     this.writeResult(0, f(this.get(0)), false);
   }
@@ -1045,77 +1037,44 @@ export class X87 implements X87Unit {
     this.writeResult(0, r, false);
   }
 
-  /** FPTAN: ST(0) = tan(ST(0)), then push 1.0. */
-  private partialTangent(): void {
-    if (this.isEmpty(0)) {
-      this.stackFault(false);
-      if (this.commit()) {
-        this.set(0, INDEFINITE);
-        this.top = (this.top - 1) & 7;
-        this.set(0, INDEFINITE);
-      }
-      return;
+  /**
+   * FPTAN, FSINCOS, FXTRACT: ST(0) is replaced and a second result pushed.
+   * An empty ST(0) or a full stack gives two indefinites when masked;
+   * `compute` returns null for an out-of-range operand (C2 = 1, no change).
+   */
+  private replaceAndPush(compute: (x: F80) => [F80, F80] | null): void {
+    let pair: [F80, F80] | null;
+    if (this.isEmpty(0) || !this.isEmpty(7)) {
+      this.stackFault(!this.isEmpty(0));
+      pair = [INDEFINITE, INDEFINITE];
+    } else {
+      pair = compute(this.get(0));
+      if (pair === null) return this.keepCodes(FSW_C2 | FSW_C1, FSW_C2);
+      this.keepCodes(FSW_C2, 0);
     }
-    if (!this.isEmpty(7)) return this.pushOverflowPair();
-    const x = this.get(0);
-    if (!trigInRange(x)) return this.keepCodes(FSW_C2 | FSW_C1, FSW_C2);
-    const r = trig('tan', x, this.ctx);
-    this.keepCodes(FSW_C2, 0);
     if (!this.commit()) return;
-    this.set(0, r);
+    this.set(0, pair[0]);
     this.top = (this.top - 1) & 7;
-    this.set(0, isNaNKind(classify(r)) ? r : ONE);
+    this.set(0, pair[1]);
+  }
+
+  /** FPTAN: ST(0) = tan(ST(0)), then push 1.0 (SDM Vol. 2 FPTAN). */
+  private partialTangent(): void {
+    this.replaceAndPush((x) => {
+      if (!trigInRange(x)) return null;
+      const r = trig('tan', x, this.ctx);
+      return [r, isNaNKind(classify(r)) ? r : ONE];
+    });
   }
 
   /** FSINCOS: ST(0) = sin, then push cos. */
   private sineCosine(): void {
-    if (this.isEmpty(0)) {
-      this.stackFault(false);
-      if (this.commit()) {
-        this.set(0, INDEFINITE);
-        this.top = (this.top - 1) & 7;
-        this.set(0, INDEFINITE);
-      }
-      return;
-    }
-    if (!this.isEmpty(7)) return this.pushOverflowPair();
-    const x = this.get(0);
-    if (!trigInRange(x)) return this.keepCodes(FSW_C2 | FSW_C1, FSW_C2);
-    const s = trig('sin', x, this.ctx);
-    const c = trig('cos', x, this.ctx);
-    this.keepCodes(FSW_C2, 0);
-    if (!this.commit()) return;
-    this.set(0, s);
-    this.top = (this.top - 1) & 7;
-    this.set(0, c);
+    this.replaceAndPush((x) => (trigInRange(x) ? [trig('sin', x, this.ctx), trig('cos', x, this.ctx)] : null));
   }
 
-  /** Stack overflow of FPTAN/FSINCOS/FXTRACT: masked, ST(0) and the pushed value become the indefinite. */
-  private pushOverflowPair(): void {
-    this.stackFault(true);
-    if (!this.commit()) return;
-    this.set(0, INDEFINITE);
-    this.top = (this.top - 1) & 7;
-    this.set(0, INDEFINITE);
-  }
-
-  /** FXTRACT: ST(0) = significand, then push the unbiased exponent (SDM Vol. 2 FXTRACT). */
+  /** FXTRACT: ST(0) = the exponent, then push the significand (SDM Vol. 2 FXTRACT). */
   private extract(): void {
-    if (this.isEmpty(0)) {
-      this.stackFault(false);
-      if (this.commit()) {
-        this.set(0, INDEFINITE);
-        this.top = (this.top - 1) & 7;
-        this.set(0, INDEFINITE);
-      }
-      return;
-    }
-    if (!this.isEmpty(7)) return this.pushOverflowPair();
-    const [exponent, significand] = extractParts(this.get(0), this.ctx);
-    if (!this.commit()) return;
-    this.set(0, exponent);
-    this.top = (this.top - 1) & 7;
-    this.set(0, significand);
+    this.replaceAndPush((x) => extractParts(x, this.ctx));
   }
 
   /** FSCALE: ST(0) × 2^trunc(ST(1)), exact then rounded (SDM Vol. 2 FSCALE Table 3-45). */
@@ -1212,110 +1171,4 @@ function bcdBytes(n: bigint, sign: number): number[] {
 /** The packed BCD indefinite (SDM Vol. 1 Table 4-4): FFFF C000 0000 0000 0000 (bytes 9..0). */
 function bcdIndefinite(): number[] {
   return [0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff];
-}
-
-/** FRNDINT: ST(0) rounded to an integral value per FCW.RC, exactly. */
-function roundToIntegralValue(x: F80, ctx: FpContext): F80 {
-  const k = classify(x);
-  if (k >= Kind.QNaN) return specialOperands(x, k, null, Kind.Zero, ctx) as F80;
-  if (k === Kind.Zero || k === Kind.Infinity) return x;
-  if (k === Kind.Denormal) ctx.flags |= DE;
-  if (lsbExponent(x) >= 0) return x;
-  const n = toInteger(x, ctx) as bigint;
-  return n === 0n ? zero(x.sign) : fromInteger(n);
-}
-
-/** FXTRACT's [exponent, significand] of x (SDM Vol. 2 FXTRACT): the exponent replaces ST(0), the significand is pushed. */
-function extractParts(x: F80, ctx: FpContext): [F80, F80] {
-  const k = classify(x);
-  if (k >= Kind.QNaN) {
-    const nan = specialOperands(x, k, null, Kind.Zero, ctx) as F80;
-    return [nan, nan];
-  }
-  if (k === Kind.Infinity) return [infinity(0), x];
-  if (k === Kind.Zero) {
-    ctx.flags |= ZE;
-    return [infinity(1), x];
-  }
-  if (k === Kind.Denormal) ctx.flags |= DE;
-  const len = bitLength(x.mant);
-  const exponent = lsbExponent(x) + len - 1;
-  return [fromInteger(BigInt(exponent)), f80(x.sign, EXP_BIAS, x.mant << BigInt(64 - len))];
-}
-
-/** FSCALE of x by trunc(s). */
-function scaleBy(x: F80, s: F80, ctx: FpContext): F80 {
-  const kx = classify(x);
-  const ks = classify(s);
-  const nan = specialOperands(x, kx, s, ks, ctx);
-  if (nan) return nan;
-  if (kx === Kind.Denormal || ks === Kind.Denormal) ctx.flags |= DE;
-  if (ks === Kind.Infinity) {
-    if (kx === Kind.Zero) return s.sign ? x : invalid(ctx);
-    if (kx === Kind.Infinity) return s.sign ? invalid(ctx) : x;
-    return s.sign ? zero(x.sign) : infinity(x.sign);
-  }
-  if (kx === Kind.Zero || kx === Kind.Infinity) return x;
-  // |trunc(s)| beyond 2^17 overflows or underflows any extended value; clamp to keep the shift small.
-  const top = ks === Kind.Zero ? -1 : lsbExponent(s) + bitLength(s.mant) - 1;
-  let n: number;
-  if (top < 0) n = 0;
-  else if (top > 17) n = s.sign ? -70000 : 70000;
-  else n = Number(s.mant >> BigInt(-lsbExponent(s))) * (s.sign ? -1 : 1);
-  return roundToExtended(x.sign, x.mant, lsbExponent(x) + n, ctx);
-}
-
-interface Remainder {
-  value: F80;
-  incomplete: boolean;
-  quotientLow: number;
-}
-
-/**
- * FPREM/FPREM1 (SDM Vol. 2 FPREM): exact remainder of ST(0) by ST(1). An
- * exponent difference of 64 or more gives a partial remainder (C2 = 1),
- * reducing the difference by 32 to 63; the quotient bits are then left as
- * they were.
- */
-function remainder(x: F80, y: F80, ieee: boolean, ctx: FpContext): Remainder {
-  const kx = classify(x);
-  const ky = classify(y);
-  const nan = specialOperands(x, kx, y, ky, ctx);
-  const done = (value: F80): Remainder => ({ value, incomplete: false, quotientLow: 0 });
-  if (nan) return done(nan);
-  if (kx === Kind.Infinity || ky === Kind.Zero) return done(invalid(ctx));
-  if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
-  if (kx === Kind.Zero || ky === Kind.Infinity) return done(x);
-  const ex = lsbExponent(x) + bitLength(x.mant);
-  const ey = lsbExponent(y) + bitLength(y.mant);
-  const d = ex - ey;
-  // |x| < |y|: x itself, re-rounded like any result (a denormal x takes the unmasked-underflow wrap).
-  if (d < 0 && !(ieee && d === -1)) return done(roundToExtended(x.sign, x.mant, lsbExponent(x), ctx));
-  const my = y.mant;
-  const ly = lsbExponent(y);
-  if (d >= 64) {
-    // Partial: subtract trunc(x / (y × 2^k)) × y × 2^k, k = d - N with N = 32 + d mod 32 (AMD's documented choice, matched by hardware).
-    const k = d - (32 + (d % 32));
-    const xs = x.mant << BigInt(lsbExponent(x) - ly - k);
-    const q = xs / my;
-    const r = xs - q * my;
-    const value = r === 0n ? zero(x.sign) : roundToExtended(x.sign, r, ly + k, ctx);
-    return { value, incomplete: true, quotientLow: 0 };
-  }
-  // Complete: x = mx × 2^lx, y = my × 2^ly with lx >= ly - 64 here.
-  const lx = lsbExponent(x);
-  const shift = lx - ly;
-  const num = shift >= 0 ? x.mant << BigInt(shift) : x.mant;
-  const den = shift >= 0 ? my : my << BigInt(-shift);
-  const base = shift >= 0 ? ly : lx;
-  let q = num / den;
-  let r = num - q * den;
-  let sign = x.sign;
-  if (ieee && (2n * r > den || (2n * r === den && (q & 1n) === 1n))) {
-    q += 1n;
-    r = den - r;
-    sign ^= 1;
-  }
-  const value = r === 0n ? zero(x.sign) : roundToExtended(sign, r, base, ctx);
-  return { value, incomplete: false, quotientLow: Number(q & 7n) };
 }
