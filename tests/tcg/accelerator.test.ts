@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { AddressSpace } from '../../src/memory/address-space.js';
+import { PortBus } from '../../src/io/port-bus.js';
+import { IrqRouter, type CpuInterruptSource } from '../../src/io/irq.js';
+import { A20Gate } from '../../src/io/a20.js';
+import { TimerQueue, VirtualClock } from '../../src/machine/clock.js';
+import { Lifecycle } from '../../src/machine/lifecycle.js';
+import { flatSegment, resetCpuState } from '../../src/accel/cpu-state.js';
+import type { MachineBus } from '../../src/accel/accel.js';
+import { TcgAccelerator } from '../../src/accel/tcg/tcg.js';
+import { assemble } from './harness.js';
+
+/** A one-line interrupt controller: a pending vector that INTA takes. */
+class OneShotIntr implements CpuInterruptSource {
+  vector = -1;
+  hasInterrupt(): boolean {
+    return this.vector >= 0;
+  }
+  acknowledge(): number {
+    const v = this.vector;
+    this.vector = -1;
+    return v;
+  }
+}
+
+function makeBus(code: Uint8Array): { bus: MachineBus; intr: OneShotIntr } {
+  const mem = new AddressSpace(2 << 20);
+  const io = new PortBus();
+  const intr = new OneShotIntr();
+  const irq = new IrqRouter({ setIrq: () => {} });
+  const clock = new VirtualClock();
+  const lifecycle = new Lifecycle();
+  io.register('exit', 0xf4, 1, { read: () => 0, write: (_p, _s, v) => lifecycle.request({ kind: 'exit', status: v, cause: 'test' }) });
+  mem.writeBytes(0x10000, code);
+  // GDT at 0x800: null, 0x08 flat code, 0x10 flat data.
+  mem.write32(0x808, 0x0000ffff);
+  mem.write32(0x80c, 0x00cf9a00);
+  mem.write32(0x810, 0x0000ffff);
+  mem.write32(0x814, 0x00cf9200);
+  const bus: MachineBus = { mem, io, irq, intr, a20: new A20Gate(), clock, timers: new TimerQueue(clock), lifecycle, cpuModel: 'qemu32', smp: 1 };
+  return { bus, intr };
+}
+
+function flatState(eip: number) {
+  const s = resetCpuState();
+  s.cr0 = 0x11n;
+  s.rip = BigInt(eip);
+  s.seg.cs = flatSegment(0x08, true);
+  for (const n of ['ds', 'es', 'ss', 'fs', 'gs'] as const) s.seg[n] = flatSegment(0x10, false);
+  s.gpr[4] = 0x8000n;
+  s.gdtr = { base: 0x800n, limit: 0x17 };
+  return s;
+}
+
+describe('TcgAccelerator', () => {
+  it('runs until the guest posts a lifecycle request; getState reflects the guest registers', async () => {
+    const { bus } = makeBus(assemble('mov ebx, 0x1234\nmov al, 7\nout 0xf4, al\njmp $'));
+    const acc = new TcgAccelerator(bus, { oneInsnPerTb: true });
+    acc.vcpus[0]!.setState(flatState(0x10000));
+    expect(await acc.run()).toBe('request');
+    expect(bus.lifecycle.take()).toMatchObject({ kind: 'exit', status: 7 });
+    const st = acc.vcpus[0]!.getState();
+    expect(st.gpr[3]).toBe(0x1234n);
+    expect(st.seg.cs.selector).toBe(0x08);
+    expect(st.seg.cs.db).toBe(true);
+    acc.destroy();
+  });
+
+  it('pause() stops a spinning guest; HLT sleeps until an IRQ line change wakes it for the interrupt', async () => {
+    const { bus, intr } = makeBus(
+      assemble(`
+        lidt [idtr]
+        sti
+        hlt
+        mov al, 3
+        out 0xf4, al
+      handler:
+        mov ecx, 0x77
+        iretd
+      idtr: dw 0x7ff
+        dd 0x1000`),
+    );
+    // IDT at 0x1000: vector 0x20 -> handler (32-bit interrupt gate), written below.
+    const acc = new TcgAccelerator(bus, { oneInsnPerTb: true });
+    const state = flatState(0x10000);
+    acc.vcpus[0]!.setState(state);
+    // Find the handler offset from the assembled code: it follows "out 0xf4, al" (E6 F4).
+    const code = bus.mem.readBytes(0x10000, 64);
+    let off = 0;
+    while (!(code[off] === 0xe6 && code[off + 1] === 0xf4)) off++;
+    const target = 0x10000 + off + 2;
+    bus.mem.write32(0x1000 + 0x20 * 8, (0x08 << 16) | (target & 0xffff));
+    bus.mem.write32(0x1000 + 0x20 * 8 + 4, (target & 0xffff0000) | 0x8e00);
+    const running = acc.run();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(acc.vcpus[0]!.getState().halted).toBe(true);
+    intr.vector = 0x20;
+    bus.irq.set(0, true);
+    expect(await running).toBe('request');
+    expect(bus.lifecycle.take()).toMatchObject({ kind: 'exit', status: 3 });
+    expect(acc.vcpus[0]!.getState().gpr[1]).toBe(0x77n);
+
+    const spin = makeBus(assemble('jmp $'));
+    const acc2 = new TcgAccelerator(spin.bus, { oneInsnPerTb: true });
+    acc2.vcpus[0]!.setState(flatState(0x10000));
+    const r2 = acc2.run();
+    setTimeout(() => acc2.pause(), 20);
+    expect(await r2).toBe('paused');
+  });
+
+  it('a triple fault asks the machine for a reset', async () => {
+    const { bus } = makeBus(assemble('lidt [idtr]\nud2\nidtr: dw 0\ndd 0'));
+    const acc = new TcgAccelerator(bus, { oneInsnPerTb: true });
+    acc.vcpus[0]!.setState(flatState(0x10000));
+    expect(await acc.run()).toBe('request');
+    expect(bus.lifecycle.take()).toMatchObject({ kind: 'reset', cause: 'triple fault' });
+  });
+});
