@@ -1,0 +1,90 @@
+/**
+ * The machine's lifecycle as a user sees it from the shell: exit statuses of
+ * debug-exit, reset and -no-reboot, signals, -pidfile, and one-line errors
+ * for bad input. Each runs under TCG and, where the host has it, KVM.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTsvm, startTsvm } from '../helpers/tsvm-process.js';
+import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
+
+const kvmReason = kvmUnavailable();
+if (kvmReason) console.log(`lifecycle tests under -accel kvm skipped: ${kvmReason}`);
+const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
+const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+
+beforeAll(() => buildGuests());
+
+describe.each(ACCELS)('-accel %s', (accel) => {
+  it('ends with isa-debug-exit status (value << 1) | 1', async () => {
+    const r = await runTsvm(['-accel', accel, '-kernel', guestPath('hello'), '-nographic', ...DEBUG_EXIT]);
+    expect(r.stdout).toContain('Hello from a KVM guest');
+    expect(r.status).toBe(33);
+    expect(r.stderr).toBe('');
+  });
+
+  it('exits 0 on a triple fault under -no-reboot', async () => {
+    const r = await runTsvm(['-accel', accel, '-kernel', guestPath('triple'), '-nographic', '-no-reboot']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('about to triple fault').length - 1).toBe(1);
+  });
+
+  it('reboots the guest on a triple fault without -no-reboot', async () => {
+    const run = startTsvm(['-accel', accel, '-kernel', guestPath('triple'), '-nographic']);
+    await run.waitFor(/(about to triple fault[\s\S]*){3}/);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('ends cleanly on SIGTERM, saying so, and removes its -pidfile', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-pid-'));
+    const pidfile = join(dir, 'tsvm.pid');
+    const run = startTsvm(['-accel', accel, '-kernel', guestPath('idle'), '-nographic', '-pidfile', pidfile]);
+    await waitForFile(pidfile);
+    expect(Number(readFileSync(pidfile, 'utf8').trim())).toBe(run.child.pid);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(run.stderr()).toBe('tsvm: terminating on signal 15\n');
+    expect(existsSync(pidfile)).toBe(false);
+  });
+
+  it('quits on Ctrl-A x typed on the -nographic console', async () => {
+    const run = startTsvm(['-accel', accel, '-kernel', guestPath('idle'), '-nographic']);
+    await new Promise((r) => setTimeout(r, 1000));
+    run.write('\x01x');
+    expect(await run.exited).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  async function oneLineError(args: string[], expected: RegExp) {
+    const cwd = mkdtempSync(join(tmpdir(), 'tsvm-bad-'));
+    const r = await runTsvm(args, 30_000, { cwd });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(expected);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(readdirSync(cwd)).toEqual([]);
+  }
+
+  it('names a missing -hda image', () =>
+    oneLineError(['-hda', 'missing.img', '-nographic'], /^tsvm: -hda missing\.img: Could not open 'missing\.img': No such file or directory\n$/));
+
+  it('names a missing -kernel', () =>
+    oneLineError(['-kernel', 'nope', '-nographic'], /^tsvm: -kernel nope: No such file or directory\n$/));
+
+  it('refuses a -kernel that is not a kernel', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-notkernel-'));
+    const path = join(dir, 'notes.txt');
+    writeFileSync(path, 'just some text\n'.repeat(100));
+    await oneLineError(['-kernel', path, '-nographic'], /^tsvm: -kernel .*notes\.txt: .*bzImage.*\n$/);
+  });
+
+  it('names a missing -bios', () =>
+    oneLineError(['-bios', 'nobios.bin', '-nographic'], /^tsvm: -bios nobios\.bin: No such file or directory\n$/));
+});
+
+async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
+}
