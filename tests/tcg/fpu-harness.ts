@@ -7,8 +7,8 @@
  * Scratch layout shared by both sides (offsets from the buffer base):
  *   0  FCW to load        8  EFLAGS after the instruction (host only)
  *   16 ST(1) initial m80  32 ST(0) initial m80
- *   48 16-byte memory operand
- *   64 FNSAVE image (32-bit protected layout, 108 bytes)
+ *   48 memory operand, up to 112 bytes (an FRSTOR image fits)
+ *   160 FNSAVE image (32-bit protected layout, 108 bytes)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -84,13 +84,15 @@ export interface OracleCase {
   mem: string;
   /** Registers in use before the instruction: 0 (none), 1 (ST(0)), 2 (default), or up to 8 (1.0s below ST(1)). */
   depth?: number;
+  /** EFLAGS for the instruction (FCMOVcc reads CF, ZF, PF). */
+  eflags?: number;
 }
 
 export interface OracleResult {
   /** FNSAVE image as hex (108 bytes). */
   save: string;
   eflags: number;
-  /** The 16-byte memory operand afterwards. */
+  /** The memory operand afterwards (as many bytes as the case gave). */
   mem: string;
 }
 
@@ -101,6 +103,7 @@ export function emulate(c: OracleCase): OracleResult {
   putHex(host, 16, c.st1);
   putHex(host, 32, c.st0);
   putHex(host, 48, c.mem);
+  host.flags = c.eflags ?? 0;
   const depth = c.depth ?? 2;
   /** Like the CPU: the opcode is offered for FOP before every instruction; the unit keeps it for non-control ones. */
   const step = (hex: string, linear = 48): number => {
@@ -114,8 +117,8 @@ export function emulate(c: OracleCase): OracleResult {
   if (depth >= 2) step('db6f', 16);
   if (depth >= 1) step('db6f', 32);
   const r = step(c.insn.slice(0, 4), 48);
-  step('dd77', 64);
-  return { save: getHex(host, 64, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, 16) };
+  step('ddb7', 160);
+  return { save: getHex(host, 160, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, c.mem.length / 2) };
 }
 
 const ORACLE_C = String.raw`
@@ -130,12 +133,12 @@ static int hex(const char *s, unsigned char *out, int n) {
 static void put(const unsigned char *p, int n) { for (int i = 0; i < n; i++) printf("%02x", p[i]); }
 int main(void) {
   unsigned char *code = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  static unsigned char buf[256] __attribute__((aligned(16)));
-  char insn[64], a[64], b[64], m[64]; unsigned fcw; int depth;
-  while (scanf("%63s %x %63s %63s %63s %d", insn, &fcw, a, b, m, &depth) == 6) {
+  static unsigned char buf[320] __attribute__((aligned(16)));
+  char insn[64], a[64], b[64], m[260]; unsigned fcw, eflags; int depth;
+  while (scanf("%63s %x %63s %63s %259s %d %x", insn, &fcw, a, b, m, &depth, &eflags) == 7) {
     memset(buf, 0, sizeof buf);
     buf[0] = fcw; buf[1] = fcw >> 8;
-    hex(b, buf + 16, 10); hex(a, buf + 32, 10); hex(m, buf + 48, 16);
+    hex(b, buf + 16, 10); hex(a, buf + 32, 10); int mlen = strlen(m) / 2; hex(m, buf + 48, mlen);
     int n = 0, len = strlen(insn) / 2;
     /* Zero all eight registers (FNINIT leaves their contents), then FNINIT, FLDCW, FLD b, FLD a. */
     const unsigned char pre[] = {0xdb,0xe3, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee, 0xd9,0xee,
@@ -144,11 +147,13 @@ int main(void) {
     for (int i = 2; i < depth; i++) { code[n++] = 0xd9; code[n++] = 0xe8; }
     if (depth >= 2) { code[n++] = 0xdb; code[n++] = 0x6f; code[n++] = 0x10; }
     if (depth >= 1) { code[n++] = 0xdb; code[n++] = 0x6f; code[n++] = 0x20; }
+    /* push eflags; popfq; the instruction; pushfq; pop rax; mov [rdi+8], eax; fnsave [rdi+160]; fninit; ret */
+    code[n++] = 0x68; memcpy(code + n, &eflags, 4); n += 4; code[n++] = 0x9d;
     hex(insn, code + n, len); n += len;
-    const unsigned char post[] = {0x9c, 0x58, 0x89,0x47,0x08, 0xdd,0x77,0x40, 0xdb,0xe3, 0xc3};
+    const unsigned char post[] = {0x9c, 0x58, 0x89,0x47,0x08, 0xdd,0xb7,0xa0,0,0,0, 0xdb,0xe3, 0xc3};
     memcpy(code + n, post, sizeof post);
     ((void (*)(void *))code)(buf);
-    put(buf + 64, 108); printf(" %x ", buf[8] | (buf[9] << 8) | (buf[10] << 16)); put(buf + 48, 16); printf("\n");
+    put(buf + 160, 108); printf(" %x ", buf[8] | (buf[9] << 8) | (buf[10] << 16)); put(buf + 48, mlen); printf("\n");
   }
   return 0;
 }
@@ -175,7 +180,8 @@ export function oracleAvailable(): boolean {
 /** Runs all cases on the host x87 in one process. */
 export function hostRun(cases: OracleCase[]): OracleResult[] {
   if (!oracleAvailable()) throw new Error('no x87 oracle on this host');
-  const input = cases.map((c) => `${c.insn} ${c.fcw.toString(16)} ${c.st0} ${c.st1} ${c.mem} ${c.depth ?? 2}`).join('\n') + '\n';
+  const input =
+    cases.map((c) => `${c.insn} ${c.fcw.toString(16)} ${c.st0} ${c.st1} ${c.mem} ${c.depth ?? 2} ${(c.eflags ?? 2).toString(16)}`).join('\n') + '\n';
   const out = execFileSync(oracleBinary as string, { input, maxBuffer: 1 << 28 }).toString().trim().split('\n');
   return out.map((line) => {
     const [save, eflags, mem] = line.split(' ');

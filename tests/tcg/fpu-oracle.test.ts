@@ -125,6 +125,17 @@ function describeSave(save: string): string {
   return `fsw=${b.readUInt16LE(4).toString(16)} ftw=${tw.toString(16)} | ${live.join(' ')}`;
 }
 
+/** An FLDENV (28 bytes) or FRSTOR (108 bytes) image: random control/status/tag words and registers. */
+function environmentImage(withRegisters: boolean): string {
+  const b = Buffer.alloc(withRegisters ? 108 : 28);
+  for (let i = 0; i < b.length; i += 4) b.writeUInt32LE(u32(), i);
+  b.writeUInt16LE(controlWord() & ~(rand() < 0.5 ? 0 : 0x3f), 0);
+  if (rand() < 0.5) b.writeUInt16LE(0, 4); // a clean status word half the time
+  if (rand() < 0.3) b.writeUInt16LE(0xffff, 8); // all empty
+  if (withRegisters) for (let i = 0; i < 8; i++) Buffer.from(anyM80(), 'hex').copy(b, 28 + 10 * i);
+  return b.toString('hex');
+}
+
 interface Group {
   name: string;
   insns: string[];
@@ -133,6 +144,8 @@ interface Group {
   mem?: () => string;
   /** Stack depths to draw from (default: always 2). */
   depths?: number[];
+  /** EFLAGS to draw from (FCMOVcc). */
+  eflags?: () => number;
 }
 
 const mem = (reg: number): string => (0x47 | (reg << 3)).toString(16) + '30';
@@ -171,6 +184,14 @@ const GROUPS: Group[] = [
     ],
     depths: [0, 1, 8],
   },
+  {
+    name: 'fcmov',
+    insns: ['dac1', 'dac9', 'dad1', 'dad9', 'dbc1', 'dbc9', 'dbd1', 'dbd9'],
+    depths: [0, 1, 2, 2, 2],
+    eflags: () => 2 | (rand() < 0.5 ? 0x01 : 0) | (rand() < 0.5 ? 0x04 : 0) | (rand() < 0.5 ? 0x40 : 0),
+  },
+  { name: 'fldenv', insns: ['d9' + mem(4)], mem: () => environmentImage(false) },
+  { name: 'frstor', insns: ['dd' + mem(4)], mem: () => environmentImage(true) },
 ];
 
 describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
@@ -180,7 +201,8 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
       for (const insn of g.insns) {
         for (let i = 0; i < CASES; i++) {
           const depth = g.depths ? pick(g.depths) : 2;
-          cases.push({ insn, fcw: controlWord(), st0: (g.st0 ?? anyM80)(), st1: (g.st1 ?? anyM80)(), mem: (g.mem ?? noMem)(), depth });
+          const eflags = g.eflags?.();
+          cases.push({ insn, fcw: controlWord(), st0: (g.st0 ?? anyM80)(), st1: (g.st1 ?? anyM80)(), mem: (g.mem ?? noMem)(), depth, eflags });
         }
       }
       const expected = hostRun(cases);

@@ -977,11 +977,8 @@ export class X87 implements X87Unit {
     const eflags = this.host.eflags?.() ?? 0;
     const flag = [CF, ZF, CF | ZF, PF][reg];
     const condition = ((eflags & flag) !== 0) !== negated;
-    if (this.isEmpty(0) || this.isEmpty(i)) {
-      this.stackFault(false);
-      if (this.commit() && condition) this.set(0, INDEFINITE);
-      return;
-    }
+    // Underflow gives ST(0) the indefinite whatever the condition (as measured on hardware).
+    if (this.isEmpty(0) || this.isEmpty(i)) return this.underflowInto(0, false);
     this.commit();
     if (condition) this.set(0, this.get(i));
   }
