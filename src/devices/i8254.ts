@@ -200,7 +200,7 @@ export class I8254Pit {
   }
 
   private readPort(index: number): number {
-    if (index === 3) return 0xff; // the control word register is write-only
+    if (index === 3) return 0; // the control word register is write-only; QEMU reads it as 0
     return this.readCounter(this.state.channels[index]!);
   }
 

@@ -17,7 +17,9 @@ import { I8254Pit } from '../../src/devices/i8254.js';
 import { I8259Pair } from '../../src/devices/i8259.js';
 import { Mc146818Rtc } from '../../src/devices/mc146818.js';
 import { createI440fxPiix } from '../../src/devices/pci.js';
+import { Port80 } from '../../src/devices/port80.js';
 import { Port92 } from '../../src/devices/port92.js';
+import { ResetControl } from '../../src/devices/reset-control.js';
 import { Uart16550 } from '../../src/devices/uart16550.js';
 import { A20Gate } from '../../src/io/a20.js';
 import { IrqRouter } from '../../src/io/irq.js';
@@ -76,6 +78,8 @@ function onTsvm(ops: Op[]): number[] {
   new Uart16550(io, 0x3f8, irq.line(4), timers);
   new I8042(io, irq.line(1), irq.line(12), a20, lifecycle);
   new Port92(io, a20, lifecycle);
+  new Port80(io);
+  new ResetControl(io, lifecycle);
   createI440fxPiix(io, irq, new AcpiPm(io, timers, irq.line(9), lifecycle), RAM);
   return ops.flatMap((op) => {
     if ('in' in op) return [io.read(op.in[0], op.in[1])];
@@ -127,6 +131,10 @@ describe.skipIf(!haveQemu)('qemu-system-i386 oracle (qtest, time standing still)
       }
     }
     await compare(ops);
+  });
+
+  it('the simple ports at power-on', async () => {
+    await compare([i(0x43), i(0x70), i(0x80), i(0x80, 2), i(0x80, 4), i(0xcf9), i(0x92), i(0xcf8, 4), i(0x64), i(0x60), i(0x4d0), i(0x4d1), i(0xb2)]);
   });
 
   it('PIC programming, IMR, ISR/IRR, poll and ELCR', async () => {
