@@ -51,6 +51,12 @@ export type ForwardedExitHandler = (vcpu: KvmVcpu, run: DataView) => boolean;
 
 export class ApThreads {
   private readonly threads: ApThread[];
+  /**
+   * A worker blocked inside KVM_RUN cannot be terminated, and Node waits for
+   * its workers when the process exits (even on an uncaught exception), so
+   * the APs are kicked out of the kernel on the way out.
+   */
+  private readonly stopOnExit = () => this.destroy();
 
   constructor(
     aps: readonly KvmVcpu[],
@@ -87,6 +93,7 @@ export class ApThreads {
       worker.unref();
       return { vcpu, control, mailbox: new DataView(mailboxBuffer), worker };
     });
+    process.once('exit', this.stopOnExit);
   }
 
   /** Lets every AP run (they stay in the kernel until the guest sends INIT/SIPI). */
@@ -130,6 +137,7 @@ export class ApThreads {
   }
 
   destroy(): void {
+    process.off('exit', this.stopOnExit);
     for (const t of this.threads) {
       Atomics.store(t.control, CMD, CMD_STOP);
       Atomics.notify(t.control, CMD);
