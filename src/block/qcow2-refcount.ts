@@ -176,6 +176,8 @@ export class Refcounts {
   }
 
   private linkBlock(index: number, offset: number, block: Uint8Array): void {
+    // The block must be durable before the table points at it (power failure).
+    this.file.sync();
     putU64(this.tableView, index * 8, offset);
     this.file.write(this.tableOffset + index * 8, this.table.subarray(index * 8, index * 8 + 8));
     this.blocks.set(offset, block);
@@ -231,6 +233,7 @@ export class Refcounts {
       this.writeCounter(off, this.loadBlock(off), c % this.perBlock, 1);
     }
     this.file.write(tableAt * this.clusterSize, table);
+    this.file.sync(); // new blocks and table durable before the header switches to them
     const header = new DataView(new ArrayBuffer(12));
     putU64(header, 0, tableAt * this.clusterSize);
     header.setUint32(8, tableClusters);
@@ -241,6 +244,7 @@ export class Refcounts {
     this.tableView = tableView;
     this.tableOffset = tableAt * this.clusterSize;
     this.tableClusters = tableClusters;
+    this.file.sync(); // the header no longer points at the old table before it may be reused
     for (let i = 0; i < oldClusters; i++) this.decrement(oldOffset / this.clusterSize + i);
   }
 

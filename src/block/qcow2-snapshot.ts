@@ -15,6 +15,7 @@ export function createSnapshot(image: Qcow2Image, name: string, now = Date.now()
   if (image.snapshots.some((s) => s.name === name)) {
     throw new ImageFormatError(`Could not create snapshot '${name}': -17 (File exists)`);
   }
+  image.flush(); // the snapshot is of the tables as they are in memory: put them on disk first
   const deltas = treeCounts(image, image.l1);
   checkDeltas(image, deltas, +1);
   const l1Offset = writeTable(image, withoutCopiedFlags(image.l1));
@@ -41,6 +42,7 @@ export function createSnapshot(image: Qcow2Image, name: string, now = Date.now()
 /** Reverts the active state to a snapshot (qemu-img snapshot -a). */
 export function applySnapshot(image: Qcow2Image, idOrName: string): void {
   const snap = requireSnapshot(image, idOrName);
+  image.flush();
   const snapL1 = image.loadL1(snap.l1TableOffset, snap.l1Size, `Snapshot ${snap.id} L1 table`);
   const gained = treeCounts(image, snapL1);
   checkDeltas(image, gained, +1);
@@ -55,6 +57,7 @@ export function applySnapshot(image: Qcow2Image, idOrName: string): void {
 
 export function deleteSnapshot(image: Qcow2Image, idOrName: string): void {
   const snap = requireSnapshot(image, idOrName);
+  image.flush();
   const snapL1 = image.loadL1(snap.l1TableOffset, snap.l1Size, `Snapshot ${snap.id} L1 table`);
   const lost = treeCounts(image, snapL1);
   replaceSnapshotTable(image, image.snapshots.filter((s) => s !== snap));
@@ -143,6 +146,7 @@ function writeTable(image: Qcow2Image, table: Uint8Array): number {
 function replaceSnapshotTable(image: Qcow2Image, entries: SnapshotEntry[]): void {
   const bytes = encodeSnapshotTable(entries);
   const offset = entries.length === 0 ? 0 : writeTable(image, bytes);
+  image.barrier(); // the new table is durable before the header points at it
   const fields = new DataView(new ArrayBuffer(12));
   fields.setUint32(0, entries.length);
   putU64(fields, 4, offset);
@@ -152,5 +156,6 @@ function replaceSnapshotTable(image: Qcow2Image, entries: SnapshotEntry[]): void
   image.header.snapshotsOffset = offset;
   image.snapshots = entries;
   image.snapshotTableBytes = bytes.length;
+  image.barrier(); // the header no longer points at the old table before it may be reused
   for (const c of old) image.refcounts.decrement(c);
 }

@@ -8,11 +8,12 @@
  * the COPIED flag is clear) goes to a fresh cluster, carrying over the rest
  * of the old content (copy-on-write).
  *
- * Crash safety without a journal: metadata is written through at once and
- * in dependency order — new content, then its refcount, then the L2 entry,
- * then the L1 entry — so the file is a valid image between any two writes;
- * a kill can at worst leak a cluster (refcount 1, no reference), which
- * `qemu-img check` reports as harmless. flush() fsyncs.
+ * Crash safety without a journal: new content and its refcount are written
+ * at once; the L2 and L1 entries that point at them wait for the next flush,
+ * which fsyncs between each level (qcow2-pending.ts). So the file is a valid
+ * image at every moment, for a kill and for a power failure alike; what was
+ * not flushed may be lost and leak its clusters (refcount 1, no reference),
+ * which `qemu-img check` reports as harmless.
  */
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
@@ -44,6 +45,7 @@ import { Refcounts } from './qcow2-refcount.js';
 import { findSnapshot, readSnapshotTable, type SnapshotEntry } from './qcow2-snapshot-table.js';
 import { lockImage } from './lock.js';
 import { MetadataMap } from './qcow2-metadata.js';
+import { PendingMetadata } from './qcow2-pending.js';
 import { hostClusters } from './qcow2-walk.js';
 
 export interface Qcow2OpenOptions {
@@ -110,6 +112,7 @@ export class Qcow2Image implements BlockBackend {
   private metadata: MetadataMap | undefined;
   private length_: number;
   private readonly l2Cache = new Map<number, Uint8Array>();
+  private readonly pending = new PendingMetadata();
   private inflated: { host: number; data: Uint8Array } | undefined;
   /** End of the last compressed data written, where the next may be packed. */
   private compressedEnd = 0;
@@ -173,12 +176,18 @@ export class Qcow2Image implements BlockBackend {
     this.forEachCluster(offset, data.length, (cluster, inCluster, at, len) => {
       this.writeToCluster(cluster, inCluster, data.subarray(at, at + len));
     });
-    if (this.cache === 'writethrough' || this.cache === 'directsync') this.file.sync();
+    if (this.cache === 'writethrough' || this.cache === 'directsync') this.flush();
+    else if (this.pending.full) this.writeBackMetadata();
   }
 
+  /** Pending metadata reaches the file in dependency order; then all of it is durable (except cache=unsafe). */
   flush(): void {
-    if (this.closed || this.readOnly || this.cache === 'unsafe') return;
-    this.file.sync();
+    if (this.closed || this.readOnly) return;
+    this.writeBackMetadata();
+  }
+
+  private writeBackMetadata(): void {
+    this.pending.writeBack(this.file, this.l1, this.header.l1TableOffset, this.cache !== 'unsafe', (c) => this.refcounts.decrement(c));
   }
 
   close(): void {
@@ -246,7 +255,7 @@ export class Qcow2Image implements BlockBackend {
 
   /** An L2 table, from the cache or the file; every entry is checked when it is loaded. */
   loadL2(offset: number): Uint8Array {
-    let table = this.l2Cache.get(offset);
+    let table = this.pending.l2Table(offset) ?? this.l2Cache.get(offset);
     if (table !== undefined) return table;
     table = new Uint8Array(this.clusterSize);
     this.file.readInside(offset, table, 'L2 table');
@@ -391,7 +400,8 @@ export class Qcow2Image implements BlockBackend {
 
   /** Drops this image's reference to the host cluster(s) a mapping used. */
   releaseCluster(m: ClusterMapping): void {
-    for (const c of hostClusters(this, m)) this.refcounts.decrement(c);
+    // Only once the entry that stopped pointing at them is durable (see qcow2-pending.ts).
+    for (const c of hostClusters(this, m)) this.pending.release(c);
     if (m.kind === 'compressed') this.inflated = undefined;
   }
 
@@ -413,23 +423,24 @@ export class Qcow2Image implements BlockBackend {
     this.metadata?.add(host / this.clusterSize, 'L2 table');
     this.cacheL2(host, table);
     this.setL1Entry(l1Index, host);
-    if (old !== 0) this.refcounts.decrement(old / this.clusterSize);
+    if (old !== 0) this.pending.release(old / this.clusterSize);
     return host;
   }
 
   setL1Entry(l1Index: number, l2Offset: number, copied = l2Offset !== 0): void {
     putEntry(this.l1, l1Index, entryWords(l2Offset, copied ? HI_COPIED : 0));
-    this.file.write(this.header.l1TableOffset + l1Index * 8, this.l1.subarray(l1Index * 8, l1Index * 8 + 8));
+    this.pending.l1Entry(l1Index);
   }
 
   setL2Entry(l2Offset: number, index: number, words: EntryWords): void {
     const table = this.loadL2(l2Offset);
     putEntry(table, index, words);
-    this.file.write(l2Offset + index * 8, table.subarray(index * 8, index * 8 + 8));
+    this.pending.l2Entry(l2Offset, table, index);
   }
 
   /** Writes the L1 table in use to a new place and switches the header to it (resize, snapshot revert). */
   replaceL1(table: Uint8Array, virtualSize: number): void {
+    this.writeBackMetadata();
     const clusters = Math.max(1, Math.ceil(table.length / this.clusterSize));
     const start = this.refcounts.findFree(clusters);
     const bytes = new Uint8Array(clusters * this.clusterSize);
@@ -437,6 +448,7 @@ export class Qcow2Image implements BlockBackend {
     this.file.write(start * this.clusterSize, bytes);
     for (let c = 0; c < clusters; c++) this.refcounts.set(start + c, 1);
     this.metadata?.addRange(start * this.clusterSize, table.length, 'L1 table');
+    this.barrier();
     const fields = new DataView(new ArrayBuffer(24));
     fields.setBigUint64(0, BigInt(virtualSize));
     fields.setUint32(8, 0);
@@ -451,7 +463,12 @@ export class Qcow2Image implements BlockBackend {
     this.header.size = virtualSize;
     this.length_ = virtualSize;
     this.l1 = table;
-    for (let c = 0; c < oldClusters; c++) this.refcounts.decrement(oldOffset / this.clusterSize + c);
+    for (let c = 0; c < oldClusters; c++) this.pending.release(oldOffset / this.clusterSize + c);
+  }
+
+  /** Makes everything written so far durable before what follows (nothing for cache=unsafe). */
+  barrier(): void {
+    if (this.cache !== 'unsafe') this.file.sync();
   }
 
   /** Updates the virtual size in place (the L1 table already covers it). */
