@@ -119,9 +119,11 @@ make_rootfs() {
   mknod -m 600 "$dir/dev/console" c 5 1
 }
 
-# Packs DIR as a gzipped newc cpio with files owned by root.
+# Packs DIR as a gzipped newc cpio with files owned by root and dated at the
+# epoch, so the same packages always give the same bytes.
 pack_initramfs() {
   local dir=$1 out=$2
+  find "$dir" -exec touch -h -d @0 {} +
   (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n >"$out.tmp"
   mv "$out.tmp" "$out"
 }
@@ -175,7 +177,11 @@ build_debian_installer() {
 
 main() {
   local what=${1:-i386}
-  need_tools apt-get apt-cache dpkg dpkg-deb cpio gzip
+  need_tools apt-get apt-cache dpkg dpkg-deb cpio gzip flock
+  # Parallel test workers may all ask for the same guest: one builds, the rest wait and find it built.
+  mkdir -p "$BUILD"
+  exec 9>"$BUILD/.build.lock"
+  flock 9
   case $what in
     i386) build_busybox_guest i386 linux-image-686 "$BUILD/linux-i386" ;;
     amd64) build_busybox_guest amd64 linux-image-amd64 "$BUILD/linux-amd64" ;;
