@@ -28,9 +28,14 @@ die() {
 }
 
 need_tools() {
-  local tool
+  local tool pkg
   for tool in "$@"; do
-    command -v "$tool" >/dev/null || die "'$tool' is not installed (apt-get install -y ${tool/dpkg-deb/dpkg})"
+    case $tool in
+      dpkg-deb) pkg=dpkg ;;
+      flock) pkg=util-linux ;;
+      *) pkg=$tool ;;
+    esac
+    command -v "$tool" >/dev/null || die "'$tool' is not installed (apt-get install -y $pkg)"
   done
 }
 
