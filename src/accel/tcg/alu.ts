@@ -291,10 +291,12 @@ function divUnsigned(c: Cpu, src: number, size: number): void {
     const lo = c.regs[EAX]!;
     if (hi >= src) throw deFault();
     if (hi < 0x20_0000) {
-      // The dividend fits a double's 53 bits exactly.
+      // The dividend fits a double's 53 bits exactly, and so does n - r: the
+      // quotient is an exact division (n / src rounded could land on the next integer).
       const n = hi * 0x1_0000_0000 + lo;
-      c.regs[EAX] = Math.floor(n / src);
-      c.regs[EDX] = n % src;
+      const r = n % src;
+      c.regs[EAX] = (n - r) / src;
+      c.regs[EDX] = r;
     } else {
       const n = (BigInt(hi) << 32n) | BigInt(lo);
       const s = BigInt(src);
