@@ -3,9 +3,10 @@
  * PC/AT: index port 0x70 (bit 7 masks NMI), data port 0x71, IRQ 8.
  *
  * The clock keeps no ticking state: it remembers which calendar time
- * (`baseMs`) held at which virtual-clock instant (`baseNs`) and derives the
- * time registers, update-in-progress and the interrupt flags from the
- * virtual clock when the guest looks. Timers are queued only while an
+ * (`baseMs`) held at which instant (`baseNs`) of its clock (the virtual clock
+ * by default, or the host's, as -rtc clock= says) and derives the time
+ * registers, update-in-progress and the interrupt flags from that clock when
+ * the guest looks. Timers are queued only while an
  * interrupt is enabled, at the next instant that can raise it.
  *
  * Calendar fields are computed with the UTC functions of Date on a time that
@@ -72,6 +73,13 @@ const ALARM_DONT_CARE = 0xc0;
 export interface RtcOptions {
   /** -rtc base=: 'utc', 'localtime', or the guest's start time in epoch ms. */
   base: 'utc' | 'localtime' | number;
+  /**
+   * -rtc clock=: what the clock runs on. 'vm' (the default here) is the
+   * virtual clock, which stops while the VM is paused; 'rt' is the host's
+   * monotonic clock and 'host' its wall clock (QEMU's default), both of which
+   * keep running across a pause, 'host' also following changes to host time.
+   */
+  clock?: 'host' | 'rt' | 'vm';
 }
 
 export interface Mc146818State {
@@ -108,8 +116,16 @@ export class Mc146818Rtc {
     });
   }
 
+  /** Now on the clock the RTC runs on, in ns. */
   private now(): number {
-    return this.timers.clock.now();
+    switch (this.opts.clock ?? 'vm') {
+      case 'vm':
+        return this.timers.clock.now();
+      case 'rt':
+        return performance.now() * 1e6;
+      case 'host':
+        return Date.now() * 1e6;
+    }
   }
 
   private initialState(): Mc146818State {
@@ -376,7 +392,8 @@ export class Mc146818Rtc {
     }
     if (cmos[REG_B]! & (B_AIE | B_UIE) && this.running()) deadline = Math.min(deadline, this.nextSecondNs(now));
     if (deadline === Infinity) return;
-    this.timer = this.timers.add(deadline, () => {
+    // The timer queue runs on the virtual clock; both advance together while the VM runs.
+    this.timer = this.timers.add(this.timers.clock.now() + (deadline - now), () => {
       this.timer = undefined;
       this.catchUpFlags();
       this.updateIrq();

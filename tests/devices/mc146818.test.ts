@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { I8259Pair } from '../../src/devices/i8259.js';
 import { Mc146818Rtc, fillPcCmos } from '../../src/devices/mc146818.js';
 import { IrqRouter } from '../../src/io/irq.js';
@@ -8,12 +8,12 @@ import { fakeTime } from './fake-clock.js';
 /** Thursday 29 February 2024, 13:45:30.000 */
 const LEAP_DAY = Date.UTC(2024, 1, 29, 13, 45, 30);
 
-function setup(base: 'utc' | 'localtime' | number = LEAP_DAY) {
+function setup(base: 'utc' | 'localtime' | number = LEAP_DAY, clock?: 'host' | 'rt' | 'vm') {
   const io = new PortBus();
   const pic = new I8259Pair(io);
   const irq = new IrqRouter(pic);
   const time = fakeTime();
-  const rtc = new Mc146818Rtc(io, time.timers, irq.line(8), { base });
+  const rtc = new Mc146818Rtc(io, time.timers, irq.line(8), { base, clock });
   const out = (port: number, value: number) => io.write(port, 1, value);
   const inb = (port: number) => io.read(port, 1);
   const readCmos = (index: number) => {
@@ -163,6 +163,19 @@ describe('MC146818 RTC', () => {
     expect(inb(0x70)).toBe(0xff);
     out(0x70, 0x0f);
     expect(rtc.nmiMasked).toBe(false);
+  });
+
+  it('runs on the host wall clock with -rtc clock=host, also while the virtual clock stands still', () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: LEAP_DAY });
+    try {
+      const { readCmos, time } = setup('utc', 'host');
+      expect(readCmos(0x00)).toBe(0x30);
+      vi.setSystemTime(LEAP_DAY + 5_000); // paused VM: host time moves, virtual time does not
+      expect(time.clock.t).toBe(0);
+      expect(readCmos(0x00)).toBe(0x35);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('honours -rtc base=localtime', () => {
