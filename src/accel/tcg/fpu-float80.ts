@@ -744,7 +744,9 @@ export function remainder(x: F80, y: F80, ieee: boolean, ctx: FpContext): Remain
   if (nan) return done(nan);
   if (kx === Kind.Infinity || ky === Kind.Zero) return done(invalid(ctx));
   if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
-  if (kx === Kind.Zero || ky === Kind.Infinity) return done(x);
+  if (kx === Kind.Zero) return done(x);
+  // A finite x comes back re-rounded like any result (a pseudo-denormal gets exponent 1, a denormal may wrap).
+  if (ky === Kind.Infinity) return done(roundToExtended(x.sign, x.mant, lsbExponent(x), ctx));
   const ex = lsbExponent(x) + bitLength(x.mant);
   const ey = lsbExponent(y) + bitLength(y.mant);
   const d = ex - ey;

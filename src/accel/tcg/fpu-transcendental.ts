@@ -176,13 +176,14 @@ export function fyl2x(x: F80, y: F80, ctx: FpContext): F80 {
   const ky = classify(y);
   const nan = specialOperands(x, kx, y, ky, ctx);
   if (nan) return nan;
-  if (x.sign && kx !== Kind.Zero) return invalid(ctx); // before DE, as hardware checks
-  if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
+  // Invalid operands and log2(0) are decided before DE, as hardware does.
+  if (x.sign && kx !== Kind.Zero) return invalid(ctx);
   if (kx === Kind.Zero) {
     if (ky === Kind.Zero) return invalid(ctx);
     if (ky !== Kind.Infinity) ctx.flags |= ZE; // log2(0) = -infinity
     return infinity(y.sign ^ 1);
   }
+  if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
   if (kx === Kind.Infinity) return ky === Kind.Zero ? invalid(ctx) : infinity(y.sign);
   const l = log2Positive(x);
   if (l === 0) return ky === Kind.Infinity ? invalid(ctx) : zero(y.sign);
@@ -199,10 +200,12 @@ export function fyl2xp1(x: F80, y: F80, ctx: FpContext): F80 {
   const ky = classify(y);
   const nan = specialOperands(x, kx, y, ky, ctx);
   if (nan) return nan;
-  if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
-  if (kx === Kind.Zero) return ky === Kind.Infinity ? invalid(ctx) : zero(x.sign ^ y.sign);
-  if (ky === Kind.Zero) return kx === Kind.Infinity ? invalid(ctx) : zero(x.sign ^ y.sign);
+  // Invalid operand combinations are decided before DE, as hardware does.
+  if (kx === Kind.Zero && ky === Kind.Infinity) return invalid(ctx);
+  if (ky === Kind.Zero && kx === Kind.Infinity) return invalid(ctx);
   if (kx === Kind.Infinity && x.sign) return invalid(ctx); // log2(1 - infinity)
+  if (kx === Kind.Denormal || ky === Kind.Denormal) ctx.flags |= DE;
+  if (kx === Kind.Zero || ky === Kind.Zero) return zero(x.sign ^ y.sign);
   if (ky === Kind.Infinity || kx === Kind.Infinity) return infinity(x.sign ^ y.sign);
   if (topExponent(x) < -60) {
     // y log2(1 + x) = y x log2(e) + O(x^2): one rounding of the exact product with a sticky bit.
