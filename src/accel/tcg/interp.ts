@@ -6,6 +6,7 @@
  */
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
+import type { CpuInterruptSource } from '../../io/irq.js';
 import { decode, type ByteSource } from './decoder.js';
 import { Access, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
@@ -21,6 +22,8 @@ export class CodeCache {
   private readonly pages: (Insn[] | undefined)[];
   decoded = 0;
   invalidated = 0;
+  /** Told of every dropped page (the translator drops its blocks from it too). */
+  onInvalidate: (frame: number) => void = () => {};
   // The page instructions were last fetched from: its linear page, CPL and
   // the MMU generation it was translated under, and its cached records.
   private curPage = -1;
@@ -40,6 +43,7 @@ export class CodeCache {
     this.pages[frame] = undefined;
     this.cpu.mmu.codePages[frame] = 0;
     this.invalidated++;
+    this.onInvalidate(frame);
   }
 
   invalidateRange(phys: number, len: number): void {
@@ -129,22 +133,25 @@ export class Interpreter {
   /** Set by a triple fault when no lifecycle is attached (bare test CPUs). */
   shutdown = false;
 
+  private readonly intr: CpuInterruptSource | undefined;
+
   constructor(readonly cpu: Cpu) {
     this.cache = new CodeCache(cpu);
+    this.intr = cpu.bus.intr;
   }
 
   /** Executes one instruction (taking a pending interrupt first if allowed). */
   step(): void {
     const c = this.cpu;
     if (c.interruptShadow) c.interruptShadow = false;
-    else this.checkInterrupts();
+    else if (c.nmiPending || (c.flags & IF && this.intr !== undefined && this.intr.hasInterrupt())) this.checkInterrupts();
     if (c.halted || this.shutdown) return;
     const tf = c.flags & TF;
     c.insnEip = c.eip;
     c.insnEsp = c.regs[ESP]!;
     try {
       const d = this.cache.fetch(c);
-      c.eip = c.cs32 ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
+      c.eip = d.mode ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
       if (logOn.exec) log.exec({ eip: hex(c.insnEip), op: hex(d.op) }, 'insn');
       d.exec(c, d);
       this.executed++;
