@@ -24,8 +24,6 @@ export const PIT_HZ = 1_193_182;
 const NS_PER_S = 1e9;
 /** Port 0x61 bit 4 toggles with each DRAM refresh request, every 15.085 us. */
 const REFRESH_PERIOD_NS = 15_085;
-/** A timer this late means the host stalled: resynchronise instead of replaying every edge. */
-const MAX_CATCH_UP_NS = 100e6;
 
 /** Control word RW field: how the counter is read and written. */
 const Access = { Latch: 0, LowByte: 1, HighByte: 2, Word: 3 } as const;
@@ -138,6 +136,11 @@ function nextTransition(ch: PitChannelState, d: number): number {
     default:
       return d < n ? n : d === n ? n + 1 : Infinity;
   }
+}
+
+/** Length of one OUT cycle in ns for the periodic modes 2 and 3; Infinity for the one-shot modes. */
+function periodNs(ch: PitChannelState): number {
+  return ch.mode === 2 || ch.mode === 3 ? (ch.reload * NS_PER_S) / PIT_HZ : Infinity;
 }
 
 /** The counting element's value after `d` ticks, as the guest reads it (BCD when programmed so). */
@@ -353,11 +356,15 @@ export class I8254Pit {
     const deadline = timeOfTick(ch, next);
     this.irq0Timer = this.timers.add(deadline, () => {
       this.irq0Timer = undefined;
-      if (this.now() - deadline > MAX_CATCH_UP_NS) {
+      if (this.now() - deadline >= periodNs(ch)) {
+        // Whole periods went by unseen (a stalled host, or a tiny count): the PIC would
+        // latch their edges as one request anyway, so deliver one edge and resynchronise
+        // rather than replay every transition.
+        this.irq0.set(false);
         this.updateIrq0();
         return;
       }
-      // Evaluate at the transition's own tick so that a late timer still delivers every edge.
+      // Evaluate at the transition's own tick so that a late timer still delivers its edge.
       this.irq0.set(outputAt(ch, next));
       this.scheduleIrq0(ch, next);
     });

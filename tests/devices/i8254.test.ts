@@ -176,6 +176,21 @@ describe('i8254 PIT', () => {
     expect(runFor(tickNs(1024 * 100))).toBe(1);
   });
 
+  it('delivers one IRQ 0 for periods that went by unseen, without replaying each of them', () => {
+    const { out, time, serviceInterrupts, pic } = setup();
+    out(0x43, 0x34);
+    out(0x40, 0x02); // count 2: a 600 kHz rate generator
+    out(0x40, 0x00);
+    serviceInterrupts();
+    const timersRun = time.timers.runExpired((time.clock.t = 10_000_000));
+    expect(timersRun).toBeLessThan(3); // not the 24000 transitions of those 10 ms
+    time.advance(tickNs(2));
+    expect(serviceInterrupts()).toEqual([0x08]);
+    time.advance(tickNs(2));
+    expect(serviceInterrupts()).toEqual([0x08]); // and it runs on from there
+    expect(pic.hasInterrupt()).toBe(false);
+  });
+
   it('runs channel 0 at 18.2 Hz out of reset', () => {
     const { runFor } = setup();
     expect(runFor(1e9, 1e6)).toBe(18);
