@@ -9,7 +9,7 @@
  *
  * Both give the serial text the guest printed and how the run ended.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,4 +169,48 @@ export async function runTsvm(name: string, opts: TsvmOptions = {}): Promise<Tsv
   } finally {
     accel.destroy();
   }
+}
+
+const TSVM = join(root, 'bin', 'tsvm');
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+}
+
+/** `tsvm -accel kvm -kernel <guest> -nographic -device isa-debug-exit,...` plus `extra`. */
+export function runTsvmCli(name: string, extra: string[] = [], timeoutMs = 20_000): CliResult {
+  const r = spawnSync(
+    process.execPath,
+    [TSVM, '-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
+    { timeout: timeoutMs, encoding: 'latin1' },
+  );
+  return { stdout: (r.stdout ?? '').replace(/\r\n/g, '\n'), stderr: r.stderr ?? '', status: r.status };
+}
+
+/**
+ * Starts tsvm on a guest, waits until its serial output contains `waitFor`,
+ * then calls `act` with the child (send a signal, type on stdin) and resolves
+ * with everything it printed and its exit status.
+ */
+export function interactWithTsvm(
+  name: string,
+  extra: string[],
+  waitFor: string,
+  act: (child: import('node:child_process').ChildProcess) => void,
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [TSVM, '-accel', 'kvm', '-kernel', guestPath(name), '-nographic', ...extra], { stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  let acted = false;
+  child.stdout.setEncoding('latin1').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!acted && stdout.includes(waitFor)) {
+      acted = true;
+      act(child);
+    }
+  });
+  child.stderr.setEncoding('latin1').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ stdout: stdout.replace(/\r\n/g, '\n'), stderr, status })));
 }
