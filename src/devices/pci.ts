@@ -517,7 +517,8 @@ export const DEFAULT_PM_BASE = 0x600;
  * 01.3: PIIX4 power management. PMBA (0x40) holds the PM I/O base (bits
  * 15:6; bit 0 reads 1 for I/O space), PMREGMISC (0x80) bit 0 enables it.
  * QEMU leaves both to the firmware; tsvm starts with the block enabled at
- * 0x600, where its ACPI tables say it is. The SCI is IRQ 9.
+ * 0x600, where its ACPI tables say it is. The SCI is wired to IRQ 9 (the
+ * FADT says so; the interrupt line register is left to firmware, as in QEMU).
  */
 export class Piix4Pm extends PciFunction {
   private mappedBase: number | undefined;
