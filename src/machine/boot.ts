@@ -35,8 +35,10 @@ export function loadBootImage(config: MachineConfig): BootImage {
 
 function directKernel(config: MachineConfig, path: string): BootImage {
   const kernel = readUserFile('-kernel', path);
-  const cmdline = config.append ?? '';
+  const append = config.append ?? '';
   if (isMultiboot(kernel)) {
+    // QEMU passes "<kernel path> <append>": kvm-unit-tests read the first word as the program name.
+    const cmdline = append ? `${path} ${append}` : path;
     const modules = config.initrd
       ? parseMultibootModules(config.initrd).map((m) => ({ data: readUserFile('-initrd', m.path), cmdline: m.cmdline }))
       : [];
@@ -49,6 +51,7 @@ function directKernel(config: MachineConfig, path: string): BootImage {
     };
   }
   const initrd = config.initrd ? readUserFile('-initrd', config.initrd) : undefined;
+  const cmdline = append;
   return {
     mapFirmware() {},
     load(mem) {
