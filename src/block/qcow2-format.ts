@@ -17,9 +17,8 @@ const INCOMPAT_KNOWN = INCOMPAT_DIRTY | INCOMPAT_CORRUPT;
 export const COMPAT_LAZY_REFCOUNTS = 1n << 0n;
 
 /** Header extension types (spec "Header extensions"). */
-export const EXT_END = 0;
-export const EXT_BACKING_FORMAT = 0xe2792aca;
-export const EXT_FEATURE_NAMES = 0x6803f857;
+const EXT_END = 0;
+const EXT_BACKING_FORMAT = 0xe2792aca;
 
 /** Byte offsets of the header fields the driver rewrites in place. */
 export const HDR = {
@@ -53,7 +52,7 @@ export const MIN_CLUSTER_BITS = 9;
 export const MAX_CLUSTER_BITS = 21;
 const MAX_L1_BYTES = 32 * 1024 * 1024;
 const MAX_REFTABLE_BYTES = 8 * 1024 * 1024;
-export const MAX_BACKING_NAME = 1023;
+const MAX_BACKING_NAME = 1023;
 
 /** A corrupt or unsupported image; the message is what the user sees after "Could not open 'x': ". */
 export class ImageFormatError extends Error {

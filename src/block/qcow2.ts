@@ -21,7 +21,6 @@ import type { CacheMode } from '../config.js';
 import { BlockReadOnlyError, checkRange, type BlockBackend } from './block-backend.js';
 import { openBackingFile } from './qcow2-chain.js';
 import {
-  COMPAT_LAZY_REFCOUNTS,
   HDR,
   HI_COMPRESSED,
   HI_COPIED,
@@ -150,17 +149,14 @@ export class Qcow2Image implements BlockBackend {
     if (!this.readOnly) {
       this.remapMetadata();
       this.refcounts.onFree = (cluster) => this.metadata?.delete(cluster);
-      this.clearAutoclearFeatures();
     }
     this.backing = h.backingFile !== undefined && !options.noBacking ? openBackingFile(this, options.chain ?? []) : undefined;
+    // The first write to the file, once nothing can fail the open any more.
+    if (!this.readOnly) this.clearAutoclearFeatures();
   }
 
   get length(): number {
     return this.length_;
-  }
-
-  get lazyRefcounts(): boolean {
-    return (this.header.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
   }
 
   read(offset: number, buf: Uint8Array): void {
