@@ -10,7 +10,8 @@ export class Progress {
   update(done: number, total: number): void {
     if (!this.enabled) return;
     const percent = total === 0 ? 100 : Math.floor((done * 10000) / total) / 100;
-    if (percent - this.shown < 1 && percent !== 100) return;
+    // Whole steps only; finish() prints the final 100%.
+    if (percent - this.shown < 1 || percent >= 100) return;
     this.shown = percent;
     process.stdout.write(`    (${percent.toFixed(2)}/100%)\r`);
   }
