@@ -17,14 +17,66 @@
  * double-precision shortcut.
  */
 
-export interface F80 {
-  /** 0 or 1. */
-  readonly sign: number;
-  /** Biased exponent, 0..0x7fff. */
-  readonly exp: number;
+/**
+ * An immutable extended value. The significand is held as a bigint for
+ * arithmetic or as two 32-bit words for moves (loads, stores, FXCH, FSAVE),
+ * whichever it was made from; the other form is computed on first use, so a
+ * value that is only moved never touches BigInt.
+ */
+export class F80 {
+  private big: bigint | null;
+  private high: number;
+  private low: number;
+
+  constructor(
+    /** 0 or 1. */
+    readonly sign: number,
+    /** Biased exponent, 0..0x7fff. */
+    readonly exp: number,
+    mant: bigint | null,
+    high = 0,
+    low = 0,
+  ) {
+    this.big = mant;
+    this.high = mant === null ? high : -1;
+    this.low = low;
+  }
+
   /** 64-bit significand including the explicit integer bit (bit 63). */
-  readonly mant: bigint;
+  get mant(): bigint {
+    if (this.big === null) {
+      wordScratch.setUint32(0, this.high);
+      wordScratch.setUint32(4, this.low);
+      this.big = wordScratch.getBigUint64(0);
+    }
+    return this.big;
+  }
+
+  /** Significand bits 63..32. */
+  get hi(): number {
+    if (this.high < 0) this.splitWords();
+    return this.high;
+  }
+
+  /** Significand bits 31..0. */
+  get lo(): number {
+    if (this.high < 0) this.splitWords();
+    return this.low;
+  }
+
+  /** The same value with another sign, in the same representation. */
+  withSign(sign: number): F80 {
+    return sign === this.sign ? this : new F80(sign, this.exp, this.big, this.high, this.low);
+  }
+
+  private splitWords(): void {
+    wordScratch.setBigUint64(0, this.big as bigint);
+    this.high = wordScratch.getUint32(0);
+    this.low = wordScratch.getUint32(4);
+  }
 }
+
+const wordScratch = new DataView(new ArrayBuffer(8));
 
 /** Operand classes; the order matters (everything from Infinity up is special). */
 export const enum Kind {
@@ -117,7 +169,12 @@ const EXTENDED_PC: Record<number, Format> = {
 };
 
 export function f80(sign: number, exp: number, mant: bigint): F80 {
-  return { sign, exp, mant };
+  return new F80(sign, exp, mant);
+}
+
+/** An extended value from its significand words (hi = bits 63..32, lo = bits 31..0, both unsigned). */
+export function f80Words(sign: number, exp: number, hi: number, lo: number): F80 {
+  return new F80(sign, exp, null, hi, lo);
 }
 
 export const POS_ZERO = f80(0, 0, 0n);
@@ -135,11 +192,12 @@ export function infinity(sign: number): F80 {
 }
 
 export function classify(v: F80): Kind {
-  if (v.exp === 0) return v.mant === 0n ? Kind.Zero : Kind.Denormal;
-  if (v.mant < J_BIT) return Kind.Unsupported;
+  const hi = v.hi;
+  if (v.exp === 0) return hi === 0 && v.lo === 0 ? Kind.Zero : Kind.Denormal;
+  if (hi < 0x80000000) return Kind.Unsupported;
   if (v.exp !== EXP_MAX) return Kind.Normal;
-  if ((v.mant & FRACTION_MASK) === 0n) return Kind.Infinity;
-  return v.mant & QUIET_BIT ? Kind.QNaN : Kind.SNaN;
+  if (hi === 0x80000000 && v.lo === 0) return Kind.Infinity;
+  return hi & 0x40000000 ? Kind.QNaN : Kind.SNaN;
 }
 
 export function isNaNKind(k: Kind): boolean {
@@ -147,15 +205,15 @@ export function isNaNKind(k: Kind): boolean {
 }
 
 export function quiet(v: F80): F80 {
-  return f80(v.sign, v.exp, v.mant | QUIET_BIT);
+  return f80Words(v.sign, v.exp, (v.hi | 0x40000000) >>> 0, v.lo);
 }
 
 export function negate(v: F80): F80 {
-  return f80(v.sign ^ 1, v.exp, v.mant);
+  return v.withSign(v.sign ^ 1);
 }
 
 export function abs(v: F80): F80 {
-  return v.sign ? f80(0, v.exp, v.mant) : v;
+  return v.withSign(0);
 }
 
 /**
@@ -521,7 +579,7 @@ export function fromSingle(bits: number, ctx: FpContext): F80 {
     ctx.denormalSource = true;
     return roundToExtendedExact(sign, BigInt(frac), -149);
   }
-  return f80(sign, exp - 127 + EXP_BIAS, (BigInt(frac | 0x800000) << 40n));
+  return f80Words(sign, exp - 127 + EXP_BIAS, ((frac | 0x800000) << 8) >>> 0, 0);
 }
 
 /** m64fp bits (high and low dwords) to extended: exact, like fromSingle. */
@@ -535,10 +593,8 @@ export function fromDouble(hi: number, lo: number, ctx: FpContext): F80 {
     ctx.denormalSource = true;
     return roundToExtendedExact(sign, (BigInt(fracHi) << 32n) | BigInt(lo >>> 0), -1074);
   }
-  // The hot path: build the 64-bit significand J:fraction:000 in one bigint.
-  scratch.setUint32(0, ((fracHi | 0x100000) << 11) | (lo >>> 21));
-  scratch.setUint32(4, lo << 11);
-  return f80(sign, exp - 1023 + EXP_BIAS, scratch.getBigUint64(0));
+  // The hot path: the significand J:fraction:000 as words, no bigint.
+  return f80Words(sign, exp - 1023 + EXP_BIAS, (((fracHi | 0x100000) << 11) | (lo >>> 21)) >>> 0, (lo << 11) >>> 0);
 }
 
 /** Packs a value known to be exactly representable in extended (a narrower format's denormal). */
@@ -629,10 +685,9 @@ export function toBinary(v: F80, fmt: Format, ctx: FpContext): bigint {
  */
 export function toDoubleWords(v: F80, ctx: FpContext): [number, number] {
   let e = v.exp - EXP_BIAS;
-  if (v.mant >= J_BIT && e >= DOUBLE.emin && e < DOUBLE.emax) {
-    scratch.setBigUint64(0, v.mant);
-    let high = scratch.getUint32(0); // J and 31 fraction bits
-    const low = scratch.getUint32(4);
+  let high = v.hi; // J and 31 fraction bits
+  if (high >= 0x80000000 && e >= DOUBLE.emin && e < DOUBLE.emax) {
+    const low = v.lo;
     let rest = low >>> 11; // 21 more fraction bits
     const rem = low & 0x7ff;
     if (rem !== 0) {

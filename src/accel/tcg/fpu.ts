@@ -19,6 +19,7 @@
  */
 import {
   type F80,
+  f80Words,
   type Format,
   FpContext,
   Kind,
@@ -578,13 +579,15 @@ export class X87 implements X87Unit {
   }
 
   private readExtended(a: number): F80 {
-    const mant = this.readQword(a);
+    const lo = this.mem.read32(a) >>> 0;
+    const hi = this.mem.read32(at(a, 4)) >>> 0;
     const se = this.mem.read16(at(a, 8));
-    return f80((se >> 15) & 1, se & EXP_MAX, mant);
+    return f80Words((se >> 15) & 1, se & EXP_MAX, hi, lo);
   }
 
   private writeExtended(a: number, v: F80): void {
-    this.writeQword(a, v.mant);
+    this.mem.write32(a, v.lo);
+    this.mem.write32(at(a, 4), v.hi);
     this.mem.write16(at(a, 8), (v.sign << 15) | v.exp);
   }
 
