@@ -14,8 +14,9 @@ import { Cpu, type CpuBus } from './cpu.js';
 import { cpuModelInfo } from './cpuid.js';
 import { Interpreter, StopReason } from './interp.js';
 import { attachX87 } from './x87.js';
+import { Translator, type JitStats } from './jit/translator.js';
 import { ATTR_UNUSABLE, CS } from './constants.js';
-import { log } from '../../log.js';
+import { log, logOn } from '../../log.js';
 
 export interface TcgOptions {
   /** Interpret one instruction at a time (no translated blocks: the reference path). */
@@ -38,6 +39,7 @@ class TcgVcpu implements Vcpu {
     readonly index: number,
     readonly cpu: Cpu,
     private readonly interp: Interpreter,
+    private readonly jit: Translator | undefined,
   ) {}
 
   getState(): CpuState {
@@ -47,6 +49,7 @@ class TcgVcpu implements Vcpu {
   setState(state: CpuState): void {
     importState(this.cpu, state);
     this.interp.cache.clear();
+    this.jit?.flush();
   }
 
   translate(linear: bigint): bigint | undefined {
@@ -60,6 +63,8 @@ export class TcgAccelerator implements Accelerator {
   readonly vcpus: readonly Vcpu[];
   readonly cpu: Cpu;
   readonly interp: Interpreter;
+  /** The translator; undefined with one-insn-per-tb=on (the interpreter alone). */
+  readonly jit: Translator | undefined;
   private pauseRequested = false;
   private wake: (() => void) | undefined;
 
@@ -70,7 +75,8 @@ export class TcgAccelerator implements Accelerator {
     const { cpu, interp } = createCpu(bus, bus.cpuModel);
     this.cpu = cpu;
     this.interp = interp;
-    this.vcpus = [new TcgVcpu(0, cpu, interp)];
+    this.jit = options.oneInsnPerTb ? undefined : new Translator(cpu, interp);
+    this.vcpus = [new TcgVcpu(0, cpu, interp, this.jit)];
     if (bus.smp > 1) log.guest_errors({ smp: bus.smp }, 'tcg runs one vCPU; -smp > 1 ignored');
     cpu.mmu.a20Mask = bus.a20.mask;
     bus.a20.onChange(() => {
@@ -100,12 +106,27 @@ export class TcgAccelerator implements Accelerator {
       }
       const sliceEnd = performance.now() + SLICE_MS;
       do {
-        const stop = interp.run(CHUNK);
+        const stop = this.runChunk(CHUNK);
         if (stop !== StopReason.Budget) break;
         if (bus.clock.now() >= bus.timers.nextDeadline()) bus.timers.runExpired();
       } while (performance.now() < sliceEnd && !this.pauseRequested);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Runs about `budget` guest instructions, translated or interpreted. */
+  runChunk(budget: number): StopReason {
+    return this.jit ? this.jit.run(budget) : this.interp.run(budget);
+  }
+
+  /** Guest instructions executed so far. */
+  get executed(): number {
+    return this.interp.executed + (this.jit?.executed ?? 0);
+  }
+
+  /** Translator counters (for `info jit` and -d jit); undefined without the translator. */
+  jitStats(): JitStats | undefined {
+    return this.jit?.snapshotStats();
   }
 
   /** Sleeps until `deadline` (guest ns), an IRQ line change, a lifecycle request or pause(). */
@@ -132,10 +153,12 @@ export class TcgAccelerator implements Accelerator {
   resetVcpus(): void {
     this.cpu.reset();
     this.interp.cache.clear();
+    this.jit?.flush();
     this.interp.shutdown = false;
   }
 
   destroy(): void {
+    if (logOn.jit) log.jit({ executed: this.executed, ...this.jitStats() }, 'translator statistics');
     this.wake?.();
   }
 }

@@ -1,0 +1,63 @@
+/**
+ * Translation blocks: a run of decoded instructions from one guest page,
+ * compiled into one JavaScript function with `new Function` so V8 optimises
+ * it as a unit. The function calls each instruction's handler (the one
+ * definition of its semantics) with its decoded record as a constant, which
+ * makes every call site monomorphic and lets V8 inline the handlers.
+ *
+ * The hottest forms are emitted as specialised JavaScript instead
+ * (codegen.ts).
+ *
+ * Precise exceptions: a fault thrown inside a block leaves exactly the state
+ * the interpreter would leave (insnEip, ESP, EIP), and the dispatcher
+ * delivers it the same way.
+ *
+ * Self-modifying code: after an instruction that may write memory the block
+ * checks it has not been invalidated (a write to its own page) and returns
+ * early if so, with EIP at the next instruction, which the dispatcher then
+ * decodes afresh.
+ */
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { gpFault } from '../exceptions.js';
+import { blockSource } from './codegen.js';
+
+export type BlockFn = (c: Cpu) => number;
+
+export class Block {
+  /** Set when a write reached the block's page: the block must not run again. */
+  dead = false;
+  fn: BlockFn = notCompiled;
+
+  constructor(
+    /** EIP of the first instruction (blocks are keyed by physical address, checked against EIP). */
+    readonly eip: number,
+    /** Code segment base the block was decoded under: EIP + csBase gives the page it came from. */
+    readonly csBase: number,
+    /** CS.D the block was decoded in. */
+    readonly mode: number,
+    /** RAM page index the block was decoded from. */
+    readonly frame: number,
+    /** Highest EIP + length - 1 in the block: must lie within the CS limit. */
+    readonly lastByte: number,
+    readonly insns: readonly Insn[],
+  ) {}
+}
+
+function notCompiled(): number {
+  throw new Error('translation block run before it was compiled');
+}
+
+/** Compiles `b` into its function. */
+export function compileBlock(b: Block): void {
+  const params: string[] = ['B', 'G'];
+  const args: unknown[] = [b, gpFault];
+  b.insns.forEach((d, k) => {
+    params.push(`h${k}`, `d${k}`);
+    args.push(d.exec, d);
+  });
+  const factory = new Function(...params, `return function block_${b.eip.toString(16)}(c) {\n${blockSource(b)}\n};`) as (
+    ...a: unknown[]
+  ) => BlockFn;
+  b.fn = factory(...args);
+}

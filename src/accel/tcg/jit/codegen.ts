@@ -1,0 +1,356 @@
+/**
+ * JavaScript for a translation block.
+ *
+ * Every instruction either calls its handler (threaded code: the handler is
+ * the one definition of its semantics) or, for the hottest forms (MOV, LEA,
+ * the ALU group, INC/DEC, PUSH/POP r, MOVZX/MOVSX, Jcc/JMP), is emitted as
+ * specialised JavaScript with the decoded fields folded into constants. The
+ * specialised forms must compute exactly what their handlers compute (same
+ * CpuFault at the same point, same lazy-flag record); the randomized
+ * differential test in tests/tcg/jit-diff.test.ts is what keeps them equal.
+ *
+ * Precise state: before an instruction that can fault or reads EIP the
+ * block stores what the interpreter's step would (insnEip, EIP after the
+ * instruction, ESP at its start if it may have changed); instructions that
+ * cannot fault skip those stores. The flag record of an ALU instruction also
+ * stays in locals so that a Jcc right after it tests the operands directly
+ * (CMP+JB is `a < b`).
+ */
+import type { Insn } from '../insn.js';
+import { FlagOp } from '../flags.js';
+import { ARITH_FLAGS, CF } from '../constants.js';
+import { AluOp } from '../alu.js';
+import { mayChangeStack, mayWriteMemory } from './block-rules.js';
+
+/** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
+interface FlagLocals {
+  op: FlagOp;
+  /** Whether CF/OF follow from op, a and b (not for ADC/SBB/INC/DEC). */
+  plain: boolean;
+  a: string;
+  b: string;
+  r: string;
+  size: number;
+}
+
+export interface BlockShape {
+  readonly eip: number;
+  readonly mode: number;
+  readonly insns: readonly Insn[];
+}
+
+class Emitter {
+  readonly out: string[] = ['const r = c.regs;'];
+  flags: FlagLocals | undefined;
+  /** ESP may differ from c.insnEsp (true at entry: the previous block may have moved it). */
+  espStale = true;
+
+  emit(s: string): void {
+    this.out.push(s);
+  }
+
+  /** State the interpreter keeps before an instruction that may fault: EIP to restart at, ESP, EIP after. */
+  sync(insnEip: number, next: number): void {
+    this.emit(`c.insnEip = ${insnEip}; c.eip = ${next};`);
+    if (this.espStale) {
+      this.emit('c.insnEsp = r[4];');
+      this.espStale = false;
+    }
+  }
+}
+
+/** The block's body (parameters: c; h<k>/d<k> for the handler and record of instruction k; B the block; G gpFault). */
+export function blockSource(b: BlockShape): string {
+  const e = new Emitter();
+  const wrap = b.mode === 1 ? 0xffff_ffff : 0xffff;
+  let eip = b.eip;
+  const last = b.insns.length - 1;
+  b.insns.forEach((d, k) => {
+    const next = (eip + d.len) & wrap;
+    const specialised = emitSpecialised(e, d, k, eip >>> 0, next >>> 0, k === last);
+    if (!specialised) {
+      e.sync(eip >>> 0, next >>> 0);
+      e.emit(`h${k}(c, d${k});`);
+      e.flags = undefined;
+    }
+    if (mayChangeStack(d)) e.espStale = true;
+    if (k < last && mayWriteMemory(d)) e.emit(`if (B.dead) { c.eip = ${next >>> 0}; return ${k + 1}; }`);
+    if (k === last && specialised && !endsWithJump(d)) e.emit(`c.eip = ${next >>> 0};`);
+    eip = next;
+  });
+  e.emit(`return ${b.insns.length};`);
+  return e.out.join('\n');
+}
+
+function endsWithJump(d: Insn): boolean {
+  return (d.op >= 0x70 && d.op <= 0x7f) || (d.op >= 0x180 && d.op <= 0x18f) || d.op === 0xeb || d.op === 0xe9;
+}
+
+// ---- operand expressions ------------------------------------------------------
+
+function mask(size: number): string {
+  return size === 4 ? '>>> 0' : size === 2 ? '& 0xffff' : '& 0xff';
+}
+
+function sign(size: number): number {
+  return size === 4 ? 0x8000_0000 : size === 2 ? 0x8000 : 0x80;
+}
+
+/** Signed value of a `size`-byte unsigned expression. */
+function signed(v: string, size: number): string {
+  return size === 4 ? `(${v} | 0)` : size === 2 ? `((${v} << 16) >> 16)` : `((${v} << 24) >> 24)`;
+}
+
+function regRead(reg: number, size: number): string {
+  if (size === 4) return `r[${reg}]`;
+  if (size === 2) return `(r[${reg}] & 0xffff)`;
+  return reg < 4 ? `(r[${reg}] & 0xff)` : `((r[${reg - 4}] >>> 8) & 0xff)`;
+}
+
+function regWrite(reg: number, size: number, v: string): string {
+  if (size === 4) return `r[${reg}] = ${v};`;
+  if (size === 2) return `r[${reg}] = (r[${reg}] & 0xffff0000) | (${v} & 0xffff);`;
+  if (reg < 4) return `r[${reg}] = (r[${reg}] & 0xffffff00) | (${v} & 0xff);`;
+  return `r[${reg - 4}] = (r[${reg - 4}] & 0xffff00ff) | ((${v} & 0xff) << 8);`;
+}
+
+/** The memory operand's offset (Cpu.ea with the record's fields folded in). */
+function eaExpr(d: Insn): string {
+  const parts: string[] = [];
+  if (d.disp !== 0 || (d.base < 0 && d.index < 0)) parts.push(String(d.disp));
+  if (d.base >= 0) parts.push(`r[${d.base}]`);
+  if (d.index >= 0) parts.push(d.scale ? `(r[${d.index}] << ${d.scale})` : `r[${d.index}]`);
+  return d.a32 ? `((${parts.join(' + ')}) >>> 0)` : `((${parts.join(' + ')}) & 0xffff)`;
+}
+
+// ---- specialised forms -----------------------------------------------------------
+
+/**
+ * Emits `d` as inline JavaScript if it is one of the specialised forms;
+ * returns false (emitting nothing) otherwise.
+ */
+function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: number, last: boolean): boolean {
+  const op = d.op;
+  const size = d.size;
+  const mem = d.mod >= 0 && d.mod !== 3;
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = (op >> 3) & 7;
+    switch (op & 7) {
+      case 0:
+      case 1:
+        return emitAluE(e, d, k, eip, next, aluOp, regRead(d.reg, size));
+      case 2:
+      case 3:
+        if (mem) e.sync(eip, next);
+        return emitAlu(e, k, aluOp, regRead(d.reg, size), mem ? `c.read(${d.seg}, ${eaExpr(d)}, ${size})` : regRead(d.rm, size), size, (x) =>
+          regWrite(d.reg, size, x),
+        );
+      default:
+        return emitAlu(e, k, aluOp, regRead(0, size), String(d.imm), size, (x) => regWrite(0, size, x));
+    }
+  }
+  switch (op) {
+    case 0x80:
+    case 0x81:
+    case 0x83:
+      return emitAluE(e, d, k, eip, next, d.reg, String(d.imm));
+    case 0x84:
+    case 0x85:
+      if (mem) e.sync(eip, next);
+      return emitAlu(e, k, AluOp.And, mem ? `c.read(${d.seg}, ${eaExpr(d)}, ${size})` : regRead(d.rm, size), regRead(d.reg, size), size, undefined);
+    case 0xa8:
+    case 0xa9:
+      return emitAlu(e, k, AluOp.And, regRead(0, size), String(d.imm), size, undefined);
+    case 0x88:
+    case 0x89:
+      if (!mem) e.emit(regWrite(d.rm, size, regRead(d.reg, size)));
+      else {
+        e.sync(eip, next);
+        e.emit(`c.write(${d.seg}, ${eaExpr(d)}, ${size}, ${regRead(d.reg, size)});`);
+      }
+      return true;
+    case 0x8a:
+    case 0x8b:
+      if (!mem) e.emit(regWrite(d.reg, size, regRead(d.rm, size)));
+      else {
+        e.sync(eip, next);
+        e.emit(regWrite(d.reg, size, `c.read(${d.seg}, ${eaExpr(d)}, ${size})`));
+      }
+      return true;
+    case 0x8d:
+      if (!mem) return false;
+      e.emit(regWrite(d.reg, size, eaExpr(d)));
+      return true;
+    case 0xc6:
+    case 0xc7:
+      if (d.reg !== 0) return false;
+      if (!mem) e.emit(regWrite(d.rm, size, String(d.imm)));
+      else {
+        e.sync(eip, next);
+        e.emit(`c.write(${d.seg}, ${eaExpr(d)}, ${size}, ${d.imm});`);
+      }
+      return true;
+    case 0x1b6:
+    case 0x1b7:
+    case 0x1be:
+    case 0x1bf:
+      return emitMovExtend(e, d, eip, next);
+    case 0xeb:
+    case 0xe9:
+      if (!last) return false;
+      emitJump(e, d, eip, next, 'true');
+      return true;
+  }
+  if (op >= 0xb0 && op <= 0xbf) {
+    e.emit(regWrite(op & 7, size, String(d.imm)));
+    return true;
+  }
+  if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, op & 7, size, (op & 8) !== 0);
+  if (op >= 0x50 && op <= 0x57) {
+    e.sync(eip, next);
+    e.emit(`c.push(${regRead(op & 7, size)}, ${size});`);
+    return true;
+  }
+  if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
+    e.sync(eip, next);
+    e.emit(regWrite(op & 7, size, `c.pop(${size})`));
+    return true;
+  }
+  if (last && ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f))) {
+    emitJump(e, d, eip, next, condition(e, op & 0xf));
+    return true;
+  }
+  return false;
+}
+
+/** op Eb/Ev with source `b` (a read-modify-write of memory unless CMP), as alu.ts's aluToE. */
+function emitAluE(e: Emitter, d: Insn, k: number, eip: number, next: number, aluOp: number, b: string): boolean {
+  const size = d.size;
+  if (d.mod === 3) return emitAlu(e, k, aluOp, regRead(d.rm, size), b, size, (x) => regWrite(d.rm, size, x));
+  e.sync(eip, next);
+  if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, `c.read(${d.seg}, ${eaExpr(d)}, ${size})`, b, size, undefined);
+  e.emit(`const l${k} = c.linear(${d.seg}, ${eaExpr(d)}, ${size}, true);`);
+  return emitAlu(e, k, aluOp, `c.mmu.readForWrite(l${k}, ${size})`, b, size, (x) => `c.writeLin(l${k}, ${size}, ${x});`);
+}
+
+/**
+ * alu.ts's `alu`: result and lazy-flag record of `aluOp` on a and b,
+ * stored through `store` unless CMP/TEST (store undefined).
+ */
+function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, size: number, store: ((x: string) => string) | undefined): boolean {
+  const m = mask(size);
+  let x: string;
+  let flagOp: FlagOp;
+  let plain = true;
+  switch (aluOp) {
+    case AluOp.Add:
+      x = `(a${k} + b${k}) ${m}`;
+      flagOp = FlagOp.Add;
+      break;
+    case AluOp.Or:
+      x = `(a${k} | b${k}) ${m}`;
+      flagOp = FlagOp.Logic;
+      break;
+    case AluOp.Adc:
+      x = `(a${k} + b${k} + c.cf()) ${m}`;
+      flagOp = FlagOp.Add;
+      plain = false;
+      break;
+    case AluOp.Sbb:
+      x = `(a${k} - b${k} - c.cf()) ${m}`;
+      flagOp = FlagOp.Sub;
+      plain = false;
+      break;
+    case AluOp.And:
+      x = `(a${k} & b${k}) ${m}`;
+      flagOp = FlagOp.Logic;
+      break;
+    case AluOp.Xor:
+      x = `(a${k} ^ b${k}) ${m}`;
+      flagOp = FlagOp.Logic;
+      break;
+    default: // Sub, Cmp
+      x = `(a${k} - b${k}) ${m}`;
+      flagOp = FlagOp.Sub;
+  }
+  e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = ${x};`);
+  e.emit(`c.lOp = ${flagOp}; c.lA = a${k}; c.lB = b${k}; c.lR = x${k}; c.lSign = ${sign(size)}; c.lazy = ${ARITH_FLAGS};`);
+  if (store && aluOp !== AluOp.Cmp) e.emit(store(`x${k}`));
+  e.flags = { op: flagOp, plain, a: `a${k}`, b: `b${k}`, r: `x${k}`, size };
+  return true;
+}
+
+/** 40-4F, as alu.ts's incDec: ADD/SUB 1 keeping CF. */
+function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boolean): boolean {
+  const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
+  e.emit(`const f${k} = c.cf(); const a${k} = ${regRead(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
+  e.emit(`c.lOp = ${flagOp}; c.lA = a${k}; c.lB = 1; c.lR = x${k}; c.lSign = ${sign(size)};`);
+  e.emit(`c.flags = (c.flags & ${~CF}) | f${k}; c.lazy = ${ARITH_FLAGS & ~CF};`);
+  e.emit(regWrite(reg, size, `x${k}`));
+  e.flags = { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size };
+  return true;
+}
+
+/** 0F B6/B7/BE/BF, as datamov.ts's movExtend. */
+function emitMovExtend(e: Emitter, d: Insn, eip: number, next: number): boolean {
+  const srcSize = d.op & 1 ? 2 : 1;
+  let v: string;
+  if (d.mod === 3) v = regRead(d.rm, srcSize);
+  else {
+    e.sync(eip, next);
+    v = `c.read(${d.seg}, ${eaExpr(d)}, ${srcSize})`;
+  }
+  if (d.op >= 0x1be) v = signed(v, srcSize);
+  e.emit(regWrite(d.reg, d.size, d.size === 4 ? v : `(${v} ${mask(d.size)})`));
+  return true;
+}
+
+/** Jcc/JMP at the end of a block: EIP to the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
+function emitJump(e: Emitter, d: Insn, eip: number, next: number, cond: string): void {
+  const dispSize = d.op === 0xeb || (d.op >= 0x70 && d.op <= 0x7f) ? 1 : d.o32 ? 4 : 2;
+  const disp = dispSize === 1 ? (d.imm << 24) >> 24 : dispSize === 2 ? (d.imm << 16) >> 16 : d.imm | 0;
+  const target = d.o32 ? (next + disp) >>> 0 : (next + disp) & 0xffff;
+  const taken = `if (${target} > c.segLimit[1]) { c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } c.eip = ${target};`;
+  if (cond === 'true') e.emit(taken);
+  else e.emit(`if (${cond}) { ${taken} } else c.eip = ${next};`);
+}
+
+/**
+ * The condition `cc` (flags.ts's condition) as an expression: straight from
+ * the operands when the previous instruction's flags are in locals, else
+ * through the lazy-flag record.
+ */
+function condition(e: Emitter, cc: number): string {
+  const f = e.flags;
+  const negate = (cc & 1) !== 0;
+  let t: string | undefined;
+  if (f !== undefined) {
+    const s = sign(f.size);
+    switch (cc >> 1) {
+      case 1: // B
+        if (f.op === FlagOp.Sub && f.plain) t = `${f.a} < ${f.b}`;
+        else if (f.op === FlagOp.Logic) t = 'false';
+        break;
+      case 2: // Z
+        t = `${f.r} === 0`;
+        break;
+      case 3: // BE
+        if (f.op === FlagOp.Sub && f.plain) t = `${f.a} <= ${f.b}`;
+        else if (f.op === FlagOp.Logic) t = `${f.r} === 0`;
+        break;
+      case 4: // S
+        t = `(${f.r} & ${s}) !== 0`;
+        break;
+      case 6: // L
+        if (f.op === FlagOp.Sub && f.plain) t = `${signed(f.a, f.size)} < ${signed(f.b, f.size)}`;
+        else if (f.op === FlagOp.Logic) t = `(${f.r} & ${s}) !== 0`;
+        break;
+      case 7: // LE
+        if (f.op === FlagOp.Sub && f.plain) t = `${signed(f.a, f.size)} <= ${signed(f.b, f.size)}`;
+        else if (f.op === FlagOp.Logic) t = `(${f.r} === 0 || (${f.r} & ${s}) !== 0)`;
+        break;
+    }
+  }
+  if (t === undefined) return `c.condition(${cc})`;
+  return negate ? `!(${t})` : t;
+}

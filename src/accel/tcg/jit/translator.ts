@@ -1,0 +1,265 @@
+/**
+ * The translator's cache and dispatcher.
+ *
+ * Blocks are found by physical RAM page and offset (so aliases of a page
+ * share them and paging changes need no flush), then checked against the
+ * state they were decoded under: EIP, the CS base, CS.D and the CS limit.
+ * A direct-mapped jump cache over linear addresses (QEMU's tb_jmp_cache)
+ * answers most lookups with one array load.
+ *
+ * Code starts in the interpreter; a block start reached HOT_THRESHOLD
+ * times is translated. Writes to a page holding translated code drop every
+ * block of that page (the interpreter's code-page tracking tells us: CPU
+ * stores, DMA and loaders alike). The cache is bounded: past MAX_BLOCKS it
+ * is flushed whole, as QEMU does when its code buffer fills.
+ *
+ * Interrupts are taken between blocks. STI/MOV SS shadows and EFLAGS.TF
+ * hand single instructions to the interpreter, which implements them.
+ */
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { type Interpreter, StopReason } from '../interp.js';
+import { decode, type ByteSource } from '../decoder.js';
+import { undefinedOpcode } from '../system.js';
+import { CpuFault } from '../exceptions.js';
+import { ATTR_DB, CS, ESP, TF } from '../constants.js';
+import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
+import { log, logOn } from '../../../log.js';
+import { continuesBlock } from './block-rules.js';
+import { Block, compileBlock } from './block.js';
+import { blockSource } from './codegen.js';
+
+/** Entries of a block start before it is translated. */
+const HOT_THRESHOLD = 16;
+const MAX_BLOCK_INSNS = 64;
+const MAX_BLOCKS = 1 << 15;
+const JUMP_CACHE_BITS = 12;
+const JUMP_CACHE_MASK = (1 << JUMP_CACHE_BITS) - 1;
+
+/** Blocks and entry counts of one RAM page. */
+interface CodePage {
+  readonly blocks: Map<number, Block>;
+  readonly hits: Map<number, number>;
+}
+
+export interface JitStats {
+  translated: number;
+  invalidated: number;
+  flushes: number;
+  blocksRun: number;
+  liveBlocks: number;
+  insnsInBlocks: number;
+}
+
+/** Thrown by the block decoder's byte source when the next instruction would leave the page or the CS limit. */
+const END_OF_BLOCK = new Error('end of block');
+
+export class Translator {
+  private readonly pages: (CodePage | undefined)[];
+  private readonly jumpCache: (Block | undefined)[] = new Array(1 << JUMP_CACHE_BITS).fill(undefined);
+  private liveBlocks = 0;
+  /** Guest instructions executed inside translated blocks. */
+  executed = 0;
+  readonly stats: JitStats = { translated: 0, invalidated: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0 };
+
+  constructor(
+    readonly cpu: Cpu,
+    readonly interp: Interpreter,
+  ) {
+    this.pages = new Array(cpu.mmu.codePages.length);
+    interp.cache.onInvalidate = (frame) => this.invalidatePage(frame);
+  }
+
+  /** Runs up to about `budget` instructions, like Interpreter.run. */
+  run(budget: number): StopReason {
+    const c = this.cpu;
+    const interp = this.interp;
+    const lifecycle = c.bus.lifecycle;
+    const start = this.executed + interp.executed;
+    while (this.executed + interp.executed - start < budget) {
+      if (c.interruptShadow || c.flags & TF) {
+        interp.step();
+      } else {
+        interp.checkInterrupts();
+        if (c.halted || interp.shutdown) return StopReason.Halted;
+        const b = this.lookup(c);
+        if (b !== undefined) this.runBlock(b);
+        else this.interpretBlock();
+      }
+      if (c.halted) {
+        interp.checkInterrupts();
+        if (c.halted) return StopReason.Halted;
+      }
+      if (interp.shutdown) return StopReason.Halted;
+      if (lifecycle?.hasRequest) return StopReason.Request;
+    }
+    return StopReason.Budget;
+  }
+
+  private runBlock(b: Block): void {
+    const c = this.cpu;
+    this.stats.blocksRun++;
+    try {
+      this.executed += b.fn(c);
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      c.eip = c.insnEip;
+      c.regs[ESP] = c.insnEsp;
+      this.interp.deliverException(e.vector, e.errorCode);
+    }
+  }
+
+  /** The translated block at CS:EIP, if there is one valid for the current state. */
+  private lookup(c: Cpu): Block | undefined {
+    const eip = c.eip;
+    const csBase = c.segBase[CS]!;
+    const lin = (csBase + eip) >>> 0;
+    const frame = executableFrame(c, lin);
+    if (frame < 0) return undefined;
+    const mode = c.segAttr[CS]! & ATTR_DB ? 1 : 0;
+    const slot = (lin ^ (lin >>> JUMP_CACHE_BITS)) & JUMP_CACHE_MASK;
+    let b = this.jumpCache[slot];
+    if (b === undefined || b.eip !== eip || b.csBase !== csBase || b.mode !== mode || b.dead || b.frame !== frame) {
+      b = this.pages[frame]?.blocks.get(lin & 0xfff);
+      if (b === undefined || b.eip !== eip || b.csBase !== csBase || b.mode !== mode) return undefined;
+      this.jumpCache[slot] = b;
+    }
+    if (b.lastByte > c.segLimit[CS]!) return undefined;
+    return b;
+  }
+
+  /**
+   * Interprets from CS:EIP to the end of the basic block, counting entries
+   * of the block start and translating it once hot.
+   */
+  private interpretBlock(): void {
+    const c = this.cpu;
+    const interp = this.interp;
+    const lin = (c.segBase[CS]! + c.eip) >>> 0;
+    const frame = executableFrame(c, lin);
+    if (frame >= 0) {
+      const page = this.codePage(frame);
+      const hits = (page.hits.get(lin & 0xfff) ?? 0) + 1;
+      page.hits.set(lin & 0xfff, hits);
+      if (hits >= HOT_THRESHOLD) {
+        const b = this.translate(frame, lin);
+        if (b !== undefined) {
+          page.hits.delete(lin & 0xfff);
+          this.runBlock(b);
+          return;
+        }
+      }
+    }
+    for (let i = 0; i < MAX_BLOCK_INSNS; i++) {
+      let d: Insn | undefined;
+      try {
+        d = interp.cache.fetch(c);
+      } catch {
+        d = undefined; // step() raises the fault again and delivers it
+      }
+      const next = c.eip + (d?.len ?? 0);
+      interp.step();
+      if (d === undefined || !continuesBlock(d) || c.eip !== next || c.halted || c.interruptShadow) return;
+      if (((c.segBase[CS]! + next) & 0xfff) === 0 || c.flags & TF) return;
+    }
+  }
+
+  private codePage(frame: number): CodePage {
+    let p = this.pages[frame];
+    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), hits: new Map() };
+    return p;
+  }
+
+  /** Decodes and compiles the block at `lin` (in RAM page `frame`); undefined when not even one instruction fits. */
+  private translate(frame: number, lin: number): Block | undefined {
+    const c = this.cpu;
+    const ram = c.mmu.ram;
+    const mode = c.segAttr[CS]! & ATTR_DB ? 1 : 0;
+    const wrap = mode === 1 ? 0xffff_ffff : 0xffff;
+    const limit = c.segLimit[CS]!;
+    const first = c.eip;
+    const insns: Insn[] = [];
+    let eip = first;
+    let off = lin & 0xfff;
+    let lastByte = first;
+    while (insns.length < MAX_BLOCK_INSNS) {
+      const src: ByteSource = {
+        fetch(i: number): number {
+          if (off + i >= 4096 || eip + i > limit) throw END_OF_BLOCK;
+          return ram[frame * 4096 + off + i]!;
+        },
+      };
+      let d: Insn;
+      try {
+        d = decode(src, mode === 1, undefinedOpcode);
+      } catch {
+        break; // crosses the page or the CS limit, or too long: left to the interpreter
+      }
+      if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
+      insns.push(d);
+      lastByte = eip + d.len - 1;
+      eip = (eip + d.len) & wrap;
+      off += d.len;
+      if (!continuesBlock(d)) break;
+    }
+    if (insns.length === 0) return undefined;
+    if (this.liveBlocks >= MAX_BLOCKS) this.flush();
+    const b = new Block(first, c.segBase[CS]!, mode, frame, lastByte, insns);
+    compileBlock(b);
+    if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
+    if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
+    c.mmu.codePages[frame] = 1;
+    const page = this.codePage(frame);
+    const old = page.blocks.get(lin & 0xfff);
+    if (old !== undefined) {
+      old.dead = true;
+      this.liveBlocks--;
+    }
+    page.blocks.set(lin & 0xfff, b);
+    this.liveBlocks++;
+    this.stats.translated++;
+    return b;
+  }
+
+  /** Drops every block decoded from RAM page `frame` (its bytes changed). */
+  invalidatePage(frame: number): void {
+    const p = this.pages[frame];
+    if (p === undefined) return;
+    for (const b of p.blocks.values()) b.dead = true;
+    this.stats.invalidated += p.blocks.size;
+    this.liveBlocks -= p.blocks.size;
+    this.pages[frame] = undefined;
+  }
+
+  /** Drops every block (cache full, or the CPU state was replaced). */
+  flush(): void {
+    for (let f = 0; f < this.pages.length; f++) {
+      const p = this.pages[f];
+      if (p === undefined) continue;
+      for (const b of p.blocks.values()) b.dead = true;
+      this.pages[f] = undefined;
+    }
+    this.jumpCache.fill(undefined);
+    this.liveBlocks = 0;
+    this.stats.flushes++;
+  }
+
+  snapshotStats(): JitStats {
+    let insns = 0;
+    for (const p of this.pages) if (p) for (const b of p.blocks.values()) insns += b.insns.length;
+    return { ...this.stats, liveBlocks: this.liveBlocks, insnsInBlocks: insns };
+  }
+}
+
+/** The RAM page index `lin` is in when the TLB lets the current CPL execute there, else -1 (the interpreter's fetch handles it). */
+function executableFrame(c: Cpu, lin: number): number {
+  const mmu = c.mmu;
+  const info = mmu.info[lin >>> 12]!;
+  const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
+  if ((info & need) !== need || info & TLB_NX) return -1;
+  return mmu.frame[lin >>> 12]!;
+}
+
+function hex(n: number): string {
+  return '0x' + (n >>> 0).toString(16);
+}
