@@ -33,6 +33,7 @@ import { selectAccelerator } from './accel-select.js';
 import { loadBootImage, type BootImage } from './boot.js';
 import { Disks } from './disks.js';
 import { Chardevs } from './chardevs.js';
+import { floppyDriveType } from '../boot/bios/drives.js';
 
 interface Resettable {
   reset(): void;
@@ -47,8 +48,21 @@ const COM_PORTS = [
   { base: 0x2e8, irq: 3 },
 ];
 
+/** QEMU's RunState names for the states tsvm has (query-status, info status). */
+export type RunState = 'running' | 'paused' | 'prelaunch' | 'debug' | 'shutdown';
+
+/** What the QMP monitors report as events: QEMU's runstate and lifecycle events. */
+export type PcEvent =
+  | { event: 'STOP' }
+  | { event: 'RESUME' }
+  | { event: 'RESET'; guest: boolean; reason: string }
+  | { event: 'SHUTDOWN'; guest: boolean; reason: string }
+  | { event: 'POWERDOWN' };
+
 export class Pc {
   private resumeWaiters: (() => void)[] = [];
+  private readonly eventListeners: ((e: PcEvent) => void)[] = [];
+  runState: RunState = 'running';
 
   constructor(
     readonly config: MachineConfig,
@@ -58,7 +72,10 @@ export class Pc {
     readonly disks: Disks,
     private readonly devices: Resettable[],
     private readonly boot: BootImage,
-  ) {}
+  ) {
+    // A request (monitor quit, signal, Ctrl-A x) must reach the runner even while it waits for `cont`.
+    bus.lifecycle.onRequest(() => this.wakeRunner());
+  }
 
   /** A guest (or monitor) reset: chips to power-on state, firmware/kernel reloaded, CPUs at their entry. */
   reset(): void {
@@ -72,14 +89,55 @@ export class Pc {
     this.accel.vcpus[0]!.setState(this.boot.load(this.bus.mem));
   }
 
-  /** Resolves when the monitor (or gdb) says `cont`; the guest clock stands still meanwhile. */
-  waitForResume(): Promise<void> {
+  /** The chip of a given class (the monitor's sendkey, system_powerdown, screendump), if the machine has one. */
+  chip<T>(cls: abstract new (...args: never[]) => T): T | undefined {
+    return this.devices.find((d): d is Resettable & T => d instanceof cls);
+  }
+
+  onEvent(listener: (e: PcEvent) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  emit(e: PcEvent): void {
+    for (const l of this.eventListeners) l(e);
+  }
+
+  /** Monitor `stop`, a gdb stop: the vCPUs leave run() and the runner parks in waitForResume(). */
+  stop(state: 'paused' | 'debug' = 'paused'): void {
+    if (this.runState !== 'running') {
+      if (this.runState === 'paused' || this.runState === 'debug') this.runState = state;
+      return;
+    }
+    this.runState = state;
+    this.accel.pause();
+    this.emit({ event: 'STOP' });
+  }
+
+  /**
+   * Resolves when the monitor (or gdb) says `cont`, or a lifecycle request
+   * is posted; the guest clock stands still meanwhile. `state` is what
+   * query-status reports if the machine was running until now.
+   */
+  waitForResume(state: RunState = 'paused'): Promise<void> {
+    if (this.runState === 'running' && state !== 'paused') {
+      this.runState = state;
+      if (state !== 'prelaunch') this.emit({ event: 'STOP' });
+    }
+    // resume() came between accel.pause() and here: nothing to wait for.
+    if (this.runState === 'running') return Promise.resolve();
     this.bus.clock.pause();
     return new Promise((resolve) => this.resumeWaiters.push(resolve));
   }
 
   resume(): void {
+    if (this.runState === 'running') return;
+    this.runState = 'running';
     this.bus.clock.resume();
+    this.wakeRunner();
+    this.emit({ event: 'RESUME' });
+  }
+
+  private wakeRunner(): void {
     const waiters = this.resumeWaiters;
     this.resumeWaiters = [];
     for (const w of waiters) w();
@@ -127,6 +185,7 @@ export async function buildPc(config: MachineConfig): Promise<Pc> {
     const devices: Resettable[] = [];
     if (pic) devices.push(pic, new I8254Pit(io, bus.timers, bus.irq.line(0)));
     devices.push(...attachChips(config, bus, chardevs, disks));
+    boot.attachDevices?.(bus, disks);
     const accel = await choice.create(bus);
     const pc = new Pc(config, bus, accel, chardevs, disks, devices, boot);
     pc.applyBootState();
@@ -141,8 +200,8 @@ export async function buildPc(config: MachineConfig): Promise<Pc> {
 function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs, disks: Disks): Resettable[] {
   const { io, irq, timers, mem, lifecycle } = bus;
   const pm = new AcpiPm(io, timers, irq.line(9), lifecycle);
-  const pci = createI440fxPiix(io, irq, pm);
-  const rtc = new Mc146818Rtc(io, timers, irq.line(8), { base: config.rtc.base });
+  const pci = createI440fxPiix(io, irq, pm, config.memoryBytes);
+  const rtc = new Mc146818Rtc(io, timers, irq.line(8), { base: config.rtc.base, clock: config.rtc.clock });
   const chips: Resettable[] = [pm, pci.bus, pci.host, rtc];
   chips.push(new I8042(io, irq.line(1), irq.line(12), bus.a20, lifecycle));
   chips.push(new Port92(io, bus.a20, lifecycle), new ResetControl(io, lifecycle));
@@ -154,7 +213,7 @@ function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs,
   chips.push(attachIde(config, bus, rtc, disks));
   if (config.vga === 'std') chips.push(new Vga(io, mem));
   for (const dev of config.devices) {
-    if (dev.driver === 'isa-debug-exit') new IsaDebugExit(io, dev.iobase, dev.iosize as 1 | 2 | 4, lifecycle);
+    if (dev.driver === 'isa-debug-exit') new IsaDebugExit(io, dev.iobase, dev.iosize, lifecycle);
     else new DebugCon(io, dev.iobase, chardevs.frontend(dev.chardev)!);
   }
   return chips;
@@ -163,19 +222,27 @@ function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs,
 /** IDE drives in their -drive index positions, and their geometry in CMOS as a BIOS reads it. */
 function attachIde(config: MachineConfig, bus: MachineBus, rtc: Mc146818Rtc, disks: Disks): IdeController {
   const ide = new IdeController(bus.io, bus.irq.line(14), bus.irq.line(15));
-  const cmosDisks: (CmosDisk | undefined)[] = [];
   for (const drive of disks.byInterface('ide')) {
     const { index, media } = drive.config;
-    ide.attach((index >> 1) as 0 | 1, (index & 1) as 0 | 1, { backend: drive.backend, media });
+    ide.attach(channelOf(index), unitOf(index), { backend: drive.backend, media });
   }
-  for (let index = 0; index < 4; index++) cmosDisks[index] = ide.diskGeometry((index >> 1) as 0 | 1, (index & 1) as 0 | 1);
+  const cmosDisks: (CmosDisk | undefined)[] = [0, 1, 2, 3].map((i) => ide.diskGeometry(channelOf(i), unitOf(i)));
   fillPcCmos(rtc, {
     memoryBytes: config.memoryBytes,
     lowRamLimit: LOW_RAM_LIMIT,
-    floppies: [],
+    floppies: disks.byInterface('floppy').map((d) => floppyDriveType(d.backend)),
     disks: cmosDisks,
     bootOrder: config.boot.order,
     cpus: config.smp,
   });
   return ide;
+}
+
+/** -drive index= on if=ide: 0-1 primary master/slave, 2-3 secondary. */
+function channelOf(index: number): 0 | 1 {
+  return (index >> 1) as 0 | 1;
+}
+
+function unitOf(index: number): 0 | 1 {
+  return (index & 1) as 0 | 1;
 }
