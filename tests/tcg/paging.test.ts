@@ -62,6 +62,33 @@ describe('tcg paging', () => {
     expect(m.vector()).toBe(14);
   });
 
+  it('an instruction restarted after a #PF executes with its own operand size (MOVZX)', () => {
+    const m = run32(`
+      mov dword [0x100000], 0x83
+      mov dword [0x100004], 0x400003        ; 4-8 MiB: page table at 0x400000
+      mov dword [0x400000 + 4*0x10], 0      ; 0x410000 not present
+      mov eax, cr4
+      or eax, 0x10
+      mov cr4, eax
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      mov eax, 0xffffffff
+      movzx eax, word [0x410000]
+      hlt`);
+    expect(m.vector()).toBe(14);
+    // The "OS" maps the page and resumes the faulting instruction.
+    m.mem.write32(0x400000 + 4 * 0x10, 0x500003);
+    m.mem.write16(0x500000, 0xabcd);
+    m.cpu.eip = m.mem.read32(STACK - 12);
+    m.cpu.regs[4] = STACK;
+    m.cpu.halted = false;
+    m.run();
+    expect(m.cpu.regs[0]).toBe(0xabcd);
+  });
+
   it('self-modifying code: a write to a page holding decoded code is seen by the next fetch', () => {
     const m = run32(`
       mov ecx, 3

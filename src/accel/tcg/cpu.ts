@@ -347,6 +347,17 @@ export class Cpu extends FlagState {
     return this.readLin(this.eaLinear(d, false), d.size);
   }
 
+  /** The r/m operand read with an explicit size (MOVZX/MOVSX sources, selector operands). */
+  readEAs(d: Insn, size: number): number {
+    if (d.mod === 3) return this.reg(d.rm, size);
+    return this.readLin(this.eaLinear(d, false, size), size);
+  }
+
+  writeEAs(d: Insn, size: number, v: number): void {
+    if (d.mod === 3) this.setReg(d.rm, size, v);
+    else this.writeLin(this.eaLinear(d, true, size), size, v);
+  }
+
   writeE(d: Insn, v: number): void {
     if (d.mod === 3) this.setReg(d.rm, d.size, v);
     else this.writeLin(this.eaLinear(d, true), d.size, v);

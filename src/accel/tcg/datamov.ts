@@ -45,12 +45,9 @@ export function lea(c: Cpu, d: Insn): void {
 /** 0F B6/B7/BE/BF: MOVZX/MOVSX Gv, Eb/Ew. */
 export function movExtend(c: Cpu, d: Insn): void {
   const srcSize = d.op & 1 ? 2 : 1;
-  const dstSize = d.size;
-  d.size = srcSize;
-  let v = c.readE(d);
-  d.size = dstSize;
+  let v = c.readEAs(d, srcSize);
   if (d.op >= 0x1be) v = signExtend(v, srcSize);
-  c.setReg(d.reg, dstSize, trunc(v, dstSize));
+  c.setReg(d.reg, d.size, trunc(v, d.size));
 }
 
 /** 86/87: XCHG Eb/Ev, Gb/Gv. */

@@ -329,11 +329,7 @@ export function farReturn(c: Cpu, size: number, popBytes: number): void {
 /** 8E: MOV Sreg, Ew. */
 export function movSregE(c: Cpu, d: Insn): void {
   if (d.reg === CS || d.reg > GS) throw udFault();
-  const save = d.size;
-  d.size = 2;
-  const v = c.readE(d);
-  d.size = save;
-  loadSegment(c, d.reg, v);
+  loadSegment(c, d.reg, c.readEAs(d, 2));
   if (d.reg === SS) c.interruptShadow = true;
 }
 

@@ -208,10 +208,7 @@ export function group7(c: Cpu, d: Insn): void {
       return;
     case 6: {
       requirePrivilege(c);
-      const save = d.size;
-      d.size = 2;
-      const v = c.readE(d);
-      d.size = save;
+      const v = c.readEAs(d, 2);
       // LMSW changes PE MP EM TS; it can set PE but never clear it.
       writeCr0(c, (c.cr0 & ~0xe) | (v & 0xf) | (c.cr0 & CR0_PE));
       return;
@@ -229,7 +226,6 @@ export function group7(c: Cpu, d: Insn): void {
 /** 0F 00: group 6 (SLDT STR LLDT LTR VERR VERW). Not recognised in real or v86 mode. */
 export function group6(c: Cpu, d: Insn): void {
   if (c.realAddressing) throw udFault();
-  const save = d.size;
   switch (d.reg) {
     case 0:
     case 1: {
@@ -241,18 +237,14 @@ export function group6(c: Cpu, d: Insn): void {
     case 2:
     case 3: {
       requirePrivilege(c);
-      d.size = 2;
-      const sel = c.readE(d);
-      d.size = save;
+      const sel = c.readEAs(d, 2);
       if (d.reg === 2) loadLdt(c, sel, 13);
       else loadTr(c, sel);
       return;
     }
     case 4:
     case 5: {
-      d.size = 2;
-      const sel = c.readE(d);
-      d.size = save;
+      const sel = c.readEAs(d, 2);
       c.setArith(ZF, verify(c, sel, d.reg === 5) ? ZF : 0);
       return;
     }
@@ -305,10 +297,7 @@ const LSL_TYPES = new Set([1, 2, 3, 9, 0xb]);
 /** 0F 02/03: LAR/LSL Gv, Ew. */
 export function larLsl(c: Cpu, d: Insn): void {
   if (c.realAddressing) throw udFault();
-  const save = d.size;
-  d.size = 2;
-  const sel = c.readE(d);
-  d.size = save;
+  const sel = c.readEAs(d, 2);
   const desc = visibleDescriptor(c, sel);
   const lar = d.op === 0x102;
   const ok = desc && (isCodeData(desc.attr) || (lar ? LAR_TYPES : LSL_TYPES).has(descType(desc.attr)));
@@ -324,11 +313,10 @@ export function larLsl(c: Cpu, d: Insn): void {
 /** 63: ARPL Ew, Gw (not recognised in real/v86 mode). */
 export function arpl(c: Cpu, d: Insn): void {
   if (c.realAddressing) throw udFault();
-  d.size = 2;
-  const dst = c.readE(d);
+  const dst = c.readEAs(d, 2);
   const src = c.reg(d.reg, 2);
   if ((dst & 3) < (src & 3)) {
-    c.writeE(d, (dst & ~3) | (src & 3));
+    c.writeEAs(d, 2, (dst & ~3) | (src & 3));
     c.setArith(ZF, ZF);
   } else {
     c.setArith(ZF, 0);
