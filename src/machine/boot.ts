@@ -1,6 +1,7 @@
 /**
  * What the vCPU starts from: a direct-boot kernel (-kernel: Linux bzImage or
- * multiboot), or firmware (-bios file) entered at the reset vector.
+ * multiboot), firmware (-bios file) entered at the reset vector, or else
+ * tsvm's built-in BIOS (src/boot/bios/).
  *
  * Images are read once at start-up (so a missing file is a start-up error)
  * and copied into guest memory again at every reset, because the guest may
@@ -13,12 +14,17 @@ import { loadLinux } from '../boot/linux.js';
 import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multiboot.js';
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
-import { optionError, UserError } from './errors.js';
+import { createBuiltinBios } from '../boot/bios/index.js';
+import type { MachineBus } from '../accel/accel.js';
+import type { Disks } from './disks.js';
+import { optionError } from './errors.js';
 import { readUserFile } from './user-files.js';
 
 export interface BootImage {
   /** Maps firmware ROM into the address space (once, at build time). */
   mapFirmware(mem: AddressSpace): void;
+  /** Registers the firmware's own devices (the built-in BIOS's service port), before the first load(). */
+  attachDevices?(bus: MachineBus, disks: Disks): void;
   /** Copies images into guest memory and returns the boot vCPU's starting state. */
   load(mem: AddressSpace): CpuState;
 }
@@ -30,7 +36,7 @@ export const SCI_IRQ = 9;
 export function loadBootImage(config: MachineConfig): BootImage {
   if (config.kernel) return directKernel(config, config.kernel);
   if (config.bios) return firmware(readUserFile('-bios', config.bios), config.bios);
-  throw new UserError('no -kernel and no -bios given, and the built-in BIOS is not available yet');
+  return createBuiltinBios(config, { pmBase: PM_BASE, sciIrq: SCI_IRQ });
 }
 
 function directKernel(config: MachineConfig, path: string): BootImage {
