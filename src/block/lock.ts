@@ -12,6 +12,7 @@
  * Node has no fcntl(), so the call goes through koffi (already a dependency
  * for KVM). Locks belong to the descriptor: closing it releases them.
  */
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 const PERM_BASE = 100;
@@ -92,4 +93,20 @@ function heldByOther(fns: NonNullable<typeof fcntlFns>, fd: number, byte: number
 function lockError(fns: NonNullable<typeof fcntlFns>, fd: number, what: string, path: string): ImageLockError {
   fns.set(fd, { l_type: F_UNLCK, l_whence: 0, l_start: 0, l_len: 0, l_pid: 0 });
   return new ImageLockError(`${what}\nIs another process using the image [${path}]?`);
+}
+
+/**
+ * Creates `path`, or empties it, under a write lock: like qemu-img create,
+ * refuse to clobber an image another process is using.
+ */
+export function createLockedFile(path: string): number {
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  try {
+    lockImage(fd, path, 'write');
+    fs.ftruncateSync(fd, 0);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
 }

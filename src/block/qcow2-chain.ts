@@ -48,6 +48,7 @@ export function openImage(file: string, options: OpenImageOptions): BlockBackend
   try {
     const format = options.format ?? probeFormat(fd);
     if (format === 'qcow2') return openQcow2(file, { ...options, fd });
+    if (options.snapshot !== undefined) throw new Error(`Can't find snapshot '${options.snapshot}': raw images have no internal snapshots`);
     if (options.locking !== false) lockImage(fd, file, options.readOnly ? 'read' : 'write');
     // As QEMU does, a probed raw image may not be written into something that probes as another format.
     const guardProbe = options.format === undefined && !options.readOnly;

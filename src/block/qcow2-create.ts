@@ -4,6 +4,7 @@
  * is allocated for data; every guest cluster starts unallocated.
  */
 import * as fs from 'node:fs';
+import { createLockedFile } from './lock.js';
 import {
   COMPAT_LAZY_REFCOUNTS,
   ImageFormatError,
@@ -45,7 +46,7 @@ export function createQcow2(file: string, options: Qcow2CreateOptions): void {
     const block = new DataView(image.buffer, (1 + tableClusters + Math.floor(c / perBlock)) * clusterSize, clusterSize);
     setCounterToOne(block, c % perBlock, bits);
   }
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644);
+  const fd = createLockedFile(file);
   try {
     fs.writeSync(fd, image, 0, image.length, 0);
     fs.fsyncSync(fd);

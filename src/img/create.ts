@@ -1,6 +1,8 @@
 /** `tsvm-img create [-f fmt] [-b backing [-F backing_fmt]] [-u] [-o options] filename [size]` */
 import * as fs from 'node:fs';
+import { createLockedFile, ImageLockError } from '../block/lock.js';
 import { openImage, resolveBackingPath } from '../block/qcow2-chain.js';
+import { couldNotOpen } from '../host-errors.js';
 import { createQcow2 } from '../block/qcow2-create.js';
 import { ImgError } from './errors.js';
 import { imageFormat } from './format.js';
@@ -70,8 +72,15 @@ export function create(file: string, sizeText: string | undefined, flags: Create
       backingFormat,
     });
   } catch (err) {
-    throw new ImgError(`${file}: ${(err as Error).message}`);
+    throw creationError(file, err);
   }
+}
+
+/** "x.qcow2: Could not open 'x.qcow2': Failed to get "write" lock..." and the like, as qemu-img words them. */
+function creationError(file: string, err: unknown): ImgError {
+  if (err instanceof ImageLockError) return new ImgError(`${file}: Could not open '${file}': ${err.message}`);
+  if ((err as NodeJS.ErrnoException).code !== undefined) return new ImgError(`${file}: ${couldNotOpen(file, err).message}`);
+  return new ImgError(`${file}: ${(err as Error).message}`);
 }
 
 function announce(flags: CreateFlags, file: string, what: string): void {
@@ -81,9 +90,9 @@ function announce(flags: CreateFlags, file: string, what: string): void {
 function createRaw(file: string, size: number): void {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644);
+    fd = createLockedFile(file);
   } catch (err) {
-    throw new ImgError(`${file}: Could not create '${file}': ${(err as Error).message}`);
+    throw creationError(file, err);
   }
   try {
     fs.ftruncateSync(fd, size);

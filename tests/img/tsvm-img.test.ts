@@ -299,10 +299,14 @@ describe('advisory locking, compatible with QEMU', () => {
       expect(writer.stderr).toBe(`tsvm-img: Could not open '${file}': Failed to get "write" lock\nIs another process using the image [${file}]?\n`);
       expect(qemuImg(['info', file]).stderr).toContain('Failed to get shared "write" lock');
       expect(img(['info', file]).stderr).toContain('Failed to get shared "write" lock');
+      const clobber = img(['create', '-f', 'qcow2', file, '1M']);
+      expect(clobber.status).toBe(1);
+      expect(clobber.stderr).toContain('Failed to get "write" lock');
     } finally {
       release();
     }
     await new Promise((r) => setTimeout(r, 200));
+    expect(qemuImg(['check', file]).status).toBe(0); // create did not touch the image in use
     ok(img(['snapshot', '-c', 's', file])); // the kernel dropped the dead process's locks
   });
 
