@@ -71,7 +71,8 @@ export class Mmu {
   a20Mask = 0xffff_ffff;
   /** Bumped on every flush, so caches of translations (the fetch page) know to look again. */
   generation = 0;
-  /** A 4 MiB/2 MiB page was entered since the last full flush (INVLPG must then flush everything). */
+  /** Per 4 MiB linear region: entries from a 4 MiB/2 MiB page are in the TLB (INVLPG drops the region). */
+  private readonly largeRegions = new Uint8Array(1024);
   private largeEntered = false;
 
   constructor(
@@ -91,6 +92,7 @@ export class Mmu {
     }
     this.filledCount = 0;
     this.filledOverflow = false;
+    if (this.largeEntered) this.largeRegions.fill(0);
     this.largeEntered = false;
     this.generation++;
   }
@@ -98,11 +100,9 @@ export class Mmu {
   flushPage(linear: number): void {
     // A 4 MiB/2 MiB page is entered as many 4K entries; INVLPG of any
     // address in it must drop them all.
-    if (this.largeEntered) {
-      this.flush();
-      return;
-    }
-    this.info[linear >>> 12] = 0;
+    const region = linear >>> 22;
+    if (this.largeRegions[region]) this.info.fill(0, region << 10, (region + 1) << 10);
+    else this.info[linear >>> 12] = 0;
     this.generation++;
   }
 
@@ -288,7 +288,10 @@ export class Mmu {
     const user = this.ctl.cpl === 3;
     const w = this.walk(lin, access, user, true);
     if (w < 0) return; // unreachable: walk throws when asked to
-    if (this.walkLarge) this.largeEntered = true;
+    if (this.walkLarge) {
+      this.largeEntered = true;
+      this.largeRegions[lin >>> 22] = 1;
+    }
     this.enter(lin >>> 12, this.walkPhys, this.walkInfo);
   }
 
