@@ -26,7 +26,7 @@ import { log, logOn } from '../../log.js';
 import { EXIT, INTERRUPT, KVM_EXIT_IO_OUT, KVM_MEM_READONLY, KVM_SYSTEM_EVENT, MEMREGION, RUN, SIZEOF } from './abi.js';
 import { buildCpuid } from './cpuid.js';
 import { createKernelIrqchip, KernelIrqSink } from './irqchip.js';
-import { Kicker, monotonicMs } from './kicker.js';
+import { eventLoopTimeoutMs, Kicker, monotonicMs, SLICE_MAX_MS } from './kicker.js';
 import { IRQCHIP_CAPS, KvmHandle } from './handle.js';
 import { errnoText, ioctlErrno, kvmIoctl, type Mapping } from './libc.js';
 import { planSlots, romBytes } from './memslots.js';
@@ -43,8 +43,8 @@ export interface KvmOptions {
 /** Where QEMU puts the pages KVM needs for real-mode emulation on VMX (just below a 256 KiB BIOS). */
 const IDENTITY_MAP_ADDR = 0xfffb_c000n;
 const TSS_ADDR = 0xfffb_d000;
-/** How long the guest may keep the main thread before the event loop gets a turn. */
-const SLICE_MS = 10;
+/** The shortest slice: the guest always gets this much between two event-loop turns. */
+const SLICE_MIN_MS = 1;
 const EINTR = 4;
 const EAGAIN = 11;
 
@@ -139,7 +139,7 @@ export class KvmAccelerator implements Accelerator {
   async run(): Promise<RunStop> {
     const { lifecycle } = this.bus;
     this.pauseRequested = false;
-    this.nextYield = monotonicMs() + SLICE_MS;
+    this.nextYield = this.sliceEnd();
     this.aps?.start();
     try {
       for (;;) {
@@ -151,10 +151,10 @@ export class KvmAccelerator implements Accelerator {
           await this.idle();
           continue;
         }
-        if (monotonicMs() >= this.nextYield) {
+        if (this.kicker.takeIoKick() || monotonicMs() >= this.nextYield) {
           this.quietKicker();
           await new Promise(setImmediate);
-          this.nextYield = monotonicMs() + SLICE_MS;
+          this.nextYield = this.sliceEnd();
           continue;
         }
         this.runGuest();
@@ -268,6 +268,11 @@ export class KvmAccelerator implements Accelerator {
     }
     this.bus.lifecycle.request({ kind: 'error', message });
     return true;
+  }
+
+  /** When the event loop needs its next turn: its next libuv timer, within SLICE_MIN_MS..SLICE_MAX_MS from now. */
+  private sliceEnd(): number {
+    return monotonicMs() + Math.max(SLICE_MIN_MS, Math.min(SLICE_MAX_MS, eventLoopTimeoutMs()));
   }
 
   /** Tells the kicker when to bring us back: the next device timer or the end of the slice. */

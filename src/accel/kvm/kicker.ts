@@ -1,14 +1,23 @@
 /**
- * The kick: bringing a vCPU back out of KVM_RUN on time.
+ * The kick: bringing the boot vCPU back out of KVM_RUN on time.
  *
  * The boot vCPU calls KVM_RUN synchronously on the main thread, so its
  * PIO/MMIO exits reach the single-threaded device model without a thread
  * hop (that hop would cost more than the exit itself). While the main thread
  * is inside KVM_RUN nothing else runs on it: not the TimerQueue, not Node's
- * event loop (stdin, sockets, signals). A small worker thread watches the
- * clock instead: when the time the main thread asked to be woken at passes
- * (the next timer deadline, or the end of the current event-loop slice), it
+ * event loop (stdin, sockets, signals, monitors). A small worker thread
+ * watches for both on its behalf:
  *
+ * - time: the main thread publishes when it wants control back (the next
+ *   device timer, or the end of its slice: the event loop's next libuv timer,
+ *   at most SLICE_MAX_MS away);
+ * - I/O: the worker poll()s the main event loop's own epoll descriptor
+ *   (uv_backend_fd, exported by the node binary), which turns readable when
+ *   any of the loop's descriptors is: stdin, sockets, the signal pipe, worker
+ *   messages. So console input and SIGTERM act at once, and an idle guest
+ *   wakes the host only when there is something to do.
+ *
+ * To kick, the worker
  *   1. sets kvm_run.immediate_exit (api.rst: if the main thread is about to
  *      enter KVM_RUN, the call returns EINTR at once — no lost wake-up), and
  *   2. sends SIGUSR2 to the main thread with tgkill; a signal pending on the
@@ -22,10 +31,11 @@
  * Node's other blocking system calls restarting transparently. Neither Node
  * nor libuv uses SIGUSR2 (Node reserves SIGUSR1 for its inspector).
  *
- * Protocol over a SharedArrayBuffer: the main thread stores the wake time
- * (milliseconds on CLOCK_MONOTONIC, process.hrtime's clock, which both
- * threads share) and bumps a sequence number; it notifies the worker only
- * when the new time is earlier than the one the worker sleeps towards.
+ * Protocol: a SharedArrayBuffer holds the wake time (milliseconds on
+ * CLOCK_MONOTONIC, process.hrtime's clock, which both threads share) and an
+ * "I/O is ready" flag; an eventfd tells the worker when the wake time moved
+ * earlier. Publishing a later time costs nothing, so the hot exit path makes
+ * no system call for the kicker.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -34,17 +44,29 @@ import { gettid, getpid } from './libc.js';
 
 /** SIGUSR2: the signal that interrupts KVM_RUN in any of tsvm's vCPU threads. */
 export const KICK_SIGNAL = 12;
-const SEQ = 0;
-const STOP = 1;
-/** Float64 index of the wake time. */
+/** The longest the guest keeps the main thread without the event loop getting a turn (it also catches timers JavaScript set while handling an exit). */
+export const SLICE_MAX_MS = 50;
+/** Int32 slots. */
+const STOP = 0;
+const IO_READY = 1;
+/** Float64 slot of the wake time. */
 const WAKE_AT = 1;
+const EFD_CLOEXEC = 0o2000000;
+
+const libc = koffi.load('libc.so.6');
+const eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
+const write = libc.func('long write(int fd, const void *buf, unsigned long count)');
+const close = libc.func('int close(int fd)');
+const node = koffi.load(null);
+const uvDefaultLoop = node.func('void *uv_default_loop()');
+const uvBackendFd = node.func('int uv_backend_fd(const void *loop)');
+const uvBackendTimeout = node.func('int uv_backend_timeout(const void *loop)');
 
 let handlerInstalled = false;
 
 /** Installs the no-op SIGUSR2 handler once per process. */
-export function installKickHandler(): void {
+function installKickHandler(): void {
   if (handlerInstalled) return;
-  const libc = koffi.load('libc.so.6');
   const dlsym = libc.func('void *dlsym(void *handle, const char *name)');
   const signal = libc.func('void *signal(int signum, void *handler)');
   // dlsym(RTLD_DEFAULT, ...): RTLD_DEFAULT is the null handle on glibc.
@@ -57,18 +79,27 @@ export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** Milliseconds until the event loop's next libuv timer (Infinity: none). Main thread only. */
+export function eventLoopTimeoutMs(): number {
+  const ms = uvBackendTimeout(uvDefaultLoop()) as number;
+  return ms < 0 ? Infinity : ms;
+}
+
 export class Kicker {
   private readonly shared = new SharedArrayBuffer(16);
   private readonly i32 = new Int32Array(this.shared, 0, 2);
   private readonly f64 = new Float64Array(this.shared);
+  private readonly notifyFd: number;
+  private readonly one = new BigUint64Array([1n]);
   private readonly worker: Worker;
   private published = Infinity;
 
-  /** Kicks the calling thread's vCPU whose kvm_run page is at offset 0 of `vcpuFd`. */
+  /** Kicks the calling thread out of KVM_RUN on the vCPU `vcpuFd` (whose kvm_run page is `runSize` bytes). */
   constructor(vcpuFd: number, runSize: number) {
     installKickHandler();
     this.f64[WAKE_AT] = Infinity;
-    const workerData = {
+    this.notifyFd = eventfd(0, EFD_CLOEXEC) as number;
+    const workerData: KickerData = {
       koffiPath: createRequire(import.meta.url).resolve('koffi'),
       shared: this.shared,
       pid: getpid(),
@@ -76,26 +107,35 @@ export class Kicker {
       signal: KICK_SIGNAL,
       vcpuFd,
       runSize,
+      notifyFd: this.notifyFd,
+      loopFd: uvBackendFd(uvDefaultLoop()) as number,
     };
     this.worker = new Worker(`(${kickerMain.toString()})(require('node:worker_threads').workerData)`, { eval: true, workerData });
     this.worker.unref();
   }
 
-  /** Asks to be kicked out of KVM_RUN at `wakeAt` (monotonicMs clock). */
+  /**
+   * Asks to be kicked out of KVM_RUN at `wakeAt` (monotonicMs clock), or
+   * when the event loop has I/O. Infinity: the main thread is out of the
+   * guest, no kicks wanted.
+   */
   wakeAt(wakeAt: number): void {
     if (wakeAt === this.published) return;
     const earlier = wakeAt < this.published;
     this.published = wakeAt;
     this.f64[WAKE_AT] = wakeAt;
-    Atomics.add(this.i32, SEQ, 1);
-    if (earlier) Atomics.notify(this.i32, SEQ);
+    if (earlier) write(this.notifyFd, this.one, 8);
+  }
+
+  /** True (once) when the last kick was for event-loop I/O. */
+  takeIoKick(): boolean {
+    return Atomics.exchange(this.i32, IO_READY, 0) === 1;
   }
 
   destroy(): void {
     Atomics.store(this.i32, STOP, 1);
-    Atomics.add(this.i32, SEQ, 1);
-    Atomics.notify(this.i32, SEQ);
-    void this.worker.terminate();
+    write(this.notifyFd, this.one, 8);
+    void this.worker.terminate().then(() => close(this.notifyFd));
   }
 }
 
@@ -107,6 +147,10 @@ interface KickerData {
   signal: number;
   vcpuFd: number;
   runSize: number;
+  /** eventfd: the wake time moved earlier, or stop. */
+  notifyFd: number;
+  /** The main event loop's epoll descriptor. */
+  loopFd: number;
 }
 
 /**
@@ -120,24 +164,50 @@ function kickerMain(data: KickerData): void {
   const libc = k.load('libc.so.6');
   const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
   const tgkill = libc.func('int tgkill(int tgid, int tid, int sig)');
-  const PROT_RW = 3;
-  const MAP_SHARED = 1;
-  const IMMEDIATE_EXIT = 1;
+  const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
+  const read = libc.func('long read(int fd, void *buf, unsigned long count)');
+  const [PROT_RW, MAP_SHARED, IMMEDIATE_EXIT, POLLIN] = [3, 1, 1, 1];
   const run = new Uint8Array(k.view(mmap(null, data.runSize, PROT_RW, MAP_SHARED, data.vcpuFd, 0), data.runSize));
   const i32 = new Int32Array(data.shared, 0, 2);
   const f64 = new Float64Array(data.shared);
-  /** After a kick, re-check this often until the main thread publishes a new time. */
+  /** After a kick, look again this soon if the main thread has not moved on (it may have been between two KVM_RUNs). */
   const REKICK_MS = 1;
+  // struct pollfd { int fd; short events; short revents; } x2: the eventfd, then the loop's epoll fd.
+  const fds = new DataView(new ArrayBuffer(16));
+  fds.setInt32(0, data.notifyFd, true);
+  fds.setInt16(4, POLLIN, true);
+  fds.setInt32(8, data.loopFd, true);
+  fds.setInt16(12, POLLIN, true);
+  const drain = new BigUint64Array(1);
   const now = (): number => Number(process.hrtime.bigint()) / 1e6;
-  while (Atomics.load(i32, 1) === 0) {
-    const seq = Atomics.load(i32, 0);
-    const wait = f64[1]! - now();
+  const kick = (): void => {
+    run[IMMEDIATE_EXIT] = 1;
+    tgkill(data.pid, data.tid, data.signal);
+  };
+  /** poll()s the eventfd (and the event loop when `withLoop`); returns which became readable. */
+  const waitFor = (timeoutMs: number, withLoop: boolean): { notified: boolean; io: boolean } => {
+    fds.setInt16(6, 0, true);
+    fds.setInt16(14, 0, true);
+    const timeout = timeoutMs === Infinity ? -1 : Math.ceil(timeoutMs);
+    poll(new Uint8Array(fds.buffer), withLoop ? 2 : 1, timeout);
+    const notified = (fds.getInt16(6, true) & POLLIN) !== 0;
+    if (notified) read(data.notifyFd, drain, 8);
+    return { notified, io: withLoop && (fds.getInt16(14, true) & POLLIN) !== 0 };
+  };
+  while (Atomics.load(i32, 0) === 0) {
+    const wakeAt = f64[1]!;
+    const wait = wakeAt - now();
     if (wait <= 0) {
-      run[IMMEDIATE_EXIT] = 1;
-      tgkill(data.pid, data.tid, data.signal);
-      Atomics.wait(i32, 0, seq, REKICK_MS);
-    } else {
-      Atomics.wait(i32, 0, seq, wait === Infinity ? undefined : wait);
+      kick();
+      waitFor(REKICK_MS, false);
+      continue;
+    }
+    // Infinity: the main thread is in its event loop itself; only wait for news.
+    const { io } = waitFor(wait, wakeAt !== Infinity);
+    if (io) {
+      Atomics.store(i32, 1, 1);
+      kick();
+      waitFor(REKICK_MS, false);
     }
   }
 }
