@@ -30,6 +30,8 @@ export interface OpenImageOptions {
   noBacking?: boolean;
   /** qcow2 only: open a dirty image read-write to repair it. */
   repair?: boolean;
+  /** qcow2 only: for check, do not refuse an image whose L1 table points past the end of the file. */
+  inspect?: boolean;
   chain?: readonly string[];
 }
 

@@ -65,7 +65,9 @@ function scan(image: Qcow2Image): Scan {
   const fileClusters = Math.ceil(image.file.length / cs);
   const reference = (cluster: number, what: string): boolean => {
     if (cluster >= fileClusters) {
-      res.messages.push(`ERROR ${what} offset=0x${(cluster * cs).toString(16)} is past the end of the file`);
+      res.messages.push(
+        `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${(cluster * cs).toString(16)} size 0x${cs.toString(16)} (${what})`,
+      );
       res.corruptions++;
       return false;
     }

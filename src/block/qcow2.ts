@@ -60,6 +60,8 @@ export interface Qcow2OpenOptions {
   noBacking?: boolean;
   /** Open a dirty image read-write anyway, to repair its refcounts (check -r). */
   repair?: boolean;
+  /** For check: take the L1 table as it is, so that check reports bad entries rather than refusing to open. */
+  inspect?: boolean;
   /** Real paths of the images above this one in a backing chain, to detect loops. */
   chain?: readonly string[];
 }
@@ -144,7 +146,7 @@ export class Qcow2Image implements BlockBackend {
     this.snapshots = table.entries;
     this.snapshotTableBytes = table.bytes;
     this.length_ = h.size;
-    this.l1 = this.loadL1(h.l1TableOffset, h.l1Size, 'L1 table');
+    this.l1 = options.inspect ? this.loadL1Raw(h.l1TableOffset, h.l1Size) : this.loadL1(h.l1TableOffset, h.l1Size, 'L1 table');
     if (options.snapshot !== undefined) this.selectSnapshot(options.snapshot);
     if (!this.readOnly) {
       this.remapMetadata();

@@ -15,6 +15,7 @@ export function check(file: string, flags: { format?: string; output?: string; r
     format: imageFormat(flags.format),
     readOnly: repair === undefined,
     noBacking: true,
+    inspect: repair === undefined,
     ...(repair ? { repair: true } : {}),
   });
   try {

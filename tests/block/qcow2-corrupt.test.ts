@@ -94,6 +94,11 @@ describe('tables that point past the end of the file', () => {
     patch(file, l1, u64be(0x4000_0000, 0x80000000));
     expectRefused(file, ['convert', '-O', 'raw', file, file + '.out'], /L2 table offset 0x40000000 .* past the end of the file/);
     expectRefused(file, ['snapshot', '-c', 's', file], /past the end of the file/);
+    // check reports it as qemu-img does: a corruption (exit 2), not a failure to check.
+    const check = tsvmImg(build, ['check', file]);
+    expect(check.status).toBe(2);
+    expect(qemuImg(['check', file]).status).toBe(2);
+    expect(check.stderr).toContain('ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x40000000');
   });
 
   test('an L2 entry', () => {
