@@ -7,7 +7,7 @@
  * FPU_ORACLE_CASES=n sets the cases per instruction (default 60).
  */
 import { describe, expect, it } from 'vitest';
-import { emulate, hostRun, m80, oracleAvailable, type OracleCase } from './fpu-harness.js';
+import { emulate, hostRun, m80, oracleAvailable, type OracleCase, type OracleResult } from './fpu-harness.js';
 
 const CASES = Number(process.env.FPU_ORACLE_CASES ?? 60);
 
@@ -53,6 +53,15 @@ function normalM80(spread = 70): string {
   let mant = J | (u64() & (J - 1n));
   if (rand() < 0.3) mant &= ~((1n << 11n) - 1n); // a double's significand
   if (rand() < 0.15) mant &= ~((1n << 40n) - 1n); // a single's
+  return m80(s | exp, mant);
+}
+
+/** A normal value with a double's 53-bit significand (the arithmetic fast path's operands). */
+function doubleLikeM80(): string {
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  const exp = 0x3fff + Math.floor((rand() * 2 - 1) * (rand() < 0.9 ? 64 : 1100));
+  let mant = (J | (u64() & (J - 1n))) & ~0x7ffn;
+  if (rand() < 0.2) mant &= ~((1n << BigInt(11 + Math.floor(rand() * 50))) - 1n); // short significands: exact results, ties
   return m80(s | exp, mant);
 }
 
@@ -158,6 +167,13 @@ const mem = (reg: number): string => (0x47 | (reg << 3)).toString(16) + '30';
 
 const GROUPS: Group[] = [
   { name: 'arith st', insns: ['d8c1', 'd8c9', 'd8e1', 'd8e9', 'd8f1', 'd8f9', 'dcc1', 'dce1', 'dce9', 'dcf1', 'dcf9', 'dec1', 'dee9', 'def9'] },
+  {
+    name: 'arith doubles (the fast path)',
+    insns: ['d8c1', 'd8c9', 'd8e1', 'd8e9', 'dec1', 'dee9', 'dcc9', 'dc' + mem(0), 'dc' + mem(1), 'dc' + mem(4), 'dc' + mem(5)],
+    st0: doubleLikeM80,
+    st1: doubleLikeM80,
+    mem: double,
+  },
   { name: 'arith m32fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'd8' + mem(r)), mem: single },
   { name: 'arith m64fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'dc' + mem(r)), mem: double },
   { name: 'arith m32int', insns: [0, 1, 4, 5, 6, 7].map((r) => 'da' + mem(r)), mem: int32 },
@@ -212,16 +228,24 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
         }
       }
       const expected = hostRun(cases);
+      // FCW FSW FTW, FOP (11 bits of the word at byte 18), the registers; FIP/FDP are host addresses.
+      const visible = (s: string) =>
+        s.slice(0, 24) + (Buffer.from(s.slice(36, 40), 'hex').readUInt16LE(0) & 0x7ff).toString(16) + s.slice(56);
+      const agrees = (got: OracleResult, want: OracleResult) =>
+        visible(got.save) === visible(want.save) &&
+        got.mem === want.mem &&
+        (got.eflags < 0 || got.eflags === (want.eflags & 0x8d5));
+      // A host context switch between the instruction and FNSAVE can lose FOP (AMD's XSAVE keeps
+      // it only with an exception pending): a disagreement is confirmed by running the case again.
+      const suspects = cases.flatMap((c, i) => (agrees(emulate(c), expected[i]) ? [] : [i]));
+      const rerun = suspects.length ? hostRun(suspects.map((i) => cases[i])) : [];
       const failures: string[] = [];
       const perInsn = new Map<string, number>();
-      cases.forEach((c, i) => {
+      suspects.forEach((i, j) => {
+        const c = cases[i];
         const got = emulate(c);
-        const want = expected[i];
-        // FCW FSW FTW, FOP (11 bits of the word at byte 18), the registers; FIP/FDP are host addresses.
-        const visible = (s: string) =>
-          s.slice(0, 24) + (Buffer.from(s.slice(36, 40), 'hex').readUInt16LE(0) & 0x7ff).toString(16) + s.slice(56);
-        const eflagsOk = got.eflags < 0 || got.eflags === (want.eflags & 0x8d5);
-        if (visible(got.save) !== visible(want.save) || got.mem !== want.mem || !eflagsOk) {
+        const want = rerun[j];
+        if (!agrees(got, want)) {
           perInsn.set(c.insn, (perInsn.get(c.insn) ?? 0) + 1);
           if (failures.length < 8) {
             failures.push(

@@ -392,8 +392,125 @@ function flagDenormals(ka: Kind, kb: Kind, ctx: FpContext): void {
   if (ka === Kind.Denormal || kb === Kind.Denormal || ctx.denormalSource) ctx.flags |= DE;
 }
 
+// ---- fast paths: round-to-nearest, 64-bit precision, double-like operands ----
+//
+// Most guest arithmetic is on values loaded from m64fp (53-bit significands)
+// under Linux's default FCW (0x37f). For those, the exact sum or product is
+// a double plus its exact rounding error (TwoSum, Dekker's TwoProduct), and
+// rounding that pair to 64 bits needs no BigInt. The results are exactly
+// those of the general path; anything else (other RC/PC, wider
+// significands, specials, extreme exponents) takes the general path.
+
+const VELTKAMP = 134217729; // 2^27 + 1
+
+/** A normal value's significand as a double in [1, 2) when its low 11 bits are zero; otherwise 0. */
+function doubleSignificand(v: F80): number {
+  if (v.exp === 0 || v.exp === EXP_MAX) return 0;
+  const hi = v.hi;
+  const lo = v.lo;
+  if (hi < 0x80000000 || (lo & 0x7ff) !== 0) return 0;
+  return (hi * 2 ** 21 + (lo >>> 11)) * 2 ** -52;
+}
+
+/** The exact error of the double product p = fl(x·y) for x, y in [1, 2) (Dekker). */
+function productError(x: number, y: number, p: number): number {
+  const cx = VELTKAMP * x;
+  const xh = cx - (cx - x);
+  const xl = x - xh;
+  const cy = VELTKAMP * y;
+  const yh = cy - (cy - y);
+  const yl = y - yh;
+  return xh * yh - p + xh * yl + xl * yh + xl * yl;
+}
+
+/** Nearest integer to k, ties to even (k is small: |k| <= 2^12). */
+function roundHalfEven(k: number): number {
+  const f = Math.floor(k);
+  const d = k - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f + (f & 1);
+}
+
+/**
+ * (s + err) × 2^offset rounded to nearest at 64 bits, for a positive normal
+ * double s and |err| <= ulp(s)/2. Returns null when the result would leave
+ * the normal extended range (the general path then handles it).
+ */
+function packNearest(sign: number, s: number, err: number, offset: number, ctx: FpContext): F80 | null {
+  scratch.setFloat64(0, s);
+  const top = scratch.getUint32(0);
+  const bottom = scratch.getUint32(4);
+  let e = ((top >>> 20) & 0x7ff) - 1023;
+  let hi = ((((top & 0xfffff) | 0x100000) << 11) | (bottom >>> 21)) >>> 0;
+  let lo = (bottom << 11) >>> 0;
+  let k = err * 2 ** (63 - e); // err in units of the 64-bit significand's last place
+  let up = false;
+  let inexact = false;
+  if (k < 0 && hi === 0x80000000 && lo === 0) {
+    // s is a power of two and the value lies just below it, where the last place is half as big.
+    const kr = roundHalfEven(2 * k);
+    inexact = kr !== 2 * k;
+    up = kr > 2 * k;
+    if (kr !== 0) {
+      e -= 1;
+      hi = 0xffffffff;
+      lo = 2 ** 32 + kr;
+    }
+  } else {
+    const kr = roundHalfEven(k);
+    inexact = kr !== k;
+    up = kr > k;
+    lo += kr;
+    if (lo >= 2 ** 32) {
+      lo -= 2 ** 32;
+      hi += 1;
+    } else if (lo < 0) {
+      lo += 2 ** 32;
+      hi -= 1;
+    }
+  }
+  const biased = e + offset + EXP_BIAS;
+  if (biased <= 0 || biased >= EXP_MAX) return null;
+  if (inexact) {
+    ctx.flags |= PE;
+    ctx.roundedUp = up;
+  }
+  return f80Words(sign, biased, hi, lo);
+}
+
+function fastPathApplies(ctx: FpContext): boolean {
+  return ctx.precision === 64 && ctx.rc === RC_NEAREST && !ctx.denormalSource;
+}
+
+function addNearest(a: F80, b: F80, subtract: boolean, ctx: FpContext): F80 | null {
+  const x = doubleSignificand(a);
+  const y = doubleSignificand(b);
+  if (x === 0 || y === 0 || Math.abs(a.exp - b.exp) > 60) return null;
+  const common = Math.max(a.exp, b.exp);
+  const X = (a.sign ? -x : x) * 2 ** (a.exp - common);
+  const Y = (b.sign !== (subtract ? 1 : 0) ? -y : y) * 2 ** (b.exp - common);
+  const sum = X + Y;
+  if (sum === 0) return POS_ZERO; // exact cancellation rounds to +0 under RC = nearest
+  const back = sum - X;
+  const err = X - (sum - back) + (Y - back); // TwoSum: X + Y = sum + err exactly
+  return sum < 0
+    ? packNearest(1, -sum, -err, common - EXP_BIAS, ctx)
+    : packNearest(0, sum, err, common - EXP_BIAS, ctx);
+}
+
+function mulNearest(a: F80, b: F80, ctx: FpContext): F80 | null {
+  const x = doubleSignificand(a);
+  const y = doubleSignificand(b);
+  if (x === 0 || y === 0) return null;
+  const p = x * y;
+  return packNearest(a.sign ^ b.sign, p, productError(x, y, p), a.exp + b.exp - 2 * EXP_BIAS, ctx);
+}
+
 /** a + b, or a - b when `subtract` (FADD, FSUB; FSUBR swaps the operands). */
 export function add(a: F80, b: F80, subtract: boolean, ctx: FpContext): F80 {
+  if (fastPathApplies(ctx)) {
+    const r = addNearest(a, b, subtract, ctx);
+    if (r) return r;
+  }
   const ka = classify(a);
   const kb = classify(b);
   if (ka >= Kind.Infinity || kb >= Kind.Infinity) {
@@ -435,6 +552,10 @@ export function add(a: F80, b: F80, subtract: boolean, ctx: FpContext): F80 {
 }
 
 export function mul(a: F80, b: F80, ctx: FpContext): F80 {
+  if (fastPathApplies(ctx)) {
+    const r = mulNearest(a, b, ctx);
+    if (r) return r;
+  }
   const ka = classify(a);
   const kb = classify(b);
   if (ka >= Kind.Infinity || kb >= Kind.Infinity) {
