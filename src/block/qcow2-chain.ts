@@ -28,7 +28,7 @@ export interface OpenImageOptions {
   snapshot?: string;
   /** qcow2 only: leave the backing file closed. */
   noBacking?: boolean;
-  /** qcow2 only: open a dirty image read-write to repair it. */
+  /** qcow2 only: the caller repairs the image (check -r), so a dirty image is not repaired on open. */
   repair?: boolean;
   /** qcow2 only: for check, do not refuse an image whose L1 table points past the end of the file. */
   inspect?: boolean;

@@ -43,6 +43,7 @@ import { HostFile } from './qcow2-host-file.js';
 import { Refcounts } from './qcow2-refcount.js';
 import { findSnapshot, readSnapshotTable, type SnapshotEntry } from './qcow2-snapshot-table.js';
 import { lockImage } from './lock.js';
+import { checkQcow2 } from './qcow2-check.js';
 import { MetadataMap } from './qcow2-metadata.js';
 import { PendingMetadata } from './qcow2-pending.js';
 import { hostClusters } from './qcow2-walk.js';
@@ -58,7 +59,7 @@ export interface Qcow2OpenOptions {
   snapshot?: string;
   /** Do not open the backing file (qemu-img info/rebase -u/check need only this file). */
   noBacking?: boolean;
-  /** Open a dirty image read-write anyway, to repair its refcounts (check -r). */
+  /** The caller repairs the image itself (check -r): do not repair a dirty image on open. */
   repair?: boolean;
   /** For check: take the L1 table as it is, so that check reports bad entries rather than refusing to open. */
   inspect?: boolean;
@@ -133,11 +134,6 @@ export class Qcow2Image implements BlockBackend {
     if (!this.readOnly && (h.incompatibleFeatures & INCOMPAT_CORRUPT) !== 0n) {
       throw new ImageFormatError('qcow2: Image is corrupt; cannot be opened read/write');
     }
-    if (!this.readOnly && !options.repair && (h.incompatibleFeatures & INCOMPAT_DIRTY) !== 0n) {
-      throw new ImageFormatError(
-        'qcow2: Image is dirty (refcounts may be stale after a crash with lazy_refcounts); run \'tsvm-img check -r all\' first',
-      );
-    }
     this.clusterBits = h.clusterBits;
     this.clusterSize = 2 ** h.clusterBits;
     this.l2Entries = this.clusterSize / 8;
@@ -153,7 +149,8 @@ export class Qcow2Image implements BlockBackend {
       this.refcounts.onFree = (cluster) => this.metadata?.delete(cluster);
     }
     this.backing = h.backingFile !== undefined && !options.noBacking ? openBackingFile(this, options.chain ?? []) : undefined;
-    // The first write to the file, once nothing can fail the open any more.
+    // The first writes to the file, once nothing else can fail the open.
+    if (!this.readOnly && !options.repair && (h.incompatibleFeatures & INCOMPAT_DIRTY) !== 0n) this.repairRefcounts();
     if (!this.readOnly) this.clearAutoclearFeatures();
   }
 
@@ -517,6 +514,19 @@ export class Qcow2Image implements BlockBackend {
     if (refcount !== 1) {
       throw new ImageFormatError(`Corrupt image: ${what} at 0x${host.toString(16)} is marked COPIED but has refcount ${refcount}; refusing to write`);
     }
+  }
+
+  /**
+   * The dirty bit says refcounts may be stale (lazy_refcounts and a crash):
+   * as QEMU does on a read-write open, recount them from the tables, then
+   * clear the bit. An image whose tables are themselves broken is refused.
+   */
+  private repairRefcounts(): void {
+    const result = checkQcow2(this, 'all');
+    if (result.corruptions > 0) {
+      throw new ImageFormatError(`qcow2: the image is dirty and its refcounts could not be repaired (${result.messages[0] ?? 'corrupt tables'})`);
+    }
+    this.remapMetadata();
   }
 
   /** Rebuilds the metadata map after snapshot operations moved tables around. */
