@@ -499,6 +499,21 @@ describe('environment and state images', () => {
     expect(fpu.controlWord).toBe(0x037f);
   });
 
+  it('FNSTENV with an unmasked exception pending masks it and clears ES and B (as hardware does)', () => {
+    const { fpu, host, loadDouble, sw } = fresh();
+    host.mem.write16(A + 64, 0x037b);
+    run(fpu, 'd92e', A + 64);
+    loadDouble(1);
+    run(fpu, 'd9ee');
+    run(fpu, 'def9'); // 1 / 0, unmasked
+    expect(sw() & 0x80ff).toBe(0x8084);
+    run(fpu, 'd936', A + 32);
+    expect(host.mem.read16(A + 32 + 4) & 0x80ff).toBe(0x8084); // saved as it was
+    expect(sw() & 0x80ff).toBe(0x0004);
+    fpu.wait();
+    expect(host.faults).toBe(0);
+  });
+
   it('FNSTENV real-mode layouts hold 20/32-bit linear pointers', () => {
     const { fpu, host, loadDouble } = fresh();
     loadDouble(1);

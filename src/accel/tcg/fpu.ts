@@ -493,8 +493,9 @@ export class X87 implements X87Unit {
         return this.updateErrorSummary();
       case 6:
         this.storeEnvironment(a, opsize32, protectedMode);
-        this.fcw |= 0x3f; // FNSTENV masks all exceptions after saving (SDM Vol. 2 FSTENV)
-        return;
+        // FNSTENV masks all exceptions after saving (SDM Vol. 2 FSTENV); ES and B follow (as measured on hardware).
+        this.fcw |= 0x3f;
+        return this.updateErrorSummary();
       default:
         return this.mem.write16(a, this.fcw);
     }
