@@ -26,7 +26,7 @@ import { log, logOn } from '../../log.js';
 import { EXIT, INTERRUPT, KVM_EXIT_IO_OUT, KVM_MEM_READONLY, KVM_SYSTEM_EVENT, MEMREGION, RUN, SIZEOF } from './abi.js';
 import { buildCpuid } from './cpuid.js';
 import { createKernelIrqchip, KernelIrqSink } from './irqchip.js';
-import { eventLoopTimeoutMs, Kicker, monotonicMs, SLICE_MAX_MS } from './kicker.js';
+import { IDLE_SLICE_MS, jsTimersPending, Kicker, monotonicMs, SLICE_MS } from './kicker.js';
 import { IRQCHIP_CAPS, KvmHandle } from './handle.js';
 import { errnoText, ioctlErrno, kvmIoctl, type Mapping } from './libc.js';
 import { planSlots, romBytes } from './memslots.js';
@@ -43,8 +43,6 @@ export interface KvmOptions {
 /** Where QEMU puts the pages KVM needs for real-mode emulation on VMX (just below a 256 KiB BIOS). */
 const IDENTITY_MAP_ADDR = 0xfffb_c000n;
 const TSS_ADDR = 0xfffb_d000;
-/** The shortest slice: the guest always gets this much between two event-loop turns. */
-const SLICE_MIN_MS = 1;
 const EINTR = 4;
 const EAGAIN = 11;
 
@@ -270,9 +268,9 @@ export class KvmAccelerator implements Accelerator {
     return true;
   }
 
-  /** When the event loop needs its next turn: its next libuv timer, within SLICE_MIN_MS..SLICE_MAX_MS from now. */
+  /** When the event loop gets its next turn even without I/O (for JavaScript timers). */
   private sliceEnd(): number {
-    return monotonicMs() + Math.max(SLICE_MIN_MS, Math.min(SLICE_MAX_MS, eventLoopTimeoutMs()));
+    return monotonicMs() + (jsTimersPending() ? SLICE_MS : IDLE_SLICE_MS);
   }
 
   /** Tells the kicker when to bring us back: the next device timer or the end of the slice. */

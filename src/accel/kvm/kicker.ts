@@ -9,8 +9,8 @@
  * watches for both on its behalf:
  *
  * - time: the main thread publishes when it wants control back (the next
- *   device timer, or the end of its slice: the event loop's next libuv timer,
- *   at most SLICE_MAX_MS away);
+ *   device timer, or the end of its slice: SLICE_MS while JavaScript timers
+ *   are pending, IDLE_SLICE_MS otherwise);
  * - I/O: the worker poll()s the main event loop's own epoll descriptor
  *   (uv_backend_fd, exported by the node binary), which turns readable when
  *   any of the loop's descriptors is: stdin, sockets, the signal pipe, worker
@@ -44,8 +44,22 @@ import { gettid, getpid } from './libc.js';
 
 /** SIGUSR2: the signal that interrupts KVM_RUN in any of tsvm's vCPU threads. */
 export const KICK_SIGNAL = 12;
-/** The longest the guest keeps the main thread without the event loop getting a turn (it also catches timers JavaScript set while handling an exit). */
-export const SLICE_MAX_MS = 50;
+/**
+ * How long the guest may keep the main thread before the event loop gets a
+ * turn anyway, while JavaScript timers (setTimeout) are pending: unlike I/O,
+ * the kicker cannot see them coming, so this bounds their lateness.
+ * (libuv's uv_backend_timeout would tell when the next one is due, but reads
+ * 0 inside Node's check phase, where run() resumes after each yield.)
+ */
+export const SLICE_MS = 20;
+/** The slice when no JavaScript timer is pending: only device timers and I/O need the main thread, and both wake it. */
+export const IDLE_SLICE_MS = 1000;
+
+/** Whether a (ref'ed) setTimeout/setInterval is pending on the event loop. */
+export function jsTimersPending(): boolean {
+  return process.getActiveResourcesInfo().includes('Timeout');
+}
+
 /** Int32 slots. */
 const STOP = 0;
 const IO_READY = 1;
@@ -60,7 +74,6 @@ const close = libc.func('int close(int fd)');
 const node = koffi.load(null);
 const uvDefaultLoop = node.func('void *uv_default_loop()');
 const uvBackendFd = node.func('int uv_backend_fd(const void *loop)');
-const uvBackendTimeout = node.func('int uv_backend_timeout(const void *loop)');
 
 let handlerInstalled = false;
 
@@ -77,12 +90,6 @@ function installKickHandler(): void {
 /** Milliseconds on the monotonic clock both threads read. */
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
-}
-
-/** Milliseconds until the event loop's next libuv timer (Infinity: none). Main thread only. */
-export function eventLoopTimeoutMs(): number {
-  const ms = uvBackendTimeout(uvDefaultLoop()) as number;
-  return ms < 0 ? Infinity : ms;
 }
 
 export class Kicker {
