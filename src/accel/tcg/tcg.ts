@@ -105,11 +105,18 @@ export class TcgAccelerator implements Accelerator {
         }
       }
       const sliceEnd = performance.now() + SLICE_MS;
-      do {
-        const stop = this.runChunk(CHUNK);
-        if (stop !== StopReason.Budget) break;
-        if (bus.clock.now() >= bus.timers.nextDeadline()) bus.timers.runExpired();
-      } while (performance.now() < sliceEnd && !this.pauseRequested);
+      try {
+        do {
+          const stop = this.runChunk(CHUNK);
+          if (stop !== StopReason.Budget) break;
+          if (bus.clock.now() >= bus.timers.nextDeadline()) bus.timers.runExpired();
+        } while (performance.now() < sliceEnd && !this.pauseRequested);
+      } catch (e) {
+        // A bug in tsvm (never a guest action) must still end with one clear line, not a stack trace.
+        const message = e instanceof Error ? e.message : String(e);
+        bus.lifecycle.request({ kind: 'error', message: `tcg: internal error at eip 0x${cpu.eip.toString(16)}: ${message}` });
+        return 'request';
+      }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
