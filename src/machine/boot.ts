@@ -15,6 +15,7 @@ import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multi
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
 import { createBuiltinBios } from '../boot/bios/index.js';
+import { attachPcFwCfg } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
 import type { Disks } from './disks.js';
 import { optionError } from './errors.js';
@@ -35,7 +36,7 @@ export const SCI_IRQ = 9;
 
 export function loadBootImage(config: MachineConfig): BootImage {
   if (config.kernel) return directKernel(config, config.kernel);
-  if (config.bios) return firmware(readUserFile('-bios', config.bios), config.bios);
+  if (config.bios) return firmware(config, readUserFile('-bios', config.bios), config.bios);
   return createBuiltinBios(config, { pmBase: PM_BASE, sciIrq: SCI_IRQ });
 }
 
@@ -72,8 +73,9 @@ function directKernel(config: MachineConfig, path: string): BootImage {
  * A BIOS image: mapped at the top of 4 GiB (the reset vector is 16 bytes
  * below), and its last 128 KiB also at 0xE0000-0xFFFFF, where real-mode
  * code sees it (the i440FX's isa-bios alias; shadow RAM under the PAM).
+ * The machine's description reaches it through QEMU's fw_cfg device.
  */
-function firmware(image: Uint8Array, path: string): BootImage {
+function firmware(config: MachineConfig, image: Uint8Array, path: string): BootImage {
   if (image.length < 0x10000 || image.length % 0x10000 !== 0 || image.length > 0x100_0000) {
     throw optionError('-bios', path, new Error('BIOS image size must be a multiple of 64 KiB, between 64 KiB and 16 MiB'));
   }
@@ -81,6 +83,9 @@ function firmware(image: Uint8Array, path: string): BootImage {
   return {
     mapFirmware(mem) {
       mem.addRom('bios', 0x1_0000_0000 - image.length, image);
+    },
+    attachDevices(bus) {
+      attachPcFwCfg(bus.io, bus.mem, config);
     },
     load(mem) {
       mem.writeBytes(0x10_0000 - low.length, low);
