@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { assemble, machine } from './harness.js';
+
+function runOn(model: string, src: string) {
+  const m = machine(assemble(src), 'pm32', model);
+  m.run();
+  return m;
+}
+
+describe('tcg CPUID and MSRs', () => {
+  it('qemu32: GenuineIntel, family 6 model 6, exactly the implemented features, brand string, NX', () => {
+    const m = runOn(
+      'qemu32',
+      `xor eax, eax
+      cpuid
+      mov [0x3000], ebx
+      mov [0x3004], edx
+      mov [0x3008], ecx
+      mov [0x300c], eax
+      mov eax, 1
+      cpuid
+      mov [0x3010], eax
+      mov [0x3014], edx
+      mov eax, 0x80000001
+      cpuid
+      mov [0x3018], edx
+      mov eax, 0x80000002
+      cpuid
+      mov [0x3020], eax
+      mov [0x3024], ebx
+      hlt`,
+    );
+    const vendor = new TextDecoder().decode(m.mem.readBytes(0x3000, 12));
+    expect(vendor).toBe('GenuineIntel');
+    expect(m.mem.read32(0x300c)).toBe(1);
+    expect(m.mem.read32(0x3010)).toBe(0x663);
+    // FPU PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE36; no APIC, MMX, FXSR, SSE.
+    expect(m.mem.read32(0x3014)).toBe(0x1 | 0x8 | 0x10 | 0x20 | 0x40 | 0x100 | 0x800 | 0x2000 | 0x8000 | 0x10000 | 0x20000);
+    expect(m.mem.read32(0x3018)).toBe(1 << 20);
+    expect(new TextDecoder().decode(m.mem.readBytes(0x3020, 8))).toBe('QEMU Vir');
+  });
+
+  it('486 has no CMOV, RDTSC or RDMSR (#UD); pentium2 has SYSENTER', () => {
+    expect(runOn('486', 'cmove eax, ebx\nhlt').vector()).toBe(6);
+    expect(runOn('486', 'rdtsc\nhlt').vector()).toBe(6);
+    expect(runOn('pentium', 'mov ecx, 0x174\nrdmsr\nhlt').vector()).toBe(13);
+    expect(runOn('pentium2', 'mov ecx, 0x174\nmov eax, 8\nxor edx, edx\nwrmsr\nxor eax, eax\nrdmsr\nhlt').cpu.regs[0]).toBe(8);
+  });
+
+  it('unknown MSRs and bad values are #GP(0); TSC writes take effect; RDTSC counts up', () => {
+    expect(runOn('qemu32', 'mov ecx, 0x1b\nrdmsr\nhlt').vector()).toBe(13); // no local APIC
+    expect(runOn('qemu32', 'mov ecx, 0xc0000080\nmov eax, 0x100\nxor edx, edx\nwrmsr\nhlt').vector()).toBe(13); // LME: no long mode
+    const m = runOn(
+      'qemu32',
+      `mov ecx, 0x10
+      mov eax, 0
+      mov edx, 0x100
+      wrmsr
+      rdtsc
+      mov esi, edx
+      mov edi, eax
+      rdtsc
+      hlt`,
+    );
+    expect(m.cpu.regs[6]).toBe(0x100);
+    expect(m.cpu.regs[2]! > 0x100 || (m.cpu.regs[2] === 0x100 && m.cpu.regs[0]! >= m.cpu.regs[7]!)).toBe(true);
+  });
+
+  it('CR4 bits beyond the model are #GP(0)', () => {
+    expect(runOn('pentium', 'mov eax, 0x20\nmov cr4, eax\nhlt').vector()).toBe(13); // PAE on a Pentium
+    expect(runOn('qemu32', 'mov eax, 0x200\nmov cr4, eax\nhlt').vector()).toBe(13); // OSFXSR without FXSR
+    expect(runOn('qemu32', 'mov eax, 0xb0\nmov cr4, eax\nmov ebx, cr4\nhlt').cpu.regs[3]).toBe(0xb0);
+  });
+});
