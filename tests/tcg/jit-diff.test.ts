@@ -44,7 +44,7 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
   const r = pick(regs);
   const r2 = pick(regs);
   const i = imm() & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
-  switch (next() % 24) {
+  switch (next() % 26) {
     case 0:
       return `mov ${r}, ${r2}`;
     case 1:
@@ -99,10 +99,27 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
     case 22:
       // A divide that may raise #DE: precise exception state inside a block.
       return next() % 4 === 0 ? `div ${pick(R32)}` : `${pick(['clc', 'stc', 'cmc'])}`;
+    case 24:
+    case 25: {
+      // A short counted loop: a block that jumps back to its own start.
+      const l = label();
+      const body = [0, 1, 2].map(() => randomStraightInsn(next, depth));
+      return `mov dword [ebp + 300], ${1 + (next() % 5)}\n${l}:\n${body.join('\n')}\ndec dword [ebp + 300]\njnz ${l}`;
+    }
     default: {
       const l = label();
       return `${pick(ALU)} ${r}, ${r2}\nj${pick(CC)} ${l}\ninc ${pick(R32)}\n${l}:`;
     }
+  }
+}
+
+/** A random instruction without labels or stack effects (loop bodies). */
+function randomStraightInsn(next: () => number, depth: { push: number }): string {
+  for (;;) {
+    const insn = randomInsn(next, () => '.none', depth);
+    if (!insn.includes('.none') && !/^(push|pop|mov dword \[ebp \+ 300\])/.test(insn)) return insn;
+    if (insn.startsWith('push')) depth.push--;
+    if (insn.startsWith('pop')) depth.push++;
   }
 }
 

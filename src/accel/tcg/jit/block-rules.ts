@@ -55,9 +55,16 @@ mark(REGISTER_ONLY, range(T | 0xc8, T | 0xcf));
 mark(REGISTER_ONLY, [T | 0x31, T | 0xa2]);
 for (let base = 0; base < 0x40; base += 8) mark(REGISTER_ONLY, [base + 4, base + 5]);
 mark(REGISTER_ONLY, [0xa8, 0xa9]);
+mark(REGISTER_ONLY, [...range(0x70, 0x7f), ...range(T | 0x80, T | 0x8f)]); // Jcc (leave the block when taken)
 
-/** Whether a block may continue after `d`. */
+/** Jcc rel8/rel16/32: a block goes on along the fall-through path, leaving at the target when taken. */
+export function isConditionalJump(d: Insn): boolean {
+  return (d.op >= 0x70 && d.op <= 0x7f) || (d.op >= T + 0x80 && d.op <= T + 0x8f);
+}
+
+/** Whether a block may continue after `d` (when `d` falls through). */
 export function continuesBlock(d: Insn): boolean {
+  if (isConditionalJump(d)) return true;
   if (!CONTINUES[d.op]) return false;
   if (d.op >= 0xa4 && d.op <= 0xaf && d.rep !== 0 && d.op !== 0xa8 && d.op !== 0xa9) {
     return false; // REP string ops yield mid-way (EIP back to the instruction)
@@ -82,6 +89,7 @@ export function mayWriteMemory(d: Insn): boolean {
 /** Whether `d` may change ESP (faults must then restore the ESP the instruction started with). */
 export function mayChangeStack(d: Insn): boolean {
   const op = d.op;
+  if (isConditionalJump(d)) return false;
   if (!CONTINUES[op]) return true;
   if ((op >= 0x50 && op <= 0x61) || op === 0x68 || op === 0x6a || op === 0x8f || op === 0xc8 || op === 0xc9) return true;
   if (op === 0xff) return d.reg === 6;

@@ -20,7 +20,7 @@ import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
 import { ARITH_FLAGS, CF } from '../constants.js';
 import { AluOp } from '../alu.js';
-import { mayChangeStack, mayWriteMemory } from './block-rules.js';
+import { isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -40,10 +40,32 @@ export interface BlockShape {
 }
 
 class Emitter {
-  readonly out: string[] = ['const r = c.regs;'];
+  readonly out: string[] = ['const r = c.regs;', 'let n = 0;'];
   flags: FlagLocals | undefined;
   /** ESP may differ from c.insnEsp (true at entry: the previous block may have moved it). */
   espStale = true;
+  /** Instructions executed in this pass once the current one completes. */
+  done = 0;
+
+  constructor(
+    private readonly start: number,
+    private readonly loops: boolean,
+  ) {
+    if (loops) this.out.push('let loops = 0;', 'for (;;) {');
+  }
+
+  /** Leaves the block for `target` (or loops when it is the block's own start). */
+  exit(target: number): string {
+    if (this.loops && target === this.start) {
+      return `if (++loops < ${LOOP_ITERATIONS}) { n += ${this.done}; continue; } c.eip = ${target}; return n + ${this.done};`;
+    }
+    return `c.eip = ${target}; return n + ${this.done};`;
+  }
+
+  finish(): string {
+    if (this.loops) this.out.push('}');
+    return this.out.join('\n');
+  }
 
   emit(s: string): void {
     this.out.push(s);
@@ -59,31 +81,52 @@ class Emitter {
   }
 }
 
-/** The block's body (parameters: c; h<k>/d<k> for the handler and record of instruction k; B the block; G gpFault). */
+/** Back-edges a self-looping block takes before returning to the dispatcher (which then checks interrupts). */
+const LOOP_ITERATIONS = 256;
+
+/**
+ * The block's body (parameters: c; h<k>/d<k> the handler and record of
+ * instruction k; B the block; G gpFault). It returns the number of
+ * instructions executed. A block whose jump goes back to its own start
+ * loops in JavaScript.
+ */
 export function blockSource(b: BlockShape): string {
-  const e = new Emitter();
-  const wrap = b.mode === 1 ? 0xffff_ffff : 0xffff;
-  let eip = b.eip;
+  const e = new Emitter(b.eip, b.insns.some((d, k) => jumpTarget(d, eipAfter(b, k)) === b.eip));
   const last = b.insns.length - 1;
+  let eip = b.eip;
   b.insns.forEach((d, k) => {
-    const next = (eip + d.len) & wrap;
-    const specialised = emitSpecialised(e, d, k, eip >>> 0, next >>> 0, k === last);
+    const next = eipAfter(b, k);
+    e.done = k + 1;
+    const specialised = emitSpecialised(e, d, k, eip, next);
     if (!specialised) {
-      e.sync(eip >>> 0, next >>> 0);
+      e.sync(eip, next);
       e.emit(`h${k}(c, d${k});`);
       e.flags = undefined;
     }
     if (mayChangeStack(d)) e.espStale = true;
-    if (k < last && mayWriteMemory(d)) e.emit(`if (B.dead) { c.eip = ${next >>> 0}; return ${k + 1}; }`);
-    if (k === last && specialised && !endsWithJump(d)) e.emit(`c.eip = ${next >>> 0};`);
+    if (k < last && mayWriteMemory(d)) e.emit(`if (B.dead) { c.eip = ${next}; return n + ${k + 1}; }`);
+    if (k === last && d.op !== 0xeb && d.op !== 0xe9) e.emit(`${specialised ? `c.eip = ${next}; ` : ''}return n + ${k + 1};`);
     eip = next;
   });
-  e.emit(`return ${b.insns.length};`);
-  return e.out.join('\n');
+  return e.finish();
 }
 
-function endsWithJump(d: Insn): boolean {
-  return (d.op >= 0x70 && d.op <= 0x7f) || (d.op >= 0x180 && d.op <= 0x18f) || d.op === 0xeb || d.op === 0xe9;
+function eipAfter(b: BlockShape, k: number): number {
+  let eip = b.eip;
+  for (let i = 0; i <= k; i++) eip += b.insns[i]!.len;
+  return (b.mode === 1 ? eip >>> 0 : eip & 0xffff) >>> 0;
+}
+
+function isJump(d: Insn): boolean {
+  return isConditionalJump(d) || d.op === 0xeb || d.op === 0xe9;
+}
+
+/** Target of a Jcc/JMP rel (control.ts's jumpRelative), or -1 for other instructions. */
+function jumpTarget(d: Insn, next: number): number {
+  if (!isJump(d)) return -1;
+  const dispSize = d.op === 0xeb || (d.op >= 0x70 && d.op <= 0x7f) ? 1 : d.o32 ? 4 : 2;
+  const disp = dispSize === 1 ? (d.imm << 24) >> 24 : dispSize === 2 ? (d.imm << 16) >> 16 : d.imm | 0;
+  return d.o32 ? (next + disp) >>> 0 : (next + disp) & 0xffff;
 }
 
 // ---- operand expressions ------------------------------------------------------
@@ -129,7 +172,7 @@ function eaExpr(d: Insn): string {
  * Emits `d` as inline JavaScript if it is one of the specialised forms;
  * returns false (emitting nothing) otherwise.
  */
-function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: number, last: boolean): boolean {
+function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: number): boolean {
   const op = d.op;
   const size = d.size;
   const mem = d.mod >= 0 && d.mod !== 3;
@@ -197,7 +240,6 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       return emitMovExtend(e, d, eip, next);
     case 0xeb:
     case 0xe9:
-      if (!last) return false;
       emitJump(e, d, eip, next, 'true');
       return true;
   }
@@ -216,7 +258,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     e.emit(regWrite(op & 7, size, `c.pop(${size})`));
     return true;
   }
-  if (last && ((op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f))) {
+  if (isConditionalJump(d)) {
     emitJump(e, d, eip, next, condition(e, op & 0xf));
     return true;
   }
@@ -305,14 +347,11 @@ function emitMovExtend(e: Emitter, d: Insn, eip: number, next: number): boolean 
   return true;
 }
 
-/** Jcc/JMP at the end of a block: EIP to the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
+/** Jcc/JMP: leaves the block for the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
 function emitJump(e: Emitter, d: Insn, eip: number, next: number, cond: string): void {
-  const dispSize = d.op === 0xeb || (d.op >= 0x70 && d.op <= 0x7f) ? 1 : d.o32 ? 4 : 2;
-  const disp = dispSize === 1 ? (d.imm << 24) >> 24 : dispSize === 2 ? (d.imm << 16) >> 16 : d.imm | 0;
-  const target = d.o32 ? (next + disp) >>> 0 : (next + disp) & 0xffff;
-  const taken = `if (${target} > c.segLimit[1]) { c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } c.eip = ${target};`;
-  if (cond === 'true') e.emit(taken);
-  else e.emit(`if (${cond}) { ${taken} } else c.eip = ${next};`);
+  const target = jumpTarget(d, next);
+  const taken = `if (${target} > c.segLimit[1]) { c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(target)}`;
+  e.emit(cond === 'true' ? taken : `if (${cond}) { ${taken} }`);
 }
 
 /**
