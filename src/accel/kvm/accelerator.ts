@@ -5,11 +5,12 @@
  * Threads. The boot vCPU runs on the main thread, calling KVM_RUN
  * synchronously, because every exit lands in the device model, which is
  * single-threaded JavaScript on the main thread. A kicker thread
- * (kicker.ts) brings KVM_RUN back when a device timer is due or the event
- * loop's slice is over, so chardevs, signals and monitors are served every
- * few milliseconds even while the guest spins, and an idle guest sleeps in
- * the kernel. Application processors (-smp) run in their own threads
- * (ap.ts) and forward their rare exits here.
+ * (kicker.ts) brings KVM_RUN back when a device timer is due, when the
+ * event loop has I/O (stdin, sockets, signals, monitors) or when its slice
+ * is over, so the host stays responsive whether the guest spins or idles,
+ * and an idle guest sleeps in the kernel. Application processors (-smp) run
+ * in their own threads (ap.ts) and forward their rare exits here, kicking
+ * the main thread the same way.
  *
  * Used by the machine as:
  *   const kvm = openKvm();                       // fails fast: KvmInitError
@@ -45,8 +46,6 @@ const IDENTITY_MAP_ADDR = 0xfffb_c000n;
 const TSS_ADDR = 0xfffb_d000;
 const EINTR = 4;
 const EAGAIN = 11;
-
-type InnerStop = 'kick' | 'halt' | 'stop';
 
 export class KvmAccelerator implements Accelerator {
   readonly name: AccelName = 'kvm';
@@ -171,7 +170,7 @@ export class KvmAccelerator implements Accelerator {
    * The hot loop: KVM_RUN and its exits, without returning to the event
    * loop, until a kick, a halt (irqchip off) or a lifecycle request.
    */
-  private runGuest(): InnerStop {
+  private runGuest(): void {
     const vcpu = this.boot;
     const run = vcpu.run;
     for (;;) {
@@ -180,36 +179,33 @@ export class KvmAccelerator implements Accelerator {
       const ret = ioctlErrno(vcpu.fd, 'KVM_RUN');
       if (ret < 0) {
         run.setUint8(RUN.immediate_exit, 0);
-        if (ret === -EINTR || ret === -EAGAIN) {
-          this.aps?.serviceExits();
-          return 'kick';
-        }
-        this.bus.lifecycle.request({ kind: 'error', message: `KVM_RUN: ${errnoText(-ret)}` });
-        return 'stop';
+        // EINTR/EAGAIN: a kick (kicker.ts, or an AP with an exit for us).
+        if (ret !== -EINTR && ret !== -EAGAIN) this.bus.lifecycle.request({ kind: 'error', message: `KVM_RUN: ${errnoText(-ret)}` });
+        return;
       }
-      const stop = this.handleExit(vcpu, run.getUint32(RUN.exit_reason, true));
-      if (stop) return stop;
-      if (this.bus.lifecycle.hasRequest || this.pauseRequested) return 'stop';
+      if (this.handleExit(vcpu, run.getUint32(RUN.exit_reason, true))) return;
+      if (this.bus.lifecycle.hasRequest || this.pauseRequested) return;
     }
   }
 
-  /** Dispatches one exit; returns why the hot loop must stop, or undefined to re-enter. */
-  private handleExit(vcpu: KvmVcpu, reason: number): InnerStop | undefined {
+  /** Dispatches one exit of the boot vCPU; true when the hot loop must return to run(). */
+  private handleExit(vcpu: KvmVcpu, reason: number): boolean {
     switch (reason) {
       case EXIT.KVM_EXIT_IO:
         handlePio(vcpu.run, this.bus);
-        return undefined;
+        return false;
       case EXIT.KVM_EXIT_MMIO:
         handleMmio(vcpu.run, this.bus);
-        return undefined;
+        return false;
       case EXIT.KVM_EXIT_IRQ_WINDOW_OPEN:
       case EXIT.KVM_EXIT_INTR:
-        return undefined;
+        return false;
       case EXIT.KVM_EXIT_HLT:
+        // Only with kernel_irqchip=off: run() waits for an interrupt.
         vcpu.halted = true;
-        return 'halt';
+        return true;
       default:
-        return this.handleRareExit(vcpu, vcpu.run, reason) ? 'stop' : undefined;
+        return this.handleRareExit(vcpu, vcpu.run, reason);
     }
   }
 
