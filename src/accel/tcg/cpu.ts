@@ -142,9 +142,12 @@ export class Cpu extends FlagState {
     this.cpl = 0;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.tscNow();
+    this.patLo = this.patHi = 0x0007_0406;
+    this.miscEnable = 1;
     this.halted = false;
     this.interruptShadow = false;
     this.nmiPending = this.nmiBlocked = false;
+    this.updateCpl();
     this.mmu.flush();
     this.fpu?.reset();
   }
