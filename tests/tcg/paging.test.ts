@@ -134,6 +134,50 @@ describe('tcg real mode', () => {
     expect(m.cpu.regs[5]! & 0xffff).toBe(0x9abc);
   });
 
+  it('real mode to 32-bit protected mode, into a 16-bit protected-mode segment, and back to real mode', () => {
+    const m = run16(`
+      cli
+      lgdt [cs:gdtr]
+      mov eax, cr0
+      or al, 1
+      mov cr0, eax
+      jmp dword 0x08:pm32
+    bits 32
+    pm32:
+      mov ax, 0x10
+      mov ds, ax
+      mov ss, ax
+      mov esp, 0x9000
+      mov dword [0x3000], 0x32323232
+      jmp 0x18:pm16
+    bits 16
+    pm16:
+      mov ax, 0x20
+      mov es, ax
+      mov word [es:0x3004], 0x1616      ; 16-bit code, 16-bit addressing
+      mov eax, cr0
+      and al, ~1
+      mov cr0, eax
+      jmp 0x1000:real
+    real:
+      mov ax, 0
+      mov ds, ax
+      mov bx, [0x3004]
+      hlt
+    align 8
+    gdt: dq 0
+      dq 0x00cf9a010000ffff             ; 08: 32-bit code, base 0x10000
+      dq 0x00cf92000000ffff             ; 10: data
+      dq 0x00009a010000ffff             ; 18: 16-bit code, base 0x10000
+      dq 0x000092000000ffff             ; 20: 16-bit data
+    gdtr: dw 39
+      dd gdt + 0x10000`);
+    expect(m.mem.read32(0x3000)).toBe(0x32323232);
+    expect(m.cpu.regs[3]! & 0xffff).toBe(0x1616);
+    expect(m.cpu.protectedMode).toBe(false);
+    expect(m.cpu.segSel[1]).toBe(0x1000);
+  });
+
   it('ENTER with nesting and LEAVE', () => {
     const m = run32(`
       mov ebp, 0x8800
