@@ -49,7 +49,7 @@ PROMPT 0
 TIMEOUT 0
 LABEL linux
   KERNEL vmlinuz
-  APPEND initrd=initramfs.cpio.gz console=ttyS0 earlyprintk=serial,ttyS0,115200
+  APPEND initrd=initramfs.cpio.gz console=ttyS0
 CFG
 }
 
