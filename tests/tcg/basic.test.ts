@@ -69,6 +69,63 @@ describe('tcg integer basics (32-bit flat protected mode)', () => {
     expect(m.cpu.getEflags() & ZF).toBe(ZF);
   });
 
+  it('rep movs/stos across pages, overlapping forward copy replicates, stosw pattern', () => {
+    const m = run32(`
+      mov edi, 0x20ffe
+      mov eax, 0x11223344
+      mov ecx, 3000
+      rep stosd                    ; 12000 bytes from 0x20ffe, crossing pages unaligned
+      mov esi, 0x20ffe
+      mov edi, 0x40001
+      mov ecx, 12000
+      rep movsb
+      mov byte [0x50000], 0xab
+      mov esi, 0x50000
+      mov edi, 0x50001
+      mov ecx, 5000
+      rep movsb                    ; overlapping: fills 5001 bytes with 0xab
+      mov edi, 0x60000
+      mov ax, 0x1234
+      mov ecx, 3000
+      rep stosw
+      hlt`);
+    expect(m.mem.read32(0x20ffe)).toBe(0x11223344);
+    expect(m.mem.read32(0x20ffe + 11996)).toBe(0x11223344);
+    expect(m.mem.read32(0x20ffe + 12000)).toBe(0);
+    expect(m.mem.read32(0x40001 + 4 * 1500)).toBe(0x11223344);
+    expect(m.mem.read8(0x50000 + 5000)).toBe(0xab);
+    expect(m.mem.read8(0x50000 + 5001)).toBe(0);
+    expect(m.mem.read16(0x60000 + 2 * 2999)).toBe(0x1234);
+    expect(m.cpu.regs[7]).toBe(0x60000 + 6000);
+  });
+
+  it('rep stosd into a not-present page faults with ECX/EDI at the first element not stored', () => {
+    const m = run32(`
+      mov dword [0x100000], 0x103003         ; PDE 0 -> page table at 0x103000
+      mov ecx, 1024
+      mov edi, 0x103000
+      mov eax, 0x3
+    fill: stosd
+      add eax, 0x1000
+      loop fill
+      mov dword [0x103000 + 4*0x81], 0       ; 0x81000 not present
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      mov edi, 0x80f00
+      mov eax, 0x55aa55aa
+      mov ecx, 2000
+      rep stosd
+      hlt`);
+    expect(m.vector()).toBe(14);
+    expect(m.cpu.cr2).toBe(0x81000);
+    expect(m.cpu.regs[7]).toBe(0x81000);
+    expect(m.cpu.regs[1]).toBe(2000 - 0x100 / 4);
+    expect(m.mem.read32(0x80ffc)).toBe(0x55aa55aa);
+  });
+
   it('call/ret/push/pop and a divide error reaches the IDT with EIP at the faulting insn', () => {
     const m = run32(`
       call f

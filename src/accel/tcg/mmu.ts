@@ -63,7 +63,8 @@ export class Mmu {
   private filledCount = 0;
   private filledOverflow = false;
   readonly ram: Uint8Array;
-  private readonly view: DataView;
+  /** Little-endian view of ram (translated code reads and writes through it too). */
+  readonly view: DataView;
   /** Per RAM page: nonzero when decoded code from it is cached (writes must invalidate it). */
   readonly codePages: Uint8Array;
   /** Called when a write hits a RAM page in codePages. */
@@ -272,6 +273,16 @@ export class Mmu {
     const f = this.frame[page]!;
     if (this.info[page]! & TLB_RAM) return this.ramFrameToPhys(f) + (lin & 0xfff);
     return f * 4096 + (lin & 0xfff);
+  }
+
+  /**
+   * Offset into `ram` of `lin` for `access` at the current CPL (filling the
+   * TLB, may throw #PF), or -1 when the page is not RAM. For bulk string ops.
+   */
+  ramOffsetFor(lin: number, access: Access): number {
+    this.physFor(lin, access);
+    const page = lin >>> 12;
+    return this.info[page]! & TLB_RAM ? this.frame[page]! * 4096 + (lin & 0xfff) : -1;
   }
 
   /** RAM page index back to a physical address (RAM above lowRamTop lives at 4 GiB). */

@@ -11,6 +11,7 @@ import type { Insn } from './insn.js';
 import { DF, EAX, ECX, EDI, EDX, ES, ESI } from './constants.js';
 import { alu, AluOp } from './alu.js';
 import { checkIoPermission } from './io.js';
+import { Access } from './mmu.js';
 
 const REP_BUDGET = 16384;
 
@@ -84,6 +85,60 @@ const outs: Step = (c, d, delta) => {
   return true;
 };
 
+/**
+ * REP MOVS/STOS forwards over RAM, a page at a time: the same result as
+ * element by element (overlapping forward copies, which replicate a
+ * pattern, are left to the element loop). Returns false when the next
+ * element needs the element loop (page-crossing element, MMIO, DF=1...).
+ */
+function bulk(c: Cpu, d: Insn, movs: boolean): boolean {
+  const size = d.size;
+  const count = c.regs[ECX]!;
+  if (!d.a32 || c.flags & DF || c.alignmentCheck || count === 0) return false;
+  const edi = c.regs[EDI]!;
+  const dstLin = c.linear(ES, edi, size, true);
+  let n = Math.min(count, Math.floor((4096 - (dstLin & 0xfff)) / size));
+  let srcLin = 0;
+  if (movs) {
+    srcLin = c.linear(d.seg, c.regs[ESI]!, size, false);
+    n = Math.min(n, Math.floor((4096 - (srcLin & 0xfff)) / size));
+  }
+  if (n < 2) return false;
+  const bytes = n * size;
+  // The whole run must be inside both segments' limits.
+  c.linear(ES, edi, bytes, true);
+  if (movs) c.linear(d.seg, c.regs[ESI]!, bytes, false);
+  const mmu = c.mmu;
+  const srcOff = movs ? mmu.ramOffsetFor(srcLin, Access.Read) : 0;
+  const dstOff = mmu.ramOffsetFor(dstLin, Access.Write);
+  if (dstOff < 0 || srcOff < 0) return false;
+  const ram = mmu.ram;
+  if (movs) {
+    if (dstOff > srcOff && dstOff < srcOff + bytes) return false;
+    ram.copyWithin(dstOff, srcOff, srcOff + bytes);
+  } else {
+    const v = c.reg(EAX, size);
+    if (size === 1 || (size === 2 && (v & 0xff) === v >>> 8) || (size === 4 && v === ((v & 0xff) * 0x01010101) >>> 0)) {
+      ram.fill(v & 0xff, dstOff, dstOff + bytes);
+    } else {
+      for (let i = 0; i < bytes; i += size) {
+        ram[dstOff + i] = v & 0xff;
+        ram[dstOff + i + 1] = (v >>> 8) & 0xff;
+        if (size === 4) {
+          ram[dstOff + i + 2] = (v >>> 16) & 0xff;
+          ram[dstOff + i + 3] = v >>> 24;
+        }
+      }
+    }
+  }
+  const frame = dstOff >>> 12;
+  if (mmu.codePages[frame]) mmu.onCodeWrite(frame);
+  c.regs[ECX] = count - n;
+  c.regs[EDI] = (edi + bytes) >>> 0;
+  if (movs) c.regs[ESI] = (c.regs[ESI]! + bytes) >>> 0;
+  return true;
+}
+
 function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
   const delta = c.flags & DF ? -d.size : d.size;
   if (d.rep === 0) {
@@ -91,6 +146,13 @@ function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
     return;
   }
   let budget = REP_BUDGET;
+  if (step === movs || step === stos) {
+    while (budget > 0 && bulk(c, d, step === movs)) budget -= 256;
+    if (index(c, ECX, d.a32) !== 0 && budget <= 0) {
+      c.eip = c.insnEip;
+      return;
+    }
+  }
   for (;;) {
     const count = index(c, ECX, d.a32);
     if (count === 0) return;

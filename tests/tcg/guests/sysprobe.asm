@@ -42,7 +42,7 @@ org 0x100000
   mov es, ax
   push UDATA
   push 0x401000
-  push 0x202
+  push 0x2                        ; IF=0: QEMU's BIOS left the PIT ticking on vector 8
   push UCODE
   push 0x400000
   iretd
