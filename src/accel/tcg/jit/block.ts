@@ -21,6 +21,8 @@ import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { gpFault } from '../exceptions.js';
 import { blockSource } from './codegen.js';
+import { ramIndexForRead, ramIndexForWrite } from './memory.js';
+import type { Mmu } from '../mmu.js';
 
 export type BlockFn = (c: Cpu) => number;
 
@@ -49,9 +51,9 @@ function notCompiled(): number {
 }
 
 /** Compiles `b` into its function. */
-export function compileBlock(b: Block): void {
-  const params: string[] = ['B', 'G'];
-  const args: unknown[] = [b, gpFault];
+export function compileBlock(b: Block, mmu: Mmu): void {
+  const params: string[] = ['B', 'G', 'RI', 'WI', 'M', 'V'];
+  const args: unknown[] = [b, gpFault, ramIndexForRead, ramIndexForWrite, mmu.ram, mmu.view];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);

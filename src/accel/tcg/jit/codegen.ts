@@ -86,7 +86,8 @@ const LOOP_ITERATIONS = 256;
 
 /**
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
- * instruction k; B the block; G gpFault). It returns the number of
+ * instruction k; B the block; G gpFault; RI/WI the memory fast paths; M
+ * and V guest RAM as bytes and as a DataView). It returns the number of
  * instructions executed. A block whose jump goes back to its own start
  * loops in JavaScript.
  */
@@ -166,6 +167,29 @@ function eaExpr(d: Insn): string {
   return d.a32 ? `((${parts.join(' + ')}) >>> 0)` : `((${parts.join(' + ')}) & 0xffff)`;
 }
 
+// ---- memory operands: RAM through the fast path of memory.ts, else Cpu.read/write -----
+
+function ramLoad(index: string, size: number): string {
+  return size === 1 ? `M[${index}]` : size === 2 ? `V.getUint16(${index}, true)` : `V.getUint32(${index}, true)`;
+}
+
+function ramStore(index: string, size: number, v: string): string {
+  return size === 1 ? `M[${index}] = ${v};` : size === 2 ? `V.setUint16(${index}, ${v}, true);` : `V.setUint32(${index}, ${v}, true);`;
+}
+
+/** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
+function memRead(e: Emitter, k: number, d: Insn, size: number): string {
+  e.emit(`const e${k} = ${eaExpr(d)}; const o${k} = RI(c, ${d.seg}, e${k}, ${size});`);
+  e.emit(`const m${k} = o${k} >= 0 ? ${ramLoad(`o${k}`, size)} : c.read(${d.seg}, e${k}, ${size});`);
+  return `m${k}`;
+}
+
+/** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
+function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
+  e.emit(`const e${k} = ${eaExpr(d)}; const w${k} = WI(c, ${d.seg}, e${k}, ${size});`);
+  e.emit(`if (w${k} >= 0) ${ramStore(`w${k}`, size, v)} else c.write(${d.seg}, e${k}, ${size}, ${v});`);
+}
+
 // ---- specialised forms -----------------------------------------------------------
 
 /**
@@ -185,9 +209,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       case 2:
       case 3:
         if (mem) e.sync(eip, next);
-        return emitAlu(e, k, aluOp, regRead(d.reg, size), mem ? `c.read(${d.seg}, ${eaExpr(d)}, ${size})` : regRead(d.rm, size), size, (x) =>
-          regWrite(d.reg, size, x),
-        );
+        return emitAlu(e, k, aluOp, regRead(d.reg, size), mem ? memRead(e, k, d, size) : regRead(d.rm, size), size, (x) => regWrite(d.reg, size, x));
       default:
         return emitAlu(e, k, aluOp, regRead(0, size), String(d.imm), size, (x) => regWrite(0, size, x));
     }
@@ -200,7 +222,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0x84:
     case 0x85:
       if (mem) e.sync(eip, next);
-      return emitAlu(e, k, AluOp.And, mem ? `c.read(${d.seg}, ${eaExpr(d)}, ${size})` : regRead(d.rm, size), regRead(d.reg, size), size, undefined);
+      return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : regRead(d.rm, size), regRead(d.reg, size), size, undefined);
     case 0xa8:
     case 0xa9:
       return emitAlu(e, k, AluOp.And, regRead(0, size), String(d.imm), size, undefined);
@@ -209,7 +231,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       if (!mem) e.emit(regWrite(d.rm, size, regRead(d.reg, size)));
       else {
         e.sync(eip, next);
-        e.emit(`c.write(${d.seg}, ${eaExpr(d)}, ${size}, ${regRead(d.reg, size)});`);
+        memWrite(e, k, d, size, regRead(d.reg, size));
       }
       return true;
     case 0x8a:
@@ -217,7 +239,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       if (!mem) e.emit(regWrite(d.reg, size, regRead(d.rm, size)));
       else {
         e.sync(eip, next);
-        e.emit(regWrite(d.reg, size, `c.read(${d.seg}, ${eaExpr(d)}, ${size})`));
+        e.emit(regWrite(d.reg, size, memRead(e, k, d, size)));
       }
       return true;
     case 0x8d:
@@ -230,14 +252,14 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       if (!mem) e.emit(regWrite(d.rm, size, String(d.imm)));
       else {
         e.sync(eip, next);
-        e.emit(`c.write(${d.seg}, ${eaExpr(d)}, ${size}, ${d.imm});`);
+        memWrite(e, k, d, size, String(d.imm));
       }
       return true;
     case 0x1b6:
     case 0x1b7:
     case 0x1be:
     case 0x1bf:
-      return emitMovExtend(e, d, eip, next);
+      return emitMovExtend(e, d, k, eip, next);
     case 0xeb:
     case 0xe9:
       emitJump(e, d, eip, next, 'true');
@@ -270,9 +292,12 @@ function emitAluE(e: Emitter, d: Insn, k: number, eip: number, next: number, alu
   const size = d.size;
   if (d.mod === 3) return emitAlu(e, k, aluOp, regRead(d.rm, size), b, size, (x) => regWrite(d.rm, size, x));
   e.sync(eip, next);
-  if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, `c.read(${d.seg}, ${eaExpr(d)}, ${size})`, b, size, undefined);
-  e.emit(`const l${k} = c.linear(${d.seg}, ${eaExpr(d)}, ${size}, true);`);
-  return emitAlu(e, k, aluOp, `c.mmu.readForWrite(l${k}, ${size})`, b, size, (x) => `c.writeLin(l${k}, ${size}, ${x});`);
+  if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, size), b, size, undefined);
+  // Read-modify-write: RAM directly when the write fast path allows it, else aluToE's sequence.
+  e.emit(`const e${k} = ${eaExpr(d)}; const w${k} = WI(c, ${d.seg}, e${k}, ${size});`);
+  e.emit(`const l${k} = w${k} >= 0 ? 0 : c.linear(${d.seg}, e${k}, ${size}, true);`);
+  const load = `w${k} >= 0 ? ${ramLoad(`w${k}`, size)} : c.mmu.readForWrite(l${k}, ${size})`;
+  return emitAlu(e, k, aluOp, load, b, size, (x) => `if (w${k} >= 0) ${ramStore(`w${k}`, size, x)} else c.writeLin(l${k}, ${size}, ${x});`);
 }
 
 /**
@@ -334,13 +359,13 @@ function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boole
 }
 
 /** 0F B6/B7/BE/BF, as datamov.ts's movExtend. */
-function emitMovExtend(e: Emitter, d: Insn, eip: number, next: number): boolean {
+function emitMovExtend(e: Emitter, d: Insn, k: number, eip: number, next: number): boolean {
   const srcSize = d.op & 1 ? 2 : 1;
   let v: string;
   if (d.mod === 3) v = regRead(d.rm, srcSize);
   else {
     e.sync(eip, next);
-    v = `c.read(${d.seg}, ${eaExpr(d)}, ${srcSize})`;
+    v = memRead(e, k, d, srcSize);
   }
   if (d.op >= 0x1be) v = signed(v, srcSize);
   e.emit(regWrite(d.reg, d.size, d.size === 4 ? v : `(${v} ${mask(d.size)})`));

@@ -206,7 +206,7 @@ export class Translator {
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const b = new Block(first, c.segBase[CS]!, mode, frame, lastByte, insns);
-    compileBlock(b);
+    compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
     c.mmu.codePages[frame] = 1;
