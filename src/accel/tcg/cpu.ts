@@ -101,6 +101,8 @@ export class Cpu extends FlagState {
 
   /** CR0.AM, EFLAGS.AC and CPL 3 together: misaligned data accesses raise #AC(0). */
   alignmentCheck = false;
+  /** Count of committed task switches (a fault after the commit is not rolled back). */
+  taskSwitches = 0;
   halted = false;
   /** Interrupts are held off for one instruction after STI, MOV SS, POP SS. */
   interruptShadow = false;

@@ -121,13 +121,18 @@ export function restore(c: Cpu, s: TransferSnapshot): void {
   c.updateCpl();
 }
 
-/** Runs a transfer; on a fault puts CS/SS/ESP/EIP/EFLAGS back as they were, then rethrows. */
+/**
+ * Runs a transfer; on a fault puts CS/SS/ESP/EIP/EFLAGS back as they were,
+ * then rethrows, unless a task switch committed meanwhile (its faults belong
+ * to the new task).
+ */
 export function atomically(c: Cpu, f: () => void): void {
   const snap = snapshot(c);
+  const switches = c.taskSwitches;
   try {
     f();
   } catch (e) {
-    restore(c, snap);
+    if (c.taskSwitches === switches) restore(c, snap);
     throw e;
   }
 }
