@@ -65,6 +65,24 @@ function doubleLikeM80(): string {
   return m80(s | exp, mant);
 }
 
+/** A value near one of the narrow formats' denormal or overflow thresholds (FST m32fp/m64fp). */
+function nearNarrowLimitsM80(): string {
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  const edge = pick([-126, -149, 127, 128, -1022, -1074, 1023, 1024]);
+  const exp = 0x3fff + edge + Math.floor(rand() * 5) - 2;
+  let mant = J | (u64() & (J - 1n));
+  if (rand() < 0.3) mant = rand() < 0.5 ? (1n << 64n) - 1n - (u64() & 0xffffn) : J | (u64() & 0xffffn); // just below/above a power of two
+  return m80(s | exp, mant);
+}
+
+/** Operands whose products, quotients and differences land near the extended underflow threshold. */
+function nearExtendedMinM80(): string {
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  const exp = rand() < 0.5 ? 1 + Math.floor(rand() * 3) : 0x3ffd + Math.floor(rand() * 4);
+  const mant = rand() < 0.5 ? (1n << 64n) - 1n - (u64() & 0xfffn) : J | (u64() & (J - 1n));
+  return m80(s | exp, mant);
+}
+
 function anyM80(): string {
   return rand() < 0.25 ? specialM80() : normalM80();
 }
@@ -174,6 +192,7 @@ const GROUPS: Group[] = [
     st1: doubleLikeM80,
     mem: double,
   },
+  { name: 'arith near the underflow threshold', insns: ['d8c9', 'd8f1', 'd8f9', 'd8c1', 'd8e1'], st0: nearExtendedMinM80, st1: nearExtendedMinM80 },
   { name: 'arith m32fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'd8' + mem(r)), mem: single },
   { name: 'arith m64fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'dc' + mem(r)), mem: double },
   { name: 'arith m32int', insns: [0, 1, 4, 5, 6, 7].map((r) => 'da' + mem(r)), mem: int32 },
@@ -193,6 +212,7 @@ const GROUPS: Group[] = [
   { name: 'fbld', insns: ['df' + mem(4)], mem: bcd },
   { name: 'fst m32', insns: ['d9' + mem(2), 'd9' + mem(3)], mem: noMem },
   { name: 'fst m64', insns: ['dd' + mem(2), 'dd' + mem(3)], mem: noMem },
+  { name: 'fst m32/m64 near the limits', insns: ['d9' + mem(2), 'dd' + mem(2)], st0: nearNarrowLimitsM80, mem: noMem },
   { name: 'fstp m80', insns: ['db' + mem(7)], mem: noMem },
   { name: 'fist', insns: ['df' + mem(2), 'df' + mem(3), 'db' + mem(2), 'db' + mem(3), 'df' + mem(7)], st0: integerishM80, mem: noMem },
   { name: 'fbstp', insns: ['df' + mem(6)], st0: integerishM80, mem: noMem },

@@ -321,10 +321,23 @@ function overflowResponse(sign: number, fmt: Format, ctx: FpContext): Rounded {
   return { m: (1n << BigInt(fmt.p)) - 1n, e: fmt.emax - fmt.p + 1, inf: false };
 }
 
+const probe = new FpContext();
+
+/**
+ * Whether a value just below 2^emin reaches it when rounded to p bits with
+ * an unbounded exponent: then it is not tiny, the x87 detecting tininess
+ * after rounding (IEEE 754 allows either; measured on hardware for every
+ * precision control and for stores to m32fp/m64fp).
+ */
+function roundsUpToNormal(sign: number, sig: bigint, e: number, top: number, fmt: Format, ctx: FpContext): boolean {
+  if (top !== fmt.emin - 1) return false;
+  probe.rc = ctx.rc;
+  return bitLength(roundAt(sign, sig, e, top - fmt.p + 1, probe)) > fmt.p;
+}
+
 /**
  * Rounds the exact value (-1)^sign × sig × 2^e (sig >= 0) into `fmt` under
- * FCW.RC, raising PE, UE, OE (tininess is detected before rounding, as the
- * x87 does). With `wrapUnmasked` (register destinations) an unmasked
+ * FCW.RC, raising PE, UE, OE (tininess detected after rounding). With `wrapUnmasked` (register destinations) an unmasked
  * overflow or underflow delivers the significand rounded to full range with
  * the exponent wrapped by 24576; without it (memory destinations) the caller
  * sees the flag and suppresses the store.
@@ -333,7 +346,7 @@ export function round(sign: number, sig: bigint, e: number, fmt: Format, ctx: Fp
   if (sig === 0n) return ROUNDED_ZERO;
   const top = e + bitLength(sig) - 1;
   const p = fmt.p;
-  if (top < fmt.emin) {
+  if (top < fmt.emin && !roundsUpToNormal(sign, sig, e, top, fmt, ctx)) {
     if (wrapUnmasked && !(ctx.masks & UE)) {
       ctx.flags |= UE;
       const lsb = top - p + 1;
