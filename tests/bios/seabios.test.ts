@@ -1,0 +1,59 @@
+/**
+ * SeaBIOS (-bios bios-256k.bin, Debian's seabios package) on tsvm's PC, and
+ * the same images under qemu-system-i386 with the same SeaBIOS as the
+ * reference: what each prints on the serial console (SeaBIOS's sercon,
+ * enabled through fw_cfg's etc/sercon-port under -nographic), what the
+ * guest writes to its disk, and the exit status. Under KVM (fast here);
+ * the Linux images stop where this host's KVM stops them under QEMU too.
+ * No floppy here: SeaBIOS drives the 82077 floppy controller, which tsvm
+ * does not have (the built-in BIOS boots -fda, builtin-bios.test.ts).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEBUG_EXIT, SEABIOS, ensureDiskImages, image, kvmUnavailable, qemuUnavailable, readSector, runQemu, runTsvm, scratchCopy, type Run, type RunOptions } from './harness.js';
+
+const skip = kvmUnavailable() ?? qemuUnavailable();
+if (skip) console.warn(`tests/bios/seabios: skipping: ${skip}`);
+
+const EMULATORS: { name: string; run: (args: string[], opts: RunOptions) => Promise<Run> }[] = [
+  { name: 'tsvm -bios bios-256k.bin', run: (args, opts) => runTsvm(['-bios', SEABIOS, ...args], opts) },
+  { name: 'qemu-system-i386', run: (args, opts) => runQemu(args, opts) },
+];
+
+beforeAll(() => {
+  if (!skip) ensureDiskImages();
+}, 600_000);
+
+describe.skipIf(skip !== undefined).each(EMULATORS)('SeaBIOS under $name -accel kvm', ({ run }) => {
+  it('boots the INT 13h writing boot sector: sectors in the image, exit status from the guest', async () => {
+    const { file, cleanup } = scratchCopy('bootsect.img');
+    try {
+      const r = await run(['-accel', 'kvm', '-drive', `file=${file},format=raw`, '-nographic', ...DEBUG_EXIT], { timeoutMs: 90_000 });
+      expect(r.serial).toContain('SeaBIOS (version');
+      expect(r.serial).toContain('Booting from Hard Disk...');
+      expect(r.serial).toContain('tsvm-bootsect: hello');
+      expect(r.status).toBe(1);
+      expect(readSector(file, 4).toString('latin1')).toMatch(/^TSVM-WRITTEN-BY-INT13-CHS\0+$/);
+      expect(readSector(file, 6).toString('latin1')).toMatch(/^TSVM-WRITTEN-BY-INT13-EDD\0+$/);
+    } finally {
+      cleanup();
+    }
+  }, 120_000);
+
+  it('boots the syslinux disk into syslinux', async () => {
+    const r = await run(['-accel', 'kvm', '-drive', `file=${image('disk.img')},format=raw,snapshot=on`, '-nographic'], {
+      until: /SYSLINUX 6\.\d+ EDD \d+ Copyright/,
+      timeoutMs: 90_000,
+    });
+    expect(r.serial).toContain('Booting from Hard Disk...');
+    expect(r.matched).toBe(true);
+  }, 120_000);
+
+  it('boots the isolinux CD with -cdrom -boot d (through the ATAPI drive)', async () => {
+    const r = await run(['-accel', 'kvm', '-cdrom', image('boot.iso'), '-boot', 'd', '-nographic'], {
+      until: /ISOLINUX 6\.\d+ \d+ ETCD/,
+      timeoutMs: 90_000,
+    });
+    expect(r.serial).toContain('Booting from DVD/CD...');
+    expect(r.matched).toBe(true);
+  }, 120_000);
+});
