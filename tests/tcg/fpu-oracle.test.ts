@@ -83,6 +83,14 @@ function nearExtendedMinM80(): string {
   return m80(s | exp, mant);
 }
 
+/** Operands whose results land near the extended overflow threshold. */
+function nearExtendedMaxM80(): string {
+  const s = rand() < 0.5 ? 0x8000 : 0;
+  const exp = rand() < 0.5 ? 0x7ffe - Math.floor(rand() * 3) : 0x3ffe + Math.floor(rand() * 4);
+  const mant = rand() < 0.5 ? (1n << 64n) - 1n - (u64() & 0xfffn) : J | (u64() & (J - 1n));
+  return m80(s | exp, mant);
+}
+
 function anyM80(): string {
   return rand() < 0.25 ? specialM80() : normalM80();
 }
@@ -193,6 +201,12 @@ const GROUPS: Group[] = [
     mem: double,
   },
   { name: 'arith near the underflow threshold', insns: ['d8c9', 'd8f1', 'd8f9', 'd8c1', 'd8e1'], st0: nearExtendedMinM80, st1: nearExtendedMinM80 },
+  { name: 'arith near the overflow threshold', insns: ['d8c9', 'd8f1', 'd8f9', 'd8c1', 'd8e1'], st0: nearExtendedMaxM80, st1: nearExtendedMaxM80 },
+  {
+    name: 'fscale by large amounts',
+    insns: ['d9fd'],
+    st1: () => m80((rand() < 0.5 ? 0x8000 : 0) | (0x3fff + Math.floor(rand() * 18)), u64() | J),
+  },
   { name: 'arith m32fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'd8' + mem(r)), mem: single },
   { name: 'arith m64fp', insns: [0, 1, 4, 5, 6, 7].map((r) => 'dc' + mem(r)), mem: double },
   { name: 'arith m32int', insns: [0, 1, 4, 5, 6, 7].map((r) => 'da' + mem(r)), mem: int32 },
