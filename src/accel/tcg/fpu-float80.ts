@@ -45,9 +45,9 @@ export class F80 {
   /** 64-bit significand including the explicit integer bit (bit 63). */
   get mant(): bigint {
     if (this.big === null) {
-      wordScratch.setUint32(0, this.high);
-      wordScratch.setUint32(4, this.low);
-      this.big = wordScratch.getBigUint64(0);
+      scratch.setUint32(0, this.high);
+      scratch.setUint32(4, this.low);
+      this.big = scratch.getBigUint64(0);
     }
     return this.big;
   }
@@ -70,13 +70,14 @@ export class F80 {
   }
 
   private splitWords(): void {
-    wordScratch.setBigUint64(0, this.big as bigint);
-    this.high = wordScratch.getUint32(0);
-    this.low = wordScratch.getUint32(4);
+    scratch.setBigUint64(0, this.big as bigint);
+    this.high = scratch.getUint32(0);
+    this.low = scratch.getUint32(4);
   }
 }
 
-const wordScratch = new DataView(new ArrayBuffer(8));
+/** Scratch space for moving bits between numbers, doubles and bigints (big-endian DataView accessors). */
+const scratch = new DataView(new ArrayBuffer(8));
 
 /** Operand classes; the order matters (everything from Infinity up is special). */
 export const enum Kind {
@@ -224,9 +225,6 @@ export function abs(v: F80): F80 {
 export function lsbExponent(v: F80): number {
   return (v.exp || 1) - EXP_BIAS - 63;
 }
-
-/** Scratch space for moving bits between numbers, doubles and bigints (big-endian DataView accessors). */
-const scratch = new DataView(new ArrayBuffer(8));
 
 /** Number of significant bits of x > 0. */
 export function bitLength(x: bigint): number {
