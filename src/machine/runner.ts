@@ -7,10 +7,15 @@ import { writeFileSync, unlinkSync } from 'node:fs';
 import type { MachineConfig } from '../config.js';
 import type { LifecycleRequest } from './lifecycle.js';
 import { buildPc, type Pc } from './pc.js';
+import { attachMonitors } from '../monitor/attach.js';
 
 /** Builds the PC, runs it to the end and returns tsvm's exit status. */
 export async function runMachine(config: MachineConfig): Promise<number> {
   const pc = await buildPc(config);
+  const monitors = await attachMonitors(pc).catch(async (err: unknown) => {
+    await pc.close();
+    throw err;
+  });
   const pidfile = config.pidfile;
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
   const onSignal = (signal: NodeJS.Signals) => {
@@ -22,13 +27,14 @@ export async function runMachine(config: MachineConfig): Promise<number> {
     return await loop(pc);
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+    await monitors.close();
     await pc.close();
     if (pidfile) removeQuietly(pidfile);
   }
 }
 
 async function loop(pc: Pc): Promise<number> {
-  if (pc.config.startPaused) await pc.waitForResume();
+  if (pc.config.startPaused) await pc.waitForResume('prelaunch');
   for (;;) {
     const stop = await pc.accel.run();
     if (stop === 'paused') {
@@ -48,24 +54,41 @@ async function handle(pc: Pc, req: LifecycleRequest): Promise<number | undefined
   switch (req.kind) {
     case 'reset':
       // -no-reboot is -action reboot=shutdown: a guest reset ends tsvm with status 0.
-      if (config.noReboot || config.action.reboot === 'shutdown') return 0;
+      if (config.noReboot || config.action.reboot === 'shutdown') {
+        pc.emit({ event: 'SHUTDOWN', ...resetCause(req.cause) });
+        return 0;
+      }
       pc.reset();
+      pc.emit({ event: 'RESET', ...resetCause(req.cause) });
       return undefined;
     case 'poweroff':
+      pc.emit({ event: 'SHUTDOWN', guest: true, reason: 'guest-shutdown' });
       if (config.noShutdown || config.action.shutdown === 'pause') {
-        await pc.waitForResume();
+        await pc.waitForResume('shutdown');
         return undefined;
       }
       return 0;
     case 'exit':
       return req.status;
     case 'quit':
+      pc.emit({ event: 'SHUTDOWN', guest: false, reason: quitReason(req.cause) });
       if (req.cause.startsWith('terminating on signal')) process.stderr.write(`tsvm: ${req.cause}\n`);
       return 0;
     case 'error':
       process.stderr.write(`tsvm: ${req.message}\n`);
       return 1;
   }
+}
+
+/** QEMU's ShutdownCause of a reset: the monitor's (host-qmp-system-reset) or the guest's. */
+function resetCause(cause: string): { guest: boolean; reason: string } {
+  return cause.startsWith('host-') ? { guest: false, reason: cause } : { guest: true, reason: 'guest-reset' };
+}
+
+/** QEMU's ShutdownCause for a quit: the monitor's, a signal's, or the user interface's (Ctrl-A x). */
+function quitReason(cause: string): string {
+  if (cause.startsWith('host-')) return cause;
+  return cause.startsWith('terminating on signal') ? 'host-signal' : 'host-ui';
 }
 
 function removeQuietly(path: string): void {

@@ -58,6 +58,8 @@ export class KvmAccelerator implements Accelerator {
   private readonly kicker: Kicker;
   private readonly aps: ApThreads | undefined;
   private readonly romMappings = new Map<RomRegion, Mapping>();
+  /** The gdbstub's handler of KVM_EXIT_DEBUG (src/gdbstub/kvm-debug.ts); it pauses the VM. */
+  debugExit: ((run: DataView) => void) | undefined;
   private pauseRequested = false;
   private nextYield = 0;
   private publishedDeadline = NaN;
@@ -225,6 +227,10 @@ export class KvmAccelerator implements Accelerator {
   private handleRareExit(vcpu: KvmVcpu, run: DataView, reason: number): boolean {
     const { lifecycle } = this.bus;
     switch (reason) {
+      case EXIT.KVM_EXIT_DEBUG:
+        if (!this.debugExit) return this.fatal(vcpu, 'KVM: debug exit without a debugger');
+        this.debugExit(run);
+        return true;
       case EXIT.KVM_EXIT_SHUTDOWN:
         log.int({ cpu: vcpu.index }, 'triple fault');
         lifecycle.request({ kind: 'reset', cause: 'triple fault' });

@@ -65,6 +65,12 @@ export class TcgAccelerator implements Accelerator {
   readonly interp: Interpreter;
   /** The translator; undefined with one-insn-per-tb=on (the interpreter alone). */
   readonly jit: Translator | undefined;
+  /**
+   * The gdbstub's runner (src/gdbstub/tcg-debug.ts): while set, it runs the
+   * guest instead of the translator, one instruction at a time, to stop at
+   * breakpoints, watchpoints and after a single step.
+   */
+  debugRunner: ((budget: number) => StopReason) | undefined;
   private pauseRequested = false;
   private wake: (() => void) | undefined;
 
@@ -123,6 +129,7 @@ export class TcgAccelerator implements Accelerator {
 
   /** Runs about `budget` guest instructions, translated or interpreted. */
   runChunk(budget: number): StopReason {
+    if (this.debugRunner) return this.debugRunner(budget);
     return this.jit ? this.jit.run(budget) : this.interp.run(budget);
   }
 

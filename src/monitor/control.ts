@@ -1,0 +1,124 @@
+/**
+ * What the monitors (HMP and QMP) can do to the machine, in one place so
+ * both answer alike: run control, resets, memory dumps, screendump and the
+ * facts behind the `info`/`query-*` commands.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Pc } from '../machine/pc.js';
+import { AcpiPm } from '../devices/acpi-pm.js';
+import { I8042, SET2_MAKE_CODES } from '../devices/i8042.js';
+import { Vga } from '../devices/vga.js';
+import { readPhysical, readVirtual, GuestMemoryError } from './guest-memory.js';
+import { renderTextScreen } from './screendump.js';
+
+export const QEMU_VERSION = { major: 7, minor: 2, micro: 0 };
+export const VERSION_STRING = `${QEMU_VERSION.major}.${QEMU_VERSION.minor}.${QEMU_VERSION.micro}`;
+
+/** A command failure with QEMU's QMP error class; HMP prints just the message. */
+export class MonitorError extends Error {
+  constructor(
+    message: string,
+    readonly errorClass: 'GenericError' | 'CommandNotFound' | 'DeviceNotFound' | 'DeviceNotActive' = 'GenericError',
+  ) {
+    super(message);
+  }
+}
+
+export class MachineControl {
+  constructor(readonly pc: Pc) {}
+
+  get running(): boolean {
+    return this.pc.runState === 'running';
+  }
+
+  stop(): void {
+    this.pc.stop('paused');
+  }
+
+  cont(): void {
+    this.pc.resume();
+  }
+
+  /**
+   * system_reset: at once while paused (the machine stays paused, as in
+   * QEMU), else through the runner as a lifecycle request.
+   */
+  systemReset(): void {
+    if (this.running) {
+      // Like QEMU's main loop, act after the command has answered: the reply precedes the RESET event.
+      setImmediate(() => this.pc.bus.lifecycle.request({ kind: 'reset', cause: 'host-qmp-system-reset' }));
+      return;
+    }
+    this.pc.reset();
+    this.pc.emit({ event: 'RESET', guest: false, reason: 'host-qmp-system-reset' });
+  }
+
+  /** system_powerdown: the ACPI power button (tsvm's pc always has ACPI PM; without it the request is ignored, as in QEMU). */
+  systemPowerdown(): void {
+    // QEMU's main loop handles the request after the command returns: the reply comes before the event.
+    setImmediate(() => {
+      this.pc.emit({ event: 'POWERDOWN' });
+      this.pc.chip(AcpiPm)?.pressPowerButton();
+    });
+  }
+
+  quit(): void {
+    setImmediate(() => this.pc.bus.lifecycle.request({ kind: 'quit', cause: 'host-qmp-quit' }));
+  }
+
+  /** sendkey ctrl-alt-delete: key names joined by '-', pressed in order and released in reverse. */
+  sendKey(keys: string): void {
+    const names = keys.split('-');
+    const makes = names.map((name) => {
+      const make = SET2_MAKE_CODES[name];
+      if (!make) throw new MonitorError(`invalid parameter: ${name}`);
+      return make;
+    });
+    this.pc.chip(I8042)?.pressChord(makes);
+  }
+
+  readMemory(addr: bigint, length: number, physical: boolean, cpu = 0): Uint8Array {
+    const { mem } = this.pc.bus;
+    try {
+      return physical ? readPhysical(mem, addr, length) : readVirtual(this.vcpu(cpu), mem, addr, length);
+    } catch (e) {
+      if (e instanceof GuestMemoryError) throw new MonitorError(`Invalid addr 0x${addr.toString(16)}/size ${length} specified`);
+      throw e;
+    }
+  }
+
+  /** memsave / pmemsave: `size` bytes to a file. */
+  saveMemory(addr: bigint, size: number, file: string, physical: boolean, cpu = 0): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > 1 << 30) throw new MonitorError(`Invalid size ${size}`);
+    const data = this.readMemory(addr, size, physical, cpu);
+    try {
+      writeFileSync(file, data);
+    } catch (e) {
+      throw new MonitorError(`could not open '${file}'`, 'GenericError');
+    }
+  }
+
+  screendump(file: string): void {
+    const vga = this.pc.chip(Vga);
+    if (!vga) throw new MonitorError('There is no console to take a screendump from');
+    try {
+      writeFileSync(file, renderTextScreen(vga.textScreen()));
+    } catch {
+      throw new MonitorError(`failed to open file '${file}': ${'No such file or directory'}`);
+    }
+  }
+
+  vcpu(index: number) {
+    const v = this.pc.accel.vcpus[index];
+    if (!v) throw new MonitorError(`CPU #${index} not available`);
+    return v;
+  }
+
+  /** TCG translator counters when the accelerator has them. */
+  jitStats(): Record<string, number> | undefined {
+    const accel = this.pc.accel as { jitStats?: () => object | undefined; executed?: number };
+    const stats = accel.jitStats?.();
+    if (!stats) return undefined;
+    return { ...(stats as Record<string, number>), ...(accel.executed !== undefined ? { executed: accel.executed } : {}) };
+  }
+}

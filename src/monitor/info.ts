@@ -1,0 +1,123 @@
+/**
+ * The facts behind `info ...` and `query-*`: machine status, accelerator,
+ * CPUs, block devices, chardevs, the memory map. HMP formats them as text,
+ * QMP returns them as QAPI objects.
+ */
+import type { ChardevBackend } from '../config.js';
+import type { Pc } from '../machine/pc.js';
+import { VERSION_STRING } from './control.js';
+
+export function statusText(pc: Pc): string {
+  const s = pc.runState;
+  return s === 'running' ? 'VM status: running' : s === 'paused' ? 'VM status: paused' : `VM status: paused (${s})`;
+}
+
+/** QMP's CpuInfoFast for each vCPU. */
+export function cpusFast(pc: Pc): object[] {
+  return pc.accel.vcpus.map((v) => ({
+    'cpu-index': v.index,
+    'qom-path': `/machine/unattached/device[${v.index}]`,
+    'thread-id': process.pid,
+    props: { 'core-id': 0, 'thread-id': 0, 'node-id': 0, 'socket-id': v.index },
+    target: 'x86_64',
+  }));
+}
+
+export function cpusText(pc: Pc): string {
+  return pc.accel.vcpus.map((v) => `${v.index === 0 ? '*' : ' '} CPU #${v.index}: thread_id=${process.pid}\n`).join('');
+}
+
+/** QEMU's device name for a drive: ide0-hd0, ide1-cd0, floppy0 ... or the -drive id. */
+function driveName(d: Pc['disks']['drives'][number]['config']): string {
+  return d.id;
+}
+
+/** QMP's BlockInfo list. */
+export function blockInfo(pc: Pc): object[] {
+  return pc.disks.drives.map(({ config, backend }) => {
+    const info: Record<string, unknown> = {
+      device: driveName(config),
+      locked: false,
+      removable: config.media === 'cdrom',
+      type: 'unknown',
+      'io-status': 'ok',
+    };
+    if (config.media === 'cdrom') info['tray_open'] = false;
+    if (backend && config.file !== undefined) {
+      info['inserted'] = {
+        file: config.file,
+        ro: backend.readOnly,
+        drv: config.format ?? 'raw',
+        encrypted: false,
+        'backing_file_depth': 0,
+        image: { filename: config.file, format: config.format ?? 'raw', 'virtual-size': backend.length },
+        'write_threshold': 0,
+        cache: { writeback: config.cache !== 'writethrough' && config.cache !== 'directsync', direct: config.cache === 'none' || config.cache === 'directsync', 'no-flush': config.cache === 'unsafe' },
+      };
+    }
+    return info;
+  });
+}
+
+export function blockText(pc: Pc): string {
+  return pc.disks.drives
+    .map(({ config, backend }) => {
+      const head = backend && config.file !== undefined
+        ? `${driveName(config)}: ${config.file} (${config.format ?? 'raw'}${backend.readOnly ? ', read-only' : ''})\n`
+        : `${driveName(config)}: [not inserted]\n`;
+      const cache = `    Cache mode:       ${config.cache}\n`;
+      const removable = config.media === 'cdrom' ? '    Removable device: not locked, tray closed\n' : '';
+      return head + (backend ? cache : '') + removable;
+    })
+    .join('\n');
+}
+
+/** The chardev's `filename` as QEMU's query-chardev reports it. */
+function chardevFilename(b: ChardevBackend): string {
+  switch (b.kind) {
+    case 'stdio':
+    case 'null':
+      return b.kind;
+    case 'file':
+      return `file:${b.path}`;
+    case 'pipe':
+      return `pipe:${b.path}`;
+    case 'socket': {
+      const where = b.path !== undefined ? `unix:${b.path}` : `tcp:${b.host || '0.0.0.0'}:${b.port}`;
+      return `disconnected:${where}${b.server ? ',server=on' : ''}`;
+    }
+  }
+}
+
+export function chardevInfo(pc: Pc): { label: string; filename: string; 'frontend-open': boolean }[] {
+  return pc.config.chardevs.map((c) => ({ label: c.id, filename: c.mux ? 'mux' : chardevFilename(c.backend), 'frontend-open': true }));
+}
+
+export function chardevText(pc: Pc): string {
+  return chardevInfo(pc).map((c) => `${c.label}: filename=${c.filename}\n`).join('');
+}
+
+export function versionInfo(): object {
+  const [major, minor, micro] = VERSION_STRING.split('.').map(Number);
+  return { qemu: { micro, minor, major }, package: ' (tsvm)' };
+}
+
+function range(base: number, size: number): string {
+  const h = (n: number) => n.toString(16).padStart(16, '0');
+  return `${h(base)}-${h(base + size - 1)}`;
+}
+
+/** `info mtree`: system memory (RAM, ROMs, MMIO windows) and the I/O space, in QEMU's tree shape. */
+export function mtreeText(pc: Pc): string {
+  const { mem } = pc.bus;
+  let out = 'address-space: memory\n';
+  out += `  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n`;
+  out += `    ${range(0, mem.lowRamTop)} (prio 0, ram): alias ram-below-4g @pc.ram ${range(0, mem.lowRamTop)}\n`;
+  if (mem.highRamSize > 0) out += `    ${range(0x1_0000_0000, mem.highRamSize)} (prio 0, ram): alias ram-above-4g @pc.ram\n`;
+  for (const r of mem.regions) {
+    const size = r.kind === 'rom' ? r.data.length : r.size;
+    out += `    ${range(r.base, size)} (prio 1, ${r.kind === 'rom' ? 'rom' : 'i/o'}): ${r.name}\n`;
+  }
+  out += '\naddress-space: I/O\n  0000000000000000-000000000000ffff (prio 0, i/o): io\n';
+  return out;
+}
