@@ -216,6 +216,14 @@ describe('tcg exceptions', () => {
     expect(np.mem.read32(STACK - 16)).toBe(0x10);
   });
 
+  it('NMI is taken even with IF=0, once; IRET unblocks the next', () => {
+    const m = run32('cli\nnop\nnop\nhlt', (t) => {
+      t.cpu.nmiPending = true;
+    });
+    expect(m.vector()).toBe(2);
+    expect(m.cpu.nmiBlocked).toBe(true);
+  });
+
   it('single-step trap (#DB) after one instruction', () => {
     const m = run32(`
       pushfd

@@ -159,6 +159,12 @@ export class TcgAccelerator implements Accelerator {
     });
   }
 
+  /** Raises NMI on the vCPU (monitor `nmi`); delivered at the next instruction boundary unless an NMI handler is running. */
+  injectNmi(): void {
+    this.cpu.nmiPending = true;
+    this.wake?.();
+  }
+
   pause(): void {
     this.pauseRequested = true;
     this.wake?.();
