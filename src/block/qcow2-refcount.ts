@@ -84,6 +84,23 @@ export class Refcounts {
     return (cluster >= first && cluster < first + this.tableClusters) || this.blockClusters.has(cluster);
   }
 
+  /** Sets `count` consecutive counters of fresh clusters to 1, with one write per refcount block. */
+  claimRange(start: number, count: number): void {
+    if (this.readOnly) throw new Error('refcount update on a read-only image');
+    for (let c = start; c < start + count; ) {
+      const index = Math.floor(c / this.perBlock);
+      const end = Math.min(start + count, (index + 1) * this.perBlock);
+      this.ensureBlock(c);
+      const blockOff = this.blockOffset(index);
+      const block = this.loadBlock(blockOff);
+      for (let i = c; i < end; i++) this.putCounter(block, i % this.perBlock, 1);
+      const from = Math.floor(((c % this.perBlock) * this.bits) / 8);
+      const to = Math.ceil((((end - 1) % this.perBlock) + 1) * this.bits / 8);
+      this.file.write(blockOff + from, block.subarray(from, to));
+      c = end;
+    }
+  }
+
   increment(cluster: number, by = 1): void {
     this.set(cluster, this.get(cluster) + by);
   }

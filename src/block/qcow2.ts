@@ -160,17 +160,44 @@ export class Qcow2Image implements BlockBackend {
 
   read(offset: number, buf: Uint8Array): void {
     checkRange(this.path, offset, buf.length, this.length);
-    this.forEachCluster(offset, buf.length, (cluster, inCluster, at, len) => {
-      this.readFromCluster(cluster, inCluster, buf.subarray(at, at + len));
-    });
+    for (let done = 0; done < buf.length; ) {
+      const pos = offset + done;
+      const cluster = Math.floor(pos / this.clusterSize);
+      const inCluster = pos - cluster * this.clusterSize;
+      const m = this.lookup(cluster);
+      // Guest clusters that follow each other in the file too are read with one call.
+      let len = Math.min(buf.length - done, this.clusterSize - inCluster);
+      if (m.kind === 'data') {
+        for (let next = cluster + 1; done + len < buf.length; next++) {
+          const n = this.lookup(next);
+          if (n.kind !== 'data' || n.host !== m.host + (next - cluster) * this.clusterSize) break;
+          len = Math.min(buf.length - done, len + this.clusterSize);
+        }
+        this.file.read(m.host + inCluster, buf.subarray(done, done + len));
+      } else {
+        this.readFromCluster(cluster, inCluster, buf.subarray(done, done + len));
+      }
+      done += len;
+    }
   }
 
   write(offset: number, data: Uint8Array): void {
     if (this.readOnly) throw new BlockReadOnlyError(this.path);
     checkRange(this.path, offset, data.length, this.length);
-    this.forEachCluster(offset, data.length, (cluster, inCluster, at, len) => {
-      this.writeToCluster(cluster, inCluster, data.subarray(at, at + len));
-    });
+    for (let done = 0; done < data.length; ) {
+      const pos = offset + done;
+      const cluster = Math.floor(pos / this.clusterSize);
+      const inCluster = pos - cluster * this.clusterSize;
+      const run = inCluster === 0 ? this.allocationRun(cluster, Math.floor((data.length - done) / this.clusterSize)) : 0;
+      if (run > 1) {
+        this.writeNewClusters(cluster, run, data.subarray(done, done + run * this.clusterSize));
+        done += run * this.clusterSize;
+        continue;
+      }
+      const len = Math.min(data.length - done, this.clusterSize - inCluster);
+      this.writeToCluster(cluster, inCluster, data.subarray(done, done + len));
+      done += len;
+    }
     if (this.cache === 'writethrough' || this.cache === 'directsync') this.flush();
     else if (this.pending.full) this.writeBackMetadata();
   }
@@ -357,6 +384,35 @@ export class Qcow2Image implements BlockBackend {
     this.refcounts.set(host / this.clusterSize, 1);
     this.setL2Entry(l2Offset, cluster % this.l2Entries, entryWords(host, HI_COPIED));
     this.releaseCluster(m);
+  }
+
+  /** How many of the next `max` whole guest clusters, within one L2 table, need fresh host clusters. */
+  private allocationRun(cluster: number, max: number): number {
+    const tableEnd = (Math.floor(cluster / this.l2Entries) + 1) * this.l2Entries;
+    let n = 0;
+    while (n < max && cluster + n < tableEnd) {
+      const m = this.lookup(cluster + n);
+      if (m.kind === 'data' && m.copied) break;
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Whole clusters replaced outright go to one contiguous run of fresh host
+   * clusters: one data write, one refcount write per refcount block, then the
+   * L2 entries (large sequential writes and convert).
+   */
+  private writeNewClusters(first: number, count: number, data: Uint8Array): void {
+    const l2Offset = this.writableL2(Math.floor(first / this.l2Entries));
+    const old = Array.from({ length: count }, (_, i) => this.lookup(first + i));
+    const start = this.refcounts.findFree(count);
+    this.file.write(start * this.clusterSize, data);
+    this.refcounts.claimRange(start, count);
+    for (let i = 0; i < count; i++) {
+      this.setL2Entry(l2Offset, (first + i) % this.l2Entries, entryWords((start + i) * this.clusterSize, HI_COPIED));
+      this.releaseCluster(old[i]!);
+    }
   }
 
   private backingCovers(cluster: number): boolean {
@@ -552,22 +608,5 @@ export class Qcow2Image implements BlockBackend {
     if (this.header.autoclearFeatures === 0n) return;
     this.file.write(HDR.autoclearFeatures, new Uint8Array(8));
     this.header.autoclearFeatures = 0n;
-  }
-
-  /** Splits [offset, offset+count) at guest cluster boundaries. */
-  private forEachCluster(
-    offset: number,
-    count: number,
-    visit: (cluster: number, inCluster: number, at: number, len: number) => void,
-  ): void {
-    let done = 0;
-    while (done < count) {
-      const pos = offset + done;
-      const cluster = Math.floor(pos / this.clusterSize);
-      const inCluster = pos - cluster * this.clusterSize;
-      const len = Math.min(count - done, this.clusterSize - inCluster);
-      visit(cluster, inCluster, done, len);
-      done += len;
-    }
   }
 }
