@@ -18,9 +18,9 @@ import {
   type FpContext,
   DE,
   PE,
-  UE,
   ZE,
   Kind,
+  J_BIT,
   ONE,
   classify,
   div,
@@ -38,8 +38,6 @@ import {
   toNumber,
   zero,
 } from './fpu-float80.js';
-
-const J_BIT_OF_ONE = ONE.mant;
 
 /** ln(2) = LN2_128 × 2^-128 and log2(e) = LOG2E_128 × 2^-127 to 128 bits, for the tiny-argument limits. */
 const LN2_128 = 0xb17217f7d1cf79abc9e3b39803f2f6afn;
@@ -110,12 +108,7 @@ type Trig = 'sin' | 'cos' | 'tan';
  */
 function tinyTrig(fn: Trig, x: F80, ctx: FpContext): F80 {
   if (fn === 'cos') return roundToExtended(0, (1n << 66n) - 1n, -66, ctx);
-  const sig = (x.mant << 2n) + (fn === 'sin' ? -1n : 1n);
-  const before = ctx.flags;
-  const r = roundToExtended(x.sign, sig, lsbExponent(x) - 2, ctx);
-  // sin of the smallest normal rounding back to it is not an underflow on hardware.
-  if (x.exp !== 0 && r.exp !== 0) ctx.flags = (ctx.flags & ~UE) | (before & UE);
-  return r;
+  return roundToExtended(x.sign, (x.mant << 2n) + (fn === 'sin' ? -1n : 1n), lsbExponent(x) - 2, ctx);
 }
 
 /**
@@ -190,7 +183,7 @@ export function fyl2x(x: F80, y: F80, ctx: FpContext): F80 {
   if (ky === Kind.Infinity) return infinity(y.sign ^ (l < 0 ? 1 : 0));
   if (ky === Kind.Zero) return zero(y.sign ^ (l < 0 ? 1 : 0));
   ctx.flags |= PE;
-  const exactLog = x.mant === J_BIT_OF_ONE; // a power of two has an integer log2
+  const exactLog = x.mant === J_BIT; // a power of two has an integer log2
   return atFullPrecision(ctx, () => mul(y, exactLog ? fromNumber(l) : approximate(l), ctx)); // log2 via doubles
 }
 
