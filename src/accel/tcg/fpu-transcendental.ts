@@ -182,9 +182,9 @@ export function fyl2x(x: F80, y: F80, ctx: FpContext): F80 {
   if (l === 0) return ky === Kind.Infinity ? invalid(ctx) : zero(y.sign);
   if (ky === Kind.Infinity) return infinity(y.sign ^ (l < 0 ? 1 : 0));
   if (ky === Kind.Zero) return zero(y.sign ^ (l < 0 ? 1 : 0));
+  if (x.mant === J_BIT) return atFullPrecision(ctx, () => mul(y, fromNumber(l), ctx)); // a power of two: log2 is an integer
   ctx.flags |= PE;
-  const exactLog = x.mant === J_BIT; // a power of two has an integer log2
-  return atFullPrecision(ctx, () => mul(y, exactLog ? fromNumber(l) : approximate(l), ctx)); // log2 via doubles
+  return atFullPrecision(ctx, () => mul(y, approximate(l), ctx)); // log2 via doubles
 }
 
 /** FYL2XP1: y × log2(x + 1) for |x| < 1 - sqrt(2)/2 (SDM Vol. 2 FYL2XP1). */
@@ -231,7 +231,10 @@ export function fpatan(x: F80, y: F80, ctx: FpContext): F80 {
   if (finite(kx) && finite(ky)) {
     const gap = topExponent(y) - topExponent(x);
     // atan(y/x) = y/x to within half an ulp when |y/x| < 2^-33 and x > 0.
-    if (gap < -34 && !x.sign) return atFullPrecision(ctx, () => div(y, x, ctx));
+    if (gap < -34 && !x.sign) {
+      ctx.flags |= PE; // the arctangent of a nonzero ratio is never exact
+      return atFullPrecision(ctx, () => div(y, x, ctx));
+    }
     // Scale both by a common power of two so neither leaves the double range.
     const shift = -Math.max(topExponent(x), topExponent(y));
     const [xh, xl] = split(x, shift);
