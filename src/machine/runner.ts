@@ -8,14 +8,17 @@ import type { MachineConfig } from '../config.js';
 import type { LifecycleRequest } from './lifecycle.js';
 import { buildPc, type Pc } from './pc.js';
 import { attachMonitors } from '../monitor/attach.js';
+import { daemonize, daemonReady, isDaemonChild } from '../monitor/daemonize.js';
 
 /** Builds the PC, runs it to the end and returns tsvm's exit status. */
 export async function runMachine(config: MachineConfig): Promise<number> {
+  if (config.daemonize && !isDaemonChild()) return daemonize();
   const pc = await buildPc(config);
   const monitors = await attachMonitors(pc).catch(async (err: unknown) => {
     await pc.close();
     throw err;
   });
+  daemonReady();
   const pidfile = config.pidfile;
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
   const onSignal = (signal: NodeJS.Signals) => {
