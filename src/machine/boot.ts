@@ -15,7 +15,7 @@ import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multi
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
 import { createBuiltinBios } from '../boot/bios/index.js';
-import { attachPcFwCfg } from '../boot/bios/fw-cfg-pc.js';
+import { attachPcFwCfg, findVgaRom } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
 import type { Disks } from './disks.js';
 import { optionError } from './errors.js';
@@ -80,12 +80,13 @@ function firmware(config: MachineConfig, image: Uint8Array, path: string): BootI
     throw optionError('-bios', path, new Error('BIOS image size must be a multiple of 64 KiB, between 64 KiB and 16 MiB'));
   }
   const low = image.subarray(Math.max(0, image.length - 0x20000));
+  const vgaRom = findVgaRom(config, path);
   return {
     mapFirmware(mem) {
       mem.addRom('bios', 0x1_0000_0000 - image.length, image);
     },
     attachDevices(bus) {
-      attachPcFwCfg(bus.io, bus.mem, config);
+      attachPcFwCfg(bus.io, bus.mem, config, vgaRom);
     },
     load(mem) {
       mem.writeBytes(0x10_0000 - low.length, low);

@@ -6,7 +6,15 @@
  * its screen to COM1. Boot order reaches SeaBIOS through the CMOS bytes
  * (src/devices/mc146818.ts fillPcCmos), as for QEMU without bootindex.
  * No "etc/table-loader": SeaBIOS then builds its own ACPI tables.
+ *
+ * tsvm's VGA is not a PCI device with a ROM BAR (QEMU's -vga std is), so
+ * its option ROM goes where SeaBIOS runs ROMs that belong to no device:
+ * fw_cfg "vgaroms/", with the ISA VGA BIOS QEMU uses for isapc
+ * (vgabios-isavga.bin, looked up next to the -bios file as SeaBIOS's
+ * package installs them).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { MachineConfig } from '../../config.js';
 import type { AddressSpace } from '../../memory/address-space.js';
 import type { PortBus } from '../../io/port-bus.js';
@@ -14,9 +22,10 @@ import { FwCfg, FW_CFG, le } from '../../devices/fw-cfg.js';
 import { E820_RAM, type E820Entry } from '../e820.js';
 
 const COM1 = 0x3f8;
+const VGA_ROM_NAME = 'vgabios-isavga.bin';
 const FOUR_GIB = 0x1_0000_0000;
 
-export function attachPcFwCfg(io: PortBus, mem: AddressSpace, config: MachineConfig): FwCfg {
+export function attachPcFwCfg(io: PortBus, mem: AddressSpace, config: MachineConfig, vgaRom: Uint8Array | undefined): FwCfg {
   const fw = new FwCfg(io);
   fw.setItem(FW_CFG.RAM_SIZE, le(config.memoryBytes, 8));
   fw.setItem(FW_CFG.NOGRAPHIC, le(config.nographic ? 1 : 0, 2));
@@ -25,7 +34,15 @@ export function attachPcFwCfg(io: PortBus, mem: AddressSpace, config: MachineCon
   fw.setItem(FW_CFG.BOOT_MENU, le(config.boot.menu ? 1 : 0, 2));
   fw.addFile('etc/e820', e820File(ramMap(mem)));
   if (config.nographic) fw.addFile('etc/sercon-port', le(COM1, 2));
+  if (vgaRom) fw.addFile(`vgaroms/${VGA_ROM_NAME}`, vgaRom);
   return fw;
+}
+
+/** The VGA option ROM beside the -bios file, when the machine has a VGA and the file exists. */
+export function findVgaRom(config: MachineConfig, biosPath: string): Uint8Array | undefined {
+  if (config.vga !== 'std') return undefined;
+  const file = path.join(path.dirname(biosPath), VGA_ROM_NAME);
+  return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
 }
 
 function ramMap(mem: AddressSpace): E820Entry[] {
