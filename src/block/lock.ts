@@ -44,19 +44,27 @@ interface Flock {
   l_pid: number;
 }
 
-let fcntlFns: { set: (fd: number, fl: Flock) => number; get: (fd: number, fl: Flock) => number } | undefined;
+type FcntlFns = { set: (fd: number, fl: Flock) => number; get: (fd: number, fl: Flock) => number };
+/** undefined: not loaded yet; null: no fcntl() to be had (locking is skipped, with one warning). */
+let fcntlFns: FcntlFns | null | undefined;
 
-function fcntl(): NonNullable<typeof fcntlFns> {
-  if (fcntlFns) return fcntlFns;
-  const koffi = createRequire(import.meta.url)('koffi');
-  const libc = koffi.load('libc.so.6');
-  const flock = koffi.struct('tsvm_flock', { l_type: 'short', l_whence: 'short', l_start: 'int64', l_len: 'int64', l_pid: 'int' });
-  const call = libc.func('int fcntl(int, int, ...)');
-  const out = koffi.inout(koffi.pointer(flock));
-  fcntlFns = {
-    set: (fd, fl) => call(fd, F_OFD_SETLK, koffi.pointer(flock), fl),
-    get: (fd, fl) => call(fd, F_OFD_GETLK, out, fl),
-  };
+function fcntl(): FcntlFns | null {
+  if (fcntlFns !== undefined) return fcntlFns;
+  try {
+    const koffi = createRequire(import.meta.url)('koffi');
+    const libc = koffi.load('libc.so.6');
+    const flock = koffi.struct('tsvm_flock', { l_type: 'short', l_whence: 'short', l_start: 'int64', l_len: 'int64', l_pid: 'int' });
+    const call = libc.func('int fcntl(int, int, ...)');
+    const out = koffi.inout(koffi.pointer(flock));
+    fcntlFns = {
+      set: (fd, fl) => call(fd, F_OFD_SETLK, koffi.pointer(flock), fl),
+      get: (fd, fl) => call(fd, F_OFD_GETLK, out, fl),
+    };
+  } catch (err) {
+    // Like QEMU on a host without OFD locks: warn once and go on unlocked rather than refuse every image.
+    process.stderr.write(`warning: image locking is not available (${(err as Error).message}); images are opened without locks\n`);
+    fcntlFns = null;
+  }
   return fcntlFns;
 }
 
@@ -71,6 +79,7 @@ export function lockImage(fd: number, path: string, mode: LockMode): void {
   const used = mode === 'write' ? [CONSISTENT_READ, WRITE, RESIZE] : [CONSISTENT_READ];
   const unshared = mode === 'write' ? [WRITE, RESIZE] : [WRITE];
   const fns = fcntl();
+  if (fns === null) return;
   for (const p of used) takeShared(fns, fd, PERM_BASE + p);
   for (const p of unshared) takeShared(fns, fd, SHARED_BASE + p);
   for (const p of used) {
@@ -81,16 +90,16 @@ export function lockImage(fd: number, path: string, mode: LockMode): void {
   }
 }
 
-function takeShared(fns: NonNullable<typeof fcntlFns>, fd: number, byte: number): void {
+function takeShared(fns: FcntlFns, fd: number, byte: number): void {
   fns.set(fd, { l_type: F_RDLCK, l_whence: 0, l_start: byte, l_len: 1, l_pid: 0 });
 }
 
-function heldByOther(fns: NonNullable<typeof fcntlFns>, fd: number, byte: number): boolean {
+function heldByOther(fns: FcntlFns, fd: number, byte: number): boolean {
   const probe: Flock = { l_type: F_WRLCK, l_whence: 0, l_start: byte, l_len: 1, l_pid: 0 };
   return fns.get(fd, probe) === 0 && probe.l_type !== F_UNLCK;
 }
 
-function lockError(fns: NonNullable<typeof fcntlFns>, fd: number, what: string, path: string): ImageLockError {
+function lockError(fns: FcntlFns, fd: number, what: string, path: string): ImageLockError {
   fns.set(fd, { l_type: F_UNLCK, l_whence: 0, l_start: 0, l_len: 0, l_pid: 0 });
   return new ImageLockError(`${what}\nIs another process using the image [${path}]?`);
 }
