@@ -18,8 +18,16 @@ import { log, logOn } from '../../log.js';
 
 void OPTABLE_READY;
 
+/**
+ * Pages of decoded instructions kept at most (each holds a 4096-slot array):
+ * past this the whole cache is dropped and refilled from what runs, as QEMU
+ * flushes its code buffer when it fills up.
+ */
+const MAX_CODE_PAGES = 2048;
+
 export class CodeCache {
   private readonly pages: (Insn[] | undefined)[];
+  private cachedPages = 0;
   decoded = 0;
   invalidated = 0;
   /** Told of every dropped page (the translator drops its blocks from it too). */
@@ -40,6 +48,7 @@ export class CodeCache {
 
   invalidatePage(frame: number): void {
     this.curPage = -1;
+    if (this.pages[frame]) this.cachedPages--;
     this.pages[frame] = undefined;
     this.cpu.mmu.codePages[frame] = 0;
     this.invalidated++;
@@ -111,7 +120,9 @@ export class CodeCache {
     if (ram && off + d.len <= 4096) {
       let arr = this.pages[frame];
       if (!arr) {
+        if (this.cachedPages >= MAX_CODE_PAGES) this.clear();
         arr = this.pages[frame] = new Array<Insn>(4096);
+        this.cachedPages++;
         mmu.codePages[frame] = 1;
       }
       arr[off] = d;
