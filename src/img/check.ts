@@ -9,13 +9,15 @@ import { Qcow2Image } from '../block/qcow2.js';
 import { ImgError } from './errors.js';
 import { imageFormat } from './format.js';
 
-export function check(file: string, flags: { format?: string; output?: string; repair?: string }): number {
+export function check(file: string, flags: { format?: string; output?: string; repair?: string; forceShare?: boolean }): number {
   const repair = repairMode(flags.repair);
+  if (repair !== undefined && flags.forceShare) throw new ImgError('--force-share/-U is not allowed with -r');
   const image = openImage(file, {
     format: imageFormat(flags.format),
     readOnly: repair === undefined,
     noBacking: true,
     inspect: repair === undefined,
+    locking: !flags.forceShare,
     ...(repair ? { repair: true } : {}),
   });
   try {

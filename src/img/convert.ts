@@ -23,6 +23,8 @@ export interface ConvertFlags {
   snapshot?: string;
   /** Output cache mode: the default writes back and fsyncs at the end; 'unsafe' skips the fsync (qemu-img's default). */
   cache?: string;
+  /** -U: read inputs another process is writing (no lock). */
+  forceShare?: boolean;
 }
 
 const CHUNK = 2 * 1024 * 1024;
@@ -37,7 +39,7 @@ export function convert(files: string[], flags: ConvertFlags): void {
   const inputs: BlockBackend[] = [];
   try {
     for (const file of files.slice(0, -1)) {
-      inputs.push(openImage(file, { format: imageFormat(flags.format), readOnly: true, snapshot: flags.snapshot }));
+      inputs.push(openImage(file, { format: imageFormat(flags.format), readOnly: true, snapshot: flags.snapshot, locking: !flags.forceShare }));
     }
     const total = inputs.reduce((n, i) => n + i.length, 0);
     create(output, String(total), { format: outFormat, options: flags.options, quiet: true });

@@ -3,17 +3,44 @@ import * as fs from 'node:fs';
 import { COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from '../block/qcow2-format.js';
 import { openImage, resolveBackingPath } from '../block/qcow2-chain.js';
 import { Qcow2Image } from '../block/qcow2.js';
+import { ImgError } from './errors.js';
 import { imageFormat } from './format.js';
 import { humanSize } from './size.js';
 import { snapshotJson, snapshotTable } from './snapshot-list.js';
 
-export function info(file: string, flags: { format?: string; output?: string }): void {
-  const image = openImage(file, { format: imageFormat(flags.format), readOnly: true, noBacking: true });
-  try {
-    const fields = describe(file, image instanceof Qcow2Image ? image : undefined, image.length);
-    process.stdout.write(flags.output === 'json' ? JSON.stringify(fields, null, 4) + '\n' : human(fields, image));
-  } finally {
-    image.close();
+export interface InfoFlags {
+  format?: string;
+  output?: string;
+  /** --backing-chain: every image of the chain, top first. */
+  backingChain?: boolean;
+  /** -U: read an image another process is writing (no lock). */
+  forceShare?: boolean;
+}
+
+export function info(file: string, flags: InfoFlags): void {
+  const reports: Array<{ fields: Fields; human: string }> = [];
+  const seen = new Set<string>();
+  let next: { file: string; format?: string } | undefined = { file, format: flags.format };
+  while (next !== undefined) {
+    const real = fs.existsSync(next.file) ? fs.realpathSync(next.file) : next.file;
+    if (seen.has(real)) throw new ImgError(`Backing file chain loop: '${next.file}' appears twice`);
+    seen.add(real);
+    const image = openImage(next.file, { format: imageFormat(next.format), readOnly: true, noBacking: true, locking: !flags.forceShare });
+    try {
+      const q = image instanceof Qcow2Image ? image : undefined;
+      const fields = describe(next.file, q, image.length);
+      reports.push({ fields, human: human(fields, image) });
+      const backing = q?.header.backingFile;
+      next = flags.backingChain && backing !== undefined ? { file: resolveBackingPath(next.file, backing), format: q!.header.backingFormat } : undefined;
+    } finally {
+      image.close();
+    }
+  }
+  if (flags.output === 'json') {
+    const value = flags.backingChain ? reports.map((r) => r.fields) : reports[0]!.fields;
+    process.stdout.write(JSON.stringify(value, null, 4) + '\n');
+  } else {
+    process.stdout.write(reports.map((r) => r.human).join('\n'));
   }
 }
 

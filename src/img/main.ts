@@ -17,6 +17,7 @@ import { snapshot } from './snapshot.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const output = () => new Option('--output <fmt>', 'human or json').choices(['human', 'json']).default('human');
+const forceShare = () => new Option('-U, --force-share', 'open without locking (the image may be in use)');
 
 function program(): Command {
   const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -44,18 +45,21 @@ function program(): Command {
     .description('show information about an image')
     .option('-f <fmt>', 'image format')
     .addOption(output())
+    .option('--backing-chain', 'show every image of the backing chain')
+    .addOption(forceShare())
     .argument('<filename>')
-    .action((file: string, o) => info(file, { format: o.f, output: o.output }));
+    .action((file: string, o) => info(file, { format: o.f, output: o.output, backingChain: o.backingChain, forceShare: o.forceShare }));
 
   cmd.command('check')
     .description('check an image for consistency (exit 0 ok, 1 error, 2 corruptions, 3 leaks)')
     .option('-f <fmt>', 'image format')
     .option('-r <leaks|all>', 'repair leaks, or everything')
     .addOption(output())
+    .addOption(forceShare())
     .option('-q', 'quiet')
     .argument('<filename>')
     .action((file: string, o) => {
-      process.exitCode = check(file, { format: o.f, output: o.output, repair: o.r });
+      process.exitCode = check(file, { format: o.f, output: o.output, repair: o.r, forceShare: o.forceShare });
     });
 
   cmd.command('convert')
@@ -67,10 +71,11 @@ function program(): Command {
     .option('-o <options>', 'output format options', collect, [])
     .option('-l <snapshot>', 'read this internal snapshot of the input')
     .option('-t <cache>', 'output cache mode: writeback (fsync at the end, default) or unsafe (no fsync)')
+    .addOption(forceShare())
     .option('-q', 'quiet')
     .argument('<filenames...>', 'input images, then the output image')
     .action((files: string[], o) =>
-      convert(files, { format: o.f, outputFormat: o.O, compress: o.c, progress: o.p, options: o.o, snapshot: o.l, cache: o.t }),
+      convert(files, { format: o.f, outputFormat: o.O, compress: o.c, progress: o.p, options: o.o, snapshot: o.l, cache: o.t, forceShare: o.forceShare }),
     );
 
   cmd.command('resize')
@@ -97,8 +102,9 @@ function program(): Command {
     .description('show the allocation of an image')
     .option('-f <fmt>', 'image format')
     .addOption(output())
+    .addOption(forceShare())
     .argument('<filename>')
-    .action((file: string, o) => map(file, { format: o.f, output: o.output }));
+    .action((file: string, o) => map(file, { format: o.f, output: o.output, forceShare: o.forceShare }));
 
   cmd.command('commit')
     .description('write an image\'s changes into its backing file')

@@ -20,8 +20,8 @@ interface Extent {
 /** Raw images have no allocation map tsvm can read (no SEEK_DATA in Node): zero ranges are found by reading. */
 const RAW_GRANULE = 64 * 1024;
 
-export function map(file: string, flags: { format?: string; output?: string }): void {
-  const image = openImage(file, { format: imageFormat(flags.format), readOnly: true });
+export function map(file: string, flags: { format?: string; output?: string; forceShare?: boolean }): void {
+  const image = openImage(file, { format: imageFormat(flags.format), readOnly: true, locking: !flags.forceShare });
   try {
     const extents: Extent[] = [];
     for (let pos = 0; pos < image.length; ) {

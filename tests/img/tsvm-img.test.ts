@@ -63,6 +63,17 @@ describe('create', () => {
     expect(ok(qemuImg(['compare', 'top.qcow2', 'base.raw'], dir)).stdout).toContain('Images are identical.');
   });
 
+  test('info --backing-chain over raw <- qcow2 <- qcow2 prints what qemu-img prints', () => {
+    const dir = tempDir();
+    ok(qemuImg(['create', '-q', '-f', 'raw', 'b.raw', '1M'], dir));
+    ok(img(['create', '-q', '-f', 'qcow2', '-b', 'b.raw', '-F', 'raw', 'm.qcow2'], dir));
+    ok(img(['create', '-q', '-f', 'qcow2', '-b', 'm.qcow2', '-F', 'qcow2', 't.qcow2'], dir));
+    for (const output of ['human', 'json']) {
+      const args = ['info', '--backing-chain', `--output=${output}`, 't.qcow2'];
+      expect(img(args, dir).stdout).toBe(qemuImg(args, dir).stdout);
+    }
+  });
+
   test('errors in qemu-img\'s words', () => {
     const dir = tempDir();
     const f = path.join(dir, 'x.qcow2');
@@ -299,6 +310,7 @@ describe('advisory locking, compatible with QEMU', () => {
       expect(writer.stderr).toBe(`tsvm-img: Could not open '${file}': Failed to get "write" lock\nIs another process using the image [${file}]?\n`);
       expect(qemuImg(['info', file]).stderr).toContain('Failed to get shared "write" lock');
       expect(img(['info', file]).stderr).toContain('Failed to get shared "write" lock');
+      expect(ok(img(['info', '-U', file])).stdout).toBe(qemuImg(['info', '-U', file]).stdout); // --force-share
       const clobber = img(['create', '-f', 'qcow2', file, '1M']);
       expect(clobber.status).toBe(1);
       expect(clobber.stderr).toContain('Failed to get "write" lock');
