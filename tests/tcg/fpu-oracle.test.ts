@@ -195,7 +195,7 @@ const GROUPS: Group[] = [
   { name: 'arith st', insns: ['d8c1', 'd8c9', 'd8e1', 'd8e9', 'd8f1', 'd8f9', 'dcc1', 'dce1', 'dce9', 'dcf1', 'dcf9', 'dec1', 'dee9', 'def9'] },
   {
     name: 'arith doubles (the fast path)',
-    insns: ['d8c1', 'd8c9', 'd8e1', 'd8e9', 'dec1', 'dee9', 'dcc9', 'dc' + mem(0), 'dc' + mem(1), 'dc' + mem(4), 'dc' + mem(5)],
+    insns: ['d8c1', 'd8c9', 'd8e1', 'd8e9', 'd8f1', 'd8f9', 'dec1', 'dee9', 'def9', 'dcc9', 'dc' + mem(0), 'dc' + mem(1), 'dc' + mem(4), 'dc' + mem(5), 'dc' + mem(6), 'dc' + mem(7)],
     st0: doubleLikeM80,
     st1: doubleLikeM80,
     mem: double,

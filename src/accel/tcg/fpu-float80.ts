@@ -408,9 +408,11 @@ function flagDenormals(ka: Kind, kb: Kind, ctx: FpContext): void {
 // Most guest arithmetic is on values loaded from m64fp (53-bit significands)
 // under Linux's default FCW (0x37f). For those, the exact sum or product is
 // a double plus its exact rounding error (TwoSum, Dekker's TwoProduct), and
-// rounding that pair to 64 bits needs no BigInt. The results are exactly
-// those of the general path; anything else (other RC/PC, wider
-// significands, specials, extreme exponents) takes the general path.
+// rounding that pair to 64 bits needs no BigInt; a quotient is a double plus
+// its exact remainder over the divisor. The results are exactly those of the
+// general path; anything else (other RC/PC, wider significands, specials,
+// extreme exponents, a quotient too close to a rounding boundary) takes the
+// general path.
 
 const VELTKAMP = 134217729; // 2^27 + 1
 
@@ -442,11 +444,26 @@ function roundHalfEven(k: number): number {
 }
 
 /**
- * (s + err) × 2^offset rounded to nearest at 64 bits, for a positive normal
- * double s and |err| <= ulp(s)/2. Returns null when the result would leave
- * the normal extended range (the general path then handles it).
+ * k (in units of the last place) rounded to an integer, ties to even. An
+ * approximate k (a quotient's tail) is trusted only away from the points
+ * where rounding or exactness is decided: null within 2^-20 of them.
  */
-function packNearest(sign: number, s: number, err: number, offset: number, ctx: FpContext): F80 | null {
+function roundUnits(k: number, approximate: boolean): number | null {
+  if (approximate) {
+    const frac = k - Math.floor(k);
+    if (frac < 2 ** -20 || frac > 1 - 2 ** -20 || Math.abs(frac - 0.5) < 2 ** -20) return null;
+  }
+  return roundHalfEven(k);
+}
+
+/**
+ * (s + err) × 2^offset rounded to nearest at 64 bits, for a positive normal
+ * double s and |err| <= ulp(s)/2 (exact, or `approximate` to about 2^-40 of
+ * the last place). Returns null when the result would leave the normal
+ * extended range or an approximate err is too close to call (the general
+ * path then handles it).
+ */
+function packNearest(sign: number, s: number, err: number, offset: number, ctx: FpContext, approximate = false): F80 | null {
   scratch.setFloat64(0, s);
   const top = scratch.getUint32(0);
   const bottom = scratch.getUint32(4);
@@ -458,7 +475,8 @@ function packNearest(sign: number, s: number, err: number, offset: number, ctx: 
   let inexact = false;
   if (k < 0 && hi === 0x80000000 && lo === 0) {
     // s is a power of two and the value lies just below it, where the last place is half as big.
-    const kr = roundHalfEven(2 * k);
+    const kr = roundUnits(2 * k, approximate);
+    if (kr === null) return null;
     inexact = kr !== 2 * k;
     up = kr > 2 * k;
     if (kr !== 0) {
@@ -467,7 +485,8 @@ function packNearest(sign: number, s: number, err: number, offset: number, ctx: 
       lo = 2 ** 32 + kr;
     }
   } else {
-    const kr = roundHalfEven(k);
+    const kr = roundUnits(k, approximate);
+    if (kr === null) return null;
     inexact = kr !== k;
     up = kr > k;
     lo += kr;
@@ -514,6 +533,17 @@ function mulNearest(a: F80, b: F80, ctx: FpContext): F80 | null {
   if (x === 0 || y === 0) return null;
   const p = x * y;
   return packNearest(a.sign ^ b.sign, p, productError(x, y, p), a.exp + b.exp - 2 * EXP_BIAS, ctx);
+}
+
+function divNearest(a: F80, b: F80, ctx: FpContext): F80 | null {
+  const x = doubleSignificand(a);
+  const y = doubleSignificand(b);
+  if (x === 0 || y === 0) return null;
+  const q = x / y;
+  const p = q * y;
+  // x - q·y is exact for q = fl(x/y) (the remainder of a correctly rounded quotient is a double).
+  const r = x - p - productError(q, y, p);
+  return packNearest(a.sign ^ b.sign, q, r / y, a.exp - b.exp, ctx, r !== 0);
 }
 
 /** a + b, or a - b when `subtract` (FADD, FSUB; FSUBR swaps the operands). */
@@ -590,6 +620,10 @@ function normalized(v: F80): [bigint, number] {
 
 /** a / b (FDIV; FDIVR swaps the operands). */
 export function div(a: F80, b: F80, ctx: FpContext): F80 {
+  if (fastPathApplies(ctx)) {
+    const r = divNearest(a, b, ctx);
+    if (r) return r;
+  }
   const ka = classify(a);
   const kb = classify(b);
   if (ka >= Kind.Infinity || kb >= Kind.Infinity) {
