@@ -8,6 +8,8 @@ import { Lifecycle } from '../../src/machine/lifecycle.js';
 import { flatSegment, resetCpuState } from '../../src/accel/cpu-state.js';
 import type { MachineBus } from '../../src/accel/accel.js';
 import { TcgAccelerator } from '../../src/accel/tcg/tcg.js';
+import { I8259Pair } from '../../src/devices/i8259.js';
+import { I8254Pit } from '../../src/devices/i8254.js';
 import { assemble } from './harness.js';
 
 /** A one-line interrupt controller: a pending vector that INTA takes. */
@@ -114,5 +116,65 @@ describe('TcgAccelerator', () => {
     acc.vcpus[0]!.setState(flatState(0x10000));
     expect(await acc.run()).toBe('request');
     expect(bus.lifecycle.take()).toMatchObject({ kind: 'reset', cause: 'triple fault' });
+  });
+
+  it('PIT interrupts through the i8259 wake a HLT loop: 20 ticks at 1 kHz', async () => {
+    const mem = new AddressSpace(2 << 20);
+    const io = new PortBus();
+    const pic = new I8259Pair(io);
+    const irq = new IrqRouter(pic);
+    const clock = new VirtualClock();
+    const timers = new TimerQueue(clock);
+    const lifecycle = new Lifecycle();
+    new I8254Pit(io, timers, irq.line(0));
+    io.register('exit', 0xf4, 1, { read: () => 0, write: (_p, _s, v) => lifecycle.request({ kind: 'exit', status: v, cause: 'test' }) });
+    const code = assemble(`
+      lidt [idtr]
+      mov al, 0x11                ; ICW1: edge, cascade, ICW4
+      out 0x20, al
+      mov al, 0x20                ; ICW2: vectors 0x20-0x27
+      out 0x21, al
+      mov al, 0x04
+      out 0x21, al
+      mov al, 0x01
+      out 0x21, al
+      mov al, 0xfe                ; unmask IRQ 0 only
+      out 0x21, al
+      mov al, 0x34                ; PIT channel 0, mode 2
+      out 0x43, al
+      mov ax, 1193                ; 1 kHz
+      out 0x40, al
+      mov al, ah
+      out 0x40, al
+      xor ebx, ebx
+      sti
+    idle:
+      hlt
+      cmp ebx, 20
+      jb idle
+      mov al, bl
+      out 0xf4, al
+    tick:
+      inc ebx
+      mov al, 0x20                ; EOI
+      out 0x20, al
+      iretd
+    idtr: dw 0x7ff
+      dd 0x1000`);
+    mem.writeBytes(0x10000, code);
+    mem.write32(0x808, 0x0000ffff);
+    mem.write32(0x80c, 0x00cf9a00);
+    mem.write32(0x810, 0x0000ffff);
+    mem.write32(0x814, 0x00cf9200);
+    let tick = 0;
+    while (!(code[tick] === 0xe6 && code[tick + 1] === 0xf4)) tick++;
+    const target = 0x10000 + tick + 2;
+    mem.write32(0x1000 + 0x20 * 8, (0x08 << 16) | (target & 0xffff));
+    mem.write32(0x1000 + 0x20 * 8 + 4, (target & 0xffff0000) | 0x8e00);
+    const bus: MachineBus = { mem, io, irq, intr: pic, a20: new A20Gate(), clock, timers, lifecycle, cpuModel: 'qemu32', smp: 1 };
+    const acc = new TcgAccelerator(bus, { oneInsnPerTb: true });
+    acc.vcpus[0]!.setState(flatState(0x10000));
+    expect(await acc.run()).toBe('request');
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 20 });
   });
 });
