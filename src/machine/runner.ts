@@ -62,7 +62,7 @@ async function handle(pc: Pc, req: LifecycleRequest): Promise<number | undefined
         return 0;
       }
       pc.reset();
-      pc.emit({ event: 'RESET', ...resetCause(req.cause) });
+      if (!announcedByMonitor(req.cause)) pc.emit({ event: 'RESET', ...resetCause(req.cause) });
       return undefined;
     case 'poweroff':
       pc.emit({ event: 'SHUTDOWN', guest: true, reason: 'guest-shutdown' });
@@ -74,13 +74,18 @@ async function handle(pc: Pc, req: LifecycleRequest): Promise<number | undefined
     case 'exit':
       return req.status;
     case 'quit':
-      pc.emit({ event: 'SHUTDOWN', guest: false, reason: quitReason(req.cause) });
+      if (!announcedByMonitor(req.cause)) pc.emit({ event: 'SHUTDOWN', guest: false, reason: quitReason(req.cause) });
       if (req.cause.startsWith('terminating on signal')) process.stderr.write(`tsvm: ${req.cause}\n`);
       return 0;
     case 'error':
       process.stderr.write(`tsvm: ${req.message}\n`);
       return 1;
   }
+}
+
+/** The monitor sends RESET/SHUTDOWN itself for what it asks (before its reply, as QEMU does). */
+function announcedByMonitor(cause: string): boolean {
+  return cause.startsWith('host-qmp');
 }
 
 /** QEMU's ShutdownCause of a reset: the monitor's (host-qmp-system-reset) or the guest's. */

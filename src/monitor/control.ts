@@ -24,6 +24,10 @@ export class MonitorError extends Error {
   }
 }
 
+/** QEMU's ShutdownCause names for what the monitor asks; the runner leaves their events to the monitor. */
+const HOST_RESET = 'host-qmp-system-reset';
+const HOST_QUIT = 'host-qmp-quit';
+
 export class MachineControl {
   constructor(readonly pc: Pc) {}
 
@@ -41,29 +45,26 @@ export class MachineControl {
 
   /**
    * system_reset: at once while paused (the machine stays paused, as in
-   * QEMU), else through the runner as a lifecycle request.
+   * QEMU), else through the runner as a lifecycle request. QEMU sends the
+   * RESET event before the command's reply; so does tsvm, and the runner
+   * does not announce a reset the monitor asked for (cause host-qmp-*).
    */
   systemReset(): void {
-    if (this.running) {
-      // Like QEMU's main loop, act after the command has answered: the reply precedes the RESET event.
-      setImmediate(() => this.pc.bus.lifecycle.request({ kind: 'reset', cause: 'host-qmp-system-reset' }));
-      return;
-    }
-    this.pc.reset();
-    this.pc.emit({ event: 'RESET', guest: false, reason: 'host-qmp-system-reset' });
+    this.pc.emit({ event: 'RESET', guest: false, reason: HOST_RESET });
+    if (this.running) this.pc.bus.lifecycle.request({ kind: 'reset', cause: HOST_RESET });
+    else this.pc.reset();
   }
 
   /** system_powerdown: the ACPI power button (tsvm's pc always has ACPI PM; without it the request is ignored, as in QEMU). */
   systemPowerdown(): void {
-    // QEMU's main loop handles the request after the command returns: the reply comes before the event.
-    setImmediate(() => {
-      this.pc.emit({ event: 'POWERDOWN' });
-      this.pc.chip(AcpiPm)?.pressPowerButton();
-    });
+    this.pc.emit({ event: 'POWERDOWN' });
+    this.pc.chip(AcpiPm)?.pressPowerButton();
   }
 
+  /** quit: the SHUTDOWN event goes out before the reply, as QEMU's does. */
   quit(): void {
-    setImmediate(() => this.pc.bus.lifecycle.request({ kind: 'quit', cause: 'host-qmp-quit' }));
+    this.pc.emit({ event: 'SHUTDOWN', guest: false, reason: HOST_QUIT });
+    this.pc.bus.lifecycle.request({ kind: 'quit', cause: HOST_QUIT });
   }
 
   /** sendkey ctrl-alt-delete: key names joined by '-', pressed in order and released in reverse. */

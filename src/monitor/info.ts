@@ -12,13 +12,13 @@ export function statusText(pc: Pc): string {
   return s === 'running' ? 'VM status: running' : s === 'paused' ? 'VM status: paused' : `VM status: paused (${s})`;
 }
 
-/** QMP's CpuInfoFast for each vCPU. */
+/** QMP's CpuInfoFast for each vCPU (key order as QEMU 7.2 prints it). */
 export function cpusFast(pc: Pc): object[] {
   return pc.accel.vcpus.map((v) => ({
-    'cpu-index': v.index,
-    'qom-path': `/machine/unattached/device[${v.index}]`,
     'thread-id': process.pid,
-    props: { 'core-id': 0, 'thread-id': 0, 'node-id': 0, 'socket-id': v.index },
+    props: { 'core-id': 0, 'thread-id': 0, 'socket-id': v.index },
+    'qom-path': `/machine/unattached/device[${v.index}]`,
+    'cpu-index': v.index,
     target: 'x86_64',
   }));
 }
@@ -32,30 +32,35 @@ function driveName(d: Pc['disks']['drives'][number]['config']): string {
   return d.id;
 }
 
-/** QMP's BlockInfo list. */
+/** QMP's BlockInfo list (key order as QEMU 7.2 prints it). */
 export function blockInfo(pc: Pc): object[] {
-  return pc.disks.drives.map(({ config, backend }) => {
-    const info: Record<string, unknown> = {
+  return pc.disks.drives.map(({ config, backend }, i) => {
+    const inserted = backend && config.file !== undefined
+      ? {
+          file: config.file,
+          ro: backend.readOnly,
+          drv: config.format ?? 'raw',
+          encrypted: false,
+          'backing_file_depth': 0,
+          image: { filename: config.file, format: config.format ?? 'raw', 'virtual-size': backend.length },
+          'write_threshold': 0,
+          cache: {
+            writeback: config.cache !== 'writethrough' && config.cache !== 'directsync',
+            direct: config.cache === 'none' || config.cache === 'directsync',
+            'no-flush': config.cache === 'unsafe',
+          },
+        }
+      : undefined;
+    return {
+      'io-status': 'ok',
       device: driveName(config),
       locked: false,
       removable: config.media === 'cdrom',
+      inserted,
+      qdev: `/machine/unattached/device[${20 + i}]`,
+      'tray_open': config.media === 'cdrom' ? false : undefined,
       type: 'unknown',
-      'io-status': 'ok',
     };
-    if (config.media === 'cdrom') info['tray_open'] = false;
-    if (backend && config.file !== undefined) {
-      info['inserted'] = {
-        file: config.file,
-        ro: backend.readOnly,
-        drv: config.format ?? 'raw',
-        encrypted: false,
-        'backing_file_depth': 0,
-        image: { filename: config.file, format: config.format ?? 'raw', 'virtual-size': backend.length },
-        'write_threshold': 0,
-        cache: { writeback: config.cache !== 'writethrough' && config.cache !== 'directsync', direct: config.cache === 'none' || config.cache === 'directsync', 'no-flush': config.cache === 'unsafe' },
-      };
-    }
-    return info;
   });
 }
 
@@ -84,13 +89,14 @@ function chardevFilename(b: ChardevBackend): string {
       return `pipe:${b.path}`;
     case 'socket': {
       const where = b.path !== undefined ? `unix:${b.path}` : `tcp:${b.host || '0.0.0.0'}:${b.port}`;
-      return `disconnected:${where}${b.server ? ',server=on' : ''}`;
+      // The address as QEMU shows it while a client is connected (the usual case for a monitor that asks).
+      return `${where}${b.server ? ',server=on' : ''}`;
     }
   }
 }
 
-export function chardevInfo(pc: Pc): { label: string; filename: string; 'frontend-open': boolean }[] {
-  return pc.config.chardevs.map((c) => ({ label: c.id, filename: c.mux ? 'mux' : chardevFilename(c.backend), 'frontend-open': true }));
+export function chardevInfo(pc: Pc): { 'frontend-open': boolean; filename: string; label: string }[] {
+  return pc.config.chardevs.map((c) => ({ 'frontend-open': true, filename: c.mux ? 'mux' : chardevFilename(c.backend), label: c.id }));
 }
 
 export function chardevText(pc: Pc): string {

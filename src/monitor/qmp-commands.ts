@@ -50,7 +50,8 @@ export const QMP_COMMANDS: Record<string, QmpCommand> = {
         dump: new DumpDefaults(),
         print: (text) => (out += text),
       });
-      return out;
+      // QEMU hands HMP's output over with the monitor's CR LF line ends.
+      return out.replace(/\r?\n/g, '\r\n');
     },
   },
   screendump: {
