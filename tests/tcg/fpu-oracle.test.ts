@@ -218,6 +218,7 @@ const GROUPS: Group[] = [
   { name: 'frndint', insns: ['d9fc'], st0: integerishM80 },
   { name: 'fscale', insns: ['d9fd'], st1: () => (rand() < 0.7 ? m80((rand() < 0.5 ? 0x8000 : 0) | (0x3fff + Math.floor(rand() * 16)), u64() | J) : anyM80()) },
   { name: 'fprem', insns: ['d9f8', 'd9f5'] },
+  { name: 'no-ops', insns: ['d9d0', 'dbe0', 'dbe1', 'dbe4'], depths: [0, 2, 8] },
   { name: 'stack', insns: ['d9c9', 'd9c1', 'ddd9', 'ddd1', 'd9f6', 'd9f7', 'ddc1', 'dfc1', 'd9e8', 'd9e9', 'd9ea', 'd9eb', 'd9ec', 'd9ed', 'd9ee'] },
   { name: 'fld', insns: ['d9' + mem(0)], mem: single },
   { name: 'fld m64', insns: ['dd' + mem(0)], mem: double },
