@@ -1,0 +1,156 @@
+/**
+ * QMP as a script drives it: a protocol client over a unix socket (and
+ * TCP), and socat. Greeting, capability negotiation, stop/cont with their
+ * events, errors for garbage and bad arguments that leave the guest
+ * running, pmemsave/screendump files, several sessions one after another,
+ * quit ending tsvm with status 0. Under TCG and, where the host has it, KVM.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
+import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
+import { QmpClient } from './qmp-client.js';
+
+const kvmReason = kvmUnavailable();
+if (kvmReason) console.log(`QMP tests under -accel kvm skipped: ${kvmReason}`);
+const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
+const socatMissing = spawnSync('socat', ['-V']).status === 0 ? undefined : 'socat is not installed';
+if (socatMissing) console.log(`socat QMP test skipped: ${socatMissing}`);
+
+beforeAll(() => buildGuests());
+
+let running: TsvmRun | undefined;
+afterEach(() => {
+  running?.child.kill('SIGKILL');
+  running = undefined;
+});
+
+function startWithQmp(accel: string, extra: string[] = []): { run: TsvmRun; socket: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
+  const socket = join(dir, 'qmp.sock');
+  running = startTsvm(['-accel', accel, '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none',
+    '-qmp', `unix:${socket},server=on,wait=off`, ...extra]);
+  return { run: running, socket, dir };
+}
+
+describe.each(ACCELS)('QMP under -accel %s', (accel) => {
+  it('negotiates, stops with a STOP event, continues with RESUME, and quit ends tsvm with 0', async () => {
+    const { run, socket } = startWithQmp(accel);
+    const qmp = await QmpClient.connect(socket);
+    const greeting = await qmp.greeting();
+    expect(greeting['QMP']).toMatchObject({ version: { qemu: { major: 7, minor: 2 } }, capabilities: ['oob'] });
+
+    expect(await qmp.execute('query-status')).toEqual({
+      error: { class: 'CommandNotFound', desc: "Expecting capabilities negotiation with 'qmp_capabilities'" },
+    });
+    expect(await qmp.execute('qmp_capabilities')).toEqual({ return: {} });
+    expect(await qmp.execute('query-status', undefined, 'a1')).toEqual({
+      return: { status: 'running', singlestep: false, running: true },
+      id: 'a1',
+    });
+
+    expect(await qmp.execute('stop')).toEqual({ return: {} });
+    const stop = await qmp.waitEvent('STOP');
+    expect(stop['timestamp']).toEqual({ seconds: expect.any(Number), microseconds: expect.any(Number) });
+    expect((await qmp.execute('query-status'))['return']).toMatchObject({ status: 'paused', running: false });
+
+    expect(await qmp.execute('cont')).toEqual({ return: {} });
+    await qmp.waitEvent('RESUME');
+    expect((await qmp.execute('query-status'))['return']).toMatchObject({ status: 'running', running: true });
+
+    expect(await qmp.execute('quit')).toEqual({ return: {} });
+    expect((await qmp.waitEvent('SHUTDOWN'))['data']).toEqual({ guest: false, reason: 'host-qmp-quit' });
+    expect(await run.exited).toBe(0);
+    expect(qmp.rawLines.every((l) => l.endsWith('}\r\n'))).toBe(true);
+  });
+
+  it('answers garbage and bad arguments with QEMU errors and the guest keeps running', async () => {
+    const { run, socket } = startWithQmp(accel);
+    const qmp = await QmpClient.connect(socket);
+    await qmp.greeting();
+    await qmp.execute('qmp_capabilities');
+    let from = qmp.messages.length;
+    qmp.sendRaw('garbage\n');
+    expect((await qmp.nextReply(from))['error']).toMatchObject({ class: 'GenericError' });
+    from = qmp.messages.length;
+    qmp.sendRaw('[1, 2]\n');
+    expect(await qmp.nextReply(from)).toEqual({ error: { class: 'GenericError', desc: 'QMP input must be a JSON object' } });
+    expect(await qmp.execute('no-such-command')).toEqual({
+      error: { class: 'CommandNotFound', desc: 'The command no-such-command has not been found' },
+    });
+    expect(await qmp.execute('qmp_capabilities')).toEqual({
+      error: { class: 'CommandNotFound', desc: 'Capabilities negotiation is already complete, command ignored' },
+    });
+    expect(await qmp.execute('pmemsave', { val: 0 })).toEqual({ error: { class: 'GenericError', desc: "Parameter 'size' is missing" } });
+    expect(await qmp.execute('pmemsave', { val: 'x', size: 1, filename: '/dev/null' })).toEqual({
+      error: { class: 'GenericError', desc: "Invalid parameter type for 'val', expected: integer" },
+    });
+    expect(await qmp.execute('stop', { now: true })).toEqual({ error: { class: 'GenericError', desc: "Parameter 'now' is unexpected" } });
+    // Half a command, then the client vanishes: the next client is greeted and finds the guest running.
+    qmp.sendRaw('{"execute": "sto');
+    qmp.close();
+    const again = await QmpClient.connect(socket);
+    await again.greeting();
+    await again.execute('qmp_capabilities');
+    expect((await again.execute('query-status'))['return']).toMatchObject({ status: 'running' });
+    await again.execute('quit');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('saves guest memory and the screen, reports name, kvm and version, runs HMP commands', async () => {
+    const { run, socket, dir } = startWithQmp(accel, ['-name', 'qmp-test']);
+    const qmp = await QmpClient.connect(socket);
+    await qmp.greeting();
+    await qmp.execute('qmp_capabilities');
+    const mem = join(dir, 'mem.bin');
+    expect(await qmp.execute('pmemsave', { val: 0x100000, size: 16, filename: mem })).toEqual({ return: {} });
+    // The multiboot header the guest was loaded with.
+    expect(readFileSync(mem).readUInt32LE(0)).toBe(0x1badb002);
+    const virt = join(dir, 'virt.bin');
+    expect(await qmp.execute('memsave', { val: 0x100000, size: 16, filename: virt })).toEqual({ return: {} });
+    expect(readFileSync(virt)).toEqual(readFileSync(mem));
+    const ppm = join(dir, 'screen.ppm');
+    expect(await qmp.execute('screendump', { filename: ppm })).toEqual({ return: {} });
+    expect(readFileSync(ppm).subarray(0, 15).toString('latin1')).toBe('P6\n720 400\n255\n');
+    expect(await qmp.execute('query-name')).toEqual({ return: { name: 'qmp-test' } });
+    expect((await qmp.execute('query-kvm'))['return']).toMatchObject({ enabled: accel === 'kvm' });
+    expect((await qmp.execute('query-version'))['return']).toMatchObject({ qemu: { major: 7, minor: 2, micro: 0 } });
+    const names = ((await qmp.execute('query-commands'))['return'] as { name: string }[]).map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['qmp_capabilities', 'query-status', 'human-monitor-command', 'screendump']));
+    expect(await qmp.execute('human-monitor-command', { 'command-line': 'info status' })).toEqual({ return: 'VM status: running\r\n' });
+    expect(await qmp.execute('human-monitor-command', { 'command-line': 'info kvm' })).toEqual({
+      return: `kvm support: ${accel === 'kvm' ? 'enabled' : 'disabled'}\r\n`,
+    });
+    expect(await qmp.execute('system_reset')).toEqual({ return: {} });
+    expect((await qmp.waitEvent('RESET'))['data']).toEqual({ guest: false, reason: 'host-qmp-system-reset' });
+    expect(await qmp.execute('system_powerdown')).toEqual({ return: {} });
+    await qmp.waitEvent('POWERDOWN');
+    await qmp.execute('quit');
+    expect(await run.exited).toBe(0);
+  });
+});
+
+describe.skipIf(socatMissing)('QMP through socat', () => {
+  it('runs a scripted session: query-status, stop, STOP, paused, cont, quit', async () => {
+    const { run, socket } = startWithQmp('tcg');
+    await QmpClient.connect(socket).then((c) => c.close()); // wait until it listens
+    const script = [
+      '{"execute":"qmp_capabilities"}',
+      '{"execute":"query-status"}',
+      '{"execute":"stop"}',
+      '{"execute":"query-status"}',
+      '{"execute":"cont"}',
+      '{"execute":"quit"}',
+    ].join('\n') + '\n';
+    const r = spawnSync('socat', ['-t', '5', '-', `UNIX-CONNECT:${socket}`], { input: script, encoding: 'utf8', timeout: 20_000 });
+    const lines = r.stdout.split('\r\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const replies = lines.filter((m) => 'return' in m);
+    expect(lines[0]).toHaveProperty('QMP');
+    expect(replies.map((m) => (m['return'] as { status?: string }).status)).toEqual([undefined, 'running', undefined, 'paused', undefined, undefined]);
+    expect(lines.filter((m) => 'event' in m).map((m) => m['event'])).toEqual(['STOP', 'RESUME', 'SHUTDOWN']);
+    expect(await run.exited).toBe(0);
+  });
+});
