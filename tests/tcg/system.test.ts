@@ -181,6 +181,24 @@ describe('tcg exceptions', () => {
     expect(of.vector()).toBe(4);
   });
 
+  it('LOCK is fine on read-modify-write memory forms and #UD elsewhere', () => {
+    const ok = run32(`
+      mov dword [0x3000], 5
+      lock add dword [0x3000], 2
+      lock inc dword [0x3000]
+      lock bts dword [0x3000], 4
+      mov eax, 24
+      mov ecx, 30
+      lock cmpxchg [0x3000], ecx
+      lock xadd [0x3000], eax
+      hlt`);
+    expect(ok.vector()).toBe(-1);
+    expect(ok.mem.read32(0x3000)).toBe(54);
+    expect(run32('lock add eax, ebx\nhlt').vector()).toBe(6);
+    expect(run32('lock mov [0x3000], eax\nhlt').vector()).toBe(6);
+    expect(run32('lock cmp [0x3000], eax\nhlt').vector()).toBe(6);
+  });
+
   it('#DE while the #DE gate is not present escalates to #DF with error code 0', () => {
     const m = run32(`
       and dword [0x800+4], ~0x8000

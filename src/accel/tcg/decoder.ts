@@ -103,8 +103,48 @@ export function decode(src: ByteSource, cs32: boolean, undefinedOp: Handler): In
   if (info?.modrm) pos = decodeModrm(src, pos, d, a32);
   if (info && info.imm !== Imm.None) pos = decodeImmediate(src, pos, d, info.imm);
   if (pos > MAX_INSN_LEN) throw gpFault(0);
+  if (d.lock && !lockable(d)) d.exec = undefinedOp;
   d.len = pos;
   return d;
+}
+
+/**
+ * LOCK is allowed only on read-modify-write instructions with a memory
+ * destination (SDM Vol. 2, LOCK); anywhere else it is #UD.
+ */
+function lockable(d: Insn): boolean {
+  if (d.mod === 3 || d.mod === -1) return false;
+  const op = d.op;
+  if (op < 0x38 && (op & 7) <= 1) return true; // ADD OR ADC SBB AND SUB XOR Eb/Ev,Gb/Gv
+  switch (op) {
+    case 0x80:
+    case 0x81:
+    case 0x82:
+    case 0x83:
+      return d.reg !== 7; // not CMP
+    case 0x86:
+    case 0x87:
+    case 0x1ab:
+    case 0x1b3:
+    case 0x1bb:
+    case 0x1b0:
+    case 0x1b1:
+    case 0x1c0:
+    case 0x1c1:
+      return true;
+    case 0xf6:
+    case 0xf7:
+      return d.reg === 2 || d.reg === 3; // NOT NEG
+    case 0xfe:
+    case 0xff:
+      return d.reg <= 1; // INC DEC
+    case 0x1ba:
+      return d.reg >= 5; // BTS BTR BTC
+    case 0x1c7:
+      return d.reg === 1; // CMPXCHG8B
+    default:
+      return false;
+  }
 }
 
 function decodeModrm(src: ByteSource, pos: number, d: Insn, a32: boolean): number {
