@@ -62,8 +62,25 @@ class Emitter {
     return `c.eip = ${target}; return n + ${this.done};`;
   }
 
+  /** Segments read (bit s) and written (bit 8 + s) by fast-path accesses: their limits are fetched at entry. */
+  private segments = 0;
+
+  /** Names the block-entry fast-path limit of `seg` for reads or writes. */
+  useSegment(seg: number, write: boolean): string {
+    this.segments |= 1 << (write ? 8 + seg : seg);
+    return write ? `SW${seg}` : `SR${seg}`;
+  }
+
   finish(): string {
     if (this.loops) this.out.push('}');
+    const prologue: string[] = [];
+    if (this.segments) prologue.push('const RN = RQ(c), WN = WQ(c);');
+    for (let s = 0; s < 6; s++) {
+      if (this.segments & (0x101 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
+      if (this.segments & (1 << s)) prologue.push(`const SR${s} = FR(c, ${s});`);
+      if (this.segments & (0x100 << s)) prologue.push(`const SW${s} = FW(c, ${s});`);
+    }
+    this.out.splice(1, 0, ...prologue);
     return this.out.join('\n');
   }
 
@@ -86,8 +103,9 @@ const LOOP_ITERATIONS = 256;
 
 /**
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
- * instruction k; B the block; G gpFault; RI/WI the memory fast paths; M
- * and V guest RAM as bytes and as a DataView). It returns the number of
+ * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
+ * as a DataView; I, F, CP the TLB's info and frame arrays and the MMU's
+ * code-page map; FR/FW/RQ/WQ the block-entry questions of memory.ts). It returns the number of
  * instructions executed. A block whose jump goes back to its own start
  * loops in JavaScript.
  */
@@ -177,17 +195,35 @@ function ramStore(index: string, size: number, v: string): string {
   return size === 1 ? `M[${index}] = ${v};` : size === 2 ? `V.setUint16(${index}, ${v}, true);` : `V.setUint32(${index}, ${v}, true);`;
 }
 
+/**
+ * The RAM index of instruction k's `size`-byte access when the fast path
+ * allows it, else -1: offset within the block-entry limit of the segment,
+ * within one page, TLB entry with the permission bits (and for writes, not a
+ * page holding code: those writes go through the MMU, which invalidates).
+ */
+function fastIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean): string {
+  const seg = d.seg;
+  const limit = e.useSegment(seg, write);
+  e.emit(`const e${k} = ${eaExpr(d)}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
+  const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
+  const code = write ? ` && CP[F[p${k}]] === 0` : '';
+  e.emit(
+    `const i${k} = e${k} + ${size - 1} <= ${limit} && (I[p${k}] & ${write ? 'WN' : 'RN'}) === ${write ? 'WN' : 'RN'}${inPage}${code} ? F[p${k}] * 4096 + (l${k} & 0xfff) : -1;`,
+  );
+  return `i${k}`;
+}
+
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
-  e.emit(`const e${k} = ${eaExpr(d)}; const o${k} = RI(c, ${d.seg}, e${k}, ${size});`);
-  e.emit(`const m${k} = o${k} >= 0 ? ${ramLoad(`o${k}`, size)} : c.read(${d.seg}, e${k}, ${size});`);
+  const i = fastIndex(e, k, d, size, false);
+  e.emit(`const m${k} = ${i} >= 0 ? ${ramLoad(i, size)} : c.read(${d.seg}, e${k}, ${size});`);
   return `m${k}`;
 }
 
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
 function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
-  e.emit(`const e${k} = ${eaExpr(d)}; const w${k} = WI(c, ${d.seg}, e${k}, ${size});`);
-  e.emit(`if (w${k} >= 0) ${ramStore(`w${k}`, size, v)} else c.write(${d.seg}, e${k}, ${size}, ${v});`);
+  const i = fastIndex(e, k, d, size, true);
+  e.emit(`if (${i} >= 0) ${ramStore(i, size, v)} else c.write(${d.seg}, e${k}, ${size}, ${v});`);
 }
 
 // ---- specialised forms -----------------------------------------------------------
@@ -293,11 +329,12 @@ function emitAluE(e: Emitter, d: Insn, k: number, eip: number, next: number, alu
   if (d.mod === 3) return emitAlu(e, k, aluOp, regRead(d.rm, size), b, size, (x) => regWrite(d.rm, size, x));
   e.sync(eip, next);
   if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, size), b, size, undefined);
-  // Read-modify-write: RAM directly when the write fast path allows it, else aluToE's sequence.
-  e.emit(`const e${k} = ${eaExpr(d)}; const w${k} = WI(c, ${d.seg}, e${k}, ${size});`);
-  e.emit(`const l${k} = w${k} >= 0 ? 0 : c.linear(${d.seg}, e${k}, ${size}, true);`);
-  const load = `w${k} >= 0 ? ${ramLoad(`w${k}`, size)} : c.mmu.readForWrite(l${k}, ${size})`;
-  return emitAlu(e, k, aluOp, load, b, size, (x) => `if (w${k} >= 0) ${ramStore(`w${k}`, size, x)} else c.writeLin(l${k}, ${size}, ${x});`);
+  // Read-modify-write: RAM directly when the write fast path allows it (a
+  // writable page and segment are readable too), else aluToE's sequence.
+  const i = fastIndex(e, k, d, size, true);
+  e.emit(`const s${k} = ${i} >= 0 ? 0 : c.linear(${d.seg}, e${k}, ${size}, true);`);
+  const load = `${i} >= 0 ? ${ramLoad(i, size)} : c.mmu.readForWrite(s${k}, ${size})`;
+  return emitAlu(e, k, aluOp, load, b, size, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else c.writeLin(s${k}, ${size}, ${x});`);
 }
 
 /**
