@@ -104,7 +104,7 @@ export class Video {
         }
         break;
       default:
-        // Palette, VESA (AX=4Fxxh answers "not supported": AL stays 4Fh only when AH=0) and the rest.
+        // Palette and the rest are ignored. VESA: a VBE BIOS answers AL=4Fh; AX=0100h says there is none.
         if (f.get8('ah') === 0x4f) f.set('ax', 0x0100);
         break;
     }
