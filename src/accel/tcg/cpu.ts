@@ -434,7 +434,4 @@ export class Cpu extends FlagState {
   }
 }
 
-export function isCpuFault(e: unknown): e is CpuFault {
-  return e instanceof CpuFault;
-}
 

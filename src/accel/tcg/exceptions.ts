@@ -5,7 +5,7 @@
  * vector through the IDT/IVT (interrupts.ts). CpuFault is not an Error:
  * no stack trace is captured, so faulting is cheap for the guest.
  */
-import { BR, DE, GP, NM, NP, PFV, SSV, TS, UD, ACV, MF, DFV } from './constants.js';
+import { DE, GP, NM, NP, PFV, SSV, TS, UD, ACV, MF, DFV } from './constants.js';
 
 export class CpuFault {
   constructor(
@@ -45,9 +45,6 @@ export function nmFault(): CpuFault {
 }
 export function deFault(): CpuFault {
   return new CpuFault(DE);
-}
-export function brFault(): CpuFault {
-  return new CpuFault(BR);
 }
 export function mfFault(): CpuFault {
   return new CpuFault(MF);

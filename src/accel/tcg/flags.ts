@@ -28,9 +28,6 @@ export function signBit(size: number): number {
   return size === 1 ? 0x80 : size === 2 ? 0x8000 : 0x8000_0000;
 }
 
-export function sizeMask(size: number): number {
-  return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffff_ffff;
-}
 
 export class FlagState {
   /** EFLAGS, except for the bits in `lazy`. Bit 1 is always set. */
