@@ -1,14 +1,13 @@
 /**
  * Opening a drive's image as QEMU does: probe the format (unless format= is
- * given), open read-only for readonly=on and CD-ROMs, and stack the
- * -snapshot overlay on top. Errors carry QEMU's wording so main can print
+ * given), open read-only for readonly=on and CD-ROMs, take the image lock
+ * (file.locking), and stack the -snapshot overlay on top. Errors carry
+ * QEMU's wording so main can print
  * `tsvm: -hda x.img: Could not open 'x.img': No such file or directory`.
  */
-import * as fs from 'node:fs';
 import type { DriveConfig } from '../config.js';
 import type { BlockBackend } from './block-backend.js';
-import { couldNotOpen } from '../host-errors.js';
-import { probeFormat } from './probe.js';
+import { openImage } from './qcow2-chain.js';
 import { RawFileBackend } from './raw-file.js';
 import { SnapshotOverlay } from './snapshot-overlay.js';
 
@@ -20,32 +19,24 @@ export interface OpenOptions {
 }
 
 export function openBlockBackend(drive: DriveConfig, options: OpenOptions = {}): BlockBackend {
-  if (drive.file === undefined) throw new Error(`drive ${drive.id} has no medium`);
+  const file = drive.file;
+  if (file === undefined) throw new Error(`drive ${drive.id} has no medium`);
   const readOnly = drive.readonly || drive.media === 'cdrom';
   const overlay = drive.snapshot && !readOnly;
   // Under -snapshot the base is only ever read, so it is opened read-only.
-  const fd = openImageFile(drive.file, readOnly || overlay);
-  let base: BlockBackend;
-  try {
-    const format = drive.format ?? probeFormat(fd);
-    if (format !== 'raw') throw new Error(`Image format '${format}' is not supported by tsvm yet`);
-    const baseReadOnly = readOnly || overlay;
-    // A guest must not turn a probed raw image into something that probes as another format
-    // (a qcow2 header naming a host file as its backing file, say): QEMU's raw driver refuses
-    // such writes to block 0, and warns the user.
-    const guardProbe = drive.format === undefined && !baseReadOnly;
-    if (guardProbe) (options.warn ?? printWarning)(probedRawWarning(drive.file));
-    base = new RawFileBackend(drive.file, fd, { readOnly: baseReadOnly, cache: drive.cache, guardProbe });
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
+  const baseReadOnly = readOnly || overlay;
+  const open = (ro: boolean, locking: boolean) => openImage(file, { format: drive.format, readOnly: ro, cache: drive.cache, locking });
+  const base = open(baseReadOnly, drive.locking);
+  // A guest must not turn a probed raw image into something that probes as another format
+  // (a qcow2 header naming a host file as its backing file, say): QEMU's raw driver refuses
+  // such writes to block 0 (RawFileBackend's guardProbe), and warns the user.
+  if (base instanceof RawFileBackend && drive.format === undefined && !baseReadOnly) {
+    (options.warn ?? printWarning)(probedRawWarning(file));
   }
   if (!overlay) return base;
-  const file = drive.file;
-  return new SnapshotOverlay(base, () => {
-    const fd = openImageFile(file, false);
-    return new RawFileBackend(file, fd, { readOnly: false, cache: drive.cache, guardProbe: drive.format === undefined });
-  });
+  // Committing the overlay (Ctrl-A s) writes the base through a second descriptor in this
+  // process: its lock would conflict with the base's own read lock, so it takes none.
+  return new SnapshotOverlay(base, () => open(false, false));
 }
 
 /** QEMU's warn_report() text from raw_open() for a probed, writable raw image. */
@@ -59,18 +50,4 @@ function probedRawWarning(file: string): string {
 
 function printWarning(message: string): void {
   process.stderr.write(`tsvm: ${message}\n`);
-}
-
-function openImageFile(file: string, readOnly: boolean): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, readOnly ? 'r' : 'r+');
-  } catch (err) {
-    throw couldNotOpen(file, err);
-  }
-  if (fs.fstatSync(fd).isDirectory()) {
-    fs.closeSync(fd);
-    throw couldNotOpen(file, Object.assign(new Error(), { code: 'EISDIR' }));
-  }
-  return fd;
 }

@@ -11,8 +11,7 @@ import type { CacheMode } from '../config.js';
 import type { BlockBackend } from './block-backend.js';
 import { lockImage } from './lock.js';
 import { couldNotOpen } from '../host-errors.js';
-import { readFully } from './file-io.js';
-import { detectFormat, PROBE_BYTES, type ImageFormat } from './probe.js';
+import { probeFormat, type ImageFormat } from './probe.js';
 import { Qcow2Image, openQcow2 } from './qcow2.js';
 import { RawFileBackend } from './raw-file.js';
 
@@ -95,8 +94,3 @@ function realPath(file: string): string {
   }
 }
 
-export function probeFormat(fd: number): ImageFormat {
-  const head = new Uint8Array(PROBE_BYTES);
-  readFully(fd, head, 0);
-  return detectFormat(head);
-}

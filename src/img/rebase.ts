@@ -5,7 +5,8 @@
  * sees the same disk afterwards; -u only rewrites the backing file name.
  */
 import type { BlockBackend } from '../block/block-backend.js';
-import { openImage, probeFormat, resolveBackingPath } from '../block/qcow2-chain.js';
+import { openImage, resolveBackingPath } from '../block/qcow2-chain.js';
+import { probeFormat } from '../block/probe.js';
 import { Qcow2Image } from '../block/qcow2.js';
 import * as fs from 'node:fs';
 import { ImgError } from './errors.js';
