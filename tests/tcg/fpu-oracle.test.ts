@@ -266,13 +266,27 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
       // FCW FSW FTW, FOP (11 bits of the word at byte 18), the registers; FIP/FDP are host addresses.
       const visible = (s: string) =>
         s.slice(0, 24) + (Buffer.from(s.slice(36, 40), 'hex').readUInt16LE(0) & 0x7ff).toString(16) + s.slice(56);
-      const agrees = (got: OracleResult, want: OracleResult) =>
-        visible(got.save) === visible(want.save) &&
-        got.mem === want.mem &&
-        (got.eflags < 0 || got.eflags === (want.eflags & 0x8d5));
+      // Compares after an unmasked invalid operand: the SDM leaves C3 C2 C0 (FCOM) and ZF PF CF
+      // (FCOMI) alone, this AMD host sets them to "unordered"; those bits are not compared then.
+      const unmaskedInvalid = (c: OracleCase, got: OracleResult) =>
+        (c.fcw & 1) === 0 && (Buffer.from(got.save, 'hex').readUInt16LE(4) & 1) === 1;
+      const withoutCodes = (save: string) => {
+        const b = Buffer.from(save, 'hex');
+        b.writeUInt16LE(b.readUInt16LE(4) & ~0x4500, 4);
+        return b.toString('hex');
+      };
+      const agrees = (got: OracleResult, want: OracleResult, c: OracleCase) => {
+        const lenient = unmaskedInvalid(c, got);
+        const [g, w] = lenient ? [withoutCodes(got.save), withoutCodes(want.save)] : [got.save, want.save];
+        return (
+          visible(g) === visible(w) &&
+          got.mem === want.mem &&
+          (got.eflags < 0 || got.eflags === (want.eflags & 0x8d5) || lenient)
+        );
+      };
       // A host context switch between the instruction and FNSAVE can lose FOP (AMD's XSAVE keeps
       // it only with an exception pending): a disagreement is confirmed by running the case again.
-      const suspects = cases.flatMap((c, i) => (agrees(emulate(c), expected[i]) ? [] : [i]));
+      const suspects = cases.flatMap((c, i) => (agrees(emulate(c), expected[i], c) ? [] : [i]));
       const rerun = suspects.length ? hostRun(suspects.map((i) => cases[i])) : [];
       const failures: string[] = [];
       const perInsn = new Map<string, number>();
@@ -280,7 +294,7 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
         const c = cases[i];
         const got = emulate(c);
         const want = rerun[j];
-        if (!agrees(got, want)) {
+        if (!agrees(got, want, c)) {
           perInsn.set(c.insn, (perInsn.get(c.insn) ?? 0) + 1);
           if (failures.length < 8) {
             failures.push(

@@ -367,6 +367,22 @@ describe('comparisons and classification', () => {
     expect(fpu.tagWord).toBe(0xffff);
   });
 
+  it('FCOMI with an unmasked invalid operand keeps ZF, PF, CF (SDM), and does not pop', () => {
+    const { fpu, host, loadDouble } = fresh();
+    host.mem.write16(A + 16, 0x037e); // unmask IE
+    run(fpu, 'd92e', A + 16);
+    loadDouble(1);
+    loadDouble(NaN);
+    host.flags = 0x8d5 & ~0x04; // ZF CF set, PF clear, OF SF AF set
+    expect(run(fpu, 'dff1')).toBe(0x41); // FCOMIP: ZF|CF as they were; the CPU clears OF SF AF
+    expect(fpu.tagWord).toBe(0x2fff); // nothing popped
+    expect(fpu.statusWord & 0x81).toBe(0x81);
+    const codes = fpu.statusWord & 0x4500;
+    run(fpu, 'd8d9'); // FCOMP: C3 C2 C0 untouched, no pop
+    expect(fpu.statusWord & 0x4500).toBe(codes);
+    expect(fpu.tagWord).toBe(0x2fff);
+  });
+
   it('FXAM classes, including empty, and FTST', () => {
     const { fpu, host, loadDouble, cc } = fresh();
     const classOf = () => {

@@ -29,9 +29,10 @@ export interface FpuHost {
   raiseMathFault(): void;
   /**
    * The guest's EFLAGS, read by FCMOVcc (DA/DB C0-DF), which moves on CF, ZF
-   * and PF. Optional so a host without FCMOV (486/Pentium models, which the
-   * CPU should #UD before calling execute) need not provide it; without it
-   * the unit reads EFLAGS as 0.
+   * and PF, and by the FCOMI family after an unmasked invalid operand (see
+   * execute). Optional so a host without these P6 instructions (486/Pentium
+   * models, which the CPU should #UD before calling execute) need not
+   * provide it; without it FCMOVcc reads EFLAGS as 0.
    */
   eflags?(): number;
 }
@@ -62,8 +63,10 @@ export interface X87Unit {
    *   - DF E0 (FNSTSW AX): the 16-bit status word, which the CPU stores in AX;
    *   - DB E8-F7, DF E8-F7 (FUCOMI, FCOMI, FUCOMIP, FCOMIP): the new ZF|PF|CF
    *     bits; the CPU sets EFLAGS = (EFLAGS & ~X87_EFLAGS_MASK) | result
-   *     (OF, SF, AF cleared). These return X87_DONE instead when an unmasked
-   *     invalid-operand exception leaves EFLAGS unchanged.
+   *     (OF, SF, AF cleared). After an unmasked invalid-operand exception the
+   *     result is the current ZF|PF|CF (read through FpuHost.eflags), so only
+   *     OF, SF, AF change, as the SDM specifies; X87_DONE if the host has no
+   *     eflags().
    */
   execute(opcode: number, modrm: number, linear: number, opsize32: boolean, protectedMode: boolean): number;
   /** FWAIT/WAIT: signals a pending unmasked exception through FpuHost.raiseMathFault. */

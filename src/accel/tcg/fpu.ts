@@ -407,9 +407,10 @@ export class X87 implements X87Unit {
       result = compare(this.get(0), b, signaling, this.ctx);
     }
     this.ctx.roundedUp = false;
-    // Unmasked IE still reports "unordered" but does not pop (as measured on hardware).
     const completes = this.commit();
-    this.setCompareCodes(result);
+    // Unmasked IE leaves C3 C2 C0 (SDM Vol. 2 FCOM; AMD parts set them to "unordered");
+    // an unmasked DE still reports the comparison. Neither pops.
+    if (!(this.unmasked() & IE)) this.setCompareCodes(result);
     if (completes) for (let i = 0; i < pops; i++) this.pop();
   }
 
@@ -427,8 +428,15 @@ export class X87 implements X87Unit {
       result = compare(this.get(0), this.get(i), signaling, this.ctx);
     }
     this.ctx.roundedUp = false;
-    if (!this.commit()) return X87_DONE;
-    if (popAfter) this.pop();
+    const completes = this.commit();
+    if (this.unmasked() & IE) {
+      // Unmasked IE: ZF, PF, CF keep their values, OF, SF, AF are still cleared (SDM Vol. 2
+      // FCOMI; AMD parts set ZF PF CF to "unordered" instead, Intel's rule is followed here).
+      const eflags = this.host.eflags?.();
+      return eflags === undefined ? X87_DONE : eflags & (ZF | PF | CF);
+    }
+    // An unmasked DE still reports the comparison but does not pop (as measured on hardware).
+    if (completes && popAfter) this.pop();
     switch (result) {
       case CMP_LESS:
         return CF;
