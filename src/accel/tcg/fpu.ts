@@ -16,6 +16,13 @@
  *
  * Memory stores write memory before any register or stack change, so an
  * access that faults (#PF from FpuHost.mem) leaves the FPU as it was.
+ *
+ * Where the SDM is silent (flag precedence, masked and unmasked responses
+ * in corner cases), the behaviour is that of the x87 of the x86-64 hosts the
+ * tests run on (an AMD EPYC), compared bit for bit by
+ * tests/tcg/fpu-oracle.test.ts; "measured on hardware" below refers to that.
+ * Where the SDM and that host disagree (compares after an unmasked invalid
+ * operand), the SDM is followed.
  */
 import {
   type F80,
