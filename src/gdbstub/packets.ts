@@ -41,7 +41,9 @@ export class PacketReader {
           }
           break;
         case 'body':
-          if (ch === '#') this.state = 'sum1';
+          // A '$' inside a packet means the earlier one was cut short: start over (gdb retransmits what we lost).
+          if (ch === '$') this.body = '';
+          else if (ch === '#') this.state = 'sum1';
           else if (this.body.length < MAX_PACKET) this.body += ch;
           else this.state = 'idle';
           break;

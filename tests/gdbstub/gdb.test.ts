@@ -1,0 +1,105 @@
+/**
+ * Debian's gdb in batch mode against tsvm's gdbstub, and a raw protocol
+ * client for what gdb's batch mode cannot show (Ctrl-C, garbage). The
+ * gdb-target guest has known registers at 0x100200 and exits with AL as
+ * its debug-exit status, so `set $eax` is seen by the guest. Under TCG and,
+ * where the host has it, KVM.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
+import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
+import { freePort, RspClient } from './rsp-client.js';
+
+const kvmReason = kvmUnavailable();
+if (kvmReason) console.log(`gdbstub tests under -accel kvm skipped: ${kvmReason}`);
+const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
+const gdbMissing = spawnSync('gdb', ['--version']).status === 0 ? undefined : 'gdb is not installed';
+if (gdbMissing) console.log(`gdb tests skipped: ${gdbMissing}`);
+const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+
+beforeAll(() => buildGuests());
+
+let running: TsvmRun | undefined;
+afterEach(() => {
+  running?.child.kill('SIGKILL');
+  running = undefined;
+});
+
+async function startStopped(accel: string, guest = 'gdb-target'): Promise<{ run: TsvmRun; port: number }> {
+  const port = await freePort();
+  running = startTsvm(['-accel', accel, '-kernel', guestPath(guest), '-display', 'none', '-serial', 'stdio', ...DEBUG_EXIT,
+    '-gdb', `tcp:127.0.0.1:${port}`, '-S']);
+  return { run: running, port };
+}
+
+function gdbBatch(port: number, commands: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvm-gdb-'));
+  const script = join(dir, 'cmds.gdb');
+  writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${port}`, ...commands].join('\n') + '\n');
+  const r = spawnSync('gdb', ['-batch', '-nx', '-x', script], { encoding: 'utf8', timeout: 60_000 });
+  return r.stdout + r.stderr;
+}
+
+describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
+  it.skipIf(gdbMissing)('breaks, shows registers and code, steps, and a register gdb sets is what the guest exits with', async () => {
+    const { run, port } = await startStopped(accel);
+    await new Promise((r) => setTimeout(r, 300));
+    const out = gdbBatch(port, [
+      'break *0x100200',
+      'continue',
+      'info registers',
+      'x/4i $pc',
+      'stepi',
+      'printf "PC=%x EDX=%x\\n", $pc, $edx',
+      'set $eax=0x21',
+      'detach',
+    ]);
+    expect(out).toContain('Breakpoint 1, 0x00100200 in ?? ()');
+    expect(out).toMatch(/eax\s+0x10\s/);
+    expect(out).toMatch(/ebx\s+0x12345678\s/);
+    expect(out).toMatch(/ecx\s+0xcafe0001\s/);
+    expect(out).toMatch(/eip\s+0x100200\s/);
+    expect(out).toMatch(/=> 0x100200:\s+mov\s+\$0xabcdef01,%edx/);
+    expect(out).toMatch(/0x100205:\s+incl\s+0x100410/);
+    expect(out).toContain('PC=100205 EDX=abcdef01');
+    expect(out).toContain('detached');
+    // AL=0x21 -> isa-debug-exit status 0x43.
+    expect(await run.exited).toBe(0x43);
+    expect(run.stdout()).toContain('gdb-target');
+  });
+
+  it('answers the protocol: qSupported, target.xml, ?, m, Ctrl-C stops a running guest with SIGINT, garbage is ignored', async () => {
+    const { run, port } = await startStopped(accel, 'spin');
+    const rsp = await RspClient.connect(port);
+    expect(await rsp.command('qSupported:multiprocess+;swbreak+;hwbreak+')).toContain('qXfer:features:read+');
+    expect(await rsp.command('qXfer:features:read:target.xml:0,ffff')).toMatch(/^l<\?xml[\s\S]*org\.gnu\.gdb\.i386\.core/);
+    expect(await rsp.command('?')).toMatch(/^T05/);
+    expect(await rsp.command('m100000,4')).toBe('02b0ad1b');
+    rsp.sendRaw('$bogus#00garbage\x7f$');
+    expect(await rsp.command('qAttached')).toBe('1');
+    rsp.sendRaw(`$c#63`);
+    await new Promise((r) => setTimeout(r, 300));
+    rsp.sendRaw('\x03');
+    expect(await rsp.reply()).toMatch(/^T02/);
+    expect(await rsp.command('D')).toBe('OK');
+    rsp.close();
+    await run.waitFor('spinning');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+});
+
+describe.skipIf(gdbMissing)('gdbstub watchpoints (TCG)', () => {
+  it('stops after the instruction that writes a watched word', async () => {
+    const { run, port } = await startStopped('tcg');
+    await new Promise((r) => setTimeout(r, 300));
+    const out = gdbBatch(port, ['watch *(int*)0x100410', 'continue', 'printf "PC=%x\\n", $pc', 'delete', 'detach']);
+    expect(out).toMatch(/Old value = 0\s+New value = 1/);
+    expect(out).toContain('PC=10020b');
+    expect(await run.exited).toBe(33);
+  });
+});
