@@ -7,8 +7,8 @@
  * Scratch layout shared by both sides (offsets from the buffer base):
  *   0  FCW to load        8  EFLAGS after the instruction (host only)
  *   16 ST(1) initial m80  32 ST(0) initial m80
- *   48 memory operand, up to 112 bytes (an FRSTOR image fits)
- *   160 FNSAVE image (32-bit protected layout, 108 bytes)
+ *   48 memory operand, up to 512 bytes (an FXSAVE area fits)
+ *   640 FNSAVE image (32-bit protected layout, 108 bytes)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -116,9 +116,16 @@ export function emulate(c: OracleCase): OracleResult {
   for (let i = 2; i < depth; i++) step('d9e8');
   if (depth >= 2) step('db6f', 16);
   if (depth >= 1) step('db6f', 32);
-  const r = step(c.insn.slice(0, 4), 48);
-  step('ddb7', 160);
-  return { save: getHex(host, 160, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, c.mem.length / 2) };
+  // 0F AE /0 and /1 (FXSAVE, FXRSTOR) are the CPU's instructions; it calls the unit for the x87 part.
+  let r = -1;
+  if (c.insn.startsWith('0fae')) {
+    if (c.insn.slice(4, 6) === '47') fpu.fxsave(48);
+    else fpu.fxrstor(48);
+  } else {
+    r = step(c.insn.slice(0, 4), 48);
+  }
+  step('ddb7', 640);
+  return { save: getHex(host, 640, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, c.mem.length / 2) };
 }
 
 const ORACLE_C = String.raw`
@@ -133,9 +140,10 @@ static int hex(const char *s, unsigned char *out, int n) {
 static void put(const unsigned char *p, int n) { for (int i = 0; i < n; i++) printf("%02x", p[i]); }
 int main(void) {
   unsigned char *code = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  static unsigned char buf[320] __attribute__((aligned(16)));
-  char insn[64], a[64], b[64], m[260]; unsigned fcw, eflags; int depth;
-  while (scanf("%63s %x %63s %63s %259s %d %x", insn, &fcw, a, b, m, &depth, &eflags) == 7) {
+  static unsigned char buf[1024] __attribute__((aligned(16)));
+  static char m[1100];
+  char insn[64], a[64], b[64]; unsigned fcw, eflags; int depth;
+  while (scanf("%63s %x %63s %63s %1099s %d %x", insn, &fcw, a, b, m, &depth, &eflags) == 7) {
     memset(buf, 0, sizeof buf);
     buf[0] = fcw; buf[1] = fcw >> 8;
     hex(b, buf + 16, 10); hex(a, buf + 32, 10); int mlen = strlen(m) / 2; hex(m, buf + 48, mlen);
@@ -147,13 +155,13 @@ int main(void) {
     for (int i = 2; i < depth; i++) { code[n++] = 0xd9; code[n++] = 0xe8; }
     if (depth >= 2) { code[n++] = 0xdb; code[n++] = 0x6f; code[n++] = 0x10; }
     if (depth >= 1) { code[n++] = 0xdb; code[n++] = 0x6f; code[n++] = 0x20; }
-    /* push eflags; popfq; the instruction; pushfq; pop rax; mov [rdi+8], eax; fnsave [rdi+160]; fninit; ret */
+    /* push eflags; popfq; the instruction; pushfq; pop rax; mov [rdi+8], eax; fnsave [rdi+640]; fninit; ret */
     code[n++] = 0x68; memcpy(code + n, &eflags, 4); n += 4; code[n++] = 0x9d;
     hex(insn, code + n, len); n += len;
-    const unsigned char post[] = {0x9c, 0x58, 0x89,0x47,0x08, 0xdd,0xb7,0xa0,0,0,0, 0xdb,0xe3, 0xc3};
+    const unsigned char post[] = {0x9c, 0x58, 0x89,0x47,0x08, 0xdd,0xb7,0x80,0x02,0,0, 0xdb,0xe3, 0xc3};
     memcpy(code + n, post, sizeof post);
     ((void (*)(void *))code)(buf);
-    put(buf + 160, 108); printf(" %x ", buf[8] | (buf[9] << 8) | (buf[10] << 16)); put(buf + 48, mlen); printf("\n");
+    put(buf + 640, 108); printf(" %x ", buf[8] | (buf[9] << 8) | (buf[10] << 16)); put(buf + 48, mlen); printf("\n");
   }
   return 0;
 }

@@ -177,6 +177,17 @@ function firstDifference(a: string, b: string): number {
   return i >> 1;
 }
 
+/** An FXRSTOR area: random x87 part (abridged tags, FCW, FSW, registers), a valid MXCSR, zero XMM. */
+function fxsaveImage(): string {
+  const b = Buffer.alloc(512);
+  b.writeUInt16LE(controlWord() & ~(rand() < 0.5 ? 0 : 0x3f), 0);
+  b.writeUInt16LE(rand() < 0.5 ? 0 : u32() & 0xffff, 2);
+  b[4] = u32() & 0xff;
+  b.writeUInt32LE(0x1f80, 24); // MXCSR
+  for (let i = 0; i < 8; i++) Buffer.from(anyM80(), 'hex').copy(b, 32 + 16 * i);
+  return b.toString('hex');
+}
+
 interface Group {
   name: string;
   insns: string[];
@@ -247,6 +258,7 @@ const GROUPS: Group[] = [
     depths: [0, 1, 2, 2, 2],
     eflags: () => 2 | (rand() < 0.5 ? 0x01 : 0) | (rand() < 0.5 ? 0x04 : 0) | (rand() < 0.5 ? 0x40 : 0),
   },
+  { name: 'fxrstor', insns: ['0fae4f30'], mem: fxsaveImage },
   { name: 'fldenv', insns: ['d9' + mem(4)], mem: () => environmentImage(false) },
   { name: 'frstor', insns: ['dd' + mem(4)], mem: () => environmentImage(true) },
 ];
@@ -310,6 +322,28 @@ describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
       expect(failures, summary + '\n' + failures.join('\n')).toEqual([]);
     });
   }
+});
+
+describe.skipIf(!oracleAvailable())('FXSAVE against the host', () => {
+  // FOP/FIP/FDP are left out: AMD's FXSAVE stores them only with an exception pending, Intel's always.
+  it('writes the x87 part of the area as the host does (FCW, FSW, abridged tags, registers)', () => {
+    const cases: OracleCase[] = [];
+    for (let i = 0; i < CASES; i++) {
+      cases.push({ insn: '0fae4730', fcw: controlWord(), st0: anyM80(), st1: anyM80(), mem: '00'.repeat(512), depth: pick([0, 1, 2, 8]) });
+    }
+    const expected = hostRun(cases);
+    const x87Part = (mem: string) => {
+      const b = Buffer.from(mem, 'hex');
+      const regs = Array.from({ length: 8 }, (_, i) => b.subarray(32 + 16 * i, 42 + 16 * i).toString('hex'));
+      return [b.subarray(0, 5).toString('hex'), ...regs].join(' ');
+    };
+    const failures = cases.flatMap((c, i) => {
+      const got = x87Part(emulate(c).mem);
+      const want = x87Part(expected[i].mem);
+      return got === want ? [] : [`fcw=${c.fcw.toString(16)} depth=${c.depth}\n  host: ${want}\n  ours: ${got}`];
+    });
+    expect(failures.slice(0, 5), failures.slice(0, 5).join('\n')).toEqual([]);
+  });
 });
 
 /**
