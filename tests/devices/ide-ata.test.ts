@@ -1,28 +1,18 @@
 import * as fs from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlockBackend } from '../../src/block/block-backend.js';
-import { IdeGuest, openDrive, pattern, ST, TempDir } from './ide-guest.js';
+import { describe, expect, it } from 'vitest';
+import { IdeGuest, pattern, ST, useScratchDrives } from './ide-guest.js';
 import { firstDifference } from '../block/bytes.js';
 
 const READY = ST.DRDY | ST.DSC;
 const ABRT = 0x04;
 const IDNF = 0x10;
 
-let tmp: TempDir;
-const opened: BlockBackend[] = [];
-beforeEach(() => {
-  tmp = new TempDir();
-});
-afterEach(() => {
-  for (const b of opened.splice(0)) b.close();
-  tmp.remove();
-});
+const drives = useScratchDrives();
 
 /** A guest with a disk of `bytes` (or those bytes) as primary master. */
 function diskGuest(bytes: Uint8Array | number, over = {}): { g: IdeGuest; file: string } {
-  const file = tmp.file('disk.img', bytes);
-  const backend = openDrive(file, over);
-  opened.push(backend);
+  const file = drives.tmp.file('disk.img', bytes);
+  const backend = drives.open(file, over);
   const g = new IdeGuest();
   g.ide.attach(0, 0, { backend, media: 'disk' });
   g.select(0);
@@ -270,9 +260,8 @@ describe('ATA channel behaviour', () => {
   });
 
   it('software reset gives ATA and ATAPI signatures and selects device 0', () => {
-    const disk = openDrive(tmp.file('d.img', 1024 * 512));
-    const cd = openDrive(tmp.file('c.iso', 16 * 2048), { media: 'cdrom' });
-    opened.push(disk, cd);
+    const disk = drives.open(drives.tmp.file('d.img', 1024 * 512));
+    const cd = drives.open(drives.tmp.file('c.iso', 16 * 2048), { media: 'cdrom' });
     const g = new IdeGuest();
     g.ide.attach(0, 0, { backend: disk, media: 'disk' });
     g.ide.attach(0, 1, { backend: cd, media: 'cdrom' });
@@ -325,7 +314,7 @@ describe('-snapshot through the ATA path', () => {
     expect(firstDifference(back.subarray(0, 512), image.subarray(99 * 512, 100 * 512))).toBe(-1);
     expect(firstDifference(back.subarray(512, 9 * 512), data)).toBe(-1);
     expect(firstDifference(back.subarray(9 * 512), image.subarray(108 * 512, 109 * 512))).toBe(-1);
-    for (const b of opened.splice(0)) b.close();
+    drives.closeAll();
     expect(firstDifference(new Uint8Array(fs.readFileSync(file)), image)).toBe(-1);
   });
 });

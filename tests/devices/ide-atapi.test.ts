@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlockBackend } from '../../src/block/block-backend.js';
-import { IdeGuest, openDrive, pattern, ST, TempDir } from './ide-guest.js';
+import { describe, expect, it } from 'vitest';
+import { IdeGuest, pattern, ST, useScratchDrives } from './ide-guest.js';
 import { firstDifference } from '../block/bytes.js';
 
 const READY = ST.DRDY | ST.DSC;
@@ -20,20 +19,11 @@ const hasXorriso = (() => {
   }
 })();
 
-let tmp: TempDir;
-const opened: BlockBackend[] = [];
-beforeEach(() => {
-  tmp = new TempDir();
-});
-afterEach(() => {
-  for (const b of opened.splice(0)) b.close();
-  tmp.remove();
-});
+const drives = useScratchDrives();
 
 /** A guest with a CD-ROM (this image, or no disc) as secondary master, identified so DRDY is set. */
 function cdGuest(iso: string | undefined): IdeGuest {
-  const backend = iso === undefined ? undefined : openDrive(iso, { media: 'cdrom' });
-  if (backend) opened.push(backend);
+  const backend = iso === undefined ? undefined : drives.open(iso, { media: 'cdrom' });
   const g = new IdeGuest().useSecondary();
   g.ide.attach(1, 0, { backend, media: 'cdrom' });
   g.select(0, false);
@@ -87,11 +77,11 @@ function requestSense(g: IdeGuest): number[] {
 }
 
 function makeIso(): string {
-  const src = path.join(tmp.path, 'src');
+  const src = path.join(drives.tmp.path, 'src');
   fs.mkdirSync(src);
   fs.writeFileSync(path.join(src, 'hello.txt'), 'hello from the cd\n');
   fs.writeFileSync(path.join(src, 'big.bin'), pattern(300 * 1024));
-  const iso = path.join(tmp.path, 'test.iso');
+  const iso = path.join(drives.tmp.path, 'test.iso');
   execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'TSVMTEST', '-o', iso, src], { stdio: 'ignore' });
   return iso;
 }
@@ -99,8 +89,7 @@ function makeIso(): string {
 describe('ATAPI IDENTIFY PACKET DEVICE', () => {
   it('describes a removable CD-ROM taking 12-byte packets', () => {
     const g = new IdeGuest();
-    const cd = openDrive(tmp.file('c.iso', 32 * 2048), { media: 'cdrom' });
-    opened.push(cd);
+    const cd = drives.open(drives.tmp.file('c.iso', 32 * 2048), { media: 'cdrom' });
     g.ide.attach(0, 0, { backend: cd, media: 'cdrom' });
     g.select(0, false);
     g.outb(7, 0xa1);
@@ -206,7 +195,7 @@ describe.skipIf(!hasXorriso)('ATAPI PACKET commands on an xorriso-made ISO', () 
 
 describe('ATAPI DEVICE RESET', () => {
   it('is taken even in the middle of a packet, leaves DRDY clear and shows the signature', () => {
-    const g = cdGuest(tmp.file('r.iso', 64 * 2048));
+    const g = cdGuest(drives.tmp.file('r.iso', 64 * 2048));
     g.outb(4, 0xfe);
     g.outb(5, 0xff);
     g.outb(7, 0xa0); // PACKET: the device now waits for 12 bytes

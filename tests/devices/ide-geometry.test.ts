@@ -1,21 +1,12 @@
 import * as fs from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlockBackend } from '../../src/block/block-backend.js';
-import { IdeGuest, openDrive, pattern, TempDir } from './ide-guest.js';
+import { describe, expect, it } from 'vitest';
+import { IdeGuest, pattern, useScratchDrives } from './ide-guest.js';
 
-let tmp: TempDir;
-const opened: BlockBackend[] = [];
-beforeEach(() => {
-  tmp = new TempDir();
-});
-afterEach(() => {
-  for (const b of opened.splice(0)) b.close();
-  tmp.remove();
-});
+const drives = useScratchDrives();
 
 /** A sparse disk of `sectors` whose MBR has one partition ending at the given head and sector. */
 function disk(sectors: number, mbrEnd?: { head: number; sector: number }): string {
-  const file = tmp.file('g.img', sectors * 512);
+  const file = drives.tmp.file('g.img', sectors * 512);
   if (mbrEnd) {
     const mbr = new Uint8Array(512);
     const entry = 0x1be;
@@ -34,8 +25,7 @@ function disk(sectors: number, mbrEnd?: { head: number; sector: number }): strin
 }
 
 function attach(file: string): IdeGuest {
-  const backend = openDrive(file);
-  opened.push(backend);
+  const backend = drives.open(file);
   const g = new IdeGuest();
   g.ide.attach(0, 0, { backend, media: 'disk' });
   return g;

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { DriveConfig } from '../../src/config.js';
 import { openBlockBackend } from '../../src/block/open.js';
 import type { BlockBackend } from '../../src/block/block-backend.js';
@@ -145,6 +146,40 @@ export class TempDir {
   remove(): void {
     fs.rmSync(this.path, { recursive: true, force: true });
   }
+}
+
+/**
+ * A scratch directory and the drives opened from it, fresh for each test:
+ * call once at the top of a test file; the hooks it registers close the
+ * drives and remove the directory after every test.
+ */
+export function useScratchDrives() {
+  let dir: TempDir | undefined;
+  const opened: BlockBackend[] = [];
+  const closeAll = () => {
+    for (const b of opened.splice(0)) b.close();
+  };
+  beforeEach(() => {
+    dir = new TempDir();
+  });
+  afterEach(() => {
+    closeAll();
+    dir!.remove();
+  });
+  return {
+    /** This test's scratch directory. */
+    get tmp(): TempDir {
+      return dir!;
+    },
+    /** openDrive, closed after the test. */
+    open(file: string, over: Partial<DriveConfig> = {}): BlockBackend {
+      const backend = openDrive(file, over);
+      opened.push(backend);
+      return backend;
+    },
+    /** Closes the drives now, so a test can read what reached the file. */
+    closeAll,
+  };
 }
 
 /** Opens an image as -drive would (format=raw unless `over` says otherwise; probing warnings are dropped). */
