@@ -106,10 +106,13 @@ export function emulate(c: OracleCase): OracleResult {
   host.flags = c.eflags ?? 0;
   const depth = c.depth ?? 2;
   /** Like the CPU: the opcode is offered for FOP before every instruction; the unit keeps it for non-control ones. */
+  /** An 0x66 prefix selects the 16-bit environment layouts. */
   const step = (hex: string, linear = 48): number => {
-    const b = Buffer.from(hex, 'hex');
+    const opsize32 = !hex.startsWith('66');
+    const insn = opsize32 ? hex : hex.slice(2);
+    const b = Buffer.from(insn, 'hex');
     fpu.setLastInstruction(0, 0, ((b[0] & 7) << 8) | b[1], 0, linear);
-    return run(fpu, hex, linear);
+    return run(fpu, insn, linear, opsize32);
   };
   step('dbe3');
   step('d92f', 0);
@@ -122,7 +125,7 @@ export function emulate(c: OracleCase): OracleResult {
     if (c.insn.slice(4, 6) === '47') fpu.fxsave(48);
     else fpu.fxrstor(48);
   } else {
-    r = step(c.insn.slice(0, 4), 48);
+    r = step(c.insn.slice(0, c.insn.startsWith('66') ? 6 : 4), 48);
   }
   step('ddb7', 640);
   return { save: getHex(host, 640, 108), eflags: r >= 0 ? r : -1, mem: getHex(host, 48, c.mem.length / 2) };

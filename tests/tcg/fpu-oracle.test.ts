@@ -160,14 +160,16 @@ function describeSave(save: string): string {
   return `fsw=${b.readUInt16LE(4).toString(16)} ftw=${tw.toString(16)} | ${live.join(' ')}`;
 }
 
-/** An FLDENV (28 bytes) or FRSTOR (108 bytes) image: random control/status/tag words and registers. */
-function environmentImage(withRegisters: boolean): string {
-  const b = Buffer.alloc(withRegisters ? 108 : 28);
-  for (let i = 0; i < b.length; i += 4) b.writeUInt32LE(u32(), i);
+/** An FLDENV or FRSTOR image (32- or 16-bit protected layout): random control/status/tag words and registers. */
+function environmentImage(withRegisters: boolean, opsize32 = true): string {
+  const w = opsize32 ? 4 : 2;
+  const env = 7 * w;
+  const b = Buffer.alloc(env + (withRegisters ? 80 : 0));
+  for (let i = 0; i + 1 < b.length; i += 2) b.writeUInt16LE(u32() & 0xffff, i);
   b.writeUInt16LE(controlWord() & ~(rand() < 0.5 ? 0 : 0x3f), 0);
-  if (rand() < 0.5) b.writeUInt16LE(0, 4); // a clean status word half the time
-  if (rand() < 0.3) b.writeUInt16LE(0xffff, 8); // all empty
-  if (withRegisters) for (let i = 0; i < 8; i++) Buffer.from(anyM80(), 'hex').copy(b, 28 + 10 * i);
+  if (rand() < 0.5) b.writeUInt16LE(0, w); // a clean status word half the time
+  if (rand() < 0.3) b.writeUInt16LE(0xffff, 2 * w); // all empty
+  if (withRegisters) for (let i = 0; i < 8; i++) Buffer.from(anyM80(), 'hex').copy(b, env + 10 * i);
   return b.toString('hex');
 }
 
@@ -261,6 +263,8 @@ const GROUPS: Group[] = [
   { name: 'fxrstor', insns: ['0fae4f30'], mem: fxsaveImage },
   { name: 'fldenv', insns: ['d9' + mem(4)], mem: () => environmentImage(false) },
   { name: 'frstor', insns: ['dd' + mem(4)], mem: () => environmentImage(true) },
+  { name: 'fldenv 16-bit', insns: ['66d9' + mem(4)], mem: () => environmentImage(false, false) },
+  { name: 'frstor 16-bit', insns: ['66dd' + mem(4)], mem: () => environmentImage(true, false) },
 ];
 
 describe.skipIf(!oracleAvailable())('x87 against the host x87', () => {
