@@ -22,10 +22,12 @@ export function hex(v: bigint | number, digits: number): string {
   return BigInt.asUintN(digits * 4, BigInt(v)).toString(16).padStart(digits, '0');
 }
 
-/** The high descriptor dword's attribute bits 8-23, as QEMU keeps them in SegmentCache.flags. */
+/** The descriptor's high dword as QEMU keeps it in SegmentCache.flags: attributes and limit bits 19:16. */
 export function segmentFlags(s: SegmentState): number {
+  const rawLimit = s.g ? s.limit >>> 12 : s.limit;
   return (
     ((s.type & 0xf) << 8) |
+    (((rawLimit >>> 16) & 0xf) << 16) |
     (s.s ? 1 << 12 : 0) |
     ((s.dpl & 3) << 13) |
     (s.present ? 1 << 15 : 0) |
