@@ -148,6 +148,24 @@ describe.each(ACCELS)('HMP under -accel %s', (accel) => {
   });
 });
 
+describe('HMP on the -nographic console', () => {
+  it('Ctrl-A c brings the monitor with its banner, commands answer, Ctrl-A c goes back, Ctrl-A x quits', async () => {
+    const run = startTsvm(['-accel', 'tcg', '-kernel', guestPath('hello'), '-nographic']);
+    children.push(run.child);
+    await run.waitFor('Hello from a KVM guest');
+    expect(run.stdout()).not.toContain('monitor');
+    run.write('\x01c');
+    await run.waitFor("QEMU 7.2.0 monitor - type 'help' for more information\r\n(qemu) ");
+    run.write('info status\r');
+    await run.waitFor('VM status: running\r\n(qemu) ');
+    run.write('\x01c');
+    run.write('\x01c');
+    await run.waitFor(/\(qemu\) \(qemu\) $/);
+    run.write('\x01x');
+    expect(await run.exited).toBe(0);
+  });
+});
+
 describe.skipIf(qemuReason)('HMP info registers: tsvm and qemu-system-x86_64 at the same breakpoint', () => {
   it('prints the same general, segment, table and control register lines', async () => {
     const qemu = await atBreakpoint('qemu-system-x86_64', ['-accel', 'tcg']);
