@@ -44,7 +44,7 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
   const r = pick(regs);
   const r2 = pick(regs);
   const i = imm() & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
-  switch (next() % 26) {
+  switch (next() % 29) {
     case 0:
       return `mov ${r}, ${r2}`;
     case 1:
@@ -85,9 +85,9 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
       return `cmp ${r}, ${next() & 1 ? r2 : i}\nj${pick(CC)} ${l}\n${pick(ALU)} ${pick(R32)}, ${imm()}\n${l}:`;
     }
     case 16:
-      return `${pick(SHIFTS)} ${next() & 1 ? r : m}, ${next() & 1 ? 'cl' : next() % 40}`;
+      return `${pick(SHIFTS)} ${next() & 1 ? r : m}, ${pick(['cl', 1, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, next() % 256])}`;
     case 17:
-      return `imul ${pick(R32)}, ${pick(R32)}`;
+      return `imul ${pick(R32)}, ${pick([pick(R32), `dword [ebp + ${next() % 250}]`, `${pick(R32)}, ${imm() | 0}`, `${pick(R32)}, ${(next() % 256) - 128}`])}`;
     case 18:
       return `set${pick(CC)} ${pick(R8)}`;
     case 19:
@@ -99,12 +99,17 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
     case 22:
       // A divide that may raise #DE: precise exception state inside a block.
       return next() % 4 === 0 ? `div ${pick(R32)}` : `${pick(['clc', 'stc', 'cmc'])}`;
+    case 26:
+    case 27:
+    case 28:
+      // Every flag the previous instructions left, into the compared data area.
+      return `pushfd\npop dword [ebp + ${next() % 250}]`;
     case 24:
     case 25: {
       // A short counted loop: a block that jumps back to its own start.
       const l = label();
       const body = [0, 1, 2].map(() => randomStraightInsn(next, depth));
-      return `mov dword [ebp + 300], ${1 + (next() % 5)}\n${l}:\n${body.join('\n')}\ndec dword [ebp + 300]\njnz ${l}`;
+      return `mov dword [ebp + 1000], ${1 + (next() % 5)}\n${l}:\n${body.join('\n')}\ndec dword [ebp + 1000]\njnz ${l}`;
     }
     default: {
       const l = label();
@@ -117,7 +122,8 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
 function randomStraightInsn(next: () => number, depth: { push: number }): string {
   for (;;) {
     const insn = randomInsn(next, () => '.none', depth);
-    if (!insn.includes('.none') && !/^(push|pop|mov dword \[ebp \+ 300\])/.test(insn)) return insn;
+    if (!insn.includes('.none') && !/^(push|pop)/.test(insn)) return insn;
+    if (insn.startsWith('pushfd')) continue;
     if (insn.startsWith('push')) depth.push--;
     if (insn.startsWith('pop')) depth.push++;
   }
@@ -128,17 +134,21 @@ function randomProgram(seed: number, length: number): string {
   let labels = 0;
   const depth = { push: 0 };
   const body: string[] = [];
-  for (let i = 0; i < length; i++) body.push(randomInsn(next, () => `.l${labels++}`, depth));
+  for (let i = 0; i < length; i++) {
+    body.push(randomInsn(next, () => `.l${labels++}`, depth));
+    // Often keep the flags too, so that flags later overwritten are compared as well.
+    if (next() % 3 === 0) body.push(`pushfd\npop dword [ebp + ${256 + (next() % 64) * 4}]`);
+  }
   while (depth.push-- > 0) body.push('pop esi');
   const init = R32.map((r) => `mov ${r}, ${next()}`).join('\n');
   return `mov ebp, ${DATA}\nmov dword [${LOOPS}], 2\n${init}\ntop:\n${body.join('\n')}\ndec dword [${LOOPS}]\njnz top\nhlt`;
 }
 
-/** Fills the data area; every third seed also cuts SS (EBP-based operands use it) short so some accesses raise #SS. */
+/** Fills the data area; every fifth seed also cuts SS (EBP-based operands use it) short so some accesses raise #SS. */
 function fillData(m: TestMachine, seed: number): void {
   const next = rng(seed ^ 0x5eed);
   for (let a = 0; a < 512; a += 4) m.mem.write32(DATA + a, next());
-  if (seed % 3 === 0) m.cpu.segLimit[2] = DATA + 200;
+  if (seed % 5 === 0) m.cpu.segLimit[2] = DATA + 200;
 }
 
 function interpreted(code: Uint8Array, seed: number): TestMachine {

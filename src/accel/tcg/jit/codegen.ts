@@ -18,7 +18,7 @@
  */
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
-import { ARITH_FLAGS, CF } from '../constants.js';
+import { AF, ARITH_FLAGS, CF, OF, PF, SF, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 
@@ -301,6 +301,14 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       emitJump(e, d, eip, next, 'true');
       return true;
   }
+  if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && d.mod === 3 && d.reg >= 4) {
+    return emitShift(e, k, d.reg, d.rm, size, (op <= 0xc1 ? d.imm : 1) & 0x1f);
+  }
+  if ((op === 0x1af || op === 0x69 || op === 0x6b) && size === 4) {
+    if (mem) e.sync(eip, next);
+    const src = mem ? memRead(e, k, d, 4) : regRead(d.rm, 4);
+    return emitImul32(e, k, d.reg, op === 0x1af ? regRead(d.reg, 4) : src, op === 0x1af ? src : String(d.imm));
+  }
   if (op >= 0xb0 && op <= 0xbf) {
     e.emit(regWrite(op & 7, size, String(d.imm)));
     return true;
@@ -392,6 +400,53 @@ function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boole
   e.emit(`c.flags = (c.flags & ${~CF}) | f${k}; c.lazy = ${ARITH_FLAGS & ~CF};`);
   e.emit(regWrite(reg, size, `x${k}`));
   e.flags = { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size };
+  return true;
+}
+
+/** The record Cpu.setResultFlags makes: ZF/SF/PF from the result, CF/OF/AF as computed (`cfOf`: an expression of CF|OF bits). */
+function emitResultFlags(e: Emitter, x: string, size: number, cfOf: string): void {
+  e.emit(`c.lOp = ${FlagOp.Logic}; c.lR = ${x}; c.lSign = ${sign(size)};`);
+  e.emit(`c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}; c.lazy = ${ZF | SF | PF};`);
+  e.flags = undefined;
+}
+
+/** SHL/SAL/SHR/SAR r, imm (shift.ts's shift with a constant count; 0 changes nothing). */
+function emitShift(e: Emitter, k: number, op: number, reg: number, size: number, count: number): boolean {
+  if (op === 4 || op === 6 || op === 5 || op === 7) {
+    if (count === 0) return true;
+    const bits = size * 8;
+    const s = sign(size);
+    e.emit(`const a${k} = ${regRead(reg, size)};`);
+    let x: string;
+    let cf: string;
+    let of: string;
+    if (op === 5) {
+      x = count >= bits ? '0' : `a${k} >>> ${count}`;
+      cf = count > bits ? '0' : `((a${k} >>> ${count - 1}) & 1)`;
+      of = count === 1 ? `(a${k} & ${s} ? ${OF} : 0)` : '0';
+      e.emit(`const x${k} = ${x}; const f${k} = ${cf};`);
+    } else if (op === 7) {
+      e.emit(`const v${k} = ${signed(`a${k}`, size)};`);
+      e.emit(`const x${k} = (v${k} >> ${Math.min(count, bits - 1)}) ${mask(size)}; const f${k} = (v${k} >> ${Math.min(count - 1, 31)}) & 1;`);
+      of = '0';
+    } else {
+      x = `(a${k} << ${count}) ${mask(size)}`;
+      cf = count > bits ? '0' : `((a${k} >>> ${bits - count}) & 1)`;
+      e.emit(`const x${k} = ${x}; const f${k} = ${cf};`);
+      of = `(((x${k} & ${s} ? 1 : 0) ^ f${k}) ? ${OF} : 0)`;
+    }
+    emitResultFlags(e, `x${k}`, size, `f${k} | ${of}`);
+    e.emit(regWrite(reg, size, `x${k}`));
+    return true;
+  }
+  return false;
+}
+
+/** IMUL r32, r/m32 (, imm): alu.ts's imulTruncated for 32 bits; CF=OF when the signed product does not fit. */
+function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): boolean {
+  e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = Math.imul(a${k}, b${k});`);
+  emitResultFlags(e, `(x${k} >>> 0)`, 4, `((a${k} | 0) * (b${k} | 0) !== x${k} ? ${CF | OF} : 0)`);
+  e.emit(regWrite(reg, 4, `x${k}`));
   return true;
 }
 

@@ -22,7 +22,7 @@ import { type Interpreter, StopReason } from '../interp.js';
 import { decode, type ByteSource } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
-import { ATTR_DB, CS, ESP, TF } from '../constants.js';
+import { ATTR_DB, CS, ESP, IF, TF } from '../constants.js';
 import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { continuesBlock } from './block-rules.js';
@@ -76,37 +76,42 @@ export class Translator {
     const c = this.cpu;
     const interp = this.interp;
     const lifecycle = c.bus.lifecycle;
-    const start = this.executed + interp.executed;
-    while (this.executed + interp.executed - start < budget) {
+    const intr = c.bus.intr;
+    let left = budget;
+    while (left > 0) {
       if (c.interruptShadow || c.flags & TF) {
         interp.step();
+        left--;
       } else {
-        interp.checkInterrupts();
+        if (c.nmiPending || (c.flags & IF && intr !== undefined && intr.hasInterrupt())) interp.checkInterrupts();
         if (c.halted || interp.shutdown) return StopReason.Halted;
         const b = this.lookup(c);
-        if (b !== undefined) this.runBlock(b);
-        else this.interpretBlock();
+        left -= b !== undefined ? this.runBlock(b) : this.interpretBlock();
       }
       if (c.halted) {
         interp.checkInterrupts();
         if (c.halted) return StopReason.Halted;
       }
       if (interp.shutdown) return StopReason.Halted;
-      if (lifecycle?.hasRequest) return StopReason.Request;
+      if (lifecycle !== undefined && lifecycle.hasRequest) return StopReason.Request;
     }
     return StopReason.Budget;
   }
 
-  private runBlock(b: Block): void {
+  /** Runs `b`, delivering a fault it raises as the interpreter would; returns the instructions executed. */
+  private runBlock(b: Block): number {
     const c = this.cpu;
     this.stats.blocksRun++;
     try {
-      this.executed += b.fn(c);
+      const n = b.fn(c);
+      this.executed += n;
+      return n;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
       c.eip = c.insnEip;
       c.regs[ESP] = c.insnEsp;
       this.interp.deliverException(e.vector, e.errorCode);
+      return 1;
     }
   }
 
@@ -133,7 +138,7 @@ export class Translator {
    * Interprets from CS:EIP to the end of the basic block, counting entries
    * of the block start and translating it once hot.
    */
-  private interpretBlock(): void {
+  private interpretBlock(): number {
     const c = this.cpu;
     const interp = this.interp;
     const lin = (c.segBase[CS]! + c.eip) >>> 0;
@@ -146,12 +151,12 @@ export class Translator {
         const b = this.translate(frame, lin);
         if (b !== undefined) {
           page.hits.delete(lin & 0xfff);
-          this.runBlock(b);
-          return;
+          return this.runBlock(b);
         }
       }
     }
-    for (let i = 0; i < MAX_BLOCK_INSNS; i++) {
+    let i = 0;
+    while (i < MAX_BLOCK_INSNS) {
       let d: Insn | undefined;
       try {
         d = interp.cache.fetch(c);
@@ -160,9 +165,11 @@ export class Translator {
       }
       const next = c.eip + (d?.len ?? 0);
       interp.step();
-      if (d === undefined || !continuesBlock(d) || c.eip !== next || c.halted || c.interruptShadow) return;
-      if (((c.segBase[CS]! + next) & 0xfff) === 0 || c.flags & TF) return;
+      i++;
+      if (d === undefined || !continuesBlock(d) || c.eip !== next || c.halted || c.interruptShadow) break;
+      if (((c.segBase[CS]! + next) & 0xfff) === 0 || c.flags & TF) break;
     }
+    return i;
   }
 
   private codePage(frame: number): CodePage {
