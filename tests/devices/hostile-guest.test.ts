@@ -1,0 +1,181 @@
+/**
+ * A hostile guest against every chip of the pc machine, wired as
+ * src/machine/pc.ts wires them: random port I/O of every width on every
+ * port, random IDE task-file and ATAPI packet sequences, random PCI
+ * configuration writes and random accesses to the VGA window. Real hardware
+ * answers all of it with some value; tsvm must too, and never throw.
+ * The generator is seeded, so a failure replays.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AcpiPm } from '../../src/devices/acpi-pm.js';
+import { DebugCon } from '../../src/devices/debugcon.js';
+import { IsaDebugExit } from '../../src/devices/debug-exit.js';
+import { I8042 } from '../../src/devices/i8042.js';
+import { I8254Pit } from '../../src/devices/i8254.js';
+import { I8259Pair } from '../../src/devices/i8259.js';
+import { IdeController } from '../../src/devices/ide.js';
+import { Mc146818Rtc } from '../../src/devices/mc146818.js';
+import { createI440fxPiix } from '../../src/devices/pci.js';
+import { Port80 } from '../../src/devices/port80.js';
+import { Port92 } from '../../src/devices/port92.js';
+import { ResetControl } from '../../src/devices/reset-control.js';
+import { Uart16550 } from '../../src/devices/uart16550.js';
+import { VGA_WINDOW_BASE, Vga } from '../../src/devices/vga.js';
+import { NullChardev } from '../../src/chardev/null.js';
+import { A20Gate } from '../../src/io/a20.js';
+import { IrqRouter } from '../../src/io/irq.js';
+import { PortBus } from '../../src/io/port-bus.js';
+import type { AccessSize } from '../../src/memory/address-space.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
+import { Lifecycle } from '../../src/machine/lifecycle.js';
+import { fakeTime } from './fake-clock.js';
+import { useScratchDrives } from './ide-guest.js';
+
+const drives = useScratchDrives();
+const SIZES: readonly AccessSize[] = [1, 2, 4];
+const COM_PORTS = [
+  [0x3f8, 4],
+  [0x2f8, 3],
+  [0x3e8, 4],
+  [0x2e8, 3],
+] as const;
+
+/** mulberry32: small, seeded, good enough to spread accesses. */
+function random(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  return {
+    u32: () => Math.floor(next() * 2 ** 32) >>> 0,
+    below: (n: number) => Math.floor(next() * n),
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!,
+  };
+}
+
+/** The chips of QEMU's pc machine on one port bus and address space, with a disk and a CD-ROM on IDE. */
+function pcMachine() {
+  const mem = new AddressSpace(2 << 20);
+  const io = new PortBus();
+  const irq = new IrqRouter(new I8259Pair(io));
+  const time = fakeTime();
+  const { timers } = time;
+  const lifecycle = new Lifecycle();
+  const a20 = new A20Gate();
+  new I8254Pit(io, timers, irq.line(0));
+  const pm = new AcpiPm(io, timers, irq.line(9), lifecycle);
+  createI440fxPiix(io, irq, pm, 2 << 20);
+  new Mc146818Rtc(io, timers, irq.line(8), { base: 'utc' });
+  new I8042(io, irq.line(1), irq.line(12), a20, lifecycle);
+  new Port92(io, a20, lifecycle);
+  new ResetControl(io, lifecycle);
+  new Port80(io);
+  for (const [base, line] of COM_PORTS) new Uart16550(io, base, irq.line(line), timers, new NullChardev(`com${base}`));
+  const ide = new IdeController(io, irq.line(14), irq.line(15));
+  ide.attach(0, 0, { backend: drives.open(drives.tmp.file('disk.img', 64 * 512)), media: 'disk' });
+  ide.attach(1, 0, { backend: drives.open(drives.tmp.file('cd.iso', 32 * 2048), { media: 'cdrom' }), media: 'cdrom' });
+  new Vga(io, mem);
+  new IsaDebugExit(io, 0xf4, 4, lifecycle);
+  new DebugCon(io, 0xe9, new NullChardev('debugcon'));
+  return { mem, io, advance: time.advance };
+}
+
+/** Reads that came back wider than the access or not a whole number, as `size:value` (expect() per access is too slow). */
+const outOfRange: string[] = [];
+function checkRead(value: number, size: AccessSize): void {
+  if (!(Number.isInteger(value) && value >= 0 && value < 2 ** (8 * size))) outOfRange.push(`${size}:${value}`);
+}
+
+describe('a hostile guest', () => {
+  afterEach(() => {
+    expect(outOfRange.splice(0)).toEqual([]);
+  });
+
+  it('writes and reads random values on every port 0x0000-0xffff in every width', () => {
+    const { io, advance } = pcMachine();
+    const rng = random(1);
+    for (let port = 0; port <= 0xffff; port++) {
+      for (const size of SIZES) {
+        io.write(port, size, rng.u32() & (2 ** (8 * size) - 1));
+        checkRead(io.read(port, size), size);
+      }
+      if ((port & 0xff) === 0) advance(1_000_000);
+    }
+  });
+
+  it('drives the chip registers with long random sequences while time passes', () => {
+    const { io, advance } = pcMachine();
+    const rng = random(2);
+    // Every register port of the pc machine's chips, so the generator reaches deep states.
+    const ranges: [number, number][] = [
+      [0x20, 2], [0xa0, 2], [0x40, 4], [0x60, 1], [0x64, 1], [0x70, 2], [0x92, 1], [0xb2, 2],
+      [0x1f0, 8], [0x3f6, 1], [0x170, 8], [0x376, 1], [0x3c0, 0x20], [0x3b4, 2],
+      [0x3f8, 8], [0x2f8, 8], [0xcf8, 8], [0x600, 0x40], [0xc000, 0x10],
+    ];
+    const ports = ranges.flatMap(([base, count]) => Array.from({ length: count }, (_, k) => base + k));
+    // ATA and ATAPI commands, and the IDE data ports, more often than chance would pick them.
+    const commands = [0x08, 0x20, 0x21, 0x24, 0x25, 0x29, 0x30, 0x31, 0x34, 0x35, 0x39, 0x40, 0x42, 0x70, 0x91, 0xa0, 0xa1, 0xc4, 0xc5, 0xc6, 0xc8, 0xca, 0xe7, 0xea, 0xec, 0xef, 0xf8, 0x27];
+    for (let step = 0; step < 300_000; step++) {
+      const roll = rng.below(10);
+      const size = rng.pick(SIZES);
+      if (roll === 0) io.write(rng.pick([0x1f7, 0x177]), 1, rng.pick(commands));
+      else if (roll <= 2) {
+        const data = rng.pick([0x1f0, 0x170]);
+        if (rng.below(2)) io.write(data, size, rng.u32() & (2 ** (8 * size) - 1));
+        else checkRead(io.read(data, size), size);
+      } else {
+        const port = rng.pick(ports);
+        if (rng.below(2)) io.write(port, size, rng.u32() & (2 ** (8 * size) - 1));
+        else checkRead(io.read(port, size), size);
+      }
+      if (step % 1000 === 0) advance(rng.below(50_000_000));
+    }
+  });
+
+  it('sends ATAPI packets of random bytes', () => {
+    const { io } = pcMachine();
+    const rng = random(3);
+    for (let n = 0; n < 5000; n++) {
+      io.write(0x176, 1, 0xa0); // secondary master
+      io.write(0x171, 1, rng.below(4)); // features: DMA/overlap bits
+      io.write(0x174, 1, rng.u32() & 0xff); // byte count limit
+      io.write(0x175, 1, rng.u32() & 0xff);
+      io.write(0x177, 1, 0xa0); // PACKET
+      const packet = [rng.pick([0x00, 0x03, 0x12, 0x1b, 0x1e, 0x25, 0x28, 0x2b, 0x42, 0x43, 0x46, 0x4a, 0x51, 0x5a, 0xa8, 0xad, 0xbd, 0xbe]), ...Array.from({ length: 11 }, () => rng.u32() & 0xff)];
+      for (let k = 0; k < 12; k += 2) io.write(0x170, 2, packet[k]! | (packet[k + 1]! << 8));
+      for (let k = 0; k < 64 && io.read(0x177, 1) & 0x08; k++) {
+        const size = rng.pick(SIZES);
+        checkRead(io.read(0x170, size), size);
+      }
+    }
+  });
+
+  it('writes random PCI configuration registers of every function and reads them back', () => {
+    const { io } = pcMachine();
+    const rng = random(4);
+    for (let n = 0; n < 100_000; n++) {
+      const address = (0x8000_0000 | (rng.below(0x10000) << 8) | rng.below(0x100)) >>> 0;
+      io.write(0xcf8, 4, rng.below(8) ? address : rng.u32());
+      const size = rng.pick(SIZES);
+      const port = 0xcfc + rng.below(4);
+      io.write(port, size, rng.u32() & (2 ** (8 * size) - 1));
+      checkRead(io.read(port, size), size);
+    }
+  });
+
+  it('reads and writes the VGA window in every width under random register settings', () => {
+    const { io, mem } = pcMachine();
+    const rng = random(5);
+    for (let n = 0; n < 200_000; n++) {
+      if (rng.below(8) === 0) io.write(0x3c0 + rng.below(0x20), rng.pick(SIZES), rng.u32());
+      const size = rng.pick(SIZES);
+      const addr = VGA_WINDOW_BASE + rng.below(0x20000) - (rng.below(16) === 0 ? 2 : 0);
+      if (rng.below(2)) mem.writeSlow(addr, size, rng.u32() & (2 ** (8 * size) - 1));
+      else checkRead(mem.readSlow(addr, size), size);
+    }
+  });
+});
