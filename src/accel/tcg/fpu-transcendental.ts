@@ -182,9 +182,10 @@ export function fyl2x(x: F80, y: F80, ctx: FpContext): F80 {
   if (l === 0) return ky === Kind.Infinity ? invalid(ctx) : zero(y.sign);
   if (ky === Kind.Infinity) return infinity(y.sign ^ (l < 0 ? 1 : 0));
   if (ky === Kind.Zero) return zero(y.sign ^ (l < 0 ? 1 : 0));
-  if (x.mant === J_BIT) return atFullPrecision(ctx, () => mul(y, fromNumber(l), ctx)); // a power of two: log2 is an integer
+  // PE even when x is a power of two and the product exact, as measured on hardware.
   ctx.flags |= PE;
-  return atFullPrecision(ctx, () => mul(y, approximate(l), ctx)); // log2 via doubles
+  const log = x.mant === J_BIT ? fromNumber(l) : approximate(l); // a power of two has an integer log2
+  return atFullPrecision(ctx, () => mul(y, log, ctx)); // log2 via doubles
 }
 
 /** FYL2XP1: y × log2(x + 1) for |x| < 1 - sqrt(2)/2 (SDM Vol. 2 FYL2XP1). */
