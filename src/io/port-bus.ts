@@ -57,7 +57,7 @@ export class PortBus {
       for (let i = 0; i < size; i++) value |= this.read((port + i) & 0xffff, 1) << (8 * i);
       value >>>= 0;
     } else {
-      log.unimp({ port: hex(port) }, 'read from unassigned port');
+      if (logOn.unimp) log.unimp({ port: hex(port) }, 'read from unassigned port');
       value = 0xff;
     }
     if (logOn.ioport) log.ioport({ port: hex(port), size, value: hex(value) }, 'in');
@@ -73,7 +73,7 @@ export class PortBus {
     } else if (size > 1) {
       for (let i = 0; i < size; i++) this.write((port + i) & 0xffff, 1, (value >>> (8 * i)) & 0xff);
     } else if (!claim) {
-      log.unimp({ port: hex(port), value: hex(value) }, 'write to unassigned port');
+      if (logOn.unimp) log.unimp({ port: hex(port), value: hex(value) }, 'write to unassigned port');
     }
   }
 }

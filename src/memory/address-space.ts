@@ -13,7 +13,7 @@
  *   -1    unassigned (reads all-ones, writes dropped)
  *   <= -2 region number (-2 - value) in `regions` (ROM or MMIO)
  */
-import { log } from '../log.js';
+import { log, logOn } from '../log.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -160,7 +160,7 @@ export class AddressSpace {
   readSlow(addr: number, size: AccessSize): number {
     const region = this.regionAt(addr);
     if (!region) {
-      log.unimp({ addr: hex(addr), size }, 'read from unassigned memory');
+      if (logOn.unimp) log.unimp({ addr: hex(addr), size }, 'read from unassigned memory');
       return size === 4 ? 0xffff_ffff : (1 << (8 * size)) - 1;
     }
     const offset = addr - region.base;
@@ -178,7 +178,7 @@ export class AddressSpace {
       region.handler.write(addr - region.base, size, value);
       return;
     }
-    log.unimp({ addr: hex(addr), size, value: hex(value) }, region ? 'write to ROM' : 'write to unassigned memory');
+    if (logOn.unimp) log.unimp({ addr: hex(addr), size, value: hex(value) }, region ? 'write to ROM' : 'write to unassigned memory');
   }
 
   /** Copies guest physical memory out (for DMA and the monitor). Non-RAM bytes read as the bus gives them. */
