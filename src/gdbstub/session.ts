@@ -47,7 +47,7 @@ export class GdbSession implements CharFrontend {
   receive(data: Uint8Array): void {
     for (const msg of this.reader.feed(data)) {
       if (msg.kind === 'interrupt') this.interrupt();
-      else this.reply(this.handle(msg.payload));
+      else this.reply(this.handleSafely(msg.payload));
     }
   }
 
@@ -115,6 +115,15 @@ export class GdbSession implements CharFrontend {
     this.running = true;
     this.pc.resume();
     return undefined;
+  }
+
+  /** A malformed packet (bad hex, missing fields) gets an error reply; it never reaches the machine. */
+  private handleSafely(p: string): string | undefined {
+    try {
+      return this.handle(p);
+    } catch {
+      return 'E22';
+    }
   }
 
   /** The reply to one packet, or undefined when the reply comes later (c, s: the stop reply). */

@@ -10,6 +10,7 @@ import { I8042, SET2_MAKE_CODES } from '../devices/i8042.js';
 import { Vga } from '../devices/vga.js';
 import { readPhysical, readVirtual, GuestMemoryError } from './guest-memory.js';
 import { renderTextScreen } from './screendump.js';
+import { couldNotOpen, strerror } from '../host-errors.js';
 
 export const QEMU_VERSION = { major: 7, minor: 2, micro: 0 };
 export const VERSION_STRING = `${QEMU_VERSION.major}.${QEMU_VERSION.minor}.${QEMU_VERSION.micro}`;
@@ -95,7 +96,7 @@ export class MachineControl {
     try {
       writeFileSync(file, data);
     } catch (e) {
-      throw new MonitorError(`could not open '${file}'`, 'GenericError');
+      throw new MonitorError(couldNotOpen(file, e).message);
     }
   }
 
@@ -104,8 +105,8 @@ export class MachineControl {
     if (!vga) throw new MonitorError('There is no console to take a screendump from');
     try {
       writeFileSync(file, renderTextScreen(vga.textScreen()));
-    } catch {
-      throw new MonitorError(`failed to open file '${file}': ${'No such file or directory'}`);
+    } catch (e) {
+      throw new MonitorError(`failed to open file '${file}': ${strerror(e)}`);
     }
   }
 

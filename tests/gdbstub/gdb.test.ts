@@ -80,6 +80,9 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
     expect(await rsp.command('?')).toMatch(/^T05/);
     expect(await rsp.command('m100000,4')).toBe('02b0ad1b');
     rsp.sendRaw('$bogus#00garbage\x7f$');
+    expect(await rsp.command('mzz,4')).toBe('E22');
+    expect(await rsp.command('Z0,nothex,1')).toBe('E22');
+    expect(await rsp.command('m0,99999999')).toBe('E22');
     expect(await rsp.command('qAttached')).toBe('1');
     rsp.sendRaw(`$c#63`);
     await new Promise((r) => setTimeout(r, 300));

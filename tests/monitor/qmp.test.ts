@@ -133,6 +133,27 @@ describe.each(ACCELS)('QMP under -accel %s', (accel) => {
   });
 });
 
+describe('several QMP monitors', () => {
+  it('-qmp and -mon chardev=...,mode=control serve two clients at once; both see the events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
+    const [socket, second] = [join(dir, 'first.sock'), join(dir, 'second.sock')];
+    running = startTsvm(['-accel', 'tcg', '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none',
+      '-qmp', `unix:${socket},server=on,wait=off`,
+      '-chardev', `socket,id=qmp2,path=${second},server=on,wait=off`, '-mon', 'chardev=qmp2,mode=control']);
+    const [a, b] = await Promise.all([QmpClient.connect(socket), QmpClient.connect(second)]);
+    await Promise.all([a.greeting(), b.greeting()]);
+    await a.execute('qmp_capabilities');
+    await b.execute('qmp_capabilities');
+    expect(await a.execute('stop')).toEqual({ return: {} });
+    await Promise.all([a.waitEvent('STOP'), b.waitEvent('STOP')]);
+    expect((await b.execute('query-status'))['return']).toMatchObject({ status: 'paused' });
+    expect(await b.execute('cont')).toEqual({ return: {} });
+    await Promise.all([a.waitEvent('RESUME'), b.waitEvent('RESUME')]);
+    await b.execute('quit');
+    expect(await running.exited).toBe(0);
+  });
+});
+
 describe.skipIf(socatMissing)('QMP through socat', () => {
   it('runs a scripted session: query-status, stop, STOP, paused, cont, quit', async () => {
     const { run, socket } = startWithQmp('tcg');
