@@ -8,6 +8,9 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTsvm } from '../helpers/tsvm-process.js';
 import { buildGuests, guestPath, kvmUnavailable, qemuUnavailable } from '../kvm/harness.js';
 import { freePort, RspClient } from '../gdbstub/rsp-client.js';
@@ -144,6 +147,40 @@ describe.each(ACCELS)('HMP under -accel %s', (accel) => {
     again.close();
     const last = await HmpClient.connect(port);
     last.run('quit').catch(() => {});
+    expect(await run.exited).toBe(0);
+  });
+});
+
+describe('HMP commands that reach outside', () => {
+  it('gdbserver starts and stops a gdbstub; pmemsave/memsave/screendump write files; log and system_reset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-hmp-'));
+    const [monPort, gdbPort] = [await freePort(), await freePort()];
+    const run = startTsvm(['-accel', 'tcg', '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null',
+      '-monitor', `tcp:127.0.0.1:${monPort},server=on,wait=off`]);
+    children.push(run.child);
+    const hmp = await HmpClient.connect(monPort);
+    expect(await hmp.run(`gdbserver tcp:127.0.0.1:${gdbPort}`)).toBe(`Waiting for gdb connection on device 'tcp:127.0.0.1:${gdbPort}'\n`);
+    const rsp = await RspClient.connect(gdbPort);
+    expect(await rsp.command('?')).toMatch(/^T05/);
+    expect(await hmp.run('info status')).toBe('VM status: paused (debug)\n');
+    expect(await rsp.command('D')).toBe('OK');
+    expect(await hmp.run('info status')).toBe('VM status: running\n');
+    expect(await hmp.run('gdbserver none')).toBe('Disabled gdbserver\n');
+    rsp.close();
+
+    expect(await hmp.run(`pmemsave 0x100000 16 ${join(dir, 'p.bin')}`)).toBe('');
+    expect(readFileSync(join(dir, 'p.bin')).readUInt32LE(0)).toBe(0x1badb002);
+    expect(await hmp.run(`memsave 0x100000 16 ${join(dir, 'v.bin')}`)).toBe('');
+    expect(readFileSync(join(dir, 'v.bin'))).toEqual(readFileSync(join(dir, 'p.bin')));
+    expect(await hmp.run(`pmemsave 0 16 ${join(dir, 'no', 'such', 'dir')}`)).toMatch(/^Could not open '.*': No such file or directory\n$/);
+    expect(await hmp.run(`screendump ${join(dir, 's.ppm')}`)).toBe('');
+    expect(readFileSync(join(dir, 's.ppm')).subarray(0, 2).toString()).toBe('P6');
+    expect(await hmp.run('log guest_errors')).toBe('');
+    expect(await hmp.run('log none')).toBe('');
+    expect(await hmp.run('info jit')).toMatch(/^Translation buffer state:\n/);
+    expect(await hmp.run('system_reset')).toBe('');
+    expect(await hmp.run('info status')).toBe('VM status: running\n');
+    hmp.run('quit').catch(() => {});
     expect(await run.exited).toBe(0);
   });
 });
