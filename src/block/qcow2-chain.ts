@@ -7,32 +7,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CacheMode } from '../config.js';
 import type { BlockBackend } from './block-backend.js';
 import { lockImage } from './lock.js';
 import { couldNotOpen } from '../host-errors.js';
 import { probeFormat, type ImageFormat } from './probe.js';
-import { Qcow2Image, openQcow2 } from './qcow2.js';
+import { Qcow2Image, openQcow2, type Qcow2OpenOptions } from './qcow2.js';
 import { RawFileBackend } from './raw-file.js';
 
 /** Deeper chains than this are refused rather than exhausting file descriptors. */
 const MAX_CHAIN_DEPTH = 256;
 
-export interface OpenImageOptions {
-  format?: ImageFormat;
-  readOnly: boolean;
-  cache?: CacheMode;
-  locking?: boolean;
-  /** qcow2 only: open an internal snapshot, read-only. */
-  snapshot?: string;
-  /** qcow2 only: leave the backing file closed. */
-  noBacking?: boolean;
-  /** qcow2 only: the caller repairs the image (check -r), so a dirty image is not repaired on open. */
-  repair?: boolean;
-  /** qcow2 only: for check, do not refuse an image whose L1 table points past the end of the file. */
-  inspect?: boolean;
-  chain?: readonly string[];
-}
+/** qcow2's open options (the qcow2-only ones are refused or ignored for raw), and the format when it is not probed. */
+export type OpenImageOptions = Omit<Qcow2OpenOptions, 'fd'> & { format?: ImageFormat };
 
 /** Opens `file` as `format` (probed when absent); errors read "Could not open 'file': why". */
 export function openImage(file: string, options: OpenImageOptions): BlockBackend {
