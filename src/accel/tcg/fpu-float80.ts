@@ -878,6 +878,45 @@ export function toDoubleWords(v: F80, ctx: FpContext): [number, number] {
 }
 
 /**
+ * The hot FIST m16/m32 path: v rounded to an integer under FCW.RC, with
+ * numbers only, when v is normal and below 2^31 in magnitude; null
+ * otherwise (toInteger handles it). Raises PE and records a round-up.
+ */
+export function toSmallInteger(v: F80, ctx: FpContext): number | null {
+  if (v.exp === 0 || v.exp === EXP_MAX) return null;
+  const hi = v.hi;
+  const e = v.exp - EXP_BIAS; // v = 1.f × 2^e
+  if (hi < 0x80000000 || e > 30) return null;
+  const lo = v.lo;
+  let n = 0;
+  let versusHalf = -1; // the discarded fraction compared with one half
+  let inexact = true;
+  if (e >= -1) {
+    const unit = 2 ** (31 - e); // weight of the integer part's last bit within hi
+    n = Math.floor(hi / unit);
+    const rest = hi - n * unit;
+    inexact = rest !== 0 || lo !== 0;
+    versusHalf = rest > unit / 2 ? 1 : rest < unit / 2 ? -1 : lo !== 0 ? 1 : 0;
+  }
+  if (inexact) {
+    ctx.flags |= PE;
+    if (roundsAwayFromZero(v.sign, (n & 1) === 1, versusHalf, ctx.rc)) {
+      n += 1;
+      ctx.roundedUp = true;
+    }
+  }
+  return v.sign ? -n : n;
+}
+
+/** A 32-bit integer as an extended value, with numbers only (FILD m16/m32). */
+export function fromSmallInteger(n: number): F80 {
+  if (n === 0) return POS_ZERO;
+  const magnitude = Math.abs(n);
+  const len = 32 - Math.clz32(magnitude);
+  return f80Words(n < 0 ? 1 : 0, EXP_BIAS + len - 1, (magnitude * 2 ** (32 - len)) >>> 0, 0);
+}
+
+/**
  * Rounds v to an integer under FCW.RC (FIST, FISTP, FBSTP, FRNDINT). Returns
  * null for NaN, infinity, unsupported or a magnitude of 2^64 or more (the
  * caller range-checks and raises IE); may raise PE and set the round-up.

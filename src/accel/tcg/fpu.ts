@@ -56,6 +56,7 @@ import {
   f80,
   fromDouble,
   fromInteger,
+  fromSmallInteger,
   fromSingle,
   isNaNKind,
   mul,
@@ -65,6 +66,7 @@ import {
   toBinary,
   toDoubleWords,
   toInteger,
+  toSmallInteger,
   toNumber,
   zero,
   extractParts,
@@ -467,7 +469,7 @@ export class X87 implements X87Unit {
         this.executeD9Memory(reg, a, opsize32, protectedMode);
         break;
       case 2:
-        this.arithmeticMemory(reg, fromInteger(BigInt(this.mem.read32(a) | 0)));
+        this.arithmeticMemory(reg, fromSmallInteger(this.mem.read32(a) | 0));
         break;
       case 3:
         this.executeDBMemory(reg, a);
@@ -479,7 +481,7 @@ export class X87 implements X87Unit {
         this.executeDDMemory(reg, a, opsize32, protectedMode);
         break;
       case 6:
-        this.arithmeticMemory(reg, fromInteger(BigInt((this.mem.read16(a) << 16) >> 16)));
+        this.arithmeticMemory(reg, fromSmallInteger((this.mem.read16(a) << 16) >> 16));
         break;
       default:
         this.executeDFMemory(reg, a);
@@ -519,7 +521,7 @@ export class X87 implements X87Unit {
   private executeDBMemory(reg: number, a: number): void {
     switch (reg) {
       case 0:
-        return this.push(fromInteger(BigInt(this.mem.read32(a) | 0)));
+        return this.push(fromSmallInteger(this.mem.read32(a) | 0));
       case 2:
       case 3:
         return this.storeInteger(a, 32, reg === 3);
@@ -552,7 +554,7 @@ export class X87 implements X87Unit {
   private executeDFMemory(reg: number, a: number): void {
     switch (reg) {
       case 0:
-        return this.push(fromInteger(BigInt((this.mem.read16(a) << 16) >> 16)));
+        return this.push(fromSmallInteger((this.mem.read16(a) << 16) >> 16));
       case 2:
       case 3:
         return this.storeInteger(a, 16, reg === 3);
@@ -667,6 +669,7 @@ export class X87 implements X87Unit {
 
   /** FIST/FISTP m16int/m32int/m64int. */
   private storeInteger(a: number, bits: 16 | 32 | 64, popAfter: boolean): void {
+    if (bits !== 64 && !this.isEmpty(0) && this.storeSmallInteger(a, bits, popAfter)) return;
     const limit = 1n << BigInt(bits - 1);
     const n = this.roundedInteger(limit, true);
     if (this.storeAllowed()) {
@@ -675,6 +678,22 @@ export class X87 implements X87Unit {
       else this.writeQword(a, BigInt.asUintN(64, n));
     }
     this.finishStore(popAfter);
+  }
+
+  /** FIST m16/m32 without BigInt when ST(0) is an in-range normal value; false leaves the general path to it. */
+  private storeSmallInteger(a: number, bits: 16 | 32, popAfter: boolean): boolean {
+    const { flags, roundedUp } = this.ctx;
+    const n = toSmallInteger(this.get(0), this.ctx);
+    const limit = bits === 16 ? 0x8000 : 0x80000000;
+    if (n === null || n >= limit || n < -limit) {
+      this.ctx.flags = flags;
+      this.ctx.roundedUp = roundedUp;
+      return false;
+    }
+    if (bits === 16) this.mem.write16(a, n & 0xffff);
+    else this.mem.write32(a, n >>> 0);
+    this.finishStore(popAfter);
+    return true;
   }
 
   /** FBLD: 18 packed BCD digits and a sign byte (SDM Vol. 1 4.7). Invalid digits give undefined (here: weighted) values. */
