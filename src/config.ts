@@ -48,6 +48,7 @@ export type ChardevBackend =
       server: boolean;
       wait: boolean;
       telnet: boolean;
+      /** Seconds between a client's reconnection attempts; 0 or absent: none. */
       reconnect?: number;
     };
 

@@ -10,19 +10,11 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { BaseChardev, endStream, writeBounded } from './base.js';
+import type { ChardevBackend } from '../config.js';
 import { strerror } from '../host-errors.js';
 import { TELNET_GREETING, TelnetInputFilter } from './telnet.js';
 
-export interface SocketOptions {
-  host?: string;
-  port?: number;
-  path?: string;
-  server: boolean;
-  wait: boolean;
-  telnet: boolean;
-  /** Seconds between a client's reconnection attempts; 0 or absent: none. */
-  reconnect?: number;
-}
+export type SocketOptions = Omit<Extract<ChardevBackend, { kind: 'socket' }>, 'kind'>;
 
 export class SocketChardev extends BaseChardev {
   private server: net.Server | undefined;
