@@ -19,7 +19,7 @@ export const VERSION_STRING = `${QEMU_VERSION.major}.${QEMU_VERSION.minor}.${QEM
 export class MonitorError extends Error {
   constructor(
     message: string,
-    readonly errorClass: 'GenericError' | 'CommandNotFound' | 'DeviceNotFound' | 'DeviceNotActive' = 'GenericError',
+    readonly errorClass: 'GenericError' | 'CommandNotFound' = 'GenericError',
   ) {
     super(message);
   }

@@ -132,11 +132,11 @@ function decode(c: Ctx): string {
     else if (op === 0xf2) rep = 'repnz ';
     else if (op === 0xf0) rep = 'lock ';
     else if ([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].includes(op)) c.seg = SREG[[0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].indexOf(op)] + ':';
-    else return rep + decodeOp(c, op, rep !== '');
+    else return rep + decodeOp(c, op);
   }
 }
 
-function decodeOp(c: Ctx, op: number, hasRep: boolean): string {
+function decodeOp(c: Ctx, op: number): string {
   const v: 2 | 4 = c.o32 ? 4 : 2;
   const immv = (size: 1 | 2 | 4) => (size === 1 ? c.r.u8() : size === 2 ? c.r.u16() : c.r.u32());
   if (op < 0x40 && (op & 7) < 6) {
@@ -152,10 +152,8 @@ function decodeOp(c: Ctx, op: number, hasRep: boolean): string {
   if (op >= 0xb0 && op < 0xb8) return `mov    ${imm(c.r.u8())},${reg(1, op & 7)}`;
   if (op >= 0xb8 && op < 0xc0) return `mov    ${imm(immv(v))},${reg(v, op & 7)}`;
   if (SIMPLE[op] !== undefined) return SIMPLE[op]!;
-  if (STRING[op] !== undefined || STRING[op - 1] !== undefined) {
-    void hasRep;
-    return `${STRING[op] ?? STRING[op - 1]}${suffix(op & 1 ? v : 1)}`;
-  }
+  const str = STRING[op & ~1];
+  if (str !== undefined) return `${str}${suffix(op & 1 ? v : 1)}`;
   switch (op) {
     case 0x06: case 0x0e: case 0x16: case 0x1e: return `push   ${SREG[op >> 3]}`;
     case 0x07: case 0x17: case 0x1f: return `pop    ${SREG[op >> 3]}`;

@@ -1,7 +1,8 @@
 /**
  * The HMP address expressions QEMU accepts: numbers (0x hex, 0 octal,
  * decimal), registers as $name ($pc, $eip, $esp, $rax, ...), joined with
- * + and - (and * / & | for the odd script), left to right.
+ * + and - (and * / & | for the odd script), left to right, with
+ * parentheses and unary minus.
  */
 import type { CpuState } from '../accel/cpu-state.js';
 import { GPR_NAMES } from '../accel/cpu-state.js';
@@ -31,7 +32,7 @@ export function evaluate(text: string, cpu: () => CpuState): bigint {
   };
   const sum = (): bigint => {
     let v = term();
-    while (pos < tokens.length && '+-*/&|'.includes(tokens[pos]!) && tokens[pos] !== ')') {
+    while (pos < tokens.length && '+-*/&|'.includes(tokens[pos]!)) {
       const op = tokens[pos++]!;
       const r = term();
       if (op === '+') v += r;
@@ -51,7 +52,10 @@ export function evaluate(text: string, cpu: () => CpuState): bigint {
 }
 
 function register(name: string, st: CpuState): bigint {
-  if (name === 'pc' || name === 'eip' || name === 'rip') return name === 'eip' ? st.rip & 0xffff_ffffn : st.rip;
+  // QEMU's $pc is linear (CS base + EIP), as x and x/i want it; $eip/$rip are the registers.
+  if (name === 'pc') return st.seg.cs.base + st.rip;
+  if (name === 'eip') return st.rip & 0xffff_ffffn;
+  if (name === 'rip') return st.rip;
   if (name === 'eflags' || name === 'rflags') return st.rflags;
   const gpr = GPR_NAMES.indexOf(name as (typeof GPR_NAMES)[number]);
   if (gpr >= 0) return st.gpr[gpr]!;

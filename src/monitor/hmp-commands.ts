@@ -42,7 +42,8 @@ function dumpCommand(physical: boolean) {
   return (ctx: HmpContext, args: string[]) => {
     const fmtSpec = args[0]?.startsWith('/') ? args.shift() : undefined;
     const fmt = parseFormat(fmtSpec, ctx.dump);
-    const addr = integer(ctx, need([args.join(' ')].filter((a) => a !== ''), 0, 'addr'));
+    if (args.length === 0) throw new MonitorError("Parameter 'addr' is missing");
+    const addr = integer(ctx, args.join(' '));
     ctx.print(memoryDump(ctx.ctl, fmt, addr, physical));
   };
 }

@@ -27,11 +27,6 @@ export function cpusText(pc: Pc): string {
   return pc.accel.vcpus.map((v) => `${v.index === 0 ? '*' : ' '} CPU #${v.index}: thread_id=${process.pid}\n`).join('');
 }
 
-/** QEMU's device name for a drive: ide0-hd0, ide1-cd0, floppy0 ... or the -drive id. */
-function driveName(d: Pc['disks']['drives'][number]['config']): string {
-  return d.id;
-}
-
 /** QMP's BlockInfo list (key order as QEMU 7.2 prints it). */
 export function blockInfo(pc: Pc): object[] {
   return pc.disks.drives.map(({ config, backend }, i) => {
@@ -53,7 +48,7 @@ export function blockInfo(pc: Pc): object[] {
       : undefined;
     return {
       'io-status': 'ok',
-      device: driveName(config),
+      device: config.id,
       locked: false,
       removable: config.media === 'cdrom',
       inserted,
@@ -68,8 +63,8 @@ export function blockText(pc: Pc): string {
   return pc.disks.drives
     .map(({ config, backend }) => {
       const head = backend && config.file !== undefined
-        ? `${driveName(config)}: ${config.file} (${config.format ?? 'raw'}${backend.readOnly ? ', read-only' : ''})\n`
-        : `${driveName(config)}: [not inserted]\n`;
+        ? `${config.id}: ${config.file} (${config.format ?? 'raw'}${backend.readOnly ? ', read-only' : ''})\n`
+        : `${config.id}: [not inserted]\n`;
       const cache = `    Cache mode:       ${config.cache}\n`;
       const removable = config.media === 'cdrom' ? '    Removable device: not locked, tray closed\n' : '';
       return head + (backend ? cache : '') + removable;
