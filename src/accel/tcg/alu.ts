@@ -143,8 +143,11 @@ export function incDecE(c: Cpu, d: Insn): void {
   c.writeLin(lin, d.size, incDec(c, a, d.size, dec));
 }
 
-/** 32x32 -> 64 unsigned multiply as [low, high] (a double cannot hold the product exactly). */
-export function mul32(a: number, b: number): [number, number] {
+/** High half of the last mul32/imul32 (returned through a variable: no allocation per multiply). */
+let productHigh = 0;
+
+/** 32x32 -> 64 unsigned multiply: returns the low half, leaves the high half in productHigh. */
+function mul32(a: number, b: number): number {
   const aL = a & 0xffff;
   const aH = a >>> 16;
   const bL = b & 0xffff;
@@ -153,18 +156,18 @@ export function mul32(a: number, b: number): [number, number] {
   const lh = aL * bH;
   const hl = aH * bL;
   const mid = (ll >>> 16) + (lh & 0xffff) + (hl & 0xffff);
-  const lo = (((mid & 0xffff) << 16) | (ll & 0xffff)) >>> 0;
-  const hi = (aH * bH + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 0x10000)) >>> 0;
-  return [lo, hi];
+  productHigh = (aH * bH + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 0x10000)) >>> 0;
+  return (((mid & 0xffff) << 16) | (ll & 0xffff)) >>> 0;
 }
 
-/** Signed 32x32 -> 64 multiply as [low, high] (two's complement). */
-export function imul32(a: number, b: number): [number, number] {
-  const [lo, hi] = mul32(a >>> 0, b >>> 0);
-  let h = hi;
+/** Signed 32x32 -> 64 multiply (two's complement): low half returned, high half in productHigh. */
+function imul32(a: number, b: number): number {
+  const lo = mul32(a >>> 0, b >>> 0);
+  let h = productHigh;
   if (a & 0x8000_0000) h -= b >>> 0;
   if (b & 0x8000_0000) h -= a >>> 0;
-  return [lo, h >>> 0];
+  productHigh = h >>> 0;
+  return lo;
 }
 
 /** Sets CF=OF=overflow and the result flags of a multiply (SF/ZF/PF undefined: from the low result). */
@@ -226,10 +229,10 @@ function mulUnsigned(c: Cpu, src: number, size: number): void {
     c.setReg(EDX, 2, r >>> 16);
     mulFlags(c, r & 0xffff, 2, r > 0xffff);
   } else {
-    const [lo, hi] = mul32(c.regs[EAX]!, src);
+    const lo = mul32(c.regs[EAX]!, src);
     c.regs[EAX] = lo;
-    c.regs[EDX] = hi;
-    mulFlags(c, lo, 4, hi !== 0);
+    c.regs[EDX] = productHigh;
+    mulFlags(c, lo, 4, productHigh !== 0);
   }
 }
 
@@ -244,10 +247,10 @@ function mulSigned(c: Cpu, src: number, size: number): void {
     c.setReg(EDX, 2, (r >> 16) & 0xffff);
     mulFlags(c, r & 0xffff, 2, r !== signExtend(r & 0xffff, 2));
   } else {
-    const [lo, hi] = imul32(c.regs[EAX]!, src);
+    const lo = imul32(c.regs[EAX]!, src);
     c.regs[EAX] = lo;
-    c.regs[EDX] = hi;
-    mulFlags(c, lo, 4, hi !== (lo & 0x8000_0000 ? 0xffff_ffff : 0));
+    c.regs[EDX] = productHigh;
+    mulFlags(c, lo, 4, productHigh !== (lo & 0x8000_0000 ? 0xffff_ffff : 0));
   }
 }
 
@@ -258,9 +261,10 @@ function imulTruncated(c: Cpu, a: number, b: number, size: number): number {
     mulFlags(c, r & 0xffff, 2, r !== signExtend(r & 0xffff, 2));
     return r & 0xffff;
   }
-  const [lo, hi] = imul32(a, b);
-  mulFlags(c, lo, 4, hi !== (lo & 0x8000_0000 ? 0xffff_ffff : 0));
-  return lo;
+  // The double product is exact whenever it fits 32 bits, and far from any int32 when it does not.
+  const lo = Math.imul(a, b);
+  mulFlags(c, lo >>> 0, 4, (a | 0) * (b | 0) !== lo);
+  return lo >>> 0;
 }
 
 /** 0F AF: IMUL Gv, Ev. */
