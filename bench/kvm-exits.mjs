@@ -7,7 +7,7 @@
 //   start-up  process start to the guest's first serial byte (hello guest).
 //   memory    resident set of an idle guest with -m 128 (idle.asm), which
 //             touches under 1 MiB of its RAM: the RSS is the VMM's own.
-//   idle CPU  host CPU time the idle guest costs per second.
+//   idle CPU  host CPU time the idle guest costs per second (after its first second idle).
 //
 // Usage: npm run build && node bench/kvm-exits.mjs [rounds=1]
 // Exports runKvmExitsBench() for bench/run.mjs.
@@ -59,15 +59,17 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** RSS (MiB) and CPU cost (fraction of a core) of an idle guest sampled over two seconds. */
+/** RSS (MiB) and CPU cost (fraction of a core) of an idle guest: one second after it idles, sampled over three. */
 async function idleCost(vmm) {
   let sample;
   await timeRun(VMMS[vmm]('idle', ['-m', '128']), 'idling', (child) => {
-    const cpu0 = cpuSeconds(child.pid);
     setTimeout(() => {
-      sample = { rssMiB: procStatus(child.pid), cpuPerSecond: (cpuSeconds(child.pid) - cpu0) / 2 };
-      child.kill('SIGTERM');
-    }, 2000);
+      const cpu0 = cpuSeconds(child.pid);
+      setTimeout(() => {
+        sample = { rssMiB: procStatus(child.pid), cpuPerSecond: (cpuSeconds(child.pid) - cpu0) / 3 };
+        child.kill('SIGTERM');
+      }, 3000);
+    }, 1000);
   });
   return sample;
 }
