@@ -75,6 +75,10 @@ export class KvmAccelerator implements Accelerator {
     this.kernelIrqchip = opts.kernelIrqchip === 'on';
     if (this.kernelIrqchip) handle.requireCaps(IRQCHIP_CAPS);
     else if (bus.smp > 1) throw new Error('-smp needs kernel_irqchip=on under kvm');
+    const maxVcpus = handle.checkExtension('KVM_CAP_MAX_VCPUS');
+    if (bus.smp > maxVcpus) {
+      throw new Error(`Number of SMP cpus requested (${bus.smp}) exceeds the maximum cpus supported by KVM (${maxVcpus})`);
+    }
     kvmIoctl(handle.vmFd, 'KVM_SET_IDENTITY_MAP_ADDR', u64Arg(IDENTITY_MAP_ADDR));
     kvmIoctl(handle.vmFd, 'KVM_SET_TSS_ADDR', TSS_ADDR);
     if (this.kernelIrqchip) {
