@@ -4,7 +4,10 @@
  * look for it in image files.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect } from 'vitest';
 import { guestPath } from '../kvm/harness.js';
+import { qemuImg } from '../img/helpers.js';
 import { runTsvm, startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
 
 export const SECTOR = 512;
@@ -88,3 +91,21 @@ export function readSector(file: string, lba: number): Buffer {
   }
   return b;
 }
+
+/** A fresh qcow2 image of `size` bytes made by qemu-img create, in `dir` (default cluster size: 64 KiB). */
+export function qcow2Disk(dir: string, size: number, clusterSize?: number): string {
+  const file = path.join(dir, 'disk.qcow2');
+  const options = clusterSize === undefined ? [] : ['-o', `cluster_size=${clusterSize}`];
+  const r = qemuImg(['create', '-f', 'qcow2', ...options, file, String(size)]);
+  expect(r.status, r.stderr).toBe(0);
+  return file;
+}
+
+/** qemu-img convert -O raw of `file`, read back. */
+export function convertedToRaw(file: string): Buffer {
+  const raw = `${file}.converted.raw`;
+  const r = qemuImg(['convert', '-O', 'raw', file, raw]);
+  expect(r.status, r.stderr).toBe(0);
+  return fs.readFileSync(raw);
+}
+

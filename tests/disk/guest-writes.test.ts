@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable, qemuUnavailable, runQemu } from '../kvm/harness.js';
 import { pattern, qemuImg, sha256, tempDir } from '../img/helpers.js';
-import { GUEST_PASS, SECTOR, readSector, runGuest, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
+import { convertedToRaw, GUEST_PASS, qcow2Disk, readSector, runGuest, SECTOR, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
 
 const DISK = 4 << 20;
 const SECTORS = DISK / SECTOR;
@@ -69,21 +69,6 @@ function rawDisk(dir: string, seed: number): { file: string; before: Uint8Array 
   return { file, before };
 }
 
-function qcow2Disk(dir: string, size = DISK): string {
-  const file = path.join(dir, 'disk.qcow2');
-  const r = qemuImg(['create', '-f', 'qcow2', file, String(size)]);
-  expect(r.status, r.stderr).toBe(0);
-  return file;
-}
-
-/** qemu-img convert -O raw of `file`, read back. */
-function convertedToRaw(file: string): Buffer {
-  const raw = `${file}.converted.raw`;
-  const r = qemuImg(['convert', '-O', 'raw', file, raw]);
-  expect(r.status, r.stderr).toBe(0);
-  return fs.readFileSync(raw);
-}
-
 const ACCELS: { accel: Accel; skip: boolean }[] = [
   { accel: 'tcg', skip: false },
   { accel: 'kvm', skip: noKvm !== undefined },
@@ -115,7 +100,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   });
 
   it.skipIf(skip)('qcow2 from qemu-img create: the image passes qemu-img check and converts to the pattern at the right offsets', async () => {
-    const file = qcow2Disk(tempDir());
+    const file = qcow2Disk(tempDir(), DISK);
     const run = await runGuest(accel, ['-drive', `file=${file},format=qcow2,if=ide`]);
     expect(run.serial).toBe(verifyReport(SECTORS));
     expect(run.status).toBe(GUEST_PASS);
@@ -134,7 +119,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   ])('$format with $how', ({ format, args }) => {
     it.skipIf(skip)('the guest reads back its own writes and the image file is byte-identical afterwards', async () => {
       const dir = tempDir();
-      const file = format === 'raw' ? rawDisk(dir, 2).file : qcow2Disk(dir);
+      const file = format === 'raw' ? rawDisk(dir, 2).file : qcow2Disk(dir, DISK);
       const hash = sha256(file);
       const run = await runGuest(accel, args(file));
       expect(run.serial).toBe(verifyReport(SECTORS));
@@ -169,8 +154,8 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
 
 describe.skipIf(noQemu !== undefined)('the same guest under qemu-system-x86_64 -accel kvm', () => {
   it.each(['raw', 'qcow2'])('%s: the serial report matches tsvm -accel kvm (but for the model) and so does the disk', async (format) => {
-    const ours = format === 'raw' ? rawDisk(tempDir(), 4).file : qcow2Disk(tempDir());
-    const theirs = format === 'raw' ? rawDisk(tempDir(), 4).file : qcow2Disk(tempDir());
+    const ours = format === 'raw' ? rawDisk(tempDir(), 4).file : qcow2Disk(tempDir(), DISK);
+    const theirs = format === 'raw' ? rawDisk(tempDir(), 4).file : qcow2Disk(tempDir(), DISK);
     const tsvm = await runGuest('kvm', ['-drive', `file=${ours},format=${format},if=ide`]);
     const qemu = runQemu('ata-writer', ['-drive', `file=${theirs},format=${format},if=ide`], 60_000);
     expect(qemu.serial).toBe(verifyReport(SECTORS, 'QEMU HARDDISK'));
