@@ -8,12 +8,14 @@
  * internal error", exactly as qemu-system-i386 -accel kvm does here, see
  * qemu-reference.test.ts), so KVM runs check the firmware and the
  * bootloader's banner. TCG runs go on into the kernel's real-mode setup
- * ("Probing EDD"), printed through INT 10h; reaching the shell takes TCG
- * longer than a test may run today.
+ * ("Probing EDD"), printed through INT 10h. Booting on to the busybox
+ * shell takes TCG several minutes here: that test runs when
+ * TSVM_TEST_LINUX_SHELL=1.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEBUG_EXIT, ensureDiskImages, image, kvmUnavailable, readSector, runTsvm, scratchCopy } from './harness.js';
+import { driveGuest } from '../../images/linux/check-guest.mjs';
+import { DEBUG_EXIT, ensureDiskImages, image, kvmUnavailable, readSector, runTsvm, scratchCopy, tsvmCommand } from './harness.js';
 
 const SYSLINUX_EDD = /SYSLINUX 6\.\d+ EDD \d+ Copyright \(C\) 1994-2015 H\. Peter Anvin et al/;
 const SYSLINUX_CHS = /SYSLINUX 6\.\d+ CHS \d+ Copyright \(C\) 1994-2015 H\. Peter Anvin et al/;
@@ -121,3 +123,19 @@ for (const { accel, skip, bootTimeout } of ACCELS) {
     }, 90_000);
   });
 }
+
+const shellSkip = process.env.TSVM_TEST_LINUX_SHELL === '1' ? undefined : 'set TSVM_TEST_LINUX_SHELL=1 to boot Linux to its shell under TCG (minutes)';
+if (shellSkip) console.warn(`tests/bios: skipping the Linux shell boot: ${shellSkip}`);
+
+describe.skipIf(shellSkip !== undefined)('built-in BIOS, -accel tcg, the syslinux disk to the busybox shell', () => {
+  it('boots to the shell, runs a command and powers off through the ACPI tables (status 0)', async () => {
+    const run = await driveGuest({
+      command: tsvmCommand(['-accel', 'tcg', '-drive', `file=${image('disk.img')},format=raw,snapshot=on`, '-nographic']),
+      commands: ['cat /proc/cmdline'],
+      timeoutSeconds: 1500,
+    });
+    expect(run.transcript).toContain('SYSLINUX 6.04');
+    expect(run.outputs[0]!.output).toContain('initrd=initramfs.cpio.gz console=ttyS0');
+    expect(run.exitCode).toBe(0);
+  }, 1_600_000);
+});

@@ -60,7 +60,13 @@ export interface RunOptions {
 }
 
 export function runTsvm(args: string[], opts: RunOptions): Promise<Run> {
-  return run(process.execPath, [TSVM, ...args], opts);
+  const [command, ...rest] = tsvmCommand(args);
+  return run(command!, rest, opts);
+}
+
+/** The argv that runs tsvm with `args`. */
+export function tsvmCommand(args: string[]): string[] {
+  return [process.execPath, TSVM, ...args];
 }
 
 export function runQemu(args: string[], opts: RunOptions): Promise<Run> {

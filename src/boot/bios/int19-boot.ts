@@ -29,6 +29,9 @@ interface BootTarget {
 }
 
 export class BootService {
+  /** -boot once= applies to the first boot only; resets boot in the normal order. */
+  private bootedOnce = false;
+
   constructor(
     private readonly mem: AddressSpace,
     private readonly drives: BiosDrives,
@@ -59,7 +62,9 @@ export class BootService {
   }
 
   private bootOrder(): string[] {
-    const order = (this.boot.once ?? this.boot.order).toLowerCase();
+    const once = this.bootedOnce ? undefined : this.boot.once;
+    this.bootedOnce = true;
+    const order = (once ?? this.boot.order).toLowerCase();
     const rest = this.boot.strict ? '' : [...ALL_DEVICES].filter((d) => !order.includes(d)).join('');
     return [...new Set(order + rest)];
   }
