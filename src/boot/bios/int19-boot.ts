@@ -43,6 +43,7 @@ export class BootService {
 
   /** INT 19h: boot, or fail. */
   bootstrap(f: RegisterFrame): ServiceResult {
+    this.disk.cdBoot = undefined;
     for (const letter of this.bootOrder()) {
       const target = this.tryDevice(letter);
       if (!target) continue;
