@@ -107,18 +107,20 @@ const SIZE_UNITS: Record<string, bigint> = {
 };
 
 /**
- * qemu_strtosz: decimal (or 0x hex) with an optional fraction and suffix
- * k/M/G/T/P/E (any case, binary multiples). A fraction needs a suffix other
- * than B, as in QEMU. Returns undefined for text that is not a size.
+ * qemu_strtosz (for tsvm's options and tsvm-img's sizes alike): decimal (or
+ * 0x hex) after optional white space, with an optional fraction and suffix
+ * k/M/G/T/P/E (any case, binary multiples). A fraction needs a decimal
+ * number and a suffix other than B, and is rounded to the nearest byte, as in
+ * QEMU. Returns undefined for text that is not a size.
  */
 export function parseSize(text: string, defaultUnit: 'b' | 'm' = 'b'): number | undefined {
-  const m = /^(0x[0-9a-f]+|\d+)(\.\d+)?([bkmgtpe])?$/i.exec(text);
+  const m = /^\s*(0x[0-9a-f]+|\d+)(\.\d+)?([bkmgtpe])?$/i.exec(text);
   if (!m) return undefined;
   const [, whole, fraction, suffix] = m;
   const unit = SIZE_UNITS[(suffix ?? defaultUnit).toLowerCase()]!;
-  if (fraction && (!suffix || unit === 1n)) return undefined;
+  if (fraction && (!suffix || unit === 1n || whole!.startsWith('0x'))) return undefined;
   let bytes = BigInt(whole!) * unit;
-  if (fraction) bytes += BigInt(Math.floor(Number(fraction) * Number(unit)));
+  if (fraction) bytes += BigInt(Math.round(Number(fraction) * Number(unit)));
   if (bytes >= 1n << 64n) return undefined;
   return Number(bytes);
 }

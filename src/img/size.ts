@@ -1,19 +1,18 @@
 /** Sizes as qemu-img reads and prints them. */
+import { parseSize as strtosz } from '../cli/suboptions.js';
 import { ImgError } from './errors.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-const SUFFIXES: Record<string, number> = { b: 0, k: 1, m: 2, g: 3, t: 4, p: 5, e: 6 };
 
-/** qemu_strtosz(): a number, optionally fractional, with a binary suffix (k, M, G, T, P, E); bytes by default. */
+/** A size as qemu-img takes it (qemu_strtosz), refused in its words when it is not one. */
 export function parseSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([bkmgtpe])?$/i.exec(text);
-  const value = match ? Number(match[1]) * 1024 ** SUFFIXES[(match[2] ?? 'b').toLowerCase()]! : NaN;
-  if (!Number.isSafeInteger(Math.round(value)) || (match?.[1]!.includes('.') && !match[2])) {
+  const bytes = strtosz(text);
+  if (bytes === undefined || !Number.isSafeInteger(bytes)) {
     throw new ImgError(
       'Invalid image size specified. You may use k, M, G, T, P or E suffixes for\ntsvm-img: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.',
     );
   }
-  return Math.round(value);
+  return bytes;
 }
 
 /** QEMU's size_to_str(): three significant digits in the largest unit that keeps the value under 1000. */

@@ -69,6 +69,12 @@ describe('typed values', () => {
     expect(parseSize('-1')).toBeUndefined();
     expect(parseSize('16E')).toBeUndefined();
     expect(parseSize('1 G')).toBeUndefined();
+    expect(parseSize(' 10k')).toBe(10240);
+    expect(parseSize('0x1000')).toBe(4096);
+    expect(parseSize('0x1.8k')).toBeUndefined();
+    // QEMU rounds a fraction to the nearest byte: 1024.512 and 1024.4096.
+    expect(parseSize('1.0005k')).toBe(1025);
+    expect(parseSize('1.0004k')).toBe(1024);
   });
 
   it('integers: decimal, 0x hex and leading-0 octal, as strtoull base 0', () => {
