@@ -35,7 +35,7 @@ export function create(file: string, sizeText: string | undefined, flags: Create
   if (format === 'raw') {
     for (const key of opts.keys()) if (key !== 'size') throw new ImgError(`${file}: Invalid parameter '${key}'`);
     announce(flags, file, `fmt=raw size=${size}`);
-    createRaw(file, size);
+    createRaw(file, wholeSectors(size));
     return;
   }
   const known = new Set(['size', 'cluster_size', 'compat', 'lazy_refcounts', 'refcount_bits', 'backing_file', 'backing_fmt']);
@@ -63,7 +63,7 @@ export function create(file: string, sizeText: string | undefined, flags: Create
   announce(flags, file, parts.join(' '));
   try {
     createQcow2(file, {
-      size,
+      size: wholeSectors(size),
       clusterSize,
       compat: v2 ? '0.10' : '1.1',
       lazyRefcounts: lazy,
@@ -81,6 +81,11 @@ function creationError(file: string, err: unknown): ImgError {
   if (err instanceof ImageLockError) return new ImgError(`${file}: Could not open '${file}': ${err.message}`);
   if ((err as NodeJS.ErrnoException).code !== undefined) return new ImgError(`${file}: ${couldNotOpen(file, err).message}`);
   return new ImgError(`${file}: ${(err as Error).message}`);
+}
+
+/** The image holds whole 512-byte sectors: QEMU's raw and qcow2 drivers round the size up (the announced size is as given). */
+function wholeSectors(size: number): number {
+  return Math.ceil(size / 512) * 512;
 }
 
 function announce(flags: CreateFlags, file: string, what: string): void {

@@ -74,6 +74,21 @@ describe('create', () => {
     }
   });
 
+  test('sizes read as qemu-img reads them', () => {
+    const dir = tempDir();
+    const sizes = ['0x1000', ' 10k', '10 k', '1.0005k', '1.5', '0x1.8k'];
+    for (const [format, size] of [...sizes.map((s) => ['raw', s]), ['qcow2', '1025']]) {
+      const [ours, theirs] = [img, qemuImg].map((tool) => {
+        const f = path.join(dir, `${tool === img ? 'ours' : 'theirs'}.${format}`);
+        fs.rmSync(f, { force: true });
+        const r = tool(['create', '-q', '-f', format!, f, size!]);
+        const virtualSize = r.status === 0 ? JSON.parse(qemuImg(['info', '--output=json', f]).stdout)['virtual-size'] : undefined;
+        return { status: r.status, virtualSize };
+      });
+      expect({ format, size, ...ours }).toEqual({ format, size, ...theirs });
+    }
+  });
+
   test('errors in qemu-img\'s words', () => {
     const dir = tempDir();
     const f = path.join(dir, 'x.qcow2');
