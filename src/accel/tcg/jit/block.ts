@@ -30,6 +30,11 @@ export class Block {
   /** Set when a write reached the block's page: the block must not run again. */
   dead = false;
   fn: BlockFn = notCompiled;
+  /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere). */
+  exit = -1;
+  /** Blocks the static exits lead to, valid while the MMU generation is linkGen (chaining). */
+  readonly links: (Block | undefined)[] = [];
+  linkGen = -1;
 
   constructor(
     /** EIP of the first instruction (blocks are keyed by physical address, checked against EIP). */

@@ -55,11 +55,13 @@ class Emitter {
   }
 
   /** Leaves the block for `target` (or loops when it is the block's own start). */
+  /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
+  private exits = 0;
+
   exit(target: number): string {
-    if (this.loops && target === this.start) {
-      return `if (++loops < ${LOOP_ITERATIONS}) { n += ${this.done}; continue; } c.eip = ${target}; return n + ${this.done};`;
-    }
-    return `c.eip = ${target}; return n + ${this.done};`;
+    const leave = `c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
+    if (this.loops && target === this.start) return `if (++loops < ${LOOP_ITERATIONS}) { n += ${this.done}; continue; } ${leave}`;
+    return leave;
   }
 
   /** Segments read (bit s) and written (bit 8 + s) by fast-path accesses: their limits are fetched at entry. */
@@ -123,8 +125,11 @@ export function blockSource(b: BlockShape): string {
       e.flags = undefined;
     }
     if (mayChangeStack(d)) e.espStale = true;
-    if (k < last && mayWriteMemory(d)) e.emit(`if (B.dead) { c.eip = ${next}; return n + ${k + 1}; }`);
-    if (k === last && d.op !== 0xeb && d.op !== 0xe9) e.emit(`${specialised ? `c.eip = ${next}; ` : ''}return n + ${k + 1};`);
+    if (k < last && mayWriteMemory(d)) e.emit(`if (B.dead) { c.eip = ${next}; B.exit = -1; return n + ${k + 1}; }`);
+    if (k === last && d.op !== 0xeb && d.op !== 0xe9 && d.op !== 0xe8) {
+      // Falling off the end is a static exit; after a handler EIP is whatever it made it.
+      e.emit(specialised ? e.exit(next) : `B.exit = -1; return n + ${k + 1};`);
+    }
     eip = next;
   });
   return e.finish();
@@ -300,6 +305,9 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0xe9:
       emitJump(e, d, eip, next, 'true');
       return true;
+    case 0xe8:
+      emitCall(e, d, eip, next);
+      return true;
   }
   if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && d.mod === 3 && d.reg >= 4) {
     return emitShift(e, k, d.reg, d.rm, size, (op <= 0xc1 ? d.imm : 1) & 0x1f);
@@ -469,6 +477,15 @@ function emitJump(e: Emitter, d: Insn, eip: number, next: number, cond: string):
   const target = jumpTarget(d, next);
   const taken = `if (${target} > c.segLimit[1]) { c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(target)}`;
   e.emit(cond === 'true' ? taken : `if (${cond}) { ${taken} }`);
+}
+
+/** E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before the push, then a static exit. */
+function emitCall(e: Emitter, d: Insn, eip: number, next: number): void {
+  const target = d.size === 2 ? (next + d.imm) & 0xffff : (next + d.imm) >>> 0;
+  e.sync(eip, next);
+  e.emit(`if (${target} > c.segLimit[1]) throw G(0);`);
+  e.emit(`c.push(${next}, ${d.size});`);
+  e.emit(e.exit(target));
 }
 
 /**

@@ -78,15 +78,28 @@ export class Translator {
     const lifecycle = c.bus.lifecycle;
     const intr = c.bus.intr;
     let left = budget;
+    // The block that just ran and left by a static exit: its successor may be linked.
+    let prev: Block | undefined;
     while (left > 0) {
       if (c.interruptShadow || c.flags & TF) {
         interp.step();
         left--;
+        prev = undefined;
       } else {
-        if (c.nmiPending || (c.flags & IF && intr !== undefined && intr.hasInterrupt())) interp.checkInterrupts();
+        if (c.nmiPending || (c.flags & IF && intr !== undefined && intr.hasInterrupt())) {
+          interp.checkInterrupts();
+          prev = undefined;
+        }
         if (c.halted || interp.shutdown) return StopReason.Halted;
-        const b = this.lookup(c);
-        left -= b !== undefined ? this.runBlock(b) : this.interpretBlock();
+        const b = prev !== undefined && prev.exit >= 0 ? this.successor(prev) : this.lookup(c);
+        if (b !== undefined) {
+          const n = this.runBlock(b);
+          left -= n > 0 ? n : 1;
+          prev = n > 0 ? b : undefined;
+        } else {
+          left -= this.interpretBlock();
+          prev = undefined;
+        }
       }
       if (c.halted) {
         interp.checkInterrupts();
@@ -98,7 +111,30 @@ export class Translator {
     return StopReason.Budget;
   }
 
-  /** Runs `b`, delivering a fault it raises as the interpreter would; returns the instructions executed. */
+  /**
+   * The block `prev`'s static exit leads to: linked, or looked up and then
+   * linked. A link stays valid while the TLB is unflushed (same mapping and
+   * permissions) and its target alive; static exits change neither CS nor CPL.
+   */
+  private successor(prev: Block): Block | undefined {
+    const gen = this.cpu.mmu.generation;
+    const exit = prev.exit;
+    if (prev.linkGen === gen) {
+      const linked = prev.links[exit];
+      if (linked !== undefined && !linked.dead) return linked;
+    }
+    const b = this.lookup(this.cpu);
+    if (b !== undefined) {
+      if (prev.linkGen !== gen) {
+        prev.links.length = 0;
+        prev.linkGen = gen;
+      }
+      prev.links[exit] = b;
+    }
+    return b;
+  }
+
+  /** Runs `b`, delivering a fault it raises as the interpreter would; returns the instructions completed (0 after a fault). */
   private runBlock(b: Block): number {
     const c = this.cpu;
     this.stats.blocksRun++;
@@ -111,7 +147,7 @@ export class Translator {
       c.eip = c.insnEip;
       c.regs[ESP] = c.insnEsp;
       this.interp.deliverException(e.vector, e.errorCode);
-      return 1;
+      return 0;
     }
   }
 
@@ -151,7 +187,7 @@ export class Translator {
         const b = this.translate(frame, lin);
         if (b !== undefined) {
           page.hits.delete(lin & 0xfff);
-          return this.runBlock(b);
+          return Math.max(this.runBlock(b), 1);
         }
       }
     }
