@@ -72,12 +72,23 @@ const INFO: Record<string, { help: string; run(ctx: HmpContext): void }> = {
   version: { help: 'show the version of QEMU', run: (c) => c.print(`${VERSION_STRING} (tsvm)\n`) },
 };
 
+/** `info jit` in QEMU's two sections, with the translator's counters under QEMU's names where they mean the same. */
 function jitText(ctx: HmpContext): string {
   if (ctx.pc.accel.name !== 'tcg') return 'JIT information is only available with accel=tcg\n';
-  const stats = ctx.ctl.jitStats();
-  if (!stats) return 'Translation buffer state:\nTB count            0 (translator off: one-insn-per-tb)\n';
-  const rows = Object.entries(stats).map(([k, v]) => `${k.padEnd(20)}${v}\n`);
-  return 'Translation buffer state:\n' + rows.join('');
+  const st = ctx.ctl.jitStats() ?? {};
+  const row = (name: string, value: number | string | undefined) => (value === undefined ? '' : `${name.padEnd(20)}${value}\n`);
+  const avg = st['liveBlocks'] ? (st['insnsInBlocks']! / st['liveBlocks']).toFixed(1) : undefined;
+  return (
+    'Translation buffer state:\n' +
+    row('TB count', st['liveBlocks'] ?? 0) +
+    row('TB avg target size', avg === undefined ? undefined : `${avg} insns`) +
+    row('TBs translated', st['translated']) +
+    row('TBs executed', st['blocksRun']) +
+    '\nStatistics:\n' +
+    row('TB flush count', st['flushes'] ?? 0) +
+    row('TB invalidate count', st['invalidated'] ?? 0) +
+    row('guest insns', st['executed'])
+  );
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -136,10 +147,10 @@ function infoHelp(): string {
   return Object.entries(INFO).map(([n, c]) => `info ${n}  -- ${c.help}\n`).join('');
 }
 
-/** Runs one command line; every error becomes QEMU's one-line message. */
-export async function runHmpCommand(line: string, ctx: HmpContext): Promise<void> {
+/** Runs one command line; every error becomes QEMU's one-line message. Returns false after `quit` (no more prompts). */
+export async function runHmpCommand(line: string, ctx: HmpContext): Promise<boolean> {
   const words = line.trim().split(/\s+/).filter((w) => w !== '');
-  if (words.length === 0) return;
+  if (words.length === 0) return true;
   // `x/4i $pc`: QEMU accepts the format glued to the command name.
   const glued = /^(x|xp)(\/.*)$/.exec(words[0]!);
   if (glued) words.splice(0, 1, glued[1]!, glued[2]!);
@@ -147,11 +158,12 @@ export async function runHmpCommand(line: string, ctx: HmpContext): Promise<void
   const cmd = COMMANDS[name];
   if (!cmd) {
     ctx.print(`unknown command: '${name}'\n`);
-    return;
+    return true;
   }
   try {
     await cmd.run(ctx, words);
   } catch (e) {
     ctx.print(`${e instanceof Error ? e.message : String(e)}\n`);
   }
+  return cmd !== COMMANDS['quit'] && cmd !== COMMANDS['q'];
 }

@@ -11,6 +11,8 @@ import { runHmpCommand, type HmpContext } from './hmp-commands.js';
 
 const PROMPT = '(qemu) ';
 const MAX_LINE = 4096;
+/** Typed-ahead bytes held while a command runs; beyond this the chardev holds them. */
+const INBOX_LIMIT = 4096;
 
 export interface HmpOptions {
   /** Print the banner now (stdio, a connected socket) or wait for 'opened'/'focus-in' (sockets, mux slots). */
@@ -23,7 +25,7 @@ export class Hmp implements CharFrontend {
   private escape: 0 | 1 | 2 = 0;
   private bannerShown = false;
   private busy = false;
-  private readonly pending: string[] = [];
+  private readonly inbox: number[] = [];
   private lastWasCr = false;
 
   constructor(
@@ -36,11 +38,17 @@ export class Hmp implements CharFrontend {
   }
 
   canReceive(): number {
-    return 4096;
+    return Math.max(0, INBOX_LIMIT - this.inbox.length);
   }
 
   receive(data: Uint8Array): void {
-    for (const b of data) this.key(b);
+    for (const b of data) this.inbox.push(b);
+    this.processInput();
+  }
+
+  /** Keys are handled in order; typed-ahead input waits while a command runs, so output follows input as in QEMU. */
+  private processInput(): void {
+    while (!this.busy && this.inbox.length > 0) this.key(this.inbox.shift()!);
   }
 
   event(event: ChardevEvent): void {
@@ -85,8 +93,7 @@ export class Hmp implements CharFrontend {
     const line = this.line;
     this.line = '';
     this.print('\n');
-    this.pending.push(line);
-    void this.drain();
+    void this.execute(line);
   }
 
   private backspace(): void {
@@ -95,18 +102,16 @@ export class Hmp implements CharFrontend {
     this.print('\b \b');
   }
 
-  /** Runs queued lines one at a time (a command may wait, e.g. stop). */
-  private async drain(): Promise<void> {
-    if (this.busy) return;
+  private async execute(line: string): Promise<void> {
     this.busy = true;
     try {
-      for (let line = this.pending.shift(); line !== undefined; line = this.pending.shift()) {
-        await runHmpCommand(line, { ...this.ctx, print: (text) => this.print(text) });
-        this.print(PROMPT);
-      }
+      if (await runHmpCommand(line, { ...this.ctx, print: (text) => this.print(text) })) this.print(PROMPT);
     } finally {
       this.busy = false;
     }
+    this.processInput();
+    // Room again for input the chardev held back while the command ran.
+    this.chr.pump();
   }
 
   /** Output with QEMU's monitor line endings (LF becomes CR LF). */
