@@ -57,8 +57,3 @@ export function configureLogging(categories: readonly string[], file?: string): 
   const dest = pino.destination({ dest: file ?? 2, sync: true });
   base = pino({ level: 'info', base: undefined, timestamp: false }, dest);
 }
-
-/** The raw logger, for messages that are not tied to a -d category (e.g. a fatal error's detail). */
-export function rawLogger(): Logger {
-  return base;
-}

@@ -19,7 +19,7 @@ const GDT_ENTRIES = 4;
 export const BOOT_GDT_SIZE = GDT_ENTRIES * 8;
 
 export const PAGE_TABLES_ADDR = 0x9000;
-export const PAGE_TABLES_SIZE = 6 * 0x1000;
+const PAGE_TABLES_SIZE = 6 * 0x1000;
 
 // Descriptor images (Intel SDM Vol. 3A, 3.4.5): base 0, limit 0xFFFFF pages, present, DPL 0.
 const CODE32_DESCRIPTOR = 0x00cf_9b00_0000_ffffn; // G, D, type 0xB (execute/read, accessed)

@@ -15,7 +15,7 @@ import { alignUp, dataView } from './bytes.js';
 import { BOOT_GDT_ADDR, BOOT_GDT_SIZE, protectedModeEntry } from './boot-cpu.js';
 import { isLinuxKernel } from './linux.js';
 
-export const MULTIBOOT_HEADER_MAGIC = 0x1bad_b002;
+const MULTIBOOT_HEADER_MAGIC = 0x1bad_b002;
 /** EAX at entry: tells the kernel a multiboot loader started it. */
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2bad_b002;
 const HEADER_SEARCH_LIMIT = 8192;

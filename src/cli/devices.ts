@@ -25,7 +25,7 @@ interface DeviceModel {
 
 const PORT = { min: 0, max: 0xffff } as const;
 
-export const DEVICE_MODELS: readonly DeviceModel[] = [
+const DEVICE_MODELS: readonly DeviceModel[] = [
   {
     name: 'isa-debug-exit',
     bus: 'ISA',
@@ -67,7 +67,7 @@ function findModel(name: string): DeviceModel | undefined {
 }
 
 /** `-device help`, grouped by category as QEMU groups it. */
-export function deviceListHelp(): string {
+function deviceListHelp(): string {
   const categories = [...new Set(DEVICE_MODELS.map((m) => m.category))];
   return categories
     .map(

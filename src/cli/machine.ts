@@ -17,7 +17,7 @@ const VERSIONED_PC = /^pc-i440fx-\d+\.\d+$/;
 /** QEMU's limit for the pc machine. */
 const MAX_CPUS = 255;
 
-export const ACCELERATORS: readonly AccelName[] = ['tcg', 'kvm'];
+const ACCELERATORS: readonly AccelName[] = ['tcg', 'kvm'];
 
 /** What -machine asked for; options merge, later keys win. */
 export interface MachineRequest {

@@ -66,7 +66,7 @@ const NS_PER_S = 1e9;
 const APM_CONTROL_PORT = 0xb2;
 const APM_STATUS_PORT = 0xb3;
 export const ACPI_ENABLE = 0xf1;
-export const ACPI_DISABLE = 0xf0;
+const ACPI_DISABLE = 0xf0;
 
 export interface AcpiPmState {
   pm1Status: number;

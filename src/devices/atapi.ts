@@ -20,7 +20,7 @@ import {
 } from './ide-device.js';
 import { log } from '../log.js';
 
-export const CD_SECTOR_SIZE = 2048;
+const CD_SECTOR_SIZE = 2048;
 
 /** Discs larger than an 80-minute CD are reported as DVDs, as QEMU does. */
 const CD_MAX_SECTORS = 80 * 60 * 75;

@@ -11,8 +11,6 @@
 import type { Chardev } from '../chardev/chardev.js';
 import type { PortBus } from '../io/port-bus.js';
 
-export const DEBUGCON_DEFAULT_IOBASE = 0xe9;
-
 export class DebugCon {
   constructor(
     io: PortBus,

@@ -20,26 +20,26 @@
 import type { IrqRouter } from '../io/irq.js';
 import type { PortBus } from '../io/port-bus.js';
 
-export const PCI_CONFIG_SIZE = 256;
+const PCI_CONFIG_SIZE = 256;
 
 // Type-0 header offsets (PCI 3.0 §6.1).
-export const PCI_VENDOR_ID = 0x00;
-export const PCI_DEVICE_ID = 0x02;
-export const PCI_COMMAND = 0x04;
-export const PCI_STATUS = 0x06;
-export const PCI_REVISION = 0x08;
-export const PCI_CLASS_PROG = 0x09;
-export const PCI_HEADER_TYPE = 0x0e;
-export const PCI_BAR0 = 0x10;
-export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
-export const PCI_SUBSYSTEM_ID = 0x2e;
-export const PCI_INTERRUPT_LINE = 0x3c;
-export const PCI_INTERRUPT_PIN = 0x3d;
+const PCI_VENDOR_ID = 0x00;
+const PCI_DEVICE_ID = 0x02;
+const PCI_COMMAND = 0x04;
+const PCI_STATUS = 0x06;
+const PCI_REVISION = 0x08;
+const PCI_CLASS_PROG = 0x09;
+const PCI_HEADER_TYPE = 0x0e;
+const PCI_BAR0 = 0x10;
+const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
+const PCI_SUBSYSTEM_ID = 0x2e;
+const PCI_INTERRUPT_LINE = 0x3c;
+const PCI_INTERRUPT_PIN = 0x3d;
 /** First byte after the standard header: device-specific registers. */
 const PCI_DEVICE_SPECIFIC = 0x40;
 
-export const PCI_COMMAND_IO = 0x0001;
-export const PCI_COMMAND_MEMORY = 0x0002;
+const PCI_COMMAND_IO = 0x0001;
+const PCI_COMMAND_MEMORY = 0x0002;
 const PCI_COMMAND_MASTER = 0x0004;
 const PCI_COMMAND_SERR = 0x0100;
 const PCI_COMMAND_INTX_DISABLE = 0x0400;
@@ -511,7 +511,7 @@ const PIIX4_DEVACTB = 0x58;
 const APMC_EN = 1 << 25;
 const PMIOSE = 0x01;
 /** Where tsvm's ACPI tables put the PM block; set at power-on so a direct-boot kernel finds it without firmware. */
-export const DEFAULT_PM_BASE = 0x600;
+const DEFAULT_PM_BASE = 0x600;
 
 /**
  * 01.3: PIIX4 power management. PMBA (0x40) holds the PM I/O base (bits

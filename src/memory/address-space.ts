@@ -15,7 +15,7 @@
  */
 import { log, logOn } from '../log.js';
 
-export const PAGE_SHIFT = 12;
+const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 const FOUR_GIB = 0x1_0000_0000;
 const UNASSIGNED = -1;
