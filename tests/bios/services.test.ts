@@ -20,7 +20,7 @@ import { BiosDrives } from '../../src/boot/bios/drives.js';
 import { DiskService } from '../../src/boot/bios/int13-disk.js';
 import { SystemService } from '../../src/boot/bios/int15-system.js';
 import { KeyboardService } from '../../src/boot/bios/int16-keyboard.js';
-import { RegisterFrame } from '../../src/boot/bios/frame.js';
+import { FRAME_BYTES, RegisterFrame } from '../../src/boot/bios/frame.js';
 import { TrapPort, TRAP_PORT_SP, TRAP_PORT_SS, type Service } from '../../src/boot/bios/trap-port.js';
 
 const STACK = 0x7000;
@@ -39,7 +39,7 @@ function drive(file: string, iface: 'ide' | 'floppy', index = 0): DriveConfig {
 /** Calls `vector` through the trap port with the given registers; returns the frame after the call and the port's status. */
 function call(vector: number, regs: Partial<Record<'ax' | 'bx' | 'cx' | 'dx' | 'si' | 'di' | 'es' | 'ds', number>> & { edx?: number; ebx?: number; ecx?: number }) {
   const frame = new RegisterFrame(mem, STACK);
-  mem.writeBytes(STACK, new Uint8Array(46));
+  mem.writeBytes(STACK, new Uint8Array(FRAME_BYTES));
   mem.write8(STACK + 38, vector);
   mem.write16(STACK + 44, 0x0202);
   for (const [r, v] of Object.entries(regs)) {

@@ -24,8 +24,12 @@ const FLOPPY_144 = FLOPPY_FORMATS[3]!;
 
 /** The CMOS drive type for a floppy drive (QEMU picks the drive for the medium; an odd size is a 1.44 MiB drive). */
 export function floppyDriveType(backend: BlockBackend | undefined): FloppyDriveType {
-  if (!backend) return '1.44M';
-  return (FLOPPY_FORMATS.find((f) => f.bytes === backend.length) ?? FLOPPY_144).cmos;
+  return floppyFormat(backend?.length ?? 0).cmos;
+}
+
+/** The standard format of a diskette image of `bytes`; anything else is taken as 1.44 MiB. */
+function floppyFormat(bytes: number): (typeof FLOPPY_FORMATS)[number] {
+  return FLOPPY_FORMATS.find((f) => f.bytes === bytes) ?? FLOPPY_144;
 }
 const MAX_BIOS_CYLINDERS = 1024;
 
@@ -83,12 +87,12 @@ export class BiosDrive {
 }
 
 export class BiosDrives {
-  readonly all: BiosDrive[] = [];
+  private readonly all: BiosDrive[] = [];
 
   constructor(disks: Disks) {
     disks.byInterface('floppy').forEach((d, i) => {
       if (!d.backend || i > 1) return;
-      const format = FLOPPY_FORMATS.find((f) => f.bytes === d.backend!.length) ?? FLOPPY_144;
+      const format = floppyFormat(d.backend.length);
       this.all.push(new BiosDrive(i, 'floppy', d.backend, format.chs, format.type));
     });
     const ide = disks.byInterface('ide').sort((a, b) => a.config.index - b.config.index);

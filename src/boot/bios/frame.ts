@@ -42,7 +42,7 @@ export function isRamRange(mem: AddressSpace, addr: number, length: number): boo
 export class RegisterFrame {
   constructor(
     private readonly mem: AddressSpace,
-    readonly base: number,
+    private readonly base: number,
   ) {}
 
   get vector(): number {
@@ -71,10 +71,6 @@ export class RegisterFrame {
 
   set8(r: Reg8, value: number): void {
     this.mem.write8(this.base + OFF[`e${r[0]}x` as Reg32] + (r[1] === 'h' ? 1 : 0), value & 0xff);
-  }
-
-  get carry(): boolean {
-    return (this.mem.read16(this.base + OFF.flags) & CF) !== 0;
   }
 
   setCarry(on: boolean): void {
