@@ -150,24 +150,14 @@ describe('ATA PIO reads and writes', () => {
     const { g } = diskGuest(image);
     // Cylinder 1, head 2, sector 5 = ((1*16)+2)*63 + 4.
     const lba = (16 + 2) * 63 + 4;
-    g.outb(2, 1);
-    g.outb(3, 5);
-    g.outb(4, 1);
-    g.outb(5, 0);
-    g.outb(6, 0xa0 | 2);
-    g.outb(7, 0x20);
+    g.chs(0x20, 1, 2, 5, 1);
     expect(firstDifference(g.insw(512), image.subarray(lba * 512, (lba + 1) * 512))).toBe(-1);
     // INITIALIZE DEVICE PARAMETERS to 4 heads, 17 sectors changes the translation.
     g.outb(2, 17);
     g.outb(6, 0xa0 | 3);
     g.outb(7, 0x91);
     expect(g.status()).toBe(READY);
-    g.outb(2, 1);
-    g.outb(3, 1);
-    g.outb(4, 2);
-    g.outb(5, 0);
-    g.outb(6, 0xa0 | 1);
-    g.outb(7, 0x20);
+    g.chs(0x20, 2, 1, 1, 1);
     const lba2 = (2 * 4 + 1) * 17;
     expect(firstDifference(g.insw(512), image.subarray(lba2 * 512, (lba2 + 1) * 512))).toBe(-1);
   });

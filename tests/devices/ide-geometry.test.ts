@@ -61,12 +61,7 @@ describe('hard disk geometry (QEMU hd_geometry_guess)', () => {
     expect(identifyChs(g)).toEqual([4, 16, 32]);
     expect(g.ide.diskGeometry(0, 0)?.translation).toBe('none');
     // CHS addressing follows it: cylinder 3, head 5, sector 7.
-    g.outb(2, 1);
-    g.outb(3, 7);
-    g.outb(4, 3);
-    g.outb(5, 0);
-    g.outb(6, 0xa0 | 5);
-    g.outb(7, 0x20);
+    g.chs(0x20, 3, 5, 7, 1);
     const lba = (3 * 16 + 5) * 32 + 6;
     expect(Buffer.from(g.insw(512)).equals(Buffer.from(image.subarray(lba * 512, (lba + 1) * 512)))).toBe(true);
   });

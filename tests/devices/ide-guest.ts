@@ -75,6 +75,16 @@ export class IdeGuest {
     this.outb(7, command);
   }
 
+  /** CHS: sector count, sector number, cylinder low/high and head (device register with LBA off), then the command. */
+  chs(command: number, cylinder: number, head: number, sector: number, count: number, unit = 0): void {
+    this.outb(2, count & 0xff);
+    this.outb(3, sector);
+    this.outb(4, cylinder & 0xff);
+    this.outb(5, cylinder >>> 8);
+    this.outb(6, 0xa0 | (unit << 4) | head);
+    this.outb(7, command);
+  }
+
   /** LBA48: each register written twice, high-order byte first. */
   lba48(command: number, lba: number, count: number, unit = 0): void {
     const hi = Math.floor(lba / 0x100_0000);
