@@ -57,6 +57,7 @@ export class ApThreads {
    * the APs are kicked out of the kernel on the way out.
    */
   private readonly stopOnExit = () => this.destroy();
+  private destroyed = false;
 
   constructor(
     aps: readonly KvmVcpu[],
@@ -137,6 +138,8 @@ export class ApThreads {
   }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     process.off('exit', this.stopOnExit);
     for (const t of this.threads) {
       Atomics.store(t.control, CMD, CMD_STOP);

@@ -100,6 +100,9 @@ export class Kicker {
   private readonly one = new BigUint64Array([1n]);
   private readonly worker: Worker;
   private published = Infinity;
+  /** Node joins its workers when the process exits (even on an uncaught exception); one blocked in poll() would hang it. */
+  private readonly stopOnExit = () => this.destroy();
+  private destroyed = false;
 
   /** Kicks the calling thread out of KVM_RUN on the vCPU `vcpuFd` (whose kvm_run page is `runSize` bytes). */
   constructor(vcpuFd: number, runSize: number) {
@@ -119,6 +122,7 @@ export class Kicker {
     };
     this.worker = new Worker(`(${kickerMain.toString()})(require('node:worker_threads').workerData)`, { eval: true, workerData });
     this.worker.unref();
+    process.once('exit', this.stopOnExit);
   }
 
   /**
@@ -140,6 +144,9 @@ export class Kicker {
   }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    process.off('exit', this.stopOnExit);
     Atomics.store(this.i32, STOP, 1);
     write(this.notifyFd, this.one, 8);
     void this.worker.terminate().then(() => close(this.notifyFd));
