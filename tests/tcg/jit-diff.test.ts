@@ -250,3 +250,20 @@ describe('translator: self-modifying code', () => {
     expect(b.cpu.regs[3]).toBe(8 + 0x1234);
   });
 });
+
+describe('translator: decoder substitutions', () => {
+  it('a LOCK prefix on a register MOV raises #UD inside a block, as interpreted', () => {
+    const src = `
+      mov eax, 1
+      mov ebx, 2
+      db 0xf0, 0x89, 0xd8 ; lock mov eax, ebx
+      mov ecx, 3
+      hlt`;
+    const code = assemble(src, 32);
+    const a = interpreted(code, 0);
+    const { m: b } = translated(code, 0);
+    expect(state(b)).toEqual(state(a));
+    expect(b.vector()).toBe(6);
+    expect(b.cpu.regs[0]).toBe(1);
+  });
+});

@@ -18,6 +18,7 @@
  */
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
+import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, OF, PF, SF, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
@@ -238,6 +239,8 @@ function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void
  * returns false (emitting nothing) otherwise.
  */
 function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: number): boolean {
+  // The decoder may have given the record another handler (#UD for a misplaced LOCK): that one is the semantics.
+  if (d.exec !== OPCODES[d.op]?.exec) return false;
   const op = d.op;
   const size = d.size;
   const mem = d.mod >= 0 && d.mod !== 3;
