@@ -24,12 +24,9 @@
  *      thread makes a running KVM_RUN return EINTR.
  *
  * SIGUSR2 needs a handler (an ignored signal is discarded and would not
- * interrupt KVM_RUN; the default action kills the process), and that handler
- * must be native: a JavaScript callback cannot run inside a signal. libc's
- * getpid() serves as the no-op handler: it ignores its argument, has no side
- * effect and is async-signal-safe. SA_RESTART (glibc's signal()) keeps
- * Node's other blocking system calls restarting transparently. Neither Node
- * nor libuv uses SIGUSR2 (Node reserves SIGUSR1 for its inspector).
+ * interrupt KVM_RUN; the default action kills the process): a native no-op
+ * (libc.ts, installNoopSignalHandler). Neither Node nor libuv uses SIGUSR2
+ * (Node reserves SIGUSR1 for its inspector).
  *
  * Protocol: a SharedArrayBuffer holds the wake time (milliseconds on
  * CLOCK_MONOTONIC, process.hrtime's clock, which both threads share) and an
@@ -40,7 +37,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
-import { gettid, getpid } from './libc.js';
+import { closeFd, createEventFd, getpid, gettid, installNoopSignalHandler, signalEventFd } from './libc.js';
 
 /** SIGUSR2: the signal that interrupts KVM_RUN in any of tsvm's vCPU threads. */
 export const KICK_SIGNAL = 12;
@@ -65,27 +62,11 @@ const STOP = 0;
 const IO_READY = 1;
 /** Float64 slot of the wake time. */
 const WAKE_AT = 1;
-const EFD_CLOEXEC = 0o2000000;
 
-const libc = koffi.load('libc.so.6');
-const eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
-const write = libc.func('long write(int fd, const void *buf, unsigned long count)');
-const close = libc.func('int close(int fd)');
+/** libuv, as the node binary exports it. */
 const node = koffi.load(null);
 const uvDefaultLoop = node.func('void *uv_default_loop()');
 const uvBackendFd = node.func('int uv_backend_fd(const void *loop)');
-
-let handlerInstalled = false;
-
-/** Installs the no-op SIGUSR2 handler once per process. */
-function installKickHandler(): void {
-  if (handlerInstalled) return;
-  const dlsym = libc.func('void *dlsym(void *handle, const char *name)');
-  const signal = libc.func('void *signal(int signum, void *handler)');
-  // dlsym(RTLD_DEFAULT, ...): RTLD_DEFAULT is the null handle on glibc.
-  signal(KICK_SIGNAL, dlsym(null, 'getpid'));
-  handlerInstalled = true;
-}
 
 /** Milliseconds on the monotonic clock both threads read. */
 export function monotonicMs(): number {
@@ -97,7 +78,6 @@ export class Kicker {
   private readonly i32 = new Int32Array(this.shared, 0, 2);
   private readonly f64 = new Float64Array(this.shared);
   private readonly notifyFd: number;
-  private readonly one = new BigUint64Array([1n]);
   private readonly worker: Worker;
   private published = Infinity;
   /** Node joins its workers when the process exits (even on an uncaught exception); one blocked in poll() would hang it. */
@@ -106,9 +86,9 @@ export class Kicker {
 
   /** Kicks the calling thread out of KVM_RUN on the vCPU `vcpuFd` (whose kvm_run page is `runSize` bytes). */
   constructor(vcpuFd: number, runSize: number) {
-    installKickHandler();
+    installNoopSignalHandler(KICK_SIGNAL);
     this.f64[WAKE_AT] = Infinity;
-    this.notifyFd = eventfd(0, EFD_CLOEXEC) as number;
+    this.notifyFd = createEventFd();
     const workerData: KickerData = {
       koffiPath: createRequire(import.meta.url).resolve('koffi'),
       shared: this.shared,
@@ -135,7 +115,7 @@ export class Kicker {
     const earlier = wakeAt < this.published;
     this.published = wakeAt;
     this.f64[WAKE_AT] = wakeAt;
-    if (earlier) write(this.notifyFd, this.one, 8);
+    if (earlier) signalEventFd(this.notifyFd);
   }
 
   /** True (once) when the last kick was for event-loop I/O. */
@@ -148,8 +128,8 @@ export class Kicker {
     this.destroyed = true;
     process.off('exit', this.stopOnExit);
     Atomics.store(this.i32, STOP, 1);
-    write(this.notifyFd, this.one, 8);
-    void this.worker.terminate().then(() => close(this.notifyFd));
+    signalEventFd(this.notifyFd);
+    void this.worker.terminate().then(() => closeFd(this.notifyFd));
   }
 }
 

@@ -21,10 +21,15 @@ const c = {
   gettid: libc.func('int gettid()'),
   getpid: libc.func('int getpid()'),
   tgkill: libc.func('int tgkill(int tgid, int tid, int sig)'),
+  eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  write: libc.func('long write(int fd, const void *buf, unsigned long count)'),
+  dlsym: libc.func('void *dlsym(void *handle, const char *name)'),
+  signal: libc.func('void *signal(int signum, void *handler)'),
 };
 
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
+const EFD_CLOEXEC = 0o2000000;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 0x01;
@@ -126,4 +131,31 @@ export function getpid(): number {
 /** Sends `signal` to one thread of a process. */
 export function tgkill(pid: number, tid: number, signal: number): void {
   c.tgkill(pid, tid, signal);
+}
+
+/** An eventfd(2) counter, for waking a thread that poll()s it. */
+export function createEventFd(): number {
+  const fd = c.eventfd(0, EFD_CLOEXEC) as number;
+  if (fd < 0) throw new KvmError('eventfd', koffi.errno());
+  return fd;
+}
+
+const ONE = new BigUint64Array([1n]);
+
+/** Adds one to an eventfd, making it readable. */
+export function signalEventFd(fd: number): void {
+  c.write(fd, ONE, 8);
+}
+
+/**
+ * Gives `signal` a handler that does nothing, so that the signal interrupts
+ * blocking system calls (KVM_RUN returns EINTR) without killing the process.
+ * The handler must be native code (JavaScript cannot run in a signal
+ * handler); libc's getpid() serves: it ignores its argument, has no side
+ * effect and is async-signal-safe. glibc's signal() sets SA_RESTART, so
+ * Node's other system calls restart transparently.
+ */
+export function installNoopSignalHandler(signal: number): void {
+  // dlsym(RTLD_DEFAULT, ...): RTLD_DEFAULT is the null handle on glibc.
+  c.signal(signal, c.dlsym(null, 'getpid'));
 }
