@@ -26,21 +26,35 @@ export type JsonPiece = { ok: true; value: unknown } | { ok: false; error: strin
 /**
  * Feeds bytes, yields complete texts. Outside any object or array, a run of
  * non-JSON characters up to a newline is one bad text (QEMU answers each
- * with an error and carries on).
+ * with an error and carries on); a newline inside a string, or a text past
+ * MAX_TEXT, ends the broken text there, so a confused client gets back in
+ * step at its next line.
  */
 export class JsonSplitter {
   private text = '';
   private depth = 0;
   private inString = false;
   private escaped = false;
+  private discarding = false;
 
   *feed(chunk: string): Generator<JsonPiece> {
     for (const ch of chunk) {
+      if (this.discarding) {
+        this.discarding = ch !== '\n';
+        continue;
+      }
       if (this.depth === 0 && !this.inString && this.text === '' && /\s/.test(ch)) continue;
       this.text += ch;
       if (this.text.length > MAX_TEXT) {
+        // Drop the rest of the oversized text up to the next newline, then start clean.
         this.reset();
+        this.discarding = ch !== '\n';
         yield { ok: false, error: 'JSON parse error, too large' };
+        continue;
+      }
+      if (this.inString && ch === '\n') {
+        // JSON strings cannot hold a raw newline: the text is broken; the newline resynchronises.
+        yield this.parse();
         continue;
       }
       if (this.inString) {

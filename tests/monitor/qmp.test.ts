@@ -89,6 +89,12 @@ describe.each(ACCELS)('QMP under -accel %s', (accel) => {
       error: { class: 'GenericError', desc: "Invalid parameter type for 'val', expected: integer" },
     });
     expect(await qmp.execute('stop', { now: true })).toEqual({ error: { class: 'GenericError', desc: "Parameter 'now' is unexpected" } });
+    // An oversized text and a string broken by a newline: one error each, then the client is back in step.
+    from = qmp.messages.length;
+    qmp.sendRaw(`{"a": "${'x'.repeat(2 << 20)}"}\n{"execute": "query-status", "arguments": {"x": "broken\n`);
+    const second = qmp.messages.indexOf(await qmp.waitFor((m) => 'error' in m, from)) + 1;
+    expect((await qmp.waitFor((m) => 'error' in m, second))['error']).toMatchObject({ class: 'GenericError' });
+    expect((await qmp.execute('query-status'))['return']).toMatchObject({ status: 'running' });
     // Half a command, then the client vanishes: the next client is greeted and finds the guest running.
     qmp.sendRaw('{"execute": "sto');
     qmp.close();
