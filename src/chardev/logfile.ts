@@ -11,9 +11,9 @@ export class LoggedChardev implements Chardev {
   constructor(
     private readonly inner: Chardev,
     path: string,
-    append = false,
   ) {
-    this.log = new FileChardev(`${inner.id}-log`, path, append);
+    // Truncated, as QEMU does without logappend=on (which tsvm does not take yet).
+    this.log = new FileChardev(`${inner.id}-log`, path, false);
   }
 
   get id(): string {
