@@ -72,7 +72,7 @@ export class MachineControl {
   sendKey(keys: string): void {
     const names = keys.split('-');
     const makes = names.map((name) => {
-      const make = SET2_MAKE_CODES[name];
+      const make = Object.hasOwn(SET2_MAKE_CODES, name) ? SET2_MAKE_CODES[name] : undefined;
       if (!make) throw new MonitorError(`invalid parameter: ${name}`);
       return make;
     });

@@ -61,8 +61,7 @@ function register(name: string, st: CpuState): bigint {
   if (gpr >= 0) return st.gpr[gpr]!;
   if (GPR32.includes(name)) return st.gpr[GPR32.indexOf(name)]! & 0xffff_ffffn;
   if (GPR16.includes(name)) return st.gpr[GPR16.indexOf(name)]! & 0xffffn;
-  const seg = st.seg[name as keyof CpuState['seg']];
-  if (seg) return BigInt(seg.selector);
+  if (Object.hasOwn(st.seg, name)) return BigInt(st.seg[name as keyof CpuState['seg']].selector);
   if (name === 'cr0' || name === 'cr2' || name === 'cr3' || name === 'cr4') return st[name];
   throw new MonitorError(`unknown register`);
 }

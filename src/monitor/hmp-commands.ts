@@ -22,6 +22,8 @@ export interface HmpContext {
 }
 
 interface Command {
+  /** A short name QEMU also accepts (`c` for cont, `q` for quit). */
+  alias?: string;
   args: string;
   help: string;
   run(ctx: HmpContext, args: string[]): void | Promise<void>;
@@ -92,14 +94,14 @@ function jitText(ctx: HmpContext): string {
 }
 
 const COMMANDS: Record<string, Command> = {
-  help: { args: '[cmd]', help: 'show the help', run: (ctx, args) => ctx.print(helpText(args[0])) },
+  help: { alias: '?', args: '[cmd]', help: 'show the help', run: (ctx, args) => ctx.print(helpText(args[0])) },
   info: {
     args: '[subcommand]',
     help: 'show various information about the system state',
     run: (ctx, args) => {
       const sub = args[0];
       if (sub === undefined) return ctx.print(infoHelp());
-      const cmd = INFO[sub];
+      const cmd = Object.hasOwn(INFO, sub) ? INFO[sub] : undefined;
       if (!cmd) throw new MonitorError(`unknown command: 'info ${sub}'`);
       cmd.run(ctx);
     },
@@ -107,12 +109,10 @@ const COMMANDS: Record<string, Command> = {
   x: { args: '/fmt addr', help: 'virtual memory dump starting at \'addr\'', run: dumpCommand(false) },
   xp: { args: '/fmt addr', help: 'physical memory dump starting at \'addr\'', run: dumpCommand(true) },
   stop: { args: '', help: 'stop emulation', run: (ctx) => ctx.ctl.stop() },
-  cont: { args: '', help: 'resume emulation', run: (ctx) => ctx.ctl.cont() },
-  c: { args: '', help: 'resume emulation', run: (ctx) => ctx.ctl.cont() },
+  cont: { alias: 'c', args: '', help: 'resume emulation', run: (ctx) => ctx.ctl.cont() },
   system_reset: { args: '', help: 'reset the system', run: (ctx) => ctx.ctl.systemReset() },
   system_powerdown: { args: '', help: 'send system power down event', run: (ctx) => ctx.ctl.systemPowerdown() },
-  quit: { args: '', help: 'quit the emulator', run: (ctx) => ctx.ctl.quit() },
-  q: { args: '', help: 'quit the emulator', run: (ctx) => ctx.ctl.quit() },
+  quit: { alias: 'q', args: '', help: 'quit the emulator', run: (ctx) => ctx.ctl.quit() },
   sendkey: { args: 'keys [hold_ms]', help: 'send keys to the VM (e.g. \'sendkey ctrl-alt-f1\', default hold time=100 ms)', run: (ctx, args) => ctx.ctl.sendKey(need(args, 0, 'keys')) },
   memsave: { args: 'addr size file', help: 'save to disk virtual memory dump starting at \'addr\' of size \'size\'', run: saveCommand(false) },
   pmemsave: { args: 'addr size file', help: 'save to disk physical memory dump starting at \'addr\' of size \'size\'', run: saveCommand(true) },
@@ -134,13 +134,17 @@ function setLog(ctx: HmpContext, items: string): void {
   configureLogging(names, ctx.pc.config.logFile);
 }
 
+/** A command by its name or alias. */
+function lookup(name: string): Command | undefined {
+  if (Object.hasOwn(COMMANDS, name)) return COMMANDS[name];
+  return Object.values(COMMANDS).find((c) => c.alias === name);
+}
+
+/** QEMU's help layout: `name|alias params -- text` (two spaces before -- when there are no params). */
 function helpText(cmd: string | undefined): string {
-  const names = cmd === undefined ? Object.keys(COMMANDS) : [cmd];
-  return names.map((n) => {
-    const c = COMMANDS[n];
-    if (!c) return '';
-    return n === 'info' && cmd === 'info' ? infoHelp() : `${n} ${c.args} -- ${c.help}\n`.replace('  --', ' --');
-  }).join('');
+  if (cmd === 'info') return infoHelp();
+  const entries = cmd === undefined ? Object.entries(COMMANDS) : Object.entries(COMMANDS).filter(([n, c]) => n === cmd || c.alias === cmd);
+  return entries.map(([n, c]) => `${c.alias ? `${n}|${c.alias}` : n} ${c.args} -- ${c.help}\n`).join('');
 }
 
 function infoHelp(): string {
@@ -155,7 +159,7 @@ export async function runHmpCommand(line: string, ctx: HmpContext): Promise<bool
   const glued = /^(x|xp)(\/.*)$/.exec(words[0]!);
   if (glued) words.splice(0, 1, glued[1]!, glued[2]!);
   const name = words.shift()!;
-  const cmd = COMMANDS[name];
+  const cmd = lookup(name);
   if (!cmd) {
     ctx.print(`unknown command: '${name}'\n`);
     return true;
@@ -165,5 +169,5 @@ export async function runHmpCommand(line: string, ctx: HmpContext): Promise<bool
   } catch (e) {
     ctx.print(`${e instanceof Error ? e.message : String(e)}\n`);
   }
-  return cmd !== COMMANDS['quit'] && cmd !== COMMANDS['q'];
+  return cmd !== COMMANDS['quit'];
 }
