@@ -30,4 +30,18 @@ describe.skipIf(noKvm)('the event loop while the guest runs', () => {
       });
     }
   }
+
+  it("reads an AP's registers while the guest runs (-smp 2, the AP waiting for SIPI in the kernel)", async () => {
+    let apCs: number | undefined;
+    const r = await runTsvm('idle', {
+      smp: 2,
+      whileRunning: (accel, bus) =>
+        setTimeout(() => {
+          apCs = accel.vcpus[1]!.getState().seg.cs.selector;
+          bus.lifecycle.request({ kind: 'quit', cause: 'test' });
+        }, 50),
+    });
+    expect(r.request).toEqual({ kind: 'quit', cause: 'test' });
+    expect(apCs).toBe(0xf000); // reset state: CS F000, as the AP was never started
+  });
 });

@@ -92,7 +92,9 @@ export class ApThreads {
       };
       const worker = new Worker(`(${apMain.toString()})(require('node:worker_threads').workerData)`, { eval: true, workerData: data });
       worker.unref();
-      return { vcpu, control, mailbox: new DataView(mailboxBuffer), worker };
+      const thread = { vcpu, control, mailbox: new DataView(mailboxBuffer), worker };
+      vcpu.quiesce = (fn) => this.whileParked(thread, fn);
+      return thread;
     });
     process.once('exit', this.stopOnExit);
   }
@@ -118,11 +120,34 @@ export class ApThreads {
   /** Brings every AP out of KVM_RUN and waits until they are parked (their state is then safe to read or reset). */
   park(): void {
     for (const t of this.threads) this.requestPark(t);
-    for (const t of this.threads) {
-      while (Atomics.load(t.control, STATE) !== PARKED && Atomics.load(t.control, TID) !== 0) {
-        this.serviceExits();
-        Atomics.wait(t.control, STATE, Atomics.load(t.control, STATE), 1);
+    for (const t of this.threads) this.waitParked(t);
+  }
+
+  /**
+   * Runs `fn` with one AP out of KVM_RUN (the kernel holds a vCPU's state
+   * for the whole of KVM_RUN, even while the guest halts), resuming it after
+   * if it was running: the monitor can read an AP's registers at any time.
+   */
+  private whileParked<T>(t: ApThread, fn: () => T): T {
+    const wasRunning = Atomics.load(t.control, CMD) === CMD_RUN;
+    if (wasRunning) {
+      this.requestPark(t);
+      this.waitParked(t);
+    }
+    try {
+      return fn();
+    } finally {
+      if (wasRunning) {
+        Atomics.store(t.control, CMD, CMD_RUN);
+        Atomics.notify(t.control, CMD);
       }
+    }
+  }
+
+  private waitParked(t: ApThread): void {
+    while (Atomics.load(t.control, STATE) !== PARKED && Atomics.load(t.control, TID) !== 0) {
+      this.serviceExits();
+      Atomics.wait(t.control, STATE, Atomics.load(t.control, STATE), 1);
     }
   }
 

@@ -52,6 +52,12 @@ export class KvmVcpu implements Vcpu {
   readonly run: DataView;
   /** Set when the guest executed HLT and KVM handed it to us (irqchip off). */
   halted = false;
+  /**
+   * Runs a state access with this vCPU out of KVM_RUN. The boot vCPU is only
+   * ever in KVM_RUN inside the run loop, so it runs `fn` directly; an AP's
+   * thread replaces this (ap.ts).
+   */
+  quiesce: <T>(fn: () => T) => T = (fn) => fn();
   private readonly regs = new Uint8Array(SIZEOF.kvm_regs);
   private readonly sregs = new Uint8Array(SIZEOF.kvm_sregs);
   private readonly regsView = new DataView(this.regs.buffer);
@@ -146,6 +152,18 @@ export class KvmVcpu implements Vcpu {
   }
 
   getState(): CpuState {
+    return this.quiesce(() => this.readState());
+  }
+
+  setState(state: CpuState): void {
+    this.quiesce(() => this.writeState(state));
+  }
+
+  translate(linear: bigint): bigint | undefined {
+    return this.quiesce(() => this.translateNow(linear));
+  }
+
+  private readState(): CpuState {
     kvmIoctl(this.fd, 'KVM_GET_REGS', this.regs);
     kvmIoctl(this.fd, 'KVM_GET_SREGS', this.sregs);
     const r = this.regsView;
@@ -172,7 +190,7 @@ export class KvmVcpu implements Vcpu {
    * Loads a CpuState. Fields CpuState does not carry (APIC base, CR8, the
    * pending-interrupt bitmap) keep KVM's current values.
    */
-  setState(state: CpuState): void {
+  private writeState(state: CpuState): void {
     const r = this.regsView;
     GPR_NAMES.forEach((name, i) => r.setBigUint64(REGS[name], BigInt.asUintN(64, state.gpr[i] ?? 0n), true));
     r.setBigUint64(REGS.rip, BigInt.asUintN(64, state.rip), true);
@@ -199,7 +217,7 @@ export class KvmVcpu implements Vcpu {
     }
   }
 
-  translate(linear: bigint): bigint | undefined {
+  private translateNow(linear: bigint): bigint | undefined {
     const buf = new Uint8Array(SIZEOF.kvm_translation);
     const view = new DataView(buf.buffer);
     view.setBigUint64(TRANSLATION.linear_address, BigInt.asUintN(64, linear), true);
