@@ -1,37 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CharFrontend, Chardev } from '../../src/chardev/chardev.js';
 import { MuxChardev } from '../../src/chardev/mux.js';
-import { bytes, Recorder } from './recorder.js';
-
-/** A backend the test types into and whose output it reads, like a terminal. */
-class FakeTerminal implements Chardev {
-  readonly id = 'term';
-  output = '';
-  closed = false;
-  private frontend: CharFrontend | undefined;
-  private held: number[] = [];
-
-  write(data: Uint8Array): void {
-    this.output += Buffer.from(data).toString('latin1');
-  }
-  attach(frontend: CharFrontend): void {
-    this.frontend = frontend;
-  }
-  pump(): void {
-    while (this.frontend && this.held.length > 0) {
-      const n = Math.min(this.frontend.canReceive(), this.held.length);
-      if (n <= 0) return;
-      this.frontend.receive(Uint8Array.from(this.held.splice(0, n)));
-    }
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-  type(s: string): void {
-    this.held.push(...bytes(s));
-    this.pump();
-  }
-}
+import { bytes, FakeTerminal, Recorder } from './recorder.js';
 
 function setup(escapeChar?: number) {
   const term = new FakeTerminal();
