@@ -91,9 +91,14 @@ class Emitter {
     this.out.push(s);
   }
 
-  /** State the interpreter keeps before an instruction that may fault: EIP to restart at, ESP, EIP after. */
-  sync(insnEip: number, next: number): void {
-    this.emit(`c.insnEip = ${insnEip}; c.eip = ${next};`);
+  /**
+   * State the interpreter keeps before an instruction that may fault: EIP
+   * to restart at and ESP, and for handlers (which may read it) EIP after
+   * the instruction. Specialised code never reads c.eip, and the dispatcher
+   * takes a fault's EIP from insnEip.
+   */
+  sync(insnEip: number, next: number, handler = false): void {
+    this.emit(handler ? `c.insnEip = ${insnEip}; c.eip = ${next};` : `c.insnEip = ${insnEip};`);
     if (this.espStale) {
       this.emit('c.insnEsp = r[4];');
       this.espStale = false;
@@ -121,7 +126,7 @@ export function blockSource(b: BlockShape): string {
     e.done = k + 1;
     const specialised = emitSpecialised(e, d, k, eip, next);
     if (!specialised) {
-      e.sync(eip, next);
+      e.sync(eip, next, true);
       e.emit(`h${k}(c, d${k});`);
       e.flags = undefined;
     }

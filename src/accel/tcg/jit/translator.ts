@@ -49,6 +49,8 @@ export interface JitStats {
   blocksRun: number;
   liveBlocks: number;
   insnsInBlocks: number;
+  /** Host milliseconds spent decoding and compiling blocks. */
+  translateMs: number;
 }
 
 /** Thrown by the block decoder's byte source when the next instruction would leave the page or the CS limit. */
@@ -60,7 +62,7 @@ export class Translator {
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
   executed = 0;
-  readonly stats: JitStats = { translated: 0, invalidated: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0 };
+  readonly stats: JitStats = { translated: 0, invalidated: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0 };
 
   constructor(
     readonly cpu: Cpu,
@@ -217,6 +219,7 @@ export class Translator {
   /** Decodes and compiles the block at `lin` (in RAM page `frame`); undefined when not even one instruction fits. */
   private translate(frame: number, lin: number): Block | undefined {
     const c = this.cpu;
+    const t0 = performance.now();
     const ram = c.mmu.ram;
     const mode = c.segAttr[CS]! & ATTR_DB ? 1 : 0;
     const wrap = mode === 1 ? 0xffff_ffff : 0xffff;
@@ -262,6 +265,7 @@ export class Translator {
     page.blocks.set(lin & 0xfff, b);
     this.liveBlocks++;
     this.stats.translated++;
+    this.stats.translateMs += performance.now() - t0;
     return b;
   }
 
