@@ -137,10 +137,12 @@ function readCpuidEntries(view: DataView): CpuidEntry[] {
 }
 
 /**
- * Opens /dev/kvm, checks the API version and required capabilities, and
- * creates the VM. Throws KvmInitError with a one-line reason.
+ * Opens /dev/kvm, checks the API version and required capabilities (the
+ * in-kernel irqchip's too unless `kernelIrqchip` is false, so that a host
+ * without them falls back before the machine is built), and creates the VM.
+ * Throws KvmInitError with a one-line reason.
  */
-export function openKvm(device = KVM_DEVICE): KvmHandle {
+export function openKvm(device = KVM_DEVICE, opts: { kernelIrqchip?: boolean } = {}): KvmHandle {
   let systemFd: number;
   try {
     systemFd = openFile(device, O_RDWR | O_CLOEXEC);
@@ -155,6 +157,7 @@ export function openKvm(device = KVM_DEVICE): KvmHandle {
     vmFd = kvmIoctl(systemFd, 'KVM_CREATE_VM', 0);
     const handle = new KvmHandle(systemFd, vmFd, vcpuMmapSize);
     handle.requireCaps(REQUIRED_CAPS);
+    if (opts.kernelIrqchip ?? true) handle.requireCaps(IRQCHIP_CAPS);
     return handle;
   } catch (e) {
     if (vmFd >= 0) closeFd(vmFd);
