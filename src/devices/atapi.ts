@@ -319,10 +319,9 @@ export class AtapiDrive extends IdeDevice<AtapiState> {
   }
 
   private readNextSector(d: AtapiDataIn): boolean {
-    const medium = this.medium;
+    if (!this.requireMedium()) return false;
     try {
-      if (!medium) throw new Error('medium removed during a read');
-      medium.read(d.nextLba * CD_SECTOR_SIZE, d.block);
+      this.medium!.read(d.nextLba * CD_SECTOR_SIZE, d.block);
     } catch (err) {
       log.guest_errors({ err: String(err) }, 'ATAPI read failed');
       this.checkCondition(SenseKey.MEDIUM_ERROR, Asc.UNRECOVERED_READ_ERROR);
