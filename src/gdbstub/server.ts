@@ -7,13 +7,17 @@ import type { Pc } from '../machine/pc.js';
 import type { Chardev } from '../chardev/chardev.js';
 import { createChardev } from '../chardev/create.js';
 import { parseLegacyChardev } from '../cli/chardev.js';
-import { GdbSession } from './session.js';
+import { GdbSession, type MonitorCommand } from './session.js';
 
 export class GdbServer {
   private chr: Chardev | undefined;
   private session: GdbSession | undefined;
 
-  constructor(private readonly pc: Pc) {}
+  constructor(
+    private readonly pc: Pc,
+    /** Runs gdb's `monitor ...` lines (qRcmd) as HMP commands. */
+    private readonly monitorCommand: MonitorCommand,
+  ) {}
 
   /** Opens the stub on a chardev spec (`tcp::1234`, `unix:path,server=on`), or closes it for `none`; returns QEMU's line. */
   async listen(spec: string): Promise<string> {
@@ -30,7 +34,7 @@ export class GdbServer {
     } catch (e) {
       throw new Error(`Could not open gdbserver on device '${device}': ${e instanceof Error ? e.message : String(e)}`);
     }
-    this.session = new GdbSession(this.chr, this.pc);
+    this.session = new GdbSession(this.chr, this.pc, this.monitorCommand);
     return `Waiting for gdb connection on device '${device}'\n`;
   }
 

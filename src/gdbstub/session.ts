@@ -17,6 +17,9 @@ import { targetXml, type Arch } from './target-description.js';
 import { TcgDebug } from './tcg-debug.js';
 import { KvmDebug } from './kvm-debug.js';
 
+/** Runs one HMP command line and resolves with its output (gdb's `monitor` command). */
+export type MonitorCommand = (line: string) => Promise<string>;
+
 const POINT_KINDS: PointKind[] = ['sw', 'hw', 'write', 'read', 'access'];
 /** gdb's signal numbers in stop replies. */
 const SIGINT = '02';
@@ -36,6 +39,7 @@ export class GdbSession implements CharFrontend {
   constructor(
     private readonly chr: Chardev,
     private readonly pc: Pc,
+    private readonly monitorCommand: MonitorCommand,
   ) {
     chr.attach(this);
   }
@@ -172,7 +176,18 @@ export class GdbSession implements CharFrontend {
     }
   }
 
-  private handleQuery(p: string): string {
+  /** qRcmd,HEX: gdb's `monitor info registers` runs as an HMP command; its output goes back as O packets, then OK. */
+  private remoteCommand(hex: string): undefined {
+    const line = Buffer.from(hex, 'hex').toString('latin1');
+    void this.monitorCommand(line).then((out) => {
+      if (out !== '') this.reply('O' + Buffer.from(out, 'latin1').toString('hex'));
+      this.reply('OK');
+    });
+    return undefined;
+  }
+
+  private handleQuery(p: string): string | undefined {
+    if (p.startsWith('qRcmd,')) return this.remoteCommand(p.slice('qRcmd,'.length));
     if (p.startsWith('qSupported')) return 'PacketSize=4000;qXfer:features:read+;vContSupported+';
     if (p.startsWith('qXfer:features:read:')) return this.readFeatures(p.slice('qXfer:features:read:'.length));
     if (p === 'qAttached') return '1';

@@ -9,6 +9,7 @@ import { MachineControl } from './control.js';
 import { Hmp } from './hmp.js';
 import { Qmp } from './qmp.js';
 import { DumpDefaults } from './hmp-memory.js';
+import { captureHmpCommand } from './hmp-commands.js';
 import { GdbServer } from '../gdbstub/server.js';
 import { UserError } from '../machine/errors.js';
 
@@ -18,7 +19,8 @@ export interface Monitors {
 
 export async function attachMonitors(pc: Pc): Promise<Monitors> {
   const ctl = new MachineControl(pc);
-  const gdb = new GdbServer(pc);
+  const dump = new DumpDefaults();
+  const gdb: GdbServer = new GdbServer(pc, (line) => captureHmpCommand(line, { pc, ctl, gdbserver, dump }));
   const gdbserver = (spec: string) => gdb.listen(spec);
   for (const m of pc.config.monitors) {
     const chr = pc.chardevs.frontend(m.chardev);

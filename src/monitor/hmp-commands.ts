@@ -171,3 +171,10 @@ export async function runHmpCommand(line: string, ctx: HmpContext): Promise<bool
   }
   return cmd !== COMMANDS['quit'];
 }
+
+/** Runs a command line and returns what it printed (QMP's human-monitor-command, gdb's `monitor`). */
+export async function captureHmpCommand(line: string, ctx: Omit<HmpContext, 'print'>): Promise<string> {
+  let out = '';
+  await runHmpCommand(line, { ...ctx, print: (text) => (out += text) });
+  return out;
+}

@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import type { Pc } from '../machine/pc.js';
 import { MachineControl, MonitorError } from './control.js';
 import { DumpDefaults } from './hmp-memory.js';
-import { runHmpCommand, type GdbServerControl } from './hmp-commands.js';
+import { captureHmpCommand, type GdbServerControl } from './hmp-commands.js';
 import { blockInfo, chardevInfo, cpusFast, versionInfo } from './info.js';
 
 export interface QmpContext {
@@ -44,12 +44,7 @@ export const QMP_COMMANDS: Record<string, QmpCommand> = {
   'human-monitor-command': {
     args: { 'command-line': { type: 'str' }, 'cpu-index': { type: 'int', optional: true } },
     run: async (ctx, args) => {
-      let out = '';
-      await runHmpCommand(args['command-line'] as string, {
-        ...ctx,
-        dump: new DumpDefaults(),
-        print: (text) => (out += text),
-      });
+      const out = await captureHmpCommand(args['command-line'] as string, { ...ctx, dump: new DumpDefaults() });
       // QEMU hands HMP's output over with the monitor's CR LF line ends.
       return out.replace(/\r?\n/g, '\r\n');
     },

@@ -55,6 +55,8 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
       'x/4i $pc',
       'stepi',
       'printf "PC=%x EDX=%x\\n", $pc, $edx',
+      'monitor info status',
+      'monitor x /4c 0x100400',
       'set $eax=0x21',
       'detach',
     ]);
@@ -66,6 +68,9 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
     expect(out).toMatch(/=> 0x100200:\s+mov\s+\$0xabcdef01,%edx/);
     expect(out).toMatch(/0x100205:\s+incl\s+0x100410/);
     expect(out).toContain('PC=100205 EDX=abcdef01');
+    // gdb's `monitor` runs HMP commands (qRcmd).
+    expect(out).toContain('VM status: paused (debug)\n');
+    expect(out).toContain("0000000000100400: 'g' 'd' 'b' '-'\n");
     expect(out).toContain('detached');
     // AL=0x21 -> isa-debug-exit status 0x43.
     expect(await run.exited).toBe(0x43);
