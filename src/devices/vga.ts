@@ -17,6 +17,8 @@ export const VGA_WINDOW_BASE = 0xa0000;
 const VGA_WINDOW_SIZE = 0x20000;
 /** Offset of the colour text buffer (0xB8000) inside the window. */
 const TEXT_OFFSET = 0x18000;
+/** [base, count]: the mono CRTC and input status #1, the 0x3C0-0x3CF block, the colour CRTC and input status #1. */
+const REGISTER_PORTS: readonly [number, number][] = [[0x3b4, 2], [0x3ba, 1], [0x3c0, 0x10], [0x3d4, 2], [0x3da, 1]];
 
 export interface VgaState {
   vram: Uint8Array;
@@ -78,11 +80,7 @@ export class Vga {
   state = powerOnState();
 
   constructor(io: PortBus, mem: AddressSpace) {
-    io.register('vga', 0x3b4, 2, this.ports);
-    io.register('vga', 0x3ba, 1, this.ports);
-    io.register('vga', 0x3c0, 0x10, this.ports);
-    io.register('vga', 0x3d4, 2, this.ports);
-    io.register('vga', 0x3da, 1, this.ports);
+    for (const [base, count] of REGISTER_PORTS) io.register('vga', base, count, this.ports);
     mem.addMmio('vga-lowmem', VGA_WINDOW_BASE, VGA_WINDOW_SIZE, this.window);
   }
 
@@ -188,11 +186,16 @@ export class Vga {
   private readDac(): number {
     const s = this.state;
     const v = s.dac[s.dacReadIndex * 3 + s.dacComponent]!;
-    if (++s.dacComponent === 3) {
-      s.dacComponent = 0;
-      s.dacReadIndex = (s.dacReadIndex + 1) & 0xff;
-    }
+    s.dacReadIndex = this.nextDacComponent(s.dacReadIndex);
     return v;
+  }
+
+  /** Steps to the next of red, green, blue; after blue, to the next colour's red. Returns the colour index to use next. */
+  private nextDacComponent(index: number): number {
+    const s = this.state;
+    if (++s.dacComponent < 3) return index;
+    s.dacComponent = 0;
+    return (index + 1) & 0xff;
   }
 
   private writePort(port: number, value: number): void {
@@ -228,10 +231,7 @@ export class Vga {
         return;
       case 0x3c9:
         s.dac[s.dacWriteIndex * 3 + s.dacComponent] = value & 0x3f;
-        if (++s.dacComponent === 3) {
-          s.dacComponent = 0;
-          s.dacWriteIndex = (s.dacWriteIndex + 1) & 0xff;
-        }
+        s.dacWriteIndex = this.nextDacComponent(s.dacWriteIndex);
         return;
       case 0x3ce:
         s.gcIndex = value & 0xf;

@@ -68,6 +68,15 @@ describe('VGA text mode', () => {
     expect([io.read(0x3c9, 1), io.read(0x3c9, 1), io.read(0x3c9, 1)]).toEqual([1, 2, 3]);
   });
 
+  it('steps the DAC indices to the next colour after blue, wrapping from 255 to 0', () => {
+    const { io } = machine();
+    io.write(0x3c8, 1, 255);
+    for (const v of [1, 2, 3, 4, 5, 6]) io.write(0x3c9, 1, v);
+    expect(io.read(0x3c8, 1)).toBe(1);
+    io.write(0x3c7, 1, 255);
+    expect(Array.from({ length: 6 }, () => io.read(0x3c9, 1))).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('moves the CRTC to 0x3B4 in mono mode', () => {
     const { io } = machine();
     io.write(0x3c2, 1, 0x66);
