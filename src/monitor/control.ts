@@ -9,7 +9,8 @@ import { AcpiPm } from '../devices/acpi-pm.js';
 import { I8042, SET2_MAKE_CODES } from '../devices/i8042.js';
 import { Vga } from '../devices/vga.js';
 import { readPhysical, readVirtual, GuestMemoryError } from './guest-memory.js';
-import { renderTextScreen } from './screendump.js';
+import { encodePpm, renderTextScreen } from './screendump.js';
+import { encodePng } from './png.js';
 import { couldNotOpen, strerror } from '../host-errors.js';
 
 export const QEMU_VERSION = { major: 7, minor: 2, micro: 0 };
@@ -100,11 +101,12 @@ export class MachineControl {
     }
   }
 
-  screendump(file: string): void {
+  screendump(file: string, format: 'ppm' | 'png' = 'ppm'): void {
     const vga = this.pc.chip(Vga);
     if (!vga) throw new MonitorError('There is no console to take a screendump from');
+    const image = renderTextScreen(vga.textScreen());
     try {
-      writeFileSync(file, renderTextScreen(vga.textScreen()));
+      writeFileSync(file, format === 'png' ? encodePng(image) : encodePpm(image));
     } catch (e) {
       throw new MonitorError(`failed to open file '${file}': ${strerror(e)}`);
     }

@@ -52,8 +52,9 @@ export const QMP_COMMANDS: Record<string, QmpCommand> = {
   screendump: {
     args: { filename: { type: 'str' }, device: { type: 'str', optional: true }, head: { type: 'int', optional: true }, format: { type: 'str', optional: true } },
     run: ({ ctl }, args) => {
-      if (args['format'] !== undefined && args['format'] !== 'ppm') throw new MonitorError(`Parameter 'format' does not accept value '${String(args['format'])}'`);
-      ctl.screendump(args['filename'] as string);
+      const format = args['format'] ?? 'ppm';
+      if (format !== 'ppm' && format !== 'png') throw new MonitorError(`Parameter 'format' does not accept value '${String(format)}'`);
+      ctl.screendump(args['filename'] as string, format);
       return {};
     },
   },

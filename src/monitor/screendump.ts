@@ -1,6 +1,7 @@
 /**
- * screendump of the VGA text screen as a binary PPM (P6), 9x16 pixels per
- * cell like QEMU's 720x400 text-mode picture, in the 16 CGA colours.
+ * screendump of the VGA text screen: 9x16 pixels per cell like QEMU's
+ * 720x400 text-mode picture, in the 16 CGA colours, saved as a binary PPM
+ * (P6) or a PNG.
  * tsvm carries no VGA font, so a non-blank character is drawn as a block
  * of its foreground colour inside the cell and a blank as background: the
  * layout, colours and cursor of the screen are right, the glyph shapes are
@@ -18,10 +19,20 @@ const PALETTE = [
 /** Characters drawn as background: space, NUL and the blank 0xFF. */
 const BLANK = new Set([0x00, 0x20, 0xff]);
 
-export function renderTextScreen(screen: TextScreen): Buffer {
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** Rows top to bottom, 3 bytes (R, G, B) per pixel. */
+  rgb: Buffer;
+}
+
+export function encodePpm(img: RgbImage): Buffer {
+  return Buffer.concat([Buffer.from(`P6\n${img.width} ${img.height}\n255\n`, 'ascii'), img.rgb]);
+}
+
+export function renderTextScreen(screen: TextScreen): RgbImage {
   const width = screen.cols * CELL_W;
   const height = screen.rows * CELL_H;
-  const header = Buffer.from(`P6\n${width} ${height}\n255\n`, 'ascii');
   const pixels = Buffer.alloc(width * height * 3);
   for (let row = 0; row < screen.rows; row++) {
     for (let col = 0; col < screen.cols; col++) {
@@ -30,7 +41,7 @@ export function renderTextScreen(screen: TextScreen): Buffer {
       paintCell(pixels, width, col * CELL_W, row * CELL_H, cell, cursor);
     }
   }
-  return Buffer.concat([header, pixels]);
+  return { width, height, rgb: pixels };
 }
 
 function paintCell(pixels: Buffer, width: number, x0: number, y0: number, cell: number, cursor: boolean): void {

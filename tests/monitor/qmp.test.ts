@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
 import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
 import { QmpClient } from './qmp-client.js';
@@ -27,6 +28,19 @@ afterEach(() => {
   running?.child.kill('SIGKILL');
   running = undefined;
 });
+
+/** The RGB pixels of a PNG tsvm wrote (8-bit RGB, filter 0 rows): checks the header on the way. */
+function pngPixels(png: Buffer): Buffer {
+  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
+  const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  expect([width, height, png[24], png[25]]).toEqual([720, 400, 8, 2]);
+  const idatLength = png.readUInt32BE(33);
+  expect(png.subarray(37, 41).toString('latin1')).toBe('IDAT');
+  const raw = inflateSync(png.subarray(41, 41 + idatLength));
+  const rows = Array.from({ length: height }, (_, y) => raw.subarray(y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1)));
+  return Buffer.concat(rows);
+}
 
 function startWithQmp(accel: string, extra: string[] = []): { run: TsvmRun; socket: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
@@ -121,6 +135,10 @@ describe.each(ACCELS)('QMP under -accel %s', (accel) => {
     const ppm = join(dir, 'screen.ppm');
     expect(await qmp.execute('screendump', { filename: ppm })).toEqual({ return: {} });
     expect(readFileSync(ppm).subarray(0, 15).toString('latin1')).toBe('P6\n720 400\n255\n');
+    const png = join(dir, 'screen.png');
+    expect(await qmp.execute('screendump', { filename: png, format: 'png' })).toEqual({ return: {} });
+    expect(pngPixels(readFileSync(png))).toEqual(readFileSync(ppm).subarray(15));
+    expect((await qmp.execute('screendump', { filename: png, format: 'bmp' }))['error']).toMatchObject({ class: 'GenericError' });
     expect(await qmp.execute('query-name')).toEqual({ return: { name: 'qmp-test' } });
     expect((await qmp.execute('query-kvm'))['return']).toMatchObject({ enabled: accel === 'kvm' });
     expect((await qmp.execute('query-version'))['return']).toMatchObject({ qemu: { major: 7, minor: 2, micro: 0 } });
