@@ -7,6 +7,10 @@
  * The generator is seeded, so a failure replays.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkQcow2 } from '../../src/block/qcow2-check.js';
+import { openImage } from '../../src/block/qcow2-chain.js';
+import { createQcow2 } from '../../src/block/qcow2-create.js';
+import type { Qcow2Image } from '../../src/block/qcow2.js';
 import { AcpiPm } from '../../src/devices/acpi-pm.js';
 import { DebugCon } from '../../src/devices/debugcon.js';
 import { IsaDebugExit } from '../../src/devices/debug-exit.js';
@@ -57,7 +61,7 @@ function random(seed: number) {
   };
 }
 
-/** The chips of QEMU's pc machine on one port bus and address space, with a disk and a CD-ROM on IDE. */
+/** The chips of QEMU's pc machine on one port bus and address space, with a raw and a qcow2 disk and a CD-ROM on IDE. */
 function pcMachine() {
   const mem = new AddressSpace(2 << 20);
   const io = new PortBus();
@@ -77,11 +81,14 @@ function pcMachine() {
   for (const [base, line] of COM_PORTS) new Uart16550(io, base, irq.line(line), timers, new NullChardev(`com${base}`));
   const ide = new IdeController(io, irq.line(14), irq.line(15));
   ide.attach(0, 0, { backend: drives.open(drives.tmp.file('disk.img', 64 * 512)), media: 'disk' });
+  const qcow2 = drives.tmp.file('disk.qcow2', 0);
+  createQcow2(qcow2, { size: 1 << 20, clusterSize: 512 });
+  ide.attach(0, 1, { backend: drives.open(qcow2, { format: 'qcow2' }), media: 'disk' });
   ide.attach(1, 0, { backend: drives.open(drives.tmp.file('cd.iso', 32 * 2048), { media: 'cdrom' }), media: 'cdrom' });
   new Vga(io, mem);
   new IsaDebugExit(io, 0xf4, 4, lifecycle);
   new DebugCon(io, 0xe9, new NullChardev('debugcon'));
-  return { mem, io, advance: time.advance };
+  return { mem, io, advance: time.advance, qcow2 };
 }
 
 /** Reads that came back wider than the access or not a whole number, as `size:value` (expect() per access is too slow). */
@@ -133,6 +140,38 @@ describe('a hostile guest', () => {
         else checkRead(io.read(port, size), size);
       }
       if (step % 1000 === 0) advance(rng.below(50_000_000));
+    }
+  });
+
+  it('runs random ATA commands with random task files and data phases on a raw and a qcow2 disk', () => {
+    const { io, qcow2 } = pcMachine();
+    const rng = random(6);
+    const commands = [0x20, 0x24, 0x29, 0x30, 0x34, 0x39, 0xc4, 0xc5, 0xc6, 0xe7, 0xea, 0xec, 0x91, 0xef, 0x40, 0x42, 0xf8, 0x27, 0x08, 0x90];
+    for (let n = 0; n < 3000; n++) {
+      io.write(0x1f6, 1, (rng.below(4) << 5) | rng.below(0x20)); // LBA or CHS, unit, head
+      for (let reg = 1; reg <= 5; reg++) {
+        // Small sector numbers mostly, so that commands land inside the disks and move data.
+        for (let twice = 0; twice < 2; twice++) io.write(0x1f0 + reg, 1, rng.below(4) ? rng.below(reg === 2 ? 8 : 4) : rng.u32() & 0xff);
+      }
+      if (rng.below(50) === 0) io.write(0x3f6, 1, 0x04); // SRST, released below
+      io.write(0x3f6, 1, rng.below(2) << 1); // nIEN
+      io.write(0x1f7, 1, rng.pick(commands));
+      const words = rng.below(8) ? 16 * 512 : rng.below(512);
+      for (let k = 0; k < words && io.read(0x3f6, 1) & 0x08; k++) {
+        const size = rng.pick(SIZES);
+        if (rng.below(2)) io.write(0x1f0, size, rng.u32() & (2 ** (8 * size) - 1));
+        else checkRead(io.read(0x1f0, size), size);
+      }
+    }
+    // The guest wrote to the qcow2 disk, and left it consistent, as `tsvm-img check` sees it.
+    drives.closeAll();
+    const image = openImage(qcow2, { format: 'qcow2', readOnly: true });
+    try {
+      const result = checkQcow2(image as Qcow2Image);
+      expect({ corruptions: result.corruptions, leaks: result.leaks, messages: result.messages }).toEqual({ corruptions: 0, leaks: 0, messages: [] });
+      expect(result.allocatedClusters).toBeGreaterThan(0);
+    } finally {
+      image.close();
     }
   });
 
