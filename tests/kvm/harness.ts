@@ -78,6 +78,31 @@ export function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000):
   return { serial, status: r.status, stderr: r.stderr ?? '' };
 }
 
+/**
+ * Starts the guest under QEMU and resolves with its stderr once `pattern`
+ * appears there (QEMU stops the VM but keeps running after a KVM internal
+ * error), or when it exits or `timeoutMs` passes.
+ */
+export function qemuStderrUntil(name: string, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  const child = spawn(
+    'qemu-system-x86_64',
+    ['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-net', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  child.stderr.setEncoding('latin1').on('data', (chunk: string) => {
+    stderr += chunk;
+    if (pattern.test(stderr)) child.kill('SIGKILL');
+  });
+  return new Promise((resolve) =>
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve(stderr);
+    }),
+  );
+}
+
 export interface TsvmResult {
   serial: string;
   request: LifecycleRequest | undefined;
