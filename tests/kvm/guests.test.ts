@@ -67,4 +67,20 @@ describe.skipIf(noKvm)('KVM test guests', () => {
       expect(tsvm.status).toBe(43);
     }
   });
+
+  it('the vCPU state and address translation read back while the guest runs', async () => {
+    let seen: { rip: bigint; cr0: bigint; cs: number; phys: bigint | undefined } | undefined;
+    await runTsvm('spin', {
+      whileRunning: (accel, bus) =>
+        setTimeout(() => {
+          const s = accel.vcpus[0]!.getState();
+          seen = { rip: s.rip, cr0: s.cr0, cs: s.seg.cs.selector, phys: accel.vcpus[0]!.translate(0x123456n) };
+          bus.lifecycle.request({ kind: 'quit', cause: 'test' });
+        }, 50),
+    });
+    expect(seen!.cs).toBe(0x08); // the guest's own GDT
+    expect(seen!.cr0 & 1n).toBe(1n); // protected mode
+    expect(seen!.rip).toBeGreaterThan(0x100000n); // in the kernel image at 1 MiB
+    expect(seen!.phys).toBe(0x123456n); // paging off: linear = physical
+  });
 });
