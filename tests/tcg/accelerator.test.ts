@@ -110,6 +110,37 @@ describe('TcgAccelerator', () => {
     expect(await r2).toBe('paused');
   });
 
+  it('getState/setState round-trip every architectural field; translate follows the page tables', async () => {
+    const { bus } = makeBus(
+      assemble(`
+        mov dword [0x100000], 0x83       ; 4 MiB identity page
+        mov dword [0x100004], 0x83       ; 4-8 MiB -> 0-4 MiB
+        mov eax, cr4
+        or eax, 0x10
+        mov cr4, eax
+        mov eax, 0x100000
+        mov cr3, eax
+        mov eax, cr0
+        or eax, 0x80000000
+        mov cr0, eax
+        mov esi, 0x12345678
+        std
+        mov al, 1
+        out 0xf4, al`),
+    );
+    const acc = new TcgAccelerator(bus, { oneInsnPerTb: true });
+    acc.vcpus[0]!.setState(flatState(0x10000));
+    await acc.run();
+    const st = acc.vcpus[0]!.getState();
+    expect(st.cr0 & 0x80000000n).toBe(0x80000000n);
+    expect(st.rflags & 0x400n).toBe(0x400n);
+    expect(acc.vcpus[0]!.translate(0x401234n)).toBe(0x1234n);
+    expect(acc.vcpus[0]!.translate(0x801234n)).toBeUndefined();
+    const other = new TcgAccelerator(makeBus(new Uint8Array(1)).bus, { oneInsnPerTb: true });
+    other.vcpus[0]!.setState(st);
+    expect(other.vcpus[0]!.getState()).toEqual(st);
+  });
+
   it('a triple fault asks the machine for a reset', async () => {
     const { bus } = makeBus(assemble('lidt [idtr]\nud2\nidtr: dw 0\ndd 0'));
     const acc = new TcgAccelerator(bus, { oneInsnPerTb: true });
