@@ -1,32 +1,27 @@
 /**
  * The stdio chardev in a real process: tsvm's chardev sources are compiled
- * once with tsc, and a tiny script drives them with stdin/stdout as a pipe
+ * (tests/helpers/compile.ts), and a tiny script drives them with stdin/stdout as a pipe
  * and, through script(1), as a pseudo-terminal.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileSources } from '../helpers/compile.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let build: string;
 
 beforeAll(() => {
+  const compiled = compileSources(['src/chardev/create.ts'], ['src/chardev']);
   build = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvm-stdio-'));
-  execFileSync(
-    path.join(root, 'node_modules/.bin/tsc'),
-    ['--outDir', build, '--rootDir', path.join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext',
-      '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node', path.join(root, 'src/chardev/create.ts')],
-    { stdio: 'inherit' },
-  );
-  fs.writeFileSync(path.join(build, 'package.json'), '{"type":"module"}');
   // The guest: echoes input upper-cased, quits on "q", then ends as argv[2] says.
   fs.writeFileSync(
     path.join(build, 'echo.mjs'),
     `
 import { execSync } from 'node:child_process';
-import { createChardev } from './chardev/create.js';
+import { createChardev } from '${pathToFileURL(path.join(compiled, 'src/chardev/create.js')).href}';
 const [how, signal] = process.argv.slice(2);
 const chr = await createChardev({ id: 's', backend: { kind: 'stdio', signal: signal === 'on' }, mux: false }, { requestQuit() {} });
 if (process.stdin.isTTY) chr.write(new TextEncoder().encode('raw:' + execSync('stty -a', { stdio: ['inherit', 'pipe', 'ignore'] }).toString().includes('-icanon') + '\\n'));

@@ -3,13 +3,12 @@
  * per source version into a temp dir, so tests do not depend on dist/), and
  * runners for it and for the real qemu-img.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
+import { compileSources } from '../helpers/compile.js';
 
 export interface Run {
   status: number | null;
@@ -19,37 +18,7 @@ export interface Run {
 
 /** Compiles src/img/main.ts (and extra entry points) unless this source version was already compiled. */
 export function buildCli(extraEntries: string[] = []): string {
-  const entries = ['src/img/main.ts', ...extraEntries];
-  const hash = createHash('sha256');
-  for (const dir of ['src/block', 'src/img', ...extraEntries.map((e) => path.dirname(e))]) {
-    for (const f of fs.readdirSync(path.join(ROOT, dir)).sort()) {
-      if (f.endsWith('.ts')) hash.update(f).update(fs.readFileSync(path.join(ROOT, dir, f)));
-    }
-  }
-  const out = path.join(os.tmpdir(), `tsvm-img-test-${hash.digest('hex').slice(0, 16)}`);
-  if (fs.existsSync(path.join(out, 'done'))) return out;
-  const staging = `${out}.${process.pid}`;
-  fs.rmSync(staging, { recursive: true, force: true });
-  try {
-    execFileSync(
-      path.join(ROOT, 'node_modules/.bin/tsc'),
-      [...entries, '--outDir', staging, '--rootDir', '.', '--module', 'nodenext', '--moduleResolution', 'nodenext',
-        '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node'],
-      { cwd: ROOT, stdio: 'pipe' },
-    );
-  } catch (err) {
-    // Type errors elsewhere still emit JavaScript; only a missing output is fatal.
-    if (!fs.existsSync(path.join(staging, 'src/img/main.js'))) throw err;
-  }
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(staging, 'package.json'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(staging, 'node_modules'));
-  fs.writeFileSync(path.join(staging, 'done'), '');
-  try {
-    fs.renameSync(staging, out);
-  } catch {
-    fs.rmSync(staging, { recursive: true, force: true }); // another worker won the race
-  }
-  return out;
+  return compileSources(['src/img/main.ts', ...extraEntries], ['src/block', 'src/img', ...extraEntries.map((e) => path.dirname(e))]);
 }
 
 export function tsvmImg(build: string, args: string[], cwd?: string): Run {
