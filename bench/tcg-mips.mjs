@@ -13,6 +13,9 @@ const args = dash > 0 ? process.argv.slice(dash + 1) : [
   '-accel', process.env.ACCEL ?? 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz',
   '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0', '-nographic',
 ];
+// PROFILE_FROM=<million insns>: write a CPU profile (tcg-mips.cpuprofile) of the rest of the run only.
+const profileFrom = process.env.PROFILE_FROM ? Number(process.env.PROFILE_FROM) * 1e6 : Infinity;
+let profiler;
 const pc = await buildPc(parseCommandLine(args).config);
 const acc = pc.accel;
 const cpu = acc.cpu;
@@ -25,6 +28,14 @@ while (executed() < target) {
   pc.bus.timers.runExpired();
   if (cpu.halted) acc.interp.checkInterrupts();
   if (pc.bus.lifecycle.hasRequest) { console.log('request', pc.bus.lifecycle.take()); break; }
+  if (!profiler && executed() >= profileFrom) {
+    const { Session } = await import('node:inspector/promises');
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    console.log(`profiling from ${executed()} insns`);
+  }
   const now = performance.now();
   if (now - last > 2000) {
     const n = executed();
@@ -36,4 +47,8 @@ while (executed() < target) {
 const wall = (performance.now() - t0) / 1000, cpuUsed = cpuSecs() - c0;
 console.log(`total ${executed()} insns in ${wall.toFixed(1)}s wall, ${cpuUsed.toFixed(1)}s cpu: ${(executed() / cpuUsed / 1e6).toFixed(1)} MIPS per cpu-second`);
 if (acc.jitStats) console.log('jit', JSON.stringify(acc.jitStats()));
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  (await import('node:fs')).writeFileSync('tcg-mips.cpuprofile', JSON.stringify(profile));
+}
 process.exit(0);
