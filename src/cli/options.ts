@@ -46,6 +46,23 @@ function setAction(draft: Draft, partial: Partial<Draft['action']>): void {
   Object.assign(draft.action, partial);
 }
 
+/** The fields of T that hold a V (or may be left undefined). */
+type KeysOf<T, V> = { [K in keyof T]-?: [V] extends [T[K]] ? ([T[K]] extends [V | undefined] ? K : never) : never }[keyof T];
+
+/** An option whose argument is kept as it is (a file name, a command line). */
+function storesArgument(field: KeysOf<Draft, string>): OptionSpec['apply'] {
+  return (d, arg) => {
+    (d[field] as string) = arg;
+  };
+}
+
+/** An option without an argument that turns a setting on. */
+function setsFlag(field: KeysOf<Draft, boolean>): OptionSpec['apply'] {
+  return (d) => {
+    (d[field] as boolean) = true;
+  };
+}
+
 /** QEMU options tsvm does not offer yet: refused by name rather than as unknown. */
 export const NOT_YET_OPTIONS: readonly string[] = [
   'usbdevice', 'usb', 'netdev', 'blockdev', 'object', 'numa', 'mem-path', 'mem-prealloc', 'incoming', 'loadvm',
@@ -173,9 +190,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['snapshot'],
     section: 'Block device',
     help: "write to temporary files instead of disk image files",
-    apply: (d) => {
-      d.snapshot = true;
-    },
+    apply: setsFlag('snapshot'),
   },
 
   // Display options
@@ -225,9 +240,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['no-acpi'],
     section: 'i386 target only',
     help: 'disable ACPI',
-    apply: (d) => {
-      d.noAcpi = true;
-    },
+    apply: setsFlag('noAcpi'),
   },
   {
     names: ['no-hpet'],
@@ -356,27 +369,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'bzImage',
     section: 'Linux/Multiboot boot specific',
     help: "use 'bzImage' as kernel image",
-    apply: (d, arg) => {
-      d.kernel = arg;
-    },
+    apply: storesArgument('kernel'),
   },
   {
     names: ['append'],
     arg: 'cmdline',
     section: 'Linux/Multiboot boot specific',
     help: "use 'cmdline' as kernel command line",
-    apply: (d, arg) => {
-      d.append = arg;
-    },
+    apply: storesArgument('append'),
   },
   {
     names: ['initrd'],
     arg: 'file',
     section: 'Linux/Multiboot boot specific',
     help: "use 'file' as initial ram disk (multiboot: \"mod1 arg,mod2\" module list)",
-    apply: (d, arg) => {
-      d.initrd = arg;
-    },
+    apply: storesArgument('initrd'),
   },
 
   // Debug/Expert options
@@ -385,9 +392,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'file',
     section: 'Debug/Expert',
     help: "set the filename for the BIOS",
-    apply: (d, arg) => {
-      d.bios = arg;
-    },
+    apply: storesArgument('bios'),
   },
   {
     names: ['device'],
@@ -415,9 +420,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['S'],
     section: 'Debug/Expert',
     help: "freeze CPU at startup (use 'c' to start execution)",
-    apply: (d) => {
-      d.startPaused = true;
-    },
+    apply: setsFlag('startPaused'),
   },
   {
     names: ['gdb'],
@@ -451,26 +454,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'logfile',
     section: 'Debug/Expert',
     help: 'output log to logfile (default stderr)',
-    apply: (d, arg) => {
-      d.logFile = arg;
-    },
+    apply: storesArgument('logFile'),
   },
   {
     names: ['pidfile'],
     arg: 'file',
     section: 'Debug/Expert',
     help: 'write PID to \'file\'',
-    apply: (d, arg) => {
-      d.pidfile = arg;
-    },
+    apply: storesArgument('pidfile'),
   },
   {
     names: ['daemonize'],
     section: 'Debug/Expert',
     help: 'daemonize tsvm after initializing the emulated machine',
-    apply: (d) => {
-      d.daemonize = true;
-    },
+    apply: setsFlag('daemonize'),
   },
   {
     names: ['rtc'],
@@ -515,9 +512,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['nodefaults'],
     section: 'Debug/Expert',
     help: "don't create default devices",
-    apply: (d) => {
-      d.noDefaults = true;
-    },
+    apply: setsFlag('noDefaults'),
   },
 ];
 
