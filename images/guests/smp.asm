@@ -115,12 +115,29 @@ ap_entry32:
     mov es, ax
     mov ss, ax
     mov esp, ap_stack_top
+%ifdef AP_SOFTWARE_INTERRUPT
+    lidt [ap_idt_desc]
+    int 0x40                        ; see smp-int.asm
+%endif
     call report_in
     lock inc dword [aps_up]
 .halt:
     cli
     hlt
     jmp .halt
+
+%ifdef AP_SOFTWARE_INTERRUPT
+ap_int_handler:
+    iret
+align 8
+ap_idt_desc:
+    dw 0x41 * 8 - 1
+    dd ap_idt
+ap_idt:
+    times 0x40 dq 0
+    ; vector 0x40: a 32-bit interrupt gate to ap_int_handler (the image sits at 1 MiB, below 0x110000)
+    dw ap_int_handler - mb_header, 0x08, 0x8e00, 0x0010
+%endif
 
 bits 16
 ; Copied to TRAMPOLINE: the AP starts here in real mode at TRAMPOLINE:0000.

@@ -68,13 +68,21 @@ describe.skipIf(noKvm)('tsvm -accel kvm runs the test guests like qemu-system-x8
     expect(r.stdout.split('about to triple fault\n').length - 1).toBeGreaterThanOrEqual(2);
   });
 
-  it("an internal error ends tsvm with QEMU's message and exit status 1", async () => {
-    const tsvm = runTsvmCli('iret');
-    if (tsvm.status === 43) return; // hardware KVM: the guest simply returns from its interrupt
-    expect(tsvm.stderr).toBe('tsvm: KVM internal error. Suberror: 1\n');
-    expect(tsvm.status).toBe(1);
-    if (!noQemu) expect(await qemuStderrUntil('iret', /^KVM internal error\. Suberror: 1$/m)).toMatch(/^KVM internal error\. Suberror: 1$/m);
-  });
+  for (const [guest, args, okStatus] of [
+    ['iret', [], 43],
+    ['smp-int', ['-smp', '2'], 45],
+  ] as const) {
+    it(`an internal error (${guest}) ends tsvm with QEMU's message and exit status 1`, async () => {
+      const tsvm = runTsvmCli(guest, [...args]);
+      if (tsvm.status === okStatus) return; // hardware KVM runs the software interrupt
+      expect(tsvm.stderr).toBe('tsvm: KVM internal error. Suberror: 1\n');
+      expect(tsvm.status).toBe(1);
+      if (!noQemu) {
+        const pattern = /^KVM internal error\. Suberror: 1$/m;
+        expect(await qemuStderrUntil(guest, [...args], pattern)).toMatch(pattern);
+      }
+    }, 90_000);
+  }
 
   for (const smp of ['1', '2']) {
     it(`SIGTERM ends a spinning guest (-smp ${smp}) like QEMU: a message and status 0`, async () => {

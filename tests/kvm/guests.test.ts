@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable, runTsvm, type TsvmOptions } from './harness.js';
+import { logOn } from '../../src/log.js';
 
 const noKvm = kvmUnavailable();
 if (noKvm) console.log(`skipping KVM accelerator guest tests: ${noKvm}`);
@@ -56,6 +57,22 @@ describe.skipIf(noKvm)('KVM test guests', () => {
     const tsvm = await runTsvm('smp', { smp: 2 });
     expect(tsvm.serial).toBe('MP table: 2 CPUs\nCPU 00 up\nCPU 01 up\nall CPUs up\n');
     expect(tsvm.status).toBe(45);
+  });
+
+  it("smp-int: an AP's internal error ends the VM like the boot CPU's, registers logged under -d cpu", async () => {
+    logOn.cpu = true; // the register dump reads the AP's state from inside its exit
+    try {
+      const tsvm = await runTsvm('smp-int', { smp: 2 });
+      if (tsvm.request?.kind === 'error') {
+        expect(tsvm.request.message).toBe('KVM internal error. Suberror: 1');
+        expect(tsvm.serial).toBe('MP table: 2 CPUs\nCPU 00 up\n');
+      } else {
+        expect(tsvm.serial).toBe('MP table: 2 CPUs\nCPU 00 up\nCPU 01 up\nall CPUs up\n');
+        expect(tsvm.status).toBe(45);
+      }
+    } finally {
+      logOn.cpu = false;
+    }
   });
 
   it('iret: ends like QEMU (returns on hardware KVM; "KVM internal error" on this paravirtual host)', async () => {

@@ -83,10 +83,10 @@ export function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000):
  * appears there (QEMU stops the VM but keeps running after a KVM internal
  * error), or when it exits or `timeoutMs` passes.
  */
-export function qemuStderrUntil(name: string, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+export function qemuStderrUntil(name: string, extra: string[], pattern: RegExp, timeoutMs = 60_000): Promise<string> {
   const child = spawn(
     'qemu-system-x86_64',
-    ['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-net', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4'],
+    ['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-net', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -32,6 +32,8 @@ const CONTROL_INTS = 4;
 const REQUEST = 1;
 const REPLIED = 2;
 const PARKED = 3;
+/** The main thread is performing the AP's exit (the AP waits for the reply, out of KVM_RUN). */
+const HANDLING = 4;
 
 /** CMD: what the main thread wants. */
 const CMD_RUN = 0;
@@ -110,7 +112,8 @@ export class ApThreads {
   /** Performs the exits APs are waiting on. Called by the main thread whenever it is kicked. */
   serviceExits(): void {
     for (const t of this.threads) {
-      if (Atomics.load(t.control, STATE) !== REQUEST) continue;
+      // HANDLING keeps a nested call (an exit handler reading this AP's registers) from taking the same exit twice.
+      if (Atomics.compareExchange(t.control, STATE, REQUEST, HANDLING) !== REQUEST) continue;
       if (this.onExit(t.vcpu, t.mailbox)) this.requestPark(t);
       Atomics.store(t.control, STATE, REPLIED);
       Atomics.notify(t.control, STATE);
@@ -144,8 +147,11 @@ export class ApThreads {
     }
   }
 
+  /** Until the AP is out of KVM_RUN: parked, or waiting on an exit the main thread is handling. */
   private waitParked(t: ApThread): void {
-    while (Atomics.load(t.control, STATE) !== PARKED && Atomics.load(t.control, TID) !== 0) {
+    for (;;) {
+      const state = Atomics.load(t.control, STATE);
+      if (state === PARKED || state === HANDLING || Atomics.load(t.control, TID) === 0) return;
       this.serviceExits();
       Atomics.wait(t.control, STATE, Atomics.load(t.control, STATE), 1);
     }
