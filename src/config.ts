@@ -32,6 +32,8 @@ export interface DriveConfig {
   cache: CacheMode;
   /** Advisory image locking (QEMU's file.locking). */
   locking: boolean;
+  /** The option that gave the drive as QEMU names it in errors (`-hda x.img`, `-drive file=x.img,...`); absent for a default drive. */
+  location?: string;
 }
 
 export type ChardevBackend =

@@ -177,6 +177,7 @@ export function placeDrives(requests: readonly DriveRequest[], snapshotAll: bool
     };
     if (r.file !== undefined) drive.file = r.file;
     if (r.format !== undefined) drive.format = r.format;
+    if (r.location) drive.location = r.location;
     taken.set(`${r.interface}:${bus}:${unit}`, drive);
     return drive;
   };

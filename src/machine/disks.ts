@@ -5,7 +5,8 @@
 import type { DriveConfig } from '../config.js';
 import type { BlockBackend } from '../block/block-backend.js';
 import { openBlockBackend } from '../block/open.js';
-import { optionError } from './errors.js';
+import { ImageLockError } from '../block/lock.js';
+import { UserError } from './errors.js';
 
 export interface OpenDrive {
   config: DriveConfig;
@@ -45,7 +46,7 @@ export class Disks {
   }
 }
 
-/** The option QEMU names in its error: -hda for index 0 of if=ide, else -drive. */
+/** Where QEMU's error points for a drive without a location: -hda for index 0 of if=ide, else -drive. */
 function optionName(config: DriveConfig): string {
   if (config.interface === 'ide' && config.media === 'disk') return `-hd${'abcd'[config.index] ?? 'a'}`;
   if (config.interface === 'ide' && config.media === 'cdrom') return '-cdrom';
@@ -57,6 +58,18 @@ function openDrive(config: DriveConfig): BlockBackend {
   try {
     return openBlockBackend(config);
   } catch (err) {
-    throw optionError(optionName(config), config.file!, err);
+    const where = config.location ?? `${optionName(config)} ${config.file!}`;
+    const reason = lockConflict(err) ?? err;
+    throw new UserError(`${where}: ${reason instanceof Error ? reason.message : String(reason)}`);
   }
+}
+
+/**
+ * qemu-system reports a lock conflict when the disk takes its permissions,
+ * after the image opened: its message has no "Could not open 'x':" in front
+ * (qemu-img's, which locks while opening, does).
+ */
+function lockConflict(err: unknown): ImageLockError | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof ImageLockError) return e;
+  return undefined;
 }

@@ -218,6 +218,7 @@ describe('drives', () => {
       snapshot: true,
       cache: 'unsafe',
       locking: false,
+      location: '-drive file=x.qcow2,format=qcow2,if=ide,index=3,media=disk,readonly=on,snapshot=on,cache=unsafe,id=boot,file.locking=off',
     });
   });
 

@@ -1,0 +1,61 @@
+/**
+ * Two VMs on one image: while tsvm runs a guest writing a qcow2 disk, a
+ * second tsvm given the same image must refuse to start, with the message
+ * and status qemu-system-x86_64 gives in its place, and leave the image to
+ * the first. Needs `npm run build` (npm test does it).
+ */
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildGuests, qemuUnavailable } from '../kvm/harness.js';
+import { runTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
+import { qemuImg, tempDir } from '../img/helpers.js';
+import { guestArgs, qcow2Disk, startLoop } from './ata-writer.js';
+
+/** Thin, and large enough that the writing guest never reaches its end during the test. */
+const DISK = 1 << 30;
+
+const noQemu = qemuUnavailable();
+if (noQemu) console.log(`the lock tests check tsvm's message without QEMU's beside it: ${noQemu}`);
+
+beforeAll(() => buildGuests());
+
+/** What qemu-system-x86_64 prints on stderr for the same command line, in tsvm's name. */
+function qemuStderr(args: readonly string[]): string {
+  const r = spawnSync('qemu-system-x86_64', ['-net', 'none', ...args], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(1);
+  return r.stderr.replace(/^qemu-system-x86_64: /gm, 'tsvm: ');
+}
+
+describe('a second VM on an image in use', () => {
+  let file: string;
+  let first: TsvmRun;
+
+  beforeAll(async () => {
+    file = qcow2Disk(tempDir(), DISK);
+    first = startLoop('tcg', ['-drive', `file=${file},format=qcow2,if=ide`]);
+    await first.waitFor(/^flushed /m);
+    return async () => {
+      // The first VM was never disturbed: it ends cleanly on SIGTERM and its image checks clean.
+      first.child.kill('SIGTERM');
+      await first.exited;
+      expect(first.stderr()).toBe('tsvm: terminating on signal 15\n');
+      const check = qemuImg(['check', file]);
+      expect(check.stdout).toContain('No errors were found on the image.');
+      expect(check.status).toBe(0);
+    };
+  });
+
+  it.each([
+    { how: '-drive format=qcow2', drive: () => ['-drive', `file=${file},format=qcow2,if=ide`], lock: '"write"' },
+    { how: '-hda (probed)', drive: () => ['-hda', file], lock: '"write"' },
+    { how: 'readonly=on', drive: () => ['-drive', `file=${file},format=qcow2,if=ide,readonly=on`], lock: 'shared "write"' },
+  ])('$how: exit 1 with QEMU\'s lock message, and the guest never runs', async ({ drive, lock }) => {
+    const args = guestArgs('tcg', drive());
+    const second = await runTsvm(args);
+    expect(second.status).toBe(1);
+    expect(second.stdout).toBe('');
+    const option = drive().join(' ');
+    expect(second.stderr).toBe(`tsvm: ${option}: Failed to get ${lock} lock\nIs another process using the image [${file}]?\n`);
+    if (!noQemu) expect(second.stderr).toBe(qemuStderr(args));
+  });
+});
