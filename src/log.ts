@@ -57,3 +57,8 @@ export function configureLogging(categories: readonly string[], file?: string): 
   const dest = pino.destination({ dest: file ?? 2, sync: true });
   base = pino({ level: 'info', base: undefined, timestamp: false }, dest);
 }
+
+/** A number as log records show addresses, ports and values: 0x-prefixed hex (a negative one as its unsigned 32-bit value). */
+export function hex(n: number): string {
+  return '0x' + (n < 0 ? n >>> 0 : n).toString(16);
+}

@@ -5,7 +5,7 @@
  * declares is split into byte accesses on consecutive ports, as the ISA bus
  * does. Unclaimed ports read as all-ones and are logged under `-d unimp`.
  */
-import { log, logOn } from '../log.js';
+import { hex, log, logOn } from '../log.js';
 import type { AccessSize } from '../memory/address-space.js';
 
 export interface PortHandler {
@@ -80,8 +80,4 @@ export class PortBus {
 
 function mask(size: AccessSize): number {
   return size === 4 ? 0xffff_ffff : (1 << (8 * size)) - 1;
-}
-
-function hex(n: number): string {
-  return '0x' + (n >>> 0).toString(16);
 }

@@ -13,7 +13,7 @@
  *   -1    unassigned (reads all-ones, writes dropped)
  *   <= -2 region number (-2 - value) in `regions` (ROM or MMIO)
  */
-import { log, logOn } from '../log.js';
+import { hex, log, logOn } from '../log.js';
 
 const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -209,8 +209,4 @@ export class AddressSpace {
     }
     for (const listener of this.ramWriteListeners) listener(addr, data.length);
   }
-}
-
-function hex(n: number): string {
-  return '0x' + n.toString(16);
 }
