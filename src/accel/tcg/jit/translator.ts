@@ -15,6 +15,9 @@
  *
  * Interrupts are taken between blocks. STI/MOV SS shadows and EFLAGS.TF
  * hand single instructions to the interpreter, which implements them.
+ *
+ * Debugging: -d in_asm and -d op log each translated block (its opcodes,
+ * its JavaScript), -d exec each block run, -d nochain turns chaining off.
  */
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
@@ -79,6 +82,7 @@ export class Translator {
     const interp = this.interp;
     const lifecycle = c.bus.lifecycle;
     const intr = c.bus.intr;
+    const chain = !logOn.nochain;
     let left = budget;
     // The block that just ran and left by a static exit: its successor may be linked.
     let prev: Block | undefined;
@@ -97,7 +101,7 @@ export class Translator {
         if (b !== undefined) {
           const n = this.runBlock(b);
           left -= n > 0 ? n : 1;
-          prev = n > 0 ? b : undefined;
+          prev = n > 0 && chain ? b : undefined;
         } else {
           left -= this.interpretBlock();
           prev = undefined;
@@ -140,6 +144,7 @@ export class Translator {
   private runBlock(b: Block): number {
     const c = this.cpu;
     this.stats.blocksRun++;
+    if (logOn.exec) log.exec({ eip: hex(c.eip), insns: b.insns.length }, 'block');
     try {
       const n = b.fn(c);
       this.executed += n;
