@@ -6,7 +6,8 @@ import { BOOT_CS, BOOT_DS, BOOT_GDT_ADDR, PAGE_TABLES_ADDR } from '../../src/boo
 import { pcE820Map } from '../../src/boot/e820.js';
 import { buildAcpiTables } from '../../src/boot/acpi.js';
 import { ensureLinuxGuest } from './guest-images.js';
-import { allZero, cString, expectCleanOutcome, prng, sameBytes } from './memory-checks.js';
+import { allZero, cString, expectCleanOutcome, sameBytes } from './memory-checks.js';
+import { prng } from '../helpers/prng.js';
 
 const MiB = 0x10_0000;
 const RSI = 6;

@@ -19,16 +19,6 @@ export function cString(mem: AddressSpace, addr: number): string {
   return s;
 }
 
-/** A small deterministic PRNG (mulberry32) for fuzzing loaders with damaged images. */
-export function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Runs `load`; passes if it returns or throws a plain one-line Error (no RangeError, TypeError, ...). */
 export function expectCleanOutcome(load: () => unknown): void {
   try {

@@ -5,7 +5,8 @@ import { MULTIBOOT_BOOTLOADER_MAGIC, isMultiboot, loadMultiboot, parseMultibootM
 import { BOOT_CS, BOOT_DS } from '../../src/boot/boot-cpu.js';
 import { pcE820Map } from '../../src/boot/e820.js';
 import { ensureLinuxGuest } from './guest-images.js';
-import { allZero, cString, expectCleanOutcome, prng } from './memory-checks.js';
+import { allZero, cString, expectCleanOutcome } from './memory-checks.js';
+import { prng } from '../helpers/prng.js';
 
 const MiB = 0x10_0000;
 const RAX = 0;

@@ -34,6 +34,7 @@ import { AddressSpace } from '../../src/memory/address-space.js';
 import { Lifecycle } from '../../src/machine/lifecycle.js';
 import { fakeTime } from './fake-clock.js';
 import { useScratchDrives } from './ide-guest.js';
+import { prng } from '../helpers/prng.js';
 
 const drives = useScratchDrives();
 const SIZES: readonly AccessSize[] = [1, 2, 4];
@@ -44,16 +45,9 @@ const COM_PORTS = [
   [0x2e8, 3],
 ] as const;
 
-/** mulberry32: small, seeded, good enough to spread accesses. */
+/** Seeded random choices, so that a failure replays. */
 function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = prng(seed);
   return {
     u32: () => Math.floor(next() * 2 ** 32) >>> 0,
     below: (n: number) => Math.floor(next() * n),
