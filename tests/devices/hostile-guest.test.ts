@@ -11,39 +11,19 @@ import { checkQcow2 } from '../../src/block/qcow2-check.js';
 import { openImage } from '../../src/block/qcow2-chain.js';
 import { createQcow2 } from '../../src/block/qcow2-create.js';
 import type { Qcow2Image } from '../../src/block/qcow2.js';
-import { AcpiPm } from '../../src/devices/acpi-pm.js';
 import { DebugCon } from '../../src/devices/debugcon.js';
 import { IsaDebugExit } from '../../src/devices/debug-exit.js';
-import { I8042 } from '../../src/devices/i8042.js';
-import { I8254Pit } from '../../src/devices/i8254.js';
-import { I8259Pair } from '../../src/devices/i8259.js';
 import { IdeController } from '../../src/devices/ide.js';
-import { Mc146818Rtc } from '../../src/devices/mc146818.js';
-import { createI440fxPiix } from '../../src/devices/pci.js';
-import { Port80 } from '../../src/devices/port80.js';
-import { Port92 } from '../../src/devices/port92.js';
-import { ResetControl } from '../../src/devices/reset-control.js';
-import { Uart16550 } from '../../src/devices/uart16550.js';
 import { VGA_WINDOW_BASE, Vga } from '../../src/devices/vga.js';
 import { NullChardev } from '../../src/chardev/null.js';
-import { A20Gate } from '../../src/io/a20.js';
-import { IrqRouter } from '../../src/io/irq.js';
-import { PortBus } from '../../src/io/port-bus.js';
 import type { AccessSize } from '../../src/memory/address-space.js';
 import { AddressSpace } from '../../src/memory/address-space.js';
-import { Lifecycle } from '../../src/machine/lifecycle.js';
-import { fakeTime } from './fake-clock.js';
 import { useScratchDrives } from './ide-guest.js';
+import { pcChips } from './pc-chips.js';
 import { prng } from '../helpers/prng.js';
 
 const drives = useScratchDrives();
 const SIZES: readonly AccessSize[] = [1, 2, 4];
-const COM_PORTS = [
-  [0x3f8, 4],
-  [0x2f8, 3],
-  [0x3e8, 4],
-  [0x2e8, 3],
-] as const;
 
 /** Seeded random choices, so that a failure replays. */
 function random(seed: number) {
@@ -58,21 +38,8 @@ function random(seed: number) {
 /** The chips of QEMU's pc machine on one port bus and address space, with a raw and a qcow2 disk and a CD-ROM on IDE. */
 function pcMachine() {
   const mem = new AddressSpace(2 << 20);
-  const io = new PortBus();
-  const irq = new IrqRouter(new I8259Pair(io));
-  const time = fakeTime();
-  const { timers } = time;
-  const lifecycle = new Lifecycle();
-  const a20 = new A20Gate();
-  new I8254Pit(io, timers, irq.line(0));
-  const pm = new AcpiPm(io, timers, irq.line(9), lifecycle);
-  createI440fxPiix(io, irq, pm, 2 << 20);
-  new Mc146818Rtc(io, timers, irq.line(8), { base: 'utc' });
-  new I8042(io, irq.line(1), irq.line(12), a20, lifecycle);
-  new Port92(io, a20, lifecycle);
-  new ResetControl(io, lifecycle);
-  new Port80(io);
-  for (const [base, line] of COM_PORTS) new Uart16550(io, base, irq.line(line), timers, new NullChardev(`com${base}`));
+  const serials = [0, 1, 2, 3].map((n) => new NullChardev(`serial${n}`));
+  const { io, irq, time, lifecycle } = pcChips({ ramBytes: 2 << 20, rtcBase: 'utc', serials });
   const ide = new IdeController(io, irq.line(14), irq.line(15));
   ide.attach(0, 0, { backend: drives.open(drives.tmp.file('disk.img', 64 * 512)), media: 'disk' });
   const qcow2 = drives.tmp.file('disk.qcow2', 0);

@@ -11,21 +11,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { AcpiPm } from '../../src/devices/acpi-pm.js';
-import { I8042 } from '../../src/devices/i8042.js';
-import { I8254Pit } from '../../src/devices/i8254.js';
-import { I8259Pair } from '../../src/devices/i8259.js';
-import { Mc146818Rtc } from '../../src/devices/mc146818.js';
-import { createI440fxPiix } from '../../src/devices/pci.js';
-import { Port80 } from '../../src/devices/port80.js';
-import { Port92 } from '../../src/devices/port92.js';
-import { ResetControl } from '../../src/devices/reset-control.js';
-import { Uart16550 } from '../../src/devices/uart16550.js';
-import { A20Gate } from '../../src/io/a20.js';
-import { IrqRouter } from '../../src/io/irq.js';
-import { PortBus } from '../../src/io/port-bus.js';
-import { Lifecycle } from '../../src/machine/lifecycle.js';
-import { fakeTime } from './fake-clock.js';
+import { pcChips } from './pc-chips.js';
 
 const haveQemu = spawnSync('qemu-system-i386', ['--version']).status === 0;
 const RTC_BASE = '2024-02-29T13:45:30';
@@ -68,19 +54,7 @@ async function onQemu(ops: Op[]): Promise<number[]> {
 
 /** The same ops on tsvm's chips, wired as on the pc machine. */
 function onTsvm(ops: Op[]): number[] {
-  const io = new PortBus();
-  const irq = new IrqRouter(new I8259Pair(io));
-  const { timers } = fakeTime();
-  const lifecycle = new Lifecycle();
-  const a20 = new A20Gate();
-  new I8254Pit(io, timers, irq.line(0));
-  new Mc146818Rtc(io, timers, irq.line(8), { base: Date.parse(`${RTC_BASE}Z`) });
-  new Uart16550(io, 0x3f8, irq.line(4), timers);
-  new I8042(io, irq.line(1), irq.line(12), a20, lifecycle);
-  new Port92(io, a20, lifecycle);
-  new Port80(io);
-  new ResetControl(io, lifecycle);
-  createI440fxPiix(io, irq, new AcpiPm(io, timers, irq.line(9), lifecycle), RAM);
+  const { io } = pcChips({ ramBytes: RAM, rtcBase: Date.parse(`${RTC_BASE}Z`), serials: [undefined] });
   return ops.flatMap((op) => {
     if ('in' in op) return [io.read(op.in[0], op.in[1])];
     io.write(op.out[0], op.out[1], op.out[2]);

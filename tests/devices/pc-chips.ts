@@ -1,0 +1,57 @@
+/**
+ * The ISA and PCI chips of QEMU's pc machine on one port bus, wired as
+ * src/machine/pc.ts wires them (tests cannot build a whole Pc: it opens
+ * drives and picks an accelerator), with a clock the test moves by hand.
+ */
+import type { Chardev } from '../../src/chardev/chardev.js';
+import { AcpiPm } from '../../src/devices/acpi-pm.js';
+import { I8042 } from '../../src/devices/i8042.js';
+import { I8254Pit } from '../../src/devices/i8254.js';
+import { I8259Pair } from '../../src/devices/i8259.js';
+import { Mc146818Rtc, type RtcOptions } from '../../src/devices/mc146818.js';
+import { createI440fxPiix } from '../../src/devices/pci.js';
+import { Port80 } from '../../src/devices/port80.js';
+import { Port92 } from '../../src/devices/port92.js';
+import { ResetControl } from '../../src/devices/reset-control.js';
+import { Uart16550 } from '../../src/devices/uart16550.js';
+import { A20Gate } from '../../src/io/a20.js';
+import { IrqRouter } from '../../src/io/irq.js';
+import { PortBus } from '../../src/io/port-bus.js';
+import { Lifecycle } from '../../src/machine/lifecycle.js';
+import { fakeTime } from './fake-clock.js';
+
+/** COM1-COM4: base port and ISA IRQ. */
+const COM_PORTS = [
+  [0x3f8, 4],
+  [0x2f8, 3],
+  [0x3e8, 4],
+  [0x2e8, 3],
+] as const;
+
+export interface PcChipsOptions {
+  ramBytes: number;
+  rtcBase: RtcOptions['base'];
+  /** One UART per entry, from COM1 on; an undefined entry has no chardev. */
+  serials: readonly (Chardev | undefined)[];
+}
+
+export function pcChips({ ramBytes, rtcBase, serials }: PcChipsOptions) {
+  const io = new PortBus();
+  const irq = new IrqRouter(new I8259Pair(io));
+  const time = fakeTime();
+  const { timers } = time;
+  const lifecycle = new Lifecycle();
+  const a20 = new A20Gate();
+  new I8254Pit(io, timers, irq.line(0));
+  createI440fxPiix(io, irq, new AcpiPm(io, timers, irq.line(9), lifecycle), ramBytes);
+  new Mc146818Rtc(io, timers, irq.line(8), { base: rtcBase });
+  new I8042(io, irq.line(1), irq.line(12), a20, lifecycle);
+  new Port92(io, a20, lifecycle);
+  new ResetControl(io, lifecycle);
+  new Port80(io);
+  serials.slice(0, COM_PORTS.length).forEach((chardev, i) => {
+    const [base, line] = COM_PORTS[i]!;
+    new Uart16550(io, base, irq.line(line), timers, chardev);
+  });
+  return { io, irq, time, lifecycle };
+}
