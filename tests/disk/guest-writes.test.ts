@@ -111,6 +111,24 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
     expect(firstDifferentSector(convertedToRaw(file), withGuestWrites(new Uint8Array(DISK), SECTORS))).toBeUndefined();
   });
 
+  it.skipIf(skip)('qcow2 over a backing file: partly written clusters keep the backing data around the writes, the backing file is unchanged', async () => {
+    const dir = tempDir();
+    const { file: raw, before } = rawDisk(dir, 6);
+    const base = path.join(dir, 'base.qcow2');
+    const top = path.join(dir, 'top.qcow2');
+    expect(qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', raw, base]).status).toBe(0);
+    expect(qemuImg(['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top]).status).toBe(0);
+    const hash = sha256(base);
+    const run = await runGuest(accel, ['-drive', `file=${top},format=qcow2,if=ide`]);
+    expect(run.serial).toBe(verifyReport(SECTORS));
+    expect(run.status).toBe(GUEST_PASS);
+    expect(sha256(base)).toBe(hash);
+    const check = qemuImg(['check', top]);
+    expect(check.stdout).toContain('No errors were found on the image.');
+    expect(check.status).toBe(0);
+    expect(firstDifferentSector(convertedToRaw(top), withGuestWrites(before, SECTORS))).toBeUndefined();
+  });
+
   describe.each([
     { format: 'raw', how: '-snapshot', args: (file: string) => ['-snapshot', '-drive', `file=${file},format=raw,if=ide`] },
     { format: 'raw', how: 'snapshot=on', args: (file: string) => ['-drive', `file=${file},format=raw,if=ide,snapshot=on`] },
