@@ -93,7 +93,8 @@ export interface MachineConfig {
   accel: AccelConfig;
   /** on | off | split | undefined (accelerator's default: on for kvm). */
   kernelIrqchip?: 'on' | 'off' | 'split';
-  cpuModel: string;
+  /** -cpu; undefined: the accelerator's default (TCG qemu32, KVM qemu64, as qemu-system-i386/-x86_64 choose). */
+  cpuModel?: string;
   memoryBytes: number;
   smp: number;
   drives: DriveConfig[];

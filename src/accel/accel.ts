@@ -57,6 +57,12 @@ export interface Accelerator {
   pause(): void;
   /** Puts every vCPU in its power-on state (the machine reloads firmware/boot state after). */
   resetVcpus(): void;
+  /**
+   * Writes the tables that describe this accelerator's CPUs and interrupt
+   * controllers to the guest (KVM's in-kernel IOAPIC: the MP table), after
+   * each boot image load.
+   */
+  writePlatformTables?(): void;
   /** Releases host resources (fds, mappings, threads). */
   destroy(): void;
 }

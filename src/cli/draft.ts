@@ -6,7 +6,6 @@
  * -nographic changes the default serial port.
  */
 import type { BootConfig, ChardevConfig, MachineConfig, MonitorConfig, RtcConfig } from '../config.js';
-import { DEFAULT_CPU_MODEL } from '../accel/cpu-models.js';
 import type { DeviceRequest, GlobalProperty } from './devices.js';
 import type { DriveRequest } from './drive.js';
 import type { AccelRequest, MachineRequest } from './machine.js';
@@ -20,7 +19,7 @@ export interface Located<T> {
 export interface Draft {
   machine: MachineRequest;
   accel: AccelRequest;
-  cpuModel: string;
+  cpuModel?: string;
   memoryBytes: number;
   smp: number;
   drives: DriveRequest[];
@@ -67,7 +66,6 @@ export function newDraft(): Draft {
   return {
     machine: {},
     accel: { order: [] },
-    cpuModel: DEFAULT_CPU_MODEL,
     memoryBytes: 128 * 1024 * 1024,
     smp: 1,
     drives: [],

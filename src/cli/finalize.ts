@@ -65,7 +65,8 @@ function chooseAccelerators(draft: Draft): Pick<MachineConfig['accel'], 'order'>
   return kernelIrqchip ? { order, kernelIrqchip } : { order };
 }
 
-function checkCpuModel(name: string, order: readonly string[]): void {
+function checkCpuModel(name: string | undefined, order: readonly string[]): void {
+  if (name === undefined) return;
   // QEMU: "CPU model 'host' requires KVM or HVF"; tsvm has no HVF.
   if (findCpuModel(name)?.kvmOnly && !order.includes('kvm')) throw new CliError(`CPU model '${name}' requires KVM`);
 }

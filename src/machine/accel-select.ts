@@ -7,11 +7,14 @@ import type { MachineConfig } from '../config.js';
 import type { Accelerator, MachineBus } from '../accel/accel.js';
 import type { IrqSink } from '../io/irq.js';
 import { UserError } from './errors.js';
+import { DEFAULT_CPU_MODEL } from '../accel/cpu-models.js';
 
 export interface AccelChoice {
   name: 'kvm' | 'tcg';
   /** RAM the accelerator must own (KVM's mmap); undefined: a plain buffer will do. */
   allocateRam?(bytes: number): Uint8Array;
+  /** The -cpu model, or this accelerator's default. */
+  cpuModel: string;
   /** The PIC and PIT live in the kernel (KVM irqchip): tsvm must not model them. */
   inKernelIrqchip: boolean;
   create(bus: MachineBus): Promise<Accelerator & { irqSink?: IrqSink }>;
@@ -37,6 +40,7 @@ export async function selectAccelerator(config: MachineConfig): Promise<AccelCho
 function tcgChoice(config: MachineConfig): AccelChoice {
   return {
     name: 'tcg',
+    cpuModel: config.cpuModel ?? DEFAULT_CPU_MODEL,
     inKernelIrqchip: false,
     async create(bus) {
       const { TcgAccelerator } = await import('../accel/tcg/tcg.js');
@@ -47,14 +51,16 @@ function tcgChoice(config: MachineConfig): AccelChoice {
 
 async function kvmChoice(config: MachineConfig): Promise<AccelChoice> {
   const kvm = await import('../accel/kvm/kvm.js');
-  const handle = kvm.openKvm();
   const kernelIrqchip = config.kernelIrqchip === 'off' ? 'off' : 'on';
+  const handle = kvm.openKvm(undefined, { kernelIrqchip: kernelIrqchip === 'on' });
+  const cpuModel = config.cpuModel ?? kvm.KVM_DEFAULT_CPU_MODEL;
   return {
     name: 'kvm',
+    cpuModel,
     allocateRam: (bytes) => handle.allocateRam(bytes),
     inKernelIrqchip: kernelIrqchip === 'on',
     async create(bus) {
-      return new kvm.KvmAccelerator(handle, bus, { kernelIrqchip, cpuModel: config.cpuModel });
+      return new kvm.KvmAccelerator(handle, bus, { kernelIrqchip, cpuModel });
     },
   };
 }

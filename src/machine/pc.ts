@@ -87,6 +87,7 @@ export class Pc {
 
   applyBootState(): void {
     this.accel.vcpus[0]!.setState(this.boot.load(this.bus.mem));
+    this.accel.writePlatformTables?.();
   }
 
   /** The chip of a given class (the monitor's sendkey, system_powerdown, screendump), if the machine has one. */
@@ -178,7 +179,7 @@ export async function buildPc(config: MachineConfig): Promise<Pc> {
       clock,
       timers: new TimerQueue(clock),
       lifecycle: new Lifecycle(),
-      cpuModel: config.cpuModel,
+      cpuModel: choice.cpuModel,
       smp: config.smp,
     };
     const chardevs = await Chardevs.open(config, bus.lifecycle, () => disks.flushAll());

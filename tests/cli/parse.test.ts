@@ -37,10 +37,10 @@ describe('option spellings', () => {
 
 describe('defaults as QEMU pc gives them', () => {
   const c = config();
-  it('128 MiB, one qemu32 CPU, TCG, boot order cad, ACPI on, VGA on', () => {
+  it("128 MiB, one CPU of the accelerator's default model, TCG, boot order cad, ACPI on, VGA on", () => {
     expect(c.memoryBytes).toBe(128 * MiB);
     expect(c.smp).toBe(1);
-    expect(c.cpuModel).toBe('qemu32');
+    expect(c.cpuModel).toBeUndefined();
     expect(c.accel).toEqual({ order: ['tcg'], oneInsnPerTb: false });
     expect(c.boot).toEqual({ order: 'cad', menu: false, strict: false });
     expect(c.acpi).toBe(true);

@@ -34,6 +34,7 @@ import { planSlots, romBytes } from './memslots.js';
 import { KvmVcpu } from './vcpu.js';
 import { formatCpuState } from './dump.js';
 import { ApThreads } from './ap.js';
+import { writeMpTable } from './mptable.js';
 
 export interface KvmOptions {
   /** 'on': KVM's PIC/IOAPIC/LAPIC/PIT; 'off': tsvm's PIC and PIT through bus.intr. */
@@ -344,6 +345,16 @@ export class KvmAccelerator implements Accelerator {
 
   resetVcpus(): void {
     for (const vcpu of this.vcpus) vcpu.reset();
+  }
+
+  /**
+   * The MP table (Intel MP spec 1.4) through which a multiprocessor guest
+   * finds its application processors and the in-kernel IOAPIC. It lives in
+   * the EBDA, so it is only written where several CPUs need it.
+   */
+  writePlatformTables(): void {
+    if (!this.kernelIrqchip || this.bus.smp < 2) return;
+    writeMpTable(this.bus.mem, { cpus: this.bus.smp, ...this.vcpus[0]!.cpuidSignature });
   }
 
   destroy(): void {
