@@ -95,4 +95,31 @@ describe.skipIf(qemuReason)('QMP: tsvm and qemu-system-x86_64 answer alike', () 
     fromQemu.forEach((q, i) => expect(shape(fromTsvm[i]), `message ${i}: ${JSON.stringify(fromTsvm[i])} vs QEMU ${JSON.stringify(q)}`).toEqual(shape(q)));
     expect(await tsvm.exited).toBe(0);
   });
+
+  it('system_powerdown: the ACPI guest powers off; under -no-shutdown the VM stops in state shutdown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmpcmp-'));
+    const common = ['-kernel', guestPath('powerdown'), '-display', 'none', '-serial', 'null', '-monitor', 'none', '-accel', 'tcg', '-no-shutdown'];
+    const qemu = spawn('qemu-system-x86_64', [...common, '-qmp', `unix:${join(dir, 'qemu.sock')},server=on,wait=off`], { stdio: 'ignore' });
+    const tsvm = startTsvm([...common, '-qmp', `unix:${join(dir, 'tsvm.sock')},server=on,wait=off`]);
+    children.push(qemu, tsvm.child);
+    const session = async (client: QmpClient) => {
+      await client.greeting();
+      await client.execute('qmp_capabilities');
+      // Let the guest enable the power button before pressing it.
+      await new Promise((r) => setTimeout(r, 1000));
+      await client.execute('system_powerdown');
+      await client.waitEvent('STOP');
+      await client.execute('query-status');
+      await client.execute('quit');
+      await client.waitFor((m) => m['event'] === 'SHUTDOWN' && (m['data'] as { guest: boolean }).guest === false);
+      return client.messages;
+    };
+    const [fromQemu, fromTsvm] = await Promise.all([
+      QmpClient.connect(join(dir, 'qemu.sock')).then(session),
+      QmpClient.connect(join(dir, 'tsvm.sock')).then(session),
+    ]);
+    expect(fromQemu.map((m) => m['event'] ?? Object.keys(m)[0])).toEqual(['QMP', 'return', 'POWERDOWN', 'return', 'SHUTDOWN', 'STOP', 'return', 'SHUTDOWN', 'return']);
+    expect(fromTsvm.map((m) => shape(m))).toEqual(fromQemu.map((m) => shape(m)));
+    expect(await tsvm.exited).toBe(0);
+  });
 });

@@ -157,6 +157,25 @@ describe.each(ACCELS)('QMP under -accel %s', (accel) => {
   });
 });
 
+describe.each(ACCELS)('system_powerdown under -accel %s', (accel) => {
+  it('presses the ACPI power button; the guest powers off and tsvm exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
+    const socket = join(dir, 'qmp.sock');
+    const run = startTsvm(['-accel', accel, '-kernel', guestPath('powerdown'), '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
+      '-qmp', `unix:${socket},server=on,wait=off`]);
+    running = run;
+    const qmp = await QmpClient.connect(socket);
+    await qmp.greeting();
+    await qmp.execute('qmp_capabilities');
+    await run.waitFor('waiting for the power button');
+    expect(await qmp.execute('system_powerdown')).toEqual({ return: {} });
+    await qmp.waitEvent('POWERDOWN');
+    expect((await qmp.waitEvent('SHUTDOWN'))['data']).toEqual({ guest: true, reason: 'guest-shutdown' });
+    expect(await run.exited).toBe(0);
+    expect(run.stdout()).toContain('powering off');
+  });
+});
+
 describe('several QMP monitors', () => {
   it('-qmp and -mon chardev=...,mode=control serve two clients at once; both see the events', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
