@@ -6,6 +6,7 @@ import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { Lifecycle } from '../../src/machine/lifecycle.js';
 import { fakeTime } from './fake-clock.js';
+import { initPicsAsBios } from './pc-chips.js';
 
 const PM = 0x600;
 
@@ -17,9 +18,7 @@ function setup() {
   const lifecycle = new Lifecycle();
   const acpi = new AcpiPm(io, time.timers, irq.line(9), lifecycle);
   const pci = createI440fxPiix(io, irq, acpi);
-  for (const [port, value] of [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01], [0xa0, 0x11], [0xa1, 0x70], [0xa1, 0x02], [0xa1, 0x01]]) {
-    io.write(port!, 1, value!);
-  }
+  initPicsAsBios(io);
   io.write(0x4d1, 1, 0x02); // IRQ 9 level triggered, as the SCI is
   const tickNs = (ticks: number) => Math.ceil((ticks * 1e9) / PM_TIMER_HZ);
   return { io, pic, irq, time, lifecycle, acpi, pci, tickNs };

@@ -4,6 +4,7 @@ import { I8259Pair } from '../../src/devices/i8259.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { fakeTime } from './fake-clock.js';
+import { initPicsAsBios } from './pc-chips.js';
 
 const tickNs = (ticks: number) => Math.ceil((ticks * 1e9) / PIT_HZ);
 
@@ -15,7 +16,7 @@ function setup() {
   const pit = new I8254Pit(io, time.timers, irq.line(0));
   const out = (port: number, value: number) => io.write(port, 1, value);
   const inb = (port: number) => io.read(port, 1);
-  for (const [port, value] of [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01]] as const) out(port, value);
+  initPicsAsBios(io);
   /** Takes every interrupt the PIC offers, as a guest's handler with EOI would; returns the vectors. */
   const serviceInterrupts = () => {
     const vectors: number[] = [];

@@ -4,6 +4,7 @@ import { Mc146818Rtc, fillPcCmos } from '../../src/devices/mc146818.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { fakeTime } from './fake-clock.js';
+import { initPicsAsBios } from './pc-chips.js';
 
 /** Thursday 29 February 2024, 13:45:30.000 */
 const LEAP_DAY = Date.UTC(2024, 1, 29, 13, 45, 30);
@@ -24,8 +25,7 @@ function setup(base: 'utc' | 'localtime' | number = LEAP_DAY, clock?: 'host' | '
     out(0x70, index);
     out(0x71, value);
   };
-  const pic8 = [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01], [0xa0, 0x11], [0xa1, 0x70], [0xa1, 0x02], [0xa1, 0x01]];
-  for (const [port, value] of pic8) out(port!, value!);
+  initPicsAsBios(io);
   /** Runs for `ns` in `step`s; an IRQ 8 handler reads register C and EOIs. Returns the register C values seen. */
   const runHandlingIrq8 = (ns: number, step: number) => {
     const seen: number[] = [];

@@ -55,3 +55,9 @@ export function pcChips({ ramBytes, rtcBase, serials }: PcChipsOptions) {
   });
   return { io, irq, time, lifecycle };
 }
+
+/** ICW1-ICW4 as a PC BIOS programs the PIC pair: master vectors 0x08-0x0F, slave 0x70-0x77 cascaded on IRQ 2, 8086 mode; nothing masked. */
+export function initPicsAsBios(io: PortBus): void {
+  const icws = [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01], [0xa0, 0x11], [0xa1, 0x70], [0xa1, 0x02], [0xa1, 0x01]] as const;
+  for (const [port, value] of icws) io.write(port, 1, value);
+}

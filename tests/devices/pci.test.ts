@@ -3,6 +3,7 @@ import { I8259Pair } from '../../src/devices/i8259.js';
 import { PciFunction, createI440fxPiix } from '../../src/devices/pci.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
+import { initPicsAsBios } from './pc-chips.js';
 
 function setup() {
   const io = new PortBus();
@@ -121,9 +122,7 @@ describe('PCI configuration mechanism #1 and the i440FX/PIIX functions', () => {
 
   it('routes a PCI INTx through the PIIX3 PIRQ registers to the PIC', () => {
     const { read, write, pci, pic, io } = setup();
-    for (const [port, value] of [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01], [0xa0, 0x11], [0xa1, 0x70], [0xa1, 0x02], [0xa1, 0x01]]) {
-      io.write(port!, 1, value!);
-    }
+    initPicsAsBios(io);
     io.write(0x4d1, 1, 0x08); // IRQ 11 level triggered, as the BIOS sets PCI IRQs
     const card = new PciFunction({ vendor: 0x1234, device: 0x5678, revision: 0, classCode: 0xff0000, interruptPin: 1 });
     pci.bus.addDevice(0x18, card); // slot 3: INTA# reaches PIRQC

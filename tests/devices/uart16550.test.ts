@@ -5,6 +5,7 @@ import { Uart16550 } from '../../src/devices/uart16550.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { fakeTime } from './fake-clock.js';
+import { initPicsAsBios } from './pc-chips.js';
 
 const COM1 = 0x3f8;
 const [THR, IER, IIR, LCR, MCR, LSR, MSR, SCR] = [0, 1, 2, 3, 4, 5, 6, 7].map((r) => COM1 + r) as number[] as [
@@ -111,8 +112,8 @@ describe('16550A UART', () => {
   });
 
   it('delivers the IRQ to the PIC on COM1 IRQ 4', () => {
-    const { pic, out } = setup();
-    for (const [port, value] of [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01]] as const) out(port, value);
+    const { io, pic, out } = setup();
+    initPicsAsBios(io);
     out(MCR, 0x08);
     out(IER, 0x02);
     expect(pic.hasInterrupt()).toBe(true);
