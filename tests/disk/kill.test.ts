@@ -1,16 +1,18 @@
 /**
  * Kill safety through the guest's ATA path: tsvm runs ata-writer's loop mode
- * on a qcow2 image (one WRITE SECTORS per numbered sector, FLUSH CACHE every
- * eight, each flushed count printed on COM1) and is killed with SIGKILL at a
- * random moment after its first flush. Then `qemu-img check` must find the
- * image consistent, and every sector the guest had seen flushed must hold
- * its pattern. TSVM_FULL_TESTS=1 kills many more times.
- * Needs `npm run build` (npm test does it).
+ * on a qcow2 image, alone or over a backing file (one WRITE SECTORS per
+ * numbered sector, FLUSH CACHE every eight, each flushed count printed on
+ * COM1) and is killed with SIGKILL at a random moment after its first flush.
+ * Then `qemu-img check` must find the image consistent, and every sector the
+ * guest had seen flushed must hold its pattern. TSVM_FULL_TESTS=1 kills many
+ * more times. Needs `npm run build` (npm test does it).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable } from '../kvm/harness.js';
-import { qemuImg, rng, tempDir } from '../img/helpers.js';
+import { pattern, qemuImg, rng, tempDir } from '../img/helpers.js';
 import { convertedToRaw, flushedCount, loopSector, qcow2Disk, SECTOR, sectorPattern, startLoop, type Accel } from './ata-writer.js';
 
 const ITERATIONS = process.env.TSVM_FULL_TESTS === '1' ? 25 : 3;
@@ -39,19 +41,45 @@ function expectConsistent(file: string): void {
   if (check.status === 0) expect(report).toContain('No errors were found on the image.');
 }
 
+/** The image the guest writes, and what the disk held before (zeros, or a backing file's data). */
+interface Victim {
+  file: string;
+  before: Buffer;
+}
+
+/**
+ * The runs cycle through these: 64 KiB clusters; 4 KiB clusters, where each
+ * loop sector (17 apart) allocates a cluster; and an overlay on a backing
+ * file, where each first write to a cluster copies the backing data around it.
+ */
+const VICTIMS: ((dir: string) => Victim)[] = [
+  (dir) => ({ file: qcow2Disk(dir, DISK, 65536), before: Buffer.alloc(DISK) }),
+  (dir) => ({ file: qcow2Disk(dir, DISK, 4096), before: Buffer.alloc(DISK) }),
+  (dir) => {
+    const raw = path.join(dir, 'base.raw');
+    const base = path.join(dir, 'base.qcow2');
+    const file = path.join(dir, 'top.qcow2');
+    const before = Buffer.from(pattern(DISK, 9));
+    fs.writeFileSync(raw, before);
+    expect(qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', raw, base]).status).toBe(0);
+    expect(qemuImg(['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', file]).status).toBe(0);
+    return { file, before };
+  },
+];
+
 /**
  * Every loop sector below `flushed` holds its pattern; the ones written
- * after the last flush hold it or are still empty; no other sector was touched.
+ * after the last flush hold it or what was there before; no other sector changed.
  */
-function expectFlushedSectors(disk: Buffer, flushed: number): void {
-  const zero = Buffer.alloc(SECTOR);
+function expectFlushedSectors(disk: Buffer, before: Buffer, flushed: number): void {
   let n = 0;
   for (let lba = 0; lba < disk.length / SECTOR; lba++) {
     const sector = disk.subarray(lba * SECTOR, (lba + 1) * SECTOR);
+    const old = before.subarray(lba * SECTOR, (lba + 1) * SECTOR);
     const isLoopSector = lba === loopSector(n);
     const ok = isLoopSector
-      ? sector.equals(sectorPattern(lba)) || (n >= flushed && sector.equals(zero))
-      : sector.equals(zero);
+      ? sector.equals(sectorPattern(lba)) || (n >= flushed && sector.equals(old))
+      : sector.equals(old);
     if (!ok) throw new Error(`sector ${lba} (${isLoopSector ? `loop sector ${n}` : 'never written'}) is wrong; ${flushed} were flushed`);
     if (isLoopSector) n++;
   }
@@ -64,8 +92,7 @@ describe.each([
   it.skipIf(skip)(`SIGKILL while the guest writes and flushes a qcow2 disk: the image checks clean and keeps every flushed sector (${ITERATIONS} kills)`, async () => {
     const random = rng(accel === 'tcg' ? 71 : 73);
     for (let i = 0; i < ITERATIONS; i++) {
-      // 4 KiB clusters on every other run: then each loop sector (17 apart) allocates a cluster.
-      const file = qcow2Disk(tempDir(), DISK, i % 2 === 0 ? 65536 : 4096);
+      const { file, before } = VICTIMS[i % VICTIMS.length]!(tempDir());
       const vm = startLoop(accel, ['-drive', `file=${file},format=qcow2,if=ide`]);
       await vm.waitFor(/^flushed [0-9a-f]{8}\r?\n/m);
       await sleep(Math.floor(random() * MAX_KILL_DELAY_MS));
@@ -74,7 +101,7 @@ describe.each([
       const flushed = flushedCount(vm.stdout());
       expect(flushed).toBeGreaterThan(0);
       expectConsistent(file);
-      expectFlushedSectors(convertedToRaw(file), flushed);
+      expectFlushedSectors(convertedToRaw(file), before, flushed);
     }
   }, 600_000);
 });
