@@ -1,10 +1,12 @@
 /**
- * What the monitors (HMP and QMP) can do to the machine, in one place so
- * both answer alike: run control, resets, memory dumps, screendump and the
- * facts behind the `info`/`query-*` commands.
+ * What the monitors (HMP and QMP) do to the machine, in one place so both
+ * act alike: run control, reset, power button, quit, keys, memory reads and
+ * dumps, screendump. (What they report is in info.ts.)
  */
 import { writeFileSync } from 'node:fs';
 import type { Pc } from '../machine/pc.js';
+import type { Vcpu } from '../accel/accel.js';
+import { TcgAccelerator } from '../accel/tcg/tcg.js';
 import { AcpiPm } from '../devices/acpi-pm.js';
 import { I8042, SET2_MAKE_CODES } from '../devices/i8042.js';
 import { Vga } from '../devices/vga.js';
@@ -112,17 +114,16 @@ export class MachineControl {
     }
   }
 
-  vcpu(index: number) {
+  vcpu(index: number): Vcpu {
     const v = this.pc.accel.vcpus[index];
     if (!v) throw new MonitorError(`CPU #${index} not available`);
     return v;
   }
 
-  /** TCG translator counters when the accelerator has them. */
+  /** TCG's translator counters and executed-instruction count (undefined under KVM). */
   jitStats(): Record<string, number> | undefined {
-    const accel = this.pc.accel as { jitStats?: () => object | undefined; executed?: number };
-    const stats = accel.jitStats?.();
-    if (!stats) return undefined;
-    return { ...(stats as Record<string, number>), ...(accel.executed !== undefined ? { executed: accel.executed } : {}) };
+    const accel = this.pc.accel;
+    if (!(accel instanceof TcgAccelerator)) return undefined;
+    return { ...accel.jitStats(), executed: accel.executed };
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ChardevBackend } from '../config.js';
 import type { Pc } from '../machine/pc.js';
-import { VERSION_STRING } from './control.js';
+import { QEMU_VERSION } from './control.js';
 
 export function statusText(pc: Pc): string {
   const s = pc.runState;
@@ -98,8 +98,9 @@ export function chardevText(pc: Pc): string {
   return chardevInfo(pc).map((c) => `${c.label}: filename=${c.filename}\n`).join('');
 }
 
+/** QMP's VersionInfo, keys in QEMU's order. */
 export function versionInfo(): object {
-  const [major, minor, micro] = VERSION_STRING.split('.').map(Number);
+  const { major, minor, micro } = QEMU_VERSION;
   return { qemu: { micro, minor, major }, package: ' (tsvm)' };
 }
 
