@@ -99,6 +99,17 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });
+
+  it('stops at a hardware breakpoint (Z1) and ends tsvm on k', async () => {
+    const { run, port } = await startStopped(accel);
+    const rsp = await RspClient.connect(port);
+    expect(await rsp.command('Z1,100200,1')).toBe('OK');
+    expect(await rsp.command('vCont;c')).toMatch(/^T05/);
+    expect(await rsp.command('p8')).toBe('00021000');
+    expect(await rsp.command('z1,100200,1')).toBe('OK');
+    rsp.sendRaw('$k#6b');
+    expect(await run.exited).toBe(0);
+  });
 });
 
 // TCG only: KVM's data breakpoints (DR7 through KVM_SET_GUEST_DEBUG) do not fire on a nested-KVM
