@@ -27,6 +27,11 @@ export function cpusText(pc: Pc): string {
   return pc.accel.vcpus.map((v) => `${v.index === 0 ? '*' : ' '} CPU #${v.index}: thread_id=${process.pid}\n`).join('');
 }
 
+/** The QOM path QEMU would give the drive's device (tsvm has no QOM tree; the shape is what scripts match). */
+function qdevPath(driveIndex: number): string {
+  return `/machine/unattached/device[${20 + driveIndex}]`;
+}
+
 /** QMP's BlockInfo list (key order as QEMU 7.2 prints it). */
 export function blockInfo(pc: Pc): object[] {
   return pc.disks.drives.map(({ config, backend }, i) => {
@@ -52,22 +57,24 @@ export function blockInfo(pc: Pc): object[] {
       locked: false,
       removable: config.media === 'cdrom',
       inserted,
-      qdev: `/machine/unattached/device[${20 + i}]`,
+      qdev: qdevPath(i),
       'tray_open': config.media === 'cdrom' ? false : undefined,
       type: 'unknown',
     };
   });
 }
 
+/** `info block` in QEMU's layout: the medium, where the drive is attached, its cache mode, tray state. */
 export function blockText(pc: Pc): string {
   return pc.disks.drives
-    .map(({ config, backend }) => {
-      const head = backend && config.file !== undefined
+    .map(({ config, backend }, i) => {
+      const medium = backend && config.file !== undefined
         ? `${config.id}: ${config.file} (${config.format ?? 'raw'}${backend.readOnly ? ', read-only' : ''})\n`
         : `${config.id}: [not inserted]\n`;
-      const cache = `    Cache mode:       ${config.cache}\n`;
+      const attached = `    Attached to:      ${qdevPath(i)}\n`;
+      const cache = backend ? `    Cache mode:       ${config.cache}\n` : '';
       const removable = config.media === 'cdrom' ? '    Removable device: not locked, tray closed\n' : '';
-      return head + (backend ? cache : '') + removable;
+      return medium + attached + removable + cache;
     })
     .join('\n');
 }
