@@ -1,4 +1,4 @@
-/** Little byte-layout helpers shared by the boot loaders and table builders. */
+/** Little byte-layout helpers shared by the boot loaders, table builders, disk formats and devices. */
 
 export function alignUp(n: number, align: number): number {
   return Math.ceil(n / align) * align;

@@ -4,6 +4,7 @@
  */
 import { ImageFormatError, checkTable, isClusterAligned, putU64, u64 } from './qcow2-format.js';
 import type { HostFile } from './qcow2-host-file.js';
+import { concat } from '../bytes.js';
 
 export interface SnapshotEntry {
   l1TableOffset: number;
@@ -74,14 +75,7 @@ export function readSnapshotTable(
 }
 
 export function encodeSnapshotTable(entries: SnapshotEntry[]): Uint8Array {
-  const parts = entries.map(encodeEntry);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(entries.map(encodeEntry));
 }
 
 function encodeEntry(e: SnapshotEntry): Uint8Array {

@@ -13,7 +13,7 @@
 import type { AddressSpace } from '../memory/address-space.js';
 import { E820_ACPI, E820_NVS, type E820Entry } from './e820.js';
 import { amlDevice, amlEisaId, amlInteger, amlName, amlPackage, amlScope, type Aml } from './aml.js';
-import { alignDown, alignUp, concat } from './bytes.js';
+import { alignDown, alignUp, concat } from '../bytes.js';
 
 export const RSDP_ADDR = 0xf0000;
 

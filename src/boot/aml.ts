@@ -3,7 +3,7 @@
  * (ACPI 6.5, chapter 20 "ACPI Machine Language (AML) Specification"). Each
  * function returns the encoded bytes of one term; compose them by nesting.
  */
-import { concat } from './bytes.js';
+import { concat } from '../bytes.js';
 
 export type Aml = Uint8Array;
 

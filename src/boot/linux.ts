@@ -16,7 +16,7 @@ import type { AddressSpace } from '../memory/address-space.js';
 import type { CpuState } from '../accel/cpu-state.js';
 import { E820_RAM, EBDA_BASE, HIGH_MEMORY_BASE, lowerAndUpperMemoryKiB, writeE820Records, type E820Entry } from './e820.js';
 import { longModeEntry, protectedModeEntry } from './boot-cpu.js';
-import { dataView } from './bytes.js';
+import { dataView } from '../bytes.js';
 
 export const ZERO_PAGE_ADDR = 0x7000;
 export const SETUP_ADDR = 0x1_0000;

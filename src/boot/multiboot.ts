@@ -11,7 +11,7 @@
 import type { AddressSpace } from '../memory/address-space.js';
 import type { CpuState } from '../accel/cpu-state.js';
 import { E820_RAM, lowerAndUpperMemoryKiB, type E820Entry } from './e820.js';
-import { alignUp, dataView } from './bytes.js';
+import { alignUp, concat, dataView } from '../bytes.js';
 import { BOOT_GDT_ADDR, BOOT_GDT_SIZE, protectedModeEntry } from './boot-cpu.js';
 import { isLinuxKernel } from './linux.js';
 
@@ -263,10 +263,6 @@ function buildInfo(base: number, opts: MultibootOptions, moduleAddrs: readonly n
     v.setBigUint64(at + 12, BigInt(e.length), true);
     v.setUint32(at + 20, e.type, true);
   });
-  let at = stringsOff;
-  for (const s of strings) {
-    out.set(s, at);
-    at += s.length;
-  }
+  out.set(concat(strings), stringsOff);
   return out;
 }

@@ -19,6 +19,7 @@ import {
   type IdeDeviceState, type IdeDriveConfig, type PioStep,
 } from './ide-device.js';
 import { log } from '../log.js';
+import { concat } from '../bytes.js';
 
 const CD_SECTOR_SIZE = 2048;
 
@@ -397,14 +398,8 @@ function modePages(page: number, locked: boolean): Uint8Array | undefined {
   ]);
   const body = page === 0x01 ? [errorRecovery] : page === 0x2a ? [capabilities] : page === 0x3f ? [errorRecovery, capabilities] : undefined;
   if (!body) return undefined;
-  const length = 8 + body.reduce((n, b) => n + b.length, 0);
-  const d = new Uint8Array(length);
-  new DataView(d.buffer).setUint16(0, length - 2);
-  let at = 8;
-  for (const b of body) {
-    d.set(b, at);
-    at += b.length;
-  }
+  const d = concat([new Uint8Array(8), ...body]);
+  new DataView(d.buffer).setUint16(0, d.length - 2); // mode data length
   return d;
 }
 
