@@ -38,6 +38,9 @@ ATA_CONTROL  equ 0x3f6        ; reads Alternate Status, writes Device Control
 ST_ERR       equ 0x01
 ST_DRQ       equ 0x08
 ST_BSY       equ 0x80
+; Error register bits
+ERR_ABRT     equ 0x04
+ERR_IDNF     equ 0x10
 
 ; Device register: LBA addressing, device 0 (bits 7 and 5 are obsolete "ones")
 DEV_LBA      equ 0xe0
@@ -256,8 +259,6 @@ refused_step:
 .done:
     ret
 
-ERR_ABRT equ 0x04
-ERR_IDNF equ 0x10
 
 ; nodata_step: command EAX with a zero sector count, named ESI.
 nodata_step:
