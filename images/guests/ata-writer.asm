@@ -13,6 +13,8 @@
 ;           WRITE SECTORS each; after every LOOP_FLUSH sectors, FLUSH CACHE
 ;           and print "flushed N" (N = sectors written so far, hex): sectors
 ;           0..N-1 are then on stable storage. Runs until killed.
+;   unflushed  the writes of verify mode without FLUSH CACHE, then "written"
+;           and a halt: whoever stops the VM must get the data to the image.
 ;   probe   every command must fail: READ SECTORS (EXT) one sector past the
 ;           end (IDNF or ABRT), then WRITE SECTORS, WRITE MULTIPLE and WRITE
 ;           SECTORS EXT, which a read-only drive must abort (ABRT).
@@ -128,6 +130,16 @@ write_read_steps:
     mov ebx, CMD_READ_SECTORS_EXT
     mov esi, s_sectors_ext
     jmp io_step
+
+unflushed_mode:
+    mov byte [io_write], 1
+    call write_read_steps
+    mov esi, s_written
+    call puts
+.halt:
+    cli
+    hlt
+    jmp .halt
 
 loop_mode:
     mov byte [io_write], 1
@@ -597,6 +609,10 @@ parse_mode:
     call word_is
     mov dword [mode], probe_mode
     je .done
+    mov edi, w_unflushed
+    call word_is
+    mov dword [mode], unflushed_mode
+    je .done
     mov dword [mode], unknown_mode
 .done:
     ret
@@ -672,6 +688,7 @@ newline:
 
 w_loop:          db "loop", 0
 w_probe:         db "probe", 0
+w_unflushed:     db "unflushed", 0
 s_identify:      db "identify: ", 0
 s_model:         db "model: ", 0
 s_sectors28:     db "lba28 sectors: ", 0
@@ -699,7 +716,8 @@ s_error:         db " error ", 0
 s_flushed:       db "flushed ", 0
 s_full:          db "disk full", 10, 0
 s_loop_error:    db "loop: ", 0
-s_unknown_mode:  db "unknown mode (verify, loop or probe)", 10, 0
+s_unknown_mode:  db "unknown mode (verify, unflushed, loop or probe)", 10, 0
+s_written:       db "written", 10, 0
 s_pass:          db "PASS", 10, 0
 s_fail:          db "FAIL", 10, 0
 

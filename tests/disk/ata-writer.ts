@@ -27,7 +27,7 @@ const LOOP_BASE = 2048;
 const LOOP_STRIDE = 17;
 
 export type Accel = 'tcg' | 'kvm';
-export type Mode = 'verify' | 'loop' | 'probe';
+export type Mode = 'verify' | 'unflushed' | 'loop' | 'probe';
 
 /** Sector `lba` as the guest writes it: dword i holds (lba*128 + i) XOR A5A5A5A5h. */
 export function sectorPattern(lba: number): Buffer {

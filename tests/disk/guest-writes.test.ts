@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable, qemuUnavailable, runQemu } from '../kvm/harness.js';
 import { pattern, qemuImg, sha256, tempDir } from '../img/helpers.js';
-import { convertedToRaw, GUEST_PASS, qcow2Disk, readSector, runGuest, SECTOR, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
+import { startTsvm } from '../helpers/tsvm-process.js';
+import { convertedToRaw, guestArgs, GUEST_PASS, qcow2Disk, readSector, runGuest, SECTOR, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
 
 const DISK = 4 << 20;
 const SECTORS = DISK / SECTOR;
@@ -105,6 +106,19 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
     expect(run.serial).toBe(verifyReport(SECTORS));
     expect(run.status).toBe(GUEST_PASS);
     // qemu-img check: 0 is "no errors"; after a clean exit there may be no leaks either (3).
+    const check = qemuImg(['check', file]);
+    expect(check.stdout).toContain('No errors were found on the image.');
+    expect(check.status).toBe(0);
+    expect(firstDifferentSector(convertedToRaw(file), withGuestWrites(new Uint8Array(DISK), SECTORS))).toBeUndefined();
+  });
+
+  it.skipIf(skip).each(['SIGTERM', 'SIGINT'] as const)('qcow2, writes never flushed by the guest: %s ends tsvm with status 0 and the writes in a clean image', async (signal) => {
+    const file = qcow2Disk(tempDir(), DISK);
+    const vm = startTsvm(guestArgs(accel, ['-drive', `file=${file},format=qcow2,if=ide`], 'unflushed'));
+    await vm.waitFor(/^written\r?\n/m);
+    vm.child.kill(signal);
+    expect(await vm.exited).toBe(0);
+    expect(vm.stderr()).toBe(`tsvm: terminating on signal ${signal === 'SIGTERM' ? 15 : 2}\n`);
     const check = qemuImg(['check', file]);
     expect(check.stdout).toContain('No errors were found on the image.');
     expect(check.status).toBe(0);
