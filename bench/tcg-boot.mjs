@@ -1,14 +1,16 @@
 // Boots the i386 Linux guest under tsvm TCG to its shell prompt, runs
 // `poweroff -f`, and prints when the first kernel message, the prompt and the
 // exit came, with host CPU time. Usage: node bench/tcg-boot.mjs [extra tsvm args]
-// (build first). Reported, never asserted.
+// (build first). Reported, never asserted. Run it under `/usr/bin/time -v` for host CPU time.
 import { spawn } from 'node:child_process';
 
 const args = ['bin/tsvm', '-accel', 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz',
   '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0', '-nographic',
   ...process.argv.slice(2)];
 const t0 = performance.now();
-const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+// NODE_ARGS: flags for the tsvm process, e.g. NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+const nodeArgs = process.env.NODE_ARGS ? process.env.NODE_ARGS.split(' ') : [];
+const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
 const since = () => ((performance.now() - t0) / 1000).toFixed(1) + 's';
 let out = '';
 let firstLine = false;
@@ -28,6 +30,5 @@ child.stdout.on('data', (chunk) => {
   }
 });
 child.on('exit', (code) => {
-  const u = process.resourceUsage();
-  console.error(`[bench] exit ${code} at ${since()}; children CPU ${((u.userCPUTime + u.systemCPUTime) / 1e6).toFixed(1)}s (includes only this driver)`);
+  console.error(`[bench] exit ${code} at ${since()}`);
 });

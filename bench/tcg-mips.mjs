@@ -26,7 +26,11 @@ let last = t0, lastN = 0, lastC = c0;
 while (executed() < target) {
   acc.runChunk ? acc.runChunk(100000) : acc.interp.run(100000);
   pc.bus.timers.runExpired();
-  if (cpu.halted) acc.interp.checkInterrupts();
+  if (cpu.halted) {
+    // Sleep like the accelerator does (not counted as CPU time) until a timer or IRQ wakes the guest.
+    acc.interp.checkInterrupts();
+    if (cpu.halted) await new Promise((r) => setTimeout(r, 1));
+  }
   if (pc.bus.lifecycle.hasRequest) { console.log('request', pc.bus.lifecycle.take()); break; }
   if (!profiler && executed() >= profileFrom) {
     const { Session } = await import('node:inspector/promises');

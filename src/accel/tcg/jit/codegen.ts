@@ -3,8 +3,10 @@
  *
  * Every instruction either calls its handler (threaded code: the handler is
  * the one definition of its semantics) or, for the hottest forms (MOV, LEA,
- * the ALU group, INC/DEC, PUSH/POP r, MOVZX/MOVSX, Jcc/JMP), is emitted as
- * specialised JavaScript with the decoded fields folded into constants. The
+ * the ALU group, INC/DEC, PUSH/POP r, MOVZX/MOVSX, SHL/SHR/SAR by a
+ * constant, 32-bit IMUL, Jcc/JMP/CALL rel), is emitted as specialised
+ * JavaScript with the decoded fields folded into constants, memory operands
+ * through an inline TLB fast path (memory.ts). The
  * specialised forms must compute exactly what their handlers compute (same
  * CpuFault at the same point, same lazy-flag record); the randomized
  * differential test in tests/tcg/jit-diff.test.ts is what keeps them equal.
@@ -55,10 +57,10 @@ class Emitter {
     if (loops) this.out.push('let loops = 0;', 'for (;;) {');
   }
 
-  /** Leaves the block for `target` (or loops when it is the block's own start). */
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
 
+  /** Leaves the block for `target` (or loops when it is the block's own start). */
   exit(target: number): string {
     const leave = `c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
     if (this.loops && target === this.start) return `if (++loops < ${LOOP_ITERATIONS}) { n += ${this.done}; continue; } ${leave}`;
@@ -113,9 +115,9 @@ const LOOP_ITERATIONS = 256;
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
  * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
  * as a DataView; I, F, CP the TLB's info and frame arrays and the MMU's
- * code-page map; FR/FW/RQ/WQ the block-entry questions of memory.ts). It returns the number of
- * instructions executed. A block whose jump goes back to its own start
- * loops in JavaScript.
+ * code-page map; FR/FW/RQ/WQ the block-entry questions of memory.ts). It
+ * returns the number of instructions executed. A block whose jump goes back
+ * to its own start loops in JavaScript.
  */
 export function blockSource(b: BlockShape): string {
   const e = new Emitter(b.eip, b.insns.some((d, k) => jumpTarget(d, eipAfter(b, k)) === b.eip));
