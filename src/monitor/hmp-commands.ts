@@ -68,7 +68,8 @@ const INFO: Record<string, { help: string; run(ctx: HmpContext): void }> = {
   name: { help: 'show the current VM name', run: (c) => c.print(c.pc.config.name !== undefined ? `${c.pc.config.name}\n` : '') },
   registers: {
     help: 'show the cpu registers',
-    run: (c) => c.print(formatRegisters(c.ctl.vcpu(0).getState(), { a20: (c.pc.bus.a20.mask & 0x100000) !== 0 })),
+    run: (c) =>
+      c.print(formatRegisters(c.ctl.vcpu(0).getState(), { a20: (c.pc.bus.a20.mask & 0x100000) !== 0, limitInFlags: c.pc.accel.name === 'tcg' })),
   },
   status: { help: 'show the current VM status (running|paused)', run: (c) => c.print(statusText(c.pc) + '\n') },
   version: { help: 'show the version of QEMU', run: (c) => c.print(`${VERSION_STRING} (tsvm)\n`) },

@@ -16,18 +16,24 @@ const SYS_TYPES_64 = ['<hiword>', 'Reserved', 'LDT', 'Reserved', 'Reserved', 'Re
 
 export interface RegisterContext {
   a20: boolean;
+  /**
+   * Whether the segment flags carry limit bits 19:16. QEMU's TCG keeps the
+   * descriptor's whole high dword; under KVM it rebuilds the flags from
+   * kvm_segment, without them. tsvm prints what QEMU prints for each.
+   */
+  limitInFlags: boolean;
 }
 
 export function hex(v: bigint | number, digits: number): string {
   return BigInt.asUintN(digits * 4, BigInt(v)).toString(16).padStart(digits, '0');
 }
 
-/** The descriptor's high dword as QEMU keeps it in SegmentCache.flags: attributes and limit bits 19:16. */
-export function segmentFlags(s: SegmentState): number {
+/** The descriptor's high dword as QEMU keeps it in SegmentCache.flags: attributes, optionally limit bits 19:16. */
+export function segmentFlags(s: SegmentState, withLimit: boolean): number {
   const rawLimit = s.g ? s.limit >>> 12 : s.limit;
   return (
     ((s.type & 0xf) << 8) |
-    (((rawLimit >>> 16) & 0xf) << 16) |
+    (withLimit ? ((rawLimit >>> 16) & 0xf) << 16 : 0) |
     (s.s ? 1 << 12 : 0) |
     ((s.dpl & 3) << 13) |
     (s.present ? 1 << 15 : 0) |
@@ -67,7 +73,7 @@ export function formatRegisters(st: CpuState, ctx: RegisterContext): string {
   }
   const segs: [string, SegmentState][] = [['ES', st.seg.es], ['CS', st.seg.cs], ['SS', st.seg.ss], ['DS', st.seg.ds],
     ['FS', st.seg.fs], ['GS', st.seg.gs], ['LDT', st.ldtr], ['TR', st.tr]];
-  for (const [name, s] of segs) lines.push(formatSegment(name, s, { cs64, lma, pe }));
+  for (const [name, s] of segs) lines.push(formatSegment(name, s, { cs64, lma, pe, limitInFlags: ctx.limitInFlags }));
   const w = lma ? 16 : 8;
   lines.push(`GDT=     ${hex(st.gdtr.base, w)} ${hex(st.gdtr.limit, 8)}`);
   lines.push(`IDT=     ${hex(st.idtr.base, w)} ${hex(st.idtr.limit, 8)}`);
@@ -79,8 +85,8 @@ export function formatRegisters(st: CpuState, ctx: RegisterContext): string {
   return lines.join('\n') + '\n';
 }
 
-function formatSegment(name: string, s: SegmentState, mode: { cs64: boolean; lma: boolean; pe: boolean }): string {
-  const flags = segmentFlags(s) & 0x00ffff00;
+function formatSegment(name: string, s: SegmentState, mode: { cs64: boolean; lma: boolean; pe: boolean; limitInFlags: boolean }): string {
+  const flags = segmentFlags(s, mode.limitInFlags) & 0x00ffff00;
   const base = mode.cs64 ? hex(s.base, 16) : hex(s.base, 8);
   let line = `${name.padEnd(3)}=${hex(s.selector, 4)} ${base} ${hex(s.limit, 8)} ${hex(flags, 8)}`;
   if (!mode.pe || !s.present) return line;
