@@ -41,6 +41,12 @@ export class PortBus {
     for (let p = base; p < base + count; p++) this.claims[p] = undefined;
   }
 
+  /** True when no device claims any of the `count` ports from `base`. */
+  isFree(base: number, count: number): boolean {
+    for (let p = base; p < base + count; p++) if (this.claims[p & 0xffff]) return false;
+    return true;
+  }
+
   /** Name of the device on a port, for `info mtree`-style listings and tests. */
   owner(port: number): string | undefined {
     return this.claims[port & 0xffff]?.name;

@@ -25,6 +25,22 @@ function setup() {
 }
 
 describe('ACPI PM block (PIIX4)', () => {
+  it('stays unmapped while the guest points PMBA at ports another chip decodes, and maps again once moved clear', () => {
+    const { io, time } = setup();
+    const setPmba = (base: number) => {
+      io.write(0xcf8, 4, 0x8000_0b40); // 01.3, PMBA
+      io.write(0xcfc, 4, base | 1);
+    };
+    setPmba(0x4c0); // 0x4C0-0x4FF: over the ELCR at 0x4D0
+    expect(io.owner(0x4d0)).toBe('elcr');
+    expect(io.owner(0x4c0)).toBeUndefined();
+    expect(io.owner(PM)).toBeUndefined();
+    setPmba(0x700);
+    time.advance(1e9);
+    expect(io.read(0x700 + 8, 4)).toBe(PM_TIMER_HZ);
+    expect(io.owner(0x4c0)).toBeUndefined();
+  });
+
   it('counts the PM timer at 3.579545 MHz and wraps at 24 bits', () => {
     const { io, time, tickNs } = setup();
     expect(io.read(PM + 8, 4)).toBe(0);

@@ -158,7 +158,10 @@ describe('a hostile guest', () => {
     const { io } = pcMachine();
     const rng = random(4);
     for (let n = 0; n < 100_000; n++) {
-      const address = (0x8000_0000 | (rng.below(0x10000) << 8) | rng.below(0x100)) >>> 0;
+      // Mostly the functions that exist (00.0, 01.0, 01.1, 01.3 on bus 0), sometimes anything.
+      const devfn = rng.below(4) ? rng.pick([0x00, 0x08, 0x09, 0x0b]) : rng.below(0x100);
+      const bus = rng.below(8) ? 0 : rng.below(0x100);
+      const address = (0x8000_0000 | (bus << 16) | (devfn << 8) | rng.below(0x100)) >>> 0;
       io.write(0xcf8, 4, rng.below(8) ? address : rng.u32());
       const size = rng.pick(SIZES);
       const port = 0xcfc + rng.below(4);
