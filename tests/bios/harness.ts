@@ -60,13 +60,7 @@ export interface RunOptions {
 }
 
 export function runTsvm(args: string[], opts: RunOptions): Promise<Run> {
-  const [command, ...rest] = tsvmCommand(args);
-  return run(command!, rest, opts);
-}
-
-/** The argv that runs tsvm with `args`. */
-export function tsvmCommand(args: string[]): string[] {
-  return [process.execPath, TSVM, ...args];
+  return run(process.execPath, [TSVM, ...args], opts);
 }
 
 export function runQemu(args: string[], opts: RunOptions): Promise<Run> {
