@@ -20,6 +20,8 @@ import { BiosDrives } from '../../src/boot/bios/drives.js';
 import { DiskService } from '../../src/boot/bios/int13-disk.js';
 import { SystemService } from '../../src/boot/bios/int15-system.js';
 import { KeyboardService } from '../../src/boot/bios/int16-keyboard.js';
+import { Video } from '../../src/boot/bios/int10-video.js';
+import { Vga } from '../../src/devices/vga.js';
 import { FRAME_BYTES, RegisterFrame } from '../../src/boot/bios/frame.js';
 import { TrapPort, TRAP_PORT_SP, TRAP_PORT_SS, type Service } from '../../src/boot/bios/trap-port.js';
 
@@ -237,6 +239,41 @@ describe('INT 16h', () => {
     expect(call(0x16, { ax: 0x0000 }).frame.get('ax')).toBe(0x1c0d);
     expect(call(0x16, { ax: 0x1000 }).frame.get('ax')).toBe(0x4800); // ESC [ A = Up
     expect(call(0x16, { ax: 0x0100 }).zf).toBe(true);
+  });
+});
+
+describe('INT 10h', () => {
+  function video(serial: number[]): Vga {
+    const vga = new Vga(io, mem);
+    io.register('fake-com1-thr', 0x3f8, 1, { read: () => 0, write: (_p, _s, v) => serial.push(v) });
+    const v = new Video(mem, io, true);
+    v.initialize();
+    attach([[0x10, (f) => v.service(f)]]);
+    return vga;
+  }
+
+  const row = (vga: Vga, r: number) => String.fromCharCode(...Array.from(vga.textScreen().cells.slice(r * 80, r * 80 + 80), (c) => c & 0xff)).trimEnd();
+
+  it('teletype writes to the text buffer, moves the VGA cursor and mirrors to COM1 under -nographic', () => {
+    const serial: number[] = [];
+    const vga = video(serial);
+    for (const ch of 'hi\r\nyo') call(0x10, { ax: 0x0e00 | ch.charCodeAt(0), bx: 0x0007 });
+    expect([row(vga, 0), row(vga, 1)]).toEqual(['hi', 'yo']);
+    const screen = vga.textScreen();
+    expect([screen.cursorRow, screen.cursorCol]).toEqual([1, 2]);
+    expect(String.fromCharCode(...serial)).toBe('hi\r\nyo');
+    const pos = call(0x10, { ax: 0x0300, bx: 0 });
+    expect(pos.frame.get('dx')).toBe(0x0102);
+  });
+
+  it('scrolls when the teletype passes the last row, and AH=06h clears a window', () => {
+    const vga = video([]);
+    call(0x10, { ax: 0x0200, bx: 0, dx: 0x1800 }); // row 24, column 0
+    for (const ch of 'last\r\n') call(0x10, { ax: 0x0e00 | ch.charCodeAt(0), bx: 0 });
+    expect(row(vga, 23)).toBe('last');
+    expect(row(vga, 24)).toBe('');
+    call(0x10, { ax: 0x0600, bx: 0x0700, cx: 0x0000, dx: 0x184f });
+    expect(row(vga, 23)).toBe('');
   });
 });
 
