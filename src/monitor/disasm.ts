@@ -103,13 +103,33 @@ function reg(size: 1 | 2 | 4, n: number): string {
   return (size === 1 ? REG8 : size === 2 ? REG16 : REG32)[n]!;
 }
 
+/** The size suffix AT&T syntax needs when no register operand gives the size. */
+function memSuffix(m: ModRm, size: 1 | 2 | 4): string {
+  return m.isReg ? '' : suffix(size);
+}
+
+/** String instructions with their implicit operands, as objdump prints them. */
+function stringOp(c: Ctx, name: string, size: 1 | 2 | 4): string {
+  const [si, di] = c.a32 ? ['%esi', '%edi'] : ['%si', '%di'];
+  const src = `${c.seg || '%ds:'}(${si})`;
+  const dst = `%es:(${di})`;
+  const acc = reg(size, 0);
+  const operands: Record<string, string> = {
+    movs: `${src},${dst}`, cmps: `${dst},${src}`, stos: `${acc},${dst}`, lods: `${src},${acc}`,
+    scas: `${dst},${acc}`, ins: `(%dx),${dst}`, outs: `${src},(%dx)`,
+  };
+  // The size shows in the accumulator operand when there is one (stos, lods, scas), else in a suffix.
+  const sized = name === 'stos' || name === 'lods' || name === 'scas' ? name : `${name}${suffix(size)}`;
+  return `${sized} ${operands[name]}`;
+}
+
 function suffix(size: 1 | 2 | 4): string {
   return size === 1 ? 'b' : size === 2 ? 'w' : 'l';
 }
 
+/** A branch target as a linear address (`addr` is linear; a 16-bit IP wrapping inside its segment is not modelled). */
 function target(c: Ctx, rel: number): string {
-  const next = c.addr + c.r.pos;
-  return `0x${((c.o32 ? next + rel : (next + rel) & 0xffff) >>> 0).toString(16)}`;
+  return `0x${((c.addr + c.r.pos + rel) >>> 0).toString(16)}`;
 }
 
 /** Decodes one instruction at `addr` from `bytes` (in 32-bit or 16-bit default mode). */
@@ -128,12 +148,24 @@ function decode(c: Ctx): string {
     const op = c.r.u8();
     if (op === 0x66) c.o32 = !c.o32;
     else if (op === 0x67) c.a32 = !c.a32;
-    else if (op === 0xf3) rep = 'repz ';
-    else if (op === 0xf2) rep = 'repnz ';
-    else if (op === 0xf0) rep = 'lock ';
+    else if (op === 0xf3) rep = 'rep';
+    else if (op === 0xf2) rep = 'repnz';
+    else if (op === 0xf0) rep = 'lock';
     else if ([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].includes(op)) c.seg = SREG[[0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65].indexOf(op)] + ':';
-    else return rep + decodeOp(c, op);
+    else return layout(rep, decodeOp(c, op));
   }
+}
+
+/**
+ * objdump's spacing: the mnemonic padded to six columns, a space, the
+ * operands; a prefix goes before the mnemonic (REP on CMPS/SCAS is REPZ).
+ */
+function layout(prefix: string, insn: string): string {
+  const [mnemonic, ...rest] = insn.trim().split(/\s+/);
+  const operands = rest.join(' ');
+  if (prefix === '') return operands === '' ? mnemonic! : `${mnemonic!.padEnd(6)} ${operands}`;
+  const p = prefix === 'rep' && /^(cmps|scas)/.test(mnemonic!) ? 'repz' : prefix;
+  return `${p} ${mnemonic}${operands === '' ? '' : ` ${operands}`}`;
 }
 
 function decodeOp(c: Ctx, op: number): string {
@@ -148,12 +180,12 @@ function decodeOp(c: Ctx, op: number): string {
   }
   if (op >= 0x40 && op < 0x60) return `${['inc', 'dec', 'push', 'pop'][(op - 0x40) >> 3]}    ${reg(v, op & 7)}`;
   if (op >= 0x70 && op < 0x80) return `j${CC[op & 15]}     ${target(c, c.r.s8())}`;
-  if (op >= 0x91 && op < 0x98) return `xchg   ${reg(v, op & 7)},${reg(v, 0)}`;
+  if (op >= 0x91 && op < 0x98) return `xchg   ${reg(v, 0)},${reg(v, op & 7)}`;
   if (op >= 0xb0 && op < 0xb8) return `mov    ${imm(c.r.u8())},${reg(1, op & 7)}`;
   if (op >= 0xb8 && op < 0xc0) return `mov    ${imm(immv(v))},${reg(v, op & 7)}`;
   if (SIMPLE[op] !== undefined) return SIMPLE[op]!;
   const str = STRING[op & ~1];
-  if (str !== undefined) return `${str}${suffix(op & 1 ? v : 1)}`;
+  if (str !== undefined) return stringOp(c, str, op & 1 ? v : 1);
   switch (op) {
     case 0x06: case 0x0e: case 0x16: case 0x1e: return `push   ${SREG[op >> 3]}`;
     case 0x07: case 0x17: case 0x1f: return `pop    ${SREG[op >> 3]}`;
@@ -164,7 +196,7 @@ function decodeOp(c: Ctx, op: number): string {
       const size = op === 0x80 ? 1 : v;
       const m = modrm(c);
       const value = op === 0x83 ? c.r.s8() : immv(size);
-      return `${ALU[m.reg]}${suffix(size)}   ${imm(value)},${m.rm(size)}`;
+      return `${ALU[m.reg]}${memSuffix(m, size)} ${imm(value)},${m.rm(size)}`;
     }
     case 0x84: case 0x85: case 0x86: case 0x87: {
       const size = op & 1 ? v : 1;
@@ -179,7 +211,7 @@ function decodeOp(c: Ctx, op: number): string {
     case 0x8c: { const m = modrm(c); return `mov    ${SREG[m.reg]},${m.rm(2)}`; }
     case 0x8e: { const m = modrm(c); return `mov    ${m.rm(2)},${SREG[m.reg]}`; }
     case 0x8d: { const m = modrm(c); return `lea    ${m.rm(v)},${reg(v, m.reg)}`; }
-    case 0x8f: { const m = modrm(c); return `pop${suffix(v)}   ${m.rm(v)}`; }
+    case 0x8f: { const m = modrm(c); return `pop${memSuffix(m, v)} ${m.rm(v)}`; }
     case 0xa8: return `test   ${imm(c.r.u8())},%al`;
     case 0xa9: return `test   ${imm(immv(v))},${reg(v, 0)}`;
     case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
@@ -191,13 +223,13 @@ function decodeOp(c: Ctx, op: number): string {
       const size = op & 1 ? v : 1;
       const m = modrm(c);
       const count = op < 0xd0 ? `${imm(c.r.u8())},` : op < 0xd2 ? '' : '%cl,';
-      return `${SHIFT[m.reg]}${suffix(size)}   ${count}${m.rm(size)}`;
+      return `${SHIFT[m.reg]}${memSuffix(m, size)} ${count}${m.rm(size)}`;
     }
     case 0xc2: return `ret    ${imm(c.r.u16())}`;
     case 0xc6: case 0xc7: {
       const size = op & 1 ? v : 1;
       const m = modrm(c);
-      return `mov${suffix(size)}   ${imm(immv(size))},${m.rm(size)}`;
+      return `mov${memSuffix(m, size)} ${imm(immv(size))},${m.rm(size)}`;
     }
     case 0xcd: return `int    ${imm(c.r.u8())}`;
     case 0xe0: case 0xe1: case 0xe2: case 0xe3:
@@ -221,13 +253,13 @@ function decodeOp(c: Ctx, op: number): string {
       const size = op & 1 ? v : 1;
       const m = modrm(c);
       const name = ['test', 'test', 'not', 'neg', 'mul', 'imul', 'div', 'idiv'][m.reg]!;
-      return m.reg < 2 ? `${name}${suffix(size)}  ${imm(immv(size))},${m.rm(size)}` : `${name}${suffix(size)}   ${m.rm(size)}`;
+      return m.reg < 2 ? `${name}${memSuffix(m, size)} ${imm(immv(size))},${m.rm(size)}` : `${name}${memSuffix(m, size)} ${m.rm(size)}`;
     }
     case 0xfe: case 0xff: {
       const size = op & 1 ? v : 1;
       const m = modrm(c);
       const name = ['inc', 'dec', 'call', 'lcall', 'jmp', 'ljmp', 'push', '(bad)'][m.reg]!;
-      return m.reg === 2 || m.reg === 4 ? `${name}   *${m.rm(size)}` : `${name}${suffix(size)}   ${m.rm(size)}`;
+      return m.reg === 2 || m.reg === 4 ? `${name} *${m.rm(size)}` : `${name}${memSuffix(m, size)} ${m.rm(size)}`;
     }
   }
   throw new RangeError('unknown opcode');
@@ -241,7 +273,8 @@ function decode0f(c: Ctx): string {
   switch (op) {
     case 0x01: {
       const m = modrm(c);
-      return `${['sgdt', 'sidt', 'lgdt', 'lidt', 'smsw', '(bad)', 'lmsw', 'invlpg'][m.reg]}   ${m.rm(v)}`;
+      const name = ['sgdt', 'sidt', 'lgdt', 'lidt', 'smsw', '(bad)', 'lmsw', 'invlpg'][m.reg]!;
+      return `${m.reg < 4 ? name + suffix(v) : name} ${m.rm(v)}`;
     }
     case 0x20: { const m = modrm(c); return `mov    %cr${m.reg},${m.rm(4)}`; }
     case 0x22: { const m = modrm(c); return `mov    ${m.rm(4)},%cr${m.reg}`; }

@@ -122,7 +122,7 @@ describe.each(ACCELS)('HMP under -accel %s', (accel) => {
     expect(await hmp.run('x /2xh $esi')).toBe('0000000000100400: 0x6467 0x2d62\n');
     expect(await hmp.run('x /1xg $esi+8')).toBe('0000000000100408: 0x0061746164207465\n');
     expect(await hmp.run('x /2ub 0x100400')).toBe('0000000000100400: 103 100\n');
-    expect(await hmp.run('x/3i $pc')).toBe('0x00100200:  mov    $0xabcdef01,%edx\n0x00100205:  incl   0x100410\n0x0010020b:  addl   $0x1,%ecx\n');
+    expect(await hmp.run('x/3i $pc')).toBe('0x00100200:  mov    $0xabcdef01,%edx\n0x00100205:  incl   0x100410\n0x0010020b:  add    $0x1,%ecx\n');
     expect(await hmp.run('info status')).toBe('VM status: paused (debug)\n');
     expect(await hmp.run(`info kvm`)).toBe(`kvm support: ${accel === 'kvm' ? 'enabled' : 'disabled'}\n`);
   });
