@@ -18,9 +18,10 @@ export async function runMachine(config: MachineConfig): Promise<number> {
     await pc.close();
     throw err;
   });
-  daemonReady();
   const pidfile = config.pidfile;
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
+  // -daemonize: the user's command returns now, with the sockets listening and the pidfile written.
+  daemonReady();
   const onSignal = (signal: NodeJS.Signals) => {
     const num = signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15;
     pc.bus.lifecycle.request({ kind: 'quit', cause: `terminating on signal ${num}` });
