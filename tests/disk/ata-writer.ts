@@ -1,7 +1,8 @@
 /**
- * Running images/guests/ata-writer.asm under bin/tsvm (and QEMU) on a disk
- * image, and the sector pattern it writes, recomputed here so tests can
- * look for it in image files.
+ * Running images/guests/ata-writer.asm under bin/tsvm on a disk image, the
+ * sector pattern it writes (recomputed here so tests can look for it in
+ * image files), and the qemu-img steps around a run: make an image, check
+ * it, convert it to raw to read it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -101,6 +102,22 @@ export function qcow2Disk(dir: string, size: number, clusterSize?: number): stri
   return file;
 }
 
+/**
+ * A qcow2 overlay (qemu-img create -b) on a qcow2 base holding `data`, in
+ * `dir`: the guest writes the overlay, the base must stay as it is.
+ */
+export function qcow2Overlay(dir: string, data: Uint8Array): { top: string; base: string } {
+  const raw = path.join(dir, 'base.raw');
+  const base = path.join(dir, 'base.qcow2');
+  const top = path.join(dir, 'top.qcow2');
+  fs.writeFileSync(raw, data);
+  for (const args of [['convert', '-f', 'raw', '-O', 'qcow2', raw, base], ['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top]]) {
+    const r = qemuImg(args);
+    expect(r.status, r.stderr).toBe(0);
+  }
+  return { top, base };
+}
+
 /** qemu-img convert -O raw of `file`, read back. */
 export function convertedToRaw(file: string): Buffer {
   const raw = `${file}.converted.raw`;
@@ -109,3 +126,10 @@ export function convertedToRaw(file: string): Buffer {
   return fs.readFileSync(raw);
 }
 
+
+/** `qemu-img check` finds nothing at all: exit 0 (qemu-img(1): 0 no errors, 2 corruption, 3 leaked clusters). */
+export function expectCleanCheck(file: string): void {
+  const check = qemuImg(['check', file]);
+  expect(check.stdout, check.stderr).toContain('No errors were found on the image.');
+  expect(check.status).toBe(0);
+}

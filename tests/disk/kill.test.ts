@@ -7,13 +7,11 @@
  * guest had seen flushed must hold its pattern. TSVM_FULL_TESTS=1 kills many
  * more times. Needs `npm run build` (npm test does it).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable } from '../kvm/harness.js';
 import { pattern, qemuImg, rng, tempDir } from '../img/helpers.js';
-import { convertedToRaw, flushedCount, loopSector, qcow2Disk, SECTOR, sectorPattern, startLoop, type Accel } from './ata-writer.js';
+import { convertedToRaw, flushedCount, loopSector, qcow2Disk, qcow2Overlay, SECTOR, sectorPattern, startLoop, type Accel } from './ata-writer.js';
 
 const ITERATIONS = process.env.TSVM_FULL_TESTS === '1' ? 25 : 3;
 const DISK = 64 << 20;
@@ -56,14 +54,8 @@ const VICTIMS: ((dir: string) => Victim)[] = [
   (dir) => ({ file: qcow2Disk(dir, DISK, 65536), before: Buffer.alloc(DISK) }),
   (dir) => ({ file: qcow2Disk(dir, DISK, 4096), before: Buffer.alloc(DISK) }),
   (dir) => {
-    const raw = path.join(dir, 'base.raw');
-    const base = path.join(dir, 'base.qcow2');
-    const file = path.join(dir, 'top.qcow2');
     const before = Buffer.from(pattern(DISK, 9));
-    fs.writeFileSync(raw, before);
-    expect(qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', raw, base]).status).toBe(0);
-    expect(qemuImg(['create', '-f', 'qcow2', '-b', base, '-F', 'qcow2', file]).status).toBe(0);
-    return { file, before };
+    return { file: qcow2Overlay(dir, before).top, before };
   },
 ];
 
