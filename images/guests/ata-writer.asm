@@ -13,8 +13,9 @@
 ;           WRITE SECTORS each; after every LOOP_FLUSH sectors, FLUSH CACHE
 ;           and print "flushed N" (N = sectors written so far, hex): sectors
 ;           0..N-1 are then on stable storage. Runs until killed.
-;   unflushed  the writes of verify mode without FLUSH CACHE, then "written"
-;           and a halt: whoever stops the VM must get the data to the image.
+;   unflushed
+;           verify mode's writes without FLUSH CACHE, then "written" and a
+;           halt: whoever stops the VM must get the data to the image.
 ;   probe   every command must fail: READ SECTORS (EXT) one sector past the
 ;           end (IDNF or ABRT), then WRITE SECTORS, WRITE MULTIPLE and WRITE
 ;           SECTORS EXT, which a read-only drive must abort (ABRT).
@@ -67,7 +68,7 @@ MULT_FIRST   equ 100          ; WRITE MULTIPLE: 10 sectors, so the last block is
 MULT_COUNT   equ 10
 EXT_COUNT    equ 4            ; WRITE SECTORS EXT: the last 4 sectors of the disk
 LOOP_BASE    equ 2048
-LOOP_STRIDE  equ 17           ; no divisor of a qcow2 cluster: sectors land in every cluster
+LOOP_STRIDE  equ 17           ; odd: every offset within a cluster; over 4 KiB, a new cluster each
 LOOP_FLUSH   equ 8
 
 PASS         equ 0x10
@@ -477,7 +478,7 @@ ata_taskfile:
     mov dx, ATA_COUNT
     mov al, ch                          ; count 15:8
     out dx, al
-    inc dx
+    mov dx, ATA_LBA_LOW
     mov eax, ebx
     shr eax, 24                         ; LBA 31:24
     out dx, al
@@ -490,7 +491,7 @@ ata_taskfile:
     mov dx, ATA_COUNT
     mov al, cl
     out dx, al
-    inc dx
+    mov dx, ATA_LBA_LOW
     mov al, bl                          ; LBA 7:0
     out dx, al
     inc dx
