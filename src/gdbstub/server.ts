@@ -38,7 +38,9 @@ export class GdbServer {
     return `Waiting for gdb connection on device '${device}'\n`;
   }
 
-  async close(): Promise<void> {
+  /** Closes the stub; with the status tsvm exits with, a gdb waiting for a stop hears it first. */
+  async close(status?: number): Promise<void> {
+    if (status !== undefined) this.session?.targetExited(status);
     this.session?.release();
     this.session = undefined;
     await this.chr?.close();

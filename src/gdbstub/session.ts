@@ -60,6 +60,12 @@ export class GdbSession implements CharFrontend {
     else if (event === 'closed') this.disconnect();
   }
 
+  /** tsvm is ending: a gdb waiting for a stop hears the exit status (the W packet, as QEMU's gdb_exit sends). */
+  targetExited(status: number): void {
+    if (this.connected && this.running) this.reply(`W${(status & 0xff).toString(16).padStart(2, '0')}`);
+    this.running = false;
+  }
+
   /** Removes breakpoints and hooks (gdbserver none, tsvm exit). */
   release(): void {
     this.points = [];

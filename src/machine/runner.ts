@@ -27,11 +27,13 @@ export async function runMachine(config: MachineConfig): Promise<number> {
     pc.bus.lifecycle.request({ kind: 'quit', cause: `terminating on signal ${num}` });
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+  let status = 1;
   try {
-    return await loop(pc);
+    status = await loop(pc);
+    return status;
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
-    await monitors.close();
+    await monitors.close(status);
     await pc.close();
     if (pidfile) removeQuietly(pidfile);
   }

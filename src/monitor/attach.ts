@@ -14,7 +14,8 @@ import { GdbServer } from '../gdbstub/server.js';
 import { UserError } from '../machine/errors.js';
 
 export interface Monitors {
-  close(): Promise<void>;
+  /** Tells a waiting gdb the exit status, then stops the gdbstub. */
+  close(status: number): Promise<void>;
 }
 
 export async function attachMonitors(pc: Pc): Promise<Monitors> {
@@ -35,7 +36,7 @@ export async function attachMonitors(pc: Pc): Promise<Monitors> {
       throw new UserError(e instanceof Error ? e.message : String(e));
     });
   }
-  return { close: () => gdb.close() };
+  return { close: (status) => gdb.close(status) };
 }
 
 /**

@@ -100,6 +100,15 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
     expect(await run.exited).toBe(0);
   });
 
+  it.skipIf(gdbMissing)('tells a continuing gdb the exit status when the guest ends tsvm', async () => {
+    const { run, port } = await startStopped(accel);
+    await new Promise((r) => setTimeout(r, 300));
+    const out = gdbBatch(port, ['continue']);
+    // debug-exit status 33 = octal 041, as gdb prints it.
+    expect(out).toContain('exited with code 041');
+    expect(await run.exited).toBe(33);
+  });
+
   it('stops at a hardware breakpoint (Z1) and ends tsvm on k', async () => {
     const { run, port } = await startStopped(accel);
     const rsp = await RspClient.connect(port);
