@@ -3,7 +3,8 @@
  * src/machine/pc.ts wires them: random port I/O of every width on every
  * port, random IDE task-file and ATAPI packet sequences, random PCI
  * configuration writes and random accesses to the VGA window. Real hardware
- * answers all of it with some value; tsvm must too, and never throw.
+ * answers all of it with some value; tsvm must too, and never throw, and
+ * a qcow2 disk the guest scribbles on must stay a consistent image.
  * The generator is seeded, so a failure replays.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -52,7 +53,11 @@ function pcMachine() {
   return { mem, io, advance: time.advance, qcow2 };
 }
 
-/** Reads that came back wider than the access or not a whole number, as `size:value` (expect() per access is too slow). */
+/**
+ * VGA window reads that came back wider than the access or not a whole
+ * number, as `size:value` (expect() per access is too slow). Port reads need
+ * no such check: the port bus masks every value to its width.
+ */
 const outOfRange: string[] = [];
 function checkRead(value: number, size: AccessSize): void {
   if (!(Number.isInteger(value) && value >= 0 && value < 2 ** (8 * size))) outOfRange.push(`${size}:${value}`);
@@ -69,7 +74,7 @@ describe('a hostile guest', () => {
     for (let port = 0; port <= 0xffff; port++) {
       for (const size of SIZES) {
         io.write(port, size, rng.u32() & (2 ** (8 * size) - 1));
-        checkRead(io.read(port, size), size);
+        io.read(port, size);
       }
       if ((port & 0xff) === 0) advance(1_000_000);
     }
@@ -94,11 +99,11 @@ describe('a hostile guest', () => {
       else if (roll <= 2) {
         const data = rng.pick([0x1f0, 0x170]);
         if (rng.below(2)) io.write(data, size, rng.u32() & (2 ** (8 * size) - 1));
-        else checkRead(io.read(data, size), size);
+        else io.read(data, size);
       } else {
         const port = rng.pick(ports);
         if (rng.below(2)) io.write(port, size, rng.u32() & (2 ** (8 * size) - 1));
-        else checkRead(io.read(port, size), size);
+        else io.read(port, size);
       }
       if (step % 1000 === 0) advance(rng.below(50_000_000));
     }
@@ -121,7 +126,7 @@ describe('a hostile guest', () => {
       for (let k = 0; k < words && io.read(0x3f6, 1) & 0x08; k++) {
         const size = rng.pick(SIZES);
         if (rng.below(2)) io.write(0x1f0, size, rng.u32() & (2 ** (8 * size) - 1));
-        else checkRead(io.read(0x1f0, size), size);
+        else io.read(0x1f0, size);
       }
     }
     // The guest wrote to the qcow2 disk, and left it consistent, as `tsvm-img check` sees it.
@@ -149,7 +154,7 @@ describe('a hostile guest', () => {
       for (let k = 0; k < 12; k += 2) io.write(0x170, 2, packet[k]! | (packet[k + 1]! << 8));
       for (let k = 0; k < 64 && io.read(0x177, 1) & 0x08; k++) {
         const size = rng.pick(SIZES);
-        checkRead(io.read(0x170, size), size);
+        io.read(0x170, size);
       }
     }
   });
@@ -166,7 +171,7 @@ describe('a hostile guest', () => {
       const size = rng.pick(SIZES);
       const port = 0xcfc + rng.below(4);
       io.write(port, size, rng.u32() & (2 ** (8 * size) - 1));
-      checkRead(io.read(port, size), size);
+      io.read(port, size);
     }
   });
 
