@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { guestPath } from '../kvm/harness.js';
-import { qemuImg } from '../img/helpers.js';
+import { qemuImg, tempDir } from '../img/helpers.js';
 import { runTsvm, startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
 
 export const SECTOR = 512;
@@ -91,6 +91,13 @@ export function readSector(file: string, lba: number): Buffer {
     fs.closeSync(fd);
   }
   return b;
+}
+
+/** A temporary directory removed when the current test ends: the images in it run to hundreds of MiB. */
+export function scratchDir(): string {
+  const dir = tempDir();
+  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** A fresh qcow2 image of `size` bytes made by qemu-img create, in `dir` (default cluster size: 64 KiB). */

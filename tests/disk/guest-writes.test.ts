@@ -9,9 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable, qemuUnavailable, runQemu } from '../kvm/harness.js';
-import { pattern, sha256, tempDir } from '../img/helpers.js';
+import { pattern, sha256 } from '../img/helpers.js';
 import { startTsvm } from '../helpers/tsvm-process.js';
-import { convertedToRaw, expectCleanCheck, guestArgs, GUEST_PASS, qcow2Disk, qcow2Overlay, readSector, runGuest, SECTOR, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
+import { convertedToRaw, expectCleanCheck, guestArgs, GUEST_PASS, qcow2Disk, qcow2Overlay, readSector, runGuest, scratchDir, SECTOR, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
 
 const DISK = 4 << 20;
 const SECTORS = DISK / SECTOR;
@@ -77,7 +77,7 @@ const ACCELS: { accel: Accel; skip: boolean }[] = [
 
 describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   it.skipIf(skip)('raw: the guest reads back what it wrote, the file holds exactly those sectors and the rest is untouched', async () => {
-    const { file, before } = rawDisk(tempDir(), 1);
+    const { file, before } = rawDisk(scratchDir(), 1);
     const run = await runGuest(accel, ['-drive', `file=${file},format=raw,if=ide`]);
     expect(run.serial).toBe(verifyReport(SECTORS));
     expect(run.status).toBe(GUEST_PASS);
@@ -85,7 +85,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   });
 
   it.skipIf(skip)('raw beyond LBA28 (200 GiB sparse): WRITE/READ SECTORS EXT reach the sectors past 2^28', async () => {
-    const file = path.join(tempDir(), 'big.raw');
+    const file = path.join(scratchDir(), 'big.raw');
     const sectors = 200 * 2 ** 21; // 0x19000000: the last sectors need LBA bit 28
     fs.writeFileSync(file, '');
     fs.truncateSync(file, sectors * SECTOR);
@@ -99,7 +99,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   });
 
   it.skipIf(skip)('qcow2 from qemu-img create: the image passes qemu-img check and converts to the pattern at the right offsets', async () => {
-    const file = qcow2Disk(tempDir(), DISK);
+    const file = qcow2Disk(scratchDir(), DISK);
     const run = await runGuest(accel, ['-drive', `file=${file},format=qcow2,if=ide`]);
     expect(run.serial).toBe(verifyReport(SECTORS));
     expect(run.status).toBe(GUEST_PASS);
@@ -108,7 +108,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   });
 
   it.skipIf(skip).each(['SIGTERM', 'SIGINT'] as const)('qcow2, writes never flushed by the guest: %s ends tsvm with status 0 and the writes in a clean image', async (signal) => {
-    const file = qcow2Disk(tempDir(), DISK);
+    const file = qcow2Disk(scratchDir(), DISK);
     const vm = startTsvm(guestArgs(accel, ['-drive', `file=${file},format=qcow2,if=ide`], 'unflushed'));
     await vm.waitFor(/^written\r?\n/m);
     vm.child.kill(signal);
@@ -120,7 +120,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
 
   it.skipIf(skip)('qcow2 over a backing file: partly written clusters keep the backing data around the writes, the backing file is unchanged', async () => {
     const before = pattern(DISK, 6);
-    const { top, base } = qcow2Overlay(tempDir(), before);
+    const { top, base } = qcow2Overlay(scratchDir(), before);
     const hash = sha256(base);
     const run = await runGuest(accel, ['-drive', `file=${top},format=qcow2,if=ide`]);
     expect(run.serial).toBe(verifyReport(SECTORS));
@@ -137,7 +137,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
     { format: 'qcow2', how: 'snapshot=on', args: (file: string) => ['-drive', `file=${file},format=qcow2,if=ide,snapshot=on`] },
   ])('$format with $how', ({ format, args }) => {
     it.skipIf(skip)('the guest reads back its own writes and the image file is byte-identical afterwards', async () => {
-      const dir = tempDir();
+      const dir = scratchDir();
       const file = format === 'raw' ? rawDisk(dir, 2).file : qcow2Disk(dir, DISK);
       const hash = sha256(file);
       const run = await runGuest(accel, args(file));
@@ -148,7 +148,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
   });
 
   it.skipIf(skip).each(['raw', 'qcow2'])('%s, readonly=on: reads past the end fail with IDNF, every write aborts with ABRT, the file is unchanged', async (format) => {
-    const dir = tempDir();
+    const dir = scratchDir();
     const file = format === 'raw' ? rawDisk(dir, 3).file : qcow2Disk(dir, DISK);
     const hash = sha256(file);
     const run = await runGuest(accel, ['-drive', `file=${file},format=${format},if=ide,readonly=on`], 'probe');
@@ -182,8 +182,8 @@ describe.skipIf(noQemu !== undefined)('the same guest under qemu-system-x86_64 -
     { disk: 'qcow2', format: 'qcow2', make: (dir: string) => qcow2Disk(dir, DISK), sectors: SECTORS },
     { disk: 'raw with a partial last sector', format: 'raw', make: (dir: string) => rawDisk(dir, 5, PARTIAL).file, sectors: Math.ceil(PARTIAL / SECTOR) },
   ])('$disk: the serial report matches tsvm -accel kvm (but for the model) and so does the disk', async ({ format, make, sectors }) => {
-    const ours = make(tempDir());
-    const theirs = make(tempDir());
+    const ours = make(scratchDir());
+    const theirs = make(scratchDir());
     const tsvm = await runGuest('kvm', ['-drive', `file=${ours},format=${format},if=ide`]);
     const qemu = runQemu('ata-writer', ['-drive', `file=${theirs},format=${format},if=ide`], 60_000);
     expect(qemu.serial).toBe(verifyReport(sectors, 'QEMU HARDDISK'));

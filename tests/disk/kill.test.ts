@@ -7,6 +7,7 @@
  * guest had seen flushed must hold its pattern. TSVM_FULL_TESTS=1 kills many
  * more times. Needs `npm run build` (npm test does it).
  */
+import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGuests, kvmUnavailable } from '../kvm/harness.js';
@@ -84,7 +85,8 @@ describe.each([
   it.skipIf(skip)(`SIGKILL while the guest writes and flushes a qcow2 disk: the image checks clean and keeps every flushed sector (${ITERATIONS} kills)`, async () => {
     const random = rng(accel === 'tcg' ? 71 : 73);
     for (let i = 0; i < ITERATIONS; i++) {
-      const { file, before } = VICTIMS[i % VICTIMS.length]!(tempDir());
+      const dir = tempDir();
+      const { file, before } = VICTIMS[i % VICTIMS.length]!(dir);
       const vm = startLoop(accel, ['-drive', `file=${file},format=qcow2,if=ide`]);
       await vm.waitFor(/^flushed [0-9a-f]{8}\r?\n/m);
       await sleep(Math.floor(random() * MAX_KILL_DELAY_MS));
@@ -94,6 +96,8 @@ describe.each([
       expect(flushed).toBeGreaterThan(0);
       expectConsistent(file);
       expectFlushedSectors(convertedToRaw(file), before, flushed);
+      // Each run leaves some 200 MiB of images; a failing one stays for a look.
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 600_000);
 });

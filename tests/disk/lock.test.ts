@@ -29,11 +29,12 @@ function qemuStderr(args: readonly string[]): string {
 }
 
 describe.each(['qcow2', 'raw'])('a second VM on a %s image in use', (format) => {
+  let dir: string;
   let file: string;
   let first: TsvmRun;
 
   beforeAll(async () => {
-    const dir = tempDir();
+    dir = tempDir();
     if (format === 'qcow2') {
       file = qcow2Disk(dir, DISK);
     } else {
@@ -49,6 +50,7 @@ describe.each(['qcow2', 'raw'])('a second VM on a %s image in use', (format) => 
       await first.exited;
       expect(first.stderr()).toBe('tsvm: terminating on signal 15\n');
       if (format === 'qcow2') expectCleanCheck(file);
+      fs.rmSync(dir, { recursive: true, force: true });
     };
   });
 
