@@ -116,20 +116,11 @@ export class AcpiPm implements PmIoBlock {
     this.rescheduleOverflow();
   }
 
-  /**
-   * PmIoBlock: PIIX4 PM's PMBA/PMIOSE moved or disabled the block. A guest
-   * that puts it over ports another chip decodes finds it unmapped there
-   * (QEMU would let it shadow them; tsvm's port claims do not stack).
-   */
+  /** PmIoBlock: PIIX4 PM's PMBA/PMIOSE moved or disabled the block (over other chips' ports, it covers them: PortBus.register). */
   relocate(base: number | undefined): void {
     if (this.base !== undefined) this.io.unregister(this.base, PM_BLOCK_SIZE);
-    this.base = undefined;
-    if (base === undefined) return;
-    if (!this.io.isFree(base, PM_BLOCK_SIZE)) {
-      log.guest_errors({ base }, 'acpi-pm: PM I/O base overlaps another device; block left unmapped');
-      return;
-    }
     this.base = base;
+    if (base === undefined) return;
     this.io.register(
       'acpi-pm',
       base,

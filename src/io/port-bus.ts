@@ -23,28 +23,32 @@ interface Claim {
 
 export class PortBus {
   private readonly claims: (Claim | undefined)[] = new Array(0x10000);
+  /** Per port, the claims a newer one covers (oldest first): they answer again once it is unregistered. */
+  private readonly covered = new Map<number, Claim[]>();
 
   /**
    * Claims `count` ports from `base`. `widths` is a mask of access sizes the
-   * handler takes whole (default: bytes only).
+   * handler takes whole (default: bytes only). A claim over ports another
+   * device holds covers them, as the newest region does in QEMU's I/O space:
+   * an isa-debug-exit placed on a UART's ports, or a guest moving the ACPI PM
+   * block onto the PIT's.
    */
   register(name: string, base: number, count: number, handler: PortHandler, widths = 1): void {
     const claim: Claim = { name, handler, widths };
     for (let p = base; p < base + count; p++) {
       const prior = this.claims[p];
-      if (prior) throw new Error(`port 0x${p.toString(16)} claimed by ${prior.name} and ${name}`);
+      if (prior) this.covered.set(p, [...(this.covered.get(p) ?? []), prior]);
       this.claims[p] = claim;
     }
   }
 
+  /** Releases the newest claim on each of the ports; what it covered answers again. */
   unregister(base: number, count: number): void {
-    for (let p = base; p < base + count; p++) this.claims[p] = undefined;
-  }
-
-  /** True when no device claims any of the `count` ports from `base`. */
-  isFree(base: number, count: number): boolean {
-    for (let p = base; p < base + count; p++) if (this.claims[p & 0xffff]) return false;
-    return true;
+    for (let p = base; p < base + count; p++) {
+      const below = this.covered.get(p);
+      this.claims[p] = below?.pop();
+      if (below?.length === 0) this.covered.delete(p);
+    }
   }
 
   /** Name of the device on a port, for `info mtree`-style listings and tests. */

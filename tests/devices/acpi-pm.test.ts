@@ -25,20 +25,22 @@ function setup() {
 }
 
 describe('ACPI PM block (PIIX4)', () => {
-  it('stays unmapped while the guest points PMBA at ports another chip decodes, and maps again once moved clear', () => {
+  it('covers the ports of another chip while the guest points PMBA at them, and gives them back once moved away', () => {
     const { io, time } = setup();
     const setPmba = (base: number) => {
       io.write(0xcf8, 4, 0x8000_0b40); // 01.3, PMBA
       io.write(0xcfc, 4, base | 1);
     };
+    io.write(0x4d0, 1, 0x20); // ELCR: IRQ 5 level triggered
     setPmba(0x4c0); // 0x4C0-0x4FF: over the ELCR at 0x4D0
-    expect(io.owner(0x4d0)).toBe('elcr');
-    expect(io.owner(0x4c0)).toBeUndefined();
     expect(io.owner(PM)).toBeUndefined();
-    setPmba(0x700);
     time.advance(1e9);
-    expect(io.read(0x700 + 8, 4)).toBe(PM_TIMER_HZ);
+    expect(io.read(0x4c0 + 8, 4)).toBe(PM_TIMER_HZ);
+    expect(io.owner(0x4d0)).toBe('acpi-pm');
+    setPmba(0x700);
     expect(io.owner(0x4c0)).toBeUndefined();
+    expect(io.read(0x4d0, 1)).toBe(0x20);
+    expect(io.read(0x700 + 8, 4)).toBe(PM_TIMER_HZ);
   });
 
   it('counts the PM timer at 3.579545 MHz and wraps at 24 bits', () => {

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { IsaDebugExit } from '../../src/devices/debug-exit.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { Lifecycle } from '../../src/machine/lifecycle.js';
+import { Uart16550 } from '../../src/devices/uart16550.js';
+import { IrqRouter } from '../../src/io/irq.js';
+import { fakeTime } from './fake-clock.js';
 
 function setup(iobase: number, iosize: 1 | 2 | 4) {
   const io = new PortBus();
@@ -11,6 +14,17 @@ function setup(iobase: number, iosize: 1 | 2 | 4) {
 }
 
 describe('isa-debug-exit', () => {
+  it('placed on a UART\'s ports takes them over and leaves the UART the rest, as in QEMU', () => {
+    const io = new PortBus();
+    const lifecycle = new Lifecycle();
+    new Uart16550(io, 0x3f8, new IrqRouter({ setIrq: () => {} }).line(4), fakeTime().timers);
+    new IsaDebugExit(io, 0x3f8, 2, lifecycle);
+    io.write(0x3ff, 1, 0x5a); // the UART's scratch register
+    expect(io.read(0x3ff, 1)).toBe(0x5a);
+    io.write(0x3f8, 1, 0x10);
+    expect(lifecycle.take()).toMatchObject({ kind: 'exit', status: 0x21 });
+  });
+
   it('exits with (value << 1) | 1 on a byte write', () => {
     const { io, lifecycle } = setup(0xf4, 1);
     expect(lifecycle.hasRequest).toBe(false);
