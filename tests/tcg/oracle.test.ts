@@ -360,5 +360,5 @@ describe('host CPU oracle (user-level integer instructions)', () => {
     });
     console.log('pass rate per opcode:\n' + report.join('\n'));
     expect(failures).toEqual([]);
-  }, 120_000);
+  }, FULL ? 1_800_000 : 120_000);
 });
