@@ -42,7 +42,7 @@ import { blockSource } from './codegen.js';
 const HOT_THRESHOLD = 200;
 const MAX_BLOCK_INSNS = 64;
 const MAX_BLOCKS = 1 << 15;
-const JUMP_CACHE_BITS = 12;
+const JUMP_CACHE_BITS = 16;
 const JUMP_CACHE_MASK = (1 << JUMP_CACHE_BITS) - 1;
 
 /** Blocks and entry counts of one RAM page. */
