@@ -13,7 +13,7 @@ const args = dash > 0 ? process.argv.slice(dash + 1) : [
   '-accel', process.env.ACCEL ?? 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz',
   '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0', '-nographic',
 ];
-// PROFILE_FROM=<million insns>: write a CPU profile (tcg-mips.cpuprofile) of the rest of the run only.
+// PROFILE_FROM=<million insns>: write a CPU profile of the rest of the run only (to $TMPDIR/tcg-mips.cpuprofile).
 const profileFrom = process.env.PROFILE_FROM ? Number(process.env.PROFILE_FROM) * 1e6 : Infinity;
 let profiler;
 const pc = await buildPc(parseCommandLine(args).config);
@@ -53,6 +53,8 @@ console.log(`total ${executed()} insns in ${wall.toFixed(1)}s wall, ${cpuUsed.to
 if (acc.jitStats) console.log('jit', JSON.stringify(acc.jitStats()));
 if (profiler) {
   const { profile } = await profiler.post('Profiler.stop');
-  (await import('node:fs')).writeFileSync('tcg-mips.cpuprofile', JSON.stringify(profile));
+  const out = (await import('node:path')).join((await import('node:os')).tmpdir(), 'tcg-mips.cpuprofile');
+  (await import('node:fs')).writeFileSync(out, JSON.stringify(profile));
+  console.log(`profile written to ${out}`);
 }
 process.exit(0);
