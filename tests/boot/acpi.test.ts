@@ -7,18 +7,12 @@ import { AddressSpace } from '../../src/memory/address-space.js';
 import { RSDP_ADDR, buildAcpiTables, buildDsdtAml, type AcpiOptions } from '../../src/boot/acpi.js';
 import { amlDevice, amlEisaId, amlInteger, amlName, amlNameString, amlPackage, amlScope, amlString } from '../../src/boot/aml.js';
 import { E820_ACPI, E820_NVS } from '../../src/boot/e820.js';
+import { requireTool } from '../helpers/tools.js';
 
 const MiB = 0x10_0000;
 const PC: AcpiOptions = { cpus: 1, ioapic: false, pmBase: 0x600, sciIrq: 9 };
 
-function hasIasl(): boolean {
-  try {
-    execFileSync('iasl', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+requireTool('iasl', 'acpica-tools');
 
 function ascii(mem: AddressSpace, addr: number, length: number): string {
   return String.fromCharCode(...mem.readBytes(addr, length));
@@ -128,7 +122,7 @@ describe('ACPI tables', () => {
     expect(walk(mem).has('APIC')).toBe(false);
   });
 
-  it.skipIf(!hasIasl())('disassembles cleanly with ACPICA iasl', () => {
+  it('disassembles cleanly with ACPICA iasl', () => {
     const mem = new AddressSpace(64 * MiB);
     buildAcpiTables(mem, { ...PC, cpus: 2, ioapic: true, pciRoot: true });
     const dir = mkdtempSync(path.join(tmpdir(), 'tsvm-acpi-'));

@@ -20,7 +20,11 @@ import { buildAcpiTables } from '../../src/boot/acpi.js';
 import { pcE820Map } from '../../src/boot/e820.js';
 import { ensureLinuxGuest } from './guest-images.js';
 import { driveGuest, type GuestRun } from '../../images/linux/check-guest.mjs';
-import { PM_BASE, directBootArgs, have } from './qemu-direct-boot.js';
+import { PM_BASE, directBootArgs } from './qemu-direct-boot.js';
+import { requireTool } from '../helpers/tools.js';
+
+requireTool('qemu-system-i386', 'qemu-system-x86');
+requireTool('nasm', 'nasm');
 
 const MiB = 0x10_0000;
 
@@ -56,7 +60,7 @@ function bootUnderQemu(dir: string, c: BootCase, commands: string[]): Promise<Gu
   return driveGuest({ command: qemu, commands, timeoutSeconds: 150 });
 }
 
-describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('Linux loader + ACPI tables under qemu-system-i386', () => {
+describe('Linux loader + ACPI tables under qemu-system-i386', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'tsvm-linux-qemu-'));
@@ -91,7 +95,7 @@ describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('Linux loader + ACPI
   }, 180_000);
 });
 
-describe.skipIf(!have('qemu-system-i386') || !have('nasm'))('multiboot loader under qemu-system-i386', () => {
+describe('multiboot loader under qemu-system-i386', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'tsvm-multiboot-qemu-'));

@@ -8,7 +8,7 @@
  * also maps the PIIX4 PM block at PM_BASE as SeaBIOS would, so the guest's
  * ACPI poweroff reaches QEMU.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressSpace } from '../../src/memory/address-space.js';
@@ -16,10 +16,6 @@ import { GPR_NAMES, type CpuState } from '../../src/accel/cpu-state.js';
 
 export const PM_BASE = 0x600;
 const BIOS_AREA = 0xf0000;
-
-export function have(cmd: string): boolean {
-  return spawnSync('which', [cmd]).status === 0;
-}
 
 /**
  * QEMU arguments (`-bios` and `-device loader`s, files written into `dir`)

@@ -9,6 +9,7 @@ import type { Chardev } from '../../src/chardev/chardev.js';
 import { createChardev } from '../../src/chardev/create.js';
 import { SocketChardev } from '../../src/chardev/socket.js';
 import { bytes, Recorder } from './recorder.js';
+import { requireTool } from '../helpers/tools.js';
 
 let dir: string;
 const open: Chardev[] = [];
@@ -28,14 +29,7 @@ async function make(backend: ChardevConfig['backend'], notices: string[] = []): 
   return chr;
 }
 
-const hasSocat = (() => {
-  try {
-    execFileSync('socat', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+requireTool('socat', 'socat');
 
 function readSome(socket: net.Socket, until: string): Promise<string> {
   return new Promise((resolve) => {
@@ -227,7 +221,7 @@ describe('socket chardev, TCP server', () => {
 });
 
 describe('socket chardev, Unix and client modes', () => {
-  it.skipIf(!hasSocat)('serves a Unix socket that socat can talk to', async () => {
+  it('serves a Unix socket that socat can talk to', async () => {
     const sock = path.join(dir, 's.sock');
     const chr = await make({ kind: 'socket', path: sock, server: true, wait: false, telnet: false });
     const rec = new Recorder();

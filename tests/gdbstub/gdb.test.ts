@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
 import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
 import { freePort, RspClient } from './rsp-client.js';
+import { requireTool } from '../helpers/tools.js';
 
 const kvmReason = kvmUnavailable();
 if (kvmReason) console.log(`gdbstub tests under -accel kvm skipped: ${kvmReason}`);
 const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
-const gdbMissing = spawnSync('gdb', ['--version']).status === 0 ? undefined : 'gdb is not installed';
-if (gdbMissing) console.log(`gdb tests skipped: ${gdbMissing}`);
+requireTool('gdb', 'gdb');
 const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
 
 beforeAll(() => buildGuests());
@@ -45,7 +45,7 @@ function gdbBatch(port: number, commands: string[]): string {
 }
 
 describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
-  it.skipIf(gdbMissing)('breaks, shows registers and code, steps, and a register gdb sets is what the guest exits with', async () => {
+  it('breaks, shows registers and code, steps, and a register gdb sets is what the guest exits with', async () => {
     const { run, port } = await startStopped(accel);
     await new Promise((r) => setTimeout(r, 300));
     const out = gdbBatch(port, [
@@ -100,7 +100,7 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
     expect(await run.exited).toBe(0);
   });
 
-  it.skipIf(gdbMissing)('tells a continuing gdb the exit status when the guest ends tsvm', async () => {
+  it('tells a continuing gdb the exit status when the guest ends tsvm', async () => {
     const { run, port } = await startStopped(accel);
     await new Promise((r) => setTimeout(r, 300));
     const out = gdbBatch(port, ['continue']);
@@ -123,7 +123,7 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
 
 // TCG only: KVM's data breakpoints (DR7 through KVM_SET_GUEST_DEBUG) do not fire on a nested-KVM
 // host such as this one, under qemu-system-x86_64 -accel kvm either, so they cannot be tested here.
-describe.skipIf(gdbMissing)('gdbstub watchpoints (TCG)', () => {
+describe('gdbstub watchpoints (TCG)', () => {
   it('stops after the instruction that writes a watched word', async () => {
     const { run, port } = await startStopped('tcg');
     await new Promise((r) => setTimeout(r, 300));

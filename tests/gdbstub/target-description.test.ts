@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { registers, targetXml, type Arch } from '../../src/gdbstub/target-description.js';
 import { readAll, writeAll } from '../../src/gdbstub/registers.js';
 import { flatSegment, resetCpuState } from '../../src/accel/cpu-state.js';
+import { requireTool } from '../helpers/tools.js';
 
-const gdbMissing = spawnSync('gdb', ['--version']).status === 0 ? undefined : 'gdb is not installed';
-if (gdbMissing) console.log(`target description tests with gdb skipped: ${gdbMissing}`);
+requireTool('gdb', 'gdb');
 
 function gdbLayout(arch: Arch): { arch: string; regs: { name: string; offset: number; size: number }[] } {
   const file = join(mkdtempSync(join(tmpdir(), 'tsvm-tdesc-')), 'target.xml');
@@ -30,7 +30,7 @@ function gdbLayout(arch: Arch): { arch: string; regs: { name: string; offset: nu
   return { arch: archLine, regs };
 }
 
-describe.skipIf(gdbMissing).each(['i386', 'x86-64'] as const)('%s target description', (arch) => {
+describe.each(['i386', 'x86-64'] as const)('%s target description', (arch) => {
   it('is read by gdb with the register layout of the g packet', () => {
     const layout = gdbLayout(arch);
     expect(layout.arch).toBe(arch === 'i386' ? 'i386' : 'i386:x86-64');

@@ -13,9 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { AddressSpace } from '../../src/memory/address-space.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { createCpu } from '../../src/accel/tcg/tcg.js';
+import { requireTool } from '../helpers/tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvm-qemu-'));
-const haveQemu = spawnSync('qemu-system-i386', ['--version']).status === 0;
+requireTool('qemu-system-i386', 'qemu-system-x86');
 
 function build(name: string): string {
   const bin = join(dir, `${name}.bin`);
@@ -58,7 +59,7 @@ function runTsvm(bin: string): string {
 }
 
 describe('qemu-system-i386 oracle (system-level probes)', () => {
-  it.skipIf(!haveQemu)('sysprobe reports the same under tsvm and QEMU', () => {
+  it('sysprobe reports the same under tsvm and QEMU', () => {
     const bin = build('sysprobe');
     const qemu = runQemu(bin);
     const ours = runTsvm(bin);
