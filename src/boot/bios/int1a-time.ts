@@ -9,6 +9,7 @@ import type { PortBus } from '../../io/port-bus.js';
 import { BDA, TICKS_PER_DAY } from './bda.js';
 import type { RegisterFrame } from './frame.js';
 import type { ServiceResult } from './trap-port.js';
+import { fromBcd, toBcd } from '../../devices/bcd.js';
 
 const RTC_INDEX = 0x70;
 const RTC_DATA = 0x71;
@@ -113,12 +114,4 @@ export class TimeService {
     const binary = index !== RTC.century && this.binaryMode();
     this.writeCmos(index, binary ? fromBcd(bcd) : bcd);
   }
-}
-
-function toBcd(n: number): number {
-  return ((Math.floor(n / 10) % 10) << 4) | n % 10;
-}
-
-function fromBcd(b: number): number {
-  return (b >> 4) * 10 + (b & 0x0f);
 }
