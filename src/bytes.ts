@@ -22,3 +22,13 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** The bytes of an ASCII signature or identifier (ACPI, MP table). */
+export function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** The byte that makes `bytes` sum to 0 mod 256, given that its own slot holds 0 (ACPI and MP table checksums). */
+export function checksum8(bytes: Uint8Array): number {
+  return -bytes.reduce((s, b) => s + b, 0) & 0xff;
+}

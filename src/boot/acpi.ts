@@ -13,7 +13,7 @@
 import type { AddressSpace } from '../memory/address-space.js';
 import { E820_ACPI, E820_NVS, type E820Entry } from './e820.js';
 import { amlDevice, amlEisaId, amlInteger, amlName, amlPackage, amlScope, type Aml } from './aml.js';
-import { alignDown, alignUp, concat } from '../bytes.js';
+import { alignDown, alignUp, ascii, checksum8, concat } from '../bytes.js';
 
 export const RSDP_ADDR = 0xf0000;
 
@@ -191,7 +191,7 @@ function buildRsdp(rsdtAddr: number): Uint8Array {
   rsdp.set(ascii(OEM_ID), 9);
   rsdp[15] = 0; // revision
   new DataView(rsdp.buffer).setUint32(16, rsdtAddr, true);
-  rsdp[8] = checksum(rsdp);
+  rsdp[8] = checksum8(rsdp);
   return rsdp;
 }
 
@@ -208,18 +208,10 @@ function table(signature: string, revision: number, body: Uint8Array): Uint8Arra
   out.set(ascii(CREATOR_ID), 28);
   v.setUint32(32, 1, true); // creator revision
   out.set(body, HEADER_SIZE);
-  out[9] = checksum(out);
+  out[9] = checksum8(out);
   return out;
 }
 
-/** The byte that makes `bytes` sum to 0 mod 256 (assuming its own slot holds 0). */
-function checksum(bytes: Uint8Array): number {
-  return -bytes.reduce((s, b) => s + b, 0) & 0xff;
-}
-
-function ascii(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
 
 function le16(n: number): number[] {
   return [n & 0xff, (n >>> 8) & 0xff];

@@ -9,6 +9,7 @@
  * local APIC's LINT0 as ExtINT (virtual wire mode).
  */
 import type { AddressSpace } from '../../memory/address-space.js';
+import { ascii, checksum8 } from '../../bytes.js';
 
 /** The last KiB of base memory (the EBDA, reserved in the E820 map): the first place the spec says to search. */
 export const MP_TABLE_BASE = 0x9_fc00;
@@ -57,20 +58,20 @@ export function buildMpTable(opts: MpTableOptions): Uint8Array {
   const tableAddr = base + FLOATING_SIZE;
 
   // Floating pointer structure (spec 4.1).
-  ascii(bytes, 0, '_MP_');
+  bytes.set(ascii('_MP_'), 0);
   v.setUint32(4, tableAddr, true);
   v.setUint8(8, 1); // length in 16-byte paragraphs
   v.setUint8(9, 4); // spec revision 1.4
   // Feature bytes 0: a configuration table is present; IMCR absent (virtual wire).
-  v.setUint8(10, checksum(bytes.subarray(0, FLOATING_SIZE)));
+  v.setUint8(10, checksum8(bytes.subarray(0, FLOATING_SIZE)));
 
   // Configuration table header (spec 4.2).
   const t = FLOATING_SIZE;
-  ascii(bytes, t, 'PCMP');
+  bytes.set(ascii('PCMP'), t);
   v.setUint16(t + 4, tableSize, true);
   v.setUint8(t + 6, 4);
-  ascii(bytes, t + 8, 'TSVM    ');
-  ascii(bytes, t + 16, 'PC          ');
+  bytes.set(ascii('TSVM    '), t + 8);
+  bytes.set(ascii('PC          '), t + 16);
   v.setUint16(t + 34, entryCount, true);
   v.setUint32(t + 36, LAPIC_BASE, true);
 
@@ -85,7 +86,7 @@ export function buildMpTable(opts: MpTableOptions): Uint8Array {
     o += PROCESSOR_SIZE;
   }
   v.setUint8(o, EntryType.Bus);
-  ascii(bytes, o + 2, 'ISA   ');
+  bytes.set(ascii('ISA   '), o + 2);
   o += ENTRY_SIZE;
   v.setUint8(o, EntryType.IoApic);
   v.setUint8(o + 1, ioapicId);
@@ -98,7 +99,7 @@ export function buildMpTable(opts: MpTableOptions): Uint8Array {
   }
   o = interruptEntry(v, o, EntryType.LocalInterrupt, INT_TYPE_EXTINT, 0, ALL_LAPICS, 0);
   interruptEntry(v, o, EntryType.LocalInterrupt, INT_TYPE_NMI, 0, ALL_LAPICS, 1);
-  v.setUint8(t + 7, checksum(bytes.subarray(t)));
+  v.setUint8(t + 7, checksum8(bytes.subarray(t)));
   return bytes;
 }
 
@@ -117,15 +118,4 @@ function interruptEntry(v: DataView, o: number, type: EntryType, intType: number
   v.setUint8(o + 6, destId);
   v.setUint8(o + 7, destPin);
   return o + ENTRY_SIZE;
-}
-
-function ascii(bytes: Uint8Array, at: number, text: string): void {
-  for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
-}
-
-/** The byte that makes the structure's bytes sum to zero. */
-function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (const b of bytes) sum = (sum + b) & 0xff;
-  return (0x100 - sum) & 0xff;
 }
