@@ -27,6 +27,8 @@ const STATE = 0;
 const CMD = 1;
 const TID = 2;
 const CONTROL_INTS = 4;
+/** How long destroy() lets a starting AP worker finish loading koffi before it is torn down. */
+const STARTUP_WAIT_MS = 5000;
 
 /** STATE: what the AP thread is doing (0: running). */
 const REQUEST = 1;
@@ -175,6 +177,9 @@ export class ApThreads {
     for (const t of this.threads) {
       Atomics.store(t.control, CMD, CMD_STOP);
       Atomics.notify(t.control, CMD);
+      // A worker torn down while koffi is still loading inside it aborts the whole process
+      // (napi_throw during teardown): let it finish starting up first; it then sees CMD_STOP.
+      Atomics.wait(t.control, TID, 0, STARTUP_WAIT_MS);
       this.kick(t);
       void t.worker.terminate();
     }
@@ -224,6 +229,7 @@ function apMain(d: ApData): void {
   const [RUNNING, REQUEST, , PARKED] = [0, 1, 2, 3];
   const [CMD_PARK, CMD_STOP] = [1, 2];
   Atomics.store(control, TID, gettid() as number);
+  Atomics.notify(control, TID);
 
   for (;;) {
     const cmd = Atomics.load(control, CMD);
