@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSources } from '../helpers/compile.js';
+import { requireTool } from '../helpers/tools.js';
 
 let build: string;
 
@@ -44,7 +45,7 @@ chr.attach({
 
 afterAll(() => fs.rmSync(build, { recursive: true, force: true }));
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
+requireTool('script', 'bsdutils');
 
 describe('stdio chardev without a terminal', () => {
   it('echoes piped input and loses no output at exit', () => {
@@ -79,7 +80,7 @@ function underPty(how: string, input: string, signal = 'off'): Promise<string> {
   return new Promise((resolve) => child.on('close', () => resolve(out)));
 }
 
-describe.skipIf(!hasScript)('stdio chardev on a terminal', () => {
+describe('stdio chardev on a terminal', () => {
   for (const how of ['exit', 'crash', 'sigterm']) {
     it(`is raw while running and the terminal is restored after ${how}`, async () => {
       const out = await underPty(how, 'hi\nq');

@@ -4,20 +4,14 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IdeGuest, pattern, ST, useScratchDrives } from './ide-guest.js';
 import { firstDifference } from '../block/bytes.js';
+import { requireTool } from '../helpers/tools.js';
 
 const READY = ST.DRDY | ST.DSC;
 /** Interrupt reason (sector count register) values. */
 const COD = 1;
 const IO = 2;
 
-const hasXorriso = (() => {
-  try {
-    execFileSync('xorriso', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+requireTool('xorriso', 'xorriso');
 
 const drives = useScratchDrives();
 
@@ -102,7 +96,7 @@ describe('ATAPI IDENTIFY PACKET DEVICE', () => {
   });
 });
 
-describe.skipIf(!hasXorriso)('ATAPI PACKET commands on an xorriso-made ISO', () => {
+describe('ATAPI PACKET commands on an xorriso-made ISO', () => {
   it('answers INQUIRY, READ CAPACITY and READ(10) with the ISO\'s bytes', () => {
     const iso = makeIso();
     const image = new Uint8Array(fs.readFileSync(iso));
