@@ -11,7 +11,7 @@ import { AcpiPm } from '../devices/acpi-pm.js';
 import { I8042, SET2_MAKE_CODES } from '../devices/i8042.js';
 import { Vga } from '../devices/vga.js';
 import { readPhysical, readVirtual, GuestMemoryError } from './guest-memory.js';
-import { encodePpm, renderTextScreen } from './screendump.js';
+import { encodePpm, renderTextDisplay } from './screendump.js';
 import { encodePng } from './png.js';
 import { couldNotOpen, strerror } from '../host-errors.js';
 
@@ -106,7 +106,7 @@ export class MachineControl {
   screendump(file: string, format: 'ppm' | 'png' = 'ppm'): void {
     const vga = this.pc.chip(Vga);
     if (!vga) throw new MonitorError('There is no console to take a screendump from');
-    const image = renderTextScreen(vga.textScreen());
+    const image = renderTextDisplay(vga.textDisplay());
     try {
       writeFileSync(file, format === 'png' ? encodePng(image) : encodePpm(image));
     } catch (e) {

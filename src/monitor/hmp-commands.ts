@@ -39,6 +39,15 @@ function integer(ctx: HmpContext, text: string): bigint {
   return evaluate(text, () => ctx.ctl.vcpu(0).getState());
 }
 
+/** screendump's `-f format` after the file name (QEMU's option order); PPM without it. */
+function screendumpFormat(rest: string[]): 'ppm' | 'png' {
+  if (rest[0] !== '-f') return 'ppm';
+  const format = rest[1];
+  if (format === undefined) throw new MonitorError("Parameter 'format' is missing");
+  if (format !== 'ppm' && format !== 'png') throw new MonitorError(`invalid parameter value: ${format}`);
+  return format;
+}
+
 /** x/xp: an optional /fmt then the address expression (which may contain spaces). */
 function dumpCommand(physical: boolean) {
   return (ctx: HmpContext, args: string[]) => {
@@ -117,7 +126,11 @@ const COMMANDS: Record<string, Command> = {
   sendkey: { args: 'keys [hold_ms]', help: 'send keys to the VM (e.g. \'sendkey ctrl-alt-f1\', default hold time=100 ms)', run: (ctx, args) => ctx.ctl.sendKey(need(args, 0, 'keys')) },
   memsave: { args: 'addr size file', help: 'save to disk virtual memory dump starting at \'addr\' of size \'size\'', run: saveCommand(false) },
   pmemsave: { args: 'addr size file', help: 'save to disk physical memory dump starting at \'addr\' of size \'size\'', run: saveCommand(true) },
-  screendump: { args: 'filename', help: 'save screen from head \'head\' of display device \'device\' into PPM image \'filename\'', run: (ctx, args) => ctx.ctl.screendump(need(args, 0, 'filename')) },
+  screendump: {
+    args: 'filename [-f format] [device [head]]',
+    help: "save screen from head 'head' of display device 'device'in specified format 'format' as image 'filename'.Currently only 'png' and 'ppm' formats are supported.",
+    run: (ctx, args) => ctx.ctl.screendump(need(args, 0, 'filename'), screendumpFormat(args.slice(1))),
+  },
   gdbserver: { args: '[device]', help: 'start gdbserver on given device (default \'tcp::1234\'), stop with \'none\'', run: async (ctx, args) => ctx.print(await ctx.gdbserver(args[0] ?? 'tcp::1234')) },
   log: { args: 'item1[,...]', help: 'activate logging of the specified items', run: (ctx, args) => setLog(ctx, need(args, 0, 'items')) },
 };

@@ -1,15 +1,19 @@
 /**
  * INT 10h, video services for the 80x25 colour text mode (mode 3) the VGA
- * starts in (Ralf Brown's Interrupt List, INT 10h). Characters go to the
- * text buffer at 0xB8000, the cursor to the BDA and the CRTC, and under
- * -nographic teletype output is mirrored to COM1 (as SeaBIOS's sercon
- * does), so a user on the serial console sees what the guest prints.
+ * starts in (Ralf Brown's Interrupt List, INT 10h). A mode set programs the
+ * VGA's registers and DAC from the mode-3 tables and loads the 8x16 font
+ * into plane 2, as a VGA BIOS does; characters go to the text buffer at
+ * 0xB8000, the cursor to the BDA and the CRTC, and under -nographic
+ * teletype output is mirrored to COM1 (as SeaBIOS's sercon does), so a
+ * user on the serial console sees what the guest prints.
  */
 import type { AddressSpace } from '../../memory/address-space.js';
 import type { PortBus } from '../../io/port-bus.js';
 import { BDA } from './bda.js';
 import { linear, isRamRange, type RegisterFrame } from './frame.js';
 import type { ServiceResult } from './trap-port.js';
+import { egaPaletteRgb, GLYPH_STRIDE, MODE3_REGISTERS, VGA_WINDOW_BASE } from '../../devices/vga.js';
+import { FONT_HEIGHT, VGA_FONT_8X16 } from './font/vga-font-8x16.js';
 
 const TEXT_BASE = 0xb8000;
 const COLS = 80;
@@ -18,6 +22,18 @@ const PAGE_BYTES = 0x1000;
 const PAGES = 8;
 const CRTC_INDEX = 0x3d4;
 const CRTC_DATA = 0x3d5;
+const MISC_WRITE = 0x3c2;
+const SEQ_INDEX = 0x3c4;
+const GC_INDEX = 0x3ce;
+const ATTR_INDEX = 0x3c0;
+const INPUT_STATUS_1 = 0x3da;
+const DAC_WRITE_INDEX = 0x3c8;
+const DAC_DATA = 0x3c9;
+/** Attribute index bit 5: the palette is in use by the display again. */
+const ATTR_PALETTE_SOURCE = 0x20;
+/** Plane 2 bytes between font blocks (INT 10h/11h block numbers 0-7 in BL). */
+const FONT_BLOCK_OFFSETS = [0x0000, 0x4000, 0x8000, 0xc000, 0x2000, 0x6000, 0xa000, 0xe000];
+const SCREEN_LINES = 400;
 const COM1_THR = 0x3f8;
 const DEFAULT_ATTR = 0x07;
 /** Cursor scan lines 13-14 of a 16-line cell, the mode-3 default. */
@@ -88,7 +104,7 @@ export class Video {
         f.set8('bh', this.activePage());
         break;
       case 0x11:
-        if (f.get8('al') === 0x30) this.fontInfo(f);
+        this.characterGenerator(f);
         break;
       case 0x12:
         if (f.get8('bl') === 0x10) this.egaInfo(f);
@@ -112,6 +128,8 @@ export class Video {
   }
 
   private setMode(mode: number): void {
+    this.programMode3Registers();
+    this.loadFont(VGA_FONT_8X16, 0, 256, FONT_HEIGHT, 0);
     const m = this.mem;
     m.write8(BDA.videoMode, mode & 0x7f);
     m.write16(BDA.videoColumns, COLS);
@@ -163,8 +181,7 @@ export class Video {
   }
 
   private writeCrtc(index: number, value: number): void {
-    this.io.write(CRTC_INDEX, 1, index);
-    this.io.write(CRTC_DATA, 1, value);
+    this.writeIndexed(CRTC_INDEX, index, value);
   }
 
   /** AH=0Eh: BEL, BS, LF and CR act; other bytes are written (with `attr`, or keeping the cell's) and advance the cursor, scrolling at the bottom. */
@@ -254,10 +271,104 @@ export class Video {
     if ((mode & 1) === 0) this.setCursor(page, saved[0], saved[1]);
   }
 
-  /** AX=1130h: the 8x16 font: CX = bytes per character, DL = rows - 1. */
-  private fontInfo(f: RegisterFrame): void {
-    f.set('cx', 16);
-    f.set8('dl', ROWS - 1);
+  /**
+   * AH=11h, the character generator: AL=00h/10h a user font from ES:BP
+   * (CX glyphs from DX on, BH bytes each, into block BL; 10h also makes BH
+   * the character height), 04h/14h the BIOS's 8x16 font into block BL,
+   * 03h the block specifier (sequencer character map select), 30h font
+   * information (CX = bytes per character, DL = rows - 1; no pointer, as
+   * the 8x16 table is not in the BIOS ROM).
+   */
+  private characterGenerator(f: RegisterFrame): void {
+    const block = f.get8('bl') & 7;
+    switch (f.get8('al')) {
+      case 0x00:
+      case 0x10:
+        this.loadUserFont(f, block);
+        break;
+      case 0x04:
+      case 0x14:
+        this.loadFont(VGA_FONT_8X16, 0, 256, FONT_HEIGHT, block);
+        if (f.get8('al') === 0x14) this.setCharacterHeight(FONT_HEIGHT);
+        break;
+      case 0x03:
+        this.writeIndexed(SEQ_INDEX, 0x03, f.get8('bl'));
+        break;
+      case 0x30:
+        f.set('cx', this.mem.read16(BDA.charHeight));
+        f.set8('dl', this.mem.read8(BDA.videoRows));
+        break;
+    }
+  }
+
+  private loadUserFont(f: RegisterFrame, block: number): void {
+    const height = f.get8('bh');
+    const count = f.get('cx');
+    const first = f.get('dx');
+    const table = linear(f.get('es'), f.get('bp'));
+    if (height === 0 || height > GLYPH_STRIDE || first + count > 256 || !isRamRange(this.mem, table, count * height)) return;
+    const glyphs = new Uint8Array(count * height);
+    for (let i = 0; i < glyphs.length; i++) glyphs[i] = this.mem.read8(table + i);
+    this.loadFont(glyphs, first, count, height, block);
+    if (f.get8('al') === 0x10) this.setCharacterHeight(height);
+  }
+
+  /** CRTC maximum scan line and the BDA's character height and row count for `height`-line characters. */
+  private setCharacterHeight(height: number): void {
+    this.io.write(CRTC_INDEX, 1, 0x09);
+    this.io.write(CRTC_DATA, 1, (this.io.read(CRTC_DATA, 1) & 0xe0) | (height - 1));
+    this.mem.write16(BDA.charHeight, height);
+    this.mem.write8(BDA.videoRows, Math.floor(SCREEN_LINES / height) - 1);
+  }
+
+  /** Misc output, sequencer (under synchronous reset), CRTC, graphics controller, attribute controller and DAC for mode 3. */
+  private programMode3Registers(): void {
+    const r = MODE3_REGISTERS;
+    this.writeIndexed(SEQ_INDEX, 0x00, 0x01);
+    this.io.write(MISC_WRITE, 1, r.misc);
+    r.seq.forEach((v, i) => i > 0 && this.writeIndexed(SEQ_INDEX, i, v));
+    this.writeIndexed(SEQ_INDEX, 0x00, r.seq[0]);
+    r.crtc.forEach((v, i) => this.writeCrtc(i, v));
+    r.gc.forEach((v, i) => this.writeIndexed(GC_INDEX, i, v));
+    this.io.read(INPUT_STATUS_1, 1); // the attribute flip-flop to "index"
+    r.attr.forEach((v, i) => {
+      this.io.write(ATTR_INDEX, 1, i);
+      this.io.write(ATTR_INDEX, 1, v);
+    });
+    this.io.write(ATTR_INDEX, 1, ATTR_PALETTE_SOURCE);
+    this.io.write(DAC_WRITE_INDEX, 1, 0);
+    for (let i = 0; i < 256; i++) for (const v of i < 64 ? egaPaletteRgb(i) : [0, 0, 0]) this.io.write(DAC_DATA, 1, v);
+  }
+
+  /**
+   * Glyphs into plane 2 as every VGA BIOS does it: the sequencer writes
+   * plane 2 alone with sequential addressing, the graphics controller maps
+   * 64 KiB at 0xA0000 in write mode 0, the glyphs go in 32 bytes apart
+   * (rows past `height` cleared), then the text-mode settings come back.
+   */
+  private loadFont(glyphs: Uint8Array, first: number, count: number, height: number, block: number): void {
+    const r = MODE3_REGISTERS;
+    this.writeIndexed(SEQ_INDEX, 0x02, 0x04);
+    this.writeIndexed(SEQ_INDEX, 0x04, 0x07);
+    this.writeIndexed(GC_INDEX, 0x04, 0x02);
+    this.writeIndexed(GC_INDEX, 0x05, 0x00);
+    this.writeIndexed(GC_INDEX, 0x06, 0x04);
+    const base = VGA_WINDOW_BASE + FONT_BLOCK_OFFSETS[block]!;
+    for (let c = 0; c < count; c++) {
+      for (let row = 0; row < GLYPH_STRIDE; row++) {
+        this.mem.write8(base + (first + c) * GLYPH_STRIDE + row, row < height ? glyphs[c * height + row]! : 0);
+      }
+    }
+    this.writeIndexed(SEQ_INDEX, 0x02, r.seq[0x02]);
+    this.writeIndexed(SEQ_INDEX, 0x04, r.seq[0x04]);
+    this.writeIndexed(GC_INDEX, 0x04, r.gc[0x04]);
+    this.writeIndexed(GC_INDEX, 0x05, r.gc[0x05]);
+    this.writeIndexed(GC_INDEX, 0x06, r.gc[0x06]);
+  }
+
+  private writeIndexed(indexPort: number, index: number, value: number): void {
+    this.io.write(indexPort, 1, index);
+    this.io.write(indexPort + 1, 1, value);
   }
 
   /** AH=12h/BL=10h: colour mode, 256 KiB of video memory, no feature bits. */
