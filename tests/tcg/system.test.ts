@@ -95,7 +95,8 @@ describe('tcg privilege transitions', () => {
       mov eax, [0x400101]
     user_end:`);
     expect(m.vector()).toBe(17);
-    expect(frame(m, 6)).toEqual([0, 0x400005, 0x2b, 0x40202, 0x401000, 0x33]);
+    // A fault pushes EFLAGS with RF (0x10000) set (SDM Vol. 3B 17.3.1.1).
+    expect(frame(m, 6)).toEqual([0, 0x400005, 0x2b, 0x50202, 0x401000, 0x33]);
   });
 
   it('sysenter/sysexit switch between flat ring 0 and ring 3', () => {

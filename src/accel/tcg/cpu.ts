@@ -40,6 +40,7 @@ import {
   VIP,
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
+import { recordDataAccess, updateBreakpoints } from './debug.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -109,6 +110,18 @@ export class Cpu extends FlagState {
   nmiPending = false;
   nmiBlocked = false;
 
+  // Debug registers at work (debug.ts), derived from DR7/DR0-3/CR4.DE by updateBreakpoints.
+  /** Some breakpoint is enabled in DR7: run on the interpreter, which checks them. */
+  debugArmed = false;
+  /** Enabled instruction breakpoints (bit n: DRn). */
+  execBreakpoints = 0;
+  /** Enabled I/O breakpoints (bit n: DRn). */
+  ioBreakpoints = 0;
+  /** DR6 bits of debug traps (B0-B3, BS) waiting for the end of the instruction. */
+  debugTraps = 0;
+  /** MOV SS/POP SS hold debug traps until after the next instruction (SDM Vol. 3A 6.8.3). */
+  debugShadow = false;
+
   readonly mmu: Mmu;
   fpu!: X87Unit;
 
@@ -118,6 +131,7 @@ export class Cpu extends FlagState {
   ) {
     super();
     this.mmu = new Mmu(bus.mem, this);
+    this.mmu.onWatchedAccess = (lin, size, write) => recordDataAccess(this, lin, size, write);
     this.reset();
   }
 
@@ -141,6 +155,9 @@ export class Cpu extends FlagState {
     this.dr.fill(0);
     this.dr[6] = 0xffff_0ff0;
     this.dr[7] = 0x400;
+    this.debugTraps = 0;
+    this.debugShadow = false;
+    updateBreakpoints(this);
     this.cpl = 0;
     this.sysenterCs = this.sysenterEsp = this.sysenterEip = 0;
     this.tscOffset = -this.tscNow();

@@ -73,9 +73,15 @@ export function readDescriptor(c: Cpu, sel: number, vector = GP): Descriptor {
   return decodeDescriptor(c.readSys(addr, 4), c.readSys(addr + 4, 4), addr);
 }
 
-/** Sets the accessed bit of a code/data descriptor in memory (SDM Vol. 3A 3.4.5.1). */
+/**
+ * Sets the accessed bit of a code/data descriptor in memory and in `desc`,
+ * so that the segment cache loaded from it has it too (SDM Vol. 3A 3.4.5.1).
+ */
 export function markAccessed(c: Cpu, desc: Descriptor): void {
-  if (!(desc.hi & 0x100)) c.writeSys(desc.addr + 4, 4, (desc.hi | 0x100) >>> 0);
+  if (desc.hi & 0x100) return;
+  desc.hi = (desc.hi | 0x100) >>> 0;
+  desc.attr |= 1;
+  c.writeSys(desc.addr + 4, 4, desc.hi);
 }
 
 /**

@@ -10,7 +10,8 @@ import type { CpuInterruptSource } from '../../io/irq.js';
 import { decode, type ByteSource } from './decoder.js';
 import { Access, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
-import { ATTR_DB, CS, DB, DFV, ESP, IF, NMI, PFV, TF } from './constants.js';
+import { ATTR_DB, CS, DB, DFV, ESP, IF, NMI, PFV, RF, TF } from './constants.js';
+import { DR6_BS, enterDebugHandler, instructionBreakpointHits, reportInDr6 } from './debug.js';
 import { deliverInterrupt, EventKind } from './interrupts.js';
 import { undefinedOpcode } from './system.js';
 import { OPTABLE_READY } from './optable.js';
@@ -151,7 +152,14 @@ export class Interpreter {
     this.intr = cpu.bus.intr;
   }
 
-  /** Executes one instruction (taking a pending interrupt first if allowed). */
+  /**
+   * Executes one instruction (taking a pending interrupt first if allowed).
+   * Around it, the debug checks of SDM Vol. 3B 17.3: an instruction
+   * breakpoint faults before it unless EFLAGS.RF is set; RF is cleared once
+   * it starts (a fault sets it again in the image it pushes); data and I/O
+   * breakpoint hits and single-stepping (TF as it was before the
+   * instruction) are reported after it in one #DB trap.
+   */
   step(): void {
     const c = this.cpu;
     if (c.interruptShadow) c.interruptShadow = false;
@@ -160,22 +168,47 @@ export class Interpreter {
     const tf = c.flags & TF;
     c.insnEip = c.eip;
     c.insnEsp = c.regs[ESP]!;
+    c.debugShadow = false;
     try {
+      if (c.flags & RF) c.flags &= ~RF;
+      else if (c.execBreakpoints !== 0 && this.instructionBreakpoint()) return;
       const d = this.cache.fetch(c);
       c.eip = d.mode ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
       if (logOn.exec) log.exec({ eip: hex(c.insnEip), op: hex(d.op) }, 'insn');
       d.exec(c, d);
       this.executed++;
-      if (tf) {
-        c.dr[6] = (c.dr[6]! | 0x4000) >>> 0;
-        this.deliverException(DB, -1);
-      }
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
       c.eip = c.insnEip;
       c.regs[ESP] = c.insnEsp;
+      c.debugTraps = 0; // a faulting instruction did not complete: its accesses do not count
       this.deliverException(e.vector, e.errorCode);
+      return;
     }
+    const traps = c.debugTraps | (tf ? DR6_BS : 0);
+    if (traps === 0) return;
+    if (c.debugShadow) c.debugTraps = traps;
+    else this.debugTrap(traps);
+  }
+
+  /** An enabled instruction breakpoint at CS:EIP: reports it and delivers the #DB fault (no RF in the image). */
+  private instructionBreakpoint(): boolean {
+    const c = this.cpu;
+    const hits = instructionBreakpointHits(c, (c.segBase[CS]! + c.eip) >>> 0);
+    if (hits === 0) return false;
+    reportInDr6(c, hits);
+    this.deliverException(DB, -1, false);
+    return true;
+  }
+
+  /** Delivers the debug traps `bits` (DR6 B0-B3/BS) of the instruction that just completed. */
+  private debugTrap(bits: number): void {
+    const c = this.cpu;
+    c.debugTraps = 0;
+    reportInDr6(c, bits);
+    c.insnEip = c.eip;
+    c.insnEsp = c.regs[ESP]!;
+    this.deliverException(DB, -1, false);
   }
 
   /** Runs up to `budget` instructions; stops early on HLT or a lifecycle request. */
@@ -218,6 +251,7 @@ export class Interpreter {
     c.insnEsp = c.regs[ESP]!;
     try {
       deliverInterrupt(c, vector, kind);
+      c.debugTraps = 0;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
       c.eip = c.insnEip;
@@ -232,14 +266,20 @@ export class Interpreter {
    * becomes #DF; a fault while delivering #DF is a triple fault (shutdown,
    * which the PC turns into a reset).
    */
-  deliverException(vector: number, errorCode: number): void {
+  deliverException(vector: number, errorCode: number, fault = true): void {
     const c = this.cpu;
+    // Faults push EFLAGS with RF set, so that the return does not hit an
+    // instruction breakpoint again (SDM Vol. 3B 17.3.1.1); #DB traps and
+    // instruction-breakpoint faults do not.
+    if (fault) c.flags |= RF;
+    if (vector === DB) enterDebugHandler(c);
     let v = vector;
     let code = errorCode;
     for (let depth = 0; ; depth++) {
       if (logOn.int) log.int({ vector: v, code, eip: hex(c.eip), cr2: hex(c.cr2) }, 'exception');
       try {
         deliverInterrupt(c, v, EventKind.Exception, hasErrorCode(v) ? Math.max(code, 0) : -1);
+        c.debugTraps = 0; // the delivery's own stack writes are not the handler's
         return;
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;

@@ -6,9 +6,10 @@ import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import { EAX, EDX } from './constants.js';
 import { gpFault } from './exceptions.js';
+import { recordIoAccess } from './debug.js';
 
 /** #GP(0) unless the current privilege may access `size` ports from `port` (SDM Vol. 1 19.5). */
-export function checkIoPermission(c: Cpu, port: number, size: number): void {
+function checkIoPermission(c: Cpu, port: number, size: number): void {
   if (!c.protectedMode) return;
   if (!c.v86 && c.cpl <= c.iopl) return;
   // 32-bit TSS only: the bitmap offset is at 0x66; every bit for the accessed ports must be 0.
@@ -22,16 +23,22 @@ export function checkIoPermission(c: Cpu, port: number, size: number): void {
   if (bits & mask) throw gpFault(0);
 }
 
+/** What comes before every port access: the permission check, then I/O breakpoints (SDM Vol. 3B 17.2.4, CR4.DE). */
+export function checkPortAccess(c: Cpu, port: number, size: number): void {
+  checkIoPermission(c, port, size);
+  if (c.ioBreakpoints !== 0) recordIoAccess(c, port, size);
+}
+
 /** E4/E5 (imm8 port), EC/ED (DX): IN. */
 export function inInsn(c: Cpu, d: Insn): void {
   const port = d.op & 8 ? c.regs[EDX]! & 0xffff : d.imm;
-  checkIoPermission(c, port, d.size);
+  checkPortAccess(c, port, d.size);
   c.setReg(EAX, d.size, c.bus.io.read(port, d.size as 1 | 2 | 4));
 }
 
 /** E6/E7, EE/EF: OUT. */
 export function outInsn(c: Cpu, d: Insn): void {
   const port = d.op & 8 ? c.regs[EDX]! & 0xffff : d.imm;
-  checkIoPermission(c, port, d.size);
+  checkPortAccess(c, port, d.size);
   c.bus.io.write(port, d.size as 1 | 2 | 4, c.reg(EAX, d.size));
 }

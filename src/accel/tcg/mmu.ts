@@ -69,6 +69,15 @@ export class Mmu {
   readonly codePages: Uint8Array;
   /** Called when a write hits a RAM page in codePages. */
   onCodeWrite: (ramPage: number) => void = () => {};
+  /**
+   * Linear pages holding a data breakpoint (debug.ts): entered in the TLB
+   * without TLB_VALID, so every data access to them takes the slow path,
+   * which reports it to onWatchedAccess before making it.
+   */
+  readonly watchedPages = new Uint8Array(PAGES);
+  /** Some page is in watchedPages. */
+  watching = false;
+  onWatchedAccess: (lin: number, size: number, write: boolean) => void = () => {};
   a20Mask = 0xffff_ffff;
   /** Bumped on every flush, so caches of translations (the fetch page) know to look again. */
   generation = 0;
@@ -166,6 +175,7 @@ export class Mmu {
   }
 
   private slowRead(lin: number, size: number, access: Access): number {
+    if (this.watching && access !== Access.Exec && this.touchesWatched(lin, size)) this.onWatchedAccess(lin, size, false);
     if ((lin & 0xfff) + size > 0x1000) {
       // Crosses a page: both pages are checked before anything is returned.
       let v = 0;
@@ -226,6 +236,7 @@ export class Mmu {
   }
 
   private slowWrite(lin: number, size: number, v: number): void {
+    if (this.watching && this.touchesWatched(lin, size)) this.onWatchedAccess(lin, size, true);
     if ((lin & 0xfff) + size > 0x1000) {
       // Check both pages before writing a byte (no partial writes on #PF).
       this.probeWrite(lin, size);
@@ -282,7 +293,12 @@ export class Mmu {
   ramOffsetFor(lin: number, access: Access): number {
     this.physFor(lin, access);
     const page = lin >>> 12;
+    if (this.watchedPages[page]) return -1; // element by element, so that data breakpoints see each access
     return this.info[page]! & TLB_RAM ? this.frame[page]! * 4096 + (lin & 0xfff) : -1;
+  }
+
+  private touchesWatched(lin: number, size: number): boolean {
+    return this.watchedPages[lin >>> 12] !== 0 || this.watchedPages[((lin + size - 1) >>> 0) >>> 12] !== 0;
   }
 
   /** RAM page index back to a physical address (RAM above lowRamTop lives at 4 GiB). */
@@ -316,7 +332,7 @@ export class Mmu {
     } else {
       frame = Math.floor(phys / 4096);
     }
-    this.info[page] = info;
+    this.info[page] = this.watchedPages[page] ? info & ~TLB_VALID : info;
     this.frame[page] = frame;
     if (this.filledCount < FLUSH_LIST_MAX) this.filled[this.filledCount++] = page;
     else this.filledOverflow = true;

@@ -331,11 +331,20 @@ export function farReturn(c: Cpu, size: number, popBytes: number): void {
 
 // ---- instruction handlers ------------------------------------------------
 
+/**
+ * After MOV SS/POP SS, interrupts and debug traps wait until the next
+ * instruction (normally the ESP load) has completed (SDM Vol. 3A 6.8.3).
+ */
+function holdEventsAfterStackSwitch(c: Cpu): void {
+  c.interruptShadow = true;
+  c.debugShadow = true;
+}
+
 /** 8E: MOV Sreg, Ew. */
 export function movSregE(c: Cpu, d: Insn): void {
   if (d.reg === CS || d.reg > GS) throw udFault();
   loadSegment(c, d.reg, c.readEAs(d, 2));
-  if (d.reg === SS) c.interruptShadow = true;
+  if (d.reg === SS) holdEventsAfterStackSwitch(c);
 }
 
 /** 8C: MOV Ew, Sreg (register destinations take the zero-extended selector with a 32-bit operand). */
@@ -358,7 +367,7 @@ export function popSreg(c: Cpu, d: Insn): void {
   const v = c.peek(0, 2);
   loadSegment(c, s, v);
   c.addSp(d.size);
-  if (s === SS) c.interruptShadow = true;
+  if (s === SS) holdEventsAfterStackSwitch(c);
 }
 
 /** LDS/LES/LFS/LGS/LSS Gv, Mp. */

@@ -10,7 +10,7 @@ import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import { DF, EAX, ECX, EDI, EDX, ES, ESI } from './constants.js';
 import { alu, AluOp } from './alu.js';
-import { checkIoPermission } from './io.js';
+import { checkPortAccess } from './io.js';
 import { Access } from './mmu.js';
 
 const REP_BUDGET = 16384;
@@ -66,7 +66,7 @@ const scas: Step = (c, d, delta) => {
 
 const ins: Step = (c, d, delta) => {
   const port = c.regs[EDX]! & 0xffff;
-  checkIoPermission(c, port, d.size);
+  checkPortAccess(c, port, d.size);
   const off = index(c, EDI, d.a32);
   // The destination is checked before the port is read (a faulting INS must not consume input).
   const lin = c.linear(ES, off, d.size, true);
@@ -78,7 +78,7 @@ const ins: Step = (c, d, delta) => {
 
 const outs: Step = (c, d, delta) => {
   const port = c.regs[EDX]! & 0xffff;
-  checkIoPermission(c, port, d.size);
+  checkPortAccess(c, port, d.size);
   const v = c.read(d.seg, index(c, ESI, d.a32), d.size);
   c.bus.io.write(port, d.size as 1 | 2 | 4, v);
   advance(c, ESI, delta, d.a32);
@@ -159,7 +159,8 @@ function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
     const equal = step(c, d, delta);
     advance(c, ECX, -1, d.a32);
     if (conditional && (d.rep === 0xf3 ? !equal : equal)) return;
-    if (--budget === 0) {
+    // A data or I/O breakpoint traps after the iteration that hit it (SDM Vol. 3B 17.3.1.2).
+    if (--budget === 0 || c.debugTraps !== 0) {
       if (index(c, ECX, d.a32) !== 0) c.eip = c.insnEip; // resume after pending events
       return;
     }

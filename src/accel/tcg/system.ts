@@ -21,6 +21,7 @@ import {
   CR4_PCE,
   CR4_MCE,
   CS,
+  DB,
   EAX,
   EBX,
   ECX,
@@ -45,6 +46,7 @@ import {
   readDescriptor,
 } from './descriptors.js';
 import { loadLdt } from './task.js';
+import { DR6_BD, DR6_FIXED, DR7_GD, dr7Value, reportInDr6, updateBreakpoints } from './debug.js';
 import {
   CPUID_CMOV,
   CPUID_PAE,
@@ -109,6 +111,7 @@ export function writeCr4(c: Cpu, v: number): void {
   const changed = c.cr4 ^ v;
   c.cr4 = v >>> 0;
   if (changed & (CR4_PSE | CR4_PAE | CR4_PGE)) c.mmu.flush();
+  if (changed & CR4_DE) updateBreakpoints(c); // I/O breakpoints exist only with DE
 }
 
 /** 0F 20/22: MOV r32, CRn / MOV CRn, r32 (the mod field is ignored). */
@@ -141,7 +144,11 @@ export function movCr(c: Cpu, d: Insn): void {
   }
 }
 
-/** 0F 21/23: MOV r32, DRn / MOV DRn, r32 (DR4/5 alias DR6/7 unless CR4.DE). Breakpoints are stored, not armed. */
+/**
+ * 0F 21/23: MOV r32, DRn / MOV DRn, r32 (SDM Vol. 2 MOV DR). DR4/DR5 alias
+ * DR6/DR7 unless CR4.DE, which makes them #UD. With DR7.GD set any access
+ * is a #DB fault reporting BD (general detect, SDM Vol. 3B 17.2.4).
+ */
 export function movDr(c: Cpu, d: Insn): void {
   if (c.v86 || c.cpl !== 0) throw gpFault(0);
   let n = d.reg;
@@ -149,14 +156,18 @@ export function movDr(c: Cpu, d: Insn): void {
     if (c.cr4 & CR4_DE) throw udFault();
     n += 2;
   }
+  if (c.dr[7]! & DR7_GD) {
+    reportInDr6(c, DR6_BD);
+    throw new CpuFault(DB);
+  }
   if (d.op === 0x121) {
     c.regs[d.rm] = c.dr[n]!;
     return;
   }
   const v = c.regs[d.rm]!;
-  if (n === 6) c.dr[6] = (v | 0xffff_0ff0) >>> 0;
-  else if (n === 7) c.dr[7] = ((v & ~0xd000) | 0x400) >>> 0;
-  else c.dr[n] = v;
+  if (n === 6) c.dr[6] = (v | DR6_FIXED) >>> 0;
+  else c.dr[n] = n === 7 ? dr7Value(v) : v;
+  if (n !== 6) updateBreakpoints(c);
 }
 
 /** 0F 06: CLTS. */

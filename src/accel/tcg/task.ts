@@ -8,8 +8,9 @@
 import type { Cpu } from './cpu.js';
 import { CpuFault, tsFault } from './exceptions.js';
 import { ATTR_UNUSABLE, CR0_PG, CR0_TS, CS, DS, ES, FS, GS, NT, SS, VM } from './constants.js';
-import { type Descriptor, descType, isNullSelector, readDescriptor } from './descriptors.js';
+import { type Descriptor, descType, isNullSelector, markAccessed, readDescriptor } from './descriptors.js';
 import { loadSegment } from './segment.js';
+import { DR7_LOCAL, updateBreakpoints } from './debug.js';
 
 export const enum TaskSwitchReason {
   Jmp,
@@ -19,7 +20,9 @@ export const enum TaskSwitchReason {
   Int,
 }
 
+/** Selector fields of a 32-bit TSS, in order; a 16-bit TSS has the first four (then the LDT selector). */
 const SEG_ORDER = [ES, CS, SS, DS, FS, GS];
+const TSS16_SEGS = SEG_ORDER.slice(0, 4);
 
 export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSwitchReason): void {
   const type = descType(desc.attr);
@@ -41,7 +44,7 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
     c.writeSys(oldBase + 14, 2, c.eip);
     c.writeSys(oldBase + 16, 2, eflags);
     for (let r = 0; r < 8; r++) c.writeSys(oldBase + 18 + r * 2, 2, c.regs[r]!);
-    SEG_ORDER.forEach((s, i) => c.writeSys(oldBase + 34 + i * 2, 2, c.segSel[s]!));
+    TSS16_SEGS.forEach((s, i) => c.writeSys(oldBase + 34 + i * 2, 2, c.segSel[s]!));
   }
   // 2. Busy bits: JMP/IRET release the old task.
   if (reason === TaskSwitchReason.Jmp || reason === TaskSwitchReason.Iret) setBusy(c, c.trSel, false);
@@ -65,7 +68,8 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
     eip = c.readSys(b + 14, 2);
     newFlags = c.readSys(b + 16, 2) | (c.getEflags() & 0xffff_0000 & ~VM);
     for (let r = 0; r < 8; r++) regs.push(c.readSys(b + 18 + r * 2, 2) | (c.regs[r]! & 0xffff_0000));
-    for (let i = 0; i < 6; i++) sels.push(c.readSys(b + 34 + i * 2, 2));
+    for (let i = 0; i < 4; i++) sels.push(c.readSys(b + 34 + i * 2, 2));
+    sels.push(0, 0); // no FS/GS in a 16-bit TSS: they become null
     ldt = c.readSys(b + 42, 2);
   }
   if (reason === TaskSwitchReason.Call || reason === TaskSwitchReason.Int) {
@@ -80,6 +84,11 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
   c.trLimit = desc.limit;
   c.trAttr = desc.attr | 2; // busy
   c.cr0 |= CR0_TS;
+  // Local breakpoint enables belong to the task (SDM Vol. 3B 17.2.4).
+  if (c.dr[7]! & DR7_LOCAL) {
+    c.dr[7] = (c.dr[7]! & ~DR7_LOCAL) >>> 0;
+    updateBreakpoints(c);
+  }
   if (new32 && c.cr0 & CR0_PG && cr3 !== c.cr3) {
     c.cr3 = cr3;
     c.mmu.flush();
@@ -104,6 +113,7 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
   const cs = sels[1]!;
   if (isNullSelector(cs)) throw tsFault(cs);
   const csDesc = readDescriptor(c, cs, 10);
+  markAccessed(c, csDesc);
   c.setSegCache(CS, cs, csDesc.base, csDesc.limit, csDesc.attr);
   c.updateCpl();
   for (const [i, s] of SEG_ORDER.entries()) {

@@ -130,7 +130,8 @@ export class TcgAccelerator implements Accelerator {
   /** Runs about `budget` guest instructions, translated or interpreted. */
   runChunk(budget: number): StopReason {
     if (this.debugRunner) return this.debugRunner(budget);
-    return this.jit ? this.jit.run(budget) : this.interp.run(budget);
+    // Breakpoints in DR7 are checked by the interpreter only.
+    return this.jit && !this.cpu.debugArmed ? this.jit.run(budget) : this.interp.run(budget);
   }
 
   /** Guest instructions executed so far. */

@@ -66,6 +66,12 @@ RODATA equ 0x38                  ; read-only data segment
 NOTPRES equ 0x40                 ; not-present data segment
 TSS2_SEL equ 0x48
 SMALLSS equ 0x50                 ; stack segment, limit 0xFFF
+ACC_DATA equ 0x58                ; descriptors with the accessed bit clear
+ACC_STACK equ 0x60               ; (QEMU leaves a CS descriptor's accessed bit clear, so CS is not probed here)
+TSS16_SEL equ 0x68
+TASKGATE_SEL equ 0x70
+DATA16 equ 0x78
+TASK16_CODE equ 0x8000
 
 PD equ 0x200000                  ; page directory
 PT equ 0x201000                  ; page table for 0-4 MiB
@@ -300,6 +306,157 @@ start:
   iretd
   PROBE_END p_v86
 
+  ; ---- debug registers (a #DB handler that records and returns) ----
+  mov eax, db_handler
+  mov [idt + 1*8], ax
+  shr eax, 16
+  mov [idt + 1*8 + 6], ax
+
+  PROBE_START p_dbi                ; instruction breakpoint; the handler sets RF to go on
+  mov dword [db_or], 0x10000
+  mov eax, dbi_t
+  mov dr0, eax
+  mov eax, 1
+  mov dr7, eax
+  xor ecx, ecx
+dbi_t:
+  inc ecx
+  mov ebx, dbi_t
+  call db_report
+  call print_ecx
+  PROBE_END p_dbi
+
+  PROBE_START p_dbw                ; write breakpoint, LEN 4: trap after the store
+  mov dword [db_or], 0
+  mov eax, dbvar
+  mov dr0, eax
+  mov eax, 1 | (1 << 16) | (3 << 18)
+  mov dr7, eax
+  mov eax, [dbvar]                ; a read: no hit
+  mov byte [dbvar + 3], 7
+dbw_t:
+  mov ebx, dbw_t
+  call db_report
+  PROBE_END p_dbw
+
+  PROBE_START p_dbrw               ; read/write breakpoint, LEN 2, hit by a read
+  mov eax, dbvar + 5
+  mov dr2, eax
+  mov eax, 0x20 | (3 << 24) | (1 << 26)
+  mov dr7, eax
+  mov ecx, [dbvar + 2]            ; bytes 2..5: overlaps 4..5
+dbrw_t:
+  mov ebx, dbrw_t
+  call db_report
+  PROBE_END p_dbrw
+
+  PROBE_START p_dbs                ; single-step: the trap after the instruction after POPF
+  xor eax, eax
+  mov dr7, eax
+  pushfd
+  or dword [esp], 0x100
+  popfd
+  nop
+dbs_t:
+  mov ebx, dbs_t
+  call db_report
+  PROBE_END p_dbs
+
+  PROBE_START p_dbss               ; MOV SS holds the single-step trap for one instruction
+  mov ax, ss
+  pushfd
+  or dword [esp], 0x100
+  popfd
+  mov ss, ax
+  mov esp, esp
+dbss_t:
+  mov ebx, dbss_t
+  call db_report
+  PROBE_END p_dbss
+
+  xor eax, eax
+  mov dr7, eax
+
+  ; ---- accessed bits: set in the GDT by segment loads ----
+  PROBE_START p_acc
+  mov ax, ACC_DATA
+  mov ds, ax
+  mov ax, KDATA
+  mov ds, ax
+  mov eax, [gdt + ACC_DATA + 4]
+  call print_eax
+  mov ax, ACC_STACK
+  mov ss, ax
+  mov ax, KDATA
+  mov ss, ax
+  mov eax, [gdt + ACC_STACK + 4]
+  call print_eax
+  PROBE_END p_acc
+
+  ; ---- 16-bit TSS: CALL to it, IRET back; then JMP through a task gate and back ----
+  PROBE_START p_task16
+  mov esi, task16
+  mov edi, TASK16_CODE
+  mov ecx, task16_end - task16
+  rep movsb
+  mov eax, tss16
+  mov [tss16_desc+2], ax
+  shr eax, 16
+  mov [tss16_desc+4], al
+  mov [tss16_desc+7], ah
+  mov word [tss16+14], TASK16_CODE
+  mov word [tss16+16], 0x0002
+  mov word [tss16+18], 0x1234     ; AX
+  mov word [tss16+26], 0x9000     ; SP
+  mov word [tss16+34], KDATA
+  mov word [tss16+36], KCODE
+  mov word [tss16+38], DATA16
+  mov word [tss16+40], KDATA
+  mov word [tss16+42], 0          ; LDT
+  mov eax, 0x0009                 ; L0 and G1 (execute at 0): the task switch clears L0
+  mov dr7, eax
+  mov eax, 0xdead0000
+  mov ebx, 0x11111111
+  call TSS16_SEL:0
+  call print_ebx                  ; ours, from our TSS
+  mov eax, dr7
+  call print_eax
+  xor eax, eax
+  mov dr7, eax
+  mov eax, [t16_eax]
+  call print_eax                  ; the task's EAX: AX from its TSS, and the upper half?
+  movzx eax, word [t16_fs]
+  call print_eax                  ; FS in the task: null
+  mov eax, [t16_flags]
+  and eax, 0x4000
+  call print_eax                  ; NT in the called task
+  movzx eax, word [tss16+24]
+  call print_eax                  ; BX saved in the 16-bit TSS
+  movzx eax, word [tss16]
+  call print_eax                  ; back link
+  movzx eax, word [tss16+14]
+  call print_eax                  ; IP saved
+  movzx eax, word [tss16+42]
+  call print_eax                  ; LDT field untouched
+  movzx eax, word [tss16+44]
+  call print_eax                  ; nor the word after the TSS
+  mov eax, [gdt + TSS16_SEL + 4]
+  and eax, 0x200
+  call print_eax                  ; not busy after the IRET
+  mov byte [t16_mode], 1
+  mov ebx, 0x33333333
+  jmp TASKGATE_SEL:0
+  call print_ebx
+  movzx eax, word [tss16+24]
+  call print_eax
+  mov eax, [gdt + TSS16_SEL + 4]
+  and eax, 0x200
+  call print_eax
+  mov eax, [t16_flags]
+  and eax, 0x4000
+  call print_eax                  ; NT: a JMP does not nest
+  PROBE_END p_task16
+
   mov esi, done_msg
   call print
   mov dx, 0xf4
@@ -312,6 +469,59 @@ task2:
   mov ebx, 0x2222
   iretd
   jmp task2
+
+; The 16-bit task's code (copied below 64 KiB: a 16-bit TSS holds IP only)
+task16:
+  mov [t16_eax], eax
+  mov [t16_fs], fs
+  mov ax, KDATA
+  mov fs, ax                      ; not saved: a 16-bit TSS has no FS field
+  pushfd
+  pop dword [t16_flags]
+  mov bx, 0x2222
+  cmp byte [t16_mode], 0
+  jne .jmp
+  iretd
+  jmp task16
+.jmp:
+  jmp TSS_SEL:0
+  jmp task16
+task16_end:
+
+; #DB: count, DR6 (then cleared), the EIP and EFLAGS of the frame; ORs [db_or] into EFLAGS, clears TF
+db_handler:
+  push eax
+  inc dword [ss:dbcount]
+  mov eax, dr6
+  mov [ss:dbdr6], eax
+  mov eax, 0xffff0ff0
+  mov dr6, eax
+  mov eax, [esp + 4]
+  mov [ss:dbeip], eax
+  mov eax, [esp + 12]
+  mov [ss:dbflags], eax
+  mov eax, [ss:db_or]
+  or [esp + 12], eax
+  and dword [esp + 12], ~0x100
+  pop eax
+  iretd
+
+db_report:                         ; count, DR6, EIP - EBX, EFLAGS.RF|TF of the last #DB; then resets them
+  mov eax, [dbcount]
+  call print_hex
+  mov eax, [dbdr6]
+  call print_hex
+  mov eax, [dbeip]
+  sub eax, ebx
+  call print_hex
+  mov eax, [dbflags]
+  and eax, 0x10100
+  call print_hex
+  mov dword [dbcount], 0
+  mov dword [dbdr6], 0
+  mov dword [dbeip], 0
+  mov dword [dbflags], 0
+  ret
 
 bits 16
 v86code:
@@ -519,6 +729,12 @@ tss_desc:
 tss2_desc:
   dw 103, 0, 0x8900, 0             ; 48 TSS 2
   dq 0x0040920000000fff            ; 50 small stack
+  dq 0x00cf92000000ffff            ; 58 data, accessed clear
+  dq 0x00cf92000000ffff            ; 60 stack, accessed clear
+tss16_desc:
+  dw 43, 0, 0x8100, 0              ; 68 16-bit TSS (base patched)
+  dw 0, TSS16_SEL, 0x8500, 0       ; 70 task gate to it
+  dq 0x000092000000ffff            ; 78 16-bit data (SP, not ESP, for the 16-bit task)
 gdt_end:
 gdtr: dw gdt_end - gdt - 1
   dd gdt
@@ -531,6 +747,17 @@ saved_esp: dd 0
 vec: dd 0
 err: dd 0
 cr2v: dd 0
+dbcount: dd 0
+dbdr6: dd 0
+dbeip: dd 0
+dbflags: dd 0
+db_or: dd 0
+t16_eax: dd 0
+t16_fs: dw 0
+t16_flags: dd 0
+t16_mode: db 0
+align 8
+dbvar: dd 0, 0
 dash: db "- ", 0
 newline: db 10, 0
 done_msg: db "done", 10, 0
@@ -563,6 +790,13 @@ p_u_ok: db "user syscall: ", 0
 p_df: db "double fault: ", 0
 p_task: db "task switch: ", 0
 p_v86: db "v86 int iopl0: ", 0
+p_dbi: db "instruction breakpoint: ", 0
+p_dbw: db "write breakpoint: ", 0
+p_dbrw: db "read/write breakpoint: ", 0
+p_dbs: db "single-step: ", 0
+p_dbss: db "single-step after mov ss: ", 0
+p_acc: db "accessed bits: ", 0
+p_task16: db "16-bit task switch: ", 0
 
 section .bss
 alignb 4096
@@ -571,6 +805,9 @@ alignb 16
 tss: resb 104 + 8192 + 2
 alignb 16
 tss2: resb 104
+alignb 16
+tss16: resb 44
+tss16_after: resw 1
 alignb 16
 resb 4096
 stack0_top:
