@@ -314,7 +314,7 @@ export class I8254Pit {
     ch.loadTime = this.now();
     ch.heldTicks = !ch.gate && gateSuspends(ch.mode) ? 0 : -1;
     ch.counting = true;
-    if (index === 0) this.updateIrq0();
+    if (index === 0) this.updateIrq0(ch.loadTime);
   }
 
   /**
@@ -337,13 +337,19 @@ export class I8254Pit {
       ch.heldTicks = -1;
     }
     ch.gate = gate;
-    if (index === 0) this.updateIrq0();
+    if (index === 0) this.updateIrq0(now);
   }
 
-  /** Drives IRQ 0 with channel 0's OUT now and schedules its next transition. */
-  private updateIrq0(): void {
+  /**
+   * Drives IRQ 0 with channel 0's OUT at guest time `at` and schedules its next
+   * transition. Callers that just (re)started the count pass the time they
+   * started it: guest time is the host's clock, and a second reading could
+   * already lie past a one-shot's terminal count, whose strobe would then
+   * never be scheduled (QEMU likewise evaluates at the load time).
+   */
+  private updateIrq0(at = this.now()): void {
     const ch = this.state.channels[0]!;
-    const tick = ticksAt(ch, this.now());
+    const tick = ticksAt(ch, at);
     this.irq0.set(outputAt(ch, tick));
     this.scheduleIrq0(ch, tick);
   }

@@ -177,6 +177,22 @@ describe('i8254 PIT', () => {
     expect(runFor(tickNs(1024 * 100))).toBe(1);
   });
 
+  it('mode 4 strobes once even when the terminal count passes while the count is being written', () => {
+    // Linux's one-shot tick (mode 4). Guest time is the host's clock, so a host
+    // stall inside the port write can put the whole count behind it: the strobe
+    // is late then, never lost (a lost one stops the guest's clock for good).
+    const { out, time, serviceInterrupts, runFor } = setup();
+    out(0x43, 0x38);
+    out(0x40, 2032 & 0xff);
+    serviceInterrupts();
+    let reads = 0;
+    time.clock.now = () => (time.clock.t += reads++ === 0 ? 0 : 5_000_000); // every later read finds 5 ms gone
+    out(0x40, 2032 >> 8);
+    delete (time.clock as { now?: unknown }).now;
+    expect(runFor(tickNs(2032 + 2))).toBe(1);
+    expect(runFor(tickNs(100_000))).toBe(0);
+  });
+
   it('delivers one IRQ 0 for periods that went by unseen, without replaying each of them', () => {
     const { out, time, serviceInterrupts, pic } = setup();
     out(0x43, 0x34);
