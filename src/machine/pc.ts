@@ -21,6 +21,8 @@ import { Mc146818Rtc, fillPcCmos, type CmosDisk } from '../devices/mc146818.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import { IdeController } from '../devices/ide.js';
 import { Vga } from '../devices/vga.js';
+import { I8237 } from '../devices/i8237.js';
+import { Fdc, FDC_IRQ } from '../devices/fdc.js';
 import { I8042 } from '../devices/i8042.js';
 import { Port92 } from '../devices/port92.js';
 import { ResetControl } from '../devices/reset-control.js';
@@ -212,6 +214,7 @@ function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs,
     chips.push(new Uart16550(io, base, irq.line(line), timers, chardevs.frontend(id)));
   });
   chips.push(attachIde(config, bus, rtc, disks));
+  chips.push(...attachFloppies(bus, disks));
   if (config.vga === 'std') chips.push(new Vga(io, mem));
   for (const dev of config.devices) {
     if (dev.driver === 'isa-debug-exit') new IsaDebugExit(io, dev.iobase, dev.iosize, lifecycle);
@@ -237,6 +240,16 @@ function attachIde(config: MachineConfig, bus: MachineBus, rtc: Mc146818Rtc, dis
     cpus: config.smp,
   });
   return ide;
+}
+
+/** The ISA DMA controllers and the floppy controller, with -fda/-fdb (if=floppy index 0-1) in its drives. */
+function attachFloppies(bus: MachineBus, disks: Disks): Resettable[] {
+  const dma = new I8237(bus.io, bus.mem);
+  const fdc = new Fdc(bus.io, bus.irq.line(FDC_IRQ), dma);
+  for (const { config, backend } of disks.byInterface('floppy')) {
+    if (backend && (config.index === 0 || config.index === 1)) fdc.attach(config.index, backend);
+  }
+  return [dma, fdc];
 }
 
 /** -drive index= on if=ide: 0-1 primary master/slave, 2-3 secondary. */

@@ -8,29 +8,16 @@ import type { BlockBackend } from '../../block/block-backend.js';
 import { guessGeometry, type Chs } from '../../devices/hd-geometry.js';
 import type { Disks } from '../../machine/disks.js';
 import type { FloppyDriveType } from '../../devices/mc146818.js';
+import { floppyFormat } from '../../devices/fdc.js';
 
 export type DriveKind = 'floppy' | 'hd' | 'cdrom';
 export const CDROM_DRIVE = 0xe0;
-
-/** Standard diskette formats by size: geometry, the INT 13h/08h drive type and the CMOS drive type. */
-const FLOPPY_FORMATS: { bytes: number; chs: Chs; type: number; cmos: FloppyDriveType }[] = [
-  { bytes: 368_640, chs: { cylinders: 40, heads: 2, sectors: 9 }, type: 1, cmos: '360K' },
-  { bytes: 737_280, chs: { cylinders: 80, heads: 2, sectors: 9 }, type: 3, cmos: '720K' },
-  { bytes: 1_228_800, chs: { cylinders: 80, heads: 2, sectors: 15 }, type: 2, cmos: '1.2M' },
-  { bytes: 1_474_560, chs: { cylinders: 80, heads: 2, sectors: 18 }, type: 4, cmos: '1.44M' },
-  { bytes: 2_949_120, chs: { cylinders: 80, heads: 2, sectors: 36 }, type: 5, cmos: '2.88M' },
-];
-const FLOPPY_144 = FLOPPY_FORMATS[3]!;
 
 /** The CMOS drive type for a floppy drive (QEMU picks the drive for the medium; an odd size is a 1.44 MiB drive). */
 export function floppyDriveType(backend: BlockBackend | undefined): FloppyDriveType {
   return floppyFormat(backend?.length ?? 0).cmos;
 }
 
-/** The standard format of a diskette image of `bytes`; anything else is taken as 1.44 MiB. */
-function floppyFormat(bytes: number): (typeof FLOPPY_FORMATS)[number] {
-  return FLOPPY_FORMATS.find((f) => f.bytes === bytes) ?? FLOPPY_144;
-}
 const MAX_BIOS_CYLINDERS = 1024;
 
 export class BiosDrive {
