@@ -45,6 +45,10 @@ export interface TcgCpuIdentity {
 }
 
 export const CPUID_FPU = 1 << 0;
+/** Virtual-8086 mode extensions: CR4.VME and CR4.PVI (tcg/vme.ts). */
+export const CPUID_VME = 1 << 1;
+/** Debugging extensions: CR4.DE (I/O breakpoints, DR4/DR5 #UD; tcg/debug.ts). */
+export const CPUID_DE = 1 << 2;
 export const CPUID_PSE = 1 << 3;
 export const CPUID_TSC = 1 << 4;
 export const CPUID_MSR = 1 << 5;
@@ -58,8 +62,9 @@ export const CPUID_PSE36 = 1 << 17;
 export const CPUID_FXSR = 1 << 24;
 export const CPUID_EXT_NX = 1 << 20;
 
-const P6_FEATURES =
-  CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_PGE | CPUID_CMOV | CPUID_PSE36;
+const P5_FEATURES = CPUID_FPU | CPUID_VME | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8;
+/** FXSR: FXSAVE/FXRSTOR of the x87 state and CR4.OSFXSR (no SSE: MXCSR is fixed). */
+const P6_FEATURES = P5_FEATURES | CPUID_PAE | CPUID_SEP | CPUID_PGE | CPUID_CMOV | CPUID_PSE36 | CPUID_FXSR;
 
 export const TCG_CPU_IDENTITY: Readonly<Record<string, TcgCpuIdentity>> = {
   qemu32: {
@@ -72,13 +77,6 @@ export const TCG_CPU_IDENTITY: Readonly<Record<string, TcgCpuIdentity>> = {
     hasCpuid: true,
   },
   pentium2: { family: 6, model: 5, stepping: 2, features: P6_FEATURES, extFeatures: 0, hasCpuid: true },
-  pentium: {
-    family: 5,
-    model: 4,
-    stepping: 3,
-    features: CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8,
-    extFeatures: 0,
-    hasCpuid: true,
-  },
+  pentium: { family: 5, model: 4, stepping: 3, features: P5_FEATURES, extFeatures: 0, hasCpuid: true },
   '486': { family: 4, model: 8, stepping: 0, features: CPUID_FPU, extFeatures: 0, hasCpuid: true },
 };

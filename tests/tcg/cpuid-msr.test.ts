@@ -34,8 +34,10 @@ describe('tcg CPUID and MSRs', () => {
     expect(vendor).toBe('GenuineIntel');
     expect(m.mem.read32(0x300c)).toBe(1);
     expect(m.mem.read32(0x3010)).toBe(0x663);
-    // FPU PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE36; no APIC, MMX, FXSR, SSE.
-    expect(m.mem.read32(0x3014)).toBe(0x1 | 0x8 | 0x10 | 0x20 | 0x40 | 0x100 | 0x800 | 0x2000 | 0x8000 | 0x10000 | 0x20000);
+    // FPU VME DE PSE TSC MSR PAE CX8 SEP PGE CMOV PAT PSE36 FXSR; no MCE, APIC, MTRR, MCA, MMX, SSE.
+    expect(m.mem.read32(0x3014)).toBe(
+      0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x100 | 0x800 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x100_0000,
+    );
     expect(m.mem.read32(0x3018)).toBe(1 << 20);
     expect(new TextDecoder().decode(m.mem.readBytes(0x3020, 8))).toBe('QEMU Vir');
   });
@@ -66,9 +68,19 @@ describe('tcg CPUID and MSRs', () => {
     expect(m.cpu.regs[2]! > 0x100 || (m.cpu.regs[2] === 0x100 && m.cpu.regs[0]! >= m.cpu.regs[7]!)).toBe(true);
   });
 
+  it('leaf 1 EDX of each model: P5 = FPU VME DE PSE TSC MSR CX8; P6 adds PAE SEP PGE CMOV PSE36 FXSR', () => {
+    const leaf1 = (model: string) => runOn(model, 'mov eax, 1\ncpuid\nhlt').cpu.regs[2];
+    const p5 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x100;
+    expect(leaf1('486')).toBe(0x1);
+    expect(leaf1('pentium')).toBe(p5);
+    expect(leaf1('pentium2')).toBe(p5 | 0x40 | 0x800 | 0x2000 | 0x8000 | 0x20000 | 0x100_0000);
+  });
+
   it('CR4 bits beyond the model are #GP(0)', () => {
     expect(runOn('pentium', 'mov eax, 0x20\nmov cr4, eax\nhlt').vector()).toBe(13); // PAE on a Pentium
-    expect(runOn('qemu32', 'mov eax, 0x200\nmov cr4, eax\nhlt').vector()).toBe(13); // OSFXSR without FXSR
-    expect(runOn('qemu32', 'mov eax, 0xb0\nmov cr4, eax\nmov ebx, cr4\nhlt').cpu.regs[3]).toBe(0xb0);
+    expect(runOn('pentium', 'mov eax, 0x200\nmov cr4, eax\nhlt').vector()).toBe(13); // OSFXSR without FXSR
+    expect(runOn('486', 'mov eax, 0x1\nmov cr4, eax\nhlt').vector()).toBe(13); // VME without VME
+    expect(runOn('qemu32', 'mov eax, 0x40\nmov cr4, eax\nhlt').vector()).toBe(13); // MCE: no machine checks
+    expect(runOn('qemu32', 'mov eax, 0x2bf\nmov cr4, eax\nmov ebx, cr4\nhlt').cpu.regs[3]).toBe(0x2bf);
   });
 });

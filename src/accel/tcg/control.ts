@@ -6,7 +6,8 @@
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import { ECX, EBP, ESP, BP as BP_VECTOR, OFV, SS, BR } from './constants.js';
-import { CpuFault, udFault } from './exceptions.js';
+import { CpuFault, gpFault, udFault } from './exceptions.js';
+import { interruptToV86Handler, redirectedToV86 } from './vme.js';
 import { farCall, farJump, farReturn } from './segment.js';
 import { deliverInterrupt, EventKind, iret } from './interrupts.js';
 import { signExtend } from './alu.js';
@@ -120,8 +121,18 @@ export function int3(c: Cpu): void {
   deliverInterrupt(c, BP_VECTOR, EventKind.Software);
 }
 
-/** CD ib: INT n. */
+/**
+ * CD ib: INT n. In v86 mode it is IOPL-sensitive (INT3 and INTO are not),
+ * and CR4.VME may redirect it to the task's 8086 handler (vme.ts).
+ */
 export function intN(c: Cpu, d: Insn): void {
+  if (c.v86) {
+    if (redirectedToV86(c, d.imm)) {
+      interruptToV86Handler(c, d.imm);
+      return;
+    }
+    if (c.iopl < 3) throw gpFault(0);
+  }
   deliverInterrupt(c, d.imm, EventKind.Software);
 }
 

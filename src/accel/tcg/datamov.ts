@@ -8,6 +8,7 @@ import type { Insn } from './insn.js';
 import { AF, CF, DF, EAX, EBX, ECX, EDX, ESP, PF, SF, ZF } from './constants.js';
 import { alu, AluOp, signExtend, trunc } from './alu.js';
 import { gpFault, udFault } from './exceptions.js';
+import { loadVirtualFlags, virtualFlagsImage, virtualV86 } from './vme.js';
 
 /** 88/89: MOV Eb/Ev, Gb/Gv. */
 export function movEG(c: Cpu, d: Insn): void {
@@ -145,15 +146,24 @@ export function popa(c: Cpu, d: Insn): void {
   c.addSp(8 * d.size);
 }
 
-/** 9C: PUSHF/PUSHFD (VM and RF read as 0 in the image). */
+/** 9C: PUSHF/PUSHFD (VM and RF read as 0 in the image). In v86 mode with IOPL < 3 only 16-bit PUSHF under CR4.VME. */
 export function pushf(c: Cpu, d: Insn): void {
-  if (c.v86 && c.iopl < 3) throw gpFault(0);
+  if (c.v86 && c.iopl < 3) {
+    if (!virtualV86(c) || d.size !== 2) throw gpFault(0);
+    c.push(virtualFlagsImage(c), 2);
+    return;
+  }
   c.push(c.getEflags() & 0x00fc_ffff, d.size);
 }
 
-/** 9D: POPF/POPFD. */
+/** 9D: POPF/POPFD. In v86 mode with IOPL < 3 only 16-bit POPF under CR4.VME. */
 export function popf(c: Cpu, d: Insn): void {
-  if (c.v86 && c.iopl < 3) throw gpFault(0);
+  if (c.v86 && c.iopl < 3) {
+    if (!virtualV86(c) || d.size !== 2) throw gpFault(0);
+    loadVirtualFlags(c, c.peek(0, 2));
+    c.addSp(2);
+    return;
+  }
   const v = c.peek(0, d.size);
   c.setEflags(v, c.popfMask(d.size));
   c.addSp(d.size);

@@ -39,6 +39,7 @@ import {
 } from './descriptors.js';
 import { atomically, invalidateOuterSegments, loadCs, loadStackSegment } from './segment.js';
 import { taskSwitch, TaskSwitchReason } from './task.js';
+import { loadVirtualFlags, virtualV86 } from './vme.js';
 
 export const enum EventKind {
   /** Hardware interrupt (INTR, NMI): EXT=1 in error codes. */
@@ -59,7 +60,6 @@ export function deliverInterrupt(c: Cpu, vector: number, kind: EventKind, errorC
     deliverReal(c, vector);
     return;
   }
-  if (c.v86 && kind === EventKind.Software && c.iopl < 3) throw gpFault(0);
   atomically(c, () => deliverProtected(c, vector, kind, errorCode));
 }
 
@@ -179,7 +179,11 @@ export function iret(c: Cpu, size: number): void {
     return;
   }
   if (c.v86) {
-    if (c.iopl < 3) throw gpFault(0);
+    if (c.iopl < 3) {
+      if (!virtualV86(c) || size !== 2) throw gpFault(0);
+      iretVirtual(c);
+      return;
+    }
     const eip = c.peek(0, size);
     const cs = c.peek(size, size);
     const flags = c.peek(2 * size, size);
@@ -201,6 +205,16 @@ export function iret(c: Cpu, size: number): void {
   atomically(c, () => iretProtected(c, size));
 }
 
+/** 16-bit IRET in v86 mode under CR4.VME with IOPL < 3: the popped IF goes to VIF (vme.ts). */
+function iretVirtual(c: Cpu): void {
+  const ip = c.peek(0, 2);
+  const cs = c.peek(2, 2);
+  loadVirtualFlags(c, c.peek(4, 2));
+  c.addSp(6);
+  c.loadSegReal(CS, cs);
+  c.eip = ip;
+}
+
 function iretProtected(c: Cpu, size: number): void {
   const eip = c.peek(0, size);
   const cs = c.peek(size, 2);
@@ -217,7 +231,8 @@ function iretProtected(c: Cpu, size: number): void {
   if (!isPresent(desc.attr)) throw npFault(cs);
   const target = size === 2 ? eip & 0xffff : eip >>> 0;
   if (target > desc.limit) throw gpFault(0);
-  const mask = c.popfMask(size) | RF;
+  // The 32-bit form restores RF, and at CPL 0 VIF/VIP too (SDM Vol. 2 IRET).
+  const mask = c.popfMask(size) | (size === 4 ? RF | (c.cpl === 0 ? VIF | VIP : 0) : 0);
   if (rpl === c.cpl) {
     c.addSp(3 * size);
     loadCs(c, cs, desc, rpl);

@@ -19,7 +19,9 @@ import {
   CR4_PSE,
   CR4_TSD,
   CR4_PCE,
-  CR4_MCE,
+  CR4_VME,
+  CR4_PVI,
+  CR4_OSFXSR,
   CS,
   DB,
   EAX,
@@ -31,6 +33,7 @@ import {
   IF,
   RF,
   SS,
+  VIF,
   VM,
   ZF,
 } from './constants.js';
@@ -46,9 +49,13 @@ import {
   readDescriptor,
 } from './descriptors.js';
 import { loadLdt } from './task.js';
+import { setVirtualIf, virtualProtected, virtualV86 } from './vme.js';
 import { DR6_BD, DR6_FIXED, DR7_GD, dr7Value, reportInDr6, updateBreakpoints } from './debug.js';
 import {
   CPUID_CMOV,
+  CPUID_DE,
+  CPUID_FXSR,
+  CPUID_VME,
   CPUID_PAE,
   CPUID_PAT,
   CPUID_PGE,
@@ -95,9 +102,14 @@ function checkPdptes(c: Cpu, cr3: number): void {
   }
 }
 
+/** CR4 bits this model has: those of its CPUID features (no machine checks: no MCE), PCE with RDPMC (P6). */
 function cr4Allowed(c: Cpu): number {
   const m = c.model;
-  let allowed = CR4_PCE | CR4_DE | CR4_MCE;
+  let allowed = 0;
+  if (m.identity.family >= 6) allowed |= CR4_PCE;
+  if (m.hasFeature(CPUID_VME)) allowed |= CR4_VME | CR4_PVI;
+  if (m.hasFeature(CPUID_DE)) allowed |= CR4_DE;
+  if (m.hasFeature(CPUID_FXSR)) allowed |= CR4_OSFXSR;
   if (m.hasFeature(CPUID_PSE)) allowed |= CR4_PSE;
   if (m.hasFeature(CPUID_PAE)) allowed |= CR4_PAE;
   if (m.hasFeature(CPUID_PGE)) allowed |= CR4_PGE;
@@ -342,15 +354,23 @@ export function hlt(c: Cpu): void {
   c.halted = true;
 }
 
-/** FA: CLI. */
+/** FA: CLI (on VIF instead under CR4.VME/PVI, see vme.ts). */
 export function cli(c: Cpu): void {
-  if (c.protectedMode && c.iopl < c.cpl) throw gpFault(0);
+  if (c.protectedMode && c.iopl < c.cpl) {
+    if (!virtualV86(c) && !virtualProtected(c)) throw gpFault(0);
+    c.flags &= ~VIF;
+    return;
+  }
   c.flags &= ~IF;
 }
 
-/** FB: STI (interrupts stay blocked until after the next instruction). */
+/** FB: STI (interrupts stay blocked until after the next instruction; on VIF under CR4.VME/PVI). */
 export function sti(c: Cpu): void {
-  if (c.protectedMode && c.iopl < c.cpl) throw gpFault(0);
+  if (c.protectedMode && c.iopl < c.cpl) {
+    if (!virtualV86(c) && !virtualProtected(c)) throw gpFault(0);
+    setVirtualIf(c);
+    return;
+  }
   if (!(c.flags & IF)) c.interruptShadow = true;
   c.flags |= IF;
 }
