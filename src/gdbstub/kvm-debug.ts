@@ -5,6 +5,12 @@
  * x86 has no read-only data breakpoint, so read watchpoints are refused
  * too (gdb's awatch works). A hit or a single step comes back as
  * KVM_EXIT_DEBUG, which the accelerator hands to `debugExit`.
+ *
+ * A single step also sets KVM_GUESTDBG_BLOCKIRQ where the host offers it
+ * (KVM_CAP_SET_GUEST_DEBUG2, Linux 5.16+), as QEMU does: interrupts stay
+ * pending during the step, so stepi lands on the next instruction and not
+ * in the handler of a timer that fired meanwhile. An older host lacks the
+ * flag and a step there may stop at the first instruction of a handler.
  */
 import type { KvmAccelerator } from '../accel/kvm/accelerator.js';
 import { GUEST_DEBUG, SIZEOF } from '../accel/kvm/abi.js';
@@ -15,6 +21,7 @@ import type { DebugBackend, DebugPoint, StopCause } from './debug-backend.js';
 const KVM_GUESTDBG_ENABLE = 0x1;
 const KVM_GUESTDBG_SINGLESTEP = 0x2;
 const KVM_GUESTDBG_USE_HW_BP = 0x20000;
+const KVM_GUESTDBG_BLOCKIRQ = 0x100000;
 /** kvm_run.debug.arch.dr6 (the exit union at 32 holds exception, pad, pc, dr6, dr7). */
 const DEBUG_EXIT_DR6 = 48;
 const DR6_BS = 0x4000n;
@@ -27,12 +34,14 @@ export class KvmDebug implements DebugBackend {
   private points: readonly DebugPoint[] = [];
   private singleStep = false;
   private readonly accel: KvmAccelerator;
+  private readonly blockIrqOnStep: boolean;
 
   constructor(
     accel: Accelerator,
     private readonly onStop: (cause: StopCause) => void,
   ) {
     this.accel = accel as KvmAccelerator;
+    this.blockIrqOnStep = (this.accel.guestDebugFlags() & KVM_GUESTDBG_BLOCKIRQ) !== 0;
     this.accel.debugExit = (run) => this.exit(run);
   }
 
@@ -65,7 +74,7 @@ export class KvmDebug implements DebugBackend {
     let control = 0;
     if (this.points.length > 0 || this.singleStep) control |= KVM_GUESTDBG_ENABLE;
     if (this.points.length > 0) control |= KVM_GUESTDBG_USE_HW_BP;
-    if (this.singleStep) control |= KVM_GUESTDBG_SINGLESTEP;
+    if (this.singleStep) control |= KVM_GUESTDBG_SINGLESTEP | (this.blockIrqOnStep ? KVM_GUESTDBG_BLOCKIRQ : 0);
     view.setUint32(GUEST_DEBUG.control, control, true);
     let dr7 = DR7_BASE;
     this.points.forEach((p, i) => {

@@ -1,8 +1,10 @@
 /**
  * The `g`/`G`/`p`/`P` register values: CpuState fields in the order of
- * target-description.ts, little-endian hex. The x87 and SSE registers are
- * not in CpuState: they read as their power-on values (FCW 0x37f, MXCSR
- * 0x1f80) and writes to them are ignored.
+ * target-description.ts, little-endian hex. The x87 and SSE registers,
+ * k_gs_base and cr8 are not in CpuState: they read as their power-on
+ * values (FCW 0x37f, MXCSR 0x1f80, else 0). Writes to them, and to the
+ * segment bases and control registers (which gdb sends back unchanged in
+ * every G packet), are ignored.
  */
 import type { CpuState, SegmentName } from '../accel/cpu-state.js';
 import { registers, type Arch } from './target-description.js';
@@ -15,6 +17,15 @@ const GPR_INDEX: Record<string, number> = {
 };
 const SEGMENTS = new Set(['cs', 'ss', 'ds', 'es', 'fs', 'gs']);
 const POWER_ON: Record<string, bigint> = { fctrl: 0x37fn, mxcsr: 0x1f80n };
+const SYSTEM_READERS: Record<string, (st: CpuState) => bigint> = {
+  fs_base: (st) => st.seg.fs.base,
+  gs_base: (st) => st.seg.gs.base,
+  cr0: (st) => st.cr0,
+  cr2: (st) => st.cr2,
+  cr3: (st) => st.cr3,
+  cr4: (st) => st.cr4,
+  efer: (st) => st.efer,
+};
 
 export function toHexLe(value: bigint, bytes: number): string {
   let out = '';
@@ -37,7 +48,7 @@ function readRegister(st: CpuState, name: string): bigint {
   if (name === 'eip' || name === 'rip') return st.rip;
   if (name === 'eflags') return st.rflags;
   if (SEGMENTS.has(name)) return BigInt(st.seg[name as SegmentName].selector);
-  return POWER_ON[name] ?? 0n;
+  return SYSTEM_READERS[name]?.(st) ?? POWER_ON[name] ?? 0n;
 }
 
 /**

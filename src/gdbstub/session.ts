@@ -24,11 +24,10 @@ const POINT_KINDS: PointKind[] = ['sw', 'hw', 'write', 'read', 'access'];
 /** gdb's signal numbers in stop replies. */
 const SIGINT = '02';
 const SIGTRAP = '05';
-const EFER_LMA = 1n << 10n;
 
 export class GdbSession implements CharFrontend {
   private reader = new PacketReader((ok) => this.write(ok ? '+' : '-'));
-  private arch: Arch = 'i386';
+  private readonly arch: Arch;
   private points: DebugPoint[] = [];
   private backend: DebugBackend | undefined;
   private connected = false;
@@ -41,6 +40,7 @@ export class GdbSession implements CharFrontend {
     private readonly pc: Pc,
     private readonly monitorCommand: MonitorCommand,
   ) {
+    this.arch = pc.accel instanceof TcgAccelerator ? 'i386' : 'x86-64';
     chr.attach(this);
   }
 
@@ -77,7 +77,6 @@ export class GdbSession implements CharFrontend {
     this.connected = true;
     this.running = false;
     this.reader = new PacketReader((ok) => this.write(ok ? '+' : '-'));
-    this.arch = (this.vcpu().getState().efer & EFER_LMA) !== 0n ? 'x86-64' : 'i386';
     this.lastStop = `T${SIGTRAP}thread:01;`;
     // QEMU stops the VM when a debugger connects.
     this.pc.stop('debug');

@@ -1,10 +1,14 @@
 /**
  * The target descriptions gdb reads with qXfer:features:read, and the
- * register layout of `g`/`p` that follows from them: gdb's i386 core and
- * SSE features (32-bit registers in encoding order, then the x87 and SSE
- * registers), or the x86-64 ones (rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp,
- * r8-r15, rip). The stub picks i386 unless the CPU is in long mode when gdb
- * connects.
+ * register layout of `g`/`p` that follows from them, as QEMU 7.2 reports
+ * them: gdb's i386 core feature (general registers, eip/rip, eflags, the
+ * segment selectors, then fs_base, gs_base, k_gs_base, cr0, cr2, cr3, cr4,
+ * cr8 and efer, the x87 registers) and the SSE feature. The width follows
+ * the emulated CPU, not its mode, as in QEMU, whose qemu-system-x86_64
+ * always describes x86-64 and qemu-system-i386 always i386: tsvm's TCG CPU
+ * is an i686 (i386), its KVM CPU is the 64-bit host CPU (x86-64).
+ * The control and base registers carry plain integer types here, where
+ * QEMU defines flag types for cr0/cr3/cr4/efer.
  */
 
 export type Arch = 'i386' | 'x86-64';
@@ -21,6 +25,9 @@ const X87 = [
   ...['fctrl', 'fstat', 'ftag', 'fiseg', 'fioff', 'foseg', 'fooff', 'fop'].map((name) => ({ name, bits: 32, type: 'int', group: 'float' })),
 ];
 
+/** Segment bases and control registers, between the selectors and the x87 registers in QEMU's core feature. */
+const SYSTEM = ['fs_base', 'gs_base', 'k_gs_base', 'cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'];
+
 function core(arch: Arch): RegisterDef[] {
   const gprs = arch === 'i386'
     ? ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi']
@@ -32,6 +39,7 @@ function core(arch: Arch): RegisterDef[] {
     { name: arch === 'i386' ? 'eip' : 'rip', bits, type: 'code_ptr' },
     { name: 'eflags', bits: 32, type: 'i386_eflags' },
     ...['cs', 'ss', 'ds', 'es', 'fs', 'gs'].map((name) => ({ name, bits: 32, type: 'int32' })),
+    ...SYSTEM.map((name) => ({ name, bits, type: `int${bits}` })),
     ...X87,
   ];
 }

@@ -3,23 +3,22 @@
  * client for what gdb's batch mode cannot show (Ctrl-C, garbage). The
  * gdb-target guest has known registers at 0x100200 and exits with AL as
  * its debug-exit status, so `set $eax` is seen by the guest. Under TCG and,
- * where the host has it, KVM.
+ * where the host has it, KVM; as with QEMU, the stub describes the CPU it
+ * emulates whatever its mode: i386 under TCG (an i686), x86-64 under KVM
+ * (qemu-system-x86_64's description, so gdb shows rax/rip and decodes the
+ * 32-bit guest's code as 64-bit, as it does against QEMU).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
-import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
-import { freePort, RspClient } from './rsp-client.js';
+import type { TsvmRun } from '../helpers/tsvm-process.js';
+import { buildGuests, kvmUnavailable } from '../kvm/harness.js';
+import { RspClient } from './rsp-client.js';
+import { gdbBatch, startStopped as startGuest } from './gdb-batch.js';
 import { requireTool } from '../helpers/tools.js';
 
 const kvmReason = kvmUnavailable();
 if (kvmReason) console.log(`gdbstub tests under -accel kvm skipped: ${kvmReason}`);
 const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
 requireTool('gdb', 'gdb');
-const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
 
 beforeAll(() => buildGuests());
 
@@ -30,18 +29,9 @@ afterEach(() => {
 });
 
 async function startStopped(accel: string, guest = 'gdb-target'): Promise<{ run: TsvmRun; port: number }> {
-  const port = await freePort();
-  running = startTsvm(['-accel', accel, '-kernel', guestPath(guest), '-display', 'none', '-serial', 'stdio', ...DEBUG_EXIT,
-    '-gdb', `tcp:127.0.0.1:${port}`, '-S']);
-  return { run: running, port };
-}
-
-function gdbBatch(port: number, commands: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvm-gdb-'));
-  const script = join(dir, 'cmds.gdb');
-  writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${port}`, ...commands].join('\n') + '\n');
-  const r = spawnSync('gdb', ['-batch', '-nx', '-x', script], { encoding: 'utf8', timeout: 60_000 });
-  return r.stdout + r.stderr;
+  const started = await startGuest(accel, guest);
+  running = started.run;
+  return started;
 }
 
 describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
@@ -60,13 +50,15 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
       'set $eax=0x21',
       'detach',
     ]);
-    expect(out).toContain('Breakpoint 1, 0x00100200 in ?? ()');
-    expect(out).toMatch(/eax\s+0x10\s/);
-    expect(out).toMatch(/ebx\s+0x12345678\s/);
-    expect(out).toMatch(/ecx\s+0xcafe0001\s/);
-    expect(out).toMatch(/eip\s+0x100200\s/);
+    const wide = accel === 'kvm';
+    expect(out).toContain(wide ? 'Breakpoint 1, 0x0000000000100200 in ?? ()' : 'Breakpoint 1, 0x00100200 in ?? ()');
+    expect(out).toMatch(wide ? /rax\s+0x10\s/ : /eax\s+0x10\s/);
+    expect(out).toMatch(wide ? /rbx\s+0x12345678\s/ : /ebx\s+0x12345678\s/);
+    expect(out).toMatch(wide ? /rcx\s+0xcafe0001\s/ : /ecx\s+0xcafe0001\s/);
+    expect(out).toMatch(wide ? /rip\s+0x100200\s/ : /eip\s+0x100200\s/);
     expect(out).toMatch(/=> 0x100200:\s+mov\s+\$0xabcdef01,%edx/);
-    expect(out).toMatch(/0x100205:\s+incl\s+0x100410/);
+    // In 64-bit decoding the absolute disp32 operand reads as RIP-relative (0x10020b + 0x100410).
+    expect(out).toMatch(wide ? /0x100205:\s+incl\s+0x100410\(%rip\)\s+# 0x20061b/ : /0x100205:\s+incl\s+0x100410/);
     expect(out).toContain('PC=100205 EDX=abcdef01');
     // gdb's `monitor` runs HMP commands (qRcmd).
     expect(out).toContain('VM status: paused (debug)\n');
@@ -114,7 +106,8 @@ describe.each(ACCELS)('gdbstub under -accel %s', (accel) => {
     const rsp = await RspClient.connect(port);
     expect(await rsp.command('Z1,100200,1')).toBe('OK');
     expect(await rsp.command('vCont;c')).toMatch(/^T05/);
-    expect(await rsp.command('p8')).toBe('00021000');
+    // The program counter: eip is register 8 of the i386 layout, rip register 16 of the x86-64 one.
+    expect(await rsp.command(accel === 'kvm' ? 'p10' : 'p8')).toBe(accel === 'kvm' ? '0002100000000000' : '00021000');
     expect(await rsp.command('z1,100200,1')).toBe('OK');
     rsp.sendRaw('$k#6b');
     expect(await run.exited).toBe(0);

@@ -92,6 +92,8 @@ export const CAP = {
   KVM_CAP_MAX_VCPUS: 66,
   KVM_CAP_READONLY_MEM: 81,
   KVM_CAP_IMMEDIATE_EXIT: 136,
+  /** Answers with the KVM_GUESTDBG_* flags KVM_SET_GUEST_DEBUG accepts (Linux 5.16+). */
+  KVM_CAP_SET_GUEST_DEBUG2: 195,
 } as const;
 
 export type CapName = keyof typeof CAP;

@@ -109,6 +109,11 @@ export class KvmAccelerator implements Accelerator {
     bus.lifecycle.onRequest(() => this.wake?.());
   }
 
+  /** The KVM_GUESTDBG_* flags this host's KVM_SET_GUEST_DEBUG accepts (KVM_CAP_SET_GUEST_DEBUG2; 0 before Linux 5.16). */
+  guestDebugFlags(): number {
+    return this.handle.checkExtension('KVM_CAP_SET_GUEST_DEBUG2');
+  }
+
   /** One memory slot per run of RAM or ROM pages (memslots.ts). */
   private mapMemory(): void {
     const readonly = this.handle.checkExtension('KVM_CAP_READONLY_MEM') > 0;
