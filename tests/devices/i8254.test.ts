@@ -114,6 +114,23 @@ describe('i8254 PIT', () => {
     expect(inb(0x61) & 0x20).toBe(0x20);
   });
 
+  it("channel 2 mode 0 read LSB then MSB counts down one per tick, as Linux's quick_pit_calibrate polls the MSB", () => {
+    const { out, inb, time } = setup();
+    out(0x61, (inb(0x61) & ~0x02) | 0x01);
+    out(0x43, 0xb0);
+    out(0x42, 0xff);
+    out(0x42, 0xff);
+    const msb = () => {
+      inb(0x42); // LSB, ignored
+      return inb(0x42);
+    };
+    expect(msb()).toBe(0xff);
+    for (let i = 1; i <= 4; i++) {
+      time.advance(tickNs(256 * i + 10) - time.clock.t);
+      expect([msb(), msb()]).toEqual([0xff - i, 0xff - i]);
+    }
+  });
+
   it('suspends channel 2 in mode 0 while its gate is low and resumes where it stopped', () => {
     const { out, inb, time } = setup();
     out(0x61, 0x00); // gate low
