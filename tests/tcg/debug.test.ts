@@ -4,7 +4,9 @@
  * it ran, DR6, and the EIP and EFLAGS it was entered with, then returns.
  */
 import { describe, expect, it } from 'vitest';
-import { run32, STACK, type TestMachine } from './harness.js';
+import { TcgAccelerator } from '../../src/accel/tcg/tcg.js';
+import { assemble, run32, STACK, type TestMachine } from './harness.js';
+import { flatState, makeBus } from './accelerator-bus.js';
 
 const RF = 1 << 16;
 const TF = 1 << 8;
@@ -422,5 +424,54 @@ describe('tcg single-step and EFLAGS.RF', () => {
     const m = run32(`int 0x30`);
     expect(m.vector()).toBe(0x30);
     expect(m.mem.read32(STACK - 4) & RF).toBe(0);
+  });
+});
+
+describe('tcg debug registers on the accelerator (translator on)', () => {
+  it('a data breakpoint on a store in translated code fires while the loop still runs', async () => {
+    // storeloop gets translated on its first call; the second call runs with a write
+    // breakpoint on var. The run loop leaves the translator at its next chunk, so the
+    // trap comes some iterations in, but before the loop ends (ECX still nonzero).
+    const { bus } = makeBus(
+      assemble(`
+        lidt [idtr]
+        mov ecx, 20000
+        call storeloop
+        mov eax, var
+        mov dr0, eax
+        mov eax, 1 | (1 << 16) | (3 << 18)
+        mov dr7, eax
+        mov ecx, 20000
+        call storeloop
+        mov al, 0xee              ; the loop ended without a trap
+        out 0xf4, al
+      storeloop:
+        mov [var], ecx
+        dec ecx
+        jnz storeloop
+        ret
+      handler:
+        mov eax, dr6
+        test ecx, ecx
+        jnz report
+        mov al, 0                 ; the trap came only after the loop
+      report:
+        out 0xf4, al
+      idtr: dw 0x7ff
+        dd 0x1000
+      var equ 0x30000             ; not on the code's page (stores there would drop its translation)`),
+    );
+    const code = bus.mem.readBytes(0x10000, 256);
+    let off = 0;
+    while (!(code[off] === 0x0f && code[off + 1] === 0x21 && code[off + 2] === 0xf0)) off++; // mov eax, dr6
+    const handler = 0x10000 + off;
+    bus.mem.write32(0x1000 + 8, (0x08 << 16) | (handler & 0xffff));
+    bus.mem.write32(0x1000 + 8 + 4, (handler & 0xffff0000) | 0x8e00);
+    const acc = new TcgAccelerator(bus, { oneInsnPerTb: false });
+    acc.vcpus[0]!.setState(flatState(0x10000));
+    expect(await acc.run()).toBe('request');
+    expect(bus.lifecycle.take()).toMatchObject({ kind: 'exit', status: 0xf1 }); // DR6: B0
+    expect(acc.jitStats()!.translated).toBeGreaterThan(0);
+    acc.destroy();
   });
 });
