@@ -113,9 +113,7 @@ export function loadLinux(mem: AddressSpace, opts: LinuxBootOptions): CpuState {
     throw new Error('this kernel has no 64-bit entry point (XLF_KERNEL_64 is not set)');
   }
   const cmdline = encodeCommandLine(opts.cmdline, hdr);
-  if (hdr.footprintEnd > mem.lowRamTop) {
-    throw new Error(`not enough RAM for this kernel (it needs ${Math.ceil(hdr.footprintEnd / 0x10_0000)} MiB)`);
-  }
+  requireRamFor(hdr, mem.lowRamTop);
   if (opts.e820.length > E820_MAX_ENTRIES_ZEROPAGE) throw new Error('too many E820 entries for the zero page');
   const initrdAddr = opts.initrd ? placeInitrd(hdr, opts.e820, opts.initrd.length) : 0;
 
@@ -134,6 +132,55 @@ export function loadLinux(mem: AddressSpace, opts: LinuxBootOptions): CpuState {
   // boot.rst "32-bit/64-bit Boot Protocol": %esi/%rsi = boot_params, %ebp, %edi, %ebx = 0.
   const regs = { rsi: ZERO_PAGE_ADDR };
   return opts.long64 ? longModeEntry(mem, hdr.code32Start + 0x200, regs) : protectedModeEntry(mem, hdr.code32Start, regs);
+}
+
+/** A kernel, initrd and command line laid out for firmware to copy into RAM (QEMU's fw_cfg items for -kernel). */
+export interface LinuxFirmwareHandoff {
+  /** The real-mode setup sectors, header filled in as a boot loader does. */
+  setup: Uint8Array;
+  setupAddr: number;
+  kernel: Uint8Array;
+  kernelAddr: number;
+  /** NUL-terminated. */
+  cmdline: Uint8Array;
+  cmdlineAddr: number;
+  initrd: Uint8Array;
+  initrdAddr: number;
+}
+
+/**
+ * What QEMU hands firmware for -kernel (its x86_load_linux): the pieces of
+ * the bzImage and where a boot loader puts them, the setup header patched
+ * for them, and the initrd as high as it fits below `ramTop`, the top of
+ * the RAM the firmware leaves to the OS. The firmware's option ROM
+ * (linuxboot-rom.ts) copies them and enters the real-mode setup code, which
+ * builds the zero page itself from BIOS calls.
+ */
+export function linuxFirmwareHandoff(kernel: Uint8Array, initrd: Uint8Array | undefined, cmdline: string, ramTop: number): LinuxFirmwareHandoff {
+  const hdr = parseSetupHeader(kernel);
+  const encoded = encodeCommandLine(cmdline, hdr);
+  requireRamFor(hdr, ramTop);
+  const ram: E820Entry[] = [{ base: KERNEL_LOAD_ADDR, length: ramTop - KERNEL_LOAD_ADDR, type: E820_RAM }];
+  const initrdAddr = initrd ? placeInitrd(hdr, ram, initrd.length) : 0;
+  const setup = new Uint8Array(hdr.setupSize);
+  setup.set(kernel.subarray(0, hdr.setupSize));
+  patchSetupHeader(dataView(setup), hdr, initrdAddr, initrd?.length ?? 0);
+  return {
+    setup,
+    setupAddr: SETUP_ADDR,
+    kernel: kernel.subarray(hdr.setupSize, hdr.setupSize + hdr.kernelSize),
+    kernelAddr: KERNEL_LOAD_ADDR,
+    cmdline: encoded,
+    cmdlineAddr: CMDLINE_ADDR,
+    initrd: initrd ?? new Uint8Array(0),
+    initrdAddr,
+  };
+}
+
+function requireRamFor(hdr: SetupHeader, ramTop: number): void {
+  if (hdr.footprintEnd > ramTop) {
+    throw new Error(`not enough RAM for this kernel (it needs ${Math.ceil(hdr.footprintEnd / 0x10_0000)} MiB)`);
+  }
 }
 
 /** Validates and decodes the setup header of a bzImage. */
@@ -219,15 +266,7 @@ function buildZeroPage(opts: LinuxBootOptions, hdr: SetupHeader, initrdAddr: num
   const zp = new Uint8Array(ZERO_PAGE_SIZE);
   const v = dataView(zp);
   zp.set(opts.kernel.subarray(HDR.setupSects, hdr.headerEnd), HDR.setupSects);
-  zp[HDR.typeOfLoader] = TYPE_OF_LOADER_QEMU;
-  zp[HDR.loadflags] = hdr.loadflags | CAN_USE_HEAP;
-  // Offset from the setup code's start of the end of its heap/stack, minus 0x200.
-  v.setUint16(HDR.heapEndPtr, SETUP_MAX_SIZE - 0x200, true);
-  v.setUint32(HDR.cmdLinePtr, CMDLINE_ADDR, true);
-  if (opts.initrd) {
-    v.setUint32(HDR.ramdiskImage, initrdAddr, true);
-    v.setUint32(HDR.ramdiskSize, opts.initrd.length, true);
-  }
+  patchSetupHeader(v, hdr, initrdAddr, opts.initrd?.length ?? 0);
   if (opts.acpiRsdp !== undefined && hdr.version >= 0x020e) {
     v.setBigUint64(ZP.acpiRsdpAddr, BigInt(opts.acpiRsdp), true);
   }
@@ -237,6 +276,19 @@ function buildZeroPage(opts: LinuxBootOptions, hdr: SetupHeader, initrdAddr: num
   zp[ZP.e820Entries] = opts.e820.length;
   writeE820Records(v, ZP.e820Table, opts.e820);
   return zp;
+}
+
+/** The setup header fields a boot loader writes (boot.rst, "Details of Header Fields"); the zero page and the setup sectors share their offsets. */
+function patchSetupHeader(v: DataView, hdr: SetupHeader, initrdAddr: number, initrdSize: number): void {
+  v.setUint8(HDR.typeOfLoader, TYPE_OF_LOADER_QEMU);
+  v.setUint8(HDR.loadflags, hdr.loadflags | CAN_USE_HEAP);
+  // Offset from the setup code's start of the end of its heap/stack, minus 0x200.
+  v.setUint16(HDR.heapEndPtr, SETUP_MAX_SIZE - 0x200, true);
+  v.setUint32(HDR.cmdLinePtr, CMDLINE_ADDR, true);
+  if (initrdSize > 0) {
+    v.setUint32(HDR.ramdiskImage, initrdAddr, true);
+    v.setUint32(HDR.ramdiskSize, initrdSize, true);
+  }
 }
 
 /** struct screen_info for the 80x25 colour text mode a PC BIOS leaves behind, cursor at 0,0. */

@@ -15,7 +15,7 @@ import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multi
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
 import { createBuiltinBios } from '../boot/bios/index.js';
-import { attachPcFwCfg, findVgaRom } from '../boot/bios/fw-cfg-pc.js';
+import { attachPcFwCfg, findVgaRom, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
 import type { Disks } from './disks.js';
 import { optionError } from './errors.js';
@@ -35,8 +35,10 @@ export const PM_BASE = 0x600;
 export const SCI_IRQ = 9;
 
 export function loadBootImage(config: MachineConfig): BootImage {
-  if (config.kernel) return directKernel(config, config.kernel);
-  if (config.bios) return firmware(config, readUserFile('-bios', config.bios), config.bios);
+  // Under -bios the firmware boots a Linux -kernel through fw_cfg, as in QEMU.
+  const firmwareKernel = config.bios && config.kernel ? readFirmwareKernel({ ...config, kernel: config.kernel }) : undefined;
+  if (config.kernel && !firmwareKernel) return directKernel(config, config.kernel);
+  if (config.bios) return firmware(config, readUserFile('-bios', config.bios), config.bios, firmwareKernel);
   return createBuiltinBios(config, { pmBase: PM_BASE, sciIrq: SCI_IRQ });
 }
 
@@ -75,7 +77,7 @@ function directKernel(config: MachineConfig, path: string): BootImage {
  * code sees it (the i440FX's isa-bios alias; shadow RAM under the PAM).
  * The machine's description reaches it through QEMU's fw_cfg device.
  */
-function firmware(config: MachineConfig, image: Uint8Array, path: string): BootImage {
+function firmware(config: MachineConfig, image: Uint8Array, path: string, kernel: FirmwareKernel | undefined): BootImage {
   if (image.length < 0x10000 || image.length % 0x10000 !== 0 || image.length > 0x100_0000) {
     throw optionError('-bios', path, new Error('BIOS image size must be a multiple of 64 KiB, between 64 KiB and 16 MiB'));
   }
@@ -86,7 +88,7 @@ function firmware(config: MachineConfig, image: Uint8Array, path: string): BootI
       mem.addRom('bios', 0x1_0000_0000 - image.length, image);
     },
     attachDevices(bus) {
-      attachPcFwCfg(bus.io, bus.mem, config, vgaRom);
+      attachPcFwCfg(bus.io, bus.mem, config, vgaRom, kernel);
     },
     load(mem) {
       mem.writeBytes(0x10_0000 - low.length, low);

@@ -12,6 +12,10 @@
  * fw_cfg "vgaroms/", with the ISA VGA BIOS QEMU uses for isapc
  * (vgabios-isavga.bin, looked up next to the -bios file as SeaBIOS's
  * package installs them).
+ *
+ * With -kernel, the kernel's pieces go in QEMU's kernel items and tsvm's
+ * linuxboot option ROM (linuxboot-rom.ts) in "genroms/", which SeaBIOS
+ * runs; "bootorder" names that ROM first, as QEMU gives it bootindex 0.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,12 +24,49 @@ import type { AddressSpace } from '../../memory/address-space.js';
 import type { PortBus } from '../../io/port-bus.js';
 import { FwCfg, FW_CFG, le } from '../../devices/fw-cfg.js';
 import { E820_RAM, type E820Entry } from '../e820.js';
+import { linuxFirmwareHandoff, type LinuxFirmwareHandoff } from '../linux.js';
+import { isMultiboot } from '../multiboot.js';
+import { readUserFile } from '../../machine/user-files.js';
+import { optionError } from '../../machine/errors.js';
+import { buildLinuxbootRom, LINUXBOOT_ROM_NAME } from './linuxboot-rom.js';
 
 const COM1 = 0x3f8;
 const VGA_ROM_NAME = 'vgabios-isavga.bin';
 const FOUR_GIB = 0x1_0000_0000;
+/**
+ * RAM at the top of low memory the initrd keeps clear of: SeaBIOS puts its
+ * ACPI tables and high-memory zone there (BUILD_MAX_HIGHTABLE, 256 KiB) and
+ * QEMU, which gives SeaBIOS its tables, keeps 160 KiB; a margin above both.
+ */
+const FIRMWARE_HIGH_RESERVE = 0x10_0000;
 
-export function attachPcFwCfg(io: PortBus, mem: AddressSpace, config: MachineConfig, vgaRom: Uint8Array | undefined): FwCfg {
+/** A Linux kernel for the firmware to boot (-kernel with -bios), with its -initrd and -append. */
+export interface FirmwareKernel {
+  path: string;
+  kernel: Uint8Array;
+  initrd: Uint8Array | undefined;
+  cmdline: string;
+}
+
+/**
+ * The -kernel the firmware boots through fw_cfg, as QEMU does under -bios;
+ * undefined for a multiboot kernel, which tsvm still loads itself (QEMU's
+ * multiboot.bin option ROM has no tsvm counterpart yet).
+ */
+export function readFirmwareKernel(config: MachineConfig & { kernel: string }): FirmwareKernel | undefined {
+  const kernel = readUserFile('-kernel', config.kernel);
+  if (isMultiboot(kernel)) return undefined;
+  const initrd = config.initrd === undefined ? undefined : readUserFile('-initrd', config.initrd);
+  return { path: config.kernel, kernel, initrd, cmdline: config.append ?? '' };
+}
+
+export function attachPcFwCfg(
+  io: PortBus,
+  mem: AddressSpace,
+  config: MachineConfig,
+  vgaRom: Uint8Array | undefined,
+  kernel?: FirmwareKernel,
+): FwCfg {
   const fw = new FwCfg(io);
   fw.setItem(FW_CFG.RAM_SIZE, le(config.memoryBytes, 8));
   fw.setItem(FW_CFG.NOGRAPHIC, le(config.nographic ? 1 : 0, 2));
@@ -35,7 +76,34 @@ export function attachPcFwCfg(io: PortBus, mem: AddressSpace, config: MachineCon
   fw.addFile('etc/e820', e820File(ramMap(mem)));
   if (config.nographic) fw.addFile('etc/sercon-port', le(COM1, 2));
   if (vgaRom) fw.addFile(`vgaroms/${VGA_ROM_NAME}`, vgaRom);
+  if (kernel) addLinuxBoot(fw, handoff(kernel, mem.lowRamTop - FIRMWARE_HIGH_RESERVE));
   return fw;
+}
+
+function handoff({ path, kernel, initrd, cmdline }: FirmwareKernel, ramTop: number): LinuxFirmwareHandoff {
+  try {
+    return linuxFirmwareHandoff(kernel, initrd, cmdline, ramTop);
+  } catch (err) {
+    throw optionError('-kernel', path, err);
+  }
+}
+
+/** QEMU's -kernel items (x86_load_linux), the option ROM that reads them, and a boot order that runs it first. */
+function addLinuxBoot(fw: FwCfg, linux: LinuxFirmwareHandoff): void {
+  const pieces = [
+    [FW_CFG.SETUP_ADDR, FW_CFG.SETUP_SIZE, FW_CFG.SETUP_DATA, linux.setupAddr, linux.setup],
+    [FW_CFG.CMDLINE_ADDR, FW_CFG.CMDLINE_SIZE, FW_CFG.CMDLINE_DATA, linux.cmdlineAddr, linux.cmdline],
+    [FW_CFG.KERNEL_ADDR, FW_CFG.KERNEL_SIZE, FW_CFG.KERNEL_DATA, linux.kernelAddr, linux.kernel],
+    [FW_CFG.INITRD_ADDR, FW_CFG.INITRD_SIZE, FW_CFG.INITRD_DATA, linux.initrdAddr, linux.initrd],
+  ] as const;
+  for (const [addrKey, sizeKey, dataKey, addr, data] of pieces) {
+    fw.setItem(addrKey, le(addr, 4));
+    fw.setItem(sizeKey, le(data.length, 4));
+    fw.setItem(dataKey, data);
+  }
+  fw.addFile(`genroms/${LINUXBOOT_ROM_NAME}`, buildLinuxbootRom());
+  // QEMU's boot device list: one OpenFirmware path a line, NUL-terminated.
+  fw.addFile('bootorder', new TextEncoder().encode(`/rom@genroms/${LINUXBOOT_ROM_NAME}\0`));
 }
 
 /** The VGA option ROM beside the -bios file, when the machine has a VGA and the file exists. */

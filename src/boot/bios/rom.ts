@@ -47,12 +47,17 @@ export interface BiosRom {
   configTable: number;
 }
 
-/** A tiny 16-bit code emitter: raw bytes, labels and relative jump fixups. */
-class Emitter {
-  readonly image = new Uint8Array(ROM_SIZE);
-  pos = CODE_START;
+/** A tiny 16-bit code emitter: raw bytes, labels and relative jump fixups (also used by linuxboot-rom.ts). */
+export class Emitter {
+  readonly image: Uint8Array;
+  pos: number;
   private readonly labels = new Map<string, number>();
   private readonly fixups: { at: number; label: string; size: 1 | 2 }[] = [];
+
+  constructor(size = ROM_SIZE, start = CODE_START) {
+    this.image = new Uint8Array(size);
+    this.pos = start;
+  }
 
   emit(...bytes: number[]): void {
     for (const b of bytes) this.image[this.pos++] = b & 0xff;
@@ -81,9 +86,9 @@ class Emitter {
   resolve(): void {
     for (const { at, label, size } of this.fixups) {
       const target = this.labels.get(label);
-      if (target === undefined) throw new Error(`BIOS ROM: undefined label ${label}`);
+      if (target === undefined) throw new Error(`ROM: undefined label ${label}`);
       const disp = target - (at + size);
-      if (size === 1 && (disp < -128 || disp > 127)) throw new Error(`BIOS ROM: ${label} out of short jump range`);
+      if (size === 1 && (disp < -128 || disp > 127)) throw new Error(`ROM: ${label} out of short jump range`);
       this.image[at] = disp & 0xff;
       if (size === 2) this.image[at + 1] = (disp >> 8) & 0xff;
     }
