@@ -261,6 +261,32 @@ describe('tcg debug registers: data breakpoints', () => {
     expect(Array.from(rep.mem.readBytes(label(rep, 3) + 3 + 8, 8))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
+  it('a REP instruction stopped by a data trap pushes RF, so its own instruction breakpoint does not fire again', () => {
+    const m = runDebug(
+      `
+      mov eax, repmovs
+      mov dr0, eax
+      mov eax, dst + 5
+      mov dr1, eax
+      mov eax, 1 | 4 | (1 << 20)  ; DR0 execute, DR1 write LEN 1
+      mov dr7, eax
+      mov esi, src
+      mov edi, dst
+      mov ecx, 8
+    repmovs:
+      rep movsb
+      hlt
+    src: db 1, 2, 3, 4, 5, 6, 7, 8
+    dst: times 8 db 0`,
+      RF,
+    );
+    const log = dbLog(m);
+    expect(log.count).toBe(2); // the instruction breakpoint, then the write to dst+5
+    expect(log.dr6 & 0xf).toBe(0b10);
+    expect(log.eflags & RF).toBe(RF);
+    expect(m.cpu.regs[1]).toBe(0);
+  });
+
   it('a write that faults (#PF) does not report the breakpoint', () => {
     const m = runDebug(`
       mov eax, 0x500000

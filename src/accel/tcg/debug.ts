@@ -17,9 +17,8 @@ import { CR4_DE } from './constants.js';
 /** DR6 bits (SDM Vol. 3B 17.2.3). */
 export const DR6_BD = 1 << 13;
 export const DR6_BS = 1 << 14;
-export const DR6_BT = 1 << 15;
 /** B0-B3: which of DR0-DR3 hit. */
-export const DR6_HITS = 0xf;
+const DR6_HITS = 0xf;
 /** Bits of DR6 that read as 1 whatever is written (P6 family). */
 export const DR6_FIXED = 0xffff_0ff0;
 
@@ -136,7 +135,7 @@ function overlaps(a: number, aLen: number, b: number, bLen: number): boolean {
 }
 
 /**
- * DR6 for a #DB reporting `bits` (B0-B3, BS, BD, BT). Breakpoint hits
+ * DR6 for a #DB reporting `bits` (B0-B3, BS, BD). Breakpoint hits
  * replace B0-B3 (they describe this exception); the other bits accumulate
  * until software clears them (SDM 17.2.3).
  */

@@ -8,7 +8,7 @@
  */
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
-import { DF, EAX, ECX, EDI, EDX, ES, ESI } from './constants.js';
+import { DF, EAX, ECX, EDI, EDX, ES, ESI, RF } from './constants.js';
 import { alu, AluOp } from './alu.js';
 import { checkPortAccess } from './io.js';
 import { Access } from './mmu.js';
@@ -139,6 +139,16 @@ function bulk(c: Cpu, d: Insn, movs: boolean): boolean {
   return true;
 }
 
+/**
+ * Stops a REP instruction between iterations, to go on after pending events:
+ * EIP stays on it, and RF is set so that an instruction breakpoint on it,
+ * already reported, does not fire again (SDM Vol. 3B 17.3.1.1).
+ */
+function resumeLater(c: Cpu): void {
+  c.eip = c.insnEip;
+  c.flags |= RF;
+}
+
 function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
   const delta = c.flags & DF ? -d.size : d.size;
   if (d.rep === 0) {
@@ -149,7 +159,7 @@ function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
   if (step === movs || step === stos) {
     while (budget > 0 && bulk(c, d, step === movs)) budget -= 256;
     if (index(c, ECX, d.a32) !== 0 && budget <= 0) {
-      c.eip = c.insnEip;
+      resumeLater(c);
       return;
     }
   }
@@ -161,7 +171,7 @@ function run(c: Cpu, d: Insn, step: Step, conditional: boolean): void {
     if (conditional && (d.rep === 0xf3 ? !equal : equal)) return;
     // A data or I/O breakpoint traps after the iteration that hit it (SDM Vol. 3B 17.3.1.2).
     if (--budget === 0 || c.debugTraps !== 0) {
-      if (index(c, ECX, d.a32) !== 0) c.eip = c.insnEip; // resume after pending events
+      if (index(c, ECX, d.a32) !== 0) resumeLater(c);
       return;
     }
   }
