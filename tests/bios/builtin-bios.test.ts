@@ -15,7 +15,8 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEBUG_EXIT, ensureDiskImages, image, kvmUnavailable, readSector, runTsvm, scratchCopy } from './harness.js';
+import { DEBUG_EXIT, ensureDiskImages, image, readSector, runTsvm, scratchCopy } from './harness.js';
+import { kvmUnavailable } from '../kvm/harness.js';
 
 const SYSLINUX_EDD = /SYSLINUX 6\.\d+ EDD \d+ Copyright \(C\) 1994-2015 H\. Peter Anvin et al/;
 const SYSLINUX_CHS = /SYSLINUX 6\.\d+ CHS \d+ Copyright \(C\) 1994-2015 H\. Peter Anvin et al/;

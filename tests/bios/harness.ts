@@ -4,8 +4,8 @@
  * ends when the guest exits, when the expected text has appeared (then the
  * emulator is stopped), or at the time limit.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,14 +95,4 @@ function run(command: string, args: string[], opts: RunOptions): Promise<Run> {
       resolve({ serial, stderr, status: code, matched });
     });
   });
-}
-
-/** Why KVM runs cannot happen here, or undefined when they can. */
-export function kvmUnavailable(): string | undefined {
-  return existsSync('/dev/kvm') ? undefined : '/dev/kvm is missing';
-}
-
-export function qemuUnavailable(): string | undefined {
-  if (spawnSync('qemu-system-i386', ['--version']).status !== 0) return 'qemu-system-i386 is not installed';
-  return existsSync(SEABIOS) ? undefined : `${SEABIOS} is missing (apt-get install -y seabios)`;
 }

@@ -9,10 +9,12 @@
  * does not have (the built-in BIOS boots -fda, builtin-bios.test.ts).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEBUG_EXIT, SEABIOS, ensureDiskImages, image, kvmUnavailable, qemuUnavailable, readSector, runQemu, runTsvm, scratchCopy, type Run, type RunOptions } from './harness.js';
+import { DEBUG_EXIT, SEABIOS, ensureDiskImages, image, readSector, runQemu, runTsvm, scratchCopy, type Run, type RunOptions } from './harness.js';
+import { kvmUnavailable } from '../kvm/harness.js';
+import { requireFile, requireTool } from '../helpers/tools.js';
 
-const skip = qemuUnavailable();
-if (skip) console.warn(`tests/bios/seabios: skipping: ${skip}`);
+requireTool('qemu-system-i386', 'qemu-system-x86');
+requireFile(SEABIOS, 'seabios');
 const kvmSkip = kvmUnavailable();
 if (kvmSkip) console.warn(`tests/bios/seabios: skipping -accel kvm: ${kvmSkip}`);
 
@@ -24,11 +26,9 @@ for (const accel of kvmSkip ? ['tcg'] : ['kvm', 'tcg']) {
   );
 }
 
-beforeAll(() => {
-  if (!skip) ensureDiskImages();
-}, 600_000);
+beforeAll(() => ensureDiskImages(), 600_000);
 
-describe.skipIf(skip !== undefined).each(EMULATORS)('SeaBIOS under $name -accel $accel', ({ run }) => {
+describe.each(EMULATORS)('SeaBIOS under $name -accel $accel', ({ run }) => {
   it('boots the INT 13h writing boot sector: sectors in the image, exit status from the guest', async () => {
     const { file, cleanup } = scratchCopy('bootsect.img');
     try {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError, parseCommandLine } from '../../src/cli/parse.js';
+import { requireTool } from '../helpers/tools.js';
 
 function errorOf(argv: string[]): string {
   try {
@@ -24,7 +25,7 @@ function errorOf(argv: string[]): string {
 }
 
 const QEMU = 'qemu-system-x86_64';
-const haveQemu = spawnSync(QEMU, ['-version']).status === 0;
+requireTool(QEMU, 'qemu-system-x86');
 /** QEMU opens -drive files before some checks: give it one to open. */
 const qemuDir = mkdtempSync(join(tmpdir(), 'tsvm-cli-'));
 writeFileSync(join(qemuDir, 'x.img'), Buffer.alloc(1 << 20));
@@ -135,7 +136,7 @@ describe('errors worded as QEMU words them', () => {
     expect(errorOf(argv)).toBe(message);
   });
 
-  it.runIf(haveQemu).each(AS_QEMU)('qemu-system-x86_64 says the same for %j', (argv, message) => {
+  it.each(AS_QEMU)('qemu-system-x86_64 says the same for %j', (argv, message) => {
     expect(qemuError(argv)).toBe(message);
   });
 

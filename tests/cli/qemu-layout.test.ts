@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChardevConfig, DriveConfig } from '../../src/config.js';
 import { parseCommandLine } from '../../src/cli/parse.js';
+import { requireTool } from '../helpers/tools.js';
 
 const QEMU = 'qemu-system-x86_64';
-const haveQemu = spawnSync(QEMU, ['-version']).status === 0;
+requireTool(QEMU, 'qemu-system-x86');
 const dir = mkdtempSync(join(tmpdir(), 'tsvm-chardevs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -65,7 +66,7 @@ const LINES: [string[], boolean][] = [
   [['-nodefaults', '-display', 'none', '-monitor', 'stdio', '-chardev', 'null,id=n', '-serial', 'chardev:n'], false],
 ];
 
-describe.runIf(haveQemu)('chardevs as qemu-system-x86_64 creates them', () => {
+describe('chardevs as qemu-system-x86_64 creates them', () => {
   it.each(LINES)('%j', (argv, muxed) => {
     const result = parseCommandLine(argv);
     if (result.kind !== 'run') throw new Error('expected a config');
@@ -112,7 +113,7 @@ const DRIVE_LINES: string[][] = [
   ['-nodefaults', '-hdd', 'a.img'],
 ];
 
-describe.runIf(haveQemu)('drives as qemu-system-x86_64 creates them', () => {
+describe('drives as qemu-system-x86_64 creates them', () => {
   for (const name of ['a.img', 'b.img', 'c.img']) writeFileSync(join(dir, name), Buffer.alloc(1 << 20));
 
   it.each(DRIVE_LINES)('%j', (...argv) => {

@@ -8,18 +8,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildGuests, kvmUnavailable, qemuUnavailable, runQemu } from '../kvm/harness.js';
+import { buildGuests, kvmUnavailable, runQemu } from '../kvm/harness.js';
 import { pattern, sha256 } from '../img/helpers.js';
 import { startTsvm } from '../helpers/tsvm-process.js';
+import { requireTool } from '../helpers/tools.js';
 import { convertedToRaw, expectCleanCheck, guestArgs, GUEST_PASS, qcow2Disk, qcow2Overlay, readSector, runGuest, scratchDir, SECTOR, sectorPattern, verifySectors, type Accel } from './ata-writer.js';
 
 const DISK = 4 << 20;
 const SECTORS = DISK / SECTOR;
 
+requireTool('qemu-system-x86_64', 'qemu-system-x86');
 const noKvm = kvmUnavailable();
-if (noKvm) console.log(`skipping the -accel kvm disk tests: ${noKvm}`);
-const noQemu = noKvm ?? qemuUnavailable();
-if (noQemu) console.log(`skipping the comparison with qemu-system-x86_64 -accel kvm: ${noQemu}`);
+if (noKvm) console.log(`skipping the -accel kvm disk tests and their comparison with qemu-system-x86_64 -accel kvm: ${noKvm}`);
 
 beforeAll(() => buildGuests());
 
@@ -176,7 +176,7 @@ describe.each(ACCELS)('-accel $accel', ({ accel, skip }) => {
 /** A raw disk whose last sector is partial: both grow the file to whole sectors when the guest writes it. */
 const PARTIAL = (1 << 20) + 300;
 
-describe.skipIf(noQemu !== undefined)('the same guest under qemu-system-x86_64 -accel kvm', () => {
+describe.skipIf(noKvm !== undefined)('the same guest under qemu-system-x86_64 -accel kvm', () => {
   it.each([
     { disk: 'raw', format: 'raw', make: (dir: string) => rawDisk(dir, 4).file, sectors: SECTORS },
     { disk: 'qcow2', format: 'qcow2', make: (dir: string) => qcow2Disk(dir, DISK), sectors: SECTORS },

@@ -8,16 +8,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildGuests, qemuUnavailable } from '../kvm/harness.js';
+import { buildGuests } from '../kvm/harness.js';
 import { runTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
+import { requireTool } from '../helpers/tools.js';
 import { tempDir } from '../img/helpers.js';
 import { expectCleanCheck, guestArgs, qcow2Disk, startLoop } from './ata-writer.js';
 
 /** Thin, and large enough that the writing guest never reaches its end during the test. */
 const DISK = 1 << 30;
 
-const noQemu = qemuUnavailable();
-if (noQemu) console.log(`the lock tests check tsvm's message without QEMU's beside it: ${noQemu}`);
+requireTool('qemu-system-x86_64', 'qemu-system-x86');
 
 beforeAll(() => buildGuests());
 
@@ -65,7 +65,6 @@ describe.each(['qcow2', 'raw'])('a second VM on a %s image in use', (format) => 
     expect(second.stdout).toBe('');
     const option = drive().join(' ');
     expect(second.stderr).toBe(`tsvm: ${option}: Failed to get ${lock} lock\nIs another process using the image [${file}]?\n`);
-    if (noQemu) return;
     const qemu = qemuStderr(args);
     // QEMU words it the same for qcow2. For raw it names no option (its raw driver takes the lock when the
     // disk attaches, where the option's location is gone), and it refuses a read-only IDE disk before locking.

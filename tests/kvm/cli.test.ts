@@ -5,12 +5,12 @@
  * Needs `npm run build` (npm test does it).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildGuests, interactWithTsvm, kvmUnavailable, qemuStderrUntil, qemuUnavailable, runQemu, runTsvmCli } from './harness.js';
+import { requireTool } from '../helpers/tools.js';
+import { buildGuests, interactWithTsvm, kvmUnavailable, qemuStderrUntil, runQemu, runTsvmCli } from './harness.js';
 
+requireTool('qemu-system-x86_64', 'qemu-system-x86');
 const noKvm = kvmUnavailable();
 if (noKvm) console.log(`skipping tsvm -accel kvm command-line tests: ${noKvm}`);
-const noQemu = qemuUnavailable();
-if (!noKvm && noQemu) console.log(`tsvm -accel kvm command-line tests run without the QEMU comparison: ${noQemu}`);
 
 interface Case {
   guest: string;
@@ -55,11 +55,9 @@ describe.skipIf(noKvm)('tsvm -accel kvm runs the test guests like qemu-system-x8
       const tsvm = runTsvmCli(c.guest, c.args);
       expect(norm(tsvm.stdout)).toBe(c.serial);
       expect(tsvm.status).toBe(c.status);
-      if (!noQemu) {
-        const qemu = runQemu(c.guest, c.args, 60_000);
-        expect(norm(qemu.serial)).toBe(c.serial);
-        expect(qemu.status).toBe(c.status);
-      }
+      const qemu = runQemu(c.guest, c.args, 60_000);
+      expect(norm(qemu.serial)).toBe(c.serial);
+      expect(qemu.status).toBe(c.status);
     }, 90_000);
   }
 
@@ -77,10 +75,8 @@ describe.skipIf(noKvm)('tsvm -accel kvm runs the test guests like qemu-system-x8
       if (tsvm.status === okStatus) return; // hardware KVM runs the software interrupt
       expect(tsvm.stderr).toBe('tsvm: KVM internal error. Suberror: 1\n');
       expect(tsvm.status).toBe(1);
-      if (!noQemu) {
-        const pattern = /^KVM internal error\. Suberror: 1$/m;
-        expect(await qemuStderrUntil(guest, [...args], pattern)).toMatch(pattern);
-      }
+      const pattern = /^KVM internal error\. Suberror: 1$/m;
+      expect(await qemuStderrUntil(guest, [...args], pattern)).toMatch(pattern);
     }, 90_000);
   }
 

@@ -41,11 +41,6 @@ export function kvmUnavailable(): string | undefined {
   return undefined;
 }
 
-export function qemuUnavailable(): string | undefined {
-  const r = spawnSync('qemu-system-x86_64', ['--version']);
-  return r.status === 0 ? undefined : 'qemu-system-x86_64 is not installed';
-}
-
 let built = false;
 export function buildGuests(): void {
   if (built) return;

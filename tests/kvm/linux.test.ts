@@ -10,9 +10,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { driveGuest } from '../../images/linux/check-guest.mjs';
 import { ensureLinuxGuest } from '../boot/guest-images.js';
-import { kvmUnavailable, qemuUnavailable } from './harness.js';
+import { requireTool } from '../helpers/tools.js';
+import { kvmUnavailable } from './harness.js';
 
-const noKvm = kvmUnavailable() ?? qemuUnavailable();
+requireTool('qemu-system-x86_64', 'qemu-system-x86');
+const noKvm = kvmUnavailable();
 if (noKvm) console.log(`skipping the Linux-under-KVM test: ${noKvm}`);
 
 const TSVM = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tsvm');

@@ -9,9 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { disassembleOne } from '../../src/monitor/disasm.js';
+import { requireTool } from '../helpers/tools.js';
 
-const objdumpMissing = spawnSync('objdump', ['--version']).status === 0 ? undefined : 'objdump is not installed';
-if (objdumpMissing) console.log(`disassembler comparison skipped: ${objdumpMissing}`);
+requireTool('objdump', 'binutils');
 
 const BASE = 0x100000;
 // prettier-ignore
@@ -54,7 +54,7 @@ function ours(hex: string[], code32: boolean): string[] {
   });
 }
 
-describe.skipIf(objdumpMissing)('x/i disassembler', () => {
+describe('x/i disassembler', () => {
   it('prints 32-bit code as objdump does', () => {
     expect(ours(CODE32, true)).toEqual(objdump(CODE32, 'i386'));
   });

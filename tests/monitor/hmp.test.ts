@@ -12,14 +12,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsvm } from '../helpers/tsvm-process.js';
-import { buildGuests, guestPath, kvmUnavailable, qemuUnavailable } from '../kvm/harness.js';
+import { requireTool } from '../helpers/tools.js';
+import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
 import { freePort, RspClient } from '../gdbstub/rsp-client.js';
 
+requireTool('qemu-system-x86_64', 'qemu-system-x86');
 const kvmReason = kvmUnavailable();
 if (kvmReason) console.log(`HMP tests under -accel kvm skipped: ${kvmReason}`);
 const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
-const qemuReason = qemuUnavailable();
-if (qemuReason) console.log(`HMP comparison with QEMU skipped: ${qemuReason}`);
 const PROMPT = '(qemu) ';
 
 /** An HMP session over a socket: each command resolves with its output up to the next prompt. */
@@ -205,7 +205,7 @@ describe('HMP on the -nographic console', () => {
   });
 });
 
-describe.skipIf(qemuReason)('HMP info registers: tsvm and qemu-system-x86_64 at the same breakpoint', () => {
+describe('HMP info registers: tsvm and qemu-system-x86_64 at the same breakpoint', () => {
   it('prints the same general, segment, table and control register lines', async () => {
     const qemu = await atBreakpoint('qemu-system-x86_64', ['-accel', 'tcg']);
     const tsvm = await atBreakpoint(process.execPath, [startTsvmScript(), '-accel', 'tcg']);

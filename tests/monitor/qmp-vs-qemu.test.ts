@@ -12,11 +12,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsvm } from '../helpers/tsvm-process.js';
-import { buildGuests, guestPath, qemuUnavailable } from '../kvm/harness.js';
+import { requireTool } from '../helpers/tools.js';
+import { buildGuests, guestPath } from '../kvm/harness.js';
 import { QmpClient, type QmpMessage } from './qmp-client.js';
 
-const qemuReason = qemuUnavailable();
-if (qemuReason) console.log(`QMP comparison with QEMU skipped: ${qemuReason}`);
+requireTool('qemu-system-x86_64', 'qemu-system-x86');
 
 /** One step of the session: a command (with arguments) or raw text. */
 const SESSION: (string | [string, object?, unknown?])[] = [
@@ -78,7 +78,7 @@ afterEach(() => {
 
 beforeAll(() => buildGuests());
 
-describe.skipIf(qemuReason)('QMP: tsvm and qemu-system-x86_64 answer alike', () => {
+describe('QMP: tsvm and qemu-system-x86_64 answer alike', () => {
   it('gives the same replies and events, key by key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmpcmp-'));
     const common = ['-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none', '-name', 'cmp', '-accel', 'tcg'];

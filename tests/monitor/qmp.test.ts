@@ -12,14 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
+import { requireTool } from '../helpers/tools.js';
 import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
 import { QmpClient } from './qmp-client.js';
 
+requireTool('socat', 'socat');
 const kvmReason = kvmUnavailable();
 if (kvmReason) console.log(`QMP tests under -accel kvm skipped: ${kvmReason}`);
 const ACCELS = kvmReason ? ['tcg'] : ['tcg', 'kvm'];
-const socatMissing = spawnSync('socat', ['-V']).status === 0 ? undefined : 'socat is not installed';
-if (socatMissing) console.log(`socat QMP test skipped: ${socatMissing}`);
 
 beforeAll(() => buildGuests());
 
@@ -197,7 +197,7 @@ describe('several QMP monitors', () => {
   });
 });
 
-describe.skipIf(socatMissing)('QMP through socat', () => {
+describe('QMP through socat', () => {
   it('runs a scripted session: query-status, stop, STOP, paused, cont, quit', async () => {
     const { run, socket } = startWithQmp('tcg');
     await QmpClient.connect(socket).then((c) => c.close()); // wait until it listens

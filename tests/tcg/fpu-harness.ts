@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X87 } from '../../src/accel/tcg/fpu.js';
 import type { FpuHost } from '../../src/accel/tcg/fpu-types.js';
+import { requireTool } from '../helpers/tools.js';
 
 export class FakeHost implements FpuHost {
   readonly bytes = new Uint8Array(4096);
@@ -170,30 +171,30 @@ int main(void) {
 }
 `;
 
-let oracleBinary: string | null | undefined;
+/** Why the host has no x87 to compare against (it is not x86-64), or undefined when it has. */
+export function noHostX87(): string | undefined {
+  return process.arch === 'x64' ? undefined : `the host is ${process.arch}, not x86-64`;
+}
 
-/** Compiles the oracle once; null when the host cannot (no gcc, not x86-64). */
-export function oracleAvailable(): boolean {
-  if (oracleBinary !== undefined) return oracleBinary !== null;
-  oracleBinary = null;
-  if (process.arch !== 'x64') return false;
-  try {
+let oracleBinary: string | undefined;
+
+/** The oracle, compiled on first use: gcc is a requirement, so a failing compile fails the test. */
+function oracle(): string {
+  if (oracleBinary === undefined) {
+    requireTool('gcc', 'gcc');
     const dir = mkdtempSync(join(tmpdir(), 'tsvm-x87-'));
     writeFileSync(join(dir, 'oracle.c'), ORACLE_C);
     execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(dir, 'oracle.c')], { stdio: 'pipe' });
     oracleBinary = join(dir, 'oracle');
-  } catch {
-    oracleBinary = null;
   }
-  return oracleBinary !== null;
+  return oracleBinary;
 }
 
 /** Runs all cases on the host x87 in one process. */
 export function hostRun(cases: OracleCase[]): OracleResult[] {
-  if (!oracleAvailable()) throw new Error('no x87 oracle on this host');
   const input =
     cases.map((c) => `${c.insn} ${c.fcw.toString(16)} ${c.st0} ${c.st1} ${c.mem} ${c.depth ?? 2} ${(c.eflags ?? 2).toString(16)}`).join('\n') + '\n';
-  const out = execFileSync(oracleBinary as string, { input, maxBuffer: 1 << 28 }).toString().trim().split('\n');
+  const out = execFileSync(oracle(), { input, maxBuffer: 1 << 28 }).toString().trim().split('\n');
   return out.map((line) => {
     const [save, eflags, mem] = line.split(' ');
     return { save, eflags: parseInt(eflags, 16), mem };
