@@ -21,8 +21,15 @@ export interface TsvmRun {
   write(text: string): void;
 }
 
-export function startTsvm(args: readonly string[], opts: { cwd?: string } = {}): TsvmRun {
-  const child = spawn(process.execPath, [TSVM, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+export interface TsvmSpawnOptions {
+  cwd?: string;
+  /** A command to run tsvm under, as `setpriv ...` to run it with fewer privileges. */
+  wrapper?: readonly string[];
+}
+
+export function startTsvm(args: readonly string[], opts: TsvmSpawnOptions = {}): TsvmRun {
+  const [command, ...argv] = [...(opts.wrapper ?? []), process.execPath, TSVM, ...args];
+  const child = spawn(command!, argv, { cwd: opts.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: (() => void)[] = [];
@@ -65,7 +72,7 @@ export function startTsvm(args: readonly string[], opts: { cwd?: string } = {}):
 }
 
 /** Runs tsvm to completion (killing it after `ms`). */
-export async function runTsvm(args: readonly string[], ms = 60_000, opts: { cwd?: string } = {}) {
+export async function runTsvm(args: readonly string[], ms = 60_000, opts: TsvmSpawnOptions = {}) {
   const run = startTsvm(args, opts);
   run.child.stdin!.end();
   const timer = setTimeout(() => run.child.kill('SIGKILL'), ms);
