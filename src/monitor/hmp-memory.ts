@@ -5,7 +5,7 @@
  */
 import type { MachineControl } from './control.js';
 import { MonitorError } from './control.js';
-import { disassembleOne } from './disasm.js';
+import { disassembleOne, type CodeMode } from './disasm.js';
 import { is64BitCode } from './registers.js';
 
 export interface DumpFormat {
@@ -99,8 +99,8 @@ function printable(c: number): string {
 
 function disassembly(ctl: MachineControl, count: number, addr: bigint, physical: boolean): string {
   const st = ctl.vcpu(0).getState();
-  if (is64BitCode(st)) throw new MonitorError('x/i: 64-bit code is not supported by tsvm\'s disassembler');
-  const code32 = st.seg.cs.db;
+  // As QEMU's memory_dump: 64-bit code with EFER.LMA and CS.L, else CS.D picks 32- or 16-bit.
+  const mode: CodeMode = is64BitCode(st) ? 64 : st.seg.cs.db ? 32 : 16;
   let out = '';
   for (let i = 0; i < Math.min(count, 4096); i++) {
     let bytes: Uint8Array;
@@ -109,7 +109,7 @@ function disassembly(ctl: MachineControl, count: number, addr: bigint, physical:
     } catch {
       return out + `0x${addr.toString(16).padStart(8, '0')}:  Cannot access memory\n`;
     }
-    const insn = disassembleOne(bytes, Number(addr & 0xffff_ffffn), code32);
+    const insn = disassembleOne(bytes, addr, mode);
     out += `0x${addr.toString(16).padStart(8, '0')}:  ${insn.text}\n`;
     addr += BigInt(insn.length);
   }
