@@ -48,14 +48,12 @@ function directKernel(config: MachineConfig, path: string): BootImage {
   if (isMultiboot(kernel)) {
     // QEMU passes "<kernel path> <append>": kvm-unit-tests read the first word as the program name.
     const cmdline = append ? `${path} ${append}` : path;
-    const modules = config.initrd
-      ? parseMultibootModules(config.initrd).map((m) => ({ data: readUserFile('-initrd', m.path), cmdline: m.cmdline }))
-      : [];
+    const modules = config.initrd ? readMultibootModules(config.initrd) : [];
     return {
       mapFirmware() {},
       load(mem) {
         const e820 = pcE820Map(mem, []);
-        return guarded('-kernel', path, () => loadMultiboot(mem, { kernel, modules, cmdline, e820 }));
+        return guarded(() => loadMultiboot(mem, { kernel, modules, cmdline, e820 }), () => ['-kernel', path]);
       },
     };
   }
@@ -66,9 +64,28 @@ function directKernel(config: MachineConfig, path: string): BootImage {
     load(mem) {
       const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, pmBase: PM_BASE, sciIrq: SCI_IRQ }) : undefined;
       const e820 = pcE820Map(mem, acpi?.reserved ?? []);
-      return guarded('-kernel', path, () => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }));
+      return guarded(() => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }), (err) => linuxErrorSource(err, config, path));
     },
   };
+}
+
+/** The multiboot modules QEMU's -initrd names ("mod1 arg,mod2"), read from their files. */
+function readMultibootModules(spec: string): { data: Uint8Array; cmdline: string }[] {
+  const modules = guarded(() => parseMultibootModules(spec), () => ['-initrd', spec]);
+  return modules.map((m) => ({ data: readUserFile('-initrd', m.path), cmdline: m.cmdline }));
+}
+
+/**
+ * The option whose argument a loadLinux error is about, and that argument.
+ * The loader's messages start with their subject: the initrd's and the
+ * command line's are the user's -initrd and -append (QEMU too says "initrd
+ * is too large" rather than blaming the kernel); the rest are the kernel file's.
+ */
+function linuxErrorSource(err: unknown, config: MachineConfig, kernelPath: string): [option: string, arg: string] {
+  const message = err instanceof Error ? err.message : '';
+  if (config.initrd !== undefined && message.startsWith('initrd ')) return ['-initrd', config.initrd];
+  if (config.append !== undefined && message.startsWith('kernel command line ')) return ['-append', config.append];
+  return ['-kernel', kernelPath];
 }
 
 /**
@@ -97,11 +114,12 @@ function firmware(config: MachineConfig, image: Uint8Array, path: string, kernel
   };
 }
 
-/** Loader errors are about the user's file: one line naming the option. */
-function guarded(option: string, path: string, load: () => CpuState): CpuState {
+/** Loader errors are about the user's files: one line naming the option whose argument is at fault. */
+function guarded<T>(load: () => T, source: (err: unknown) => [option: string, arg: string]): T {
   try {
     return load();
   } catch (err) {
-    throw optionError(option, path, err);
+    const [option, arg] = source(err);
+    throw optionError(option, arg, err);
   }
 }
