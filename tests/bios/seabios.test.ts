@@ -5,8 +5,8 @@
  * enabled through fw_cfg's etc/sercon-port under -nographic), what the
  * guest writes to its disk, and the exit status. Under KVM and TCG; the
  * Linux images are followed as far as the bootloader's banner.
- * No floppy here: SeaBIOS drives the 82077 floppy controller, which tsvm
- * does not have (the built-in BIOS boots -fda, builtin-bios.test.ts).
+ * SeaBIOS with -fda is in seabios-floppy.test.ts, with -kernel in
+ * seabios-linuxboot.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEBUG_EXIT, SEABIOS, ensureDiskImages, image, readSector, runQemu, runTsvm, scratchCopy, type Run, type RunOptions } from './harness.js';
