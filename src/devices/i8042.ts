@@ -544,6 +544,8 @@ export class I8042 {
     const c = this.controller;
     const value = c.output;
     c.outputFull = false;
+    // The read drops IRQ 1/12 and a queued byte raises it again: a new edge for the PIC, as QEMU's ps2_read_data gives.
+    this.updateIrqs();
     this.fillOutputBuffer();
     this.updateIrqs();
     return value;
