@@ -15,6 +15,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 let rawInput: ReadStream | undefined;
 let handlersInstalled = false;
+let restoreActions: (() => void)[] = [];
 
 export function enterRawMode(stdin: ReadStream): void {
   installRestoreHandlers();
@@ -22,8 +23,20 @@ export function enterRawMode(stdin: ReadStream): void {
   rawInput = stdin;
 }
 
+/**
+ * Runs `action` once, when the terminal is restored, before raw mode ends
+ * (a full-screen display leaving the alternate screen). It must be synchronous.
+ */
+export function onTerminalRestore(action: () => void): void {
+  installRestoreHandlers();
+  restoreActions.push(action);
+}
+
 /** Puts the terminal back as tsvm found it. Idempotent; main may call it from any exit path. */
 export function restoreTerminal(): void {
+  const actions = restoreActions;
+  restoreActions = [];
+  for (const action of actions) action();
   const input = rawInput;
   rawInput = undefined;
   if (!input) return;

@@ -9,6 +9,9 @@ import type { LifecycleRequest } from './lifecycle.js';
 import { buildPc, type Pc } from './pc.js';
 import { attachMonitors } from '../monitor/attach.js';
 import { daemonize, daemonReady, isDaemonChild } from '../monitor/daemonize.js';
+import { CursesDisplay } from '../ui/curses.js';
+import { Vga } from '../devices/vga.js';
+import { I8042 } from '../devices/i8042.js';
 
 /** Builds the PC, runs it to the end and returns tsvm's exit status. */
 export async function runMachine(config: MachineConfig): Promise<number> {
@@ -18,6 +21,7 @@ export async function runMachine(config: MachineConfig): Promise<number> {
     await pc.close();
     throw err;
   });
+  const display = openDisplay(pc);
   const pidfile = config.pidfile;
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
   // -daemonize: the user's command returns now, with the sockets listening and the pidfile written.
@@ -33,10 +37,19 @@ export async function runMachine(config: MachineConfig): Promise<number> {
     return status;
   } finally {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+    display?.close();
     await monitors.close(status);
     await pc.close();
     if (pidfile) removeQuietly(pidfile);
   }
+}
+
+/** -display curses: the VGA's text screen and the keyboard in the terminal (nothing to show without a VGA). */
+function openDisplay(pc: Pc): CursesDisplay | undefined {
+  const vga = pc.chip(Vga);
+  const keyboard = pc.chip(I8042);
+  if (pc.config.display !== 'curses' || !vga || !keyboard) return undefined;
+  return new CursesDisplay({ textScreen: () => vga.textScreen(), pressChord: (makes) => keyboard.pressChord(makes) });
 }
 
 async function loop(pc: Pc): Promise<number> {
