@@ -251,6 +251,39 @@ describe('translator: self-modifying code', () => {
   });
 });
 
+describe('translator: data stores into a code page', () => {
+  it('blocks of a page whose data was written are revived unchanged, and a later code patch still takes effect', () => {
+    // The loop body shares its page with a counter it stores to on every
+    // pass; on the last pass it also patches the ADD's immediate.
+    const src = `
+      mov ecx, 6
+      xor ebx, ebx
+    top:
+      add dword [counter], 1
+      call bump
+      cmp ecx, 2
+      jne .keep
+      mov byte [bump + 2], 100
+    .keep:
+      dec ecx
+      jnz top
+      mov eax, [counter]
+      hlt
+    bump:
+      add ebx, 1
+      ret
+    counter:
+      dd 0`;
+    const code = assemble(src, 32);
+    const a = interpreted(code, 0);
+    const { m: b, jit } = translated(code, 0);
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(6);
+    expect(b.cpu.regs[3]).toBe(5 + 100);
+    expect(jit.stats.revived).toBeGreaterThan(0);
+  });
+});
+
 describe('translator: decoder substitutions', () => {
   it('a LOCK prefix on a register MOV raises #UD inside a block, as interpreted', () => {
     const src = `

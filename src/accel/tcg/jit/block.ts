@@ -48,6 +48,8 @@ export class Block {
     /** Highest EIP + length - 1 in the block: must lie within the CS limit. */
     readonly lastByte: number,
     readonly insns: readonly Insn[],
+    /** The guest bytes it was decoded from: a block whose page was written is revived if they are unchanged. */
+    readonly code: Uint8Array,
   ) {}
 }
 

@@ -17,6 +17,16 @@
  * cannot fault skip those stores. The flag record of an ALU instruction also
  * stays in locals so that a Jcc right after it tests the operands directly
  * (CMP+JB is `a < b`).
+ *
+ * Lazy flags are stored lazily too: the record an instruction makes (c.lOp,
+ * c.lA, ...) is held back as `pending` and written only where something
+ * could see it: before a handler call, a slow-path memory access (which may
+ * fault and push EFLAGS), a flag read the locals cannot answer, and every
+ * exit. A record overwritten by the next ALU instruction is never stored.
+ *
+ * Self-modifying code: fast-path stores never touch a page holding code
+ * (memory.ts), so only the slow paths and handlers can kill the block; the
+ * `B.dead` check follows just those.
  */
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
@@ -49,6 +59,11 @@ class Emitter {
   espStale = true;
   /** Instructions executed in this pass once the current one completes. */
   done = 0;
+  /** EIP of the current instruction, and after it. */
+  eip = 0;
+  next = 0;
+  /** The current flag record's stores as one comma expression, not yet emitted. */
+  private pending: string | undefined;
 
   constructor(
     private readonly start: number,
@@ -62,9 +77,62 @@ class Emitter {
 
   /** Leaves the block for `target` (or loops when it is the block's own start). */
   exit(target: number): string {
-    const leave = `c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (this.loops && target === this.start) return `if (++loops < ${LOOP_ITERATIONS}) { n += ${this.done}; continue; } ${leave}`;
+    const leave = `${this.flagStores()}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
+    if (this.loops && target === this.start) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.flagStores()}n += ${this.done}; continue; } ${leave}`;
     return leave;
+  }
+
+  /** Leaves the block after the current instruction if a write killed it (EIP is then the next instruction's). */
+  deadExit(): string {
+    return `if (B.dead) { ${this.flagStores()}c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
+  }
+
+  /** Makes `stores` (a comma expression writing c's flag record) the pending record, replacing the previous one. */
+  setFlags(stores: string, locals: FlagLocals | undefined): void {
+    this.pending = stores;
+    this.flags = locals;
+  }
+
+  /** The pending record's stores as statements for a branch that leaves or may fault ('' when none). */
+  flagStores(): string {
+    return this.pending === undefined ? '' : `${this.pending}; `;
+  }
+
+  /**
+   * What a slow-path access (Cpu.read/write, which may fault and push
+   * EFLAGS) needs stored first, as a comma expression: the state sync()
+   * stores, and the pending flag record. The fast path needs neither.
+   */
+  private slowState(): string {
+    return `c.insnEip = ${this.eip}, c.insnEsp = r[4]${this.pending === undefined ? '' : `, ${this.pending}`}`;
+  }
+
+  /** `call`, a slow-path access, as an expression storing what it needs first. */
+  slow(call: string): string {
+    return `(${this.slowState()}, ${call})`;
+  }
+
+  /** `call`, a slow-path access, as a statement storing what it needs first. */
+  slowStatement(call: string): string {
+    return `${this.slowState()}; ${call};`;
+  }
+
+  /** Emits the pending record's stores on the main path (before a handler, an unconditional call, a flag read). */
+  flushFlags(): void {
+    if (this.pending !== undefined) this.emit(`${this.pending};`);
+    this.pending = undefined;
+  }
+
+  /** CF of the current flags as 0/1: from the locals when they say it, else from c once the record is stored. */
+  carry(): string {
+    const f = this.flags;
+    if (f !== undefined && f.plain) {
+      if (f.op === FlagOp.Sub) return `(${f.a} < ${f.b} ? 1 : 0)`;
+      if (f.op === FlagOp.Add) return `(${f.r} < ${f.a} ? 1 : 0)`;
+      return '0';
+    }
+    this.flushFlags();
+    return 'c.cf()';
   }
 
   /** Segments read (bit s) and written (bit 8 + s) by fast-path accesses: their limits are fetched at entry. */
@@ -126,14 +194,17 @@ export function blockSource(b: BlockShape): string {
   b.insns.forEach((d, k) => {
     const next = eipAfter(b, k);
     e.done = k + 1;
+    e.eip = eip;
+    e.next = next;
     const specialised = emitSpecialised(e, d, k, eip, next);
     if (!specialised) {
+      e.flushFlags();
       e.sync(eip, next, true);
       e.emit(`h${k}(c, d${k});`);
       e.flags = undefined;
+      if (k < last && mayWriteMemory(d)) e.emit(e.deadExit());
     }
     if (mayChangeStack(d)) e.espStale = true;
-    if (k < last && mayWriteMemory(d)) e.emit(`if (B.dead) { c.eip = ${next}; B.exit = -1; return n + ${k + 1}; }`);
     if (k === last && d.op !== 0xeb && d.op !== 0xe9 && d.op !== 0xe8) {
       // Falling off the end is a static exit; after a handler EIP is whatever it made it.
       e.emit(specialised ? e.exit(next) : `B.exit = -1; return n + ${k + 1};`);
@@ -229,14 +300,14 @@ function fastIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean)
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
   const i = fastIndex(e, k, d, size, false);
-  e.emit(`const m${k} = ${i} >= 0 ? ${ramLoad(i, size)} : c.read(${d.seg}, e${k}, ${size});`);
+  e.emit(`const m${k} = ${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)};`);
   return `m${k}`;
 }
 
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
 function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
   const i = fastIndex(e, k, d, size, true);
-  e.emit(`if (${i} >= 0) ${ramStore(i, size, v)} else c.write(${d.seg}, e${k}, ${size}, ${v});`);
+  e.emit(`if (${i} >= 0) ${ramStore(i, size, v)} else { ${e.slowStatement(`c.write(${d.seg}, e${k}, ${size}, ${v})`)} ${e.deadExit()} }`);
 }
 
 // ---- specialised forms -----------------------------------------------------------
@@ -256,10 +327,9 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     switch (op & 7) {
       case 0:
       case 1:
-        return emitAluE(e, d, k, eip, next, aluOp, regRead(d.reg, size));
+        return emitAluE(e, d, k, aluOp, regRead(d.reg, size));
       case 2:
       case 3:
-        if (mem) e.sync(eip, next);
         return emitAlu(e, k, aluOp, regRead(d.reg, size), mem ? memRead(e, k, d, size) : regRead(d.rm, size), size, (x) => regWrite(d.reg, size, x));
       default:
         return emitAlu(e, k, aluOp, regRead(0, size), String(d.imm), size, (x) => regWrite(0, size, x));
@@ -269,10 +339,9 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0x80:
     case 0x81:
     case 0x83:
-      return emitAluE(e, d, k, eip, next, d.reg, String(d.imm));
+      return emitAluE(e, d, k, d.reg, String(d.imm));
     case 0x84:
     case 0x85:
-      if (mem) e.sync(eip, next);
       return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : regRead(d.rm, size), regRead(d.reg, size), size, undefined);
     case 0xa8:
     case 0xa9:
@@ -280,18 +349,12 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0x88:
     case 0x89:
       if (!mem) e.emit(regWrite(d.rm, size, regRead(d.reg, size)));
-      else {
-        e.sync(eip, next);
-        memWrite(e, k, d, size, regRead(d.reg, size));
-      }
+      else memWrite(e, k, d, size, regRead(d.reg, size));
       return true;
     case 0x8a:
     case 0x8b:
       if (!mem) e.emit(regWrite(d.reg, size, regRead(d.rm, size)));
-      else {
-        e.sync(eip, next);
-        e.emit(regWrite(d.reg, size, memRead(e, k, d, size)));
-      }
+      else e.emit(regWrite(d.reg, size, memRead(e, k, d, size)));
       return true;
     case 0x8d:
       if (!mem) return false;
@@ -301,16 +364,13 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0xc7:
       if (d.reg !== 0) return false;
       if (!mem) e.emit(regWrite(d.rm, size, String(d.imm)));
-      else {
-        e.sync(eip, next);
-        memWrite(e, k, d, size, String(d.imm));
-      }
+      else memWrite(e, k, d, size, String(d.imm));
       return true;
     case 0x1b6:
     case 0x1b7:
     case 0x1be:
     case 0x1bf:
-      return emitMovExtend(e, d, k, eip, next);
+      return emitMovExtend(e, d, k);
     case 0xeb:
     case 0xe9:
       emitJump(e, d, eip, next, 'true');
@@ -323,7 +383,6 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     return emitShift(e, k, d.reg, d.rm, size, (op <= 0xc1 ? d.imm : 1) & 0x1f);
   }
   if ((op === 0x1af || op === 0x69 || op === 0x6b) && size === 4) {
-    if (mem) e.sync(eip, next);
     const src = mem ? memRead(e, k, d, 4) : regRead(d.rm, 4);
     return emitImul32(e, k, d.reg, op === 0x1af ? regRead(d.reg, 4) : src, op === 0x1af ? src : String(d.imm));
   }
@@ -333,11 +392,14 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
   }
   if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, op & 7, size, (op & 8) !== 0);
   if (op >= 0x50 && op <= 0x57) {
+    e.flushFlags();
     e.sync(eip, next);
     e.emit(`c.push(${regRead(op & 7, size)}, ${size});`);
+    e.emit(e.deadExit());
     return true;
   }
   if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
+    e.flushFlags();
     e.sync(eip, next);
     e.emit(regWrite(op & 7, size, `c.pop(${size})`));
     return true;
@@ -350,17 +412,16 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
 }
 
 /** op Eb/Ev with source `b` (a read-modify-write of memory unless CMP), as alu.ts's aluToE. */
-function emitAluE(e: Emitter, d: Insn, k: number, eip: number, next: number, aluOp: number, b: string): boolean {
+function emitAluE(e: Emitter, d: Insn, k: number, aluOp: number, b: string): boolean {
   const size = d.size;
   if (d.mod === 3) return emitAlu(e, k, aluOp, regRead(d.rm, size), b, size, (x) => regWrite(d.rm, size, x));
-  e.sync(eip, next);
   if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, size), b, size, undefined);
   // Read-modify-write: RAM directly when the write fast path allows it (a
   // writable page and segment are readable too), else aluToE's sequence.
   const i = fastIndex(e, k, d, size, true);
-  e.emit(`const s${k} = ${i} >= 0 ? 0 : c.linear(${d.seg}, e${k}, ${size}, true);`);
-  const load = `${i} >= 0 ? ${ramLoad(i, size)} : c.mmu.readForWrite(s${k}, ${size})`;
-  return emitAlu(e, k, aluOp, load, b, size, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else c.writeLin(s${k}, ${size}, ${x});`);
+  e.emit(`const s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
+  const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}`;
+  return emitAlu(e, k, aluOp, load, b, size, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
 }
 
 /**
@@ -382,12 +443,12 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
       flagOp = FlagOp.Logic;
       break;
     case AluOp.Adc:
-      x = `(a${k} + b${k} + c.cf()) ${m}`;
+      x = `(a${k} + b${k} + ${e.carry()}) ${m}`;
       flagOp = FlagOp.Add;
       plain = false;
       break;
     case AluOp.Sbb:
-      x = `(a${k} - b${k} - c.cf()) ${m}`;
+      x = `(a${k} - b${k} - ${e.carry()}) ${m}`;
       flagOp = FlagOp.Sub;
       plain = false;
       break;
@@ -404,28 +465,33 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
       flagOp = FlagOp.Sub;
   }
   e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = ${x};`);
-  e.emit(`c.lOp = ${flagOp}; c.lA = a${k}; c.lB = b${k}; c.lR = x${k}; c.lSign = ${sign(size)}; c.lazy = ${ARITH_FLAGS};`);
+  e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k}, c.lB = b${k}, c.lR = x${k}, c.lSign = ${sign(size)}, c.lazy = ${ARITH_FLAGS}`, {
+    op: flagOp,
+    plain,
+    a: `a${k}`,
+    b: `b${k}`,
+    r: `x${k}`,
+    size,
+  });
   if (store && aluOp !== AluOp.Cmp) e.emit(store(`x${k}`));
-  e.flags = { op: flagOp, plain, a: `a${k}`, b: `b${k}`, r: `x${k}`, size };
   return true;
 }
 
 /** 40-4F, as alu.ts's incDec: ADD/SUB 1 keeping CF. */
 function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boolean): boolean {
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
-  e.emit(`const f${k} = c.cf(); const a${k} = ${regRead(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
-  e.emit(`c.lOp = ${flagOp}; c.lA = a${k}; c.lB = 1; c.lR = x${k}; c.lSign = ${sign(size)};`);
-  e.emit(`c.flags = (c.flags & ${~CF}) | f${k}; c.lazy = ${ARITH_FLAGS & ~CF};`);
+  e.emit(`const f${k} = ${e.carry()}; const a${k} = ${regRead(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
+  e.setFlags(
+    `c.lOp = ${flagOp}, c.lA = a${k}, c.lB = 1, c.lR = x${k}, c.lSign = ${sign(size)}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
+    { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
+  );
   e.emit(regWrite(reg, size, `x${k}`));
-  e.flags = { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size };
   return true;
 }
 
 /** The record Cpu.setResultFlags makes: ZF/SF/PF from the result, CF/OF/AF as computed (`cfOf`: an expression of CF|OF bits). */
 function emitResultFlags(e: Emitter, x: string, size: number, cfOf: string): void {
-  e.emit(`c.lOp = ${FlagOp.Logic}; c.lR = ${x}; c.lSign = ${sign(size)};`);
-  e.emit(`c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}; c.lazy = ${ZF | SF | PF};`);
-  e.flags = undefined;
+  e.setFlags(`c.lOp = ${FlagOp.Logic}, c.lR = ${x}, c.lSign = ${sign(size)}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${ZF | SF | PF}`, undefined);
 }
 
 /** SHL/SAL/SHR/SAR r, imm (shift.ts's shift with a constant count; 0 changes nothing). */
@@ -469,14 +535,10 @@ function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): b
 }
 
 /** 0F B6/B7/BE/BF, as datamov.ts's movExtend. */
-function emitMovExtend(e: Emitter, d: Insn, k: number, eip: number, next: number): boolean {
+function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
   const srcSize = d.op & 1 ? 2 : 1;
   let v: string;
-  if (d.mod === 3) v = regRead(d.rm, srcSize);
-  else {
-    e.sync(eip, next);
-    v = memRead(e, k, d, srcSize);
-  }
+  v = d.mod === 3 ? regRead(d.rm, srcSize) : memRead(e, k, d, srcSize);
   if (d.op >= 0x1be) v = signed(v, srcSize);
   e.emit(regWrite(d.reg, d.size, d.size === 4 ? v : `(${v} ${mask(d.size)})`));
   return true;
@@ -485,13 +547,14 @@ function emitMovExtend(e: Emitter, d: Insn, k: number, eip: number, next: number
 /** Jcc/JMP: leaves the block for the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
 function emitJump(e: Emitter, d: Insn, eip: number, next: number, cond: string): void {
   const target = jumpTarget(d, next);
-  const taken = `if (${target} > c.segLimit[1]) { c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(target)}`;
+  const taken = `if (${target} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(target)}`;
   e.emit(cond === 'true' ? taken : `if (${cond}) { ${taken} }`);
 }
 
 /** E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before the push, then a static exit. */
 function emitCall(e: Emitter, d: Insn, eip: number, next: number): void {
   const target = d.size === 2 ? (next + d.imm) & 0xffff : (next + d.imm) >>> 0;
+  e.flushFlags();
   e.sync(eip, next);
   e.emit(`if (${target} > c.segLimit[1]) throw G(0);`);
   e.emit(`c.push(${next}, ${d.size});`);
@@ -534,6 +597,9 @@ function condition(e: Emitter, cc: number): string {
         break;
     }
   }
-  if (t === undefined) return `c.condition(${cc})`;
+  if (t === undefined) {
+    e.flushFlags();
+    return `c.condition(${cc})`;
+  }
   return negate ? `!(${t})` : t;
 }

@@ -8,10 +8,15 @@
  * answers most lookups with one array load.
  *
  * Code starts in the interpreter; a block start reached HOT_THRESHOLD
- * times is translated. Writes to a page holding translated code drop every
- * block of that page (the interpreter's code-page tracking tells us: CPU
- * stores, DMA and loaders alike). The cache is bounded: past MAX_BLOCKS it
- * is flushed whole, as QEMU does when its code buffer fills.
+ * times is translated. A write to a page holding translated code marks
+ * every block of that page dead (the interpreter's code-page tracking tells
+ * us: CPU stores, DMA and loaders alike), but keeps it: the next lookup of a
+ * dead block compares its guest bytes with RAM and revives it when they are
+ * unchanged. Kernel pages mix code and written data, and most such writes
+ * miss the code, so this saves interpreting and translating the block
+ * again (QEMU keeps a bitmap of the code bytes of a page for the same
+ * reason). The cache is bounded: past MAX_BLOCKS it is flushed whole, as
+ * QEMU does when its code buffer fills.
  *
  * Interrupts are taken between blocks. STI/MOV SS shadows and EFLAGS.TF
  * hand single instructions to the interpreter, which implements them.
@@ -54,6 +59,8 @@ interface CodePage {
 export interface JitStats {
   translated: number;
   invalidated: number;
+  /** Dead blocks found unchanged and run again. */
+  revived: number;
   flushes: number;
   blocksRun: number;
   liveBlocks: number;
@@ -71,7 +78,7 @@ export class Translator {
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
   executed = 0;
-  readonly stats: JitStats = { translated: 0, invalidated: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0 };
+  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0 };
 
   constructor(
     readonly cpu: Cpu,
@@ -177,10 +184,33 @@ export class Translator {
     if (b === undefined || b.eip !== eip || b.csBase !== csBase || b.mode !== mode || b.dead || b.frame !== frame) {
       b = this.pages[frame]?.blocks.get(lin & 0xfff);
       if (b === undefined || b.eip !== eip || b.csBase !== csBase || b.mode !== mode) return undefined;
+      if (b.dead && !this.revive(b, lin & 0xfff)) return undefined;
       this.jumpCache[slot] = b;
     }
     if (b.lastByte > c.segLimit[CS]!) return undefined;
     return b;
+  }
+
+  /**
+   * Brings back dead block `b` (at `off` in its page) if its page still
+   * holds the bytes it was decoded from, else drops it for good. Its page
+   * is then watched for writes again.
+   */
+  private revive(b: Block, off: number): boolean {
+    const ram = this.cpu.mmu.ram;
+    const base = b.frame * 4096 + off;
+    const code = b.code;
+    for (let i = 0; i < code.length; i++) {
+      if (ram[base + i] !== code[i]) {
+        this.pages[b.frame]!.blocks.delete(off);
+        this.liveBlocks--;
+        return false;
+      }
+    }
+    b.dead = false;
+    this.cpu.mmu.codePages[b.frame] = 1;
+    this.stats.revived++;
+    return true;
   }
 
   /**
@@ -262,7 +292,8 @@ export class Translator {
     }
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
-    const b = new Block(first, c.segBase[CS]!, mode, frame, lastByte, insns);
+    const start = frame * 4096 + (lin & 0xfff);
+    const b = new Block(first, c.segBase[CS]!, mode, frame, lastByte, insns, ram.slice(start, start + lastByte - first + 1));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
@@ -280,14 +311,14 @@ export class Translator {
     return b;
   }
 
-  /** Drops every block decoded from RAM page `frame` (its bytes changed). */
+  /** Marks every block decoded from RAM page `frame` dead (its bytes may be about to change); lookup may revive them. */
   invalidatePage(frame: number): void {
     const p = this.pages[frame];
     if (p === undefined) return;
-    for (const b of p.blocks.values()) b.dead = true;
-    this.stats.invalidated += p.blocks.size;
-    this.liveBlocks -= p.blocks.size;
-    this.pages[frame] = undefined;
+    for (const b of p.blocks.values()) {
+      if (!b.dead) this.stats.invalidated++;
+      b.dead = true;
+    }
   }
 
   /** Drops every block (cache full, or the CPU state was replaced). */
