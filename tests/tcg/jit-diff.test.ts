@@ -284,6 +284,38 @@ describe('translator: data stores into a code page', () => {
   });
 });
 
+describe('translator: stack fast path', () => {
+  it('a POP past the SS limit raises #SS inside a block with ESP, EIP and the pending flags as interpreted', () => {
+    // SS ends just below the initial ESP: pushes fit, the second POP reads past the limit.
+    const src = `
+      mov eax, 0x7fffffff
+      push eax
+      call sub
+      add eax, 1
+      pop ecx
+      cmp eax, ecx
+      pop edx
+      hlt
+    sub:
+      ret`;
+    const code = assemble(src, 32);
+    const run = (jit: boolean): TestMachine => {
+      const m = machine(code, 'pm32');
+      m.cpu.segLimit[2] = STACK - 1;
+      if (!jit) m.run(100_000);
+      else {
+        const t = new Translator(m.cpu, m.interp, 1);
+        for (let i = 0; i < 100 && !m.cpu.halted; i++) t.run(1000);
+      }
+      return m;
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(state(b)).toEqual(state(a));
+    expect(b.vector()).toBe(12);
+  });
+});
+
 describe('translator: decoder substitutions', () => {
   it('a LOCK prefix on a register MOV raises #UD inside a block, as interpreted', () => {
     const src = `

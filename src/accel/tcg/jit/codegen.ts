@@ -31,7 +31,7 @@
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
 import { OPCODES } from '../decoder.js';
-import { AF, ARITH_FLAGS, CF, OF, PF, SF, ZF } from '../constants.js';
+import { AF, ARITH_FLAGS, CF, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 
@@ -138,6 +138,9 @@ class Emitter {
   /** Segments read (bit s) and written (bit 8 + s) by fast-path accesses: their limits are fetched at entry. */
   private segments = 0;
 
+  /** Whether some fast path needs SS.B (a 32-bit stack) from block entry, as S32. */
+  stack32 = false;
+
   /** Names the block-entry fast-path limit of `seg` for reads or writes. */
   useSegment(seg: number, write: boolean): string {
     this.segments |= 1 << (write ? 8 + seg : seg);
@@ -148,6 +151,7 @@ class Emitter {
     if (this.loops) this.out.push('}');
     const prologue: string[] = [];
     if (this.segments) prologue.push('const RN = RQ(c), WN = WQ(c);');
+    if (this.stack32) prologue.push('const S32 = c.ss32;');
     for (let s = 0; s < 6; s++) {
       if (this.segments & (0x101 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
       if (this.segments & (1 << s)) prologue.push(`const SR${s} = FR(c, ${s});`);
@@ -286,15 +290,46 @@ function ramStore(index: string, size: number, v: string): string {
  * page holding code: those writes go through the MMU, which invalidates).
  */
 function fastIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean): string {
-  const seg = d.seg;
+  return fastIndexAt(e, k, d.seg, eaExpr(d), size, write, '');
+}
+
+/** fastIndex for offset `ea` in segment `seg`, also requiring `extra` (a condition ending in &&, or ''). */
+function fastIndexAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, extra: string): string {
   const limit = e.useSegment(seg, write);
-  e.emit(`const e${k} = ${eaExpr(d)}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
+  e.emit(`const e${k} = ${ea}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
   const code = write ? ` && CP[F[p${k}]] === 0` : '';
   e.emit(
-    `const i${k} = e${k} + ${size - 1} <= ${limit} && (I[p${k}] & ${write ? 'WN' : 'RN'}) === ${write ? 'WN' : 'RN'}${inPage}${code} ? F[p${k}] * 4096 + (l${k} & 0xfff) : -1;`,
+    `const i${k} = ${extra}e${k} + ${size - 1} <= ${limit} && (I[p${k}] & ${write ? 'WN' : 'RN'}) === ${write ? 'WN' : 'RN'}${inPage}${code} ? F[p${k}] * 4096 + (l${k} & 0xfff) : -1;`,
   );
   return `i${k}`;
+}
+
+/**
+ * PUSH of `v` (a local or constant) as Cpu.push: a 32-bit push on a 32-bit
+ * stack goes straight to RAM when the fast path allows, else Cpu.push
+ * (which stores before moving ESP, so a fault leaves ESP as it was).
+ */
+function emitPush(e: Emitter, k: number, v: string, size: number): void {
+  if (size !== 4) {
+    e.flushFlags();
+    e.sync(e.eip, e.next);
+    e.emit(`c.push(${v}, ${size});`);
+    e.emit(e.deadExit());
+    return;
+  }
+  e.stack32 = true;
+  const i = fastIndexAt(e, k, SS, '((r[4] - 4) >>> 0)', 4, true, 'S32 && ');
+  e.emit(`if (${i} >= 0) { V.setUint32(${i}, ${v}, true); r[4] = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} ${e.deadExit()} }`);
+}
+
+/** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
+function emitPop(e: Emitter, k: number): string {
+  e.stack32 = true;
+  const i = fastIndexAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
+  e.emit(`const v${k} = ${i} >= 0 ? V.getUint32(${i}, true) : ${e.slow('c.pop(4)')};`);
+  e.emit(`if (${i} >= 0) r[4] = (e${k} + 4) >>> 0;`);
+  return `v${k}`;
 }
 
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
@@ -376,7 +411,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       emitJump(e, d, eip, next, 'true');
       return true;
     case 0xe8:
-      emitCall(e, d, eip, next);
+      emitCall(e, d, k, eip, next);
       return true;
   }
   if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && d.mod === 3 && d.reg >= 4) {
@@ -392,16 +427,17 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
   }
   if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, op & 7, size, (op & 8) !== 0);
   if (op >= 0x50 && op <= 0x57) {
-    e.flushFlags();
-    e.sync(eip, next);
-    e.emit(`c.push(${regRead(op & 7, size)}, ${size});`);
-    e.emit(e.deadExit());
+    e.emit(`const v${k} = ${regRead(op & 7, size)};`); // PUSH ESP pushes ESP as it was
+    emitPush(e, k, `v${k}`, size);
     return true;
   }
   if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
-    e.flushFlags();
-    e.sync(eip, next);
-    e.emit(regWrite(op & 7, size, `c.pop(${size})`));
+    if (size === 4) e.emit(regWrite(op & 7, 4, emitPop(e, k)));
+    else {
+      e.flushFlags();
+      e.sync(eip, next);
+      e.emit(regWrite(op & 7, size, `c.pop(${size})`));
+    }
     return true;
   }
   if (isConditionalJump(d)) {
@@ -552,12 +588,10 @@ function emitJump(e: Emitter, d: Insn, eip: number, next: number, cond: string):
 }
 
 /** E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before the push, then a static exit. */
-function emitCall(e: Emitter, d: Insn, eip: number, next: number): void {
+function emitCall(e: Emitter, d: Insn, k: number, eip: number, next: number): void {
   const target = d.size === 2 ? (next + d.imm) & 0xffff : (next + d.imm) >>> 0;
-  e.flushFlags();
-  e.sync(eip, next);
-  e.emit(`if (${target} > c.segLimit[1]) throw G(0);`);
-  e.emit(`c.push(${next}, ${d.size});`);
+  e.emit(`if (${target} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${eip}; c.insnEsp = r[4]; throw G(0); }`);
+  emitPush(e, k, String(next), d.size);
   e.emit(e.exit(target));
 }
 
