@@ -39,6 +39,8 @@ export interface DriveConfig {
 export type ChardevBackend =
   | { kind: 'stdio'; signal: boolean }
   | { kind: 'null' }
+  /** A virtual console: shown by -display curses, else nowhere. */
+  | { kind: 'vc' }
   | { kind: 'file'; path: string; append: boolean }
   | { kind: 'pipe'; path: string }
   | {

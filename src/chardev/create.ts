@@ -10,6 +10,7 @@ import { NullChardev } from './null.js';
 import { PipeChardev } from './pipe.js';
 import { SocketChardev } from './socket.js';
 import { StdioChardev } from './stdio.js';
+import { VcChardev } from './vc.js';
 
 export interface ChardevHooks extends MuxHooks {
   /** Where notices such as "waiting for connection" go (default: stderr). */
@@ -33,6 +34,8 @@ async function openBackend(cfg: ChardevConfig, hooks: ChardevHooks): Promise<Cha
   switch (b.kind) {
     case 'null':
       return new NullChardev(cfg.id);
+    case 'vc':
+      return new VcChardev(cfg.id);
     case 'stdio':
       return new StdioChardev(cfg.id, b.signal);
     case 'file':

@@ -46,8 +46,8 @@ export function connectBackends(draft: Draft): Backends {
 
 /**
  * QEMU's default serial port and monitor: on stdio through one mux chardev
- * (`mon:stdio`) under -nographic, else on virtual consoles, which tsvm
- * cannot show (they become null chardevs). An explicit -serial or monitor
+ * (`mon:stdio`) under -nographic, else on virtual consoles, which
+ * -display curses shows (Esc-2, Esc-3). An explicit -serial or monitor
  * option, or -nodefaults, drops the matching default.
  */
 function addDefaultBackends(draft: Draft): void {

@@ -85,9 +85,8 @@ function backendFromOptions(backend: BackendName, opts: SubOptions): ChardevBack
     case 'stdio':
       return { kind: 'stdio', signal: opts.bool('signal') ?? true };
     case 'null':
-    // tsvm has no graphical console, so a virtual console shows nowhere: it is a null chardev.
     case 'vc':
-      return { kind: 'null' };
+      return { kind: backend };
     case 'file':
       return { kind: 'file', path: requirePath(opts, 'file'), append: opts.bool('append') ?? false };
     case 'pipe':
@@ -173,7 +172,8 @@ const LEGACY_PREFIXES_NOT_YET = ['udp', 'websocket', 'tn3270', ...CHARDEV_BACKEN
 
 function legacyBackend(spec: string): Omit<ChardevConfig, 'id'> {
   if (spec === 'stdio') return { backend: { kind: 'stdio', signal: true }, mux: false };
-  if (spec === 'null' || spec === 'vc' || spec.startsWith('vc:')) return { backend: { kind: 'null' }, mux: false };
+  if (spec === 'null') return { backend: { kind: 'null' }, mux: false };
+  if (spec === 'vc' || spec.startsWith('vc:')) return { backend: { kind: 'vc' }, mux: false };
   const [prefix = '', rest = ''] = /^([^:]*):(.*)$/s.exec(spec)?.slice(1) ?? [spec];
   switch (prefix) {
     case 'file':

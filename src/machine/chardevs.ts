@@ -8,6 +8,7 @@ import type { MachineConfig } from '../config.js';
 import type { Chardev } from '../chardev/chardev.js';
 import { createChardev } from '../chardev/create.js';
 import { MuxChardev } from '../chardev/mux.js';
+import { VcChardev } from '../chardev/vc.js';
 import type { Lifecycle } from './lifecycle.js';
 import { UserError } from './errors.js';
 
@@ -40,6 +41,12 @@ export class Chardevs {
     const slot = this.slotsTaken.get(id) ?? 0;
     this.slotsTaken.set(id, slot + 1);
     return chr.frontend(slot);
+  }
+
+  /** The virtual consoles in creation order: a display's consoles 2, 3, ... (QEMU's order: monitor, then serial ports). */
+  virtualConsoles(): VcChardev[] {
+    const backends = [...this.byId.values()].map((c) => (c instanceof MuxChardev ? c.backend : c));
+    return backends.filter((c): c is VcChardev => c instanceof VcChardev);
   }
 
   async closeAll(): Promise<void> {

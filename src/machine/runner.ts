@@ -49,7 +49,8 @@ function openDisplay(pc: Pc): CursesDisplay | undefined {
   const vga = pc.chip(Vga);
   const keyboard = pc.chip(I8042);
   if (pc.config.display !== 'curses' || !vga || !keyboard) return undefined;
-  return new CursesDisplay({ textScreen: () => vga.textScreen(), pressChord: (makes) => keyboard.pressChord(makes) });
+  const machine = { textScreen: () => vga.textScreen(), pressChord: (makes: readonly (readonly number[])[]) => keyboard.pressChord(makes) };
+  return new CursesDisplay(machine, pc.chardevs.virtualConsoles());
 }
 
 async function loop(pc: Pc): Promise<number> {

@@ -84,6 +84,7 @@ function chardevFilename(b: ChardevBackend): string {
   switch (b.kind) {
     case 'stdio':
     case 'null':
+    case 'vc':
       return b.kind;
     case 'file':
       return `file:${b.path}`;

@@ -14,10 +14,13 @@
  * on a US layout: printable ASCII (shifted where the character needs it),
  * control characters as Ctrl+letter (Ctrl-C goes to the guest, as in
  * QEMU's raw curses mode), the xterm/VT220 sequences for cursor, editing
- * and function keys, and Esc then a key as Alt+key. Esc then 1-9 (or
- * Alt-1..9) selects QEMU's consoles; tsvm has only the VGA console (1), so
- * the others are not shown. A lone Esc reaches the guest after ESC_DELAY_MS,
- * as curses' escape delay does.
+ * and function keys, and Esc then a key as Alt+key. A lone Esc reaches
+ * the guest after ESC_DELAY_MS, as curses' escape delay does.
+ *
+ * Esc then 1-9 (or Alt-1..9) selects a console as in QEMU: 1 is the VGA,
+ * 2 and on the virtual consoles (src/chardev/vc.ts) in creation order, by
+ * default the monitor (2) and the serial port (3). A virtual console gets
+ * the typed bytes as they are.
  */
 import { writeSync } from 'node:fs';
 import type { ReadStream } from 'node:tty';
@@ -67,11 +70,17 @@ const UNSHIFTED: Readonly<Record<string, string>> = {
   '`': 'grave_accent', '\\': 'backslash', ',': 'comma', '.': 'dot', '/': 'slash', ' ': 'spc',
 };
 
-/** What the display needs of the machine: the text screen, the keyboard, and what Esc-N selects. */
+/** What the display needs of the machine: the VGA's text screen and the keyboard. */
 export interface CursesTarget {
   textScreen(): TextScreen;
   /** Presses the keys together and releases them in reverse (set 2 make codes). */
   pressChord(makes: readonly (readonly number[])[]): void;
+}
+
+/** A text console after the VGA: what it shows, and where typed bytes go. */
+export interface VirtualConsole {
+  textScreen(): TextScreen;
+  type(data: Uint8Array): void;
 }
 
 export interface CursesStreams {
@@ -87,9 +96,12 @@ export class CursesDisplay {
   private readonly onData = (data: Buffer): void => this.fromTerminal(data);
   private closed = false;
   private left = false;
+  /** The console shown: 0 the VGA, n > 0 virtual console n - 1. */
+  private shownConsole = 0;
 
   constructor(
     private readonly target: CursesTarget,
+    private readonly consoles: readonly VirtualConsole[] = [],
     private readonly streams: CursesStreams = { stdin: process.stdin, stdout: process.stdout },
   ) {
     if (streams.stdin.isTTY) enterRawMode(streams.stdin as ReadStream);
@@ -123,7 +135,7 @@ export class CursesDisplay {
   /** Draws the cells that differ from what the terminal shows, then the cursor. */
   refresh(): void {
     if (this.closed) return;
-    const screen = this.target.textScreen();
+    const screen = this.shownConsole === 0 ? this.target.textScreen() : this.consoles[this.shownConsole - 1]!.textScreen();
     const full = this.shown?.length !== screen.cells.length;
     let out = full ? '\x1b[0m\x1b[2J' : '';
     let attr = -1;
@@ -131,7 +143,8 @@ export class CursesDisplay {
     for (let i = 0; i < screen.cells.length; i++) {
       const cell = screen.cells[i]!;
       if (!full && this.shown![i] === cell) continue;
-      if (i !== at) out += `\x1b[${Math.floor(i / screen.cols) + 1};${(i % screen.cols) + 1}H`;
+      // Each row starts with a cursor move: without line wrap the cursor stays in the last column.
+      if (i !== at || i % screen.cols === 0) out += `\x1b[${Math.floor(i / screen.cols) + 1};${(i % screen.cols) + 1}H`;
       if (cell >> 8 !== attr) {
         attr = cell >> 8;
         out += sgr(attr);
@@ -163,17 +176,35 @@ export class CursesDisplay {
     if (bytes.length === 1 && bytes[0] === ESC) {
       this.pendingEsc = setTimeout(() => {
         this.pendingEsc = undefined;
-        this.press(['esc']);
+        this.deliver(Uint8Array.of(ESC));
       }, ESC_DELAY_MS);
       return;
     }
-    for (const keys of decodeKeys(bytes)) this.press(keys);
+    // Esc-N selects console N; the bytes around it go to the console shown at the time.
+    let start = 0;
+    for (let i = 0; i + 1 < bytes.length; i++) {
+      const n = bytes[i + 1]! - 0x30;
+      if (bytes[i] !== ESC || n < 1 || n > 9) continue;
+      this.deliver(bytes.subarray(start, i));
+      this.selectConsole(n - 1);
+      start = i + 2;
+      i++;
+    }
+    this.deliver(bytes.subarray(start));
   }
 
-  private press(keys: string[]): void {
-    // Esc-1 (Alt-1) is this console; there are no others to switch to.
-    if (keys.length === 2 && keys[0] === 'alt' && /^[1-9]$/.test(keys[1]!)) return;
-    this.target.pressChord(keys.map((k) => SET2_MAKE_CODES[k]!));
+  private deliver(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (this.shownConsole > 0) return this.consoles[this.shownConsole - 1]!.type(bytes);
+    for (const keys of decodeKeys(bytes)) this.target.pressChord(keys.map((k) => SET2_MAKE_CODES[k]!));
+  }
+
+  /** Consoles that do not exist are not selected, as in QEMU. */
+  private selectConsole(index: number): void {
+    if (index > this.consoles.length || index === this.shownConsole) return;
+    this.shownConsole = index;
+    this.shown = undefined;
+    this.refresh();
   }
 }
 

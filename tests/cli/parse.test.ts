@@ -49,11 +49,11 @@ describe('defaults as QEMU pc gives them', () => {
     expect(c.action).toEqual({ reboot: 'reset', shutdown: 'poweroff', panic: 'shutdown' });
   });
 
-  it('puts the serial port and monitor on virtual consoles, which tsvm shows nowhere (null chardevs)', () => {
+  it('puts the serial port and monitor on virtual consoles (shown by -display curses)', () => {
     expect(c.serials).toEqual(['serial0']);
     expect(c.chardevs).toEqual([
-      { id: 'compat_monitor0', backend: { kind: 'null' }, mux: false },
-      { id: 'serial0', backend: { kind: 'null' }, mux: false },
+      { id: 'compat_monitor0', backend: { kind: 'vc' }, mux: false },
+      { id: 'serial0', backend: { kind: 'vc' }, mux: false },
     ]);
     expect(c.monitors).toEqual([{ chardev: 'compat_monitor0', mode: 'readline', pretty: false }]);
   });
@@ -332,7 +332,7 @@ describe('chardevs and their frontends', () => {
       { id: 'p', backend: { kind: 'pipe', path: 'fifo' }, mux: false },
       { id: 's', backend: { kind: 'socket', host: '127.0.0.1', port: 5555, server: true, wait: false, telnet: true }, mux: false },
       { id: 'u', backend: { kind: 'socket', path: '/tmp/u.sock', server: false, wait: false, telnet: false, reconnect: 2 }, mux: false },
-      { id: 'v', backend: { kind: 'null' }, mux: false },
+      { id: 'v', backend: { kind: 'vc' }, mux: false },
     ]);
   });
 

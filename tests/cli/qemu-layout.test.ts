@@ -20,9 +20,8 @@ requireTool(QEMU, 'qemu-system-x86');
 const dir = mkdtempSync(join(tmpdir(), 'tsvm-chardevs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** QEMU's chardev `filename` reduced to tsvm's backend kinds; a virtual console is a null chardev in tsvm. */
+/** QEMU's chardev `filename` reduced to tsvm's backend kinds. */
 function qemuKind(filename: string): string {
-  if (filename === 'vc') return 'null';
   if (filename.startsWith('disconnected:')) return 'socket';
   return filename;
 }
