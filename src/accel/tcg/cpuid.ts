@@ -20,6 +20,12 @@ export interface CpuModelInfo {
 }
 
 const VENDOR = 'GenuineIntel';
+/**
+ * CPUID.1:ECX bit 31, "running under a hypervisor": QEMU sets it on every
+ * model, and guests rely on it (Linux skips probing for a PMU it would only
+ * find broken: "PMU not available due to virtualization").
+ */
+const CPUID_1_ECX_HYPERVISOR = 0x8000_0000;
 
 function str4(s: string, at: number): number {
   let v = 0;
@@ -37,7 +43,7 @@ export function cpuModelInfo(name: string = DEFAULT_CPU_MODEL): CpuModelInfo {
       case 0:
         return [1, str4(VENDOR, 0), str4(VENDOR, 8), str4(VENDOR, 4)];
       case 1:
-        return [signature, 0, 0, id.features >>> 0];
+        return [signature, 0, CPUID_1_ECX_HYPERVISOR, id.features >>> 0];
       case 0x8000_0000:
         return [maxExt, 0, 0, 0];
       case 0x8000_0001:
