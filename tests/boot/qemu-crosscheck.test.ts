@@ -22,6 +22,7 @@ import { ensureLinuxGuest } from './guest-images.js';
 import { driveGuest, type GuestRun } from '../../images/linux/check-guest.mjs';
 import { PM_BASE, directBootArgs } from './qemu-direct-boot.js';
 import { requireTool } from '../helpers/tools.js';
+import { slowTestsEnabled } from '../helpers/slow.js';
 
 requireTool('qemu-system-i386', 'qemu-system-x86');
 requireTool('nasm', 'nasm');
@@ -82,8 +83,8 @@ describe('Linux loader + ACPI tables under qemu-system-i386', () => {
   }, 180_000);
 
   // The KVM path (64-bit entry) and a MADT with two CPUs and an IOAPIC: a
-  // second, slower boot with a larger download, so only on request.
-  it.runIf(process.env.TSVM_SLOW_TESTS)('enters Debian 12 amd64 at startup_64 and brings up 2 CPUs from our MADT', async () => {
+  // second, slower boot with a larger download: part of the long sweep.
+  it.runIf(slowTestsEnabled('Debian amd64 with 2 CPUs under qemu-system-x86_64'))('enters Debian 12 amd64 at startup_64 and brings up 2 CPUs from our MADT', async () => {
     const run = await bootUnderQemu(dir, { arch: 'amd64', qemu: 'qemu-system-x86_64', long64: true, cpus: 2, ioapic: true }, [
       'uname -m',
       'grep -c ^processor /proc/cpuinfo',

@@ -27,11 +27,7 @@ function commandLine(emulator: string[], guest: LinuxGuest): string[] {
   return [...emulator, '-m', '256', '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', 'console=ttyS0', '-nographic'];
 }
 
-/** Booting Linux on the software CPU is a long run: part of the slow sweep (TSVM_SLOW_TESTS=1). */
-const slow = process.env.TSVM_SLOW_TESTS === '1';
-if (!slow) console.log('Debian i386 boot test: runs with TSVM_SLOW_TESTS=1 (a long software-CPU boot)');
-
-describe.runIf(slow)('Debian i386 Linux under -accel tcg', () => {
+describe('Debian i386 Linux under -accel tcg', () => {
   let guest: LinuxGuest;
   let tsvm: GuestRun;
 
