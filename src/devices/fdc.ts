@@ -663,7 +663,7 @@ export class Fdc {
     const format = this.readableFormat(unit);
     if (!format || cylinder >= format.chs.cylinders) return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_MISSING_AM, 0), true);
     if (this.media[unit]!.readOnly) return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_NOT_WRITABLE, 0), true);
-    if (this.nonDma()) {
+    if (this.nonDma() && count > 0) {
       s.phase = 'execution';
       s.data = new Array<number>(count * 4).fill(0);
       s.dataPos = 0;
