@@ -15,7 +15,7 @@ import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multi
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
 import { createBuiltinBios } from '../boot/bios/index.js';
-import { attachPcFwCfg, findVgaRom, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
+import { attachPcFwCfg, findVgaRom, linuxForFirmware, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
 import type { Disks } from './disks.js';
 import { optionError } from './errors.js';
@@ -105,7 +105,8 @@ function firmware(config: MachineConfig, image: Uint8Array, path: string, kernel
       mem.addRom('bios', 0x1_0000_0000 - image.length, image);
     },
     attachDevices(bus) {
-      attachPcFwCfg(bus.io, bus.mem, config, vgaRom, kernel);
+      const linux = kernel && guarded(() => linuxForFirmware(kernel, bus.mem), (err) => linuxErrorSource(err, config, kernel.path));
+      attachPcFwCfg(bus.io, bus.mem, config, vgaRom, linux);
     },
     load(mem) {
       mem.writeBytes(0x10_0000 - low.length, low);

@@ -7,7 +7,8 @@
  * rest of a Linux boot under TCG takes minutes), next to qemu-system-i386
  * with the same SeaBIOS. Then the ROM itself, as SeaBIOS checks it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SEABIOS, runQemu, runTsvm } from './harness.js';
@@ -41,6 +42,26 @@ describe.each(EMULATORS)('SeaBIOS -kernel under $name -accel tcg', ({ run }) => 
     expect(parseInt(end!, 16) - parseInt(start!, 16)).toBeGreaterThan(0);
     expect(parseInt(end!, 16)).toBeLessThan(256 << 20);
   }, 300_000);
+});
+
+describe('SeaBIOS -kernel that does not fit', () => {
+  it('says which file does not fit in one line and exits 1, as the direct boot does', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tsvm-linuxboot-'));
+    try {
+      const initrd = path.join(dir, 'big.img');
+      writeFileSync(initrd, '');
+      truncateSync(initrd, 40 << 20);
+      const kernel = path.join(LINUX, 'vmlinuz');
+      const big = await runTsvm(['-bios', SEABIOS, '-m', '48', '-kernel', kernel, '-initrd', initrd, '-nographic'], { timeoutMs: 30_000 });
+      expect(big.stderr).toMatch(new RegExp(`^tsvm: -initrd ${initrd}: initrd is too large, cannot support \\(max: \\d+, need ${40 << 20}\\)\n$`));
+      expect(big.status).toBe(1);
+      const small = await runTsvm(['-bios', SEABIOS, '-m', '8', '-kernel', kernel, '-nographic'], { timeoutMs: 30_000 });
+      expect(small.stderr).toMatch(/^tsvm: -kernel \S+vmlinuz: not enough RAM for this kernel \(it needs \d+ MiB\)\n$/);
+      expect(small.status).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('the linuxboot option ROM', () => {

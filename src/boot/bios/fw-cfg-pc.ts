@@ -27,7 +27,6 @@ import { E820_RAM, type E820Entry } from '../e820.js';
 import { linuxFirmwareHandoff, type LinuxFirmwareHandoff } from '../linux.js';
 import { isMultiboot } from '../multiboot.js';
 import { readUserFile } from '../../machine/user-files.js';
-import { optionError } from '../../machine/errors.js';
 import { buildLinuxbootRom, LINUXBOOT_ROM_NAME } from './linuxboot-rom.js';
 
 const COM1 = 0x3f8;
@@ -65,7 +64,7 @@ export function attachPcFwCfg(
   mem: AddressSpace,
   config: MachineConfig,
   vgaRom: Uint8Array | undefined,
-  kernel?: FirmwareKernel,
+  linux?: LinuxFirmwareHandoff,
 ): FwCfg {
   const fw = new FwCfg(io);
   fw.setItem(FW_CFG.RAM_SIZE, le(config.memoryBytes, 8));
@@ -76,16 +75,13 @@ export function attachPcFwCfg(
   fw.addFile('etc/e820', e820File(ramMap(mem)));
   if (config.nographic) fw.addFile('etc/sercon-port', le(COM1, 2));
   if (vgaRom) fw.addFile(`vgaroms/${VGA_ROM_NAME}`, vgaRom);
-  if (kernel) addLinuxBoot(fw, handoff(kernel, mem.lowRamTop - FIRMWARE_HIGH_RESERVE));
+  if (linux) addLinuxBoot(fw, linux);
   return fw;
 }
 
-function handoff({ path, kernel, initrd, cmdline }: FirmwareKernel, ramTop: number): LinuxFirmwareHandoff {
-  try {
-    return linuxFirmwareHandoff(kernel, initrd, cmdline, ramTop);
-  } catch (err) {
-    throw optionError('-kernel', path, err);
-  }
+/** The kernel's pieces and their places in this machine's RAM; throws the loader's error for a kernel, initrd or command line that does not fit. */
+export function linuxForFirmware({ kernel, initrd, cmdline }: FirmwareKernel, mem: AddressSpace): LinuxFirmwareHandoff {
+  return linuxFirmwareHandoff(kernel, initrd, cmdline, mem.lowRamTop - FIRMWARE_HIGH_RESERVE);
 }
 
 /** QEMU's -kernel items (x86_load_linux), the option ROM that reads them, and a boot order that runs it first. */
