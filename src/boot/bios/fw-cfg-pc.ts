@@ -33,9 +33,9 @@ const COM1 = 0x3f8;
 const VGA_ROM_NAME = 'vgabios-isavga.bin';
 const FOUR_GIB = 0x1_0000_0000;
 /**
- * RAM at the top of low memory the initrd keeps clear of: SeaBIOS puts its
- * ACPI tables and high-memory zone there (BUILD_MAX_HIGHTABLE, 256 KiB) and
- * QEMU, which gives SeaBIOS its tables, keeps 160 KiB; a margin above both.
+ * RAM at the top of low memory the initrd keeps clear of: SeaBIOS builds
+ * its ACPI tables and keeps other allocations there (QEMU likewise leaves
+ * room below the top for the firmware's tables). 1 MiB is a wide margin.
  */
 const FIRMWARE_HIGH_RESERVE = 0x10_0000;
 
