@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-packages=(nasm gcc qemu-system-x86 qemu-utils socat syslinux syslinux-common isolinux mtools xorriso cpio seabios gdb linux-libc-dev acpica-tools tmux)
+packages=(nasm gcc qemu-system-x86 qemu-utils socat syslinux syslinux-common isolinux mtools xorriso cpio seabios gdb linux-libc-dev acpica-tools kmod xz-utils tmux)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -8,8 +8,13 @@
 #   images/build/linux-amd64/{vmlinuz,initramfs.cpio.gz}  amd64 kernel + amd64 busybox
 #   images/build/d-i-i386/{linux,initrd.gz}                the netboot installer
 #
+# The busybox initramfs also carries the kernel's modules for an IDE disk
+# with a FAT filesystem (MODULES below, with their dependencies), so
+# `modprobe -a ata_piix sd_mod vfat` in the guest reaches /dev/sda.
+#
 # Idempotent: a guest whose files already exist is not rebuilt (delete its
-# directory to force a rebuild); downloaded .debs are kept in images/build/debs.
+# directory to force a rebuild) unless this script changed since it was
+# built; downloaded .debs are kept in images/build/debs.
 # Needs root for `dpkg --add-architecture`/`apt-get update` and for the
 # /dev/console node in the initramfs.
 set -euo pipefail
@@ -21,6 +26,12 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 PROMPT='~ # '
 BANNER='tsvm-guest: init ready'
+# The PIIX3 IDE function (ata_piix, as QEMU's i440FX guests use), SCSI disks
+# and FAT with the code pages a default vfat mount asks for.
+MODULES=(ata_piix sd_mod vfat nls_cp437 nls_ascii nls_iso8859-1)
+# A busybox guest records the recipe it was built from: any edit to this
+# script rebuilds it.
+RECIPE=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
 
 die() {
   echo "images/linux/build.sh: $*" >&2
@@ -33,6 +44,8 @@ need_tools() {
     case $tool in
       dpkg-deb) pkg=dpkg ;;
       flock) pkg=util-linux ;;
+      depmod | modprobe) pkg=kmod ;;
+      xz) pkg=xz-utils ;;
       *) pkg=$tool ;;
     esac
     command -v "$tool" >/dev/null || die "'$tool' is not installed (apt-get install -y $pkg)"
@@ -124,6 +137,31 @@ make_rootfs() {
   mknod -m 600 "$dir/dev/console" c 5 1
 }
 
+# Copies MODULES and everything they need (dependencies and softdeps, as
+# the host's kmod resolves them from the unpacked kernel KTREE) into DIR's
+# /lib/modules, uncompressed because busybox's insmod may lack xz support,
+# and indexes them with the host's depmod for busybox's modprobe.
+install_modules() {
+  local dir=$1 ktree=$2 version mod path rel
+  version=$(ls "$ktree/lib/modules")
+  [[ $(wc -w <<<"$version") == 1 ]] || die "expected one kernel version in the package, found: $version"
+  depmod -b "$ktree" "$version" || die "depmod failed on the unpacked kernel"
+  local paths
+  paths=$(for mod in "${MODULES[@]}"; do
+    modprobe -d "$ktree" -S "$version" --show-depends "$mod" || die "module $mod not in the kernel package"
+  done | awk '$1 == "insmod" { print $2 }' | sort -u) || exit 1
+  for path in $paths; do
+    rel=${path#"$ktree"/}
+    mkdir -p "$dir/$(dirname "$rel")"
+    case $path in
+      *.ko.xz) xz -dc "$path" >"$dir/${rel%.xz}" ;;
+      *) cp "$path" "$dir/$rel" ;;
+    esac
+  done
+  cp "$ktree/lib/modules/$version"/modules.{builtin,builtin.modinfo,order} "$dir/lib/modules/$version/"
+  depmod -b "$dir" "$version" || die "depmod failed on the initramfs modules"
+}
+
 # Packs DIR as a gzipped newc cpio with files owned by root and dated at the
 # epoch, so the same packages always give the same bytes.
 pack_initramfs() {
@@ -136,7 +174,7 @@ pack_initramfs() {
 # build_busybox_guest ARCH KERNEL_METAPACKAGE OUTDIR
 build_busybox_guest() {
   local arch=$1 meta=$2 out=$3
-  if [[ -s $out/vmlinuz && -s $out/initramfs.cpio.gz ]]; then
+  if [[ -s $out/vmlinuz && -s $out/initramfs.cpio.gz && $(cat "$out/RECIPE" 2>/dev/null) == "$RECIPE" ]]; then
     echo "up to date: $out"
     return
   fi
@@ -153,9 +191,11 @@ build_busybox_guest() {
   vmlinuz=$(ls "$tmp"/kernel/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
   [[ -n $vmlinuz ]] || die "$kdeb has no /boot/vmlinuz-*"
   make_rootfs "$tmp/root" "$tmp/busybox/bin/busybox"
+  install_modules "$tmp/root" "$tmp/kernel"
   pack_initramfs "$tmp/root" "$out/initramfs.cpio.gz"
   cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
   echo "$kpkg + busybox-static:$arch" >"$out/SOURCES"
+  echo "$RECIPE" >"$out/RECIPE"
   echo "built: $out ($kpkg)"
 }
 
@@ -182,7 +222,7 @@ build_debian_installer() {
 
 main() {
   local what=${1:-i386}
-  need_tools apt-get apt-cache dpkg dpkg-deb cpio gzip flock
+  need_tools apt-get apt-cache dpkg dpkg-deb cpio gzip flock depmod modprobe xz
   # Parallel test workers may all ask for the same guest: one builds, the rest wait and find it built.
   mkdir -p "$BUILD"
   exec 9>"$BUILD/.build.lock"
