@@ -5,6 +5,7 @@ import { A20Gate } from '../../src/io/a20.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { Lifecycle } from '../../src/machine/lifecycle.js';
+import { initPicsAsBios } from './pc-chips.js';
 
 function setup() {
   const io = new PortBus();
@@ -27,7 +28,7 @@ function setup() {
     while (status() & 0x01) bytes.push(io.read(0x60, 1));
     return bytes;
   };
-  return { io, irq, a20, lifecycle, kbc, status, command, writeData, readData, drain };
+  return { io, pic, irq, a20, lifecycle, kbc, status, command, writeData, readData, drain };
 }
 
 describe('i8042 controller', () => {
@@ -94,6 +95,24 @@ describe('i8042 controller', () => {
     expect(readData()).toBe(0xf0);
     expect(readData()).toBe(0x1c);
     expect(irq.level(1)).toBe(false);
+  });
+
+  it('gives an edge-triggered PIC one interrupt per byte when keys come faster than the guest reads them', () => {
+    const { io, pic, kbc, command, writeData } = setup();
+    initPicsAsBios(io);
+    command(0x60);
+    writeData(0x41); // translate to set 1, keyboard interrupt on
+    kbc.pressChord([SET2_MAKE_CODES.t!]);
+    kbc.pressChord([SET2_MAKE_CODES.s!]);
+    kbc.pressChord([SET2_MAKE_CODES.v!]);
+    // A BIOS keyboard handler: one byte per interrupt, then EOI.
+    const seen: number[] = [];
+    while (pic.hasInterrupt()) {
+      expect(pic.acknowledge()).toBe(0x09);
+      seen.push(io.read(0x60, 1));
+      io.write(0x20, 1, 0x20);
+    }
+    expect(seen).toEqual([0x14, 0x94, 0x1f, 0x9f, 0x2f, 0xaf]);
   });
 
   it('translates set 2 to set 1 when the command byte says so', () => {
