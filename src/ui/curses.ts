@@ -22,7 +22,6 @@
  * default the monitor (2) and the serial port (3). A virtual console gets
  * the typed bytes as they are.
  */
-import { writeSync } from 'node:fs';
 import type { ReadStream } from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import type { TextScreen } from '../devices/vga.js';
@@ -85,7 +84,7 @@ export interface VirtualConsole {
 
 export interface CursesStreams {
   stdin: Readable & { isTTY?: boolean };
-  stdout: Writable & { isTTY?: boolean; fd?: number };
+  stdout: Writable & { isTTY?: boolean };
 }
 
 export class CursesDisplay {
@@ -105,6 +104,8 @@ export class CursesDisplay {
     private readonly streams: CursesStreams = { stdin: process.stdin, stdout: process.stdout },
   ) {
     if (streams.stdin.isTTY) enterRawMode(streams.stdin as ReadStream);
+    // The terminal may go away (hangup): keep running and drop the output, as the stdio chardev does.
+    streams.stdout.on('error', () => {});
     onTerminalRestore(() => this.leave());
     // Alternate screen, default colours, clear, no line wrap at the right margin.
     this.output('\x1b[?1049h\x1b[0m\x1b[2J\x1b[?7l');
@@ -159,11 +160,9 @@ export class CursesDisplay {
     this.output(out + cursor);
   }
 
+  /** Node writes to a terminal synchronously (on Linux), so this also works from process 'exit'. */
   private output(text: string): void {
-    const { stdout } = this.streams;
-    // A TTY takes writes synchronously; writeSync also works from process 'exit'.
-    if (typeof stdout.fd === 'number') writeSync(stdout.fd, text);
-    else stdout.write(text);
+    this.streams.stdout.write(text);
   }
 
   private fromTerminal(data: Uint8Array): void {
