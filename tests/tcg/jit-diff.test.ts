@@ -316,6 +316,65 @@ describe('translator: stack fast path', () => {
   });
 });
 
+describe('translator: RET and its inline cache', () => {
+  const runBoth = (src: string, setup: (m: TestMachine) => void = () => {}): [TestMachine, TestMachine] => {
+    const code = assemble(src, 32);
+    const run = (jit: boolean): TestMachine => {
+      const m = machine(code, 'pm32');
+      setup(m);
+      if (!jit) m.run(100_000);
+      else {
+        const t = new Translator(m.cpu, m.interp, 1);
+        for (let i = 0; i < 100 && !m.cpu.halted; i++) t.run(1000);
+      }
+      return m;
+    };
+    return [run(false), run(true)];
+  };
+
+  it('one routine returning to two call sites alternately, with RET imm16, returns to each', () => {
+    const [a, b] = runBoth(`
+      mov ecx, 20
+      xor ebx, ebx
+    top:
+      push ecx
+      call twice
+      add ebx, eax
+      test ecx, 1
+      jz .even
+      push ecx
+      call twice
+      sub ebx, 3
+    .even:
+      dec ecx
+      jnz top
+      hlt
+    twice:
+      mov eax, [esp + 4]
+      add eax, eax
+      ret 4`);
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[4]).toBe(STACK);
+  });
+
+  it('a RET past the CS limit raises #GP with ESP unmoved and the pending flags, as interpreted', () => {
+    const [a, b] = runBoth(
+      `
+      push 0x200000
+      cmp eax, ebx
+      ret
+      hlt`,
+      (m) => {
+        m.cpu.segLimit[1] = 0xfffff;
+        m.cpu.regs[0] = 5;
+        m.cpu.regs[3] = 7;
+      },
+    );
+    expect(state(b)).toEqual(state(a));
+    expect(b.vector()).toBe(13);
+  });
+});
+
 describe('translator: decoder substitutions', () => {
   it('a LOCK prefix on a register MOV raises #UD inside a block, as interpreted', () => {
     const src = `

@@ -35,6 +35,14 @@ export class Block {
   /** Blocks the static exits lead to, valid while the MMU generation is linkGen (chaining). */
   readonly links: (Block | undefined)[] = [];
   linkGen = -1;
+  /**
+   * Inline cache of a block ending in a near RET or indirect near JMP/CALL:
+   * the block its last run left for, valid for the same EIP while the MMU
+   * generation is targetGen and the CPL targetCpl (near transfers keep CS).
+   */
+  target: Block | undefined = undefined;
+  targetGen = -1;
+  targetCpl = -1;
 
   constructor(
     /** EIP of the first instruction (blocks are keyed by physical address, checked against EIP). */
@@ -50,7 +58,16 @@ export class Block {
     readonly insns: readonly Insn[],
     /** The guest bytes it was decoded from: a block whose page was written is revived if they are unchanged. */
     readonly code: Uint8Array,
-  ) {}
+  ) {
+    this.nearIndirect = endsInNearIndirect(insns[insns.length - 1]!);
+  }
+
+  /** Whether the last instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
+  readonly nearIndirect: boolean;
+}
+
+function endsInNearIndirect(d: Insn): boolean {
+  return d.op === 0xc3 || d.op === 0xc2 || (d.op === 0xff && (d.reg === 2 || d.reg === 4));
 }
 
 function notCompiled(): number {

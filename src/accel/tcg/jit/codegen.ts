@@ -209,7 +209,7 @@ export function blockSource(b: BlockShape): string {
       if (k < last && mayWriteMemory(d)) e.emit(e.deadExit());
     }
     if (mayChangeStack(d)) e.espStale = true;
-    if (k === last && d.op !== 0xeb && d.op !== 0xe9 && d.op !== 0xe8) {
+    if (k === last && !LEAVES_ITSELF.has(d.op)) {
       // Falling off the end is a static exit; after a handler EIP is whatever it made it.
       e.emit(specialised ? e.exit(next) : `B.exit = -1; return n + ${k + 1};`);
     }
@@ -217,6 +217,9 @@ export function blockSource(b: BlockShape): string {
   });
   return e.finish();
 }
+
+/** Specialised forms that end the block with their own exit. */
+const LEAVES_ITSELF = new Set([0xeb, 0xe9, 0xe8, 0xc3, 0xc2]);
 
 function eipAfter(b: BlockShape, k: number): number {
   let eip = b.eip;
@@ -413,6 +416,10 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0xe8:
       emitCall(e, d, k, eip, next);
       return true;
+    case 0xc3:
+    case 0xc2:
+      emitRet(e, d, k);
+      return true;
   }
   if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && d.mod === 3 && d.reg >= 4) {
     return emitShift(e, k, d.reg, d.rm, size, (op <= 0xc1 ? d.imm : 1) & 0x1f);
@@ -593,6 +600,31 @@ function emitCall(e: Emitter, d: Insn, k: number, eip: number, next: number): vo
   e.emit(`if (${target} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${eip}; c.insnEsp = r[4]; throw G(0); }`);
   emitPush(e, k, String(next), d.size);
   e.emit(e.exit(target));
+}
+
+/**
+ * C3/C2: RET near (control.ts's retNear). A 32-bit return on a 32-bit stack
+ * pops its target straight from RAM when the fast path allows (#GP past the
+ * CS limit with ESP unmoved); otherwise the handler runs. EIP then comes
+ * from the stack: an exit the dispatcher looks up (or finds in the block's
+ * inline cache of its last target).
+ */
+function emitRet(e: Emitter, d: Insn, k: number): void {
+  const leave = `B.exit = -1; return n + ${e.done};`;
+  const handler = `c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; h${k}(c, d${k}); ${leave}`;
+  if (d.size !== 4) {
+    e.emit(`${e.flagStores()}${handler}`);
+    return;
+  }
+  e.stack32 = true;
+  const i = fastIndexAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
+  const pop = d.op === 0xc2 ? 4 + d.imm : 4;
+  e.emit(`if (${i} >= 0) {`);
+  e.emit(`const t${k} = V.getUint32(${i}, true);`);
+  e.emit(`if (t${k} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
+  e.emit(`r[4] = (e${k} + ${pop}) >>> 0; ${e.flagStores()}c.eip = t${k}; ${leave}`);
+  e.emit(`}`);
+  e.emit(`${e.flagStores()}${handler}`);
 }
 
 /**

@@ -110,7 +110,7 @@ export class Translator {
           prev = undefined;
         }
         if (c.halted || interp.shutdown) return StopReason.Halted;
-        const b = prev !== undefined && prev.exit >= 0 ? this.successor(prev) : this.lookup(c);
+        const b = prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev) : prev.nearIndirect ? this.target(prev) : this.lookup(c);
         if (b !== undefined) {
           const n = this.runBlock(b);
           left -= n > 0 ? n : 1;
@@ -149,6 +149,26 @@ export class Translator {
         prev.linkGen = gen;
       }
       prev.links[exit] = b;
+    }
+    return b;
+  }
+
+  /**
+   * The block at CS:EIP after `prev`, which ended in a near RET or indirect
+   * JMP/CALL: its inline cache when it left for the same EIP last time under
+   * the same TLB generation and CPL (CS is the one `prev` ran under: near
+   * transfers keep it), else looked up and cached.
+   */
+  private target(prev: Block): Block | undefined {
+    const c = this.cpu;
+    const gen = c.mmu.generation;
+    const t = prev.target;
+    if (t !== undefined && t.eip === c.eip && !t.dead && prev.targetGen === gen && prev.targetCpl === c.cpl && t.lastByte <= c.segLimit[CS]!) return t;
+    const b = this.lookup(c);
+    if (b !== undefined) {
+      prev.target = b;
+      prev.targetGen = gen;
+      prev.targetCpl = c.cpl;
     }
     return b;
   }
