@@ -44,7 +44,7 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
   const r = pick(regs);
   const r2 = pick(regs);
   const i = imm() & (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
-  switch (next() % 29) {
+  switch (next() % 31) {
     case 0:
       return `mov ${r}, ${r2}`;
     case 1:
@@ -110,6 +110,13 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
       const l = label();
       const body = [0, 1, 2].map(() => randomStraightInsn(next, depth));
       return `mov dword [ebp + 1000], ${1 + (next() % 5)}\n${l}:\n${body.join('\n')}\ndec dword [ebp + 1000]\njnz ${l}`;
+    }
+    case 29:
+    case 30: {
+      // MOV AL/AX/EAX to or from an absolute address (the moffs forms A0-A3).
+      const acc = size === 4 ? 'eax' : size === 2 ? 'ax' : 'al';
+      const abs = `${kw} [${DATA + (next() % 250)}]`;
+      return next() & 1 ? `mov ${acc}, ${abs}` : `mov ${abs}, ${acc}`;
     }
     default: {
       const l = label();

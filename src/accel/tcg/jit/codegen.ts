@@ -2,11 +2,12 @@
  * JavaScript for a translation block.
  *
  * Every instruction either calls its handler (threaded code: the handler is
- * the one definition of its semantics) or, for the hottest forms (MOV, LEA,
- * the ALU group, INC/DEC, PUSH/POP r, MOVZX/MOVSX, SHL/SHR/SAR by a
- * constant, 32-bit IMUL, Jcc/JMP/CALL rel), is emitted as specialised
- * JavaScript with the decoded fields folded into constants, memory operands
- * through an inline TLB fast path (memory.ts). The
+ * the one definition of its semantics) or, for the hottest forms (MOV
+ * including moffs, LEA, the ALU group, INC/DEC, PUSH/POP r, MOVZX/MOVSX,
+ * SHL/SHR/SAR by a constant, 32-bit IMUL, Jcc/JMP/CALL rel, RET near), is
+ * emitted as specialised JavaScript with the decoded fields folded into
+ * constants, memory and 32-bit stack operands through an inline TLB fast
+ * path (memory.ts). The
  * specialised forms must compute exactly what their handlers compute (same
  * CpuFault at the same point, same lazy-flag record); the randomized
  * differential test in tests/tcg/jit-diff.test.ts is what keeps them equal.
@@ -393,6 +394,15 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     case 0x8b:
       if (!mem) e.emit(regWrite(d.reg, size, regRead(d.rm, size)));
       else e.emit(regWrite(d.reg, size, memRead(e, k, d, size)));
+      return true;
+    case 0xa0:
+    case 0xa1:
+      // MOV AL/eAX, moffs: the decoder leaves the offset in disp with no base or index.
+      e.emit(regWrite(0, size, memRead(e, k, d, size)));
+      return true;
+    case 0xa2:
+    case 0xa3:
+      memWrite(e, k, d, size, regRead(0, size));
       return true;
     case 0x8d:
       if (!mem) return false;
