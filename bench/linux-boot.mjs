@@ -5,7 +5,9 @@
 // side by side). For each: time from start to the shell prompt, a busybox
 // shell loop of 200,000 iterations, and md5sum of 16 MiB; wall time and
 // the host CPU time the emulator used (v86 and tsvm keep JS compiler and
-// GC threads busy too). Ratios are tsvm over each peer.
+// GC threads busy too), and each emulator's peak resident memory. For tsvm
+// also its translation cache at the end (`info jit` through the Ctrl-A c
+// monitor). Ratios are tsvm over each peer.
 //
 // Usage: npm run build && node bench/linux-boot.mjs [timeout seconds per boot, default 600]
 // Exports runLinuxBootBench() for bench/run.mjs.
@@ -29,6 +31,16 @@ const PEERS = {
   qemu: ['qemu-system-i386', '-accel', 'tcg', '-m', '256', '-kernel', kernel, '-initrd', initrd, '-append', CMDLINE, '-nographic'],
   v86: [process.execPath, join(root, 'bench/v86-console.mjs'), kernel, initrd, CMDLINE, '256'],
 };
+
+/** Peak resident set of a process in MiB (VmHWM, from /proc), NaN when gone. */
+function peakRssMiB(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
 
 /** Host CPU seconds used so far by a process (user + system, from /proc). */
 function cpuSeconds(pid) {
@@ -74,6 +86,15 @@ async function measure(name, argv, timeoutSeconds) {
       pos = await until(PROMPT, await until(cmd, pos));
       result[label] = { wall: (performance.now() - w0) / 1000, cpu: cpuSeconds(child.pid) - c0 };
     }
+    result.peakRss = peakRssMiB(child.pid);
+    if (name === 'tsvm') {
+      // Ctrl-A c switches the -nographic terminal to the monitor.
+      child.stdin.write('\x01c');
+      pos = await until('(qemu) ', pos);
+      child.stdin.write('info jit\n');
+      const end = await until('(qemu) ', await until('guest insns', pos));
+      result.jit = out.slice(pos, end).split('\n').filter((l) => /^(TB count|TB avg|TBs translated|guest insns)/.test(l)).map((l) => l.trim().replace(/\s+/g, ' '));
+    }
   } catch (err) {
     result.ok = false;
     result.error = err.message;
@@ -95,6 +116,8 @@ export async function runLinuxBootBench(timeoutSeconds = 600) {
     );
     lines.push(`  ${label.padEnd(14)} ${cells.join('  ')}  | ${ratios.join('  ')}`);
   }
+  lines.push(`  peak RSS (MiB, 256 MiB guest): ${Object.values(results).map((r) => `${r.name} ${r.peakRss?.toFixed(0) ?? '-'}`).join('  ')}`);
+  if (results.tsvm.jit) lines.push(`  tsvm translation cache: ${results.tsvm.jit.join('; ')}`);
   for (const r of Object.values(results)) if (!r.ok) lines.push(`  ${r.name}: ${r.error}`);
   return lines.join('\n');
 }
