@@ -468,6 +468,7 @@ export class Piix3IsaBridge extends PciFunction {
 
 /** PIIX IDE timing registers: bit 15 of IDETIM (0x40 primary, 0x42 secondary) enables the legacy decode. */
 const PIIX_IDETIM = 0x40;
+const IDETIM_IDE_DECODE = 0x8000;
 const BUS_MASTER_BAR = 4;
 
 /**
@@ -475,6 +476,11 @@ const BUS_MASTER_BAR = 4;
  * ISA ports and IRQs 14/15 (programming interface 0x80: bus-master capable,
  * neither channel native). BAR4 is the 16-byte bus-master I/O block; the IDE
  * controller hooks `onBusMasterMapped` to serve it.
+ *
+ * Both channels' IDETIM decode enables start set. The chip resets them to 0
+ * and QEMU leaves them to the firmware (SeaBIOS sets both), but a kernel
+ * booted directly with -kernel runs no firmware, and Linux's ata_piix
+ * silently ignores a channel whose enable bit is clear.
  */
 export class Piix3Ide extends PciFunction {
   private busMasterListener: ((base: number | undefined) => void) | undefined;
@@ -483,11 +489,13 @@ export class Piix3Ide extends PciFunction {
     super({ vendor: 0x8086, device: 0x7010, revision: 0x00, classCode: 0x010180 });
     this.set16(PCI_STATUS, STATUS_DEVSEL_MEDIUM | STATUS_FAST_BACK_TO_BACK);
     this.defineBar(BUS_MASTER_BAR, { kind: 'io', size: 16 });
+    this.set16(PIIX_IDETIM, IDETIM_IDE_DECODE);
+    this.set16(PIIX_IDETIM + 2, IDETIM_IDE_DECODE);
   }
 
   /** Whether the guest left the channel's legacy decode on (IDETIM bit 15). */
   channelEnabled(channel: 0 | 1): boolean {
-    return (this.get16(PIIX_IDETIM + 2 * channel) & 0x8000) !== 0;
+    return (this.get16(PIIX_IDETIM + 2 * channel) & IDETIM_IDE_DECODE) !== 0;
   }
 
   onBusMasterMapped(listener: (base: number | undefined) => void): void {
