@@ -477,10 +477,8 @@ const BUS_MASTER_BAR = 4;
  * neither channel native). BAR4 is the 16-byte bus-master I/O block; the IDE
  * controller hooks `onBusMasterMapped` to serve it.
  *
- * Both channels' IDETIM decode enables start set. The chip resets them to 0
- * and QEMU leaves them to the firmware (SeaBIOS sets both), but a kernel
- * booted directly with -kernel runs no firmware, and Linux's ata_piix
- * silently ignores a channel whose enable bit is clear.
+ * Both channels' IDETIM decode enables reset to 0, as on the chip and in
+ * QEMU: firmware turns them on (src/boot/pci-setup.ts where tsvm is the firmware).
  */
 export class Piix3Ide extends PciFunction {
   private busMasterListener: ((base: number | undefined) => void) | undefined;
@@ -489,8 +487,6 @@ export class Piix3Ide extends PciFunction {
     super({ vendor: 0x8086, device: 0x7010, revision: 0x00, classCode: 0x010180 });
     this.set16(PCI_STATUS, STATUS_DEVSEL_MEDIUM | STATUS_FAST_BACK_TO_BACK);
     this.defineBar(BUS_MASTER_BAR, { kind: 'io', size: 16 });
-    this.set16(PIIX_IDETIM, IDETIM_IDE_DECODE);
-    this.set16(PIIX_IDETIM + 2, IDETIM_IDE_DECODE);
   }
 
   /** Whether the guest left the channel's legacy decode on (IDETIM bit 15). */

@@ -14,6 +14,7 @@ import { loadLinux } from '../boot/linux.js';
 import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multiboot.js';
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
+import { enableLegacyIde } from '../boot/pci-setup.js';
 import { createBuiltinBios } from '../boot/bios/index.js';
 import { attachPcFwCfg, findVgaRom, linuxForFirmware, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
@@ -26,8 +27,12 @@ export interface BootImage {
   mapFirmware(mem: AddressSpace): void;
   /** Registers the firmware's own devices (the built-in BIOS's service port), before the first load(). */
   attachDevices?(bus: MachineBus, disks: Disks): void;
-  /** Copies images into guest memory and returns the boot vCPU's starting state. */
-  load(mem: AddressSpace): CpuState;
+  /**
+   * Copies images into guest memory, leaves the chips as the firmware would
+   * hand them over where tsvm is the firmware, and returns the boot vCPU's
+   * starting state.
+   */
+  load(bus: MachineBus): CpuState;
 }
 
 /** ACPI PM block base and SCI line shared with src/devices/acpi-pm.ts. */
@@ -51,7 +56,8 @@ function directKernel(config: MachineConfig, path: string): BootImage {
     const modules = config.initrd ? readMultibootModules(config.initrd) : [];
     return {
       mapFirmware() {},
-      load(mem) {
+      load({ mem, io }) {
+        enableLegacyIde(io);
         const e820 = pcE820Map(mem, []);
         return guarded(() => loadMultiboot(mem, { kernel, modules, cmdline, e820 }), () => ['-kernel', path]);
       },
@@ -61,7 +67,8 @@ function directKernel(config: MachineConfig, path: string): BootImage {
   const cmdline = append;
   return {
     mapFirmware() {},
-    load(mem) {
+    load({ mem, io }) {
+      enableLegacyIde(io);
       const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, pmBase: PM_BASE, sciIrq: SCI_IRQ }) : undefined;
       const e820 = pcE820Map(mem, acpi?.reserved ?? []);
       return guarded(() => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }), (err) => linuxErrorSource(err, config, path));
@@ -108,7 +115,7 @@ function firmware(config: MachineConfig, image: Uint8Array, path: string, kernel
       const linux = kernel && guarded(() => linuxForFirmware(kernel, bus.mem), (err) => linuxErrorSource(err, config, kernel.path));
       attachPcFwCfg(bus.io, bus.mem, config, vgaRom, linux);
     },
-    load(mem) {
+    load({ mem }) {
       mem.writeBytes(0x10_0000 - low.length, low);
       return resetCpuState();
     },

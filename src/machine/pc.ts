@@ -88,7 +88,7 @@ export class Pc {
   }
 
   applyBootState(): void {
-    this.accel.vcpus[0]!.setState(this.boot.load(this.bus.mem));
+    this.accel.vcpus[0]!.setState(this.boot.load(this.bus));
     this.accel.writePlatformTables?.();
   }
 

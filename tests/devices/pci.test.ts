@@ -80,14 +80,13 @@ describe('PCI configuration mechanism #1 and the i440FX/PIIX functions', () => {
     expect(read(0x09, 0x10)).toBe(0); // legacy mode: BAR0-3 unused
   });
 
-  it('starts with both IDE channels decoding (IDETIM bit 15), as firmware leaves them for Linux\'s ata_piix, and keeps them across reset', () => {
+  it('resets both IDE channels\' legacy decode (IDETIM bit 15) to off, for firmware to turn on', () => {
     const { pci, read, write } = setup();
-    expect(read(0x09, 0x40)).toBe(0x8000_8000);
-    expect([pci.ide.channelEnabled(0), pci.ide.channelEnabled(1)]).toEqual([true, true]);
-    write(0x09, 0x40, 2, 0x0000);
-    expect(pci.ide.channelEnabled(0)).toBe(false);
+    expect(read(0x09, 0x40)).toBe(0);
+    write(0x09, 0x40, 2, 0x8000);
+    expect([pci.ide.channelEnabled(0), pci.ide.channelEnabled(1)]).toEqual([true, false]);
     pci.bus.reset();
-    expect(read(0x09, 0x40)).toBe(0x8000_8000);
+    expect(read(0x09, 0x40)).toBe(0);
   });
 
   it('masks the command register and clears status error bits by writing ones', () => {

@@ -27,6 +27,7 @@ import { SystemService } from './int15-system.js';
 import { KeyboardService } from './int16-keyboard.js';
 import { TimeService } from './int1a-time.js';
 import { PciBios } from './pci-bios.js';
+import { enableLegacyIde } from '../pci-setup.js';
 import { BootService } from './int19-boot.js';
 import { BDA } from './bda.js';
 
@@ -40,7 +41,7 @@ export interface AcpiPlacement {
 export interface BuiltinBios {
   mapFirmware(mem: AddressSpace): void;
   attachDevices(bus: MachineBus, disks: Disks): void;
-  load(mem: AddressSpace): CpuState;
+  load(bus: MachineBus): CpuState;
 }
 
 interface Services {
@@ -60,8 +61,9 @@ export function createBuiltinBios(config: MachineConfig, acpi: AcpiPlacement): B
     attachDevices(bus, disks) {
       services = attachServices(config, rom, bus, disks);
     },
-    load(mem) {
+    load({ mem, io }) {
       if (!services) throw new Error('built-in BIOS: load() before attachDevices()');
+      enableLegacyIde(io);
       mem.writeBytes(ROM_BASE, rom.image);
       const tables = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, pmBase: acpi.pmBase, sciIrq: acpi.sciIrq }) : undefined;
       services.system.setMemoryMap(pcE820Map(mem, tables?.reserved ?? []));
