@@ -86,7 +86,6 @@ async function measure(name, argv, timeoutSeconds) {
       pos = await until(PROMPT, await until(cmd, pos));
       result[label] = { wall: (performance.now() - w0) / 1000, cpu: cpuSeconds(child.pid) - c0 };
     }
-    result.peakRss = peakRssMiB(child.pid);
     if (name === 'tsvm') {
       // Ctrl-A c switches the -nographic terminal to the monitor.
       child.stdin.write('\x01c');
@@ -99,6 +98,7 @@ async function measure(name, argv, timeoutSeconds) {
     result.ok = false;
     result.error = err.message;
   } finally {
+    result.peakRss = peakRssMiB(child.pid);
     child.kill('SIGKILL');
     await exited;
   }
