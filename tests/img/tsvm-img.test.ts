@@ -341,7 +341,11 @@ describe('advisory locking, compatible with QEMU', () => {
     const file = qemuMadeImage(tempDir(), '1.1');
     const qemu = spawn('qemu-io', ['-c', 'sleep 3000', file], { stdio: 'ignore' });
     try {
-      await new Promise((r) => setTimeout(r, 700));
+      // Wait until qemu-io really holds its lock (qemu-img info then cannot get the shared one).
+      const deadline = Date.now() + 30_000;
+      while (!/Failed to get shared "write" lock/.test(qemuImg(['info', file]).stderr) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const r = img(['snapshot', '-c', 's', file]);
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/Failed to get "write" lock|Failed to get shared "write" lock/);
