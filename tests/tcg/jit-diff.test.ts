@@ -291,6 +291,54 @@ describe('translator: data stores into a code page', () => {
   });
 });
 
+describe('translator: code at EIPs from 0x80000000 up (where kernels live)', () => {
+  it('a block whose code was patched while it was dead is not revived with its old bytes', () => {
+    // The same patch as above, run through a 4 MiB alias at 0x80000000: the
+    // kept bytes of multi-instruction blocks up there once came out empty
+    // (EIP turned negative), so any dead block was revived and Linux ran
+    // static_cpu_has() sites as they were before apply_alternatives().
+    const src = `
+      HIGH equ 0x80000000
+      mov dword [0x100000], 0x83
+      mov dword [0x100000 + (HIGH >> 22) * 4], 0x83
+      mov eax, cr4
+      or eax, 0x10
+      mov cr4, eax
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      mov eax, HIGH + high
+      jmp eax
+    high:
+      mov ecx, 6
+      xor ebx, ebx
+    top:
+      add dword [counter], 1
+      call bump
+      cmp ecx, 2
+      jne .keep
+      mov byte [bump + 2], 100
+    .keep:
+      dec ecx
+      jnz top
+      mov eax, [counter]
+      hlt
+    bump:
+      add ebx, 1
+      ret
+    counter:
+      dd 0`;
+    const code = assemble(src, 32);
+    const a = interpreted(code, 0);
+    const { m: b } = translated(code, 0);
+    expect(a.cpu.eip >>> 0).toBeGreaterThan(0x8000_0000);
+    expect(b.cpu.regs[3]).toBe(5 + 100);
+    expect(state(b)).toEqual(state(a));
+  });
+});
+
 describe('translator: stack fast path', () => {
   it('a POP past the SS limit raises #SS inside a block with ESP, EIP and the pending flags as interpreted', () => {
     // SS ends just below the initial ESP: pushes fit, the second POP reads past the limit.

@@ -306,7 +306,9 @@ export class Translator {
       if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
       insns.push(d);
       lastByte = eip + d.len - 1;
-      eip = (eip + d.len) & wrap;
+      // Unsigned: `& 0xffff_ffff` would turn EIPs from 0x80000000 up (every kernel address) negative,
+      // and with them lastByte, the bytes kept for revive() and the CS-limit check.
+      eip = mode === 1 ? (eip + d.len) >>> 0 : (eip + d.len) & wrap;
       off += d.len;
       if (!continuesBlock(d)) break;
     }
