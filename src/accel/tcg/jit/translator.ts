@@ -30,7 +30,7 @@ import { type Interpreter, StopReason } from '../interp.js';
 import { decode, type ByteSource } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
-import { ATTR_DB, CS, ESP, IF, TF } from '../constants.js';
+import { ATTR_DB, CS, ESP, IF, RF, TF } from '../constants.js';
 import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { continuesBlock } from './block-rules.js';
@@ -100,7 +100,10 @@ export class Translator {
     // The block that just ran and left by a static exit: its successor may be linked.
     let prev: Block | undefined;
     while (left > 0) {
-      if (c.interruptShadow || c.flags & TF) {
+      // One instruction at a time through the interpreter where it does per-instruction work
+      // blocks skip: the STI/MOV SS shadow, single-step (TF), RF (cleared after the next
+      // instruction) and armed debug registers (checked around each instruction).
+      if (c.interruptShadow || c.flags & (TF | RF) || c.debugArmed) {
         interp.step();
         left--;
         prev = undefined;
