@@ -130,8 +130,8 @@ export class TcgAccelerator implements Accelerator {
   /** Runs about `budget` guest instructions, translated or interpreted. */
   runChunk(budget: number): StopReason {
     if (this.debugRunner) return this.debugRunner(budget);
-    // Breakpoints in DR7 are checked by the interpreter only.
-    return this.jit && !this.cpu.debugArmed ? this.jit.run(budget) : this.interp.run(budget);
+    // The translator steps through the interpreter itself while DR7 arms a breakpoint.
+    return this.jit ? this.jit.run(budget) : this.interp.run(budget);
   }
 
   /** Guest instructions executed so far. */
