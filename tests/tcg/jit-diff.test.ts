@@ -258,11 +258,8 @@ describe('translator: self-modifying code', () => {
   });
 });
 
-describe('translator: data stores into a code page', () => {
-  it('blocks of a page whose data was written are revived unchanged, and a later code patch still takes effect', () => {
-    // The loop body shares its page with a counter it stores to on every
-    // pass; on the last pass it also patches the ADD's immediate.
-    const src = `
+/** A loop that stores to a counter on its own code page every pass and, once, patches the ADD in bump: EBX ends at 5 + 100. */
+const PATCH_LOOP = `
       mov ecx, 6
       xor ebx, ebx
     top:
@@ -281,6 +278,12 @@ describe('translator: data stores into a code page', () => {
       ret
     counter:
       dd 0`;
+
+describe('translator: data stores into a code page', () => {
+  it('blocks of a page whose data was written are revived unchanged, and a later code patch still takes effect', () => {
+    // The loop body shares its page with a counter it stores to on every
+    // pass; on the last pass it also patches the ADD's immediate.
+    const src = PATCH_LOOP;
     const code = assemble(src, 32);
     const a = interpreted(code, 0);
     const { m: b, jit } = translated(code, 0);
@@ -312,24 +315,7 @@ describe('translator: code at EIPs from 0x80000000 up (where kernels live)', () 
       mov eax, HIGH + high
       jmp eax
     high:
-      mov ecx, 6
-      xor ebx, ebx
-    top:
-      add dword [counter], 1
-      call bump
-      cmp ecx, 2
-      jne .keep
-      mov byte [bump + 2], 100
-    .keep:
-      dec ecx
-      jnz top
-      mov eax, [counter]
-      hlt
-    bump:
-      add ebx, 1
-      ret
-    counter:
-      dd 0`;
+    ${PATCH_LOOP}`;
     const code = assemble(src, 32);
     const a = interpreted(code, 0);
     const { m: b } = translated(code, 0);
