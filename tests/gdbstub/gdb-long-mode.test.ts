@@ -12,10 +12,9 @@
  * offers it through KVM_CAP_SET_GUEST_DEBUG2).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import type { TsvmRun } from '../helpers/tsvm-process.js';
 import { requireTool } from '../helpers/tools.js';
-import { buildGuests } from '../kvm/harness.js';
+import { buildGuests, kvmUnavailable } from '../kvm/harness.js';
 import { gdbBatch, startStopped } from './gdb-batch.js';
 
 requireTool('gdb', 'gdb');
@@ -36,7 +35,10 @@ async function startLongTimer(): Promise<number> {
   return port;
 }
 
-describe.skipIf(!existsSync('/dev/kvm'))('gdb against a long-mode guest under -accel kvm', () => {
+const noKvm = kvmUnavailable();
+if (noKvm) console.warn(`tests/gdbstub: skipping the long-mode gdb session: ${noKvm}`);
+
+describe.skipIf(noKvm !== undefined)('gdb against a long-mode guest under -accel kvm', () => {
   it('uses the x86-64 description, breaks in 64-bit code, shows 64-bit registers, decodes 64-bit code, steps and detaches', async () => {
     const port = await startLongTimer();
     const out = gdbBatch(port, [
