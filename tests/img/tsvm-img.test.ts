@@ -339,7 +339,9 @@ describe('advisory locking, compatible with QEMU', () => {
 
   test('tsvm-img refuses an image QEMU has open for writing', async () => {
     const file = qemuMadeImage(tempDir(), '1.1');
-    const qemu = spawn('qemu-io', ['-c', 'sleep 3000', file], { stdio: 'ignore' });
+    // qemu-io's sleep is in milliseconds: hold the image for ten minutes (killed below), not 3 s, which a
+    // loaded CI machine could spend before tsvm-img even starts.
+    const qemu = spawn('qemu-io', ['-c', 'sleep 600000', file], { stdio: 'ignore' });
     try {
       // Wait until qemu-io really holds its lock (qemu-img info then cannot get the shared one).
       const deadline = Date.now() + 30_000;
