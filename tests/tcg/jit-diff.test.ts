@@ -325,6 +325,70 @@ describe('translator: code at EIPs from 0x80000000 up (where kernels live)', () 
   });
 });
 
+describe('translator: one block for every linear alias of its code', () => {
+  it('a routine run through two mappings of its page is translated once and pushes each alias its own return address', () => {
+    // Physical 0-4 MiB appears at 0 (the program), 0x40000000 and
+    // 0x80000000: the routine, a loop with a CALL, runs through the first
+    // alias, the program halts, then it runs through the second. The
+    // helper records the return address it sees, which must be the alias's.
+    const src = `
+      mov dword [0x100000], 0x83
+      mov dword [0x100000 + (0x40000000 >> 22) * 4], 0x83
+      mov dword [0x100000 + (0x80000000 >> 22) * 4], 0x83
+      mov eax, cr4
+      or eax, 0x10
+      mov cr4, eax
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      mov ebp, ${DATA}
+      mov eax, 0x40000000 + routine
+      call eax
+      mov [ebp + 4], eax
+      hlt
+      mov eax, 0x80000000 + routine
+      call eax
+      mov [ebp + 8], eax
+      hlt
+    routine:
+      mov ecx, 5
+      xor eax, eax
+    .loop:
+      add eax, ecx
+      call helper
+      dec ecx
+      jnz .loop
+      ret
+    helper:
+      add eax, 100
+      mov edx, [esp]
+      mov [ebp + 12 + ecx * 4], edx
+      ret`;
+    const code = assemble(src, 32);
+    const a = machine(code, 'pm32');
+    a.run(100_000);
+    a.cpu.halted = false;
+    a.run(100_000);
+    const b = machine(code, 'pm32');
+    const jit = new Translator(b.cpu, b.interp, 1);
+    const runToHlt = () => {
+      for (let i = 0; i < 100 && !b.cpu.halted; i++) jit.run(1000);
+    };
+    runToHlt();
+    const firstAlias = jit.stats.translated;
+    expect(b.mem.read32(DATA + 16) >>> 0).toBeGreaterThan(0x4000_0000); // a return address in the first alias
+    b.cpu.halted = false;
+    runToHlt();
+    expect(state(b)).toEqual(state(a));
+    expect(b.mem.read32(DATA + 4)).toBe(15 + 500);
+    expect(b.mem.read32(DATA + 16) >>> 0).toBeGreaterThan(0x8000_0000); // and now in the second
+    // Only the program's two new blocks (the call through the second alias, the store after it).
+    expect(jit.stats.translated - firstAlias).toBe(2);
+  });
+});
+
 describe('translator: stack fast path', () => {
   it('a POP past the SS limit raises #SS inside a block with ESP, EIP and the pending flags as interpreted', () => {
     // SS ends just below the initial ESP: pushes fit, the second POP reads past the limit.

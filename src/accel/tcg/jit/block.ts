@@ -32,29 +32,35 @@ export class Block {
   fn: BlockFn = notCompiled;
   /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere). */
   exit = -1;
-  /** Blocks the static exits lead to, valid while the MMU generation is linkGen (chaining). */
+  /**
+   * Blocks the static exits lead to, valid while the MMU generation is
+   * linkGen and the block is entered at the same CS base and EIP, linkCs and
+   * linkEip (a block serves every linear alias of its bytes; its exits'
+   * targets depend on which one). This is chaining.
+   */
   readonly links: (Block | undefined)[] = [];
   linkGen = -1;
+  linkCs = -1;
+  linkEip = -1;
   /**
    * Inline cache of a block ending in a near RET or indirect near JMP/CALL:
-   * the block its last run left for, valid for the same EIP while the MMU
-   * generation is targetGen and the CPL targetCpl (near transfers keep CS).
+   * the block its last run left for, valid for the same linear target while
+   * the MMU generation is targetGen and the CPL targetCpl.
    */
   target: Block | undefined = undefined;
+  targetLin = -1;
   targetGen = -1;
   targetCpl = -1;
 
   constructor(
-    /** EIP of the first instruction (blocks are keyed by physical address, checked against EIP). */
-    readonly eip: number,
-    /** Code segment base the block was decoded under: EIP + csBase gives the page it came from. */
-    readonly csBase: number,
     /** CS.D the block was decoded in. */
     readonly mode: number,
     /** RAM page index the block was decoded from. */
     readonly frame: number,
-    /** Highest EIP + length - 1 in the block: must lie within the CS limit. */
-    readonly lastByte: number,
+    /** Offset of its first byte in that page (blocks are keyed by physical address). */
+    readonly offset: number,
+    /** Length in bytes - 1: the block fits a code segment when entry EIP + span lies within the limit. */
+    readonly span: number,
     readonly insns: readonly Insn[],
     /** The guest bytes it was decoded from: a block whose page was written is revived if they are unchanged. */
     readonly code: Uint8Array,
@@ -64,6 +70,19 @@ export class Block {
 
   /** Whether the last instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
   readonly nearIndirect: boolean;
+}
+
+/** Whether `b` may run from EIP `eip` under CS limit `limit` (and, in 16-bit code, without wrapping past 0xffff). */
+export function fitsSegment(b: Block, eip: number, limit: number): boolean {
+  const end = eip + b.span;
+  return end <= limit && (b.mode === 1 || end <= 0xffff);
+}
+
+/** Lets go of the blocks `b` refers to (it is leaving the cache): a chain of dropped blocks would otherwise keep every one ever compiled alive. */
+export function dropBlock(b: Block): void {
+  b.dead = true;
+  b.links.length = 0;
+  b.target = undefined;
 }
 
 function endsInNearIndirect(d: Insn): boolean {
@@ -82,7 +101,8 @@ export function compileBlock(b: Block, mmu: Mmu): void {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
   });
-  const factory = new Function(...params, `return function block_${b.eip.toString(16)}(c) {\n${blockSource(b)}\n};`) as (
+  const phys = b.frame * 4096 + b.offset;
+  const factory = new Function(...params, `return function block_${phys.toString(16)}(c) {\n${blockSource(b)}\n};`) as (
     ...a: unknown[]
   ) => BlockFn;
   b.fn = factory(...args);

@@ -28,6 +28,13 @@
  * Self-modifying code: fast-path stores never touch a page holding code
  * (memory.ts), so only the slow paths and handlers can kill the block; the
  * `B.dead` check follows just those.
+ *
+ * Position independence: the code never holds an absolute EIP. Every EIP it
+ * stores or compares is the EIP the block was entered at (`E`, read once)
+ * plus a constant, wrapped to the instruction's width, so one block serves
+ * every linear address its physical bytes are mapped at: the same library
+ * page in each process, placed anywhere by ASLR (QEMU's x86 TBs are
+ * PC-relative for the same reason).
  */
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
@@ -48,38 +55,42 @@ interface FlagLocals {
 }
 
 export interface BlockShape {
-  readonly eip: number;
   readonly mode: number;
   readonly insns: readonly Insn[];
 }
 
+/** EIP `off` bytes from the block's entry EIP (E), wrapped to 32 bits or (`wide` false) 16. */
+function pc(off: number, wide: boolean): string {
+  const sum = off === 0 ? 'E' : off > 0 ? `E + ${off}` : `E - ${-off}`;
+  if (!wide) return `((${sum}) & 0xffff)`;
+  return off === 0 ? 'E' : `((${sum}) >>> 0)`;
+}
+
 class Emitter {
-  readonly out: string[] = ['const r = c.regs;', 'let n = 0;'];
+  readonly out: string[] = ['const r = c.regs;', 'const E = c.eip;', 'let n = 0;'];
   flags: FlagLocals | undefined;
   /** ESP may differ from c.insnEsp (true at entry: the previous block may have moved it). */
   espStale = true;
   /** Instructions executed in this pass once the current one completes. */
   done = 0;
-  /** EIP of the current instruction, and after it. */
-  eip = 0;
-  next = 0;
+  /** EIP of the current instruction, and after it, as expressions of E. */
+  eip = 'E';
+  next = 'E';
+
   /** The current flag record's stores as one comma expression, not yet emitted. */
   private pending: string | undefined;
 
-  constructor(
-    private readonly start: number,
-    private readonly loops: boolean,
-  ) {
+  constructor(private readonly loops: boolean) {
     if (loops) this.out.push('let loops = 0;', 'for (;;) {');
   }
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
 
-  /** Leaves the block for `target` (or loops when it is the block's own start). */
-  exit(target: number): string {
+  /** Leaves the block for EIP `target` (an expression of E), or loops when `toStart` (it is E itself). */
+  exit(target: string, toStart = false): string {
     const leave = `${this.flagStores()}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (this.loops && target === this.start) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.flagStores()}n += ${this.done}; continue; } ${leave}`;
+    if (this.loops && toStart) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.flagStores()}n += ${this.done}; continue; } ${leave}`;
     return leave;
   }
 
@@ -172,8 +183,8 @@ class Emitter {
    * the instruction. Specialised code never reads c.eip, and the dispatcher
    * takes a fault's EIP from insnEip.
    */
-  sync(insnEip: number, next: number, handler = false): void {
-    this.emit(handler ? `c.insnEip = ${insnEip}; c.eip = ${next};` : `c.insnEip = ${insnEip};`);
+  sync(handler = false): void {
+    this.emit(handler ? `c.insnEip = ${this.eip}; c.eip = ${this.next};` : `c.insnEip = ${this.eip};`);
     if (this.espStale) {
       this.emit('c.insnEsp = r[4];');
       this.espStale = false;
@@ -193,18 +204,19 @@ const LOOP_ITERATIONS = 256;
  * to its own start loops in JavaScript.
  */
 export function blockSource(b: BlockShape): string {
-  const e = new Emitter(b.eip, b.insns.some((d, k) => jumpTarget(d, eipAfter(b, k)) === b.eip));
+  const wide = b.mode === 1;
+  const e = new Emitter(b.insns.some((d, k) => jumpsToStart(d, offsetAfter(b, k), wide)));
   const last = b.insns.length - 1;
-  let eip = b.eip;
+  let off = 0;
   b.insns.forEach((d, k) => {
-    const next = eipAfter(b, k);
+    const next = offsetAfter(b, k);
     e.done = k + 1;
-    e.eip = eip;
-    e.next = next;
-    const specialised = emitSpecialised(e, d, k, eip, next);
+    e.eip = pc(off, wide);
+    e.next = pc(next, wide);
+    const specialised = emitSpecialised(e, d, k, next, wide);
     if (!specialised) {
       e.flushFlags();
-      e.sync(eip, next, true);
+      e.sync(true);
       e.emit(`h${k}(c, d${k});`);
       e.flags = undefined;
       if (k < last && mayWriteMemory(d)) e.emit(e.deadExit());
@@ -212,9 +224,9 @@ export function blockSource(b: BlockShape): string {
     if (mayChangeStack(d)) e.espStale = true;
     if (k === last && !LEAVES_ITSELF.has(d.op)) {
       // Falling off the end is a static exit; after a handler EIP is whatever it made it.
-      e.emit(specialised ? e.exit(next) : `B.exit = -1; return n + ${k + 1};`);
+      e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${k + 1};`);
     }
-    eip = next;
+    off = next;
   });
   return e.finish();
 }
@@ -222,22 +234,37 @@ export function blockSource(b: BlockShape): string {
 /** Specialised forms that end the block with their own exit. */
 const LEAVES_ITSELF = new Set([0xeb, 0xe9, 0xe8, 0xc3, 0xc2]);
 
-function eipAfter(b: BlockShape, k: number): number {
-  let eip = b.eip;
-  for (let i = 0; i <= k; i++) eip += b.insns[i]!.len;
-  return (b.mode === 1 ? eip >>> 0 : eip & 0xffff) >>> 0;
+/** Bytes from the block's start to the end of instruction k. */
+function offsetAfter(b: BlockShape, k: number): number {
+  let off = 0;
+  for (let i = 0; i <= k; i++) off += b.insns[i]!.len;
+  return off;
 }
 
 function isJump(d: Insn): boolean {
   return isConditionalJump(d) || d.op === 0xeb || d.op === 0xe9;
 }
 
-/** Target of a Jcc/JMP rel (control.ts's jumpRelative), or -1 for other instructions. */
-function jumpTarget(d: Insn, next: number): number {
-  if (!isJump(d)) return -1;
+/** Displacement of a Jcc/JMP rel from the next instruction (control.ts's jumpRelative). */
+function jumpDisplacement(d: Insn): number {
   const dispSize = d.op === 0xeb || (d.op >= 0x70 && d.op <= 0x7f) ? 1 : d.o32 ? 4 : 2;
-  const disp = dispSize === 1 ? (d.imm << 24) >> 24 : dispSize === 2 ? (d.imm << 16) >> 16 : d.imm | 0;
-  return d.o32 ? (next + disp) >>> 0 : (next + disp) & 0xffff;
+  return dispSize === 1 ? (d.imm << 24) >> 24 : dispSize === 2 ? (d.imm << 16) >> 16 : d.imm | 0;
+}
+
+/** Target of a Jcc/JMP rel ending `next` bytes into the block, as an expression of E (wrapped to the operand size). */
+function jumpTarget(d: Insn, next: number): string {
+  return pc(next + jumpDisplacement(d), d.o32);
+}
+
+/**
+ * Whether `d` is a Jcc/JMP rel back to the block's own start, whatever EIP
+ * the block is entered at: a 32-bit target wraps like the block's EIP in
+ * either mode; a 16-bit one only in 16-bit code.
+ */
+function jumpsToStart(d: Insn, next: number, wide: boolean): boolean {
+  if (!isJump(d)) return false;
+  const rel = next + jumpDisplacement(d);
+  return d.o32 ? rel >>> 0 === 0 : !wide && (rel & 0xffff) === 0;
 }
 
 // ---- operand expressions ------------------------------------------------------
@@ -317,7 +344,7 @@ function fastIndexAt(e: Emitter, k: number, seg: number, ea: string, size: numbe
 function emitPush(e: Emitter, k: number, v: string, size: number): void {
   if (size !== 4) {
     e.flushFlags();
-    e.sync(e.eip, e.next);
+    e.sync();
     e.emit(`c.push(${v}, ${size});`);
     e.emit(e.deadExit());
     return;
@@ -355,7 +382,7 @@ function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void
  * Emits `d` as inline JavaScript if it is one of the specialised forms;
  * returns false (emitting nothing) otherwise.
  */
-function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: number): boolean {
+function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boolean): boolean {
   // The decoder may have given the record another handler (#UD for a misplaced LOCK): that one is the semantics.
   if (d.exec !== OPCODES[d.op]?.exec) return false;
   const op = d.op;
@@ -421,10 +448,10 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
       return emitMovExtend(e, d, k);
     case 0xeb:
     case 0xe9:
-      emitJump(e, d, eip, next, 'true');
+      emitJump(e, d, next, wide, 'true');
       return true;
     case 0xe8:
-      emitCall(e, d, k, eip, next);
+      emitCall(e, d, k, next);
       return true;
     case 0xc3:
     case 0xc2:
@@ -452,13 +479,13 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, eip: number, next: numb
     if (size === 4) e.emit(regWrite(op & 7, 4, emitPop(e, k)));
     else {
       e.flushFlags();
-      e.sync(eip, next);
+      e.sync();
       e.emit(regWrite(op & 7, size, `c.pop(${size})`));
     }
     return true;
   }
   if (isConditionalJump(d)) {
-    emitJump(e, d, eip, next, condition(e, op & 0xf));
+    emitJump(e, d, next, wide, condition(e, op & 0xf));
     return true;
   }
   return false;
@@ -598,18 +625,18 @@ function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
 }
 
 /** Jcc/JMP: leaves the block for the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
-function emitJump(e: Emitter, d: Insn, eip: number, next: number, cond: string): void {
+function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string): void {
   const target = jumpTarget(d, next);
-  const taken = `if (${target} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${eip}; c.eip = ${next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(target)}`;
-  e.emit(cond === 'true' ? taken : `if (${cond}) { ${taken} }`);
+  const taken = `const j = ${target}; if (j > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit('j', jumpsToStart(d, next, wide))}`;
+  e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
 /** E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before the push, then a static exit. */
-function emitCall(e: Emitter, d: Insn, k: number, eip: number, next: number): void {
-  const target = d.size === 2 ? (next + d.imm) & 0xffff : (next + d.imm) >>> 0;
-  e.emit(`if (${target} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${eip}; c.insnEsp = r[4]; throw G(0); }`);
-  emitPush(e, k, String(next), d.size);
-  e.emit(e.exit(target));
+function emitCall(e: Emitter, d: Insn, k: number, next: number): void {
+  e.emit(`const t${k} = ${pc(next + (d.size === 2 ? d.imm : d.imm | 0), d.size !== 2)}; const v${k} = ${pc(next, d.size !== 2)};`);
+  e.emit(`if (t${k} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
+  emitPush(e, k, `v${k}`, d.size);
+  e.emit(e.exit(`t${k}`));
 }
 
 /**

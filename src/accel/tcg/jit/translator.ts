@@ -1,11 +1,11 @@
 /**
  * The translator's cache and dispatcher.
  *
- * Blocks are found by physical RAM page and offset (so aliases of a page
- * share them and paging changes need no flush), then checked against the
- * state they were decoded under: EIP, the CS base, CS.D and the CS limit.
- * A direct-mapped jump cache over linear addresses (QEMU's tb_jmp_cache)
- * answers most lookups with one array load.
+ * Blocks are found by physical RAM page, offset and CS.D, so every linear
+ * alias of a page shares them (their code is position-independent:
+ * codegen.ts) and paging changes need no flush; the entry EIP need only keep
+ * the block within the CS limit. A direct-mapped jump cache over linear
+ * addresses (QEMU's tb_jmp_cache) answers most lookups with one array load.
  *
  * Code starts in the interpreter; a block start reached HOT_THRESHOLD
  * times is translated. A write to a page holding translated code marks
@@ -34,7 +34,7 @@ import { ATTR_DB, CS, ESP, IF, RF, TF } from '../constants.js';
 import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { continuesBlock } from './block-rules.js';
-import { Block, compileBlock } from './block.js';
+import { Block, compileBlock, dropBlock, fitsSegment } from './block.js';
 import { blockSource } from './codegen.js';
 
 /**
@@ -50,10 +50,15 @@ const MAX_BLOCKS = 1 << 15;
 const JUMP_CACHE_BITS = 16;
 const JUMP_CACHE_MASK = (1 << JUMP_CACHE_BITS) - 1;
 
-/** Blocks and entry counts of one RAM page. */
+/** Blocks and entry counts of one RAM page, by blockKey. */
 interface CodePage {
   readonly blocks: Map<number, Block>;
   readonly hits: Map<number, number>;
+}
+
+/** A block's key in its page: the offset of its first byte and the CS.D it was decoded for. */
+function blockKey(offset: number, mode: number): number {
+  return offset | (mode << 12);
 }
 
 export interface JitStats {
@@ -97,8 +102,10 @@ export class Translator {
     const intr = c.bus.intr;
     const chain = !logOn.nochain;
     let left = budget;
-    // The block that just ran and left by a static exit: its successor may be linked.
+    // The block that just ran, and the CS base and EIP it ran from: its successor may be linked.
     let prev: Block | undefined;
+    let prevCs = 0;
+    let prevEip = 0;
     while (left > 0) {
       // One instruction at a time through the interpreter where it does per-instruction work
       // blocks skip: the STI/MOV SS shadow, single-step (TF), RF (cleared after the next
@@ -113,8 +120,10 @@ export class Translator {
           prev = undefined;
         }
         if (c.halted || interp.shutdown) return StopReason.Halted;
-        const b = prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev) : prev.nearIndirect ? this.target(prev) : this.lookup(c);
+        const b = prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev, prevCs, prevEip) : prev.nearIndirect ? this.target(prev) : this.lookup(c);
         if (b !== undefined) {
+          prevCs = c.segBase[CS]!;
+          prevEip = c.eip;
           const n = this.runBlock(b);
           left -= n > 0 ? n : 1;
           prev = n > 0 && chain ? b : undefined;
@@ -134,22 +143,27 @@ export class Translator {
   }
 
   /**
-   * The block `prev`'s static exit leads to: linked, or looked up and then
-   * linked. A link stays valid while the TLB is unflushed (same mapping and
-   * permissions) and its target alive; static exits change neither CS nor CPL.
+   * The block `prev` (entered at csBase:eip) leaves for by its static exit:
+   * linked, or looked up and then linked. A link stays valid while the TLB
+   * is unflushed (same mapping and permissions), `prev` runs from the same
+   * address (its exits then lead to the same EIPs) and the target is alive;
+   * static exits change neither CS nor CPL.
    */
-  private successor(prev: Block): Block | undefined {
+  private successor(prev: Block, csBase: number, eip: number): Block | undefined {
     const gen = this.cpu.mmu.generation;
     const exit = prev.exit;
-    if (prev.linkGen === gen) {
+    const sameEntry = prev.linkGen === gen && prev.linkCs === csBase && prev.linkEip === eip;
+    if (sameEntry) {
       const linked = prev.links[exit];
       if (linked !== undefined && !linked.dead) return linked;
     }
     const b = this.lookup(this.cpu);
     if (b !== undefined) {
-      if (prev.linkGen !== gen) {
+      if (!sameEntry) {
         prev.links.length = 0;
         prev.linkGen = gen;
+        prev.linkCs = csBase;
+        prev.linkEip = eip;
       }
       prev.links[exit] = b;
     }
@@ -158,18 +172,30 @@ export class Translator {
 
   /**
    * The block at CS:EIP after `prev`, which ended in a near RET or indirect
-   * JMP/CALL: its inline cache when it left for the same EIP last time under
-   * the same TLB generation and CPL (CS is the one `prev` ran under: near
-   * transfers keep it), else looked up and cached.
+   * JMP/CALL: its inline cache when it left for the same linear address last
+   * time under the same TLB generation and CPL (so the same physical bytes),
+   * decoded for this CS.D and fitting the CS limit; else looked up and cached.
    */
   private target(prev: Block): Block | undefined {
     const c = this.cpu;
     const gen = c.mmu.generation;
+    const lin = (c.segBase[CS]! + c.eip) >>> 0;
     const t = prev.target;
-    if (t !== undefined && t.eip === c.eip && !t.dead && prev.targetGen === gen && prev.targetCpl === c.cpl && t.lastByte <= c.segLimit[CS]!) return t;
+    if (
+      t !== undefined &&
+      prev.targetLin === lin &&
+      !t.dead &&
+      prev.targetGen === gen &&
+      prev.targetCpl === c.cpl &&
+      t.mode === (c.segAttr[CS]! & ATTR_DB ? 1 : 0) &&
+      fitsSegment(t, c.eip, c.segLimit[CS]!)
+    ) {
+      return t;
+    }
     const b = this.lookup(c);
     if (b !== undefined) {
       prev.target = b;
+      prev.targetLin = lin;
       prev.targetGen = gen;
       prev.targetCpl = c.cpl;
     }
@@ -197,21 +223,20 @@ export class Translator {
   /** The translated block at CS:EIP, if there is one valid for the current state. */
   private lookup(c: Cpu): Block | undefined {
     const eip = c.eip;
-    const csBase = c.segBase[CS]!;
-    const lin = (csBase + eip) >>> 0;
+    const lin = (c.segBase[CS]! + eip) >>> 0;
     const frame = executableFrame(c, lin);
     if (frame < 0) return undefined;
     const mode = c.segAttr[CS]! & ATTR_DB ? 1 : 0;
+    const offset = lin & 0xfff;
     const slot = (lin ^ (lin >>> JUMP_CACHE_BITS)) & JUMP_CACHE_MASK;
     let b = this.jumpCache[slot];
-    if (b === undefined || b.eip !== eip || b.csBase !== csBase || b.mode !== mode || b.dead || b.frame !== frame) {
-      b = this.pages[frame]?.blocks.get(lin & 0xfff);
-      if (b === undefined || b.eip !== eip || b.csBase !== csBase || b.mode !== mode) return undefined;
-      if (b.dead && !this.revive(b, lin & 0xfff)) return undefined;
+    if (b === undefined || b.frame !== frame || b.offset !== offset || b.mode !== mode || b.dead) {
+      b = this.pages[frame]?.blocks.get(blockKey(offset, mode));
+      if (b === undefined) return undefined;
+      if (b.dead && !this.revive(b)) return undefined;
       this.jumpCache[slot] = b;
     }
-    if (b.lastByte > c.segLimit[CS]!) return undefined;
-    return b;
+    return fitsSegment(b, eip, c.segLimit[CS]!) ? b : undefined;
   }
 
   /**
@@ -219,13 +244,14 @@ export class Translator {
    * holds the bytes it was decoded from, else drops it for good. Its page
    * is then watched for writes again.
    */
-  private revive(b: Block, off: number): boolean {
+  private revive(b: Block): boolean {
     const ram = this.cpu.mmu.ram;
-    const base = b.frame * 4096 + off;
+    const base = b.frame * 4096 + b.offset;
     const code = b.code;
     for (let i = 0; i < code.length; i++) {
       if (ram[base + i] !== code[i]) {
-        this.pages[b.frame]!.blocks.delete(off);
+        this.pages[b.frame]!.blocks.delete(blockKey(b.offset, b.mode));
+        dropBlock(b);
         this.liveBlocks--;
         return false;
       }
@@ -247,12 +273,13 @@ export class Translator {
     const frame = executableFrame(c, lin);
     if (frame >= 0) {
       const page = this.codePage(frame);
-      const hits = (page.hits.get(lin & 0xfff) ?? 0) + 1;
-      page.hits.set(lin & 0xfff, hits);
+      const key = blockKey(lin & 0xfff, c.segAttr[CS]! & ATTR_DB ? 1 : 0);
+      const hits = (page.hits.get(key) ?? 0) + 1;
+      page.hits.set(key, hits);
       if (hits >= this.hotThreshold) {
         const b = this.translate(frame, lin);
         if (b !== undefined) {
-          page.hits.delete(lin & 0xfff);
+          page.hits.delete(key);
           return Math.max(this.runBlock(b), 1);
         }
       }
@@ -292,7 +319,6 @@ export class Translator {
     const insns: Insn[] = [];
     let eip = first;
     let off = lin & 0xfff;
-    let lastByte = first;
     while (insns.length < MAX_BLOCK_INSNS) {
       const src: ByteSource = {
         fetch(i: number): number {
@@ -308,28 +334,30 @@ export class Translator {
       }
       if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
       insns.push(d);
-      lastByte = eip + d.len - 1;
-      // Unsigned: `& 0xffff_ffff` would turn EIPs from 0x80000000 up (every kernel address) negative,
-      // and with them lastByte, the bytes kept for revive() and the CS-limit check.
+      // Unsigned: `& 0xffff_ffff` would turn EIPs from 0x80000000 up (every kernel address) negative
+      // and defeat the CS-limit check above.
       eip = mode === 1 ? (eip + d.len) >>> 0 : (eip + d.len) & wrap;
       off += d.len;
       if (!continuesBlock(d)) break;
     }
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
-    const start = frame * 4096 + (lin & 0xfff);
-    const b = new Block(first, c.segBase[CS]!, mode, frame, lastByte, insns, ram.slice(start, start + lastByte - first + 1));
+    const offset = lin & 0xfff;
+    const span = off - offset - 1;
+    const start = frame * 4096 + offset;
+    const b = new Block(mode, frame, offset, span, insns, ram.slice(start, start + span + 1));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
     c.mmu.codePages[frame] = 1;
     const page = this.codePage(frame);
-    const old = page.blocks.get(lin & 0xfff);
+    const key = blockKey(offset, mode);
+    const old = page.blocks.get(key);
     if (old !== undefined) {
-      old.dead = true;
+      dropBlock(old);
       this.liveBlocks--;
     }
-    page.blocks.set(lin & 0xfff, b);
+    page.blocks.set(key, b);
     this.liveBlocks++;
     this.stats.translated++;
     this.stats.translateMs += performance.now() - t0;
@@ -351,7 +379,7 @@ export class Translator {
     for (let f = 0; f < this.pages.length; f++) {
       const p = this.pages[f];
       if (p === undefined) continue;
-      for (const b of p.blocks.values()) b.dead = true;
+      for (const b of p.blocks.values()) dropBlock(b);
       this.pages[f] = undefined;
     }
     this.jumpCache.fill(undefined);
