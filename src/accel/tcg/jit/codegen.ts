@@ -21,9 +21,11 @@
  *
  * Lazy flags are stored lazily too: the record an instruction makes (c.lOp,
  * c.lA, ...) is held back as `pending` and written only where something
- * could see it: before a handler call, a slow-path memory access (which may
- * fault and push EFLAGS), a flag read the locals cannot answer, and every
- * exit. A record overwritten by the next ALU instruction is never stored.
+ * could see it: before a handler call, a memory access (whose slow path
+ * may fault and push EFLAGS: stored once on the main path rather than
+ * repeated in every slow path, which kept blocks larger and V8's compiles
+ * longer), a flag read the locals cannot answer, and every exit. A record
+ * overwritten by the next ALU instruction is never stored.
  *
  * Self-modifying code: fast-path stores never touch a page holding code
  * (memory.ts), so only the slow paths and handlers can kill the block; the
@@ -326,6 +328,7 @@ function fastIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean)
 
 /** fastIndex for offset `ea` in segment `seg`, also requiring `extra` (a condition ending in &&, or ''). */
 function fastIndexAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, extra: string): string {
+  e.flushFlags();
   const limit = e.useSegment(seg, write);
   e.emit(`const e${k} = ${ea}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
