@@ -131,6 +131,8 @@ export interface MachineConfig {
   rtc: RtcConfig;
   noDefaults: boolean;
   acpi: boolean;
+  /** The HPET at 0xFED00000 (-machine hpet=, -no-hpet); on by default, as in QEMU's pc. */
+  hpet: boolean;
   /** The mux escape character (default Ctrl-A = 0x01). */
   escapeChar: number;
   /** -global driver.prop=value, checked against the properties tsvm has. */

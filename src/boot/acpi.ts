@@ -1,7 +1,8 @@
 /**
  * The ACPI tables a PC's firmware hands the OS (ACPI 6.5, chapter 5): RSDP,
- * RSDT, FADT (revision 3, ACPI 2.0 layout), FACS, a DSDT with `\_S5_`, and a
- * MADT when the machine has local APICs. They describe the PIIX4-style PM
+ * RSDT, FADT (revision 3, ACPI 2.0 layout), FACS, a DSDT with `\_S5_`, a
+ * MADT when the machine has local APICs, and the HPET table when it has an
+ * HPET (also declared in the DSDT, as QEMU does). They describe the PIIX4-style PM
  * block of src/devices/acpi-pm.ts: PM1a event/control and the PM timer at
  * pmBase, the SCI on IRQ 9, SLP_TYP 0 for S5, ACPI already enabled
  * (SMI_CMD 0), reset through port 0xCF9.
@@ -12,7 +13,20 @@
  */
 import type { AddressSpace } from '../memory/address-space.js';
 import { E820_ACPI, E820_NVS, type E820Entry } from './e820.js';
-import { amlDevice, amlEisaId, amlInteger, amlName, amlPackage, amlScope, type Aml } from './aml.js';
+import {
+  amlDevice,
+  amlEisaId,
+  amlInteger,
+  amlMemory32Fixed,
+  amlMethod,
+  amlName,
+  amlPackage,
+  amlResourceTemplate,
+  amlReturn,
+  amlScope,
+  type Aml,
+} from './aml.js';
+import { HPET_BASE, HPET_BLOCK_SIZE, HPET_CAPABILITIES } from '../devices/hpet.js';
 import { alignDown, alignUp, ascii, checksum8, concat } from '../bytes.js';
 
 export const RSDP_ADDR = 0xf0000;
@@ -25,6 +39,8 @@ export interface AcpiOptions {
   localApic?: boolean;
   /** Declare the PCI root bridge \_SB.PCI0 (PNP0A03) in the DSDT. */
   pciRoot?: boolean;
+  /** The machine's HPET (src/devices/hpet.ts): an HPET table and \_SB.HPET (PNP0103) in the DSDT. */
+  hpet?: boolean;
   pmBase: number;
   sciIrq: number;
 }
@@ -39,6 +55,7 @@ export interface AcpiTables {
 const HEADER_SIZE = 36;
 const FACS_SIZE = 64;
 const FADT_SIZE = 244;
+const HPET_TABLE_SIZE = 56;
 const TABLE_ALIGN = 16;
 const PAGE = 0x1000;
 
@@ -60,6 +77,7 @@ const FADT_RESET_REG_SUP = 1 << 10;
 const IAPC_LEGACY_DEVICES = 1 << 0;
 const IAPC_8042 = 1 << 1;
 // Generic Address Structure address space ids (Table 5.1).
+const GAS_SYSTEM_MEMORY = 0;
 const GAS_SYSTEM_IO = 1;
 const GAS_ACCESS_BYTE = 1;
 
@@ -80,10 +98,11 @@ export function buildAcpiTables(mem: AddressSpace, opts: AcpiOptions): AcpiTable
   if (opts.cpus < 1 || opts.cpus > 255) throw new Error(`ACPI: unsupported CPU count ${opts.cpus}`);
   const dsdtBody = buildDsdtAml(opts);
   const madtBody = (opts.localApic ?? opts.ioapic) ? buildMadtBody(opts) : undefined;
+  const hpetBody = opts.hpet ? buildHpetBody() : undefined;
 
-  // Layout: FACS page (NVS), then DSDT, FADT, MADT, RSDT (ACPI data).
-  const sizes = [HEADER_SIZE + dsdtBody.length, FADT_SIZE, madtBody ? HEADER_SIZE + madtBody.length : 0];
-  const rsdtSize = HEADER_SIZE + 4 * (madtBody ? 2 : 1);
+  // Layout: FACS page (NVS), then DSDT, FADT, MADT, HPET, RSDT (ACPI data).
+  const sizes = [HEADER_SIZE + dsdtBody.length, FADT_SIZE, madtBody ? HEADER_SIZE + madtBody.length : 0, hpetBody ? HPET_TABLE_SIZE : 0];
+  const rsdtSize = HEADER_SIZE + 4 * (1 + (madtBody ? 1 : 0) + (hpetBody ? 1 : 0));
   const tablesSize = [...sizes, rsdtSize].reduce((n, s) => n + alignUp(s, TABLE_ALIGN), 0);
   const facsAddr = alignDown(mem.lowRamTop - PAGE - alignUp(tablesSize, PAGE), PAGE);
   const dataBase = facsAddr + PAGE;
@@ -91,13 +110,22 @@ export function buildAcpiTables(mem: AddressSpace, opts: AcpiOptions): AcpiTable
   const dsdtAddr = dataBase;
   const fadtAddr = dsdtAddr + alignUp(sizes[0]!, TABLE_ALIGN);
   const madtAddr = fadtAddr + alignUp(sizes[1]!, TABLE_ALIGN);
-  const rsdtAddr = madtAddr + alignUp(sizes[2]!, TABLE_ALIGN);
+  const hpetAddr = madtAddr + alignUp(sizes[2]!, TABLE_ALIGN);
+  const rsdtAddr = hpetAddr + alignUp(sizes[3]!, TABLE_ALIGN);
 
   mem.writeBytes(facsAddr, buildFacs());
   mem.writeBytes(dsdtAddr, table('DSDT', 1, dsdtBody));
   mem.writeBytes(fadtAddr, table('FACP', 3, buildFadtBody(opts, facsAddr, dsdtAddr)));
-  if (madtBody) mem.writeBytes(madtAddr, table('APIC', 1, madtBody));
-  mem.writeBytes(rsdtAddr, table('RSDT', 1, u32s(madtBody ? [fadtAddr, madtAddr] : [fadtAddr])));
+  const rsdtEntries = [fadtAddr];
+  if (madtBody) {
+    mem.writeBytes(madtAddr, table('APIC', 1, madtBody));
+    rsdtEntries.push(madtAddr);
+  }
+  if (hpetBody) {
+    mem.writeBytes(hpetAddr, table('HPET', 1, hpetBody));
+    rsdtEntries.push(hpetAddr);
+  }
+  mem.writeBytes(rsdtAddr, table('RSDT', 1, u32s(rsdtEntries)));
   mem.writeBytes(RSDP_ADDR, buildRsdp(rsdtAddr));
 
   return {
@@ -112,18 +140,49 @@ export function buildAcpiTables(mem: AddressSpace, opts: AcpiOptions): AcpiTable
 /**
  * The DSDT's definition block: `Name (_S5, Package (4) {0, 0, 0, 0})` (SLP_TYP
  * 0 for soft-off in PM1a/PM1b control, what the PIIX4 PM block decodes), and
- * optionally the PCI root bridge.
+ * optionally the PCI root bridge and the HPET in \_SB.
  */
-export function buildDsdtAml(opts: Pick<AcpiOptions, 'pciRoot'>): Aml {
+export function buildDsdtAml(opts: Pick<AcpiOptions, 'pciRoot' | 'hpet'>): Aml {
   const terms = [amlName('_S5', amlPackage([amlInteger(0), amlInteger(0), amlInteger(0), amlInteger(0)]))];
+  const devices: Aml[] = [];
   if (opts.pciRoot) {
-    terms.push(
-      amlScope('\\_SB', [
-        amlDevice('PCI0', [amlName('_HID', amlEisaId('PNP0A03')), amlName('_ADR', amlInteger(0)), amlName('_UID', amlInteger(0))]),
-      ]),
-    );
+    devices.push(amlDevice('PCI0', [amlName('_HID', amlEisaId('PNP0A03')), amlName('_ADR', amlInteger(0)), amlName('_UID', amlInteger(0))]));
   }
+  if (opts.hpet) devices.push(hpetDeviceAml());
+  if (devices.length) terms.push(amlScope('\\_SB', devices));
   return concat(terms);
+}
+
+/**
+ * \_SB.HPET as QEMU declares it: the PNP0103 device with its register block
+ * as a read-only memory range. QEMU's _STA reads the chip's vendor and
+ * period to decide; tsvm writes the table only for a machine with the HPET,
+ * so it is present, enabled, shown and functioning.
+ */
+function hpetDeviceAml(): Aml {
+  return amlDevice('HPET', [
+    amlName('_HID', amlEisaId('PNP0103')),
+    amlName('_UID', amlInteger(0)),
+    amlMethod('_STA', 0, [amlReturn(amlInteger(0x0f))]),
+    amlName('_CRS', amlResourceTemplate([amlMemory32Fixed(false, HPET_BASE, HPET_BLOCK_SIZE)])),
+  ]);
+}
+
+/**
+ * The HPET description table after its header (IA-PC HPET spec 1.0a,
+ * 3.2.4, Table 3; offsets below are from the table start), byte for byte
+ * what QEMU 7.2's pc gives a guest: the event timer block's ID is the
+ * capabilities register's low half, the base a system-memory GAS with
+ * width, offset and access size 0, HPET number 0, and no minimum periodic
+ * tick or page protection (both 0; real chipsets often give a minimum of
+ * 0x80 ticks, QEMU does not).
+ */
+function buildHpetBody(): Uint8Array {
+  const v = new DataView(new ArrayBuffer(HPET_TABLE_SIZE));
+  v.setUint32(36, HPET_CAPABILITIES, true); // Event Timer Block ID
+  writeGas(v, 40, GAS_SYSTEM_MEMORY, 0, 0, HPET_BASE); // BASE_ADDRESS
+  // 52 HPET Number, 53 Main Counter Minimum Clock_tick in Periodic Mode, 55 Page Protection and OEM Attribute: all 0.
+  return new Uint8Array(v.buffer, HEADER_SIZE);
 }
 
 /** The FADT after its header (offsets below are from the table start). */

@@ -16,7 +16,10 @@ const DWORD_PREFIX = 0x0c;
 const STRING_PREFIX = 0x0d;
 const QWORD_PREFIX = 0x0e;
 const SCOPE_OP = 0x10;
+const BUFFER_OP = 0x11;
 const PACKAGE_OP = 0x12;
+const METHOD_OP = 0x14;
+const RETURN_OP = 0xa4;
 const EXT_OP_PREFIX = 0x5b;
 const DEVICE_OP = 0x82;
 const ROOT_CHAR = 0x5c; // '\'
@@ -24,6 +27,9 @@ const PARENT_PREFIX_CHAR = 0x5e; // '^'
 const DUAL_NAME_PREFIX = 0x2e;
 const MULTI_NAME_PREFIX = 0x2f;
 const NULL_NAME = 0x00;
+// Resource descriptor tags (ACPI 6.5, 6.4).
+const END_TAG = 0x79; // small item 0xF, length 1
+const MEMORY32_FIXED = 0x86; // large item 0x06
 
 /** DefName := NameOp NameString DataRefObject */
 export function amlName(name: string, value: Aml): Aml {
@@ -38,6 +44,41 @@ export function amlScope(name: string, terms: readonly Aml[]): Aml {
 /** DefDevice := DeviceOp PkgLength NameString TermList */
 export function amlDevice(name: string, terms: readonly Aml[]): Aml {
   return withPkgLength([EXT_OP_PREFIX, DEVICE_OP], [amlNameString(name), ...terms]);
+}
+
+/** DefMethod := MethodOp PkgLength NameString MethodFlags TermList (not serialized, sync level 0) */
+export function amlMethod(name: string, argCount: number, terms: readonly Aml[]): Aml {
+  if (argCount < 0 || argCount > 7) throw new Error(`AML method with ${argCount} arguments`);
+  return withPkgLength([METHOD_OP], [amlNameString(name), Uint8Array.of(argCount), ...terms]);
+}
+
+/** DefReturn := ReturnOp ArgObject */
+export function amlReturn(value: Aml): Aml {
+  return concat([Uint8Array.of(RETURN_OP), value]);
+}
+
+/** DefBuffer := BufferOp PkgLength BufferSize ByteList */
+export function amlBuffer(bytes: Uint8Array): Aml {
+  return withPkgLength([BUFFER_OP], [amlInteger(bytes.length), bytes]);
+}
+
+/**
+ * ASL's ResourceTemplate (): a buffer of resource descriptors closed by
+ * the End Tag (ACPI 6.5, 6.4.2.9), its checksum 0 ("treat as correct").
+ */
+export function amlResourceTemplate(descriptors: readonly Uint8Array[]): Aml {
+  return amlBuffer(concat([...descriptors, Uint8Array.of(END_TAG, 0)]));
+}
+
+/** The 32-Bit Fixed Memory Range Descriptor (ACPI 6.5, 6.4.3.4): ASL's Memory32Fixed (). */
+export function amlMemory32Fixed(writable: boolean, base: number, length: number): Uint8Array {
+  const d = new DataView(new ArrayBuffer(12));
+  d.setUint8(0, MEMORY32_FIXED);
+  d.setUint16(1, 9, true); // length of what follows
+  d.setUint8(3, writable ? 1 : 0);
+  d.setUint32(4, base, true);
+  d.setUint32(8, length, true);
+  return new Uint8Array(d.buffer);
 }
 
 /** DefPackage := PackageOp PkgLength NumElements PackageElementList */

@@ -38,6 +38,7 @@ export function finalizeConfig(draft: Draft): MachineConfig {
     rtc: draft.rtc,
     noDefaults: draft.noDefaults,
     acpi: !draft.noAcpi && draft.machine.acpi !== false,
+    hpet: draft.machine.hpet !== false,
     escapeChar: draft.escapeChar,
     globals: draft.globals,
     action: draft.action,

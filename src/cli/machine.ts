@@ -24,6 +24,7 @@ export interface MachineRequest {
   accel?: AccelName[];
   kernelIrqchip?: 'on' | 'off' | 'split';
   acpi?: boolean;
+  hpet?: boolean;
 }
 
 export function machineHelp(): string {
@@ -44,7 +45,7 @@ export function cpuHelp(): string {
 }
 
 /** Features the pc machine of QEMU can turn off and tsvm never has: accepting "off" is honest. */
-const ABSENT_MACHINE_FEATURES = ['usb', 'hpet', 'vmport'];
+const ABSENT_MACHINE_FEATURES = ['usb', 'vmport'];
 
 /** `-machine [type=]name,key=val`: returns false for `-machine help`. */
 export function parseMachineOption(text: string, machine: MachineRequest): boolean {
@@ -68,6 +69,9 @@ export function parseMachineOption(text: string, machine: MachineRequest): boole
         break;
       case 'acpi':
         machine.acpi = opts.choice('acpi', ['on', 'off', 'auto']) !== 'off';
+        break;
+      case 'hpet':
+        machine.hpet = opts.bool('hpet');
         break;
       default:
         if (!ABSENT_MACHINE_FEATURES.includes(key)) throw new CliError(`Property 'pc-machine.${key}' not found`);

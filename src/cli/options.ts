@@ -245,8 +245,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     names: ['no-hpet'],
     section: 'i386 target only',
-    help: 'disable HPET (tsvm has none)',
-    apply: () => undefined,
+    help: 'disable HPET',
+    // QEMU: the same as -machine hpet=off.
+    apply: (d) => {
+      d.machine.hpet = false;
+    },
   },
 
   // Network options

@@ -74,3 +74,26 @@ export class IrqLine {
     this.set(false);
   }
 }
+
+/**
+ * A device's interrupt output that another chip can take off its line: the
+ * HPET's LegacyReplacement route disconnects the PIT from IRQ 0 and the RTC
+ * from IRQ 8. The device goes on driving it unaware; reconnected, the line
+ * takes the device's current level again.
+ */
+export class SwitchableIrqLine extends IrqLine {
+  private level = false;
+  private connected = true;
+
+  override set(level: boolean): void {
+    this.level = level;
+    if (this.connected) super.set(level);
+  }
+
+  /** Disconnecting leaves the line low for its new owner to drive (QEMU lowers IRQ 0 and 8 when the HPET takes them). */
+  connect(connected: boolean): void {
+    if (connected === this.connected) return;
+    this.connected = connected;
+    super.set(connected && this.level);
+  }
+}

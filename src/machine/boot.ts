@@ -15,7 +15,7 @@ import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multi
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
 import { enableLegacyIde } from '../boot/pci-setup.js';
-import { createBuiltinBios } from '../boot/bios/index.js';
+import { createBuiltinBios, type AcpiPlacement } from '../boot/bios/index.js';
 import { attachPcFwCfg, findVgaRom, linuxForFirmware, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
 import type { Disks } from './disks.js';
@@ -39,12 +39,17 @@ export interface BootImage {
 export const PM_BASE = 0x600;
 export const SCI_IRQ = 9;
 
+/** What the ACPI tables say of the machine's chips, wherever tsvm builds them. */
+function acpiPlacement(config: MachineConfig): AcpiPlacement {
+  return { pmBase: PM_BASE, sciIrq: SCI_IRQ, hpet: config.hpet };
+}
+
 export function loadBootImage(config: MachineConfig): BootImage {
   // Under -bios the firmware boots a Linux -kernel through fw_cfg, as in QEMU.
   const firmwareKernel = config.bios && config.kernel ? readFirmwareKernel({ ...config, kernel: config.kernel }) : undefined;
   if (config.kernel && !firmwareKernel) return directKernel(config, config.kernel);
   if (config.bios) return firmware(config, readUserFile('-bios', config.bios), config.bios, firmwareKernel);
-  return createBuiltinBios(config, { pmBase: PM_BASE, sciIrq: SCI_IRQ });
+  return createBuiltinBios(config, acpiPlacement(config));
 }
 
 function directKernel(config: MachineConfig, path: string): BootImage {
@@ -69,7 +74,7 @@ function directKernel(config: MachineConfig, path: string): BootImage {
     mapFirmware() {},
     load({ mem, io }) {
       enableLegacyIde(io);
-      const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, pmBase: PM_BASE, sciIrq: SCI_IRQ }) : undefined;
+      const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpiPlacement(config) }) : undefined;
       const e820 = pcE820Map(mem, acpi?.reserved ?? []);
       return guarded(() => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }), (err) => linuxErrorSource(err, config, path));
     },

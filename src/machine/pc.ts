@@ -5,12 +5,14 @@
  * The layout follows QEMU's `pc` (i440FX + PIIX) machine so that guests and
  * firmware written for it find what they expect at the same places:
  * COM1-4 at 0x3f8/0x2f8/0x3e8/0x2e8 on IRQ 4/3/4/3, the PIT on IRQ 0, the
- * RTC on IRQ 8, IDE on IRQ 14/15, ACPI PM at 0x600 with SCI on IRQ 9.
+ * RTC on IRQ 8, IDE on IRQ 14/15, ACPI PM at 0x600 with SCI on IRQ 9, the
+ * HPET at 0xFED00000 (its LegacyReplacement takes IRQ 0 and 8 from the PIT
+ * and the RTC, so they reach their lines through it).
  */
 import type { MachineConfig } from '../config.js';
 import { AddressSpace } from '../memory/address-space.js';
 import { PortBus } from '../io/port-bus.js';
-import { IrqRouter, type CpuInterruptSource, type IrqSink } from '../io/irq.js';
+import { IrqRouter, type CpuInterruptSource, type IrqLine, type IrqSink } from '../io/irq.js';
 import { A20Gate } from '../io/a20.js';
 import { TimerQueue, VirtualClock } from './clock.js';
 import { Lifecycle } from './lifecycle.js';
@@ -30,6 +32,7 @@ import { Port80 } from '../devices/port80.js';
 import { IsaDebugExit } from '../devices/debug-exit.js';
 import { DebugCon } from '../devices/debugcon.js';
 import { AcpiPm } from '../devices/acpi-pm.js';
+import { Hpet } from '../devices/hpet.js';
 import { createI440fxPiix } from '../devices/pci.js';
 import { selectAccelerator } from './accel-select.js';
 import { loadBootImage, type BootImage } from './boot.js';
@@ -186,8 +189,10 @@ export async function buildPc(config: MachineConfig): Promise<Pc> {
     };
     const chardevs = await Chardevs.open(config, bus.lifecycle, () => disks.flushAll());
     const devices: Resettable[] = [];
-    if (pic) devices.push(pic, new I8254Pit(io, bus.timers, bus.irq.line(0)));
-    devices.push(...attachChips(config, bus, chardevs, disks));
+    const hpet = config.hpet ? new Hpet(mem, bus.timers, bus.irq) : undefined;
+    if (hpet) devices.push(hpet);
+    if (pic) devices.push(pic, new I8254Pit(io, bus.timers, hpet?.pitIrq ?? bus.irq.line(0)));
+    devices.push(...attachChips(config, bus, chardevs, disks, hpet?.rtcIrq ?? bus.irq.line(8)));
     boot.attachDevices?.(bus, disks);
     const accel = await choice.create(bus);
     const pc = new Pc(config, bus, accel, chardevs, disks, devices, boot);
@@ -199,12 +204,12 @@ export async function buildPc(config: MachineConfig): Promise<Pc> {
   }
 }
 
-/** The ISA and PCI chips of QEMU's pc machine. */
-function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs, disks: Disks): Resettable[] {
+/** The ISA and PCI chips of QEMU's pc machine; the RTC drives `rtcIrq`. */
+function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs, disks: Disks, rtcIrq: IrqLine): Resettable[] {
   const { io, irq, timers, mem, lifecycle } = bus;
   const pm = new AcpiPm(io, timers, irq.line(9), lifecycle);
   const pci = createI440fxPiix(io, irq, pm, config.memoryBytes);
-  const rtc = new Mc146818Rtc(io, timers, irq.line(8), { base: config.rtc.base, clock: config.rtc.clock });
+  const rtc = new Mc146818Rtc(io, timers, rtcIrq, { base: config.rtc.base, clock: config.rtc.clock });
   const chips: Resettable[] = [pm, pci.bus, pci.host, rtc];
   chips.push(new I8042(io, irq.line(1), irq.line(12), bus.a20, lifecycle));
   chips.push(new Port92(io, bus.a20, lifecycle), new ResetControl(io, lifecycle));

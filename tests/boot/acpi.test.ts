@@ -5,7 +5,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AddressSpace } from '../../src/memory/address-space.js';
 import { RSDP_ADDR, buildAcpiTables, buildDsdtAml, type AcpiOptions } from '../../src/boot/acpi.js';
-import { amlDevice, amlEisaId, amlInteger, amlName, amlNameString, amlPackage, amlScope, amlString } from '../../src/boot/aml.js';
+import {
+  amlDevice,
+  amlEisaId,
+  amlInteger,
+  amlMemory32Fixed,
+  amlMethod,
+  amlName,
+  amlNameString,
+  amlPackage,
+  amlResourceTemplate,
+  amlReturn,
+  amlScope,
+  amlString,
+} from '../../src/boot/aml.js';
 import { E820_ACPI, E820_NVS } from '../../src/boot/e820.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -20,6 +33,23 @@ function ascii(mem: AddressSpace, addr: number, length: number): string {
 
 function sumIsZero(bytes: Uint8Array): boolean {
   return bytes.reduce((s, b) => (s + b) & 0xff, 0) === 0;
+}
+
+/** ACPICA's disassembly of each table reached from the RSDP, by signature. */
+function disassemble(mem: AddressSpace): Record<string, string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tsvm-acpi-'));
+  try {
+    const text: Record<string, string> = {};
+    for (const [sig, t] of walk(mem)) {
+      const file = path.join(dir, `${sig.toLowerCase()}.dat`);
+      writeFileSync(file, t.bytes);
+      execFileSync('iasl', ['-d', file], { cwd: dir, stdio: 'ignore' });
+      text[sig] = readFileSync(file.replace(/\.dat$/, '.dsl'), 'latin1');
+    }
+    return text;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The tables reached from the RSDP, by signature, as their raw bytes and addresses. */
@@ -125,24 +155,42 @@ describe('ACPI tables', () => {
   it('disassembles cleanly with ACPICA iasl', () => {
     const mem = new AddressSpace(64 * MiB);
     buildAcpiTables(mem, { ...PC, cpus: 2, ioapic: true, pciRoot: true });
-    const dir = mkdtempSync(path.join(tmpdir(), 'tsvm-acpi-'));
-    try {
-      const text: Record<string, string> = {};
-      for (const [sig, t] of walk(mem)) {
-        const file = path.join(dir, `${sig.toLowerCase()}.dat`);
-        writeFileSync(file, t.bytes);
-        execFileSync('iasl', ['-d', file], { cwd: dir, stdio: 'ignore' });
-        text[sig] = readFileSync(file.replace(/\.dat$/, '.dsl'), 'latin1');
-      }
-      expect(text.DSDT).toMatch(/Name \(_S5, Package \(0x04\)[^{]*\{\s*Zero,\s*Zero,\s*Zero,\s*Zero\s*\}\)/);
-      expect(text.DSDT).toMatch(/Device \(PCI0\)\s*\{\s*Name \(_HID, EisaId \("PNP0A03"\)/);
-      expect(text.FACP).toMatch(/PM1A Control Block Address : 0{4}0604/);
-      expect(text.FACP).toMatch(/Reset Register Supported \(V2\) : 1/);
-      expect(text.APIC).toMatch(/Subtable Type : 01 \[I\/O APIC\]/);
-      for (const [sig, dsl] of Object.entries(text)) expect(dsl, sig).not.toMatch(/Incorrect checksum|Invalid|Error/i);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const text = disassemble(mem);
+    expect(text.DSDT).toMatch(/Name \(_S5, Package \(0x04\)[^{]*\{\s*Zero,\s*Zero,\s*Zero,\s*Zero\s*\}\)/);
+    expect(text.DSDT).toMatch(/Device \(PCI0\)\s*\{\s*Name \(_HID, EisaId \("PNP0A03"\)/);
+    expect(text.FACP).toMatch(/PM1A Control Block Address : 0{4}0604/);
+    expect(text.FACP).toMatch(/Reset Register Supported \(V2\) : 1/);
+    expect(text.APIC).toMatch(/Subtable Type : 01 \[I\/O APIC\]/);
+    for (const [sig, dsl] of Object.entries(text)) expect(dsl, sig).not.toMatch(/Incorrect checksum|Invalid|Error/i);
+  });
+
+  it('lists an HPET table for the HPET at 0xFED00000, its block id the capabilities register', () => {
+    const mem = new AddressSpace(128 * MiB);
+    buildAcpiTables(mem, { ...PC, hpet: true });
+    const tables = walk(mem);
+    expect([...tables.keys()].sort()).toEqual(['DSDT', 'FACP', 'FACS', 'HPET', 'RSDT']);
+    const hpet = tables.get('HPET')!.bytes;
+    const h = new DataView(hpet.buffer);
+    expect(sumIsZero(hpet)).toBe(true);
+    expect([hpet.length, hpet[8]]).toEqual([56, 1]); // length, revision
+    expect(h.getUint32(36, true)).toBe(0x8086_a201); // Event Timer Block ID
+    expect([...hpet.subarray(40, 44)]).toEqual([0, 0, 0, 0]); // GAS: system memory
+    expect(h.getBigUint64(44, true)).toBe(0xfed0_0000n);
+    // HPET number, minimum periodic tick, page protection: 0 as in the table qemu-system-i386 7.2 gives its guest.
+    expect([hpet[52], h.getUint16(53, true), hpet[55]]).toEqual([0, 0, 0]);
+  });
+
+  it('declares \\_SB.HPET (PNP0103) with its register block in the DSDT, as iasl reads it', () => {
+    const mem = new AddressSpace(64 * MiB);
+    buildAcpiTables(mem, { ...PC, pciRoot: true, hpet: true });
+    const text = disassemble(mem);
+    expect(text.DSDT).toMatch(/Scope \(\\_SB\)\s*\{\s*Device \(PCI0\)[\s\S]*Device \(HPET\)/);
+    expect(text.DSDT).toMatch(/Device \(HPET\)\s*\{\s*Name \(_HID, EisaId \("PNP0103"\)[^\n]*\s*Name \(_UID, Zero\)/);
+    expect(text.DSDT).toMatch(/Method \(_STA, 0, NotSerialized\)[^{]*\{\s*Return \(0x0F\)/);
+    expect(text.DSDT).toMatch(/Memory32Fixed \(ReadOnly,\s*0xFED00000,[^\n]*\s*0x00000400,/);
+    expect(text.HPET).toMatch(/Hardware Block ID : 8086A201/);
+    expect(text.HPET).toMatch(/Address : 00000000FED00000/);
+    for (const [sig, dsl] of Object.entries(text)) expect(dsl, sig).not.toMatch(/Incorrect checksum|Invalid|Error/i);
   });
 });
 
@@ -178,6 +226,17 @@ describe('AML encoder', () => {
     const big = amlPackage(Array.from({ length: 100 }, () => amlInteger(0)));
     expect(bytes(big.subarray(0, 4))).toEqual([0x12, 0x47, 0x06, 100]);
     expect(big.length).toBe(1 + 0x67);
+  });
+
+  it('encodes methods, returns and resource templates', () => {
+    // Method (_STA, 0, NotSerialized) { Return (0x0F) }
+    expect(bytes(amlMethod('_STA', 0, [amlReturn(amlInteger(0x0f))]))).toEqual([0x14, 0x09, 0x5f, 0x53, 0x54, 0x41, 0x00, 0xa4, 0x0a, 0x0f]);
+    // ResourceTemplate () { Memory32Fixed (ReadOnly, 0xFED00000, 0x400) }: a 14-byte buffer
+    expect(bytes(amlResourceTemplate([amlMemory32Fixed(false, 0xfed00000, 0x400)]))).toEqual([
+      0x11, 0x11, 0x0a, 0x0e, // Buffer, PkgLength 17, size 14
+      0x86, 0x09, 0x00, 0x00, 0x00, 0x00, 0xd0, 0xfe, 0x00, 0x04, 0x00, 0x00, // Memory32Fixed
+      0x79, 0x00, // End Tag
+    ]);
   });
 
   it('is what the DSDT is made of', () => {

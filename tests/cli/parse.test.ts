@@ -153,6 +153,14 @@ describe('-machine and accelerators', () => {
   it('accepts turning off what tsvm does not have', () => {
     expect(config('-machine', 'pc,usb=off,hpet=off').machineType).toBe('pc');
   });
+
+  it('has the HPET by default; -machine hpet=off and -no-hpet remove it', () => {
+    expect(config().hpet).toBe(true);
+    expect(config('-machine', 'hpet=on').hpet).toBe(true);
+    expect(config('-machine', 'pc,hpet=off').hpet).toBe(false);
+    expect(config('-no-hpet').hpet).toBe(false);
+    expect(() => config('-machine', 'hpet=maybe')).toThrow(/Parameter 'hpet' expects 'on' or 'off'/);
+  });
 });
 
 describe('-cpu', () => {

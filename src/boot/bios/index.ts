@@ -15,7 +15,7 @@ import type { AddressSpace } from '../../memory/address-space.js';
 import type { MachineBus } from '../../accel/accel.js';
 import type { Disks } from '../../machine/disks.js';
 import { resetCpuState, type CpuState } from '../../accel/cpu-state.js';
-import { buildAcpiTables } from '../acpi.js';
+import { buildAcpiTables, type AcpiOptions } from '../acpi.js';
 import { pcE820Map } from '../e820.js';
 import { buildBiosRom, ROM_BASE, ROM_SIZE, IRQ_KEYBOARD_VECTOR, IRQ_TIMER_VECTOR, type BiosRom } from './rom.js';
 import { TrapPort, type Service } from './trap-port.js';
@@ -33,10 +33,7 @@ import { BDA } from './bda.js';
 
 const FOUR_GIB = 0x1_0000_0000;
 
-export interface AcpiPlacement {
-  pmBase: number;
-  sciIrq: number;
-}
+export type AcpiPlacement = Pick<AcpiOptions, 'pmBase' | 'sciIrq' | 'hpet'>;
 
 export interface BuiltinBios {
   mapFirmware(mem: AddressSpace): void;
@@ -65,7 +62,7 @@ export function createBuiltinBios(config: MachineConfig, acpi: AcpiPlacement): B
       if (!services) throw new Error('built-in BIOS: load() before attachDevices()');
       enableLegacyIde(io);
       mem.writeBytes(ROM_BASE, rom.image);
-      const tables = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, pmBase: acpi.pmBase, sciIrq: acpi.sciIrq }) : undefined;
+      const tables = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpi }) : undefined;
       services.system.setMemoryMap(pcE820Map(mem, tables?.reserved ?? []));
       writeIvt(mem, rom);
       writeBiosDataArea(mem, {
