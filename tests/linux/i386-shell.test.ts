@@ -3,7 +3,8 @@
  * booted directly with -kernel on tsvm's own CPU: it reaches the shell,
  * runs what is typed on the serial console, and `poweroff -f` ends tsvm
  * with status 0. The same commands under qemu-system-i386 -accel tcg must
- * print the same results.
+ * print the same results. As under QEMU, the kernel finds the HPET, lets it
+ * watch the TSC and keeps the TSC as its clocksource.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { driveGuest, type GuestRun } from '../../images/linux/check-guest.mjs';
@@ -13,6 +14,9 @@ import { TSVM } from '../helpers/tsvm-process.js';
 /** Boot plus commands; generous because the software CPU runs on a loaded 2-core machine. */
 const BOOT_SECONDS = Number(process.env.TSVM_LINUX_BOOT_SECONDS ?? 900);
 const EIGHT_MIB_OF_ZEROS_MD5 = '96995b58d4cbf6aaa9041b4f00c7f6ae';
+const CLOCKSOURCE = 'cat /sys/devices/system/clocksource/clocksource0/current_clocksource';
+const AVAILABLE_CLOCKSOURCES = 'cat /sys/devices/system/clocksource/clocksource0/available_clocksource';
+const TSC_MARKED_UNSTABLE = `dmesg | grep -c "Marking clocksource 'tsc"`;
 
 const COMMANDS = [
   'ls /',
@@ -21,6 +25,9 @@ const COMMANDS = [
   'echo $((7*191))',
   'dmesg | grep -ciE "unknown instruction|invalid opcode|BUG:|Oops"',
   'time sleep 1',
+  CLOCKSOURCE,
+  AVAILABLE_CLOCKSOURCES,
+  TSC_MARKED_UNSTABLE,
 ];
 
 function commandLine(emulator: string[], guest: LinuxGuest): string[] {
@@ -64,9 +71,15 @@ describe('Debian i386 Linux under -accel tcg', () => {
     expect(Number(real![1])).toBeLessThan(5);
   });
 
+  it('keeps the TSC as its clocksource, the HPET watching it, instead of marking it unstable', () => {
+    expect(output(CLOCKSOURCE)).toBe('tsc');
+    expect(output(AVAILABLE_CLOCKSOURCES).split(/\s+/)).toContain('hpet');
+    expect(output(TSC_MARKED_UNSTABLE)).toBe('0');
+  });
+
   it('prints what qemu-system-i386 -accel tcg prints for the same commands', async () => {
     const qemu = await driveGuest({ command: commandLine(['qemu-system-i386', '-accel', 'tcg'], guest), commands: COMMANDS, timeoutSeconds: 300 });
-    for (const cmd of ['ls /', 'cat /proc/cpuinfo | grep -c ^processor', 'dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum', 'echo $((7*191))']) {
+    for (const cmd of ['ls /', 'cat /proc/cpuinfo | grep -c ^processor', 'dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum', 'echo $((7*191))', CLOCKSOURCE]) {
       expect(output(cmd), cmd).toBe(qemu.outputs.find((o) => o.command === cmd)!.output);
     }
     expect(qemu.exitCode).toBe(0);
