@@ -10,7 +10,8 @@
 // monitor). Ratios are tsvm over each peer.
 //
 // Usage: npm run build && node bench/linux-boot.mjs [timeout seconds per boot, default 600]
-// Exports runLinuxBootBench() for bench/run.mjs.
+// Exports runLinuxBootBench() for bench/run.mjs, and the /proc readers
+// cpuSeconds() and peakRssMiB() for bench/disk-boot.mjs.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,7 +34,7 @@ const PEERS = {
 };
 
 /** Peak resident set of a process in MiB (VmHWM, from /proc), NaN when gone. */
-function peakRssMiB(pid) {
+export function peakRssMiB(pid) {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
     return m ? Number(m[1]) / 1024 : NaN;
@@ -43,7 +44,7 @@ function peakRssMiB(pid) {
 }
 
 /** Host CPU seconds used so far by a process (user + system, from /proc). */
-function cpuSeconds(pid) {
+export function cpuSeconds(pid) {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;

@@ -3,17 +3,18 @@
 // at once on this 2-core machine), each side by side with its peer and
 // reported as ratios. Nothing here is asserted; tests never time anything.
 //
-//   BENCH=linux,kvm,img,mips  choose which (default: all)
+//   BENCH=linux,disk,kvm,img,mips  choose which (default: all)
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const chosen = new Set((process.env.BENCH ?? 'linux,kvm,img,mips').split(','));
+const chosen = new Set((process.env.BENCH ?? 'linux,disk,kvm,img,mips').split(','));
 
 function ensureImages() {
   execFileSync('bash', [join(root, 'images/linux/build.sh'), 'i386'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('bash', [join(root, 'images/disk/build.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
   execFileSync('sh', [join(root, 'images/guests/build.sh')], { stdio: 'inherit' });
 }
 
@@ -26,6 +27,10 @@ ensureImages();
 if (chosen.has('linux')) {
   const { runLinuxBootBench } = await import('./linux-boot.mjs');
   console.log(await runLinuxBootBench());
+}
+if (chosen.has('disk')) {
+  const { runDiskBootBench } = await import('./disk-boot.mjs');
+  console.log(await runDiskBootBench());
 }
 if (chosen.has('mips')) runScript('tcg-mips.mjs');
 if (chosen.has('kvm')) {
