@@ -170,7 +170,7 @@ function hpetDeviceAml(): Aml {
 
 /**
  * The HPET description table after its header (IA-PC HPET spec 1.0a,
- * 3.2.4, Table 3; offsets below are from the table start), byte for byte
+ * 3.2.4; offsets below are from the table start), byte for byte
  * what QEMU 7.2's pc gives a guest: the event timer block's ID is the
  * capabilities register's low half, the base a system-memory GAS with
  * width, offset and access size 0, HPET number 0, and no minimum periodic

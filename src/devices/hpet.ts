@@ -17,7 +17,8 @@
  * only: no FSB (MSI) delivery, as QEMU's default; a timer may be routed to
  * IRQ 2 only, QEMU's Tn_INT_ROUTE_CAP for the i440FX pc. LegacyReplacement
  * puts timer 0 on IRQ 0 and timer 1 on IRQ 8 and takes those lines from the
- * PIT and the RTC (spec Table 5): the two chips drive `pitIrq` and `rtcIrq`.
+ * PIT and the RTC (2.3.5 LEG_RT_CNF, and the spec's LegacyReplacement
+ * interrupt mapping): the two chips drive `pitIrq` and `rtcIrq`.
  *
  * Nothing ticks: the counter is derived from the virtual clock, and each
  * timer with its interrupt enabled has one event on the timer queue at its
@@ -41,7 +42,7 @@ const PERIOD_FS = 10_000_000;
 const NS_PER_TICK = 10;
 const TIMER_COUNT = 3;
 
-// General registers (spec 2.3.1, Table 2).
+// General registers (spec 2.3.1).
 const CAPABILITIES = 0x000;
 const CONFIG = 0x010;
 const INT_STATUS = 0x020;
@@ -72,7 +73,7 @@ const TN_CAPABILITIES = TN_PER_INT_CAP | TN_SIZE_CAP;
 /** Tn_INT_ROUTE_CAP: IRQ 2, QEMU's value for the i440FX pc. */
 const ROUTE_CAP = 1 << 2;
 
-/** The lines LegacyReplacement gives timers 0 and 1 (spec Table 5, 8259 mapping). */
+/** The lines LegacyReplacement gives timers 0 and 1 (their 8259 mapping). */
 const PIT_IRQ = 0;
 const RTC_IRQ = 8;
 
@@ -274,7 +275,7 @@ export class Hpet {
     else this.updateLines();
   }
 
-  /** Spec Table 5: with LegacyReplacement the 8254 and the RTC cause no interrupts; their lines are timer 0's and 1's. */
+  /** With LegacyReplacement the 8254 and the RTC cause no interrupts: their lines are timer 0's and 1's. */
   private switchLegacyRoute(legacy: boolean): void {
     if (legacy) {
       this.pitIrq.connect(false);
@@ -351,7 +352,11 @@ export class Hpet {
     return BigInt.asUintN(64, s.counterStart + BigInt(ticks));
   }
 
-  /** A timer raises interrupts only while the counter runs and its Tn_INT_ENB_CNF is set (as in QEMU). */
+  /**
+   * A timer has events only while the counter runs and its Tn_INT_ENB_CNF is
+   * set, as in QEMU: the spec would still set a level-triggered timer's
+   * status bit with its interrupt disabled; QEMU and tsvm do not.
+   */
   private isArmable(t: HpetTimerState): boolean {
     return (this.state.config & ENABLE_CNF) !== 0 && (t.config & TN_INT_ENB_CNF) !== 0;
   }
