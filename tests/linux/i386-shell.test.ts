@@ -17,6 +17,8 @@ const EIGHT_MIB_OF_ZEROS_MD5 = '96995b58d4cbf6aaa9041b4f00c7f6ae';
 const CLOCKSOURCE = 'cat /sys/devices/system/clocksource/clocksource0/current_clocksource';
 const AVAILABLE_CLOCKSOURCES = 'cat /sys/devices/system/clocksource/clocksource0/available_clocksource';
 const TSC_MARKED_UNSTABLE = `dmesg | grep -c "Marking clocksource 'tsc"`;
+/** \_SB.HPET of the DSDT, as ACPI enumerated it: its _STA. */
+const HPET_ACPI_STATUS = 'cat /sys/bus/acpi/devices/PNP0103:00/status';
 
 const COMMANDS = [
   'ls /',
@@ -28,6 +30,7 @@ const COMMANDS = [
   CLOCKSOURCE,
   AVAILABLE_CLOCKSOURCES,
   TSC_MARKED_UNSTABLE,
+  HPET_ACPI_STATUS,
 ];
 
 function commandLine(emulator: string[], guest: LinuxGuest): string[] {
@@ -75,11 +78,12 @@ describe('Debian i386 Linux under -accel tcg', () => {
     expect(output(CLOCKSOURCE)).toBe('tsc');
     expect(output(AVAILABLE_CLOCKSOURCES).split(/\s+/)).toContain('hpet');
     expect(output(TSC_MARKED_UNSTABLE)).toBe('0');
+    expect(output(HPET_ACPI_STATUS)).toBe('15'); // present, enabled, shown, functioning
   });
 
   it('prints what qemu-system-i386 -accel tcg prints for the same commands', async () => {
     const qemu = await driveGuest({ command: commandLine(['qemu-system-i386', '-accel', 'tcg'], guest), commands: COMMANDS, timeoutSeconds: 300 });
-    for (const cmd of ['ls /', 'cat /proc/cpuinfo | grep -c ^processor', 'dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum', 'echo $((7*191))', CLOCKSOURCE]) {
+    for (const cmd of ['ls /', 'cat /proc/cpuinfo | grep -c ^processor', 'dd if=/dev/zero bs=1M count=8 2>/dev/null | md5sum', 'echo $((7*191))', CLOCKSOURCE, HPET_ACPI_STATUS]) {
       expect(output(cmd), cmd).toBe(qemu.outputs.find((o) => o.command === cmd)!.output);
     }
     expect(qemu.exitCode).toBe(0);
