@@ -3,7 +3,8 @@
  * - Linux: Debian's kernel, loaded by loadLinux with our E820 map and ACPI
  *   tables, reaches the busybox shell, runs commands, and `poweroff -f` ends
  *   QEMU through our FADT and \_S5_ (QEMU's PIIX4 PM decodes SLP_TYP 0 as
- *   soft-off, as tsvm's will).
+ *   soft-off, as tsvm's will); our HPET table and \_SB.HPET lead it to
+ *   QEMU's HPET, which sits where tsvm's does.
  * - Multiboot: a test kernel prints the info structure loadMultiboot built,
  *   and the same kernel booted by QEMU's own -kernel shows the conventions
  *   match (command line, module strings and contents).
@@ -35,13 +36,15 @@ interface BootCase {
   long64: boolean;
   cpus: number;
   ioapic: boolean;
+  /** Describe QEMU's HPET at 0xFED00000 in the tables, as tsvm does for its own. */
+  hpet?: boolean;
 }
 
 /** Loads the guest with tsvm's loader, boots the memory image under QEMU, and runs `commands` in its shell. */
 function bootUnderQemu(dir: string, c: BootCase, commands: string[]): Promise<GuestRun> {
   const guest = ensureLinuxGuest(c.arch);
   const mem = new AddressSpace(256 * MiB);
-  const acpi = buildAcpiTables(mem, { cpus: c.cpus, ioapic: c.ioapic, pmBase: PM_BASE, sciIrq: 9 });
+  const acpi = buildAcpiTables(mem, { cpus: c.cpus, ioapic: c.ioapic, pmBase: PM_BASE, sciIrq: 9, hpet: c.hpet });
   const kernel = readFileSync(guest.kernel);
   const state = loadLinux(mem, {
     kernel,
@@ -69,12 +72,16 @@ describe('Linux loader + ACPI tables under qemu-system-i386', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('boots Debian 12 i386 to the busybox shell, runs commands, and powers off through ACPI', async () => {
-    const run = await bootUnderQemu(dir, { arch: 'i386', qemu: 'qemu-system-i386', long64: false, cpus: 1, ioapic: false }, [
+    const run = await bootUnderQemu(dir, { arch: 'i386', qemu: 'qemu-system-i386', long64: false, cpus: 1, ioapic: false, hpet: true }, [
       'echo hello-$((6*7))',
       'cat /proc/cmdline',
       'uname -m',
+      'cat /sys/bus/acpi/devices/PNP0103:00/status',
     ]);
-    expect(run.outputs.map((o) => o.output)).toEqual(['hello-42', 'console=ttyS0', 'i686']);
+    expect(run.outputs.map((o) => o.output)).toEqual(['hello-42', 'console=ttyS0', 'i686', '15']);
+    // Our HPET table and \_SB.HPET lead the kernel to QEMU's HPET.
+    expect(run.transcript).toMatch(/ACPI: HPET 0x[0-9A-F]+ 000038 \(v01 TSVM   TSVMHPET/);
+    expect(run.transcript).toMatch(/clocksource: hpet: mask: 0xffffffff/);
     // The kernel found our tables and used them; poweroff went through \_S5_.
     expect(run.transcript).toMatch(/ACPI: RSDP 0x00000000000F0000 000014 \(v00 TSVM  \)/);
     expect(run.transcript).toMatch(/ACPI: FACP 0x[0-9A-F]+ 0000F4 \(v03 TSVM   TSVMFACP/);
