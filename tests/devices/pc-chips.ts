@@ -1,10 +1,12 @@
 /**
- * The ISA and PCI chips of QEMU's pc machine on one port bus, wired as
- * src/machine/pc.ts wires them (tests cannot build a whole Pc: it opens
- * drives and picks an accelerator), with a clock the test moves by hand.
+ * The ISA and PCI chips of QEMU's pc machine on one port bus, and its HPET
+ * on an address space without RAM, wired as src/machine/pc.ts wires them
+ * (tests cannot build a whole Pc: it opens drives and picks an
+ * accelerator), with a clock the test moves by hand.
  */
 import type { Chardev } from '../../src/chardev/chardev.js';
 import { AcpiPm } from '../../src/devices/acpi-pm.js';
+import { Hpet } from '../../src/devices/hpet.js';
 import { I8042 } from '../../src/devices/i8042.js';
 import { I8254Pit } from '../../src/devices/i8254.js';
 import { I8259Pair } from '../../src/devices/i8259.js';
@@ -18,6 +20,7 @@ import { A20Gate } from '../../src/io/a20.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { Lifecycle } from '../../src/machine/lifecycle.js';
+import { AddressSpace } from '../../src/memory/address-space.js';
 import { fakeTime } from './fake-clock.js';
 
 /** COM1-COM4: base port and ISA IRQ. */
@@ -42,9 +45,11 @@ export function pcChips({ ramBytes, rtcBase, serials }: PcChipsOptions) {
   const { timers } = time;
   const lifecycle = new Lifecycle();
   const a20 = new A20Gate();
-  new I8254Pit(io, timers, irq.line(0));
+  const mem = new AddressSpace(0);
+  const hpet = new Hpet(mem, timers, irq);
+  new I8254Pit(io, timers, hpet.pitIrq);
   createI440fxPiix(io, irq, new AcpiPm(io, timers, irq.line(9), lifecycle), ramBytes);
-  new Mc146818Rtc(io, timers, irq.line(8), { base: rtcBase });
+  new Mc146818Rtc(io, timers, hpet.rtcIrq, { base: rtcBase });
   new I8042(io, irq.line(1), irq.line(12), a20, lifecycle);
   new Port92(io, a20, lifecycle);
   new ResetControl(io, lifecycle);
@@ -53,7 +58,7 @@ export function pcChips({ ramBytes, rtcBase, serials }: PcChipsOptions) {
     const [base, line] = COM_PORTS[i]!;
     new Uart16550(io, base, irq.line(line), timers, chardev);
   });
-  return { io, irq, time, lifecycle };
+  return { io, mem, irq, time, lifecycle };
 }
 
 /** ICW1-ICW4 as a PC BIOS programs the PIC pair: master vectors 0x08-0x0F, slave 0x70-0x77 cascaded on IRQ 2, 8086 mode; nothing masked. */

@@ -1,8 +1,8 @@
 /**
- * qemu-system-i386 as the oracle for the PC chips: the same port accesses go
- * to tsvm's chips and, through QEMU's qtest protocol (-qtest stdio, CPU held
- * by -S so no firmware touches anything), to QEMU's `pc` machine; every byte
- * read must agree. The few reads where tsvm follows the datasheet rather than
+ * qemu-system-i386 as the oracle for the PC chips: the same port (and HPET
+ * MMIO) accesses go to tsvm's chips and, through QEMU's qtest protocol
+ * (-qtest stdio, CPU held by -S so no firmware touches anything), to QEMU's
+ * `pc` machine; every value read must agree. The few reads where tsvm follows the datasheet rather than
  * a QEMU quirk are marked with the reason and left out of the comparison.
  *
  * Debian's QEMU has no qtest accelerator (no clock_step), so guest time
@@ -19,10 +19,21 @@ const RTC_BASE = '2024-02-29T13:45:30';
 const RAM = 128 * 1024 * 1024;
 
 type Size = 1 | 2 | 4;
-type Op = { out: [number, Size, number] } | { in: [number, Size]; differs?: string };
+type Op =
+  | { out: [number, Size, number] }
+  | { in: [number, Size]; differs?: string }
+  | { writel: [number, number] }
+  | { readl: number; differs?: string };
+type Read = Extract<Op, { in: unknown } | { readl: unknown }>;
 
 const o = (port: number, value: number, size: Size = 1): Op => ({ out: [port, size, value] });
 const i = (port: number, size: Size = 1, differs?: string): Op => ({ in: [port, size], differs });
+/** 32-bit MMIO: a write and a read at a physical address. */
+const wl = (addr: number, value: number): Op => ({ writel: [addr, value] });
+const rl = (addr: number, differs?: string): Op => ({ readl: addr, differs });
+
+const isRead = (op: Op): op is Read => 'in' in op || 'readl' in op;
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 
 const SUFFIX = { 1: 'b', 2: 'w', 4: 'l' } as const;
 
@@ -40,36 +51,41 @@ async function onQemu(ops: Op[]): Promise<number[]> {
     });
     qemu.on('exit', () => reject(new Error(`qemu exited after ${replies.length} of ${ops.length} replies`)));
   });
-  const command = (op: Op) =>
-    'out' in op
-      ? `out${SUFFIX[op.out[1]]} 0x${op.out[0].toString(16)} 0x${(op.out[2] >>> 0).toString(16)}`
-      : `in${SUFFIX[op.in[1]]} 0x${op.in[0].toString(16)}`;
+  const command = (op: Op) => {
+    if ('out' in op) return `out${SUFFIX[op.out[1]]} ${hex(op.out[0])} ${hex(op.out[2])}`;
+    if ('in' in op) return `in${SUFFIX[op.in[1]]} ${hex(op.in[0])}`;
+    if ('writel' in op) return `writel ${hex(op.writel[0])} ${hex(op.writel[1])}`;
+    return `readl ${hex(op.readl)}`;
+  };
   qemu.stdin.write(ops.map(command).join('\n') + '\n');
   try {
     await finished;
   } finally {
     qemu.kill();
   }
-  return ops.flatMap((op, k) => ('in' in op ? [Number(replies[k]!.split(' ')[1])] : []));
+  return ops.flatMap((op, k) => (isRead(op) ? [Number(replies[k]!.split(' ')[1])] : []));
 }
 
 /** The same ops on tsvm's chips, wired as on the pc machine. */
 function onTsvm(ops: Op[]): number[] {
-  const { io } = pcChips({ ramBytes: RAM, rtcBase: Date.parse(`${RTC_BASE}Z`), serials: [undefined] });
+  const { io, mem } = pcChips({ ramBytes: RAM, rtcBase: Date.parse(`${RTC_BASE}Z`), serials: [undefined] });
   return ops.flatMap((op) => {
     if ('in' in op) return [io.read(op.in[0], op.in[1])];
-    io.write(op.out[0], op.out[1], op.out[2]);
+    if ('readl' in op) return [mem.read32(op.readl)];
+    if ('out' in op) io.write(op.out[0], op.out[1], op.out[2]);
+    else mem.write32(op.writel[0], op.writel[1]);
     return [];
   });
 }
 
 async function compare(ops: Op[]): Promise<void> {
   const [qemu, tsvm] = [await onQemu(ops), onTsvm(ops)];
-  const reads = ops.filter((op): op is Extract<Op, { in: unknown }> => 'in' in op);
-  const describeRead = (k: number) => `read #${k} (in 0x${reads[k]!.in[0].toString(16)})`;
-  const mismatches = reads.flatMap((op, k) =>
-    !op.differs && qemu[k] !== tsvm[k] ? [`${describeRead(k)}: qemu 0x${qemu[k]!.toString(16)}, tsvm 0x${tsvm[k]!.toString(16)}`] : [],
-  );
+  const reads = ops.filter(isRead);
+  const describeRead = (k: number) => {
+    const op = reads[k]!;
+    return `read #${k} (${'in' in op ? `in ${hex(op.in[0])}` : `readl ${hex(op.readl)}`})`;
+  };
+  const mismatches = reads.flatMap((op, k) => (!op.differs && qemu[k] !== tsvm[k] ? [`${describeRead(k)}: qemu ${hex(qemu[k]!)}, tsvm ${hex(tsvm[k]!)}`] : []));
   expect(mismatches).toEqual([]);
 }
 
@@ -191,6 +207,27 @@ describe('qemu-system-i386 oracle (qtest, time standing still)', () => {
       i(0x608, 4), o(0x602, 0x0101, 2), i(0x602, 2),
       o(0xb2, 0xf0), i(0x604, 2), o(0xb2, 0xf1), i(0x604, 2), i(0xb2), o(0xb3, 0x33), i(0xb3),
       i(0x606, 2), i(0x60c, 4), i(0x610, 4),
+    ]);
+  });
+
+  it('HPET registers: capabilities, reset values, write masks, 32-bit mode, the counter while halted', async () => {
+    const HPET = 0xfed0_0000;
+    const ROUTE = 'Tn_INT_ROUTE_CNF keeps a route outside Tn_INT_ROUTE_CAP out (spec 2.3.8); QEMU takes any';
+    const FSB = 'no FSB delivery (Tn_FSB_INT_DEL_CAP 0): tsvm keeps Tn_FSB_EN_CNF and the FSB route register at 0; QEMU stores them';
+    const timerRegs = (n: number) => [0, 4, 8, 0xc].map((r) => rl(HPET + 0x100 + 0x20 * n + r));
+    await compare([
+      rl(HPET), rl(HPET + 4), rl(HPET + 0x10), rl(HPET + 0x20), rl(HPET + 0xf0), rl(HPET + 0xf4),
+      ...timerRegs(0), ...timerRegs(1), ...timerRegs(2), ...timerRegs(3), rl(HPET + 0x3fc),
+      wl(HPET + 0x10, 0xffff_ffff), rl(HPET + 0x10), wl(HPET + 0x10, 0),
+      wl(HPET + 0x100, 0xffff_ffff), rl(HPET + 0x100, `${ROUTE}; ${FSB}`), rl(HPET + 0x108), rl(HPET + 0x10c),
+      wl(HPET + 0x100, 0x0400), rl(HPET + 0x100), // route IRQ 2, the one offered
+      wl(HPET + 0x108, 0x1234_5678), wl(HPET + 0x10c, 9), rl(HPET + 0x108), rl(HPET + 0x10c), // 64-bit one-shot
+      wl(HPET + 0x120, 0x0a00), rl(HPET + 0x120, ROUTE),
+      wl(HPET + 0x140, 0x0142), rl(HPET + 0x140), wl(HPET + 0x148, 0xabcd), wl(HPET + 0x14c, 0x1), rl(HPET + 0x148),
+      rl(HPET + 0x14c, 'in 32-bit mode tsvm keeps the upper half of the comparator 0 (spec 2.3.8 Tn_32MODE_CNF); QEMU stores the write'),
+      wl(HPET + 0x150, 0xabc), rl(HPET + 0x150, FSB),
+      wl(HPET + 0xf0, 0x77), wl(HPET + 0xf4, 1), rl(HPET + 0xf0), rl(HPET + 0xf4),
+      wl(HPET + 0x20, 0xffff_ffff), rl(HPET + 0x20), wl(HPET + 0, 0), rl(HPET),
     ]);
   });
 });
