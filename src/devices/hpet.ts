@@ -116,6 +116,11 @@ function isLevelTriggered(t: HpetTimerState): boolean {
   return (t.config & TN_INT_TYPE_CNF) !== 0;
 }
 
+/** Tn_INT_ROUTE_CNF of a timer configuration. */
+function routeOf(config: number): number {
+  return (config & TN_INT_ROUTE_MASK) >> TN_INT_ROUTE_SHIFT;
+}
+
 /** A period of half the comparator range or more would never be seen ahead of the counter; QEMU clamps it likewise. */
 function clampPeriod(period: bigint, width: 32 | 64): bigint {
   return BigInt.asUintN(width - 1, period);
@@ -309,8 +314,7 @@ export class Hpet {
     const old = t.config;
     let config = value & TN_WRITABLE;
     // A route the capability does not offer is not taken: the field reads back unchanged (2.3.8).
-    const route = (config & TN_INT_ROUTE_MASK) >> TN_INT_ROUTE_SHIFT;
-    if (!(ROUTE_CAP & (1 << route))) config = (config & ~TN_INT_ROUTE_MASK) | (old & TN_INT_ROUTE_MASK);
+    if (!(ROUTE_CAP & (1 << routeOf(config)))) config = (config & ~TN_INT_ROUTE_MASK) | (old & TN_INT_ROUTE_MASK);
     t.config = config;
     if (widthOf(t) === 32) {
       // The upper halves load with zeros in 32-bit mode (2.3.8 Tn_32MODE_CNF).
@@ -419,10 +423,16 @@ export class Hpet {
 
   // ---- interrupt lines ----
 
-  /** LegacyReplacement puts timers 0 and 1 on IRQ 0 and 8; otherwise Tn_INT_ROUTE_CNF says (2.3.8). */
-  private lineOf(n: number): number {
+  /**
+   * LegacyReplacement puts timers 0 and 1 on IRQ 0 and 8; otherwise
+   * Tn_INT_ROUTE_CNF says (2.3.8). The field resets to 0, a route the
+   * capability does not offer: until software routes the timer it reaches
+   * no line (QEMU would pulse IRQ 0, which belongs to the PIT then).
+   */
+  private lineOf(n: number): number | undefined {
     if (this.state.config & LEG_RT_CNF && n < 2) return n === 0 ? PIT_IRQ : RTC_IRQ;
-    return (this.state.timers[n]!.config & TN_INT_ROUTE_MASK) >> TN_INT_ROUTE_SHIFT;
+    const route = routeOf(this.state.timers[n]!.config);
+    return ROUTE_CAP & (1 << route) ? route : undefined;
   }
 
   /** Edge-triggered: a pulse. Level-triggered: its status bit, and its line held until software clears the bit (2.3.6). */
@@ -433,7 +443,7 @@ export class Hpet {
       return;
     }
     const line = this.lineOf(n);
-    if (this.raised.has(line)) return; // held high by a level-triggered timer: no edge to see
+    if (line === undefined || this.raised.has(line)) return; // unrouted, or held high by a level-triggered timer: no edge to see
     this.irq.set(line, true);
     this.irq.set(line, false);
   }
@@ -443,7 +453,8 @@ export class Hpet {
     const s = this.state;
     const wanted = new Set<number>();
     s.timers.forEach((t, n) => {
-      if (this.isArmable(t) && isLevelTriggered(t) && s.interruptStatus & (1 << n)) wanted.add(this.lineOf(n));
+      const line = this.lineOf(n);
+      if (line !== undefined && this.isArmable(t) && isLevelTriggered(t) && s.interruptStatus & (1 << n)) wanted.add(line);
     });
     for (const line of this.raised) if (!wanted.has(line)) this.irq.set(line, false);
     for (const line of wanted) if (!this.raised.has(line)) this.irq.set(line, true);

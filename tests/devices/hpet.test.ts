@@ -217,13 +217,16 @@ describe('HPET timers', () => {
     expect(edges(0)).toHaveLength(1);
   });
 
-  it('routes a timer to Tn_INT_ROUTE_CNF without LegacyReplacement', () => {
-    const { write, time, irq, setComparator64 } = setup();
+  it('routes a timer to Tn_INT_ROUTE_CNF without LegacyReplacement, and an unrouted one nowhere', () => {
+    const { write, time, irq, edges, setComparator64 } = setup();
     write(CONFIG, ENABLE);
+    write(tnConfig(0), INT_ENB); // route field still 0 from reset: not a route on offer, and IRQ 0 is the PIT's
+    setComparator64(0, 50);
     write(tnConfig(2), INT_ENB | LEVEL | route(2));
     setComparator64(2, 100);
     time.advance(1 * US);
     expect(irq.level(2)).toBe(true);
+    expect(edges(0)).toEqual([]);
   });
 });
 
