@@ -279,6 +279,16 @@ const PATCH_LOOP = `
     counter:
       dd 0`;
 
+/**
+ * NASM that turns on paging with a page directory at 1 MiB whose 4 MiB
+ * pages map physical 0-4 MiB at 0 (where the program runs) and at each of
+ * `aliases`.
+ */
+function aliasLowMemory(...aliases: number[]): string {
+  const pdes = [0, ...aliases].map((a) => `mov dword [0x100000 + ${(a >>> 22) * 4}], 0x83`);
+  return [...pdes, 'mov eax, cr4', 'or eax, 0x10', 'mov cr4, eax', 'mov eax, 0x100000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax'].join('\n');
+}
+
 describe('translator: data stores into a code page', () => {
   it('blocks of a page whose data was written are revived unchanged, and a later code patch still takes effect', () => {
     // The loop body shares its page with a counter it stores to on every
@@ -302,16 +312,7 @@ describe('translator: code at EIPs from 0x80000000 up (where kernels live)', () 
     // static_cpu_has() sites as they were before apply_alternatives().
     const src = `
       HIGH equ 0x80000000
-      mov dword [0x100000], 0x83
-      mov dword [0x100000 + (HIGH >> 22) * 4], 0x83
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${aliasLowMemory(0x8000_0000)}
       mov eax, HIGH + high
       jmp eax
     high:
@@ -332,17 +333,7 @@ describe('translator: one block for every linear alias of its code', () => {
     // alias, the program halts, then it runs through the second. The
     // helper records the return address it sees, which must be the alias's.
     const src = `
-      mov dword [0x100000], 0x83
-      mov dword [0x100000 + (0x40000000 >> 22) * 4], 0x83
-      mov dword [0x100000 + (0x80000000 >> 22) * 4], 0x83
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${aliasLowMemory(0x4000_0000, 0x8000_0000)}
       mov ebp, ${DATA}
       mov eax, 0x40000000 + routine
       call eax
