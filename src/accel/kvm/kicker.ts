@@ -60,8 +60,12 @@ export function jsTimersPending(): boolean {
 /** Int32 slots. */
 const STOP = 0;
 const IO_READY = 1;
+/** Set by the worker once koffi is loaded and it is watching. */
+const STARTED = 4;
 /** Float64 slot of the wake time. */
 const WAKE_AT = 1;
+/** How long destroy() lets a starting worker finish loading koffi (a worker torn down meanwhile aborts the process). */
+const STARTUP_WAIT_MS = 5000;
 
 /** libuv, as the node binary exports it. */
 const node = koffi.load(null);
@@ -74,8 +78,8 @@ export function monotonicMs(): number {
 }
 
 export class Kicker {
-  private readonly shared = new SharedArrayBuffer(16);
-  private readonly i32 = new Int32Array(this.shared, 0, 2);
+  private readonly shared = new SharedArrayBuffer(24);
+  private readonly i32 = new Int32Array(this.shared);
   private readonly f64 = new Float64Array(this.shared);
   private readonly notifyFd: number;
   private readonly worker: Worker;
@@ -123,13 +127,20 @@ export class Kicker {
     return Atomics.exchange(this.i32, IO_READY, 0) === 1;
   }
 
+  /**
+   * Stops the worker by asking it to leave its loop, never with
+   * terminate(): a worker torn down inside a koffi call (still loading koffi
+   * just after start, or returning from poll) aborts the whole process with
+   * a failed napi_throw. It is given time to finish starting up first.
+   */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     process.off('exit', this.stopOnExit);
     Atomics.store(this.i32, STOP, 1);
     signalEventFd(this.notifyFd);
-    void this.worker.terminate().then(() => closeFd(this.notifyFd));
+    Atomics.wait(this.i32, STARTED, 0, STARTUP_WAIT_MS);
+    this.worker.once('exit', () => closeFd(this.notifyFd));
   }
 }
 
@@ -162,8 +173,10 @@ function kickerMain(data: KickerData): void {
   const read = libc.func('long read(int fd, void *buf, unsigned long count)');
   const [PROT_RW, MAP_SHARED, IMMEDIATE_EXIT, POLLIN] = [3, 1, 1, 1];
   const run = new Uint8Array(k.view(mmap(null, data.runSize, PROT_RW, MAP_SHARED, data.vcpuFd, 0), data.runSize));
-  const i32 = new Int32Array(data.shared, 0, 2);
+  const i32 = new Int32Array(data.shared);
   const f64 = new Float64Array(data.shared);
+  Atomics.store(i32, 4, 1); // STARTED
+  Atomics.notify(i32, 4);
   /** After a kick, look again this soon if the main thread has not moved on (it may have been between two KVM_RUNs). */
   const REKICK_MS = 1;
   // struct pollfd { int fd; short events; short revents; } x2: the eventfd, then the loop's epoll fd.
