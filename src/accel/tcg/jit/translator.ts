@@ -30,7 +30,7 @@ import { type Interpreter, StopReason } from '../interp.js';
 import { decode, type ByteSource } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
-import { ATTR_DB, CS, ESP, IF, RF, TF } from '../constants.js';
+import { CS, ESP, IF, RF, TF } from '../constants.js';
 import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { continuesBlock } from './block-rules.js';
@@ -187,7 +187,7 @@ export class Translator {
       !t.dead &&
       prev.targetGen === gen &&
       prev.targetCpl === c.cpl &&
-      t.mode === (c.segAttr[CS]! & ATTR_DB ? 1 : 0) &&
+      t.mode === (c.cs32 ? 1 : 0) &&
       fitsSegment(t, c.eip, c.segLimit[CS]!)
     ) {
       return t;
@@ -226,7 +226,7 @@ export class Translator {
     const lin = (c.segBase[CS]! + eip) >>> 0;
     const frame = executableFrame(c, lin);
     if (frame < 0) return undefined;
-    const mode = c.segAttr[CS]! & ATTR_DB ? 1 : 0;
+    const mode = c.cs32 ? 1 : 0;
     const offset = lin & 0xfff;
     const slot = (lin ^ (lin >>> JUMP_CACHE_BITS)) & JUMP_CACHE_MASK;
     let b = this.jumpCache[slot];
@@ -273,7 +273,7 @@ export class Translator {
     const frame = executableFrame(c, lin);
     if (frame >= 0) {
       const page = this.codePage(frame);
-      const key = blockKey(lin & 0xfff, c.segAttr[CS]! & ATTR_DB ? 1 : 0);
+      const key = blockKey(lin & 0xfff, c.cs32 ? 1 : 0);
       const hits = (page.hits.get(key) ?? 0) + 1;
       page.hits.set(key, hits);
       if (hits >= this.hotThreshold) {
@@ -312,7 +312,7 @@ export class Translator {
     const c = this.cpu;
     const t0 = performance.now();
     const ram = c.mmu.ram;
-    const mode = c.segAttr[CS]! & ATTR_DB ? 1 : 0;
+    const mode = c.cs32 ? 1 : 0;
     const wrap = mode === 1 ? 0xffff_ffff : 0xffff;
     const limit = c.segLimit[CS]!;
     const first = c.eip;
