@@ -337,15 +337,32 @@ describe('advisory locking, compatible with QEMU', () => {
     ok(img(['snapshot', '-c', 's', file])); // the kernel dropped the dead process's locks
   });
 
+  /**
+   * Whether some process holds QEMU's "write" permission byte (101) of `file`, read from /proc/locks:
+   * probing with qemu-img info instead takes a lock itself, and a qemu-io opening at that moment fails.
+   */
+  function writeLockHeld(file: string): boolean {
+    const ino = fs.statSync(file).ino;
+    return fs.readFileSync('/proc/locks', 'utf8').split('\n').some((line) => {
+      const f = line.trim().split(/\s+/);
+      if (f[1] !== 'OFDLCK' || Number(f[5]?.split(':')[2]) !== ino) return false;
+      const end = f[7] === 'EOF' ? Infinity : Number(f[7]);
+      return Number(f[6]) <= 101 && 101 <= end;
+    });
+  }
+
   test('tsvm-img refuses an image QEMU has open for writing', async () => {
     const file = qemuMadeImage(tempDir(), '1.1');
     // qemu-io's sleep is in milliseconds: hold the image for ten minutes (killed below), not 3 s, which a
     // loaded CI machine could spend before tsvm-img even starts.
-    const qemu = spawn('qemu-io', ['-c', 'sleep 600000', file], { stdio: 'ignore' });
+    const qemu = spawn('qemu-io', ['-c', 'sleep 600000', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let qemuErr = '';
+    qemu.stderr.on('data', (d) => (qemuErr += d));
     try {
-      // Wait until qemu-io really holds its lock (qemu-img info then cannot get the shared one).
-      const deadline = Date.now() + 30_000;
-      while (!/Failed to get shared "write" lock/.test(qemuImg(['info', file]).stderr) && Date.now() < deadline) {
+      const deadline = Date.now() + 60_000;
+      while (!writeLockHeld(file)) {
+        expect(qemu.exitCode, `qemu-io exited: ${qemuErr}`).toBeNull();
+        expect(Date.now(), 'qemu-io took no lock within 60 s').toBeLessThan(deadline);
         await new Promise((r) => setTimeout(r, 100));
       }
       const r = img(['snapshot', '-c', 's', file]);
