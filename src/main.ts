@@ -9,6 +9,7 @@ import { CliError, parseCommandLine } from './cli/parse.js';
 import { configureLogging } from './log.js';
 import { runMachine } from './machine/runner.js';
 import { UserError } from './machine/errors.js';
+import { followParent, hasV8Flags, relaunch } from './relaunch.js';
 
 async function main(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
@@ -16,6 +17,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
     return 0;
   }
+  if (parsed.config.accel.order.includes('tcg') && !hasV8Flags()) return relaunch();
+  followParent();
   configureLogging(parsed.config.logItems, parsed.config.logFile);
   return runMachine(parsed.config);
 }
