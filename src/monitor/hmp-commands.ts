@@ -99,7 +99,9 @@ function jitText(ctx: HmpContext): string {
     '\nStatistics:\n' +
     row('TB flush count', st['flushes'] ?? 0) +
     row('TB invalidate count', st['invalidated'] ?? 0) +
-    row('guest insns', st['executed'])
+    row('guest insns', st['executed']) +
+    row('guest insns in TBs', st['insnsRun']) +
+    row('translation time', st['translateMs'] === undefined ? undefined : `${Math.round(st['translateMs'])} ms`)
   );
 }
 

@@ -470,6 +470,18 @@ export class Mmu {
     throw new CpuFault(PFV, code);
   }
 
+  /**
+   * Enters `lin` in the TLB for an instruction fetch at the current CPL, as
+   * the fetch would (accessed bits included), if that fetch would not fault;
+   * returns false, changing nothing, if it would. For the translator's
+   * lookup, which leaves faults to the interpreter.
+   */
+  fillForFetch(lin: number): boolean {
+    if (this.walk(lin, Access.Exec, this.ctl.cpl === 3, false) < 0) return false;
+    this.fill(lin, Access.Exec);
+    return true;
+  }
+
   /** Linear to physical without side effects (monitor, gdbstub); -1 when unmapped. */
   translate(lin: number): number {
     if (this.walk(lin >>> 0, Access.Read, false, false) < 0) return -1;

@@ -72,6 +72,8 @@ export interface JitStats {
   insnsInBlocks: number;
   /** Host milliseconds spent decoding and compiling blocks. */
   translateMs: number;
+  /** Guest instructions executed inside translated blocks. */
+  insnsRun: number;
 }
 
 /** Thrown by the block decoder's byte source when the next instruction would leave the page or the CS limit. */
@@ -83,7 +85,7 @@ export class Translator {
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
   executed = 0;
-  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0 };
+  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0, insnsRun: 0 };
 
   constructor(
     readonly cpu: Cpu,
@@ -390,16 +392,26 @@ export class Translator {
   snapshotStats(): JitStats {
     let insns = 0;
     for (const p of this.pages) if (p) for (const b of p.blocks.values()) insns += b.insns.length;
-    return { ...this.stats, liveBlocks: this.liveBlocks, insnsInBlocks: insns };
+    return { ...this.stats, liveBlocks: this.liveBlocks, insnsInBlocks: insns, insnsRun: this.executed };
   }
 }
 
-/** The RAM page index `lin` is in when the TLB lets the current CPL execute there, else -1 (the interpreter's fetch handles it). */
+/**
+ * The RAM page index `lin` (at CS:EIP) is in when the current CPL may
+ * execute there, filling the TLB as the fetch would (after a TLB flush, the
+ * first entry of every page would otherwise go to the interpreter); else -1:
+ * the interpreter's fetch raises the fault (#GP past the CS limit comes
+ * before the page walk, so that is checked first).
+ */
 function executableFrame(c: Cpu, lin: number): number {
   const mmu = c.mmu;
-  const info = mmu.info[lin >>> 12]!;
   const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
-  if ((info & need) !== need || info & TLB_NX) return -1;
+  let info = mmu.info[lin >>> 12]!;
+  if ((info & need) !== need || info & TLB_NX) {
+    if (c.eip > c.segLimit[CS]! || !mmu.fillForFetch(lin)) return -1;
+    info = mmu.info[lin >>> 12]!;
+    if ((info & need) !== need || info & TLB_NX) return -1;
+  }
   return mmu.frame[lin >>> 12]!;
 }
 
