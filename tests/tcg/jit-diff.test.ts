@@ -487,3 +487,89 @@ describe('translator: decoder substitutions', () => {
     expect(b.cpu.regs[0]).toBe(1);
   });
 });
+
+describe('translator: blocks follow JMP and CALL rel to targets on their page', () => {
+  const run = (src: string, jit: boolean, setup: (m: TestMachine) => void = () => {}): { m: TestMachine; t?: Translator } => {
+    const m = machine(assemble(src, 32), 'pm32');
+    setup(m);
+    if (!jit) {
+      m.run(100_000);
+      return { m };
+    }
+    const t = new Translator(m.cpu, m.interp, 1);
+    for (let i = 0; i < 100 && !m.cpu.halted; i++) t.run(1000);
+    return { m, t };
+  };
+
+  it('a CALL, the callee, a JMP back before the entry and on: two blocks, run as interpreted', () => {
+    // Block 1: mov, call (followed), the callee up to its RET. Block 2, at the return address:
+    // add, jmp (followed back, before this block's entry), add, hlt.
+    const src = `
+      mov eax, 1
+      call f
+      add eax, 2
+      jmp back
+    f:
+      add eax, 4
+      mov [${DATA}], esp
+      ret
+    back:
+      add eax, 8
+      hlt`;
+    const a = run(src, false).m;
+    const { m: b, t } = run(src, true);
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(15);
+    expect(b.mem.read32(DATA)).toBe(STACK - 4); // the followed CALL pushed its return address
+    expect(t!.stats.translated).toBe(2);
+  });
+
+  it('a block entered after code it jumps back to runs that code', () => {
+    const src = `
+      mov ebx, start
+      jmp ebx
+    back:
+      add eax, 5
+      hlt
+    start:
+      mov eax, 2
+      jmp back`;
+    const a = run(src, false).m;
+    const b = run(src, true).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(7);
+  });
+
+  it('a fault in a followed callee reports the callee instruction, with the return address pushed', () => {
+    const src = `
+      mov ecx, 0
+      mov eax, 10
+      call f
+      hlt
+    f:
+      xor edx, edx
+      div ecx
+      ret`;
+    const a = run(src, false).m;
+    const b = run(src, true).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.vector()).toBe(0); // #DE
+  });
+
+  it('a JMP whose target lies past the CS limit raises #GP at the JMP, as interpreted', () => {
+    const src = `
+      mov eax, 1
+      jmp beyond
+      hlt
+      times 64 nop
+    beyond:
+      hlt`;
+    const limit = (m: TestMachine) => {
+      m.cpu.segLimit[1] = m.cpu.eip + 16;
+    };
+    const a = run(src, false, limit).m;
+    const b = run(src, true, limit).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.vector()).toBe(13);
+  });
+});

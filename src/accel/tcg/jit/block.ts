@@ -57,12 +57,22 @@ export class Block {
     readonly mode: number,
     /** RAM page index the block was decoded from. */
     readonly frame: number,
-    /** Offset of its first byte in that page (blocks are keyed by physical address). */
+    /** Offset of its entry in that page (blocks are keyed by physical address). */
     readonly offset: number,
-    /** Length in bytes - 1: the block fits a code segment when entry EIP + span lies within the limit. */
-    readonly span: number,
     readonly insns: readonly Insn[],
-    /** The guest bytes it was decoded from: a block whose page was written is revived if they are unchanged. */
+    /**
+     * Where each instruction starts, relative to the entry: in order, except
+     * after a JMP or CALL rel the block follows to its target on the same page.
+     */
+    readonly rel: readonly number[],
+    /** Lowest and highest byte of the block relative to the entry: every EIP from entry + lo to entry + hi must fit CS. */
+    readonly lo: number,
+    readonly hi: number,
+    /**
+     * The guest bytes from entry + lo to entry + hi: a block whose page was
+     * written is revived if they are unchanged (the gaps between followed
+     * pieces too, which only makes revival rarer).
+     */
     readonly code: Uint8Array,
   ) {
     this.nearIndirect = endsInNearIndirect(insns[insns.length - 1]!);
@@ -72,10 +82,14 @@ export class Block {
   readonly nearIndirect: boolean;
 }
 
-/** Whether `b` may run from EIP `eip` under CS limit `limit` (and, in 16-bit code, without wrapping past 0xffff). */
+/**
+ * Whether `b` may run from EIP `eip` under CS limit `limit`: every
+ * instruction within the limit, and no EIP wrapping (past 0 or, in 16-bit
+ * code, past 0xffff), so that its instructions sit where it was laid out.
+ */
 export function fitsSegment(b: Block, eip: number, limit: number): boolean {
-  const end = eip + b.span;
-  return end <= limit && (b.mode === 1 || end <= 0xffff);
+  const end = eip + b.hi;
+  return eip + b.lo >= 0 && end <= limit && (b.mode === 1 || end <= 0xffff);
 }
 
 /** Lets go of the blocks `b` refers to (it is leaving the cache): a chain of dropped blocks would otherwise keep every one ever compiled alive. */

@@ -43,7 +43,7 @@ import { FlagOp } from '../flags.js';
 import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
-import { isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
+import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -59,6 +59,8 @@ interface FlagLocals {
 export interface BlockShape {
   readonly mode: number;
   readonly insns: readonly Insn[];
+  /** Each instruction's offset from the entry (block.ts). */
+  readonly rel: readonly number[];
 }
 
 /** EIP `off` bytes from the block's entry EIP (E), wrapped to 32 bits or (`wide` false) 16. */
@@ -207,15 +209,16 @@ const LOOP_ITERATIONS = 256;
  */
 export function blockSource(b: BlockShape): string {
   const wide = b.mode === 1;
-  const e = new Emitter(b.insns.some((d, k) => jumpsToStart(d, offsetAfter(b, k), wide)));
+  const e = new Emitter(b.insns.some((d, k) => jumpsToStart(d, b.rel[k]! + d.len, wide)));
   const last = b.insns.length - 1;
-  let off = 0;
   b.insns.forEach((d, k) => {
-    const next = offsetAfter(b, k);
+    const after = b.rel[k]! + d.len;
+    // A JMP/CALL the translator followed is not last: the block goes on at its target.
+    const followed = k < last && !continuesBlock(d);
     e.done = k + 1;
-    e.eip = pc(off, wide);
-    e.next = pc(next, wide);
-    const specialised = emitSpecialised(e, d, k, next, wide);
+    e.eip = pc(b.rel[k]!, wide);
+    e.next = pc(k < last ? b.rel[k + 1]! : after, wide);
+    const specialised = followed ? emitFollowed(e, d, k, after, wide) : emitSpecialised(e, d, k, after, wide);
     if (!specialised) {
       e.flushFlags();
       e.sync(true);
@@ -228,7 +231,6 @@ export function blockSource(b: BlockShape): string {
       // Falling off the end is a static exit; after a handler EIP is whatever it made it.
       e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${k + 1};`);
     }
-    off = next;
   });
   return e.finish();
 }
@@ -236,19 +238,25 @@ export function blockSource(b: BlockShape): string {
 /** Specialised forms that end the block with their own exit. */
 const LEAVES_ITSELF = new Set([0xeb, 0xe9, 0xe8, 0xc3, 0xc2]);
 
-/** Bytes from the block's start to the end of instruction k. */
-function offsetAfter(b: BlockShape, k: number): number {
-  let off = 0;
-  for (let i = 0; i <= k; i++) off += b.insns[i]!.len;
-  return off;
+/**
+ * A JMP or CALL rel the block follows to its target, which comes next in
+ * the block and lies within it (so within the CS limit the entry checked):
+ * nothing to do for JMP; CALL pushes its return address.
+ */
+function emitFollowed(e: Emitter, d: Insn, k: number, after: number, wide: boolean): boolean {
+  if (d.op === 0xe8) {
+    e.emit(`const v${k} = ${pc(after, wide)};`);
+    emitPush(e, k, `v${k}`, d.size);
+  }
+  return true;
 }
 
 function isJump(d: Insn): boolean {
   return isConditionalJump(d) || d.op === 0xeb || d.op === 0xe9;
 }
 
-/** Displacement of a Jcc/JMP rel from the next instruction (control.ts's jumpRelative). */
-function jumpDisplacement(d: Insn): number {
+/** Displacement of a Jcc/JMP/CALL rel from the next instruction (control.ts's jumpRelative). */
+export function jumpDisplacement(d: Insn): number {
   const dispSize = d.op === 0xeb || (d.op >= 0x70 && d.op <= 0x7f) ? 1 : d.o32 ? 4 : 2;
   return dispSize === 1 ? (d.imm << 24) >> 24 : dispSize === 2 ? (d.imm << 16) >> 16 : d.imm | 0;
 }

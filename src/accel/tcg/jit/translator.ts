@@ -35,7 +35,7 @@ import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { continuesBlock } from './block-rules.js';
 import { Block, compileBlock, dropBlock, fitsSegment } from './block.js';
-import { blockSource } from './codegen.js';
+import { blockSource, jumpDisplacement } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -248,7 +248,7 @@ export class Translator {
    */
   private revive(b: Block): boolean {
     const ram = this.cpu.mmu.ram;
-    const base = b.frame * 4096 + b.offset;
+    const base = b.frame * 4096 + b.offset + b.lo;
     const code = b.code;
     for (let i = 0; i < code.length; i++) {
       if (ram[base + i] !== code[i]) {
@@ -309,7 +309,12 @@ export class Translator {
     return p;
   }
 
-  /** Decodes and compiles the block at `lin` (in RAM page `frame`); undefined when not even one instruction fits. */
+  /**
+   * Decodes and compiles the block at `lin` (in RAM page `frame`); undefined
+   * when not even one instruction fits. The block follows a JMP or CALL rel
+   * to a target on the same page not yet in it (one dispatch less; on the
+   * same page the target's bytes are known whatever the mapping).
+   */
   private translate(frame: number, lin: number): Block | undefined {
     const c = this.cpu;
     const t0 = performance.now();
@@ -318,14 +323,22 @@ export class Translator {
     const wrap = mode === 1 ? 0xffff_ffff : 0xffff;
     const limit = c.segLimit[CS]!;
     const first = c.eip;
+    const offset = lin & 0xfff;
     const insns: Insn[] = [];
-    let eip = first;
-    let off = lin & 0xfff;
+    const rel: number[] = [];
+    let off = offset;
+    let lo = 0;
+    let hi = 0;
     while (insns.length < MAX_BLOCK_INSNS) {
+      const at = off;
+      // Not wrapped: a block whose EIPs would wrap (past 0 after a followed jump back, or past the
+      // 64 KiB of a 16-bit segment) ends before.
+      const eip = first + (at - offset);
+      if (eip < 0) break;
       const src: ByteSource = {
         fetch(i: number): number {
-          if (off + i >= 4096 || eip + i > limit) throw END_OF_BLOCK;
-          return ram[frame * 4096 + off + i]!;
+          if (at + i >= 4096 || eip + i > limit) throw END_OF_BLOCK;
+          return ram[frame * 4096 + at + i]!;
         },
       };
       let d: Insn;
@@ -336,18 +349,19 @@ export class Translator {
       }
       if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
       insns.push(d);
-      // Unsigned: `& 0xffff_ffff` would turn EIPs from 0x80000000 up (every kernel address) negative
-      // and defeat the CS-limit check above.
-      eip = mode === 1 ? (eip + d.len) >>> 0 : (eip + d.len) & wrap;
+      rel.push(at - offset);
+      lo = Math.min(lo, at - offset);
+      hi = Math.max(hi, at - offset + d.len - 1);
       off += d.len;
-      if (!continuesBlock(d)) break;
+      if (continuesBlock(d)) continue;
+      const target = followedTarget(d, mode, off);
+      if (target < 0 || target >= 4096 || target === offset || rel.includes(target - offset)) break;
+      off = target;
     }
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
-    const offset = lin & 0xfff;
-    const span = off - offset - 1;
     const start = frame * 4096 + offset;
-    const b = new Block(mode, frame, offset, span, insns, ram.slice(start, start + span + 1));
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, ram.slice(start + lo, start + hi + 1));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
@@ -394,6 +408,18 @@ export class Translator {
     for (const p of this.pages) if (p) for (const b of p.blocks.values()) insns += b.insns.length;
     return { ...this.stats, liveBlocks: this.liveBlocks, insnsInBlocks: insns, insnsRun: this.executed };
   }
+}
+
+/**
+ * Page offset of the instruction a block may follow `d` to, when `d` is a
+ * JMP or CALL rel of the code's own operand size ending at page offset
+ * `after` (a 16-bit target in 32-bit code wraps to 64 KiB: not followed);
+ * else -1.
+ */
+function followedTarget(d: Insn, mode: number, after: number): number {
+  if (d.op !== 0xe8 && d.op !== 0xe9 && d.op !== 0xeb) return -1;
+  if (d.o32 !== (mode === 1)) return -1;
+  return after + jumpDisplacement(d);
 }
 
 /**
