@@ -123,10 +123,14 @@ export class FlagState {
     this.lazy = 0;
   }
 
-  /** Sets the arithmetic flags selected by `mask` to `bits` (others unchanged). */
+  /**
+   * Sets the arithmetic flags selected by `mask` to `bits` (others
+   * unchanged). Each lazy flag follows from the record alone, so the others
+   * may stay lazy (a rotate, which sets only CF and OF, computes nothing).
+   */
   setArith(mask: number, bits: number): void {
-    this.materialize();
     this.flags = (this.flags & ~mask) | (bits & mask);
+    this.lazy &= ~mask;
   }
 
   /** Condition codes of Jcc/SETcc/CMOVcc (SDM Vol. 1, Appendix B), `cc` = low nibble of the opcode. */

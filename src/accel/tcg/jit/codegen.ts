@@ -472,6 +472,9 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
   if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && d.mod === 3 && d.reg >= 4) {
     return emitShift(e, k, d.reg, d.rm, size, (op <= 0xc1 ? d.imm : 1) & 0x1f);
   }
+  if ((op === 0xc1 || op === 0xd1) && d.mod === 3 && d.reg <= 1 && size === 4) {
+    return emitRotate32(e, k, d.reg === 1, d.rm, (op === 0xc1 ? d.imm : 1) & 0x1f);
+  }
   if ((op === 0x1af || op === 0x69 || op === 0x6b) && size === 4) {
     const src = mem ? memRead(e, k, d, 4) : regRead(d.rm, 4);
     return emitImul32(e, k, d.reg, op === 0x1af ? regRead(d.reg, 4) : src, op === 0x1af ? src : String(d.imm));
@@ -615,6 +618,27 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
     return true;
   }
   return false;
+}
+
+/**
+ * ROL/ROR r32, imm (shift.ts's rotates with a constant count; 0 changes
+ * nothing): only CF and OF change, so the other flags stay as recorded.
+ */
+function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count: number): boolean {
+  if (count === 0) return true;
+  e.flushFlags();
+  const a = `a${k}`;
+  e.emit(`const ${a} = r[${reg}];`);
+  if (right) {
+    e.emit(`const x${k} = ((${a} >>> ${count}) | (${a} << ${32 - count})) >>> 0; const f${k} = x${k} >>> 31;`);
+    e.emit(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ ((x${k} >>> 30) & 1)) ? ${OF} : 0); c.lazy &= ${~(CF | OF)};`);
+  } else {
+    e.emit(`const x${k} = ((${a} << ${count}) | (${a} >>> ${32 - count})) >>> 0; const f${k} = x${k} & 1;`);
+    e.emit(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ (x${k} >>> 31)) ? ${OF} : 0); c.lazy &= ${~(CF | OF)};`);
+  }
+  e.flags = undefined;
+  e.emit(regWrite(reg, 4, `x${k}`));
+  return true;
 }
 
 /** IMUL r32, r/m32 (, imm): alu.ts's imulTruncated for 32 bits; CF=OF when the signed product does not fit. */
