@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assemble, machine } from './harness.js';
+import { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 function runOn(model: string, src: string) {
   const m = machine(assemble(src), 'pm32', model);
@@ -50,6 +51,13 @@ describe('tcg CPUID and MSRs', () => {
     expect(runOn('486', 'rdtsc\nhlt').vector()).toBe(6);
     expect(runOn('pentium', 'mov ecx, 0x174\nrdmsr\nhlt').vector()).toBe(13);
     expect(runOn('pentium2', 'mov ecx, 0x174\nmov eax, 8\nxor edx, edx\nwrmsr\nxor eax, eax\nrdmsr\nhlt').cpu.regs[0]).toBe(8);
+  });
+
+  it('486: CMOVcc is #UD in a translated block too', () => {
+    const m = machine(assemble('cmp eax, eax\ncmove eax, ebx\nhlt'), 'pm32', '486');
+    const jit = new Translator(m.cpu, m.interp, 1);
+    for (let i = 0; i < 100 && !m.cpu.halted; i++) jit.run(1000);
+    expect(m.vector()).toBe(6);
   });
 
   it('unknown MSRs and bad values are #GP(0); TSC writes take effect; RDTSC counts up', () => {

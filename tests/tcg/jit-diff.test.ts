@@ -89,9 +89,11 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
     case 17:
       return `imul ${pick(R32)}, ${pick([pick(R32), `dword [ebp + ${next() % 250}]`, `${pick(R32)}, ${imm() | 0}`, `${pick(R32)}, ${(next() % 256) - 128}`])}`;
     case 18:
-      return `set${pick(CC)} ${pick(R8)}`;
+      return `set${pick(CC)} ${next() & 1 ? pick(R8) : `byte [ebp + ${next() % 256}]`}`;
     case 19:
-      return `cmov${pick(CC)} ${pick(R32)}, ${pick(R32)}`;
+      return next() & 1
+        ? `cmov${pick(CC)} ${pick(R32)}, ${next() & 1 ? pick(R32) : `dword [ebp + ${next() % 250}]`}`
+        : `cmov${pick(CC)} ${pick(R16)}, ${next() & 1 ? pick(R16) : `word [ebp + ${next() % 250}]`}`;
     case 20:
       return `${pick(['neg', 'not'])} ${next() & 1 ? r : m}`;
     case 21:

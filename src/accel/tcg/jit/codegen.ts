@@ -502,6 +502,19 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     emitJump(e, d, next, wide, condition(e, op & 0xf));
     return true;
   }
+  if (op >= 0x190 && op <= 0x19f) {
+    // SETcc Eb (datamov.ts's setcc).
+    const v = `(${condition(e, op & 0xf)} ? 1 : 0)`;
+    if (mem) memWrite(e, k, d, 1, v);
+    else e.emit(regWrite(d.rm, 1, v));
+    return true;
+  }
+  if (op >= 0x140 && op <= 0x14f) {
+    // CMOVcc Gv, Ev (datamov.ts's cmov): the source is read, and may fault, whatever the condition.
+    const src = mem ? memRead(e, k, d, size) : regRead(d.rm, size);
+    e.emit(`if (${condition(e, op & 0xf)}) ${regWrite(d.reg, size, src)}`);
+    return true;
+  }
   return false;
 }
 
