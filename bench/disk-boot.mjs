@@ -33,12 +33,14 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cpuSeconds, peakRssMiB } from './linux-boot.mjs';
+import { V8_FLAGS } from '../dist/relaunch.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const disk = join(root, 'images/build/disk/disk.img');
 const SEABIOS = '/usr/share/seabios/bios-256k.bin';
 
-const tsvm = (accel, firmware = []) => [process.execPath, join(root, 'bin/tsvm'), '-accel', accel, '-m', '256', ...firmware, '-hda', disk, '-snapshot', '-nographic'];
+// With the V8 flags tsvm would relaunch itself with: the process measured is the one running the guest.
+const tsvm = (accel, firmware = []) => [process.execPath, ...V8_FLAGS, join(root, 'bin/tsvm'), '-accel', accel, '-m', '256', ...firmware, '-hda', disk, '-snapshot', '-nographic'];
 const qemu = (accel) => ['qemu-system-i386', '-accel', accel, '-m', '256', '-hda', disk, '-snapshot', '-nographic', '-net', 'none'];
 
 /** Per accelerator, what is timed and by whom; the ratios are each tsvm line over the qemu line. */

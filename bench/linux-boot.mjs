@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { V8_FLAGS } from '../dist/relaunch.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kernel = join(root, 'images/build/linux-i386/vmlinuz');
@@ -28,7 +29,8 @@ const WORKLOADS = [
 ];
 
 const PEERS = {
-  tsvm: [process.execPath, join(root, 'bin/tsvm'), '-accel', 'tcg', '-m', '256', '-kernel', kernel, '-initrd', initrd, '-append', CMDLINE, '-nographic'],
+  // With the V8 flags tsvm would relaunch itself with: the process measured is the one running the guest.
+  tsvm: [process.execPath, ...V8_FLAGS, join(root, 'bin/tsvm'), '-accel', 'tcg', '-m', '256', '-kernel', kernel, '-initrd', initrd, '-append', CMDLINE, '-nographic'],
   qemu: ['qemu-system-i386', '-accel', 'tcg', '-m', '256', '-kernel', kernel, '-initrd', initrd, '-append', CMDLINE, '-nographic'],
   v86: [process.execPath, join(root, 'bench/v86-console.mjs'), kernel, initrd, CMDLINE, '256'],
 };

@@ -3,6 +3,7 @@
 // exit came, with host CPU time. Usage: node bench/tcg-boot.mjs [extra tsvm args]
 // (build first). Reported, never asserted. Run it under `/usr/bin/time -v` for host CPU time.
 import { spawn } from 'node:child_process';
+import { V8_FLAGS } from '../dist/relaunch.js';
 
 const args = ['bin/tsvm', '-accel', 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz',
   '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0', '-nographic',
@@ -10,7 +11,7 @@ const args = ['bin/tsvm', '-accel', 'tcg', '-m', '256', '-kernel', 'images/build
 const t0 = performance.now();
 // NODE_ARGS: flags for the tsvm process, e.g. NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 const nodeArgs = process.env.NODE_ARGS ? process.env.NODE_ARGS.split(' ') : [];
-const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...V8_FLAGS, ...nodeArgs, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
 const since = () => ((performance.now() - t0) / 1000).toFixed(1) + 's';
 let out = '';
 let firstLine = false;
