@@ -6,10 +6,10 @@
 // (this machine is shared: CPU time is steadier than wall time).
 import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
-import { hasV8Flags, relaunch } from '../dist/relaunch.js';
+import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
 
 // The V8 flags tsvm itself runs under (src/relaunch.ts).
-if (!hasV8Flags()) await relaunch();
+if (!hasV8Flags()) execWithV8Flags();
 
 const dash = process.argv.indexOf('--');
 const target = Number(process.argv[2] ?? 200) * 1e6;

@@ -9,7 +9,7 @@ import { CliError, parseCommandLine } from './cli/parse.js';
 import { configureLogging } from './log.js';
 import { runMachine } from './machine/runner.js';
 import { UserError } from './machine/errors.js';
-import { followParent, hasV8Flags, relaunch } from './relaunch.js';
+import { execWithV8Flags, hasV8Flags } from './relaunch.js';
 
 async function main(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
@@ -17,8 +17,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
     return 0;
   }
-  if (parsed.config.accel.order.includes('tcg') && !hasV8Flags()) return relaunch();
-  followParent();
+  if (parsed.config.accel.order.includes('tcg') && !hasV8Flags()) execWithV8Flags();
   configureLogging(parsed.config.logItems, parsed.config.logFile);
   return runMachine(parsed.config);
 }

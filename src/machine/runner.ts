@@ -9,7 +9,6 @@ import type { LifecycleRequest } from './lifecycle.js';
 import { buildPc, type Pc } from './pc.js';
 import { attachMonitors } from '../monitor/attach.js';
 import { daemonize, daemonReady, isDaemonChild } from '../monitor/daemonize.js';
-import { userPid } from '../relaunch.js';
 import { CursesDisplay } from '../ui/curses.js';
 import { Vga } from '../devices/vga.js';
 import { I8042 } from '../devices/i8042.js';
@@ -24,7 +23,7 @@ export async function runMachine(config: MachineConfig): Promise<number> {
   });
   const display = openDisplay(pc);
   const pidfile = config.pidfile;
-  if (pidfile) writeFileSync(pidfile, `${userPid()}\n`);
+  if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
   // -daemonize: the user's command returns now, with the sockets listening and the pidfile written.
   daemonReady();
   const onSignal = (signal: NodeJS.Signals) => {
