@@ -21,7 +21,6 @@ import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { gpFault } from '../exceptions.js';
 import { blockSource } from './codegen.js';
-import { fastReadLimit, fastWriteLimit, readNeed, writeNeed } from './memory.js';
 import type { Mmu } from '../mmu.js';
 
 export type BlockFn = (c: Cpu) => number;
@@ -109,8 +108,8 @@ function notCompiled(): number {
 
 /** Compiles `b` into its function. */
 export function compileBlock(b: Block, mmu: Mmu): void {
-  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'F', 'CP', 'FR', 'FW', 'RQ', 'WQ'];
-  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.frame, mmu.codePages, fastReadLimit, fastWriteLimit, readNeed, writeNeed];
+  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'F', 'CP'];
+  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.frame, mmu.codePages];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);

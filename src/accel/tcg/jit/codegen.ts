@@ -44,6 +44,7 @@ import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
+import { fastReadLimit, fastWriteLimit, READ_NEED, WRITE_NEED } from './memory.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -166,12 +167,12 @@ class Emitter {
   finish(): string {
     if (this.loops) this.out.push('}');
     const prologue: string[] = [];
-    if (this.segments) prologue.push('const RN = RQ(c), WN = WQ(c);');
+    if (this.segments) prologue.push(`const RN = ${READ_NEED}, WN = ${WRITE_NEED};`);
     if (this.stack32) prologue.push('const S32 = c.ss32;');
     for (let s = 0; s < 6; s++) {
       if (this.segments & (0x101 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
-      if (this.segments & (1 << s)) prologue.push(`const SR${s} = FR(c, ${s});`);
-      if (this.segments & (0x100 << s)) prologue.push(`const SW${s} = FW(c, ${s});`);
+      if (this.segments & (1 << s)) prologue.push(`const SR${s} = ${fastReadLimit(s)};`);
+      if (this.segments & (0x100 << s)) prologue.push(`const SW${s} = ${fastWriteLimit(s)};`);
     }
     this.out.splice(1, 0, ...prologue);
     return this.out.join('\n');
@@ -203,7 +204,7 @@ const LOOP_ITERATIONS = 256;
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
  * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
  * as a DataView; I, F, CP the TLB's info and frame arrays and the MMU's
- * code-page map; FR/FW/RQ/WQ the block-entry questions of memory.ts). It
+ * code-page map; the block-entry questions of memory.ts are in its prologue). It
  * returns the number of instructions executed. A block whose jump goes back
  * to its own start loops in JavaScript.
  */

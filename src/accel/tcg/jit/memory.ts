@@ -10,7 +10,6 @@
  * cases where the full path would certainly succeed with the same address
  * take the fast path, so falling back never repeats an effect.
  */
-import type { Cpu } from '../cpu.js';
 import { ATTR_UNUSABLE } from '../constants.js';
 import { TLB_RAM, TLB_SW, TLB_UR, TLB_UW, TLB_VALID } from '../mmu.js';
 
@@ -20,22 +19,21 @@ const READ_ATTR_MASK = ATTR_UNUSABLE | 0xc;
 /** ... and writable. */
 const WRITE_ATTR_MASK = ATTR_UNUSABLE | 0xe;
 
+// Each answer is JavaScript source for the block prologue (`c` the Cpu), constants folded in: as
+// functions they inlined with a load and a TDZ check per imported constant, in every block.
+
 /** Highest offset + size - 1 a read of `seg` may reach on the fast path, or -1. */
-export function fastReadLimit(c: Cpu, seg: number): number {
-  return c.alignmentCheck || (c.segAttr[seg]! & READ_ATTR_MASK) !== 0 ? -1 : c.segLimit[seg]!;
+export function fastReadLimit(seg: number): string {
+  return `c.alignmentCheck || (c.segAttr[${seg}] & ${READ_ATTR_MASK}) !== 0 ? -1 : c.segLimit[${seg}]`;
 }
 
 /** Highest offset + size - 1 a write of `seg` may reach on the fast path, or -1. */
-export function fastWriteLimit(c: Cpu, seg: number): number {
-  return c.alignmentCheck || (c.segAttr[seg]! & WRITE_ATTR_MASK) !== 2 ? -1 : c.segLimit[seg]!;
+export function fastWriteLimit(seg: number): string {
+  return `c.alignmentCheck || (c.segAttr[${seg}] & ${WRITE_ATTR_MASK}) !== 2 ? -1 : c.segLimit[${seg}]`;
 }
 
 /** TLB bits a read at the current CPL needs for the RAM fast path. */
-export function readNeed(c: Cpu): number {
-  return c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
-}
+export const READ_NEED = `c.cpl === 3 ? ${TLB_VALID | TLB_UR | TLB_RAM} : ${TLB_VALID | TLB_RAM}`;
 
 /** TLB bits a write at the current CPL needs for the RAM fast path. */
-export function writeNeed(c: Cpu): number {
-  return c.cpl === 3 ? TLB_VALID | TLB_UW | TLB_RAM : TLB_VALID | TLB_SW | TLB_RAM;
-}
+export const WRITE_NEED = `c.cpl === 3 ? ${TLB_VALID | TLB_UW | TLB_RAM} : ${TLB_VALID | TLB_SW | TLB_RAM}`;
