@@ -33,10 +33,12 @@ export class FlagState {
   /** EFLAGS, except for the bits in `lazy`. Bit 1 is always set. */
   flags = 2;
   lazy = 0;
+  // The record's numbers are kept as int32 bits (`| 0`): every flag is computed from them with
+  // bitwise operators or `=== 0`, and V8 then stores them as small integers, not as boxed doubles.
   lOp: FlagOp = FlagOp.Logic;
   lA = 0;
   lB = 0;
-  /** Result masked to the operand size (unsigned). */
+  /** Result masked to the operand size. */
   lR = 0;
   /** Sign-bit mask of the operand size. */
   lSign = 0x80;
@@ -44,18 +46,18 @@ export class FlagState {
   /** Records an ALU result: every arithmetic flag becomes lazy. */
   setLazy(op: FlagOp, a: number, b: number, r: number, size: number): void {
     this.lOp = op;
-    this.lA = a;
-    this.lB = b;
-    this.lR = r;
-    this.lSign = signBit(size);
+    this.lA = a | 0;
+    this.lB = b | 0;
+    this.lR = r | 0;
+    this.lSign = signBit(size) | 0;
     this.lazy = ARITH_FLAGS;
   }
 
   /** Records a result whose CF/OF/AF the instruction computed itself (shifts, multiplies). */
   setResultFlags(r: number, size: number, cfOfAf: number): void {
     this.lOp = FlagOp.Logic;
-    this.lR = r;
-    this.lSign = signBit(size);
+    this.lR = r | 0;
+    this.lSign = signBit(size) | 0;
     this.flags = (this.flags & ~(CF | OF | AF)) | (cfOfAf & (CF | OF | AF));
     this.lazy = ZF | SF | PF;
   }

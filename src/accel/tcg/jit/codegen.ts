@@ -573,7 +573,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
       flagOp = FlagOp.Sub;
   }
   e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = ${x};`);
-  e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k}, c.lB = b${k}, c.lR = x${k}, c.lSign = ${sign(size)}, c.lazy = ${ARITH_FLAGS}`, {
+  e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = b${k} | 0, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.lazy = ${ARITH_FLAGS}`, {
     op: flagOp,
     plain,
     a: `a${k}`,
@@ -590,7 +590,7 @@ function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boole
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
   e.emit(`const f${k} = ${e.carry()}; const a${k} = ${regRead(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
   e.setFlags(
-    `c.lOp = ${flagOp}, c.lA = a${k}, c.lB = 1, c.lR = x${k}, c.lSign = ${sign(size)}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
+    `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
     { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
   );
   e.emit(regWrite(reg, size, `x${k}`));
@@ -599,7 +599,7 @@ function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boole
 
 /** The record Cpu.setResultFlags makes: ZF/SF/PF from the result, CF/OF/AF as computed (`cfOf`: an expression of CF|OF bits). */
 function emitResultFlags(e: Emitter, x: string, size: number, cfOf: string): void {
-  e.setFlags(`c.lOp = ${FlagOp.Logic}, c.lR = ${x}, c.lSign = ${sign(size)}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${ZF | SF | PF}`, undefined);
+  e.setFlags(`c.lOp = ${FlagOp.Logic}, c.lR = ${x} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${ZF | SF | PF}`, undefined);
 }
 
 /** SHL/SAL/SHR/SAR r, imm (shift.ts's shift with a constant count; 0 changes nothing). */
