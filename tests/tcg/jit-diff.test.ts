@@ -575,3 +575,60 @@ describe('translator: blocks follow JMP and CALL rel to targets on their page', 
     expect(b.vector()).toBe(13);
   });
 });
+
+describe('translator: links across a CR3 switch', () => {
+  it('a CALL to another page runs the code the new page tables map there, while links within a page keep working', () => {
+    // Two page directories map linear 0 (this program) alike and 0x40000000
+    // to different 4 MiB pages: one holding "add ebx, 1; ret", the other
+    // "add ebx, 100; ret". The loop switches CR3 on every pass and calls
+    // 0x40000000 from the same block: its link must not outlive the switch.
+    const src = `
+      mov esi, routine_a
+      mov edi, 0x400000
+      mov ecx, 4
+      rep movsb
+      mov esi, routine_b
+      mov edi, 0x800000
+      mov ecx, 4
+      rep movsb
+      mov dword [0x100000], 0x83
+      mov dword [0x100000 + 0x100 * 4], 0x400083
+      mov dword [0x101000], 0x83
+      mov dword [0x101000 + 0x100 * 4], 0x800083
+      mov eax, cr4
+      or eax, 0x10
+      mov cr4, eax
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      mov ecx, 6
+      xor ebx, ebx
+    .loop:
+      mov eax, 0x100000
+      test ecx, 1
+      jz .set
+      mov eax, 0x101000
+    .set:
+      mov cr3, eax
+      call 0x40000000
+      dec ecx
+      jnz .loop
+      hlt
+    routine_a:
+      add ebx, 1
+      ret
+    routine_b:
+      add ebx, 100
+      ret`;
+    const code = assemble(src, 32);
+    const a = machine(code, 'pm32');
+    a.run(100_000);
+    const b = machine(code, 'pm32');
+    const jit = new Translator(b.cpu, b.interp, 1);
+    for (let i = 0; i < 100 && !b.cpu.halted; i++) jit.run(1000);
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
+  });
+});

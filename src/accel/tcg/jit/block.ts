@@ -32,13 +32,16 @@ export class Block {
   /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere). */
   exit = -1;
   /**
-   * Blocks the static exits lead to, valid while the MMU generation is
-   * linkGen and the block is entered at the same CS base and EIP, linkCs and
-   * linkEip (a block serves every linear alias of its bytes; its exits'
-   * targets depend on which one). This is chaining.
+   * Blocks the static exits lead to, valid while the block is entered at the
+   * same CS base and EIP, linkCs and linkEip (a block serves every linear
+   * alias of its bytes; its exits' targets depend on which one), and, for a
+   * target on another linear page, while the MMU generation is linkGen and
+   * the CPL linkCpl (samePage[exit] says which). This is chaining.
    */
   readonly links: (Block | undefined)[] = [];
+  readonly samePage: boolean[] = [];
   linkGen = -1;
+  linkCpl = -1;
   linkCs = -1;
   linkEip = -1;
   /**
@@ -95,6 +98,7 @@ export function fitsSegment(b: Block, eip: number, limit: number): boolean {
 export function dropBlock(b: Block): void {
   b.dead = true;
   b.links.length = 0;
+  b.samePage.length = 0;
   b.target = undefined;
 }
 

@@ -147,28 +147,37 @@ export class Translator {
 
   /**
    * The block `prev` (entered at csBase:eip) leaves for by its static exit:
-   * linked, or looked up and then linked. A link stays valid while the TLB
-   * is unflushed (same mapping and permissions), `prev` runs from the same
-   * address (its exits then lead to the same EIPs) and the target is alive;
-   * static exits change neither CS nor CPL.
+   * linked, or looked up and then linked. A link stays valid while `prev`
+   * runs from the same address (its exits then lead to the same EIPs) and
+   * the target is alive; static exits change neither CS nor CPL, nor the
+   * mapping. A target on the entry's own linear page comes from the same
+   * physical page whatever the page tables say (the entry was just fetched
+   * from it), so such links outlive TLB flushes, as QEMU's do within a
+   * page; the others hold only until the next flush (a CR3 write: every
+   * context switch) or CPL change.
    */
   private successor(prev: Block, csBase: number, eip: number): Block | undefined {
-    const gen = this.cpu.mmu.generation;
+    const c = this.cpu;
+    const gen = c.mmu.generation;
     const exit = prev.exit;
-    const sameEntry = prev.linkGen === gen && prev.linkCs === csBase && prev.linkEip === eip;
+    const sameEntry = prev.linkCs === csBase && prev.linkEip === eip;
     if (sameEntry) {
+      if (prev.linkGen !== gen || prev.linkCpl !== c.cpl) dropCrossPageLinks(prev, gen, c.cpl);
       const linked = prev.links[exit];
       if (linked !== undefined && !linked.dead) return linked;
     }
-    const b = this.lookup(this.cpu);
+    const b = this.lookup(c);
     if (b !== undefined) {
       if (!sameEntry) {
         prev.links.length = 0;
+        prev.samePage.length = 0;
         prev.linkGen = gen;
+        prev.linkCpl = c.cpl;
         prev.linkCs = csBase;
         prev.linkEip = eip;
       }
       prev.links[exit] = b;
+      prev.samePage[exit] = ((csBase + eip) ^ (csBase + c.eip)) >>> 12 === 0;
     }
     return b;
   }
@@ -412,6 +421,17 @@ export class Translator {
     for (const p of this.pages) if (p) for (const b of p.blocks.values()) insns += b.insns.length;
     return { ...this.stats, liveBlocks: this.liveBlocks, insnsInBlocks: insns, insnsRun: this.executed };
   }
+}
+
+/**
+ * Forgets `b`'s links to other linear pages: the mapping (MMU generation
+ * now `gen`) or the CPL (now `cpl`, which decides whether they may be run)
+ * changed.
+ */
+function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
+  for (let i = 0; i < b.links.length; i++) if (!b.samePage[i]) b.links[i] = undefined;
+  b.linkGen = gen;
+  b.linkCpl = cpl;
 }
 
 /**
