@@ -69,7 +69,9 @@ export function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000):
   const out = r.stdout ?? '';
   const marker = 'Booting from ROM..';
   const at = out.lastIndexOf(marker);
-  const serial = (at >= 0 ? out.slice(at + marker.length) : out).replace(/\r\n/g, '\n');
+  // SeaBIOS's line is "Booting from ROM.." and the guest's output follows on it; a loaded CI machine once
+  // showed "Booting from ROM...\r" instead: the rest of SeaBIOS's line is not the guest's.
+  const serial = (at >= 0 ? out.slice(at + marker.length).replace(/^\.*\r?\n?/, '') : out).replace(/\r\n/g, '\n');
   return { serial, status: r.status, stderr: r.stderr ?? '' };
 }
 
