@@ -591,18 +591,10 @@ describe('translator: links across a CR3 switch', () => {
       mov edi, 0x800000
       mov ecx, 4
       rep movsb
-      mov dword [0x100000], 0x83
       mov dword [0x100000 + 0x100 * 4], 0x400083
       mov dword [0x101000], 0x83
       mov dword [0x101000 + 0x100 * 4], 0x800083
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${aliasLowMemory()}
       mov ecx, 6
       xor ebx, ebx
     .loop:
