@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assemble, machine } from './harness.js';
-import { Translator } from '../../src/accel/tcg/jit/translator.js';
+import { assemble, machine, runTranslated } from './harness.js';
 
 function runOn(model: string, src: string) {
   const m = machine(assemble(src), 'pm32', model);
@@ -55,8 +54,7 @@ describe('tcg CPUID and MSRs', () => {
 
   it('486: CMOVcc is #UD in a translated block too', () => {
     const m = machine(assemble('cmp eax, eax\ncmove eax, ebx\nhlt'), 'pm32', '486');
-    const jit = new Translator(m.cpu, m.interp, 1);
-    for (let i = 0; i < 100 && !m.cpu.halted; i++) jit.run(1000);
+    runTranslated(m);
     expect(m.vector()).toBe(6);
   });
 

@@ -13,6 +13,7 @@ import { PortBus } from '../../src/io/port-bus.js';
 import { createCpu } from '../../src/accel/tcg/tcg.js';
 import type { Cpu } from '../../src/accel/tcg/cpu.js';
 import type { Interpreter } from '../../src/accel/tcg/interp.js';
+import { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 export const CODE = 0x10000;
 export const GDT = 0x500;
@@ -129,6 +130,12 @@ export function machine(code: Uint8Array, mode: 'real' | 'pm32' = 'pm32', model?
       return mem.read32(REC) | 0;
     },
   };
+}
+
+/** Runs `m` through the translator (`jit`, by default one translating every block at once) until it halts; returns the translator. */
+export function runTranslated(m: TestMachine, jit = new Translator(m.cpu, m.interp, 1)): Translator {
+  for (let i = 0; i < 100 && !m.cpu.halted; i++) jit.run(1000);
+  return jit;
 }
 
 /** Assembles and runs a 32-bit flat protected-mode snippet (ending in hlt). */

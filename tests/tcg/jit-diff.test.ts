@@ -7,8 +7,8 @@
  * blocks translated during the first, from a different state.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble, machine, REC, STACK, type TestMachine } from './harness.js';
-import { Translator } from '../../src/accel/tcg/jit/translator.js';
+import { assemble, machine, REC, runTranslated, STACK, type TestMachine } from './harness.js';
+import type { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 const DATA = 0x20000;
 const LOOPS = 0x1ff00;
@@ -170,9 +170,18 @@ function interpreted(code: Uint8Array, seed: number): TestMachine {
 function translated(code: Uint8Array, seed: number): { m: TestMachine; jit: Translator } {
   const m = machine(code, 'pm32');
   fillData(m, seed);
-  const jit = new Translator(m.cpu, m.interp, 1);
-  for (let i = 0; i < 100 && !m.cpu.halted; i++) jit.run(1000);
-  return { m, jit };
+  return { m, jit: runTranslated(m) };
+}
+
+/** `code` run in a fresh pm32 machine (after `setup`), interpreted or (`jit`) through the translator. */
+function runProgram(code: Uint8Array, jit: boolean, setup: (m: TestMachine) => void = () => {}): { m: TestMachine; t?: Translator } {
+  const m = machine(code, 'pm32');
+  setup(m);
+  if (!jit) {
+    m.run(100_000);
+    return { m };
+  }
+  return { m, t: runTranslated(m) };
 }
 
 function state(m: TestMachine): Record<string, unknown> {
@@ -365,15 +374,11 @@ describe('translator: one block for every linear alias of its code', () => {
     a.cpu.halted = false;
     a.run(100_000);
     const b = machine(code, 'pm32');
-    const jit = new Translator(b.cpu, b.interp, 1);
-    const runToHlt = () => {
-      for (let i = 0; i < 100 && !b.cpu.halted; i++) jit.run(1000);
-    };
-    runToHlt();
+    const jit = runTranslated(b);
     const firstAlias = jit.stats.translated;
     expect(b.mem.read32(DATA + 16) >>> 0).toBeGreaterThan(0x4000_0000); // a return address in the first alias
     b.cpu.halted = false;
-    runToHlt();
+    runTranslated(b, jit);
     expect(state(b)).toEqual(state(a));
     expect(b.mem.read32(DATA + 4)).toBe(15 + 500);
     expect(b.mem.read32(DATA + 16) >>> 0).toBeGreaterThan(0x8000_0000); // and now in the second
@@ -397,18 +402,11 @@ describe('translator: stack fast path', () => {
     sub:
       ret`;
     const code = assemble(src, 32);
-    const run = (jit: boolean): TestMachine => {
-      const m = machine(code, 'pm32');
+    const limitStack = (m: TestMachine) => {
       m.cpu.segLimit[2] = STACK - 1;
-      if (!jit) m.run(100_000);
-      else {
-        const t = new Translator(m.cpu, m.interp, 1);
-        for (let i = 0; i < 100 && !m.cpu.halted; i++) t.run(1000);
-      }
-      return m;
     };
-    const a = run(false);
-    const b = run(true);
+    const a = runProgram(code, false, limitStack).m;
+    const b = runProgram(code, true, limitStack).m;
     expect(state(b)).toEqual(state(a));
     expect(b.vector()).toBe(12);
   });
@@ -417,17 +415,7 @@ describe('translator: stack fast path', () => {
 describe('translator: RET and its inline cache', () => {
   const runBoth = (src: string, setup: (m: TestMachine) => void = () => {}): [TestMachine, TestMachine] => {
     const code = assemble(src, 32);
-    const run = (jit: boolean): TestMachine => {
-      const m = machine(code, 'pm32');
-      setup(m);
-      if (!jit) m.run(100_000);
-      else {
-        const t = new Translator(m.cpu, m.interp, 1);
-        for (let i = 0; i < 100 && !m.cpu.halted; i++) t.run(1000);
-      }
-      return m;
-    };
-    return [run(false), run(true)];
+    return [runProgram(code, false, setup).m, runProgram(code, true, setup).m];
   };
 
   it('one routine returning to two call sites alternately, with RET imm16, returns to each', () => {
@@ -491,17 +479,7 @@ describe('translator: decoder substitutions', () => {
 });
 
 describe('translator: blocks follow JMP and CALL rel to targets on their page', () => {
-  const run = (src: string, jit: boolean, setup: (m: TestMachine) => void = () => {}): { m: TestMachine; t?: Translator } => {
-    const m = machine(assemble(src, 32), 'pm32');
-    setup(m);
-    if (!jit) {
-      m.run(100_000);
-      return { m };
-    }
-    const t = new Translator(m.cpu, m.interp, 1);
-    for (let i = 0; i < 100 && !m.cpu.halted; i++) t.run(1000);
-    return { m, t };
-  };
+  const run = (src: string, jit: boolean, setup?: (m: TestMachine) => void) => runProgram(assemble(src, 32), jit, setup);
 
   it('a CALL, the callee, a JMP back before the entry and on: two blocks, run as interpreted', () => {
     // Block 1: mov, call (followed), the callee up to its RET. Block 2, at the return address:
@@ -615,11 +593,8 @@ describe('translator: links across a CR3 switch', () => {
       add ebx, 100
       ret`;
     const code = assemble(src, 32);
-    const a = machine(code, 'pm32');
-    a.run(100_000);
-    const b = machine(code, 'pm32');
-    const jit = new Translator(b.cpu, b.interp, 1);
-    for (let i = 0; i < 100 && !b.cpu.halted; i++) jit.run(1000);
+    const a = runProgram(code, false).m;
+    const b = runProgram(code, true).m;
     expect(state(b)).toEqual(state(a));
     expect(b.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
   });
