@@ -16,8 +16,10 @@ import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
 import { enableLegacyIde } from '../boot/pci-setup.js';
 import { createBuiltinBios, type AcpiPlacement } from '../boot/bios/index.js';
+import { postTextScreen } from '../boot/bios/int10-video.js';
 import { attachPcFwCfg, findVgaRom, linuxForFirmware, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
 import type { MachineBus } from '../accel/accel.js';
+import type { PortBus } from '../io/port-bus.js';
 import type { Disks } from './disks.js';
 import { optionError } from './errors.js';
 import { readUserFile } from './user-files.js';
@@ -62,7 +64,7 @@ function directKernel(config: MachineConfig, path: string): BootImage {
     return {
       mapFirmware() {},
       load({ mem, io }) {
-        enableLegacyIde(io);
+        asFirmwareLeftIt(mem, io);
         const e820 = pcE820Map(mem, []);
         return guarded(() => loadMultiboot(mem, { kernel, modules, cmdline, e820 }), () => ['-kernel', path]);
       },
@@ -73,12 +75,23 @@ function directKernel(config: MachineConfig, path: string): BootImage {
   return {
     mapFirmware() {},
     load({ mem, io }) {
-      enableLegacyIde(io);
+      asFirmwareLeftIt(mem, io);
       const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpiPlacement(config) }) : undefined;
       const e820 = pcE820Map(mem, acpi?.reserved ?? []);
       return guarded(() => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }), (err) => linuxErrorSource(err, config, path));
     },
   };
+}
+
+/**
+ * The chips as firmware hands them to a kernel, where tsvm boots it
+ * without any: the IDE decodes on, and the VGA in text mode 3 as the
+ * built-in BIOS's POST leaves it, as SeaBIOS's VGA BIOS does before QEMU's
+ * -kernel option ROMs run.
+ */
+function asFirmwareLeftIt(mem: AddressSpace, io: PortBus): void {
+  enableLegacyIde(io);
+  postTextScreen(mem, io);
 }
 
 /** The multiboot modules QEMU's -initrd names ("mod1 arg,mod2"), read from their files. */

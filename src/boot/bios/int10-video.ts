@@ -5,7 +5,8 @@
  * into plane 2, as a VGA BIOS does; characters go to the text buffer at
  * 0xB8000, the cursor to the BDA and the CRTC, and under -nographic
  * teletype output is mirrored to COM1 (as SeaBIOS's sercon does), so a
- * user on the serial console sees what the guest prints.
+ * user on the serial console sees what the guest prints. A kernel booted
+ * directly (-kernel) gets the same POST mode set (postTextScreen()).
  */
 import type { AddressSpace } from '../../memory/address-space.js';
 import type { PortBus } from '../../io/port-bus.js';
@@ -376,4 +377,15 @@ export class Video {
     f.set('bx', 0x0003);
     f.set('cx', 0x0009);
   }
+}
+
+/**
+ * What Video.initialize() leaves at POST, for a kernel booted directly
+ * (-kernel), before which no BIOS runs: under QEMU SeaBIOS's VGA BIOS has
+ * set mode 3 by then (registers, palette, font), and a kernel's VGA
+ * console (Linux's vgacon) draws with the font it finds in plane 2.
+ */
+export function postTextScreen(mem: AddressSpace, io: PortBus): void {
+  // Nothing is printed here, so there is no teletype output to mirror to COM1.
+  new Video(mem, io, false).initialize();
 }
