@@ -326,26 +326,38 @@ function ramStore(index: string, size: number, v: string): string {
 }
 
 /**
- * The RAM index of instruction k's `size`-byte access when the fast path
- * allows it, else -1: offset within the block-entry limit of the segment,
- * within one page, TLB entry with the permission bits (and for writes, not a
- * page holding code: those writes go through the MMU, which invalidates).
+ * Instruction k's `size`-byte access on the RAM fast path: `ok`, whether the
+ * fast path allows it (offset within the block-entry limit of the segment,
+ * within one page, TLB entry with the permission bits and, for writes, not a
+ * page holding code: those writes go through the MMU, which invalidates), and
+ * `index`, its RAM index then. e<k> holds the offset for the slow path.
  */
-function fastIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean): string {
-  return fastIndexAt(e, k, d.seg, eaExpr(d), size, write, '');
+interface FastAccess {
+  ok: string;
+  index: string;
 }
 
-/** fastIndex for offset `ea` in segment `seg`, also requiring `extra` (a condition ending in &&, or ''). */
-function fastIndexAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, extra: string): string {
+function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean): FastAccess {
+  return fastAccessAt(e, k, d.seg, eaExpr(d), size, write, '');
+}
+
+/**
+ * fastAccess for offset `ea` in segment `seg`, also requiring `extra` (a
+ * condition ending in &&, or ''). The index is shifted and or-ed, not
+ * multiplied and added, so V8 needs no overflow checks: guest RAM is below
+ * 4 GiB (a typed array's limit), so the unsigned result is exact.
+ */
+function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, extra: string): FastAccess {
   e.flushFlags();
   const limit = e.useSegment(seg, write);
   e.emit(`const e${k} = ${ea}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
+  const need = write ? 'WN' : 'RN';
   const code = write ? ` && CP[F[p${k}]] === 0` : '';
-  e.emit(
-    `const i${k} = ${extra}e${k} + ${size - 1} <= ${limit} && (I[p${k}] & ${write ? 'WN' : 'RN'}) === ${write ? 'WN' : 'RN'}${inPage}${code} ? F[p${k}] * 4096 + (l${k} & 0xfff) : -1;`,
-  );
-  return `i${k}`;
+  return {
+    ok: `${extra}e${k} + ${size - 1} <= ${limit} && (I[p${k}] & ${need}) === ${need}${inPage}${code}`,
+    index: `((F[p${k}] << 12 | l${k} & 0xfff) >>> 0)`,
+  };
 }
 
 /**
@@ -362,30 +374,29 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     return;
   }
   e.stack32 = true;
-  const i = fastIndexAt(e, k, SS, '((r[4] - 4) >>> 0)', 4, true, 'S32 && ');
-  e.emit(`if (${i} >= 0) { V.setUint32(${i}, ${v}, true); r[4] = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} ${e.deadExit()} }`);
+  const a = fastAccessAt(e, k, SS, '((r[4] - 4) >>> 0)', 4, true, 'S32 && ');
+  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} r[4] = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} ${e.deadExit()} }`);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
   e.stack32 = true;
-  const i = fastIndexAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
-  e.emit(`const v${k} = ${i} >= 0 ? V.getUint32(${i}, true) : ${e.slow('c.pop(4)')};`);
-  e.emit(`if (${i} >= 0) r[4] = (e${k} + 4) >>> 0;`);
+  const a = fastAccessAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
+  e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; r[4] = (e${k} + 4) >>> 0; } else v${k} = ${e.slow('c.pop(4)')};`);
   return `v${k}`;
 }
 
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
-  const i = fastIndex(e, k, d, size, false);
-  e.emit(`const m${k} = ${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)};`);
+  const a = fastAccess(e, k, d, size, false);
+  e.emit(`const m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)};`);
   return `m${k}`;
 }
 
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
 function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
-  const i = fastIndex(e, k, d, size, true);
-  e.emit(`if (${i} >= 0) ${ramStore(i, size, v)} else { ${e.slowStatement(`c.write(${d.seg}, e${k}, ${size}, ${v})`)} ${e.deadExit()} }`);
+  const a = fastAccess(e, k, d, size, true);
+  e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${e.slowStatement(`c.write(${d.seg}, e${k}, ${size}, ${v})`)} ${e.deadExit()} }`);
 }
 
 // ---- specialised forms -----------------------------------------------------------
@@ -526,7 +537,9 @@ function emitAluE(e: Emitter, d: Insn, k: number, aluOp: number, b: string): boo
   if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, size), b, size, undefined);
   // Read-modify-write: RAM directly when the write fast path allows it (a
   // writable page and segment are readable too), else aluToE's sequence.
-  const i = fastIndex(e, k, d, size, true);
+  const a = fastAccess(e, k, d, size, true);
+  const i = `i${k}`;
+  e.emit(`const ${i} = ${a.ok} ? ${a.index} : -1;`);
   e.emit(`const s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
   const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}`;
   return emitAlu(e, k, aluOp, load, b, size, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
@@ -703,10 +716,10 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     return;
   }
   e.stack32 = true;
-  const i = fastIndexAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
-  e.emit(`if (${i} >= 0) {`);
-  e.emit(`const t${k} = V.getUint32(${i}, true);`);
+  e.emit(`if (${a.ok}) {`);
+  e.emit(`const t${k} = ${ramLoad(a.index, 4)};`);
   e.emit(`if (t${k} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
   e.emit(`r[4] = (e${k} + ${pop}) >>> 0; ${e.flagStores()}c.eip = t${k}; ${leave}`);
   e.emit(`}`);
