@@ -153,11 +153,17 @@ function randomProgram(seed: number, length: number): string {
   return `mov ebp, ${DATA}\nmov dword [${LOOPS}], 2\n${init}\ntop:\n${body.join('\n')}\ndec dword [${LOOPS}]\njnz top\nhlt`;
 }
 
+/** Gives segment `s` a new limit as a descriptor load would (the CPU derives the translator's fast-path bounds from it). */
+function setLimit(m: TestMachine, s: number, limit: number): void {
+  const c = m.cpu;
+  c.setSegCache(s, c.segSel[s]!, c.segBase[s]!, limit, c.segAttr[s]!);
+}
+
 /** Fills the data area; every fifth seed also cuts SS (EBP-based operands use it) short so some accesses raise #SS. */
 function fillData(m: TestMachine, seed: number): void {
   const next = rng(seed ^ 0x5eed);
   for (let a = 0; a < 512; a += 4) m.mem.write32(DATA + a, next());
-  if (seed % 5 === 0) m.cpu.segLimit[2] = DATA + 200;
+  if (seed % 5 === 0) setLimit(m, 2, DATA + 200);
 }
 
 function interpreted(code: Uint8Array, seed: number): TestMachine {
@@ -403,7 +409,7 @@ describe('translator: stack fast path', () => {
       ret`;
     const code = assemble(src, 32);
     const limitStack = (m: TestMachine) => {
-      m.cpu.segLimit[2] = STACK - 1;
+      setLimit(m, 2, STACK - 1);
     };
     const a = runProgram(code, false, limitStack).m;
     const b = runProgram(code, true, limitStack).m;
@@ -451,7 +457,7 @@ describe('translator: RET and its inline cache', () => {
       ret
       hlt`,
       (m) => {
-        m.cpu.segLimit[1] = 0xfffff;
+        setLimit(m, 1, 0xfffff);
         m.cpu.regs[0] = 5;
         m.cpu.regs[3] = 7;
       },
@@ -545,7 +551,7 @@ describe('translator: blocks follow JMP and CALL rel to targets on their page', 
     beyond:
       hlt`;
     const limit = (m: TestMachine) => {
-      m.cpu.segLimit[1] = m.cpu.eip + 16;
+      setLimit(m, 1, m.cpu.eip + 16);
     };
     const a = run(src, false, limit).m;
     const b = run(src, true, limit).m;

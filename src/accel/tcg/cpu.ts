@@ -41,6 +41,7 @@ import {
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
+import { fastReadable, fastWritable } from './jit/memory.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -102,6 +103,12 @@ export class Cpu extends FlagState {
 
   /** CR0.AM, EFLAGS.AC and CPL 3 together: misaligned data accesses raise #AC(0). */
   alignmentCheck = false;
+  /**
+   * For translated code's RAM fast path (jit/memory.ts): per segment, reads
+   * at [s] and writes at [6 + s], the offset below which an access of up to
+   * 4 bytes certainly passes the segment checks of `linear` (0: none does).
+   */
+  readonly fastEnd = new Uint32Array(12);
   /** Count of committed task switches (a fault after the commit is not rolled back). */
   taskSwitches = 0;
   halted = false;
@@ -236,7 +243,10 @@ export class Cpu extends FlagState {
 
   /** Recomputes whether #AC is armed (SDM Vol. 3A 6.15, interrupt 17); call after CR0, EFLAGS or CPL change. */
   updateAlignmentCheck(): void {
-    this.alignmentCheck = (this.cr0 & CR0_AM) !== 0 && (this.flags & AC) !== 0 && this.cpl === 3;
+    const armed = (this.cr0 & CR0_AM) !== 0 && (this.flags & AC) !== 0 && this.cpl === 3;
+    if (armed === this.alignmentCheck) return;
+    this.alignmentCheck = armed;
+    for (let s = 0; s < 6; s++) this.updateFastEnd(s);
   }
 
   /** IOPL, IF etc. that POPF/IRET may touch at the current privilege (SDM Vol. 2, POPF). */
@@ -256,7 +266,16 @@ export class Cpu extends FlagState {
     this.segBase[s] = base;
     this.segLimit[s] = limit;
     this.segAttr[s] = attr;
+    this.updateFastEnd(s);
     if (s === CS) this.updateCpl();
+  }
+
+  /** Recomputes fastEnd for segment `s` (its attributes, limit or #AC changed). */
+  private updateFastEnd(s: number): void {
+    const limit = this.segLimit[s]!;
+    const end = this.alignmentCheck || limit < 3 ? 0 : limit - 2;
+    this.fastEnd[s] = fastReadable(this.segAttr[s]!) ? end : 0;
+    this.fastEnd[6 + s] = fastWritable(this.segAttr[s]!) ? end : 0;
   }
 
   /** CPL: CS.RPL in protected mode (SS.DPL matches), 0 in real mode, 3 in v86 mode. */
@@ -282,6 +301,7 @@ export class Cpu extends FlagState {
       this.segSel[s] = sel;
       this.segBase[s] = sel << 4;
       this.segAttr[s] = (this.segAttr[s]! & ~ATTR_UNUSABLE) | ATTR_P | ATTR_S;
+      this.updateFastEnd(s);
     }
   }
 

@@ -44,7 +44,7 @@ import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
-import { fastReadLimit, fastWriteLimit, READ_NEED, WRITE_NEED } from './memory.js';
+import { READ_NEED, WRITE_NEED } from './memory.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -158,7 +158,60 @@ class Emitter {
   /** Whether some fast path needs SS.B (a 32-bit stack) from block entry, as S32. */
   stack32 = false;
 
-  /** Names the block-entry fast-path limit of `seg` for reads or writes. */
+  /** Registers whose local R<n> holds r[n] at this point of the block's straight-line code. */
+  private loaded = 0;
+  /** Registers with a local at all (declared in the prologue). */
+  private locals = 0;
+
+  /**
+   * Register n as a local: loaded from r[n] here, before the statement that
+   * will use it, unless already loaded since the last call that may change
+   * registers. Writes go through to r[n] too, so faults, handlers and exits
+   * need nothing stored; only the reads are saved (each r[n] is a bounds
+   * checked load that V8 does not eliminate).
+   */
+  local(n: number): string {
+    if (!(this.loaded & (1 << n))) {
+      this.emit(`R${n} = r[${n}];`);
+      this.loaded |= 1 << n;
+      this.locals |= 1 << n;
+    }
+    return `R${n}`;
+  }
+
+  /** Register `reg` of `size` bytes (8-bit 4-7: AH, CH, DH, BH) as an expression. */
+  reg(reg: number, size: number): string {
+    if (size === 4) return this.local(reg);
+    if (size === 2) return `(${this.local(reg)} & 0xffff)`;
+    return reg < 4 ? `(${this.local(reg)} & 0xff)` : `((${this.local(reg - 4)} >>> 8) & 0xff)`;
+  }
+
+  /**
+   * The statement writing `v` to register `reg` of `size` bytes, for the
+   * block's straight-line code (a conditional write must load the register
+   * first, so that its local is right on either path).
+   */
+  setReg(reg: number, size: number, v: string): string {
+    let n = reg;
+    let x: string;
+    if (size === 4) x = v;
+    else if (size === 2) x = `(${this.local(reg)} & 0xffff0000) | (${v} & 0xffff)`;
+    else if (reg < 4) x = `(${this.local(reg)} & 0xffffff00) | (${v} & 0xff)`;
+    else {
+      n = reg - 4;
+      x = `(${this.local(n)} & 0xffff00ff) | ((${v} & 0xff) << 8)`;
+    }
+    this.loaded |= 1 << n;
+    this.locals |= 1 << n;
+    return /^-?\d+$/.test(x) ? `R${n} = ${Number(x) >>> 0}; r[${n}] = R${n};` : `R${n} = (${x}) >>> 0; r[${n}] = R${n};`;
+  }
+
+  /** Register n may have changed outside the locals (a slow-path push or pop moves ESP); all of them after a handler. */
+  forget(n?: number): void {
+    this.loaded = n === undefined ? 0 : this.loaded & ~(1 << n);
+  }
+
+  /** Names the block-entry fast-path end (Cpu.fastEnd) of `seg` for reads or writes. */
   useSegment(seg: number, write: boolean): string {
     this.segments |= 1 << (write ? 8 + seg : seg);
     return write ? `SW${seg}` : `SR${seg}`;
@@ -167,12 +220,14 @@ class Emitter {
   finish(): string {
     if (this.loops) this.out.push('}');
     const prologue: string[] = [];
+    const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
+    if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
     if (this.segments) prologue.push(`const RN = ${READ_NEED}, WN = ${WRITE_NEED};`);
     if (this.stack32) prologue.push('const S32 = c.ss32;');
     for (let s = 0; s < 6; s++) {
       if (this.segments & (0x101 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
-      if (this.segments & (1 << s)) prologue.push(`const SR${s} = ${fastReadLimit(s)};`);
-      if (this.segments & (0x100 << s)) prologue.push(`const SW${s} = ${fastWriteLimit(s)};`);
+      if (this.segments & (1 << s)) prologue.push(`const SR${s} = c.fastEnd[${s}];`);
+      if (this.segments & (0x100 << s)) prologue.push(`const SW${s} = c.fastEnd[${6 + s}];`);
     }
     this.out.splice(1, 0, ...prologue);
     return this.out.join('\n');
@@ -224,6 +279,7 @@ export function blockSource(b: BlockShape): string {
       e.flushFlags();
       e.sync(true);
       e.emit(`h${k}(c, d${k});`);
+      e.forget();
       e.flags = undefined;
       if (k < last && mayWriteMemory(d)) e.emit(e.deadExit());
     }
@@ -293,25 +349,12 @@ function signed(v: string, size: number): string {
   return size === 4 ? `(${v} | 0)` : size === 2 ? `((${v} << 16) >> 16)` : `((${v} << 24) >> 24)`;
 }
 
-function regRead(reg: number, size: number): string {
-  if (size === 4) return `r[${reg}]`;
-  if (size === 2) return `(r[${reg}] & 0xffff)`;
-  return reg < 4 ? `(r[${reg}] & 0xff)` : `((r[${reg - 4}] >>> 8) & 0xff)`;
-}
-
-function regWrite(reg: number, size: number, v: string): string {
-  if (size === 4) return `r[${reg}] = ${v};`;
-  if (size === 2) return `r[${reg}] = (r[${reg}] & 0xffff0000) | (${v} & 0xffff);`;
-  if (reg < 4) return `r[${reg}] = (r[${reg}] & 0xffffff00) | (${v} & 0xff);`;
-  return `r[${reg - 4}] = (r[${reg - 4}] & 0xffff00ff) | ((${v} & 0xff) << 8);`;
-}
-
 /** The memory operand's offset (Cpu.ea with the record's fields folded in). */
-function eaExpr(d: Insn): string {
+function eaExpr(e: Emitter, d: Insn): string {
   const parts: string[] = [];
   if (d.disp !== 0 || (d.base < 0 && d.index < 0)) parts.push(String(d.disp));
-  if (d.base >= 0) parts.push(`r[${d.base}]`);
-  if (d.index >= 0) parts.push(d.scale ? `(r[${d.index}] << ${d.scale})` : `r[${d.index}]`);
+  if (d.base >= 0) parts.push(e.local(d.base));
+  if (d.index >= 0) parts.push(d.scale ? `(${e.local(d.index)} << ${d.scale})` : e.local(d.index));
   return d.a32 ? `((${parts.join(' + ')}) >>> 0)` : `((${parts.join(' + ')}) & 0xffff)`;
 }
 
@@ -327,7 +370,7 @@ function ramStore(index: string, size: number, v: string): string {
 
 /**
  * Instruction k's `size`-byte access on the RAM fast path: `ok`, whether the
- * fast path allows it (offset within the block-entry limit of the segment,
+ * fast path allows it (offset below the segment's fast end read at block entry,
  * within one page, TLB entry with the permission bits and, for writes, not a
  * page holding code: those writes go through the MMU, which invalidates), and
  * `index`, its RAM index then. e<k> holds the offset for the slow path.
@@ -338,7 +381,7 @@ interface FastAccess {
 }
 
 function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean): FastAccess {
-  return fastAccessAt(e, k, d.seg, eaExpr(d), size, write, '');
+  return fastAccessAt(e, k, d.seg, eaExpr(e, d), size, write, '');
 }
 
 /**
@@ -355,7 +398,7 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
   const need = write ? 'WN' : 'RN';
   const code = write ? ` && CP[F[p${k}]] === 0` : '';
   return {
-    ok: `${extra}e${k} + ${size - 1} <= ${limit} && (I[p${k}] & ${need}) === ${need}${inPage}${code}`,
+    ok: `${extra}e${k} < ${limit} && (I[p${k}] & ${need}) === ${need}${inPage}${code}`,
     index: `((F[p${k}] << 12 | l${k} & 0xfff) >>> 0)`,
   };
 }
@@ -371,18 +414,21 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     e.sync();
     e.emit(`c.push(${v}, ${size});`);
     e.emit(e.deadExit());
+    e.forget(4);
     return;
   }
   e.stack32 = true;
-  const a = fastAccessAt(e, k, SS, '((r[4] - 4) >>> 0)', 4, true, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, 'S32 && ');
   e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} r[4] = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} ${e.deadExit()} }`);
+  e.forget(4);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
   e.stack32 = true;
-  const a = fastAccessAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, 'S32 && ');
   e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; r[4] = (e${k} + 4) >>> 0; } else v${k} = ${e.slow('c.pop(4)')};`);
+  e.forget(4);
   return `v${k}`;
 }
 
@@ -416,12 +462,12 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     switch (op & 7) {
       case 0:
       case 1:
-        return emitAluE(e, d, k, aluOp, regRead(d.reg, size));
+        return emitAluE(e, d, k, aluOp, e.reg(d.reg, size));
       case 2:
       case 3:
-        return emitAlu(e, k, aluOp, regRead(d.reg, size), mem ? memRead(e, k, d, size) : regRead(d.rm, size), size, (x) => regWrite(d.reg, size, x));
+        return emitAlu(e, k, aluOp, e.reg(d.reg, size), mem ? memRead(e, k, d, size) : e.reg(d.rm, size), size, (x) => e.setReg(d.reg, size, x));
       default:
-        return emitAlu(e, k, aluOp, regRead(0, size), String(d.imm), size, (x) => regWrite(0, size, x));
+        return emitAlu(e, k, aluOp, e.reg(0, size), String(d.imm), size, (x) => e.setReg(0, size, x));
     }
   }
   switch (op) {
@@ -431,37 +477,37 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       return emitAluE(e, d, k, d.reg, String(d.imm));
     case 0x84:
     case 0x85:
-      return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : regRead(d.rm, size), regRead(d.reg, size), size, undefined);
+      return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : e.reg(d.rm, size), e.reg(d.reg, size), size, undefined);
     case 0xa8:
     case 0xa9:
-      return emitAlu(e, k, AluOp.And, regRead(0, size), String(d.imm), size, undefined);
+      return emitAlu(e, k, AluOp.And, e.reg(0, size), String(d.imm), size, undefined);
     case 0x88:
     case 0x89:
-      if (!mem) e.emit(regWrite(d.rm, size, regRead(d.reg, size)));
-      else memWrite(e, k, d, size, regRead(d.reg, size));
+      if (!mem) e.emit(e.setReg(d.rm, size, e.reg(d.reg, size)));
+      else memWrite(e, k, d, size, e.reg(d.reg, size));
       return true;
     case 0x8a:
     case 0x8b:
-      if (!mem) e.emit(regWrite(d.reg, size, regRead(d.rm, size)));
-      else e.emit(regWrite(d.reg, size, memRead(e, k, d, size)));
+      if (!mem) e.emit(e.setReg(d.reg, size, e.reg(d.rm, size)));
+      else e.emit(e.setReg(d.reg, size, memRead(e, k, d, size)));
       return true;
     case 0xa0:
     case 0xa1:
       // MOV AL/eAX, moffs: the decoder leaves the offset in disp with no base or index.
-      e.emit(regWrite(0, size, memRead(e, k, d, size)));
+      e.emit(e.setReg(0, size, memRead(e, k, d, size)));
       return true;
     case 0xa2:
     case 0xa3:
-      memWrite(e, k, d, size, regRead(0, size));
+      memWrite(e, k, d, size, e.reg(0, size));
       return true;
     case 0x8d:
       if (!mem) return false;
-      e.emit(regWrite(d.reg, size, eaExpr(d)));
+      e.emit(e.setReg(d.reg, size, eaExpr(e, d)));
       return true;
     case 0xc6:
     case 0xc7:
       if (d.reg !== 0) return false;
-      if (!mem) e.emit(regWrite(d.rm, size, String(d.imm)));
+      if (!mem) e.emit(e.setReg(d.rm, size, String(d.imm)));
       else memWrite(e, k, d, size, String(d.imm));
       return true;
     case 0x1b6:
@@ -488,25 +534,27 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     return emitRotate32(e, k, d.reg === 1, d.rm, (op === 0xc1 ? d.imm : 1) & 0x1f);
   }
   if ((op === 0x1af || op === 0x69 || op === 0x6b) && size === 4) {
-    const src = mem ? memRead(e, k, d, 4) : regRead(d.rm, 4);
-    return emitImul32(e, k, d.reg, op === 0x1af ? regRead(d.reg, 4) : src, op === 0x1af ? src : String(d.imm));
+    const src = mem ? memRead(e, k, d, 4) : e.reg(d.rm, 4);
+    return emitImul32(e, k, d.reg, op === 0x1af ? e.reg(d.reg, 4) : src, op === 0x1af ? src : String(d.imm));
   }
   if (op >= 0xb0 && op <= 0xbf) {
-    e.emit(regWrite(op & 7, size, String(d.imm)));
+    e.emit(e.setReg(op & 7, size, String(d.imm)));
     return true;
   }
   if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, op & 7, size, (op & 8) !== 0);
   if (op >= 0x50 && op <= 0x57) {
-    e.emit(`const v${k} = ${regRead(op & 7, size)};`); // PUSH ESP pushes ESP as it was
+    e.emit(`const v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
     emitPush(e, k, `v${k}`, size);
     return true;
   }
   if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
-    if (size === 4) e.emit(regWrite(op & 7, 4, emitPop(e, k)));
+    if (size === 4) e.emit(e.setReg(op & 7, 4, emitPop(e, k)));
     else {
       e.flushFlags();
       e.sync();
-      e.emit(regWrite(op & 7, size, `c.pop(${size})`));
+      e.emit(`const v${k} = c.pop(${size});`);
+      e.forget(4);
+      e.emit(e.setReg(op & 7, size, `v${k}`));
     }
     return true;
   }
@@ -518,13 +566,14 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     // SETcc Eb (datamov.ts's setcc).
     const v = `(${condition(e, op & 0xf)} ? 1 : 0)`;
     if (mem) memWrite(e, k, d, 1, v);
-    else e.emit(regWrite(d.rm, 1, v));
+    else e.emit(e.setReg(d.rm, 1, v));
     return true;
   }
   if (op >= 0x140 && op <= 0x14f) {
     // CMOVcc Gv, Ev (datamov.ts's cmov): the source is read, and may fault, whatever the condition.
-    const src = mem ? memRead(e, k, d, size) : regRead(d.rm, size);
-    e.emit(`if (${condition(e, op & 0xf)}) ${regWrite(d.reg, size, src)}`);
+    const src = mem ? memRead(e, k, d, size) : e.reg(d.rm, size);
+    e.local(d.reg); // the write is conditional
+    e.emit(`if (${condition(e, op & 0xf)}) { ${e.setReg(d.reg, size, src)} }`);
     return true;
   }
   return false;
@@ -533,7 +582,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
 /** op Eb/Ev with source `b` (a read-modify-write of memory unless CMP), as alu.ts's aluToE. */
 function emitAluE(e: Emitter, d: Insn, k: number, aluOp: number, b: string): boolean {
   const size = d.size;
-  if (d.mod === 3) return emitAlu(e, k, aluOp, regRead(d.rm, size), b, size, (x) => regWrite(d.rm, size, x));
+  if (d.mod === 3) return emitAlu(e, k, aluOp, e.reg(d.rm, size), b, size, (x) => e.setReg(d.rm, size, x));
   if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, size), b, size, undefined);
   // Read-modify-write: RAM directly when the write fast path allows it (a
   // writable page and segment are readable too), else aluToE's sequence.
@@ -601,12 +650,12 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
 /** 40-4F, as alu.ts's incDec: ADD/SUB 1 keeping CF. */
 function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boolean): boolean {
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
-  e.emit(`const f${k} = ${e.carry()}; const a${k} = ${regRead(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
+  e.emit(`const f${k} = ${e.carry()}; const a${k} = ${e.reg(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
   e.setFlags(
     `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
     { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
   );
-  e.emit(regWrite(reg, size, `x${k}`));
+  e.emit(e.setReg(reg, size, `x${k}`));
   return true;
 }
 
@@ -621,7 +670,7 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
     if (count === 0) return true;
     const bits = size * 8;
     const s = sign(size);
-    e.emit(`const a${k} = ${regRead(reg, size)};`);
+    e.emit(`const a${k} = ${e.reg(reg, size)};`);
     let x: string;
     let cf: string;
     let of: string;
@@ -641,7 +690,7 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
       of = `(((x${k} & ${s} ? 1 : 0) ^ f${k}) ? ${OF} : 0)`;
     }
     emitResultFlags(e, `x${k}`, size, `f${k} | ${of}`);
-    e.emit(regWrite(reg, size, `x${k}`));
+    e.emit(e.setReg(reg, size, `x${k}`));
     return true;
   }
   return false;
@@ -655,7 +704,7 @@ function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count:
   if (count === 0) return true;
   e.flushFlags();
   const a = `a${k}`;
-  e.emit(`const ${a} = r[${reg}];`);
+  e.emit(`const ${a} = ${e.local(reg)};`);
   if (right) {
     e.emit(`const x${k} = ((${a} >>> ${count}) | (${a} << ${32 - count})) >>> 0; const f${k} = x${k} >>> 31;`);
     e.emit(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ ((x${k} >>> 30) & 1)) ? ${OF} : 0); c.lazy &= ${~(CF | OF)};`);
@@ -664,7 +713,7 @@ function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count:
     e.emit(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ (x${k} >>> 31)) ? ${OF} : 0); c.lazy &= ${~(CF | OF)};`);
   }
   e.flags = undefined;
-  e.emit(regWrite(reg, 4, `x${k}`));
+  e.emit(e.setReg(reg, 4, `x${k}`));
   return true;
 }
 
@@ -672,7 +721,7 @@ function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count:
 function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): boolean {
   e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = Math.imul(a${k}, b${k});`);
   emitResultFlags(e, `(x${k} >>> 0)`, 4, `((a${k} | 0) * (b${k} | 0) !== x${k} ? ${CF | OF} : 0)`);
-  e.emit(regWrite(reg, 4, `x${k}`));
+  e.emit(e.setReg(reg, 4, `x${k}`));
   return true;
 }
 
@@ -680,9 +729,9 @@ function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): b
 function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
   const srcSize = d.op & 1 ? 2 : 1;
   let v: string;
-  v = d.mod === 3 ? regRead(d.rm, srcSize) : memRead(e, k, d, srcSize);
+  v = d.mod === 3 ? e.reg(d.rm, srcSize) : memRead(e, k, d, srcSize);
   if (d.op >= 0x1be) v = signed(v, srcSize);
-  e.emit(regWrite(d.reg, d.size, d.size === 4 ? v : `(${v} ${mask(d.size)})`));
+  e.emit(e.setReg(d.reg, d.size, d.size === 4 ? v : `(${v} ${mask(d.size)})`));
   return true;
 }
 
@@ -716,7 +765,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     return;
   }
   e.stack32 = true;
-  const a = fastAccessAt(e, k, SS, 'r[4]', 4, false, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, 'S32 && ');
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`const t${k} = ${ramLoad(a.index, 4)};`);
