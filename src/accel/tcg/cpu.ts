@@ -41,7 +41,7 @@ import {
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
-import { fastReadable, fastWritable } from './jit/memory.js';
+import { fastReadable, fastReadNeed, fastWritable, fastWriteNeed } from './jit/memory.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -106,9 +106,13 @@ export class Cpu extends FlagState {
   /**
    * For translated code's RAM fast path (jit/memory.ts): per segment, reads
    * at [s] and writes at [6 + s], the offset below which an access of up to
-   * 4 bytes certainly passes the segment checks of `linear` (0: none does).
+   * 4 bytes certainly passes the segment checks of `linear` (0: none does);
+   * [12] and [13] the same for SS as a 32-bit stack (0 unless SS.B).
    */
-  readonly fastEnd = new Uint32Array(12);
+  readonly fastEnd = new Uint32Array(14);
+  /** TLB bits the fast path needs for a read and for a write at the current CPL (jit/memory.ts). */
+  tlbReadNeed = 0;
+  tlbWriteNeed = 0;
   /** Count of committed task switches (a fault after the commit is not rolled back). */
   taskSwitches = 0;
   halted = false;
@@ -276,6 +280,10 @@ export class Cpu extends FlagState {
     const end = this.alignmentCheck || limit < 3 ? 0 : limit - 2;
     this.fastEnd[s] = fastReadable(this.segAttr[s]!) ? end : 0;
     this.fastEnd[6 + s] = fastWritable(this.segAttr[s]!) ? end : 0;
+    if (s === SS) {
+      this.fastEnd[12] = this.ss32 ? this.fastEnd[s]! : 0;
+      this.fastEnd[13] = this.ss32 ? this.fastEnd[6 + s]! : 0;
+    }
   }
 
   /** CPL: CS.RPL in protected mode (SS.DPL matches), 0 in real mode, 3 in v86 mode. */
@@ -284,6 +292,8 @@ export class Cpu extends FlagState {
     if (!(this.cr0 & CR0_PE)) this.cpl = 0;
     else if (this.flags & VM) this.cpl = 3;
     else this.cpl = this.segSel[CS]! & 3;
+    this.tlbReadNeed = fastReadNeed(this.cpl);
+    this.tlbWriteNeed = fastWriteNeed(this.cpl);
     if (old !== this.cpl) this.onCplChange();
     this.updateAlignmentCheck();
   }

@@ -44,7 +44,6 @@ import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
-import { READ_NEED, WRITE_NEED } from './memory.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -152,11 +151,8 @@ class Emitter {
     return 'c.cf()';
   }
 
-  /** Segments read (bit s) and written (bit 8 + s) by fast-path accesses: their limits are fetched at entry. */
+  /** Segments fast-path accesses use: their bases are fetched at entry. */
   private segments = 0;
-
-  /** Whether some fast path needs SS.B (a 32-bit stack) from block entry, as S32. */
-  stack32 = false;
 
   /** Registers whose local R<n> holds r[n] at this point of the block's straight-line code. */
   private loaded = 0;
@@ -211,10 +207,18 @@ class Emitter {
     this.loaded = n === undefined ? 0 : this.loaded & ~(1 << n);
   }
 
-  /** Names the block-entry fast-path end (Cpu.fastEnd) of `seg` for reads or writes. */
-  useSegment(seg: number, write: boolean): string {
-    this.segments |= 1 << (write ? 8 + seg : seg);
-    return write ? `SW${seg}` : `SR${seg}`;
+  /** Cpu.fastEnd entries the fast paths use (bit i for fastEnd[i]), read at block entry as L<i>. */
+  private ends = 0;
+
+  /**
+   * Names the block-entry fast-path end of `seg` (Cpu.fastEnd) for reads or
+   * writes, or with `stack` of SS as a 32-bit stack.
+   */
+  useSegment(seg: number, write: boolean, stack: boolean): string {
+    this.segments |= 1 << seg;
+    const i = (stack ? 12 : write ? 6 + seg : seg) + (stack && write ? 1 : 0);
+    this.ends |= 1 << i;
+    return `L${i}`;
   }
 
   finish(): string {
@@ -222,13 +226,9 @@ class Emitter {
     const prologue: string[] = [];
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
     if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
-    if (this.segments) prologue.push(`const RN = ${READ_NEED}, WN = ${WRITE_NEED};`);
-    if (this.stack32) prologue.push('const S32 = c.ss32;');
-    for (let s = 0; s < 6; s++) {
-      if (this.segments & (0x101 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
-      if (this.segments & (1 << s)) prologue.push(`const SR${s} = c.fastEnd[${s}];`);
-      if (this.segments & (0x100 << s)) prologue.push(`const SW${s} = c.fastEnd[${6 + s}];`);
-    }
+    if (this.segments) prologue.push('const RN = c.tlbReadNeed, WN = c.tlbWriteNeed;');
+    for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
+    for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
     this.out.splice(1, 0, ...prologue);
     return this.out.join('\n');
   }
@@ -381,24 +381,24 @@ interface FastAccess {
 }
 
 function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean): FastAccess {
-  return fastAccessAt(e, k, d.seg, eaExpr(e, d), size, write, '');
+  return fastAccessAt(e, k, d.seg, eaExpr(e, d), size, write, false);
 }
 
 /**
- * fastAccess for offset `ea` in segment `seg`, also requiring `extra` (a
- * condition ending in &&, or ''). The index is shifted and or-ed, not
+ * fastAccess for offset `ea` in segment `seg`; with `stack`, a 32-bit
+ * stack access (SS.B set at block entry: its own fastEnd). The index is shifted and or-ed, not
  * multiplied and added, so V8 needs no overflow checks: guest RAM is below
  * 4 GiB (a typed array's limit), so the unsigned result is exact.
  */
-function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, extra: string): FastAccess {
+function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
   e.flushFlags();
-  const limit = e.useSegment(seg, write);
+  const end = e.useSegment(seg, write, stack);
   e.emit(`const e${k} = ${ea}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
   const need = write ? 'WN' : 'RN';
   const code = write ? ` && CP[F[p${k}]] === 0` : '';
   return {
-    ok: `${extra}e${k} < ${limit} && (I[p${k}] & ${need}) === ${need}${inPage}${code}`,
+    ok: `e${k} < ${end} && (I[p${k}] & ${need}) === ${need}${inPage}${code}`,
     index: `((F[p${k}] << 12 | l${k} & 0xfff) >>> 0)`,
   };
 }
@@ -417,16 +417,14 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     e.forget(4);
     return;
   }
-  e.stack32 = true;
-  const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, true);
   e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} r[4] = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} ${e.deadExit()} }`);
   e.forget(4);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
-  e.stack32 = true;
-  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; r[4] = (e${k} + 4) >>> 0; } else v${k} = ${e.slow('c.pop(4)')};`);
   e.forget(4);
   return `v${k}`;
@@ -764,8 +762,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     e.emit(`${e.flagStores()}${handler}`);
     return;
   }
-  e.stack32 = true;
-  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, 'S32 && ');
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`const t${k} = ${ramLoad(a.index, 4)};`);

@@ -5,7 +5,8 @@
  * its last instruction, so at entry it reads once per segment it uses the
  * offset below which accesses may go straight to the TLB (the segment
  * checks of Cpu.linear would certainly pass): Cpu.fastEnd, which the CPU
- * keeps from these rules whenever a segment, the CPL or #AC changes. Each
+ * keeps from these rules whenever a segment, the CPL or #AC changes, as it
+ * keeps the TLB bits the CPL needs (tlbReadNeed, tlbWriteNeed). Each
  * access then checks its offset against that and the TLB entry inline, and
  * falls back to Cpu.read/write (which repeat every check and may fault)
  * otherwise. Only cases where the full path would certainly succeed with the
@@ -26,11 +27,12 @@ export function fastWritable(attr: number): boolean {
   return (attr & (ATTR_UNUSABLE | 0xe)) === 2;
 }
 
-// The TLB questions are JavaScript source for the block prologue (`c` the Cpu), constants folded in:
-// as functions they inlined with a load and a TDZ check per imported constant, in every block.
+/** TLB bits a read at privilege `cpl` needs for the RAM fast path. */
+export function fastReadNeed(cpl: number): number {
+  return cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
+}
 
-/** TLB bits a read at the current CPL needs for the RAM fast path. */
-export const READ_NEED = `c.cpl === 3 ? ${TLB_VALID | TLB_UR | TLB_RAM} : ${TLB_VALID | TLB_RAM}`;
-
-/** TLB bits a write at the current CPL needs for the RAM fast path. */
-export const WRITE_NEED = `c.cpl === 3 ? ${TLB_VALID | TLB_UW | TLB_RAM} : ${TLB_VALID | TLB_SW | TLB_RAM}`;
+/** TLB bits a write at privilege `cpl` needs for the RAM fast path. */
+export function fastWriteNeed(cpl: number): number {
+  return cpl === 3 ? TLB_VALID | TLB_UW | TLB_RAM : TLB_VALID | TLB_SW | TLB_RAM;
+}
