@@ -10,6 +10,12 @@
  * font through the VGA registers) tsvm's picture must equal
  * qemu-system-i386's of the same guest, apart from the cursor cell, which
  * QEMU blinks.
+ *
+ * Linux booted with -kernel runs after no BIOS, so tsvm leaves the VGA as
+ * POST would (tests/boot/direct-boot-vga.test.ts compares that state with
+ * QEMU's): with console=tty0, the picture must show the kernel's messages
+ * in that font, read back cell by cell and found in what the serial console
+ * printed. The boot stops once vgacon has started (half a minute on TCG).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -21,6 +27,7 @@ import { startTsvm } from '../helpers/tsvm-process.js';
 import { requireFile, requireTool } from '../helpers/tools.js';
 import { buildGuests, guestPath } from '../kvm/harness.js';
 import { QmpClient } from './qmp-client.js';
+import { ensureLinuxGuest } from '../boot/guest-images.js';
 import { VGA_FONT_8X16 } from '../../src/boot/bios/font/vga-font-8x16.js';
 
 requireTool('socat', 'socat');
@@ -96,6 +103,17 @@ function fontDots(ch: number, repeatEighth: boolean): string[] {
   });
 }
 
+/** Stands for a cell that shows no glyph of TEXT_CODES in grey on black (the cursor's). */
+const NOT_A_GLYPH = '\0';
+/** Printable ASCII, and the tab, which Linux's console output puts on the VGA as is (CP437 glyph 09h). */
+const TEXT_CODES = [0x09, ...Array.from({ length: 0x7f - 0x20 }, (_, i) => 0x20 + i)];
+const TEXT_BY_GLYPH = new Map(TEXT_CODES.map((ch) => [fontDots(ch, false).join(''), String.fromCharCode(ch)]));
+
+/** Text row `row` read back from the picture: each cell's character by its glyph, NOT_A_GLYPH where none matches. */
+function textRow(p: Picture, row: number): string {
+  return Array.from({ length: p.width / 9 }, (_, col) => TEXT_BY_GLYPH.get(cellDots(p, row, col, GREY, BLACK).join('')) ?? NOT_A_GLYPH).join('');
+}
+
 let children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children) c.kill('SIGKILL');
@@ -124,6 +142,10 @@ async function bootVgaText(command: 'tsvm' | 'qemu', dir: string, extra: string[
     });
   }
   await ready;
+  return connectQmp(socket);
+}
+
+async function connectQmp(socket: string): Promise<QmpClient> {
   const qmp = await QmpClient.connect(socket);
   await qmp.greeting();
   await qmp.execute('qmp_capabilities');
@@ -184,4 +206,35 @@ describe('screendump under SeaBIOS and its VGA BIOS, against qemu-system-i386', 
     // The guest's text is there in SeaBIOS's font: 'H' has foreground dots.
     expect(cellDots(ours, 0, 0, GREY, BLACK).join('')).toContain('#');
   });
+});
+
+describe('screendump of Linux booted with -kernel, its console on the VGA', () => {
+  /** Boot to vgacon's start on a loaded two-core machine. */
+  const CONSOLE_MS = 300_000;
+
+  it('shows the kernel messages the serial console prints, in the built-in BIOS font', async () => {
+    const guest = ensureLinuxGuest('i386');
+    const dir = mkdtempSync(join(tmpdir(), 'tsvm-screendump-'));
+    const socket = join(dir, 'linux.qmp');
+    const run = startTsvm(['-accel', 'tcg', '-m', '256', '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', 'console=tty0 console=ttyS0',
+      '-display', 'none', '-serial', 'stdio', '-qmp', `unix:${socket},server=on,wait=off`]);
+    children.push(run.child);
+    // By the time the serial console prints this, vgacon has been given the log so far (some 80 lines).
+    await run.waitFor('printk: console [tty0] enabled', CONSOLE_MS);
+    const qmp = await connectQmp(socket);
+    const file = join(dir, 'linux.ppm');
+    expect(await qmp.execute('screendump', { filename: file })).toEqual({ return: {} });
+    const p = parsePpm(file);
+    expect([p.width, p.height]).toEqual([720, 400]);
+
+    const rows = Array.from({ length: p.height / 16 }, (_, row) => textRow(p, row));
+    // Every cell shows a glyph of the text but the cursor's (vgacon's underline, after the last message).
+    expect(rows.join('').split(NOT_A_GLYPH).length - 1, rows.join('\n')).toBeLessThanOrEqual(1);
+    const lines = rows.map((r) => r.split(NOT_A_GLYPH)[0]!.trimEnd()).filter((line) => line !== '');
+    expect(lines.length, rows.join('\n')).toBeGreaterThanOrEqual(20);
+    // The serial console may be a message behind the VGA's.
+    await run.waitFor(lines.at(-1)!, CONSOLE_MS);
+    for (const line of lines) expect(run.stdout()).toContain(line);
+    await qmp.execute('quit');
+  }, CONSOLE_MS * 2);
 });
