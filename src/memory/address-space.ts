@@ -12,6 +12,11 @@
  *   >= 0  RAM; the value is the page's index into `ram` (>> 12)
  *   -1    unassigned (reads all-ones, writes dropped)
  *   <= -2 region number (-2 - value) in `regions` (ROM or MMIO)
+ *
+ * A chipset may change what pages of a declared window are at run time
+ * (remap(): the i440FX's PAM registers switch the DRAM under 0xC0000-0xFFFFF
+ * in and out); the CPU's TLB and code caches and KVM's memory slots follow
+ * through onRemap().
  */
 import { hex, log, logOn } from '../log.js';
 
@@ -33,6 +38,12 @@ export interface RomRegion {
   name: string;
   base: number;
   data: Uint8Array;
+  /**
+   * Set when `data` is guest RAM seen read-only (a PAM read-only shadow):
+   * its offset in `ram`, so that the CPU reads it at RAM speed and KVM maps
+   * it as a read-only slot of the RAM.
+   */
+  ramOffset?: number;
 }
 
 export interface MmioRegion {
@@ -48,6 +59,12 @@ export type Region = RomRegion | MmioRegion;
 /** Called after a device (DMA) or loader writes guest RAM, so TCG can drop code it translated from it. */
 export type RamWriteListener = (physAddr: number, length: number) => void;
 
+/** Called after remap() changed what some of [physAddr, physAddr + length) is. */
+export type RemapListener = (physAddr: number, length: number) => void;
+
+/** What remap() makes a page: the DRAM at its address, a region, or nothing (unassigned). */
+export type PageBacking = 'ram' | Region | undefined;
+
 export class AddressSpace {
   readonly ram: Uint8Array;
   /** RAM mapped from 0 up to here (minus the legacy holes). */
@@ -56,7 +73,10 @@ export class AddressSpace {
   readonly highRamSize: number;
   readonly pageMap = new Int32Array(FOUR_GIB / PAGE_SIZE);
   readonly regions: Region[] = [];
+  /** Ranges whose pages remap() may change: accelerators map them apart from their neighbours. */
+  readonly remapWindows: { base: number; size: number }[] = [];
   private readonly ramWriteListeners: RamWriteListener[] = [];
+  private readonly remapListeners: RemapListener[] = [];
 
   /**
    * @param ramSize total guest RAM in bytes
@@ -75,6 +95,53 @@ export class AddressSpace {
   /** Registers RAM writes made outside the CPU (DMA, loaders) for code invalidation. */
   onRamWrite(listener: RamWriteListener): void {
     this.ramWriteListeners.push(listener);
+  }
+
+  /** Registers a change of the page map by remap() (TLB flushes, code invalidation, KVM slots). */
+  onRemap(listener: RemapListener): void {
+    this.remapListeners.push(listener);
+  }
+
+  /** Declares [base, base + size) (page aligned) as a window remap() may change. */
+  addRemapWindow(base: number, size: number): void {
+    if (base % PAGE_SIZE !== 0 || size % PAGE_SIZE !== 0) throw new Error('remap window is not page aligned');
+    this.remapWindows.push({ base, size });
+  }
+
+  /**
+   * Makes the pages from `base` on what `backings` says, one entry per page,
+   * and tells the remap listeners once about the pages that changed. The
+   * pages must lie in a window declared with addRemapWindow(); a region not
+   * seen before is added to `regions`.
+   */
+  remap(base: number, backings: readonly PageBacking[]): void {
+    const end = base + backings.length * PAGE_SIZE;
+    if (!this.remapWindows.some((w) => base >= w.base && end <= w.base + w.size)) {
+      throw new Error(`remap of 0x${base.toString(16)}-0x${(end - 1).toString(16)} outside a remap window`);
+    }
+    const first = base >>> PAGE_SHIFT;
+    let lo = Infinity;
+    let hi = -1;
+    backings.forEach((backing, i) => {
+      const value = this.pageValue(first + i, backing);
+      if (this.pageMap[first + i] === value) return;
+      this.pageMap[first + i] = value;
+      lo = Math.min(lo, i);
+      hi = i;
+    });
+    if (hi < 0) return;
+    for (const listener of this.remapListeners) listener(base + lo * PAGE_SIZE, (hi - lo + 1) * PAGE_SIZE);
+  }
+
+  private pageValue(page: number, backing: PageBacking): number {
+    if (backing === undefined) return UNASSIGNED;
+    if (backing === 'ram') {
+      if (page >= this.lowRamTop >>> PAGE_SHIFT) throw new Error(`no RAM at 0x${(page * PAGE_SIZE).toString(16)}`);
+      return page;
+    }
+    let index = this.regions.indexOf(backing);
+    if (index < 0) index = this.regions.push(backing) - 1;
+    return -2 - index;
   }
 
   /** Maps `data` read-only at `base` (page aligned). Later mappings win over earlier ones. */
@@ -103,6 +170,36 @@ export class AddressSpace {
     }
     const off = addr - FOUR_GIB;
     return off < this.highRamSize ? this.lowRamTop + off : -1;
+  }
+
+  /**
+   * Offset into `ram` of the DRAM at a physical address whether or not the
+   * CPU sees it there now (a PAM window may show ROM over it), or -1 where
+   * the PC has no DRAM. Low RAM sits in `ram` at its own address.
+   */
+  dramOffset(addr: number): number {
+    if (addr < this.lowRamTop) return addr;
+    const off = addr - FOUR_GIB;
+    return off >= 0 && off < this.highRamSize ? this.lowRamTop + off : -1;
+  }
+
+  /** Offset into `ram` of an address in a read-only RAM region (a PAM read-only shadow), or -1. */
+  readOnlyRamOffset(addr: number): number {
+    const region = this.regionAt(addr);
+    return region?.kind === 'rom' && region.ramOffset !== undefined ? region.ramOffset + (addr - region.base) : -1;
+  }
+
+  /** Where regions are mapped now (remap() may have moved some), as runs of pages in address order. */
+  mappedRegions(): { region: Region; base: number; size: number }[] {
+    const runs: { region: Region; base: number; size: number }[] = [];
+    for (let p = 0; p < this.pageMap.length; ) {
+      const value = this.pageMap[p]!;
+      let end = p + 1;
+      while (end < this.pageMap.length && this.pageMap[end] === value) end++;
+      if (value <= -2) runs.push({ region: this.regions[-2 - value]!, base: p * PAGE_SIZE, size: (end - p) * PAGE_SIZE });
+      p = end;
+    }
+    return runs;
   }
 
   /** The region (ROM/MMIO) covering a physical address below 4 GiB, if any. */
@@ -158,7 +255,11 @@ export class AddressSpace {
 
   /** Byte-wise read for ROM, MMIO and unassigned space. */
   readSlow(addr: number, size: AccessSize): number {
-    const region = this.regionAt(addr);
+    return this.readRegion(this.regionAt(addr), addr, size);
+  }
+
+  /** A read of `addr` from `region` (unassigned when undefined), whether or not it is mapped there now. */
+  readRegion(region: Region | undefined, addr: number, size: AccessSize): number {
     if (!region) {
       if (logOn.unimp) log.unimp({ addr: hex(addr), size }, 'read from unassigned memory');
       return size === 4 ? 0xffff_ffff : (1 << (8 * size)) - 1;
@@ -179,6 +280,18 @@ export class AddressSpace {
       return;
     }
     if (logOn.unimp) log.unimp({ addr: hex(addr), size, value: hex(value) }, region ? 'write to ROM' : 'write to unassigned memory');
+  }
+
+  /**
+   * Writes the DRAM at `addr` whatever the CPU sees there (a PAM write-only
+   * shadow: the bus answers reads, DRAM takes writes) and tells the code caches.
+   */
+  writeDram(addr: number, size: AccessSize, value: number): void {
+    for (let i = 0; i < size; i++) {
+      const off = this.dramOffset(addr + i);
+      if (off >= 0) this.ram[off] = (value >>> (8 * i)) & 0xff;
+    }
+    for (const listener of this.ramWriteListeners) listener(addr, size);
   }
 
   /** Copies guest physical memory out (for DMA and the monitor). Non-RAM bytes read as the bus gives them. */

@@ -117,16 +117,15 @@ function range(base: number, size: number): string {
   return `${h(base)}-${h(base + size - 1)}`;
 }
 
-/** `info mtree`: system memory (RAM, ROMs, MMIO windows) and the I/O space, in QEMU's tree shape. */
+/** `info mtree`: system memory (RAM, ROMs, MMIO windows where they are mapped now) and the I/O space, in QEMU's tree shape. */
 export function mtreeText(pc: Pc): string {
   const { mem } = pc.bus;
   let out = 'address-space: memory\n';
   out += `  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n`;
   out += `    ${range(0, mem.lowRamTop)} (prio 0, ram): alias ram-below-4g @pc.ram ${range(0, mem.lowRamTop)}\n`;
   if (mem.highRamSize > 0) out += `    ${range(0x1_0000_0000, mem.highRamSize)} (prio 0, ram): alias ram-above-4g @pc.ram\n`;
-  for (const r of mem.regions) {
-    const size = r.kind === 'rom' ? r.data.length : r.size;
-    out += `    ${range(r.base, size)} (prio 1, ${r.kind === 'rom' ? 'rom' : 'i/o'}): ${r.name}\n`;
+  for (const { region: r, base, size } of mem.mappedRegions()) {
+    out += `    ${range(base, size)} (prio 1, ${r.kind === 'rom' ? 'rom' : 'i/o'}): ${r.name}\n`;
   }
   out += '\naddress-space: I/O\n  0000000000000000-000000000000ffff (prio 0, i/o): io\n';
   return out;

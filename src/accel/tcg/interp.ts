@@ -2,7 +2,8 @@
  * The interpreter: fetch (through the decode cache), execute, deliver
  * exceptions and interrupts. Decoded instructions are cached per physical
  * RAM page and dropped when the page is written (CPU writes through the
- * MMU's code-page check, DMA and loaders through AddressSpace.onRamWrite).
+ * MMU's code-page check, DMA and loaders through AddressSpace.onRamWrite)
+ * or stops being what the CPU fetches there (AddressSpace.onRemap).
  */
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
@@ -45,6 +46,7 @@ export class CodeCache {
     this.pages = new Array(mmu.codePages.length);
     mmu.onCodeWrite = (f) => this.invalidatePage(f);
     cpu.bus.mem.onRamWrite((phys, len) => this.invalidateRange(phys, len));
+    cpu.bus.mem.onRemap((phys, len) => this.invalidateRange(phys, len));
   }
 
   invalidatePage(frame: number): void {
@@ -56,10 +58,11 @@ export class CodeCache {
     this.onInvalidate(frame);
   }
 
+  /** Drops code decoded from the DRAM at [phys, phys + len), mapped there now or not (a PAM shadow under ROM). */
   invalidateRange(phys: number, len: number): void {
     const mem = this.cpu.bus.mem;
     for (let a = phys - (phys % 4096); a < phys + len; a += 4096) {
-      const off = mem.ramOffset(a);
+      const off = mem.dramOffset(a);
       if (off >= 0 && this.cpu.mmu.codePages[off >>> 12]) this.invalidatePage(off >>> 12);
     }
   }

@@ -8,6 +8,10 @@
  * AddressSpace's slow path. Entries are filled by a page walk that sets the
  * accessed bits, and dirty bits on the first write (a page whose dirty bit is
  * clear is entered without write permission so the first write walks again).
+ * RAM the chipset makes read-only (a PAM read-only shadow) is entered as RAM
+ * without write permission, so reads and fetches run at RAM speed and writes
+ * reach the AddressSpace, which drops them. The TLB is flushed whenever the
+ * AddressSpace's page map is remapped.
  *
  * Flushing more than the architecture requires is always allowed, so CR3
  * writes flush global pages too and CR4/CR0 paging changes flush everything.
@@ -27,6 +31,8 @@ export const TLB_UW = 8;
 export const TLB_RAM = 16;
 /** Not executable (PAE NX with EFER.NXE). */
 export const TLB_NX = 32;
+/** With TLB_RAM: RAM that is read but never written (a PAM read-only shadow); entered without write permission. */
+export const TLB_ROM = 64;
 
 export const enum Access {
   Read = 0,
@@ -92,6 +98,7 @@ export class Mmu {
     this.ram = mem.ram;
     this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
     this.codePages = new Uint8Array(Math.ceil(this.ram.length / 4096));
+    mem.onRemap(() => this.flush());
   }
 
   flush(): void {
@@ -245,7 +252,7 @@ export class Mmu {
     }
     const phys = this.physFor(lin, Access.Write);
     const page = lin >>> 12;
-    if (this.info[page]! & TLB_RAM) {
+    if ((this.info[page]! & (TLB_RAM | TLB_ROM)) === TLB_RAM) {
       const f = this.frame[page]!;
       if (this.codePages[f]) this.onCodeWrite(f);
       const off = f * 4096 + (lin & 0xfff);
@@ -294,7 +301,9 @@ export class Mmu {
     this.physFor(lin, access);
     const page = lin >>> 12;
     if (this.watchedPages[page]) return -1; // element by element, so that data breakpoints see each access
-    return this.info[page]! & TLB_RAM ? this.frame[page]! * 4096 + (lin & 0xfff) : -1;
+    const info = this.info[page]!;
+    if (access === Access.Write && info & TLB_ROM) return -1;
+    return info & TLB_RAM ? this.frame[page]! * 4096 + (lin & 0xfff) : -1;
   }
 
   private touchesWatched(lin: number, size: number): boolean {
@@ -325,7 +334,11 @@ export class Mmu {
   private enter(page: number, phys: number, info: number): void {
     phys = this.a20(phys);
     let frame: number;
-    const off = phys < 0x1_0000_0000 ? this.mem.ramOffset(phys) : this.mem.ramOffset(phys);
+    let off = this.mem.ramOffset(phys);
+    if (off < 0) {
+      off = this.mem.readOnlyRamOffset(phys);
+      if (off >= 0) info = (info & ~(TLB_SW | TLB_UW)) | TLB_ROM;
+    }
     if (off >= 0) {
       info |= TLB_RAM;
       frame = Math.floor(off / 4096);
