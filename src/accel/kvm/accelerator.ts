@@ -30,7 +30,7 @@ import { createKernelIrqchip, KernelIrqSink } from './irqchip.js';
 import { IDLE_SLICE_MS, jsTimersPending, Kicker, monotonicMs, SLICE_MS } from './kicker.js';
 import { IRQCHIP_CAPS, KvmHandle } from './handle.js';
 import { errnoText, ioctlErrno, kvmIoctl, type Mapping } from './libc.js';
-import { planSlots, romBytes } from './memslots.js';
+import { planRange, planSlots, romBytes, samePlan, type SlotPlan } from './memslots.js';
 import { KvmVcpu } from './vcpu.js';
 import { formatCpuState } from './dump.js';
 import { ApThreads } from './ap.js';
@@ -59,6 +59,10 @@ export class KvmAccelerator implements Accelerator {
   private readonly kicker: Kicker;
   private readonly aps: ApThreads | undefined;
   private readonly romMappings = new Map<RomRegion, Mapping>();
+  /** KVM's memory slots as set: slot number -> what it maps (undefined: free). */
+  private readonly slots: (SlotPlan | undefined)[] = [];
+  private readonlyMem = false;
+  private maxSlots = 0;
   /** The gdbstub's handler of KVM_EXIT_DEBUG (src/gdbstub/kvm-debug.ts); it pauses the VM. */
   debugExit: ((run: DataView) => void) | undefined;
   private pauseRequested = false;
@@ -114,23 +118,56 @@ export class KvmAccelerator implements Accelerator {
     return this.handle.checkExtension('KVM_CAP_SET_GUEST_DEBUG2');
   }
 
-  /** One memory slot per run of RAM or ROM pages (memslots.ts). */
+  /** One memory slot per run of RAM or ROM pages (memslots.ts), kept in step with remaps of the page map (PAM). */
   private mapMemory(): void {
-    const readonly = this.handle.checkExtension('KVM_CAP_READONLY_MEM') > 0;
-    const plans = planSlots(this.bus.mem, readonly);
-    const maxSlots = this.handle.checkExtension('KVM_CAP_NR_MEMSLOTS');
-    if (plans.length > maxSlots) throw new Error(`guest memory map needs ${plans.length} KVM memory slots, KVM has ${maxSlots}`);
+    this.readonlyMem = this.handle.checkExtension('KVM_CAP_READONLY_MEM') > 0;
+    this.maxSlots = this.handle.checkExtension('KVM_CAP_NR_MEMSLOTS');
+    const mem = this.bus.mem;
+    this.updateSlots(planSlots(mem, this.readonlyMem), () => true);
+    mem.onRemap((changed) => {
+      const window = mem.remapWindows.find((w) => changed >= w.base && changed < w.base + w.size)!;
+      const end = window.base + window.size;
+      this.updateSlots(planRange(mem, this.readonlyMem, window.base, end), (plan) => plan.base >= window.base && plan.base < end);
+    });
+  }
+
+  /**
+   * Makes KVM's slots for which `inScope` holds the `wanted` ones: slots
+   * that no longer fit are deleted before new ones are added, since KVM
+   * refuses overlapping slots and cannot resize a slot or change its memory
+   * or read-only flag in place. Runs on the main thread between exits; an
+   * AP touching a deleted range meanwhile exits as MMIO, which handleMmio
+   * answers from the address space.
+   */
+  private updateSlots(wanted: SlotPlan[], inScope: (plan: SlotPlan) => boolean): void {
+    const added = wanted.filter((plan) => !this.slots.some((have) => have && samePlan(have, plan)));
+    this.slots.forEach((have, slot) => {
+      if (have && inScope(have) && !wanted.some((plan) => samePlan(have, plan))) {
+        this.setSlot(slot, { ...have, size: 0 });
+        this.slots[slot] = undefined;
+      }
+    });
+    for (const plan of added) {
+      let slot = this.slots.indexOf(undefined);
+      if (slot < 0) slot = this.slots.length;
+      if (slot >= this.maxSlots) throw new Error(`guest memory map needs more than the ${this.maxSlots} KVM memory slots KVM has`);
+      this.setSlot(slot, plan);
+      this.slots[slot] = plan;
+    }
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION; a size of 0 deletes the slot. */
+  private setSlot(slot: number, plan: SlotPlan): void {
     const region = new Uint8Array(SIZEOF.kvm_userspace_memory_region);
     const view = new DataView(region.buffer);
-    plans.forEach((plan, slot) => {
-      const host = plan.kind === 'ram' ? this.handle.ramAddress : this.romMapping(plan.region).address;
-      view.setUint32(MEMREGION.slot, slot, true);
-      view.setUint32(MEMREGION.flags, plan.kind === 'rom' ? KVM_MEM_READONLY : 0, true);
-      view.setBigUint64(MEMREGION.guest_phys_addr, BigInt(plan.base), true);
-      view.setBigUint64(MEMREGION.memory_size, BigInt(plan.size), true);
-      view.setBigUint64(MEMREGION.userspace_addr, host + BigInt(plan.offset), true);
-      kvmIoctl(this.handle.vmFd, 'KVM_SET_USER_MEMORY_REGION', region);
-    });
+    const host = plan.kind === 'ram' ? this.handle.ramAddress : this.romMapping(plan.region).address;
+    const readonly = plan.kind === 'rom' || plan.readonly;
+    view.setUint32(MEMREGION.slot, slot, true);
+    view.setUint32(MEMREGION.flags, readonly ? KVM_MEM_READONLY : 0, true);
+    view.setBigUint64(MEMREGION.guest_phys_addr, BigInt(plan.base), true);
+    view.setBigUint64(MEMREGION.memory_size, BigInt(plan.size), true);
+    view.setBigUint64(MEMREGION.userspace_addr, host + BigInt(plan.offset), true);
+    kvmIoctl(this.handle.vmFd, 'KVM_SET_USER_MEMORY_REGION', region);
   }
 
   /** A page-aligned copy of a ROM's bytes for a read-only slot. */
@@ -399,6 +436,15 @@ export function handleMmio(run: DataView, bus: MachineBus): void {
   const len = run.getUint32(RUN.mmio_len, true);
   const write = run.getUint8(RUN.mmio_is_write) !== 0;
   if (len < 1 || len > 8) return;
+  // An AP may exit for a page that is RAM by now: a remap deleted its slot
+  // just before adding the new one (updateSlots). It gets the RAM, bytewise.
+  if (bus.mem.ramOffset(addr) >= 0) {
+    for (let i = 0; i < len; i++) {
+      if (write) bus.mem.write8(addr + i, run.getUint8(RUN.mmio_data + i));
+      else run.setUint8(RUN.mmio_data + i, bus.mem.read8(addr + i));
+    }
+    return;
+  }
   // Whole 1/2/4-byte accesses go to the region as one; anything else in pieces.
   for (let done = 0; done < len; ) {
     const size: AccessSize = len - done >= 4 && (len === 4 || len === 8) ? 4 : len - done >= 2 && len === 2 ? 2 : 1;
