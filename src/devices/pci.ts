@@ -382,7 +382,7 @@ export class I440fxHostBridge extends PciFunction {
     return { base, size, readDram: (field & 1) !== 0, writeDram: (field & 2) !== 0 };
   }
 
-  /** Called after the guest changes any PAM register (the memory map applies pamRanges()). */
+  /** Called after the guest writes any PAM register, and after reset (src/machine/shadow-ram.ts maps pamRanges()). */
   onPamChange(listener: () => void): void {
     this.pamListeners.push(listener);
   }

@@ -6,6 +6,9 @@
  * Images are read once at start-up (so a missing file is a start-up error)
  * and copied into guest memory again at every reset, because the guest may
  * have overwritten them, as QEMU's firmware reloads them through fw_cfg.
+ * Where tsvm is the firmware, load() writes below 1 MiB only with the
+ * shadow RAM there enabled through the i440FX's PAM registers, as POST does
+ * (shadowFirmware in pci-setup.ts).
  */
 import type { MachineConfig } from '../config.js';
 import type { AddressSpace } from '../memory/address-space.js';
@@ -14,7 +17,8 @@ import { loadLinux } from '../boot/linux.js';
 import { isMultiboot, loadMultiboot, parseMultibootModules } from '../boot/multiboot.js';
 import { pcE820Map } from '../boot/e820.js';
 import { buildAcpiTables } from '../boot/acpi.js';
-import { enableLegacyIde } from '../boot/pci-setup.js';
+import { enableLegacyIde, shadowFirmware } from '../boot/pci-setup.js';
+import { mapSystemBios } from './shadow-ram.js';
 import { createBuiltinBios, type AcpiPlacement } from '../boot/bios/index.js';
 import { postTextScreen } from '../boot/bios/int10-video.js';
 import { attachPcFwCfg, findVgaRom, linuxForFirmware, readFirmwareKernel, type FirmwareKernel } from '../boot/bios/fw-cfg-pc.js';
@@ -66,7 +70,7 @@ function directKernel(config: MachineConfig, path: string): BootImage {
       load({ mem, io }) {
         asFirmwareLeftIt(mem, io);
         const e820 = pcE820Map(mem, []);
-        return guarded(() => loadMultiboot(mem, { kernel, modules, cmdline, e820 }), () => ['-kernel', path]);
+        return shadowFirmware(io, () => guarded(() => loadMultiboot(mem, { kernel, modules, cmdline, e820 }), () => ['-kernel', path]));
       },
     };
   }
@@ -76,9 +80,11 @@ function directKernel(config: MachineConfig, path: string): BootImage {
     mapFirmware() {},
     load({ mem, io }) {
       asFirmwareLeftIt(mem, io);
-      const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpiPlacement(config) }) : undefined;
-      const e820 = pcE820Map(mem, acpi?.reserved ?? []);
-      return guarded(() => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }), (err) => linuxErrorSource(err, config, path));
+      return shadowFirmware(io, () => {
+        const acpi = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpiPlacement(config) }) : undefined;
+        const e820 = pcE820Map(mem, acpi?.reserved ?? []);
+        return guarded(() => loadLinux(mem, { kernel, initrd, cmdline, e820, acpiRsdp: acpi?.rsdp }), (err) => linuxErrorSource(err, config, path));
+      });
     },
   };
 }
@@ -116,25 +122,24 @@ function linuxErrorSource(err: unknown, config: MachineConfig, kernelPath: strin
 /**
  * A BIOS image: mapped at the top of 4 GiB (the reset vector is 16 bytes
  * below), and its last 128 KiB also at 0xE0000-0xFFFFF, where real-mode
- * code sees it (the i440FX's isa-bios alias; shadow RAM under the PAM).
- * The machine's description reaches it through QEMU's fw_cfg device.
+ * code sees it until it shadows itself into RAM through the PAM registers
+ * (shadow-ram.ts). The machine's description reaches it through QEMU's
+ * fw_cfg device.
  */
 function firmware(config: MachineConfig, image: Uint8Array, path: string, kernel: FirmwareKernel | undefined): BootImage {
   if (image.length < 0x10000 || image.length % 0x10000 !== 0 || image.length > 0x100_0000) {
     throw optionError('-bios', path, new Error('BIOS image size must be a multiple of 64 KiB, between 64 KiB and 16 MiB'));
   }
-  const low = image.subarray(Math.max(0, image.length - 0x20000));
   const vgaRom = findVgaRom(config, path);
   return {
     mapFirmware(mem) {
-      mem.addRom('bios', 0x1_0000_0000 - image.length, image);
+      mapSystemBios(mem, image);
     },
     attachDevices(bus) {
       const linux = kernel && guarded(() => linuxForFirmware(kernel, bus.mem), (err) => linuxErrorSource(err, config, kernel.path));
       attachPcFwCfg(bus.io, bus.mem, config, vgaRom, linux);
     },
-    load({ mem }) {
-      mem.writeBytes(0x10_0000 - low.length, low);
+    load() {
       return resetCpuState();
     },
   };

@@ -7,7 +7,8 @@
  * COM1-4 at 0x3f8/0x2f8/0x3e8/0x2e8 on IRQ 4/3/4/3, the PIT on IRQ 0, the
  * RTC on IRQ 8, IDE on IRQ 14/15, ACPI PM at 0x600 with SCI on IRQ 9, the
  * HPET at 0xFED00000 (its LegacyReplacement takes IRQ 0 and 8 from the PIT
- * and the RTC, so they reach their lines through it).
+ * and the RTC, so they reach their lines through it), pc.rom and the BIOS's
+ * isa-bios alias below 1 MiB with the i440FX's PAM shadow RAM over them.
  */
 import type { MachineConfig } from '../config.js';
 import { AddressSpace } from '../memory/address-space.js';
@@ -34,6 +35,7 @@ import { DebugCon } from '../devices/debugcon.js';
 import { AcpiPm } from '../devices/acpi-pm.js';
 import { Hpet } from '../devices/hpet.js';
 import { createI440fxPiix } from '../devices/pci.js';
+import { attachShadowRam, mapOptionRomSpace } from './shadow-ram.js';
 import { selectAccelerator } from './accel-select.js';
 import { loadBootImage, type BootImage } from './boot.js';
 import { Disks } from './disks.js';
@@ -209,6 +211,8 @@ function attachChips(config: MachineConfig, bus: MachineBus, chardevs: Chardevs,
   const { io, irq, timers, mem, lifecycle } = bus;
   const pm = new AcpiPm(io, timers, irq.line(9), lifecycle);
   const pci = createI440fxPiix(io, irq, pm, config.memoryBytes);
+  mapOptionRomSpace(mem);
+  attachShadowRam(mem, pci.i440fx);
   const rtc = new Mc146818Rtc(io, timers, rtcIrq, { base: config.rtc.base, clock: config.rtc.clock });
   const chips: Resettable[] = [pm, pci.bus, pci.host, rtc];
   chips.push(new I8042(io, irq.line(1), irq.line(12), bus.a20, lifecycle));

@@ -4,11 +4,14 @@
  * through a private port (trap-port.ts) into the services below, written
  * once in TypeScript and shared by TCG and KVM.
  *
- * mapFirmware() puts the ROM at the top of 4 GiB (the reset vector);
- * attachDevices() registers the trap port with the machine's drives;
- * load() (every reset) copies the ROM to F000:0000, lays out memory as POST
- * does (IVT, BDA, EBDA, ACPI tables, the text screen) and starts the CPU at
- * the reset vector, whose code programs the chips and calls INT 19h.
+ * mapFirmware() puts the ROM at the top of 4 GiB (the reset vector) and
+ * below 1 MiB (the isa-bios alias); attachDevices() registers the trap port
+ * with the machine's drives; load() (every reset) does what a real BIOS's
+ * POST does before the OS: shadows the ROM into RAM at F000:0000 through the
+ * i440FX's PAM registers (its code then runs from RAM, and the ACPI RSDP
+ * can sit beside it), write-protects that shadow, lays out the rest of
+ * memory (IVT, BDA, EBDA, the text screen) and starts the CPU at the reset
+ * vector, whose code programs the chips and calls INT 19h.
  */
 import type { MachineConfig } from '../../config.js';
 import type { AddressSpace } from '../../memory/address-space.js';
@@ -17,7 +20,7 @@ import type { Disks } from '../../machine/disks.js';
 import { resetCpuState, type CpuState } from '../../accel/cpu-state.js';
 import { buildAcpiTables, type AcpiOptions } from '../acpi.js';
 import { pcE820Map } from '../e820.js';
-import { buildBiosRom, ROM_BASE, ROM_SIZE, IRQ_KEYBOARD_VECTOR, IRQ_TIMER_VECTOR, type BiosRom } from './rom.js';
+import { buildBiosRom, ROM_BASE, IRQ_KEYBOARD_VECTOR, IRQ_TIMER_VECTOR, type BiosRom } from './rom.js';
 import { TrapPort, type Service } from './trap-port.js';
 import { BiosDrives } from './drives.js';
 import { writeBiosDataArea, writeIvt } from './post.js';
@@ -27,11 +30,10 @@ import { SystemService } from './int15-system.js';
 import { KeyboardService } from './int16-keyboard.js';
 import { TimeService } from './int1a-time.js';
 import { PciBios } from './pci-bios.js';
-import { enableLegacyIde } from '../pci-setup.js';
+import { enableLegacyIde, shadowFirmware } from '../pci-setup.js';
+import { mapSystemBios } from '../../machine/shadow-ram.js';
 import { BootService } from './int19-boot.js';
 import { BDA } from './bda.js';
-
-const FOUR_GIB = 0x1_0000_0000;
 
 export type AcpiPlacement = Pick<AcpiOptions, 'pmBase' | 'sciIrq' | 'hpet'>;
 
@@ -53,25 +55,28 @@ export function createBuiltinBios(config: MachineConfig, acpi: AcpiPlacement): B
   let services: Services | undefined;
   return {
     mapFirmware(mem) {
-      mem.addRom('bios', FOUR_GIB - ROM_SIZE, rom.image);
+      mapSystemBios(mem, rom.image);
     },
     attachDevices(bus, disks) {
       services = attachServices(config, rom, bus, disks);
     },
     load({ mem, io }) {
       if (!services) throw new Error('built-in BIOS: load() before attachDevices()');
+      const { system, drives, video, keyboard } = services;
       enableLegacyIde(io);
-      mem.writeBytes(ROM_BASE, rom.image);
-      const tables = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpi }) : undefined;
-      services.system.setMemoryMap(pcE820Map(mem, tables?.reserved ?? []));
+      shadowFirmware(io, () => {
+        mem.writeBytes(ROM_BASE, rom.image);
+        const tables = config.acpi ? buildAcpiTables(mem, { cpus: config.smp, ioapic: false, ...acpi }) : undefined;
+        system.setMemoryMap(pcE820Map(mem, tables?.reserved ?? []));
+      });
       writeIvt(mem, rom);
       writeBiosDataArea(mem, {
-        floppies: services.drives.count('floppy'),
-        hardDisks: services.drives.count('hd'),
+        floppies: drives.count('floppy'),
+        hardDisks: drives.count('hd'),
         serialPorts: config.serials.length,
       });
-      services.video.initialize();
-      services.keyboard.initialize();
+      video.initialize();
+      keyboard.initialize();
       return resetCpuState();
     },
   };
