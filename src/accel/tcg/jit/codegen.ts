@@ -21,11 +21,12 @@
  *
  * Lazy flags are stored lazily too: the record an instruction makes (c.lOp,
  * c.lA, ...) is held back as `pending` and written only where something
- * could see it: before a handler call, a memory access (whose slow path
- * may fault and push EFLAGS: stored once on the main path rather than
- * repeated in every slow path, which kept blocks larger and V8's compiles
- * longer), a flag read the locals cannot answer, and every exit. A record
- * overwritten by the next ALU instruction is never stored.
+ * could see it: before a handler call, in the slow path of a memory access
+ * (which may fault and push EFLAGS), before a flag read the locals cannot
+ * answer, and at every exit. A record overwritten by the next ALU
+ * instruction is never stored on the main path. (Storing it on the main path
+ * before each access instead made the slow paths smaller but the code run
+ * larger: crypto and checksum loops alternate ALU instructions and accesses.)
  *
  * Self-modifying code: fast-path stores never touch a page holding code
  * (memory.ts), so only the slow paths and handlers can kill the block; the
@@ -386,12 +387,13 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 
 /**
  * fastAccess for offset `ea` in segment `seg`; with `stack`, a 32-bit
- * stack access (SS.B set at block entry: its own fastEnd). The index is shifted and or-ed, not
- * multiplied and added, so V8 needs no overflow checks: guest RAM is below
- * 4 GiB (a typed array's limit), so the unsigned result is exact.
+ * stack access (SS.B set at block entry: its own fastEnd). The index is
+ * shifted and or-ed, not multiplied and added, so V8 needs no overflow
+ * checks: guest RAM is below 4 GiB (a typed array's limit), so the unsigned
+ * result is exact. The pending flag record stays pending: the slow paths
+ * store it (slowState), so the fast path does not.
  */
 function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
-  e.flushFlags();
   const end = e.useSegment(seg, write, stack);
   e.emit(`const e${k} = ${ea}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
