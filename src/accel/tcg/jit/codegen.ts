@@ -94,14 +94,14 @@ class Emitter {
 
   /** Leaves the block for EIP `target` (an expression of E), or loops when `toStart` (it is E itself). */
   exit(target: string, toStart = false): string {
-    const leave = `${this.flagStores()}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (this.loops && toStart) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.flagStores()}n += ${this.done}; continue; } ${leave}`;
+    const leave = `${this.pendingStores()}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
+    if (this.loops && toStart) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.pendingStores()}n += ${this.done}; continue; } ${leave}`;
     return leave;
   }
 
   /** Leaves the block after the current instruction if a write killed it (EIP is then the next instruction's). */
   deadExit(): string {
-    return `if (B.dead) { ${this.flagStores()}c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
+    return `if (B.dead) { ${this.pendingStores()}c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
   }
 
   /** Makes `stores` (a comma expression writing c's flag record) the pending record, replacing the previous one. */
@@ -110,18 +110,25 @@ class Emitter {
     this.flags = locals;
   }
 
-  /** The pending record's stores as statements for a branch that leaves or may fault ('' when none). */
-  flagStores(): string {
-    return this.pending === undefined ? '' : `${this.pending}; `;
+  /**
+   * What the block holds back for a branch that leaves or may fault, as
+   * statements ('' when nothing): the registers written since they were
+   * last stored, and the pending flag record.
+   */
+  pendingStores(): string {
+    const regs = this.registerStores();
+    return (regs === '' ? '' : `${regs}; `) + (this.pending === undefined ? '' : `${this.pending}; `);
   }
 
   /**
    * What a slow-path access (Cpu.read/write, which may fault and push
-   * EFLAGS) needs stored first, as a comma expression: the state sync()
-   * stores, and the pending flag record. The fast path needs neither.
+   * EFLAGS) needs stored first, as a comma expression: the registers held
+   * back, the state sync() stores, and the pending flag record. The fast
+   * path needs none of it.
    */
   private slowState(): string {
-    return `c.insnEip = ${this.eip}, c.insnEsp = r[4]${this.pending === undefined ? '' : `, ${this.pending}`}`;
+    const regs = this.registerStores();
+    return `${regs === '' ? '' : `${regs}, `}c.insnEip = ${this.eip}, c.insnEsp = r[4]${this.pending === undefined ? '' : `, ${this.pending}`}`;
   }
 
   /** `call`, a slow-path access, as an expression storing what it needs first. */
@@ -155,17 +162,19 @@ class Emitter {
   /** Segments fast-path accesses use: their bases are fetched at entry. */
   private segments = 0;
 
-  /** Registers whose local R<n> holds r[n] at this point of the block's straight-line code. */
+  /** Registers whose local R<n> holds the register at this point of the block's straight-line code. */
   private loaded = 0;
+  /** Registers written to their local and not yet stored back to r[n]. */
+  private dirty = 0;
   /** Registers with a local at all (declared in the prologue). */
   private locals = 0;
 
   /**
    * Register n as a local: loaded from r[n] here, before the statement that
    * will use it, unless already loaded since the last call that may change
-   * registers. Writes go through to r[n] too, so faults, handlers and exits
-   * need nothing stored; only the reads are saved (each r[n] is a bounds
-   * checked load that V8 does not eliminate).
+   * registers. Writes stay in the local (dirty) until something may look at
+   * r: a handler, a slow path, an exit (each r[n] access is a bounds-checked
+   * load or store, and after a RAM store V8 checks r's map again).
    */
   local(n: number): string {
     if (!(this.loaded & (1 << n))) {
@@ -199,11 +208,35 @@ class Emitter {
       x = `(${this.local(n)} & 0xffff00ff) | ((${v} & 0xff) << 8)`;
     }
     this.loaded |= 1 << n;
+    this.dirty |= 1 << n;
     this.locals |= 1 << n;
-    return /^-?\d+$/.test(x) ? `R${n} = ${Number(x) >>> 0}; r[${n}] = R${n};` : `R${n} = (${x}) >>> 0; r[${n}] = R${n};`;
+    return /^-?\d+$/.test(x) ? `R${n} = ${Number(x) >>> 0};` : `R${n} = (${x}) >>> 0;`;
   }
 
-  /** Register n may have changed outside the locals (a slow-path push or pop moves ESP); all of them after a handler. */
+  /** Marks register n written (its local set by the caller's own statement). */
+  wrote(n: number): void {
+    this.loaded |= 1 << n;
+    this.dirty |= 1 << n;
+  }
+
+  /** The stores of the dirty registers as a comma expression ('' when none). */
+  private registerStores(): string {
+    const stores: string[] = [];
+    for (let n = 0; n < 8; n++) if (this.dirty & (1 << n)) stores.push(`r[${n}] = R${n}`);
+    return stores.join(', ');
+  }
+
+  /** Stores the dirty registers on the main path (before a handler or a call that reads or moves ESP). */
+  storeRegisters(): void {
+    const stores = this.registerStores();
+    if (stores !== '') this.emit(`${stores};`);
+    this.dirty = 0;
+  }
+
+  /**
+   * Register n may have changed outside its local (a call moved ESP), or
+   * every register (after a handler); they were stored for the call.
+   */
   forget(n?: number): void {
     this.loaded = n === undefined ? 0 : this.loaded & ~(1 << n);
   }
@@ -278,6 +311,7 @@ export function blockSource(b: BlockShape): string {
     const specialised = followed ? emitFollowed(e, d, k, after, wide) : emitSpecialised(e, d, k, after, wide);
     if (!specialised) {
       e.flushFlags();
+      e.storeRegisters();
       e.sync(true);
       e.emit(`h${k}(c, d${k});`);
       e.forget();
@@ -413,6 +447,7 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
 function emitPush(e: Emitter, k: number, v: string, size: number): void {
   if (size !== 4) {
     e.flushFlags();
+    e.storeRegisters();
     e.sync();
     e.emit(`c.push(${v}, ${size});`);
     e.emit(e.deadExit());
@@ -420,15 +455,15 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     return;
   }
   const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, true);
-  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} r[4] = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} ${e.deadExit()} }`);
-  e.forget(4);
+  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} R4 = r[4]; ${e.deadExit()} }`);
+  e.wrote(4);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
-  e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; r[4] = (e${k} + 4) >>> 0; } else v${k} = ${e.slow('c.pop(4)')};`);
-  e.forget(4);
+  e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) >>> 0; } else { v${k} = ${e.slow('c.pop(4)')}; R4 = r[4]; }`);
+  e.wrote(4);
   return `v${k}`;
 }
 
@@ -551,6 +586,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     if (size === 4) e.emit(e.setReg(op & 7, 4, emitPop(e, k)));
     else {
       e.flushFlags();
+      e.storeRegisters();
       e.sync();
       e.emit(`const v${k} = c.pop(${size});`);
       e.forget(4);
@@ -738,14 +774,14 @@ function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
 /** Jcc/JMP: leaves the block for the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
 function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string): void {
   const target = jumpTarget(d, next);
-  const taken = `const j = ${target}; if (j > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit('j', jumpsToStart(d, next, wide))}`;
+  const taken = `const j = ${target}; if (j > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit('j', jumpsToStart(d, next, wide))}`;
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
 /** E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before the push, then a static exit. */
 function emitCall(e: Emitter, d: Insn, k: number, next: number): void {
   e.emit(`const t${k} = ${pc(next + (d.size === 2 ? d.imm : d.imm | 0), d.size !== 2)}; const v${k} = ${pc(next, d.size !== 2)};`);
-  e.emit(`if (t${k} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
+  e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
   emitPush(e, k, `v${k}`, d.size);
   e.emit(e.exit(`t${k}`));
 }
@@ -761,17 +797,17 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
   const leave = `B.exit = -1; return n + ${e.done};`;
   const handler = `c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; h${k}(c, d${k}); ${leave}`;
   if (d.size !== 4) {
-    e.emit(`${e.flagStores()}${handler}`);
+    e.emit(`${e.pendingStores()}${handler}`);
     return;
   }
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`const t${k} = ${ramLoad(a.index, 4)};`);
-  e.emit(`if (t${k} > c.segLimit[1]) { ${e.flagStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
-  e.emit(`r[4] = (e${k} + ${pop}) >>> 0; ${e.flagStores()}c.eip = t${k}; ${leave}`);
+  e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
+  e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) >>> 0; c.eip = t${k}; ${leave}`);
   e.emit(`}`);
-  e.emit(`${e.flagStores()}${handler}`);
+  e.emit(`${e.pendingStores()}${handler}`);
 }
 
 /**
