@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run32, REC, STACK, type TestMachine } from './harness.js';
+import { run32, STACK, type TestMachine } from './harness.js';
 
 /** Paging on: 0-4 MiB supervisor-only 4 MiB page, 4-8 MiB user 4 MiB page; copies `user` to 0x400000. */
 const PAGING_AND_USER = `
