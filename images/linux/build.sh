@@ -9,8 +9,9 @@
 #   images/build/d-i-i386/{linux,initrd.gz}                the netboot installer
 #
 # The busybox initramfs also carries the kernel's modules for an IDE disk
-# with a FAT filesystem (MODULES below, with their dependencies), so
-# `modprobe -a ata_piix sd_mod vfat` in the guest reaches /dev/sda.
+# with a FAT filesystem and for the floppy controller (MODULES below, with
+# their dependencies), so `modprobe -a ata_piix sd_mod vfat` in the guest
+# reaches /dev/sda and `modprobe floppy` /dev/fd0. Nothing loads them at boot.
 #
 # Idempotent: a guest whose files already exist is not rebuilt (delete its
 # directory to force a rebuild) unless this script changed since it was
@@ -27,8 +28,9 @@ trap 'rm -rf "$WORK"' EXIT
 PROMPT='~ # '
 BANNER='tsvm-guest: init ready'
 # The PIIX3 IDE function (ata_piix, as QEMU's i440FX guests use), SCSI disks
-# and FAT with the code pages a default vfat mount asks for.
-MODULES=(ata_piix sd_mod vfat nls_cp437 nls_ascii nls_iso8859-1)
+# and FAT with the code pages a default vfat mount asks for; the PC's
+# floppy controller (floppy).
+MODULES=(ata_piix sd_mod vfat nls_cp437 nls_ascii nls_iso8859-1 floppy)
 # A busybox guest records the recipe it was built from: any edit to this
 # script rebuilds it.
 RECIPE=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
