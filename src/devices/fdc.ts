@@ -17,13 +17,18 @@
  *
  * Every command runs to completion the moment its last byte is written (no
  * seek or rotation time): the execution phase is visible only in non-DMA
- * mode, where the host moves the data through the FIFO. The medium is a
- * raw image whose size names a standard format (FLOPPY_FORMATS); reading
- * it at another data rate finds no address marks, as on a real drive.
+ * mode, where the host moves the data through the FIFO. There the
+ * controller keeps time: a host that stops moving bytes gets an overrun,
+ * which is how Linux's pseudo-DMA ends a read (OVERRUN_NS), and the result
+ * phase comes a little after the last byte (endOfDataNs).
+ * The medium is a raw image whose size names a standard format
+ * (FLOPPY_FORMATS); reading it at another data rate finds no address marks,
+ * as on a real drive.
  */
 import { addressableBytes, type BlockBackend } from '../block/block-backend.js';
 import type { PortBus } from '../io/port-bus.js';
 import type { IrqLine } from '../io/irq.js';
+import type { Timer, TimerQueue } from '../machine/clock.js';
 import type { I8237 } from './i8237.js';
 import type { FloppyDriveType } from './mc146818.js';
 import type { Chs } from './hd-geometry.js';
@@ -36,6 +41,22 @@ export const FDC_DMA_CHANNEL = 2;
 const RATE_500K = 0;
 const RATE_250K = 2;
 const RATE_1M = 3;
+/** Bits per second of each data rate code. */
+const RATE_BPS = [500_000, 300_000, 250_000, 1_000_000];
+
+/** The FIFO's depth in bytes. */
+const FIFO_BYTES = 16;
+/** The CRC that follows each sector's data on the medium. */
+const CRC_BYTES = 2;
+/**
+ * How long a host in non-DMA mode may leave the FIFO unserviced before the
+ * command ends in an overrun. A real 82077AA allows the FIFO's 16 byte
+ * times (256 us at 500 kbps). tsvm's guest time follows the host clock, so
+ * a host-side pause that long (a garbage collection, the process waiting
+ * for a core) would overrun a guest that keeps up; tsvm allows one
+ * revolution of the diskette instead (200 ms at 300 rpm).
+ */
+const OVERRUN_NS = 200e6;
 
 export interface FloppyFormat {
   bytes: number;
@@ -216,11 +237,14 @@ function powerOnState(): FdcState {
 export class Fdc {
   state = powerOnState();
   private readonly media: (BlockBackend | undefined)[] = [undefined, undefined, undefined, undefined];
+  /** Non-DMA execution phase: the overrun if the host moves no byte, or the end after the last byte. */
+  private executionTimer: Timer | undefined;
 
   constructor(
     io: PortBus,
     private readonly irq: IrqLine,
     private readonly dma: I8237,
+    private readonly timers: TimerQueue,
   ) {
     const handler = {
       read: (port: number) => this.readRegister(port - FDC_BASE),
@@ -236,6 +260,7 @@ export class Fdc {
   }
 
   reset(): void {
+    this.cancelExecutionTimer();
     this.state = powerOnState();
     this.updateIrq();
   }
@@ -288,7 +313,7 @@ export class Fdc {
       case 'command':
         return MSR_RQM | (s.command.length > 0 ? MSR_CMD_BUSY : 0);
       case 'execution':
-        return MSR_RQM | MSR_NON_DMA | MSR_CMD_BUSY | (this.isRead(s.command[0]!) ? MSR_DIO : 0);
+        return (this.awaitsHost() ? MSR_RQM : 0) | MSR_NON_DMA | MSR_CMD_BUSY | (this.isRead(s.command[0]!) ? MSR_DIO : 0);
       case 'result':
         return MSR_RQM | MSR_DIO | MSR_CMD_BUSY;
     }
@@ -306,6 +331,7 @@ export class Fdc {
 
   private clearController(): void {
     const s = this.state;
+    this.cancelExecutionTimer();
     s.phase = 'command';
     s.command = [];
     s.result = [];
@@ -342,10 +368,10 @@ export class Fdc {
       if (s.result.length === 0) this.enterCommandPhase();
       return byte;
     }
-    if (s.phase === 'execution' && this.isRead(s.command[0]!)) {
+    if (this.awaitsHost() && this.isRead(s.command[0]!)) {
       this.lowerInterrupt();
       const byte = s.data[s.dataPos++]!;
-      if (s.dataPos === s.data.length) this.finishNonDmaTransfer();
+      this.armExecutionTimer();
       return byte;
     }
     return 0;
@@ -354,10 +380,11 @@ export class Fdc {
   private writeFifo(value: number): void {
     const s = this.state;
     if (!(s.dor & DOR_RESET_OFF)) return;
-    if (s.phase === 'execution' && !this.isRead(s.command[0]!)) {
+    if (s.phase === 'execution') {
+      if (!this.awaitsHost() || this.isRead(s.command[0]!)) return;
       this.lowerInterrupt();
       s.data[s.dataPos++] = value;
-      if (s.dataPos === s.data.length) this.finishNonDmaTransfer();
+      this.armExecutionTimer();
       return;
     }
     if (s.phase !== 'command') return;
@@ -527,11 +554,7 @@ export class Fdc {
     if (error) return this.enterResultPhase(error, true);
     if (this.nonDma()) {
       const sectors = this.sectorsToEndOfTrack(t);
-      s.phase = 'execution';
-      s.data = this.isRead(s.command[0]!) ? Array.from(this.readSectors(t, sectors)) : new Array<number>(sectors * SECTOR_BYTES).fill(0);
-      s.dataPos = 0;
-      this.raiseInterrupt();
-      return;
+      return this.enterExecutionPhase(this.isRead(s.command[0]!) ? Array.from(this.readSectors(t, sectors)) : new Array<number>(sectors * SECTOR_BYTES).fill(0));
     }
     this.runDmaTransfer(t);
   }
@@ -578,23 +601,89 @@ export class Fdc {
     }
   }
 
-  /** The end of a non-DMA transfer: without terminal count the controller runs past EOT (end of cylinder). */
+  /** Non-DMA mode: `data` (what the host reads, or room for what it writes) goes through the FIFO, the interrupt asking for it. */
+  private enterExecutionPhase(data: number[]): void {
+    const s = this.state;
+    s.phase = 'execution';
+    s.data = data;
+    s.dataPos = 0;
+    this.raiseInterrupt();
+    this.armExecutionTimer();
+  }
+
+  /** Non-DMA execution phase with bytes left to move: RQM, the FIFO wants the host. */
+  private awaitsHost(): boolean {
+    const s = this.state;
+    return s.phase === 'execution' && s.dataPos < s.data.length;
+  }
+
+  /**
+   * In non-DMA mode the drive does not wait for the host: while bytes are
+   * left, a host that moves none for OVERRUN_NS gets an overrun (ST1 OR,
+   * section 5.2.2). Linux's pseudo-DMA relies on it: it reads one side
+   * with MT set, stops taking bytes, and the overrun ends the command at
+   * the other side's first sector. After the last byte the command ends
+   * once the medium has caught up (endOfDataNs).
+   */
+  private armExecutionTimer(): void {
+    this.cancelExecutionTimer();
+    const now = this.timers.clock.now();
+    this.executionTimer = this.awaitsHost()
+      ? this.timers.add(now + OVERRUN_NS, () => this.endNonDmaTransfer(Math.floor(this.state.dataPos / this.fifoUnitBytes()), ST1_OVERRUN))
+      : this.timers.add(now + this.endOfDataNs(), () => this.finishNonDmaTransfer());
+  }
+
+  /**
+   * From the host's last byte to the result phase: a write's FIFO, full,
+   * still goes to the medium, then the CRC. A read's CRC check can end
+   * sooner on a real controller; tsvm waits as long either way, so that
+   * the result interrupt never comes while a pseudo-DMA handler is still
+   * on its way out (the PIC would hold that edge and deliver it again
+   * after the handler has already read the result).
+   */
+  private endOfDataNs(): number {
+    return ((FIFO_BYTES + CRC_BYTES) * 8 * 1e9) / RATE_BPS[this.state.rate]!;
+  }
+
+  private cancelExecutionTimer(): void {
+    this.timers.cancel(this.executionTimer);
+    this.executionTimer = undefined;
+  }
+
+  /** The host moved every byte: FORMAT TRACK ends normally; without terminal count a read or write runs past EOT (end of cylinder). */
   private finishNonDmaTransfer(): void {
+    const format = opcode(this.state.command[0]!) === CMD.FORMAT_TRACK;
+    this.endNonDmaTransfer(this.state.data.length / this.fifoUnitBytes(), format ? 0 : ST1_END_OF_CYLINDER);
+  }
+
+  /** What goes through the FIFO in non-DMA mode comes in sectors, or for FORMAT TRACK in four-byte ID fields. */
+  private fifoUnitBytes(): number {
+    return opcode(this.state.command[0]!) === CMD.FORMAT_TRACK ? 4 : SECTOR_BYTES;
+  }
+
+  /**
+   * The end of a non-DMA execution phase after `whole` complete sectors
+   * (FORMAT TRACK: ID fields) went through the FIFO: writes store those,
+   * and the result names the sector the command stopped at, with `st1`
+   * telling why.
+   */
+  private endNonDmaTransfer(whole: number, st1: number): void {
+    this.cancelExecutionTimer();
     const s = this.state;
     const t = this.transferOf(s.command);
     const format = this.readableFormat(t.unit);
     if (!format) return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_MISSING_AM, 0), true);
     const data = Uint8Array.from(s.data);
-    if (opcode(s.command[0]!) === CMD.FORMAT_TRACK) return this.formatSectors(this.formatTransfer(), format, data, s.command[5]!);
+    if (opcode(s.command[0]!) === CMD.FORMAT_TRACK) return this.formatSectors(this.formatTransfer(), format, data.subarray(0, whole * 4), s.command[5]!, st1);
     const write = !this.isRead(s.command[0]!);
     const eot = Math.min(t.eot, format.chs.sectors);
-    for (let at = 0; at < data.length; at += SECTOR_BYTES) {
-      if (write && !this.writeSector(this.media[t.unit]!, this.sectorOffset(t, format), data.subarray(at, at + SECTOR_BYTES))) {
+    for (let i = 0; i < whole; i++) {
+      if (write && !this.writeSector(this.media[t.unit]!, this.sectorOffset(t, format), data.subarray(i * SECTOR_BYTES, (i + 1) * SECTOR_BYTES))) {
         return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_NOT_WRITABLE, 0), true);
       }
       this.advance(t, eot);
     }
-    this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_END_OF_CYLINDER, 0), true);
+    this.enterResultPhase(this.result(t, ST0_ABNORMAL, st1, 0), true);
   }
 
   /**
@@ -663,13 +752,7 @@ export class Fdc {
     const format = this.readableFormat(unit);
     if (!format || cylinder >= format.chs.cylinders) return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_MISSING_AM, 0), true);
     if (this.media[unit]!.readOnly) return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_NOT_WRITABLE, 0), true);
-    if (this.nonDma() && count > 0) {
-      s.phase = 'execution';
-      s.data = new Array<number>(count * 4).fill(0);
-      s.dataPos = 0;
-      this.raiseInterrupt();
-      return;
-    }
+    if (this.nonDma() && count > 0) return this.enterExecutionPhase(new Array<number>(count * 4).fill(0));
     const ids = new Uint8Array(count * 4);
     const moved = this.dmaAllowed() ? this.dma.transfer(FDC_DMA_CHANNEL, ids).bytes : 0;
     if (moved < ids.length) return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_OVERRUN, 0), true);
@@ -684,7 +767,8 @@ export class Fdc {
     return { unit, head, c: this.state.drives[unit]!.cylinder, h: head, r: 1, n, eot: count, multiTrack: false };
   }
 
-  private formatSectors(t: Transfer, format: FloppyFormat, ids: Uint8Array, filler: number): void {
+  /** Formats a sector per ID field; the command ends normally, or (st1 OR) after the IDs the host sent before it stopped. */
+  private formatSectors(t: Transfer, format: FloppyFormat, ids: Uint8Array, filler: number, st1 = 0): void {
     const sector = new Uint8Array(SECTOR_BYTES).fill(filler);
     for (let i = 0; i + 4 <= ids.length; i += 4) {
       const [c, h, r, n] = ids.subarray(i, i + 4) as unknown as [number, number, number, number];
@@ -696,7 +780,7 @@ export class Fdc {
         return this.enterResultPhase(this.result(t, ST0_ABNORMAL, ST1_NOT_WRITABLE, 0), true);
       }
     }
-    this.enterResultPhase(this.result(t, 0, 0, 0), true);
+    this.enterResultPhase(this.result(t, st1 ? ST0_ABNORMAL : 0, st1, 0), true);
   }
 
   /** The seven result bytes of a data command: ST0, ST1, ST2 and the ID it stopped at. */

@@ -254,7 +254,7 @@ function attachIde(config: MachineConfig, bus: MachineBus, rtc: Mc146818Rtc, dis
 /** The ISA DMA controllers and the floppy controller, with -fda/-fdb (if=floppy index 0-1) in its drives. */
 function attachFloppies(bus: MachineBus, disks: Disks): Resettable[] {
   const dma = new I8237(bus.io, bus.mem);
-  const fdc = new Fdc(bus.io, bus.irq.line(FDC_IRQ), dma);
+  const fdc = new Fdc(bus.io, bus.irq.line(FDC_IRQ), dma, bus.timers);
   for (const { config, backend } of disks.byInterface('floppy')) {
     if (backend && (config.index === 0 || config.index === 1)) fdc.attach(config.index, backend);
   }

@@ -13,6 +13,7 @@ import { AddressSpace } from '../../src/memory/address-space.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { IrqRouter } from '../../src/io/irq.js';
 import { pattern, useScratchDrives } from './ide-guest.js';
+import { fakeTime } from './fake-clock.js';
 import { prng } from '../helpers/prng.js';
 
 const drives = useScratchDrives();
@@ -23,18 +24,23 @@ const FIFO = 0x3f5;
 const CCR = 0x3f7;
 const BUFFER = 0x1_f000; // crosses no 64 KiB page for one track
 
-/** A bus with the DMA and floppy controllers, a 1.44 MiB patterned diskette in drive A:, and IRQ levels to look at. */
+/**
+ * A bus with the DMA and floppy controllers, a 1.44 MiB patterned diskette
+ * in drive A:, IRQ levels to look at, and guest time that moves only when
+ * the test advances it.
+ */
 function machine(options: { readonly?: boolean } = {}) {
   const io = new PortBus();
   const levels: boolean[] = [];
   const irq = new IrqRouter({ setIrq: (n, level) => (levels[n] = level) });
   const mem = new AddressSpace(1 << 20);
   const dma = new I8237(io, mem);
-  const fdc = new Fdc(io, irq.line(FDC_IRQ), dma);
+  const time = fakeTime();
+  const fdc = new Fdc(io, irq.line(FDC_IRQ), dma, time.timers);
   const image = drives.tmp.file('floppy.img', pattern(FLOPPY_BYTES));
   fdc.attach(0, drives.open(image, { interface: 'floppy', readonly: options.readonly ?? false }));
   const irq6 = () => levels[FDC_IRQ] === true;
-  return { io, mem, fdc, image, irq6 };
+  return { io, mem, fdc, image, irq6, advance: time.advance };
 }
 
 type Io = PortBus;
@@ -226,8 +232,8 @@ describe('82077AA floppy controller', () => {
     expect(result(ro.io).slice(0, 2)).toEqual([0x40, 0x02]);
   });
 
-  it('moves data through the FIFO in non-DMA mode (execution phase MSR F0h), ending at EOT', () => {
-    const { io, irq6 } = machine();
+  it('moves data through the FIFO in non-DMA mode (execution phase MSR F0h), ending at EOT once the last CRC has passed', () => {
+    const { io, irq6, advance } = machine();
     resetController(io, irq6);
     io.write(CCR, 1, 0x00);
     command(io, 0x03, 0xaf, 0x03); // SPECIFY ND
@@ -239,7 +245,59 @@ describe('82077AA floppy controller', () => {
     const got: number[] = [];
     while (io.read(MSR, 1) === 0xf0) got.push(io.read(FIFO, 1));
     expect(Uint8Array.from(got)).toEqual(pattern(FLOPPY_BYTES).subarray(512, 1536));
+    // No more data (RQM clear) until the controller is done with the medium: 18 byte times at 500 kbps.
+    expect(io.read(MSR, 1)).toBe(0x70);
+    expect(irq6()).toBe(false);
+    advance(18 * 16_000);
+    expect(irq6()).toBe(true);
     expect(result(io)).toEqual([0x40, 0x80, 0, 1, 0, 1, 2]);
+  });
+
+  /** A host that moves no byte for this long gets an overrun (one revolution, tsvm's allowance). */
+  const OVERRUN_NS = 200e6;
+
+  it("ends a non-DMA read with an overrun where the host stopped taking bytes, as Linux's pseudo-DMA reads a track", () => {
+    const { io, irq6, advance } = machine();
+    resetController(io, irq6);
+    io.write(CCR, 1, 0x00);
+    command(io, 0x03, 0xc1, 0x11); // SPECIFY ND, as Linux's floppy=nodma
+    command(io, 0x07, 0x00);
+    command(io, 0x08);
+    result(io);
+    command(io, 0xe6, 0x00, 0, 0, 1, 2, 18, 0x1b, 0xff); // MT: both sides of cylinder 0
+    const got: number[] = [];
+    for (let i = 0; i < 18 * 512; i++) {
+      expect(io.read(MSR, 1)).toBe(0xf0);
+      got.push(io.read(FIFO, 1));
+      if (i % 512 === 0) advance(OVERRUN_NS - 1); // a slow host that keeps up
+    }
+    expect(Uint8Array.from(got)).toEqual(pattern(FLOPPY_BYTES).subarray(0, 18 * 512));
+    advance(OVERRUN_NS - 1);
+    expect(io.read(MSR, 1)).toBe(0xf0); // side 1's first sector is coming in
+    expect(irq6()).toBe(false);
+    advance(1);
+    expect(irq6()).toBe(true);
+    // Abnormal termination, ST1 OR, at side 1 sector 1: the host took side 0 whole.
+    expect(result(io)).toEqual([0x44, 0x10, 0, 0, 1, 1, 2]);
+  });
+
+  it('ends a non-DMA write with an underrun, storing only the sectors the host sent whole', () => {
+    const { io, irq6, advance, image } = machine();
+    resetController(io, irq6);
+    io.write(CCR, 1, 0x00);
+    command(io, 0x03, 0xc1, 0x11);
+    command(io, 0x0f, 0x00, 4);
+    command(io, 0x08);
+    result(io);
+    command(io, 0x45, 0x00, 4, 0, 5, 2, 18, 0x1b, 0xff);
+    for (let i = 0; i < 512 + 100; i++) io.write(FIFO, 1, 0xa5);
+    advance(OVERRUN_NS);
+    expect(irq6()).toBe(true);
+    expect(result(io)).toEqual([0x40, 0x10, 0, 4, 0, 6, 2]);
+    drives.closeAll();
+    const disk = readFileSync(image);
+    expect(disk.subarray(offsetOf(4, 0, 5), offsetOf(4, 0, 6)).every((b) => b === 0xa5)).toBe(true);
+    expect(disk.subarray(offsetOf(4, 0, 6), offsetOf(4, 0, 7))).toEqual(Buffer.from(pattern(FLOPPY_BYTES).subarray(offsetOf(4, 0, 6), offsetOf(4, 0, 7))));
   });
 
   it('formats a track from DMA ID fields, filling each sector', () => {
