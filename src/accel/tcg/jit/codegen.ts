@@ -19,6 +19,10 @@
  * stays in locals so that a Jcc right after it tests the operands directly
  * (CMP+JB is `a < b`).
  *
+ * Registers live in locals (R0-R7) from their first use: loaded once, and
+ * stored back to c.regs only where something may look (a handler, a slow
+ * path that may fault, an exit).
+ *
  * Lazy flags are stored lazily too: the record an instruction makes (c.lOp,
  * c.lA, ...) is held back as `pending` and written only where something
  * could see it: before a handler call, in the slow path of a memory access
