@@ -211,8 +211,7 @@ class Emitter {
       n = reg - 4;
       x = `(${this.local(n)} & 0xffff00ff) | ((${v} & 0xff) << 8)`;
     }
-    this.loaded |= 1 << n;
-    this.dirty |= 1 << n;
+    this.wrote(n);
     this.locals |= 1 << n;
     return /^-?\d+$/.test(x) ? `R${n} = ${Number(x) >>> 0};` : `R${n} = (${x}) >>> 0;`;
   }
@@ -254,7 +253,7 @@ class Emitter {
    */
   useSegment(seg: number, write: boolean, stack: boolean): string {
     this.segments |= 1 << seg;
-    const i = (stack ? 12 : write ? 6 + seg : seg) + (stack && write ? 1 : 0);
+    const i = stack ? (write ? 13 : 12) : write ? 6 + seg : seg;
     this.ends |= 1 << i;
     return `L${i}`;
   }
