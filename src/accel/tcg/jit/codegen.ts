@@ -313,7 +313,7 @@ class Emitter {
   }
 }
 
-/** Back-edges a self-looping block takes before returning to the dispatcher (which then checks interrupts). */
+/** Jumps within a block it takes before returning to the dispatcher (which then checks interrupts). */
 const LOOP_ITERATIONS = 256;
 
 /**
@@ -421,7 +421,9 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
   const labels = new Map<number, number>();
   if (targets.size === 0) return labels;
   labels.set(0, 0);
-  for (const rel of b.rel) if (rel !== 0 && targets.has(rel)) labels.set(rel, labels.size);
+  // Once per offset: a block may hold an instruction twice (decoding ran on into code a followed JMP
+  // had already brought in), and a second number for it would be given to the next target too.
+  for (const rel of b.rel) if (targets.has(rel) && !labels.has(rel)) labels.set(rel, labels.size);
   return labels;
 }
 
