@@ -605,3 +605,80 @@ describe('translator: links across a CR3 switch', () => {
     expect(b.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
   });
 });
+
+describe('translator: jumps within a block', () => {
+  const run = (src: string, jit: boolean, setup?: (m: TestMachine) => void) => runProgram(assemble(src, 32), jit, setup);
+
+  it('a loop whose head is not the entry, with an if-then skip inside, runs within blocks that return every 256 jumps', () => {
+    const src = `
+      mov ecx, 1000
+      xor eax, eax
+    top:
+      test ecx, 1
+      jz even
+      add eax, 3
+    even:
+      add eax, 1
+      dec ecx
+      jnz top
+      hlt`;
+    const a = run(src, false).m;
+    const { m: b, t } = run(src, true);
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(1000 + 500 * 3);
+    // 1,499 jumps taken, 1,500 block runs if each left the block; a run takes at most 256 of them
+    // (then the dispatcher checks interrupts, and goes on in a block translated at the jump target).
+    expect(t!.stats.blocksRun).toBeGreaterThanOrEqual(Math.ceil(1499 / 256));
+    expect(t!.stats.blocksRun).toBeLessThan(12);
+  });
+
+  it('a fault in a later pass of the loop leaves the registers and flags of the pass before it', () => {
+    const src = `
+      mov esi, ${DATA}
+      xor ecx, ecx
+    top:
+      add ecx, [esi]
+      add esi, 4
+      cmp esi, ${DATA + 256}
+      jb top
+      hlt`;
+    const limit = (m: TestMachine) => {
+      setLimit(m, 3, DATA + 63); // DS ends after 16 dwords: the 17th read raises #GP
+    };
+    const a = run(src, false, limit).m;
+    const b = run(src, true, limit).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.vector()).toBe(13);
+    expect(b.cpu.regs[6]).toBe(DATA + 64);
+  });
+});
+
+describe('translator: a block that holds an instruction twice', () => {
+  it('numbers each jump target once, so a jump goes to its own instruction', () => {
+    // The first block follows `jmp x` and then `jmp t` back before x, so decoding runs through x..z
+    // a second time. Both x and z are jump targets: z (the jz's) must not get the number of x.
+    const src = `
+      mov ecx, 6
+      xor eax, eax
+      xor ebx, ebx
+      jmp x
+    t:
+      add ebx, 100
+    x:
+      add eax, 1
+      test ecx, 1
+      jz z
+      add eax, 10
+    z:
+      dec ecx
+      jz done
+      jmp t
+    done:
+      hlt`;
+    const a = runProgram(assemble(src, 32), false).m;
+    const b = runProgram(assemble(src, 32), true).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(6 + 3 * 10);
+    expect(b.cpu.regs[3]).toBe(5 * 100);
+  });
+});

@@ -80,7 +80,7 @@ class Emitter {
   flags: FlagLocals | undefined;
   /** ESP may differ from c.insnEsp (true at entry: the previous block may have moved it). */
   espStale = true;
-  /** Instructions executed in this pass once the current one completes. */
+  /** Instructions executed since the block's entry or the last label passed, once the current one completes. */
   done = 0;
   /** EIP of the current instruction, and after it, as expressions of E. */
   eip = 'E';
@@ -89,18 +89,41 @@ class Emitter {
   /** The current flag record's stores as one comma expression, not yet emitted. */
   private pending: string | undefined;
 
-  constructor(private readonly loops: boolean) {
-    if (loops) this.out.push('let loops = 0;', 'for (;;) {');
+  /**
+   * @param segmented whether jumps within the block go to labels: the body
+   *   is then `for (;;) switch (s)` with a case per label (see blockSource)
+   */
+  constructor(private readonly segmented: boolean) {
+    if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
   }
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
 
-  /** Leaves the block for EIP `target` (an expression of E), or loops when `toStart` (it is E itself). */
-  exit(target: string, toStart = false): string {
+  /**
+   * Leaves the block for EIP `target` (an expression of E), or, when the
+   * target is the block's own `label`, goes on there (returning to the
+   * dispatcher every LOOP_ITERATIONS jumps, so that it checks interrupts).
+   */
+  exit(target: string, label?: number): string {
     const leave = `${this.pendingStores()}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (this.loops && toStart) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.pendingStores()}n += ${this.done}; continue; } ${leave}`;
+    if (label !== undefined) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.pendingStores()}n += ${this.done}; s = ${label}; continue; } ${leave}`;
     return leave;
+  }
+
+  /**
+   * Starts the code of `label` (instruction k): the code before falls into
+   * it with what it held back stored, since jumps reach the label with
+   * nothing held back; the count so far moves into n.
+   */
+  startLabel(label: number): void {
+    this.emit(`${this.pendingStores()}n += ${this.done}; }`);
+    this.emit(`case ${label}: {`);
+    this.pending = undefined;
+    this.flags = undefined;
+    this.loaded = 0;
+    this.dirty = 0;
+    this.espStale = true;
   }
 
   /** Leaves the block after the current instruction if a write killed it (EIP is then the next instruction's). */
@@ -259,7 +282,7 @@ class Emitter {
   }
 
   finish(): string {
-    if (this.loops) this.out.push('}');
+    if (this.segmented) this.out.push('}', '}');
     const prologue: string[] = [];
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
     if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
@@ -289,7 +312,7 @@ class Emitter {
   }
 }
 
-/** Back-edges a self-looping block takes before returning to the dispatcher (which then checks interrupts). */
+/** Jumps within a block it takes before returning to the dispatcher (which then checks interrupts). */
 const LOOP_ITERATIONS = 256;
 
 /**
@@ -297,21 +320,33 @@ const LOOP_ITERATIONS = 256;
  * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
  * as a DataView; I, F, CP the TLB's info and frame arrays and the MMU's
  * code-page map; the block-entry questions of memory.ts are in its prologue). It
- * returns the number of instructions executed. A block whose jump goes back
- * to its own start loops in JavaScript.
+ * returns the number of instructions executed.
+ *
+ * A Jcc or JMP rel to an instruction of the block itself (a loop, an
+ * if-then skipping ahead) stays in the block: the code is then a `switch`
+ * in a loop, with a case for the entry and for each such target, and the
+ * jump sets the case and continues. The targets lie within the bytes the
+ * entry checked against the CS limit, so these jumps need no check.
  */
 export function blockSource(b: BlockShape): string {
   const wide = b.mode === 1;
-  const e = new Emitter(b.insns.some((d, k) => jumpsToStart(d, b.rel[k]! + d.len, wide)));
+  const labels = jumpLabels(b, wide);
+  const e = new Emitter(labels.size > 0);
   const last = b.insns.length - 1;
+  let start = 0;
   b.insns.forEach((d, k) => {
     const after = b.rel[k]! + d.len;
+    const label = k > 0 ? labels.get(b.rel[k]!) : undefined;
+    if (label !== undefined) {
+      e.startLabel(label);
+      start = k;
+    }
     // A JMP/CALL the translator followed is not last: the block goes on at its target.
     const followed = k < last && !continuesBlock(d);
-    e.done = k + 1;
+    e.done = k - start + 1;
     e.eip = pc(b.rel[k]!, wide);
     e.next = pc(k < last ? b.rel[k + 1]! : after, wide);
-    const specialised = followed ? emitFollowed(e, d, k, after, wide) : emitSpecialised(e, d, k, after, wide);
+    const specialised = followed ? emitFollowed(e, d, k, after, wide) : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
       e.storeRegisters();
@@ -324,7 +359,7 @@ export function blockSource(b: BlockShape): string {
     if (mayChangeStack(d)) e.espStale = true;
     if (k === last && !LEAVES_ITSELF.has(d.op)) {
       // Falling off the end is a static exit; after a handler EIP is whatever it made it.
-      e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${k + 1};`);
+      e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${e.done};`);
     }
   });
   return e.finish();
@@ -362,14 +397,33 @@ function jumpTarget(d: Insn, next: number): string {
 }
 
 /**
- * Whether `d` is a Jcc/JMP rel back to the block's own start, whatever EIP
- * the block is entered at: a 32-bit target wraps like the block's EIP in
- * either mode; a 16-bit one only in 16-bit code.
+ * Offset from the entry of the instruction the Jcc/JMP rel `d` (ending
+ * `next` bytes into the block) goes to, when that is an instruction of the
+ * block whatever EIP the block is entered at; else undefined. Within the
+ * block EIPs do not wrap (fitsSegment), so a 32-bit target is entry +
+ * offset in either mode, and a 16-bit one in 16-bit code (in 32-bit code it
+ * wraps to 64 KiB).
  */
-function jumpsToStart(d: Insn, next: number, wide: boolean): boolean {
-  if (!isJump(d)) return false;
+function jumpWithin(b: BlockShape, d: Insn, next: number, wide: boolean): number | undefined {
+  if (!isJump(d) || (!d.o32 && wide)) return undefined;
   const rel = next + jumpDisplacement(d);
-  return d.o32 ? rel >>> 0 === 0 : !wide && (rel & 0xffff) === 0;
+  return b.rel.includes(rel) ? rel : undefined;
+}
+
+/** The case number of each instruction (by offset) that jumps within the block go to, in block order; the entry is case 0. */
+function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
+  const targets = new Set<number>();
+  b.insns.forEach((d, k) => {
+    const rel = jumpWithin(b, d, b.rel[k]! + d.len, wide);
+    if (rel !== undefined) targets.add(rel);
+  });
+  const labels = new Map<number, number>();
+  if (targets.size === 0) return labels;
+  labels.set(0, 0);
+  // Once per offset: a block may hold an instruction twice (decoding ran on into code a followed JMP
+  // had already brought in), and a second number for it would be given to the next target too.
+  for (const rel of b.rel) if (targets.has(rel) && !labels.has(rel)) labels.set(rel, labels.size);
+  return labels;
 }
 
 // ---- operand expressions ------------------------------------------------------
@@ -489,7 +543,7 @@ function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void
  * Emits `d` as inline JavaScript if it is one of the specialised forms;
  * returns false (emitting nothing) otherwise.
  */
-function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boolean): boolean {
+function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boolean, labels: Map<number, number>): boolean {
   // The decoder may have given the record another handler (#UD for a misplaced LOCK): that one is the semantics.
   if (d.exec !== OPCODES[d.op]?.exec) return false;
   const op = d.op;
@@ -555,7 +609,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       return emitMovExtend(e, d, k);
     case 0xeb:
     case 0xe9:
-      emitJump(e, d, next, wide, 'true');
+      emitJump(e, d, next, wide, 'true', labels);
       return true;
     case 0xe8:
       emitCall(e, d, k, next);
@@ -598,7 +652,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     return true;
   }
   if (isConditionalJump(d)) {
-    emitJump(e, d, next, wide, condition(e, op & 0xf));
+    emitJump(e, d, next, wide, condition(e, op & 0xf), labels);
     return true;
   }
   if (op >= 0x190 && op <= 0x19f) {
@@ -774,10 +828,17 @@ function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
   return true;
 }
 
-/** Jcc/JMP: leaves the block for the target when `cond` holds (#GP past the CS limit, as Cpu.setEip). */
-function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string): void {
+/**
+ * Jcc/JMP: when `cond` holds, goes to the target's label if it is in the
+ * block, else leaves for it (#GP past the CS limit, as Cpu.setEip).
+ */
+function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string, labels: Map<number, number>): void {
   const target = jumpTarget(d, next);
-  const taken = `const j = ${target}; if (j > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit('j', jumpsToStart(d, next, wide))}`;
+  const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
+  const taken =
+    label !== undefined
+      ? e.exit(target, label)
+      : `const j = ${target}; if (j > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit('j')}`;
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
