@@ -682,3 +682,71 @@ describe('translator: a block that holds an instruction twice', () => {
     expect(b.cpu.regs[3]).toBe(5 * 100);
   });
 });
+
+describe('translator: blocks span the code their jumps reach on the page', () => {
+  const run = (src: string, jit: boolean) => runProgram(assemble(src, 32), jit);
+
+  it('an if-then-else in a loop (a jump forward past a JMP, a run falling into code decoded before) runs within one block', () => {
+    const src = `
+      mov ecx, 300
+      xor eax, eax
+    top:
+      test ecx, 1
+      jnz odd
+      add eax, 2
+      jmp next
+    odd:
+      add eax, 5
+    next:
+      dec ecx
+      jnz top
+      hlt`;
+    const a = run(src, false).m;
+    const { m: b, t } = run(src, true);
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(150 * 2 + 150 * 5);
+    // About 450 jumps within the block (jnz odd, the fall into next, jnz top): a return every 256, after
+    // which the loop goes on in a block entered at top.
+    expect(t!.stats.translated).toBeLessThanOrEqual(2);
+    expect(t!.stats.blocksRun).toBeLessThan(6);
+  });
+
+  it('a CALL rel to a routine already in the block pushes its return address and goes on there', () => {
+    const src = `
+      xor eax, eax
+      xor ecx, ecx
+      test ecx, ecx
+      jz later
+      jmp f
+    later:
+      call f
+      add eax, 100
+      hlt
+    f:
+      add eax, 1
+      ret`;
+    const a = run(src, false).m;
+    const b = run(src, true).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[0]).toBe(101);
+  });
+
+  it('a write between the instructions of a block (data in the code page) keeps the block: it is revived, not translated again', () => {
+    const src = `
+      mov ecx, 200
+    top:
+      mov [datum], ecx
+      dec ecx
+      jnz skip
+      hlt
+    datum:
+      dd 0
+    skip:
+      jmp top`;
+    const a = run(src, false).m;
+    const { m: b, t } = run(src, true);
+    expect(state(b)).toEqual(state(a));
+    expect(t!.stats.revived).toBeGreaterThan(100);
+    expect(t!.stats.translated).toBeLessThan(5);
+  });
+});

@@ -1,6 +1,6 @@
 /**
- * Translation blocks: a run of decoded instructions from one guest page,
- * compiled into one JavaScript function with `new Function` so V8 optimises
+ * Translation blocks: decoded instructions from one guest page reached
+ * from an entry, compiled into one JavaScript function with `new Function` so V8 optimises
  * it as a unit. The function calls each instruction's handler (the one
  * definition of its semantics) with its decoded record as a constant, which
  * makes every call site monomorphic and lets V8 inline the handlers.
@@ -63,24 +63,24 @@ export class Block {
     readonly offset: number,
     readonly insns: readonly Insn[],
     /**
-     * Where each instruction starts, relative to the entry: in order, except
-     * after a JMP or CALL rel the block follows to its target on the same page.
+     * Where each instruction starts, relative to the entry: in order within
+     * a run, a followed JMP or CALL rel's target after it, each run after
+     * the one before (translator.ts).
      */
     readonly rel: readonly number[],
     /** Lowest and highest byte of the block relative to the entry: every EIP from entry + lo to entry + hi must fit CS. */
     readonly lo: number,
     readonly hi: number,
     /**
-     * The guest bytes from entry + lo to entry + hi: a block whose page was
-     * written is revived if they are unchanged (the gaps between followed
-     * pieces too, which only makes revival rarer).
+     * The bytes of its instructions, one after another in block order: a
+     * block whose page was written is revived if they are unchanged.
      */
     readonly code: Uint8Array,
   ) {
-    this.nearIndirect = endsInNearIndirect(insns[insns.length - 1]!);
+    this.nearIndirect = insns.some(isNearIndirect);
   }
 
-  /** Whether the last instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
+  /** Whether an instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
   readonly nearIndirect: boolean;
 }
 
@@ -102,7 +102,7 @@ export function dropBlock(b: Block): void {
   b.target = undefined;
 }
 
-function endsInNearIndirect(d: Insn): boolean {
+function isNearIndirect(d: Insn): boolean {
   return d.op === 0xc3 || d.op === 0xc2 || (d.op === 0xff && (d.reg === 2 || d.reg === 4));
 }
 

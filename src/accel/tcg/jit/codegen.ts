@@ -138,6 +138,17 @@ class Emitter {
   }
 
   /**
+   * Adds `stores` (a comma expression changing some flags of the record's
+   * result) after the pending record's stores; the flag locals no longer
+   * describe the flags. Exits and slow paths may each emit the pending
+   * stores, so `stores` must give the same flags however often it runs.
+   */
+  amendFlags(stores: string): void {
+    this.pending = this.pending === undefined ? stores : `${this.pending}, ${stores}`;
+    this.flags = undefined;
+  }
+
+  /**
    * What the block holds back for a branch that leaves or may fault, as
    * statements ('' when nothing): the registers written since they were
    * last stored, and the pending flag record.
@@ -322,11 +333,13 @@ const LOOP_ITERATIONS = 256;
  * code-page map; the block-entry questions of memory.ts are in its prologue). It
  * returns the number of instructions executed.
  *
- * A Jcc or JMP rel to an instruction of the block itself (a loop, an
- * if-then skipping ahead) stays in the block: the code is then a `switch`
- * in a loop, with a case for the entry and for each such target, and the
- * jump sets the case and continues. The targets lie within the bytes the
- * entry checked against the CS limit, so these jumps need no check.
+ * A block is runs of straight-line code (translator.ts). A Jcc, JMP or
+ * CALL rel to an instruction of the block (a loop, an if-then skipping
+ * ahead, the next run), and a run falling into one, stay in the block: the
+ * code is then a `switch` in a loop, with a case for the entry and for each
+ * such target, and the jump sets the case and continues. The targets lie
+ * within the bytes the entry checked against the CS limit, so these jumps
+ * need no check.
  */
 export function blockSource(b: BlockShape): string {
   const wide = b.mode === 1;
@@ -341,11 +354,13 @@ export function blockSource(b: BlockShape): string {
       e.startLabel(label);
       start = k;
     }
-    // A JMP/CALL the translator followed is not last: the block goes on at its target.
-    const followed = k < last && !continuesBlock(d);
+    const followed = isFollowed(b, k, wide);
+    const runEnd = !followed && (k === last || b.rel[k + 1] !== after);
+    // Where falling through goes when the run ends: another instruction of the block, or out.
+    const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
     e.eip = pc(b.rel[k]!, wide);
-    e.next = pc(k < last ? b.rel[k + 1]! : after, wide);
+    e.next = pc(followed ? b.rel[k + 1]! : after, wide);
     const specialised = followed ? emitFollowed(e, d, k, after, wide) : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
@@ -354,12 +369,13 @@ export function blockSource(b: BlockShape): string {
       e.emit(`h${k}(c, d${k});`);
       e.forget();
       e.flags = undefined;
-      if (k < last && mayWriteMemory(d)) e.emit(e.deadExit());
+      if ((!runEnd || fallLabel !== undefined) && mayWriteMemory(d)) e.emit(e.deadExit());
     }
     if (mayChangeStack(d)) e.espStale = true;
-    if (k === last && !LEAVES_ITSELF.has(d.op)) {
-      // Falling off the end is a static exit; after a handler EIP is whatever it made it.
-      e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${e.done};`);
+    if (runEnd && !LEAVES_ITSELF.has(d.op)) {
+      // Falling off a run is a static exit or a jump within; after another handler EIP is whatever it made it.
+      if (fallLabel !== undefined) e.emit(e.exit(e.next, fallLabel));
+      else e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${e.done};`);
     }
   });
   return e.finish();
@@ -382,7 +398,17 @@ function emitFollowed(e: Emitter, d: Insn, k: number, after: number, wide: boole
 }
 
 function isJump(d: Insn): boolean {
-  return isConditionalJump(d) || d.op === 0xeb || d.op === 0xe9;
+  return isConditionalJump(d) || d.op === 0xeb || d.op === 0xe9 || d.op === 0xe8;
+}
+
+/**
+ * Whether instruction k is a JMP or CALL rel the translator followed: its
+ * target comes next in the block, so nothing jumps (CALL only pushes).
+ */
+function isFollowed(b: BlockShape, k: number, wide: boolean): boolean {
+  const d = b.insns[k]!;
+  if (k === b.insns.length - 1 || (d.op !== 0xe8 && d.op !== 0xe9 && d.op !== 0xeb) || d.o32 !== wide) return false;
+  return b.rel[k]! + d.len + jumpDisplacement(d) === b.rel[k + 1];
 }
 
 /** Displacement of a Jcc/JMP/CALL rel from the next instruction (control.ts's jumpRelative). */
@@ -410,12 +436,17 @@ function jumpWithin(b: BlockShape, d: Insn, next: number, wide: boolean): number
   return b.rel.includes(rel) ? rel : undefined;
 }
 
-/** The case number of each instruction (by offset) that jumps within the block go to, in block order; the entry is case 0. */
+/** The case number of each instruction (by offset) that jumps and runs falling through within the block go to, in block order; the entry is case 0. */
 function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
   const targets = new Set<number>();
+  const last = b.insns.length - 1;
   b.insns.forEach((d, k) => {
-    const rel = jumpWithin(b, d, b.rel[k]! + d.len, wide);
+    if (isFollowed(b, k, wide)) return;
+    const after = b.rel[k]! + d.len;
+    const rel = jumpWithin(b, d, after, wide);
     if (rel !== undefined) targets.add(rel);
+    // A run that falls into an instruction decoded before (k + 1 starts another run, or none).
+    if (continuesBlock(d) && (k === last || b.rel[k + 1] !== after) && b.rel.includes(after)) targets.add(after);
   });
   const labels = new Map<number, number>();
   if (targets.size === 0) return labels;
@@ -612,7 +643,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       emitJump(e, d, next, wide, 'true', labels);
       return true;
     case 0xe8:
-      emitCall(e, d, k, next);
+      emitCall(e, d, k, next, wide, labels);
       return true;
     case 0xc3:
     case 0xc2:
@@ -795,17 +826,18 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
  */
 function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count: number): boolean {
   if (count === 0) return true;
-  e.flushFlags();
   const a = `a${k}`;
   e.emit(`const ${a} = ${e.local(reg)};`);
+  let of: string;
   if (right) {
     e.emit(`const x${k} = ((${a} >>> ${count}) | (${a} << ${32 - count})) >>> 0; const f${k} = x${k} >>> 31;`);
-    e.emit(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ ((x${k} >>> 30) & 1)) ? ${OF} : 0); c.lazy &= ${~(CF | OF)};`);
+    of = `(x${k} >>> 30) & 1`;
   } else {
     e.emit(`const x${k} = ((${a} << ${count}) | (${a} >>> ${32 - count})) >>> 0; const f${k} = x${k} & 1;`);
-    e.emit(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ (x${k} >>> 31)) ? ${OF} : 0); c.lazy &= ${~(CF | OF)};`);
+    of = `x${k} >>> 31`;
   }
-  e.flags = undefined;
+  // CF and OF over the record still pending: rotates come in runs (hashes, ciphers), and storing the record for each cost more than the rotate.
+  e.amendFlags(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ (${of})) ? ${OF} : 0), c.lazy &= ${~(CF | OF)}`);
   e.emit(e.setReg(reg, 4, `x${k}`));
   return true;
 }
@@ -842,12 +874,17 @@ function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
-/** E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before the push, then a static exit. */
-function emitCall(e: Emitter, d: Insn, k: number, next: number): void {
-  e.emit(`const t${k} = ${pc(next + (d.size === 2 ? d.imm : d.imm | 0), d.size !== 2)}; const v${k} = ${pc(next, d.size !== 2)};`);
-  e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
+/**
+ * E8: CALL rel16/32 (control.ts's callNear): #GP past the CS limit before
+ * the push, then a static exit, or the jump to the target's label when it
+ * is in the block (then within the limit).
+ */
+function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, labels: Map<number, number>): void {
+  const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
+  e.emit(`const t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; const v${k} = ${pc(next, d.o32)};`);
+  if (label === undefined) e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
   emitPush(e, k, `v${k}`, d.size);
-  e.emit(e.exit(`t${k}`));
+  e.emit(e.exit(`t${k}`, label));
 }
 
 /**

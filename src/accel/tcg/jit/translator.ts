@@ -34,7 +34,7 @@ import { CS, ESP, IF, RF, TF } from '../constants.js';
 import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { CPUID_CMOV } from '../../cpu-models.js';
-import { continuesBlock } from './block-rules.js';
+import { continuesBlock, isConditionalJump } from './block-rules.js';
 import { Block, compileBlock, dropBlock, fitsSegment } from './block.js';
 import { blockSource, jumpDisplacement } from './codegen.js';
 
@@ -46,7 +46,7 @@ import { blockSource, jumpDisplacement } from './codegen.js';
  * the blocks 16 did for the same CPU time.
  */
 const HOT_THRESHOLD = 200;
-const MAX_BLOCK_INSNS = 64;
+const MAX_BLOCK_INSNS = 160;
 const MAX_BLOCKS = 1 << 15;
 const JUMP_CACHE_BITS = 16;
 const JUMP_CACHE_MASK = (1 << JUMP_CACHE_BITS) - 1;
@@ -252,21 +252,17 @@ export class Translator {
   }
 
   /**
-   * Brings back dead block `b` (at `off` in its page) if its page still
-   * holds the bytes it was decoded from, else drops it for good. Its page
-   * is then watched for writes again.
+   * Brings back dead block `b` if its page still holds the bytes its
+   * instructions were decoded from (writes elsewhere on the page do not
+   * matter), else drops it for good. Its page is then watched for writes
+   * again.
    */
   private revive(b: Block): boolean {
-    const ram = this.cpu.mmu.ram;
-    const base = b.frame * 4096 + b.offset + b.lo;
-    const code = b.code;
-    for (let i = 0; i < code.length; i++) {
-      if (ram[base + i] !== code[i]) {
-        this.pages[b.frame]!.blocks.delete(blockKey(b.offset, b.mode));
-        dropBlock(b);
-        this.liveBlocks--;
-        return false;
-      }
+    if (Buffer.compare(instructionBytes(this.cpu.mmu.ram, b.frame * 4096 + b.offset, b.insns, b.rel), b.code) !== 0) {
+      this.pages[b.frame]!.blocks.delete(blockKey(b.offset, b.mode));
+      dropBlock(b);
+      this.liveBlocks--;
+      return false;
     }
     b.dead = false;
     this.cpu.mmu.codePages[b.frame] = 1;
@@ -321,9 +317,15 @@ export class Translator {
 
   /**
    * Decodes and compiles the block at `lin` (in RAM page `frame`); undefined
-   * when not even one instruction fits. The block follows a JMP or CALL rel
-   * to a target on the same page not yet in it (one dispatch less; on the
-   * same page the target's bytes are known whatever the mapping).
+   * when not even one instruction fits.
+   *
+   * A block is a region of its page's code reached from the entry: runs of
+   * straight-line code, each from the entry or from the target of a Jcc in
+   * an earlier run. A run follows a JMP or CALL rel to a target on the page
+   * not yet decoded (on the same page the target's bytes are known whatever
+   * the mapping), and ends after an instruction the block cannot continue
+   * past or where it reaches an instruction already decoded (codegen.ts
+   * then jumps there).
    */
   private translate(frame: number, lin: number): Block | undefined {
     const c = this.cpu;
@@ -337,44 +339,52 @@ export class Translator {
     const cmov = c.model.hasFeature(CPUID_CMOV);
     const insns: Insn[] = [];
     const rel: number[] = [];
-    let off = offset;
+    const decoded = new Set<number>();
+    const runs = [offset];
     let lo = 0;
     let hi = 0;
-    while (insns.length < MAX_BLOCK_INSNS) {
-      const at = off;
-      // Not wrapped: a block whose EIPs would wrap (past 0 after a followed jump back, or past the
-      // 64 KiB of a 16-bit segment) ends before.
-      const eip = first + (at - offset);
-      if (eip < 0) break;
-      const src: ByteSource = {
-        fetch(i: number): number {
-          if (at + i >= 4096 || eip + i > limit) throw END_OF_BLOCK;
-          return ram[frame * 4096 + at + i]!;
-        },
-      };
-      let d: Insn;
-      try {
-        d = decode(src, mode === 1, undefinedOpcode);
-      } catch {
-        break; // crosses the page or the CS limit, or too long: left to the interpreter
+    for (let r = 0; r < runs.length && insns.length < MAX_BLOCK_INSNS; r++) {
+      let off = runs[r]!;
+      while (insns.length < MAX_BLOCK_INSNS && !decoded.has(off)) {
+        const at = off;
+        // Not wrapped: a block whose EIPs would wrap (past 0 after a jump back, or past the
+        // 64 KiB of a 16-bit segment) ends before.
+        const eip = first + (at - offset);
+        if (eip < 0) break;
+        const src: ByteSource = {
+          fetch(i: number): number {
+            if (at + i >= 4096 || eip + i > limit) throw END_OF_BLOCK;
+            return ram[frame * 4096 + at + i]!;
+          },
+        };
+        let d: Insn;
+        try {
+          d = decode(src, mode === 1, undefinedOpcode);
+        } catch {
+          break; // crosses the page or the CS limit, or too long: left to the interpreter
+        }
+        if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
+        // Without CMOV in the CPU model CMOVcc is #UD: its record gets that handler, not the inline form.
+        if (!cmov && d.op >= 0x140 && d.op <= 0x14f) d.exec = undefinedOpcode;
+        insns.push(d);
+        rel.push(at - offset);
+        decoded.add(at);
+        lo = Math.min(lo, at - offset);
+        hi = Math.max(hi, at - offset + d.len - 1);
+        off += d.len;
+        if (isConditionalJump(d)) {
+          const target = off + jumpDisplacement(d);
+          if (target >= 0 && target < 4096 && (d.o32 || mode === 0)) runs.push(target);
+        }
+        if (continuesBlock(d)) continue;
+        const target = followedTarget(d, mode, off);
+        if (target < 0 || target >= 4096) break;
+        off = target;
       }
-      if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
-      // Without CMOV in the CPU model CMOVcc is #UD: its record gets that handler, not the inline form.
-      if (!cmov && d.op >= 0x140 && d.op <= 0x14f) d.exec = undefinedOpcode;
-      insns.push(d);
-      rel.push(at - offset);
-      lo = Math.min(lo, at - offset);
-      hi = Math.max(hi, at - offset + d.len - 1);
-      off += d.len;
-      if (continuesBlock(d)) continue;
-      const target = followedTarget(d, mode, off);
-      if (target < 0 || target >= 4096 || target === offset || rel.includes(target - offset)) break;
-      off = target;
     }
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
-    const start = frame * 4096 + offset;
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, ram.slice(start + lo, start + hi + 1));
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, instructionBytes(ram, frame * 4096 + offset, insns, rel));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
@@ -432,6 +442,17 @@ function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
   for (let i = 0; i < b.links.length; i++) if (!b.samePage[i]) b.links[i] = undefined;
   b.linkGen = gen;
   b.linkCpl = cpl;
+}
+
+/** The bytes of a block's instructions (entry at RAM index `entry`), one after another in block order. */
+function instructionBytes(ram: Uint8Array, entry: number, insns: readonly Insn[], rel: readonly number[]): Uint8Array {
+  const code = new Uint8Array(insns.reduce((n, d) => n + d.len, 0));
+  let i = 0;
+  insns.forEach((d, k) => {
+    code.set(ram.subarray(entry + rel[k]!, entry + rel[k]! + d.len), i);
+    i += d.len;
+  });
+  return code;
 }
 
 /**
