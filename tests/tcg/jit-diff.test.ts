@@ -731,6 +731,26 @@ describe('translator: blocks span the code their jumps reach on the page', () =>
     expect(b.cpu.regs[0]).toBe(101);
   });
 
+  it('an indirect JMP ends its run even when the next run starts right after it', () => {
+    // jnz queues a run at \`after\`, which then comes right after \`jmp eax\` in the block.
+    const src = `
+      xor ecx, ecx
+      mov eax, target
+      test ecx, ecx
+      jnz after
+      jmp eax
+    after:
+      mov ebx, 111
+      hlt
+    target:
+      mov ebx, 222
+      hlt`;
+    const a = run(src, false).m;
+    const b = run(src, true).m;
+    expect(state(b)).toEqual(state(a));
+    expect(b.cpu.regs[3]).toBe(222);
+  });
+
   it('a write between the instructions of a block (data in the code page) keeps the block: it is revived, not translated again', () => {
     const src = `
       mov ecx, 200

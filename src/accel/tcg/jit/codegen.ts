@@ -238,6 +238,14 @@ class Emitter {
   setReg(reg: number, size: number, v: string): string {
     let n = reg;
     let x: string;
+    if (size === 4 && (this.unsigned.has(v) || /^R[0-7]$/.test(v))) {
+      // Already an unsigned 32-bit value: another `>>> 0` is not free. V8 speculates from feedback
+      // that its result stays below 2^31 (while the values seen were small) and deoptimises the block
+      // the first time it is not.
+      this.wrote(n);
+      this.locals |= 1 << n;
+      return `R${n} = ${v};`;
+    }
     if (size === 4) x = v;
     else if (size === 2) x = `(${this.local(reg)} & 0xffff0000) | (${v} & 0xffff)`;
     else if (reg < 4) x = `(${this.local(reg)} & 0xffffff00) | (${v} & 0xff)`;
@@ -248,6 +256,15 @@ class Emitter {
     this.wrote(n);
     this.locals |= 1 << n;
     return /^-?\d+$/.test(x) ? `R${n} = ${Number(x) >>> 0};` : `R${n} = (${x}) >>> 0;`;
+  }
+
+  /** Constants of the block (x<k>) that hold an unsigned 32-bit value (made by `>>> 0`). */
+  private readonly unsigned = new Set<string>();
+
+  /** Records that `name` holds an unsigned 32-bit value, and returns it. */
+  markUnsigned(name: string): string {
+    this.unsigned.add(name);
+    return name;
   }
 
   /** Marks register n written (its local set by the caller's own statement). */
@@ -355,7 +372,8 @@ export function blockSource(b: BlockShape): string {
       start = k;
     }
     const followed = isFollowed(b, k, wide);
-    const runEnd = !followed && (k === last || b.rel[k + 1] !== after);
+    // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
+    const runEnd = !followed && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
@@ -759,6 +777,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
       flagOp = FlagOp.Sub;
   }
   e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = ${x};`);
+  if (size === 4) e.markUnsigned(`x${k}`);
   e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = b${k} | 0, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.lazy = ${ARITH_FLAGS}`, {
     op: flagOp,
     plain,
@@ -775,6 +794,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
 function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boolean): boolean {
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
   e.emit(`const f${k} = ${e.carry()}; const a${k} = ${e.reg(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
+  if (size === 4) e.markUnsigned(`x${k}`);
   e.setFlags(
     `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
     { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
@@ -814,6 +834,7 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
       of = `(((x${k} & ${s} ? 1 : 0) ^ f${k}) ? ${OF} : 0)`;
     }
     emitResultFlags(e, `x${k}`, size, `f${k} | ${of}`);
+    if (size === 4) e.markUnsigned(`x${k}`);
     e.emit(e.setReg(reg, size, `x${k}`));
     return true;
   }
@@ -838,7 +859,7 @@ function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count:
   }
   // CF and OF over the record still pending: rotates come in runs (hashes, ciphers), and storing the record for each cost more than the rotate.
   e.amendFlags(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ (${of})) ? ${OF} : 0), c.lazy &= ${~(CF | OF)}`);
-  e.emit(e.setReg(reg, 4, `x${k}`));
+  e.emit(e.setReg(reg, 4, e.markUnsigned(`x${k}`)));
   return true;
 }
 
