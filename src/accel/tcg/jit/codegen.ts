@@ -682,7 +682,11 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     e.emit(e.setReg(op & 7, size, String(d.imm)));
     return true;
   }
-  if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, op & 7, size, (op & 8) !== 0);
+  if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, e.reg(op & 7, size), size, (op & 8) !== 0, (x) => e.setReg(op & 7, size, x));
+  if ((op === 0xfe || op === 0xff) && d.reg <= 1) {
+    return emitReadModifyWrite(e, d, k, (load, store) => emitIncDec(e, k, load, size, d.reg === 1, store));
+  }
+  if ((op === 0xf6 || op === 0xf7) && (d.reg === 2 || d.reg === 3)) return emitNotNeg(e, d, k);
   if (op >= 0x50 && op <= 0x57) {
     e.emit(`const v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
     emitPush(e, k, `v${k}`, size);
@@ -723,17 +727,38 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
 
 /** op Eb/Ev with source `b` (a read-modify-write of memory unless CMP), as alu.ts's aluToE. */
 function emitAluE(e: Emitter, d: Insn, k: number, aluOp: number, b: string): boolean {
+  if (d.mod !== 3 && aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, d.size), b, d.size, undefined);
+  return emitReadModifyWrite(e, d, k, (load, store) => emitAlu(e, k, aluOp, load, b, d.size, store));
+}
+
+/**
+ * Instruction k's read-modify-write of its r/m operand: `op` emits the
+ * instruction from the operand's value (an expression) and the statement
+ * storing a result back. Memory is RAM directly when the write fast path
+ * allows it (a writable page and segment are readable too), else alu.ts's
+ * sequence: the linear address checked for writing, then read and written.
+ */
+function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, store: (x: string) => string) => boolean): boolean {
   const size = d.size;
-  if (d.mod === 3) return emitAlu(e, k, aluOp, e.reg(d.rm, size), b, size, (x) => e.setReg(d.rm, size, x));
-  if (aluOp === AluOp.Cmp) return emitAlu(e, k, aluOp, memRead(e, k, d, size), b, size, undefined);
-  // Read-modify-write: RAM directly when the write fast path allows it (a
-  // writable page and segment are readable too), else aluToE's sequence.
+  if (d.mod === 3) return op(e.reg(d.rm, size), (x) => e.setReg(d.rm, size, x));
   const a = fastAccess(e, k, d, size, true);
   const i = `i${k}`;
   e.emit(`const ${i} = ${a.ok} ? ${a.index} : -1;`);
   e.emit(`const s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
   const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}`;
-  return emitAlu(e, k, aluOp, load, b, size, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
+  return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
+}
+
+/** F6/F7 /2, /3: NOT (no flags) and NEG (the flags of 0 - operand: CF set unless it was 0). */
+function emitNotNeg(e: Emitter, d: Insn, k: number): boolean {
+  const size = d.size;
+  return emitReadModifyWrite(e, d, k, (load, store) => {
+    if (d.reg === 3) return emitAlu(e, k, AluOp.Sub, '0', load, size, store);
+    e.emit(`const x${k} = (~(${load})) ${mask(size)};`);
+    if (size === 4) e.markUnsigned(`x${k}`);
+    e.emit(store(`x${k}`));
+    return true;
+  });
 }
 
 /**
@@ -790,16 +815,16 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
   return true;
 }
 
-/** 40-4F, as alu.ts's incDec: ADD/SUB 1 keeping CF. */
-function emitIncDec(e: Emitter, k: number, reg: number, size: number, dec: boolean): boolean {
+/** 40-4F, FE/FF /0 /1, as alu.ts's incDec: ADD/SUB 1 keeping CF, of operand `a`, the result stored by `store`. */
+function emitIncDec(e: Emitter, k: number, a: string, size: number, dec: boolean, store: (x: string) => string): boolean {
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
-  e.emit(`const f${k} = ${e.carry()}; const a${k} = ${e.reg(reg, size)}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
+  e.emit(`const f${k} = ${e.carry()}; const a${k} = ${a}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
   if (size === 4) e.markUnsigned(`x${k}`);
   e.setFlags(
     `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
     { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
   );
-  e.emit(e.setReg(reg, size, `x${k}`));
+  e.emit(store(`x${k}`));
   return true;
 }
 
