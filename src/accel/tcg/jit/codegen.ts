@@ -415,7 +415,8 @@ function emitFollowed(e: Emitter, d: Insn, k: number, after: number, wide: boole
   return true;
 }
 
-function isJump(d: Insn): boolean {
+/** Jcc, JMP or CALL rel: a transfer whose target is known from the instruction. */
+function isDirectTransfer(d: Insn): boolean {
   return isConditionalJump(d) || d.op === 0xeb || d.op === 0xe9 || d.op === 0xe8;
 }
 
@@ -441,7 +442,7 @@ function jumpTarget(d: Insn, next: number): string {
 }
 
 /**
- * Offset from the entry of the instruction the Jcc/JMP rel `d` (ending
+ * Offset from the entry of the instruction the Jcc/JMP/CALL rel `d` (ending
  * `next` bytes into the block) goes to, when that is an instruction of the
  * block whatever EIP the block is entered at; else undefined. Within the
  * block EIPs do not wrap (fitsSegment), so a 32-bit target is entry +
@@ -449,7 +450,7 @@ function jumpTarget(d: Insn, next: number): string {
  * wraps to 64 KiB).
  */
 function jumpWithin(b: BlockShape, d: Insn, next: number, wide: boolean): number | undefined {
-  if (!isJump(d) || (!d.o32 && wide)) return undefined;
+  if (!isDirectTransfer(d) || (!d.o32 && wide)) return undefined;
   const rel = next + jumpDisplacement(d);
   return b.rel.includes(rel) ? rel : undefined;
 }
@@ -469,8 +470,7 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
   const labels = new Map<number, number>();
   if (targets.size === 0) return labels;
   labels.set(0, 0);
-  // Once per offset: a block may hold an instruction twice (decoding ran on into code a followed JMP
-  // had already brought in), and a second number for it would be given to the next target too.
+  // Once per offset: were an offset listed twice, numbering it again would give the next target its number.
   for (const rel of b.rel) if (targets.has(rel) && !labels.has(rel)) labels.set(rel, labels.size);
   return labels;
 }
