@@ -746,3 +746,28 @@ describe('translator: blocks span the code their jumps reach on the page', () =>
     expect(t.stats.translated).toBeLessThan(5);
   });
 });
+
+describe('translator: shifts of a 32-bit register by CL', () => {
+  it('a count of 0 (CL = 32) keeps the register and the flags; 1 and 31 set CF and OF as interpreted', () => {
+    const src = `
+      mov eax, 0x80000001
+      mov ebx, 0xc0000000
+      mov edx, 0x40000003
+      mov ecx, 32
+      cmp ecx, 33
+      shl eax, cl
+      pushf
+      mov ecx, 1
+      shr eax, cl
+      pushf
+      shl edx, cl
+      pushf
+      mov ecx, 31
+      sar ebx, cl
+      pushf
+      hlt`;
+    const b = matchesInterpreter(src).m;
+    expect(b.cpu.regs[0]).toBe(0x40000000);
+    expect(b.cpu.regs[3]).toBe(0xffffffff);
+  });
+});

@@ -671,6 +671,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
   if ((op === 0xc0 || op === 0xc1 || op === 0xd0 || op === 0xd1) && d.mod === 3 && d.reg >= 4) {
     return emitShift(e, k, d.reg, d.rm, size, (op <= 0xc1 ? d.imm : 1) & 0x1f);
   }
+  if (op === 0xd3 && d.mod === 3 && (d.reg === 4 || d.reg === 5 || d.reg === 7) && size === 4) return emitShiftByCl32(e, k, d.reg, d.rm);
   if ((op === 0xc1 || op === 0xd1) && d.mod === 3 && d.reg <= 1 && size === 4) {
     return emitRotate32(e, k, d.reg === 1, d.rm, (op === 0xc1 ? d.imm : 1) & 0x1f);
   }
@@ -864,6 +865,25 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
     return true;
   }
   return false;
+}
+
+/**
+ * SHL/SHR/SAR r32, CL (shift.ts's shift): a count of 0 (CL mod 32) changes
+ * neither the register nor the flags, so the record is stored first and
+ * the shift's own record is stored where it happens.
+ */
+function emitShiftByCl32(e: Emitter, k: number, op: number, reg: number): boolean {
+  e.flushFlags();
+  const a = `a${k}`;
+  e.emit(`const ${a} = ${e.local(reg)}; const n${k} = ${e.local(1)} & 31;`);
+  let body: string;
+  if (op === 5) body = `const x${k} = ${a} >>> n${k}; const f${k} = (${a} >>> (n${k} - 1)) & 1; const o${k} = n${k} === 1 && ${a} & ${sign(4)} ? ${OF} : 0;`;
+  else if (op === 7) body = `const x${k} = (${a} | 0) >> n${k} >>> 0; const f${k} = ((${a} | 0) >> (n${k} - 1)) & 1; const o${k} = 0;`;
+  else body = `const x${k} = (${a} << n${k}) >>> 0; const f${k} = (${a} >>> (32 - n${k})) & 1; const o${k} = (x${k} >>> 31) ^ f${k} ? ${OF} : 0;`;
+  const record = `c.lOp = ${FlagOp.Logic}, c.lR = x${k} | 0, c.lSign = ${sign(4) | 0}, c.flags = (c.flags & ${~(CF | OF | AF)}) | f${k} | o${k}, c.lazy = ${ZF | SF | PF};`;
+  e.emit(`if (n${k} !== 0) { ${body} ${record} ${e.setReg(reg, 4, e.markUnsigned(`x${k}`))} }`);
+  e.flags = undefined;
+  return true;
 }
 
 /**
