@@ -831,7 +831,12 @@ function emitIncDec(e: Emitter, k: number, a: string, size: number, dec: boolean
 
 /** The record Cpu.setResultFlags makes: ZF/SF/PF from the result, CF/OF/AF as computed (`cfOf`: an expression of CF|OF bits). */
 function emitResultFlags(e: Emitter, x: string, size: number, cfOf: string): void {
-  e.setFlags(`c.lOp = ${FlagOp.Logic}, c.lR = ${x} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${ZF | SF | PF}`, undefined);
+  e.setFlags(resultFlagStores(x, size, cfOf), undefined);
+}
+
+/** The stores of that record, as a comma expression. */
+function resultFlagStores(x: string, size: number, cfOf: string): string {
+  return `c.lOp = ${FlagOp.Logic}, c.lR = ${x} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${ZF | SF | PF}`;
 }
 
 /** SHL/SAL/SHR/SAR r, imm (shift.ts's shift with a constant count; 0 changes nothing). */
@@ -880,8 +885,7 @@ function emitShiftByCl32(e: Emitter, k: number, op: number, reg: number): boolea
   if (op === 5) body = `const x${k} = ${a} >>> n${k}; const f${k} = (${a} >>> (n${k} - 1)) & 1; const o${k} = n${k} === 1 && ${a} & ${sign(4)} ? ${OF} : 0;`;
   else if (op === 7) body = `const x${k} = (${a} | 0) >> n${k} >>> 0; const f${k} = ((${a} | 0) >> (n${k} - 1)) & 1; const o${k} = 0;`;
   else body = `const x${k} = (${a} << n${k}) >>> 0; const f${k} = (${a} >>> (32 - n${k})) & 1; const o${k} = (x${k} >>> 31) ^ f${k} ? ${OF} : 0;`;
-  const record = `c.lOp = ${FlagOp.Logic}, c.lR = x${k} | 0, c.lSign = ${sign(4) | 0}, c.flags = (c.flags & ${~(CF | OF | AF)}) | f${k} | o${k}, c.lazy = ${ZF | SF | PF};`;
-  e.emit(`if (n${k} !== 0) { ${body} ${record} ${e.setReg(reg, 4, e.markUnsigned(`x${k}`))} }`);
+  e.emit(`if (n${k} !== 0) { ${body} ${resultFlagStores(`x${k}`, 4, `f${k} | o${k}`)}; ${e.setReg(reg, 4, e.markUnsigned(`x${k}`))} }`);
   e.flags = undefined;
   return true;
 }
