@@ -771,3 +771,43 @@ describe('translator: shifts of a 32-bit register by CL', () => {
     expect(b.cpu.regs[3]).toBe(0xffffffff);
   });
 });
+
+describe('translator: 32-bit values on both sides of 2^31', () => {
+  it('unsigned compares, carries and shifts of values from 0x80000000 up give the interpreted registers and flags', () => {
+    // Translated code keeps 32-bit values as int32 bits: unsigned order must still hold across the sign bit.
+    const src = `
+      mov eax, 0x7fffffff
+      mov ebx, 0x80000000
+      xor edi, edi
+      cmp eax, ebx
+      setb cl
+      setl ch
+      cmp ebx, 0xffffffff
+      setbe dl
+      setg dh
+      cmp ebx, eax
+      jb wrong
+      add ebx, ebx
+      adc edi, 0
+      add eax, 0x80000001
+      adc edi, 0
+      mov esi, 0xfffffffe
+      inc esi
+      setz al
+      sub esi, 0xffffffff
+      sbb edi, 0
+      mov ebx, 0xf0000000
+      shr ebx, 4
+      mov edx, [esp]
+      movsx ebp, byte [esp + 3]
+      pushf
+      hlt
+    wrong:
+      mov edi, 0xbad
+      hlt`;
+    const b = matchesInterpreter(src).m;
+    expect(b.cpu.regs[1]! & 0xffff).toBe(0x0001); // CL = 1 (0x7fffffff below 0x80000000), CH = 0 (not less, signed)
+    expect(b.cpu.regs[3]).toBe(0x0f000000);
+    expect(b.cpu.regs[7]).toBe(2); // two carries, no borrow
+  });
+});

@@ -57,10 +57,16 @@ export interface CpuBus {
 export class Cpu extends FlagState {
   /** EAX..EDI. */
   readonly regs = new Uint32Array(8);
+  /**
+   * The same registers as int32 bits, for translated code: V8 keeps every
+   * int32 a small integer, while a uint32 at or above 2^31 (any kernel
+   * address) is a boxed double outside optimised code.
+   */
+  readonly regs32 = new Int32Array(this.regs.buffer);
   eip = 0;
   /** EIP of the instruction being executed (faults restart it). */
   insnEip = 0;
-  /** ESP before the instruction (restored on faults). */
+  /** ESP before the instruction (restored on faults), as int32 bits like regs32. */
   insnEsp = 0;
 
   // Segment registers with their descriptor caches, indexed ES CS SS DS FS GS.

@@ -170,7 +170,7 @@ export class Interpreter {
     if (c.halted || this.shutdown) return;
     const tf = c.flags & TF;
     c.insnEip = c.eip;
-    c.insnEsp = c.regs[ESP]!;
+    c.insnEsp = c.regs32[ESP]!;
     c.debugShadow = false;
     try {
       if (c.flags & RF) c.flags &= ~RF;
@@ -210,7 +210,7 @@ export class Interpreter {
     c.debugTraps = 0;
     reportInDr6(c, bits);
     c.insnEip = c.eip;
-    c.insnEsp = c.regs[ESP]!;
+    c.insnEsp = c.regs32[ESP]!;
     this.deliverException(DB, -1, false);
   }
 
@@ -251,7 +251,7 @@ export class Interpreter {
   private deliverEvent(vector: number, kind: EventKind): void {
     const c = this.cpu;
     c.insnEip = c.eip;
-    c.insnEsp = c.regs[ESP]!;
+    c.insnEsp = c.regs32[ESP]!;
     try {
       deliverInterrupt(c, vector, kind);
       c.debugTraps = 0;

@@ -102,7 +102,7 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
   // Past this point faults belong to the new task (SDM Vol. 3A 7.3, step 13):
   // they must not roll EIP/ESP back to the old task's instruction.
   c.insnEip = c.eip;
-  c.insnEsp = c.regs[4]!;
+  c.insnEsp = c.regs32[4]!;
   loadLdt(c, ldt);
   if (c.flags & VM) {
     SEG_ORDER.forEach((s, i) => c.loadSegReal(s, sels[i]!));

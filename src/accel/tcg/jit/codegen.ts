@@ -20,8 +20,14 @@
  * (CMP+JB is `a < b`).
  *
  * Registers live in locals (R0-R7) from their first use: loaded once, and
- * stored back to c.regs only where something may look (a handler, a slow
- * path that may fault, an exit).
+ * stored back only where something may look (a handler, a slow path that
+ * may fault, an exit). Every 32-bit value the code computes or keeps is int32
+ * bits (`| 0`, Cpu.regs32, DataView.getInt32): V8 then holds it as a small
+ * integer in every tier, while a uint32 at or above 2^31 (a kernel address,
+ * half of all hash words) would be a boxed double in the interpreter and
+ * baseline code and, in optimised code, a deopt the first time a value
+ * speculated small is not. Only addresses and EIPs are unsigned, and
+ * unsigned comparisons flip the sign bit of both sides (`below`).
  *
  * Lazy flags are stored lazily too: the record an instruction makes (c.lOp,
  * c.lA, ...) is held back as `pending` and written only where something
@@ -76,7 +82,7 @@ function pc(off: number, wide: boolean): string {
 }
 
 class Emitter {
-  readonly out: string[] = ['const r = c.regs;', 'const E = c.eip;', 'let n = 0;'];
+  readonly out: string[] = ['const r = c.regs32;', 'const E = c.eip;', 'let n = 0;'];
   flags: FlagLocals | undefined;
   /** ESP may differ from c.insnEsp (true at entry: the previous block may have moved it). */
   espStale = true;
@@ -189,8 +195,8 @@ class Emitter {
   carry(): string {
     const f = this.flags;
     if (f !== undefined && f.plain) {
-      if (f.op === FlagOp.Sub) return `(${f.a} < ${f.b} ? 1 : 0)`;
-      if (f.op === FlagOp.Add) return `(${f.r} < ${f.a} ? 1 : 0)`;
+      if (f.op === FlagOp.Sub) return `(${below(f.a, f.b, f.size)} ? 1 : 0)`;
+      if (f.op === FlagOp.Add) return `(${below(f.r, f.a, f.size)} ? 1 : 0)`;
       return '0';
     }
     this.flushFlags();
@@ -227,7 +233,7 @@ class Emitter {
   reg(reg: number, size: number): string {
     if (size === 4) return this.local(reg);
     if (size === 2) return `(${this.local(reg)} & 0xffff)`;
-    return reg < 4 ? `(${this.local(reg)} & 0xff)` : `((${this.local(reg - 4)} >>> 8) & 0xff)`;
+    return reg < 4 ? `(${this.local(reg)} & 0xff)` : `((${this.local(reg - 4)} >> 8) & 0xff)`;
   }
 
   /**
@@ -238,32 +244,25 @@ class Emitter {
   setReg(reg: number, size: number, v: string): string {
     let n = reg;
     let x: string;
-    if (size === 4 && (this.unsigned.has(v) || /^R[0-7]$/.test(v))) {
-      // Already an unsigned 32-bit value: another `>>> 0` is not free. V8 speculates from feedback
-      // that its result stays below 2^31 (while the values seen were small) and deoptimises the block
-      // the first time it is not.
-      this.wrote(n);
-      this.locals |= 1 << n;
-      return `R${n} = ${v};`;
-    }
-    if (size === 4) x = v;
-    else if (size === 2) x = `(${this.local(reg)} & 0xffff0000) | (${v} & 0xffff)`;
-    else if (reg < 4) x = `(${this.local(reg)} & 0xffffff00) | (${v} & 0xff)`;
+    // The bits kept of the old value, as int32 constants: 0xffff0000, 0xffffff00, 0xffff00ff.
+    if (size === 4) x = this.int32.has(v) || /^R[0-7]$/.test(v) ? v : /^-?\d+$/.test(v) ? String(Number(v) | 0) : `(${v}) | 0`;
+    else if (size === 2) x = `(${this.local(reg)} & -65536) | (${v} & 0xffff)`;
+    else if (reg < 4) x = `(${this.local(reg)} & -256) | (${v} & 0xff)`;
     else {
       n = reg - 4;
-      x = `(${this.local(n)} & 0xffff00ff) | ((${v} & 0xff) << 8)`;
+      x = `(${this.local(n)} & -65281) | ((${v} & 0xff) << 8)`;
     }
     this.wrote(n);
     this.locals |= 1 << n;
-    return /^-?\d+$/.test(x) ? `R${n} = ${Number(x) >>> 0};` : `R${n} = (${x}) >>> 0;`;
+    return `R${n} = ${x};`;
   }
 
-  /** Constants of the block (x<k>) that hold an unsigned 32-bit value (made by `>>> 0`). */
-  private readonly unsigned = new Set<string>();
+  /** Constants of the block (x<k>, m<k>...) known to hold int32 bits already: setReg stores them as they are. */
+  private readonly int32 = new Set<string>();
 
-  /** Records that `name` holds an unsigned 32-bit value, and returns it. */
-  markUnsigned(name: string): string {
-    this.unsigned.add(name);
+  /** Records that `name` holds int32 bits, and returns it. */
+  markInt32(name: string): string {
+    this.int32.add(name);
     return name;
   }
 
@@ -477,32 +476,55 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
 
 // ---- operand expressions ------------------------------------------------------
 
+/** The operator wrapping a result to its size: int32 bits for 32 bits, the unsigned value for 8 and 16. */
 function mask(size: number): string {
-  return size === 4 ? '>>> 0' : size === 2 ? '& 0xffff' : '& 0xff';
+  return size === 4 ? '| 0' : size === 2 ? '& 0xffff' : '& 0xff';
 }
 
+/** Sign bit of `size` bytes, as int32 bits (a small integer to V8). */
 function sign(size: number): number {
-  return size === 4 ? 0x8000_0000 : size === 2 ? 0x8000 : 0x80;
+  return size === 4 ? -0x8000_0000 : size === 2 ? 0x8000 : 0x80;
 }
 
-/** Signed value of a `size`-byte unsigned expression. */
+/** Signed value of a `size`-byte operand (32-bit operands are int32 bits already). */
 function signed(v: string, size: number): string {
-  return size === 4 ? `(${v} | 0)` : size === 2 ? `((${v} << 16) >> 16)` : `((${v} << 24) >> 24)`;
+  return size === 4 ? v : size === 2 ? `((${v} << 16) >> 16)` : `((${v} << 24) >> 24)`;
 }
 
-/** The memory operand's offset (Cpu.ea with the record's fields folded in). */
-function eaExpr(e: Emitter, d: Insn): string {
+/**
+ * Whether operand `a` is below `b` as unsigned `size`-byte numbers. For 32
+ * bits (int32 bits) both sides get their sign bit flipped, which turns the
+ * unsigned order into the signed one without making a uint32.
+ */
+function below(a: string, b: string, size: number, orEqual = false): string {
+  const flip = (v: string): string => (size !== 4 ? v : /^-?\d+$/.test(v) ? String(Number(v) ^ -0x8000_0000) : `(${v} ^ -2147483648)`);
+  return `${flip(a)} ${orEqual ? '<=' : '<'} ${flip(b)}`;
+}
+
+/** The immediate of `d` as its operand: int32 bits for 32 bits. */
+function immediate(d: Insn): string {
+  return String(d.size === 4 ? d.imm | 0 : d.imm);
+}
+
+/** The memory operand's offset before wrapping: displacement plus base plus scaled index. */
+function eaSum(e: Emitter, d: Insn): string {
   const parts: string[] = [];
-  if (d.disp !== 0 || (d.base < 0 && d.index < 0)) parts.push(String(d.disp));
+  if (d.disp !== 0 || (d.base < 0 && d.index < 0)) parts.push(String(d.a32 ? d.disp | 0 : d.disp));
   if (d.base >= 0) parts.push(e.local(d.base));
   if (d.index >= 0) parts.push(d.scale ? `(${e.local(d.index)} << ${d.scale})` : e.local(d.index));
-  return d.a32 ? `((${parts.join(' + ')}) >>> 0)` : `((${parts.join(' + ')}) & 0xffff)`;
+  return parts.join(' + ');
+}
+
+/** The memory operand's offset (Cpu.ea with the record's fields folded in), unsigned. */
+function eaExpr(e: Emitter, d: Insn): string {
+  return d.a32 ? `((${eaSum(e, d)}) >>> 0)` : `((${eaSum(e, d)}) & 0xffff)`;
 }
 
 // ---- memory operands: RAM through the fast path of memory.ts, else Cpu.read/write -----
 
+/** A load from guest RAM as an operand (32 bits as int32 bits). */
 function ramLoad(index: string, size: number): string {
-  return size === 1 ? `M[${index}]` : size === 2 ? `V.getUint16(${index}, true)` : `V.getUint32(${index}, true)`;
+  return size === 1 ? `M[${index}]` : size === 2 ? `V.getUint16(${index}, true)` : `V.getInt32(${index}, true)`;
 }
 
 function ramStore(index: string, size: number, v: string): string {
@@ -561,23 +583,23 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     return;
   }
   const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, true);
-  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k}; } else { ${e.slowStatement(`c.push(${v}, 4)`)} R4 = r[4]; ${e.deadExit()} }`);
+  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k} | 0; } else { ${e.slowStatement(`c.push(${v}, 4)`)} R4 = r[4]; ${e.deadExit()} }`);
   e.wrote(4);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
-  e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) >>> 0; } else { v${k} = ${e.slow('c.pop(4)')}; R4 = r[4]; }`);
+  e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
   e.wrote(4);
-  return `v${k}`;
+  return e.markInt32(`v${k}`);
 }
 
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
   const a = fastAccess(e, k, d, size, false);
-  e.emit(`const m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)};`);
-  return `m${k}`;
+  e.emit(`const m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
+  return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
 }
 
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
@@ -608,20 +630,20 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       case 3:
         return emitAlu(e, k, aluOp, e.reg(d.reg, size), mem ? memRead(e, k, d, size) : e.reg(d.rm, size), size, (x) => e.setReg(d.reg, size, x));
       default:
-        return emitAlu(e, k, aluOp, e.reg(0, size), String(d.imm), size, (x) => e.setReg(0, size, x));
+        return emitAlu(e, k, aluOp, e.reg(0, size), immediate(d), size, (x) => e.setReg(0, size, x));
     }
   }
   switch (op) {
     case 0x80:
     case 0x81:
     case 0x83:
-      return emitAluE(e, d, k, d.reg, String(d.imm));
+      return emitAluE(e, d, k, d.reg, immediate(d));
     case 0x84:
     case 0x85:
       return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : e.reg(d.rm, size), e.reg(d.reg, size), size, undefined);
     case 0xa8:
     case 0xa9:
-      return emitAlu(e, k, AluOp.And, e.reg(0, size), String(d.imm), size, undefined);
+      return emitAlu(e, k, AluOp.And, e.reg(0, size), immediate(d), size, undefined);
     case 0x88:
     case 0x89:
       if (!mem) e.emit(e.setReg(d.rm, size, e.reg(d.reg, size)));
@@ -643,13 +665,14 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       return true;
     case 0x8d:
       if (!mem) return false;
-      e.emit(e.setReg(d.reg, size, eaExpr(e, d)));
+      // A 32-bit LEA of a 32-bit address is the sum as int32 bits; otherwise the offset, cut to the size.
+      e.emit(e.setReg(d.reg, size, size === 4 && d.a32 ? eaSum(e, d) : eaExpr(e, d)));
       return true;
     case 0xc6:
     case 0xc7:
       if (d.reg !== 0) return false;
-      if (!mem) e.emit(e.setReg(d.rm, size, String(d.imm)));
-      else memWrite(e, k, d, size, String(d.imm));
+      if (!mem) e.emit(e.setReg(d.rm, size, immediate(d)));
+      else memWrite(e, k, d, size, immediate(d));
       return true;
     case 0x1b6:
     case 0x1b7:
@@ -677,10 +700,10 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
   }
   if ((op === 0x1af || op === 0x69 || op === 0x6b) && size === 4) {
     const src = mem ? memRead(e, k, d, 4) : e.reg(d.rm, 4);
-    return emitImul32(e, k, d.reg, op === 0x1af ? e.reg(d.reg, 4) : src, op === 0x1af ? src : String(d.imm));
+    return emitImul32(e, k, d.reg, op === 0x1af ? e.reg(d.reg, 4) : src, op === 0x1af ? src : immediate(d));
   }
   if (op >= 0xb0 && op <= 0xbf) {
-    e.emit(e.setReg(op & 7, size, String(d.imm)));
+    e.emit(e.setReg(op & 7, size, immediate(d)));
     return true;
   }
   if (op >= 0x40 && op <= 0x4f) return emitIncDec(e, k, e.reg(op & 7, size), size, (op & 8) !== 0, (x) => e.setReg(op & 7, size, x));
@@ -746,7 +769,7 @@ function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, 
   const i = `i${k}`;
   e.emit(`const ${i} = ${a.ok} ? ${a.index} : -1;`);
   e.emit(`const s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
-  const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}`;
+  const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}${size === 4 ? ' | 0' : ''}`;
   return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
 }
 
@@ -756,7 +779,7 @@ function emitNotNeg(e: Emitter, d: Insn, k: number): boolean {
   return emitReadModifyWrite(e, d, k, (load, store) => {
     if (d.reg === 3) return emitAlu(e, k, AluOp.Sub, '0', load, size, store);
     e.emit(`const x${k} = (~(${load})) ${mask(size)};`);
-    if (size === 4) e.markUnsigned(`x${k}`);
+    if (size === 4) e.markInt32(`x${k}`);
     e.emit(store(`x${k}`));
     return true;
   });
@@ -803,7 +826,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
       flagOp = FlagOp.Sub;
   }
   e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = ${x};`);
-  if (size === 4) e.markUnsigned(`x${k}`);
+  if (size === 4) e.markInt32(`x${k}`);
   e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = b${k} | 0, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.lazy = ${ARITH_FLAGS}`, {
     op: flagOp,
     plain,
@@ -820,7 +843,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
 function emitIncDec(e: Emitter, k: number, a: string, size: number, dec: boolean, store: (x: string) => string): boolean {
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
   e.emit(`const f${k} = ${e.carry()}; const a${k} = ${a}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
-  if (size === 4) e.markUnsigned(`x${k}`);
+  if (size === 4) e.markInt32(`x${k}`);
   e.setFlags(
     `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
     { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
@@ -865,7 +888,7 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
       of = `(((x${k} & ${s} ? 1 : 0) ^ f${k}) ? ${OF} : 0)`;
     }
     emitResultFlags(e, `x${k}`, size, `f${k} | ${of}`);
-    if (size === 4) e.markUnsigned(`x${k}`);
+    if (size === 4) e.markInt32(`x${k}`);
     e.emit(e.setReg(reg, size, `x${k}`));
     return true;
   }
@@ -882,10 +905,10 @@ function emitShiftByCl32(e: Emitter, k: number, op: number, reg: number): boolea
   const a = `a${k}`;
   e.emit(`const ${a} = ${e.local(reg)}; const n${k} = ${e.local(1)} & 31;`);
   let body: string;
-  if (op === 5) body = `const x${k} = ${a} >>> n${k}; const f${k} = (${a} >>> (n${k} - 1)) & 1; const o${k} = n${k} === 1 && ${a} & ${sign(4)} ? ${OF} : 0;`;
-  else if (op === 7) body = `const x${k} = (${a} | 0) >> n${k} >>> 0; const f${k} = ((${a} | 0) >> (n${k} - 1)) & 1; const o${k} = 0;`;
-  else body = `const x${k} = (${a} << n${k}) >>> 0; const f${k} = (${a} >>> (32 - n${k})) & 1; const o${k} = (x${k} >>> 31) ^ f${k} ? ${OF} : 0;`;
-  e.emit(`if (n${k} !== 0) { ${body} ${resultFlagStores(`x${k}`, 4, `f${k} | o${k}`)}; ${e.setReg(reg, 4, e.markUnsigned(`x${k}`))} }`);
+  if (op === 5) body = `const x${k} = (${a} >>> n${k}) | 0; const f${k} = (${a} >>> (n${k} - 1)) & 1; const o${k} = n${k} === 1 && ${a} & ${sign(4)} ? ${OF} : 0;`;
+  else if (op === 7) body = `const x${k} = ${a} >> n${k}; const f${k} = (${a} >> (n${k} - 1)) & 1; const o${k} = 0;`;
+  else body = `const x${k} = ${a} << n${k}; const f${k} = (${a} >>> (32 - n${k})) & 1; const o${k} = (x${k} >>> 31) ^ f${k} ? ${OF} : 0;`;
+  e.emit(`if (n${k} !== 0) { ${body} ${resultFlagStores(`x${k}`, 4, `f${k} | o${k}`)}; ${e.setReg(reg, 4, e.markInt32(`x${k}`))} }`);
   e.flags = undefined;
   return true;
 }
@@ -900,23 +923,23 @@ function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count:
   e.emit(`const ${a} = ${e.local(reg)};`);
   let of: string;
   if (right) {
-    e.emit(`const x${k} = ((${a} >>> ${count}) | (${a} << ${32 - count})) >>> 0; const f${k} = x${k} >>> 31;`);
+    e.emit(`const x${k} = (${a} >>> ${count}) | (${a} << ${32 - count}); const f${k} = x${k} >>> 31;`);
     of = `(x${k} >>> 30) & 1`;
   } else {
-    e.emit(`const x${k} = ((${a} << ${count}) | (${a} >>> ${32 - count})) >>> 0; const f${k} = x${k} & 1;`);
+    e.emit(`const x${k} = (${a} << ${count}) | (${a} >>> ${32 - count}); const f${k} = x${k} & 1;`);
     of = `x${k} >>> 31`;
   }
   // CF and OF over the record still pending: rotates come in runs (hashes, ciphers), and storing the record for each cost more than the rotate.
   e.amendFlags(`c.flags = (c.flags & ${~(CF | OF)}) | f${k} | ((f${k} ^ (${of})) ? ${OF} : 0), c.lazy &= ${~(CF | OF)}`);
-  e.emit(e.setReg(reg, 4, e.markUnsigned(`x${k}`)));
+  e.emit(e.setReg(reg, 4, e.markInt32(`x${k}`)));
   return true;
 }
 
 /** IMUL r32, r/m32 (, imm): alu.ts's imulTruncated for 32 bits; CF=OF when the signed product does not fit. */
 function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): boolean {
   e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = Math.imul(a${k}, b${k});`);
-  emitResultFlags(e, `(x${k} >>> 0)`, 4, `((a${k} | 0) * (b${k} | 0) !== x${k} ? ${CF | OF} : 0)`);
-  e.emit(e.setReg(reg, 4, `x${k}`));
+  emitResultFlags(e, `x${k}`, 4, `(a${k} * b${k} !== x${k} ? ${CF | OF} : 0)`);
+  e.emit(e.setReg(reg, 4, e.markInt32(`x${k}`)));
   return true;
 }
 
@@ -974,9 +997,9 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
-  e.emit(`const t${k} = ${ramLoad(a.index, 4)};`);
+  e.emit(`const t${k} = V.getUint32(${a.index}, true);`);
   e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
-  e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) >>> 0; c.eip = t${k}; ${leave}`);
+  e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) | 0; c.eip = t${k}; ${leave}`);
   e.emit(`}`);
   e.emit(`${e.pendingStores()}${handler}`);
 }
@@ -994,18 +1017,18 @@ function condition(e: Emitter, cc: number): string {
     const s = sign(f.size);
     switch (cc >> 1) {
       case 1: // B
-        if (f.op === FlagOp.Sub && f.plain) t = `${f.a} < ${f.b}`;
+        if (f.op === FlagOp.Sub && f.plain) t = below(f.a, f.b, f.size);
         else if (f.op === FlagOp.Logic) t = 'false';
         break;
       case 2: // Z
         t = `${f.r} === 0`;
         break;
       case 3: // BE
-        if (f.op === FlagOp.Sub && f.plain) t = `${f.a} <= ${f.b}`;
+        if (f.op === FlagOp.Sub && f.plain) t = below(f.a, f.b, f.size, true);
         else if (f.op === FlagOp.Logic) t = `${f.r} === 0`;
         break;
       case 4: // S
-        t = `(${f.r} & ${s}) !== 0`;
+        t = f.size === 4 ? `${f.r} < 0` : `(${f.r} & ${s}) !== 0`;
         break;
       case 6: // L
         if (f.op === FlagOp.Sub && f.plain) t = `${signed(f.a, f.size)} < ${signed(f.b, f.size)}`;
