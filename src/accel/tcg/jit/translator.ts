@@ -290,6 +290,9 @@ export class Translator {
           page.hits.delete(key);
           return Math.max(this.runBlock(b), 1);
         }
+        // Not even its first instruction fits (it crosses the page or the CS limit): it stays
+        // interpreted, and decoding is tried again only after as many entries.
+        page.hits.set(key, 0);
       }
     }
     let i = 0;
