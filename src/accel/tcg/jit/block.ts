@@ -119,7 +119,9 @@ export function compileBlock(b: Block, mmu: Mmu): void {
     args.push(d.exec, d);
   });
   const phys = b.frame * 4096 + b.offset;
-  const factory = new Function(...params, `return function block_${phys.toString(16)}(c) {\n${blockSource(b)}\n};`) as (
+  // The parentheses make V8 compile the block function with the factory (its hint for functions
+  // called at once): otherwise it pre-parses it here and parses it again on its first run.
+  const factory = new Function(...params, `return (function block_${phys.toString(16)}(c) {\n${blockSource(b)}\n});`) as (
     ...a: unknown[]
   ) => BlockFn;
   b.fn = factory(...args);
