@@ -310,14 +310,16 @@ class Emitter {
 
   finish(): string {
     if (this.segmented) this.out.push('}', '}');
+    const { lines, count } = pooledTemporaries(this.out);
     const prologue: string[] = [];
+    if (count) prologue.push(`let ${Array.from({ length: count }, (_, i) => `T${i}`).join(', ')};`);
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
     if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
     if (this.segments) prologue.push('const RN = c.tlbReadNeed, WN = c.tlbWriteNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
-    this.out.splice(1, 0, ...prologue);
-    return this.out.join('\n');
+    lines.splice(1, 0, ...prologue);
+    return lines.join('\n');
   }
 
   emit(s: string): void {
@@ -337,6 +339,48 @@ class Emitter {
       this.espStale = false;
     }
   }
+}
+
+/**
+ * An instruction's temporary in the generated code: a<k>, x<k>... (h<k> and
+ * d<k>, its handler and record, are parameters). The code assigns them
+ * without declaring them: pooledTemporaries declares what they become.
+ */
+const TEMPORARY = /\b[abefijlmnopstvx]\d+\b/g;
+
+/**
+ * `lines` with the instructions' temporaries (one name per value per
+ * instruction) renamed to a few function-level ones (T<n>, `count` of
+ * them), each reused once its value is dead. V8's interpreter and baseline
+ * code give every declared variable its own register and fill them all on
+ * each call: a block of 160 instructions declared some 600. A value is live
+ * from its first mention to its last, in the order of the lines: exact,
+ * because within a case the code only branches forward, and nothing stays
+ * live into a label (startLabel).
+ */
+function pooledTemporaries(out: readonly string[]): { lines: string[]; count: number } {
+  const last = new Map<string, number>();
+  out.forEach((line, i) => {
+    for (const [name] of line.matchAll(TEMPORARY)) last.set(name, i);
+  });
+  const pooled = new Map<string, string>();
+  const free: string[] = [];
+  let count = 0;
+  const lines = out.map((line, i) => {
+    const dying: string[] = [];
+    const renamed = line.replace(TEMPORARY, (name) => {
+      let t = pooled.get(name);
+      if (t === undefined) {
+        t = free.pop() ?? `T${count++}`;
+        pooled.set(name, t);
+        if (last.get(name) === i) dying.push(t);
+      } else if (last.get(name) === i && !dying.includes(t)) dying.push(t);
+      return t;
+    });
+    free.push(...dying);
+    return renamed;
+  });
+  return { lines, count };
 }
 
 /** Jumps within a block it takes before returning to the dispatcher (which then checks interrupts). */
@@ -408,7 +452,7 @@ const LEAVES_ITSELF = new Set([0xeb, 0xe9, 0xe8, 0xc3, 0xc2]);
  */
 function emitFollowed(e: Emitter, d: Insn, k: number, after: number, wide: boolean): boolean {
   if (d.op === 0xe8) {
-    e.emit(`const v${k} = ${pc(after, wide)};`);
+    e.emit(`v${k} = ${pc(after, wide)};`);
     emitPush(e, k, `v${k}`, d.size);
   }
   return true;
@@ -557,7 +601,7 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
  */
 function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
   const end = e.useSegment(seg, write, stack);
-  e.emit(`const e${k} = ${ea}; const l${k} = (SB${seg} + e${k}) >>> 0; const p${k} = l${k} >>> 12;`);
+  e.emit(`e${k} = ${ea}; l${k} = (SB${seg} + e${k}) >>> 0; p${k} = l${k} >>> 12;`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
   const need = write ? 'WN' : 'RN';
   const code = write ? ` && CP[F[p${k}]] === 0` : '';
@@ -590,7 +634,7 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
-  e.emit(`let v${k}; if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
+  e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
   e.wrote(4);
   return e.markInt32(`v${k}`);
 }
@@ -598,7 +642,7 @@ function emitPop(e: Emitter, k: number): string {
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
   const a = fastAccess(e, k, d, size, false);
-  e.emit(`const m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
+  e.emit(`m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
   return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
 }
 
@@ -681,7 +725,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       return emitMovExtend(e, d, k);
     case 0xeb:
     case 0xe9:
-      emitJump(e, d, next, wide, 'true', labels);
+      emitJump(e, d, k, next, wide, 'true', labels);
       return true;
     case 0xe8:
       emitCall(e, d, k, next, wide, labels);
@@ -712,7 +756,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
   }
   if ((op === 0xf6 || op === 0xf7) && (d.reg === 2 || d.reg === 3)) return emitNotNeg(e, d, k);
   if (op >= 0x50 && op <= 0x57) {
-    e.emit(`const v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
+    e.emit(`v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
     emitPush(e, k, `v${k}`, size);
     return true;
   }
@@ -722,14 +766,14 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       e.flushFlags();
       e.storeRegisters();
       e.sync();
-      e.emit(`const v${k} = c.pop(${size});`);
+      e.emit(`v${k} = c.pop(${size});`);
       e.forget(4);
       e.emit(e.setReg(op & 7, size, `v${k}`));
     }
     return true;
   }
   if (isConditionalJump(d)) {
-    emitJump(e, d, next, wide, condition(e, op & 0xf), labels);
+    emitJump(e, d, k, next, wide, condition(e, op & 0xf), labels);
     return true;
   }
   if (op >= 0x190 && op <= 0x19f) {
@@ -767,8 +811,8 @@ function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, 
   if (d.mod === 3) return op(e.reg(d.rm, size), (x) => e.setReg(d.rm, size, x));
   const a = fastAccess(e, k, d, size, true);
   const i = `i${k}`;
-  e.emit(`const ${i} = ${a.ok} ? ${a.index} : -1;`);
-  e.emit(`const s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
+  e.emit(`${i} = ${a.ok} ? ${a.index} : -1;`);
+  e.emit(`s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
   const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}${size === 4 ? ' | 0' : ''}`;
   return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
 }
@@ -778,7 +822,7 @@ function emitNotNeg(e: Emitter, d: Insn, k: number): boolean {
   const size = d.size;
   return emitReadModifyWrite(e, d, k, (load, store) => {
     if (d.reg === 3) return emitAlu(e, k, AluOp.Sub, '0', load, size, store);
-    e.emit(`const x${k} = (~(${load})) ${mask(size)};`);
+    e.emit(`x${k} = (~(${load})) ${mask(size)};`);
     if (size === 4) e.markInt32(`x${k}`);
     e.emit(store(`x${k}`));
     return true;
@@ -825,7 +869,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
       x = `(a${k} - b${k}) ${m}`;
       flagOp = FlagOp.Sub;
   }
-  e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = ${x};`);
+  e.emit(`a${k} = ${a}; b${k} = ${b}; x${k} = ${x};`);
   if (size === 4) e.markInt32(`x${k}`);
   e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = b${k} | 0, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.lazy = ${ARITH_FLAGS}`, {
     op: flagOp,
@@ -842,7 +886,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
 /** 40-4F, FE/FF /0 /1, as alu.ts's incDec: ADD/SUB 1 keeping CF, of operand `a`, the result stored by `store`. */
 function emitIncDec(e: Emitter, k: number, a: string, size: number, dec: boolean, store: (x: string) => string): boolean {
   const flagOp = dec ? FlagOp.Sub : FlagOp.Add;
-  e.emit(`const f${k} = ${e.carry()}; const a${k} = ${a}; const x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
+  e.emit(`f${k} = ${e.carry()}; a${k} = ${a}; x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
   if (size === 4) e.markInt32(`x${k}`);
   e.setFlags(
     `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
@@ -868,7 +912,7 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
     if (count === 0) return true;
     const bits = size * 8;
     const s = sign(size);
-    e.emit(`const a${k} = ${e.reg(reg, size)};`);
+    e.emit(`a${k} = ${e.reg(reg, size)};`);
     let x: string;
     let cf: string;
     let of: string;
@@ -876,15 +920,15 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
       x = count >= bits ? '0' : `a${k} >>> ${count}`;
       cf = count > bits ? '0' : `((a${k} >>> ${count - 1}) & 1)`;
       of = count === 1 ? `(a${k} & ${s} ? ${OF} : 0)` : '0';
-      e.emit(`const x${k} = ${x}; const f${k} = ${cf};`);
+      e.emit(`x${k} = ${x}; f${k} = ${cf};`);
     } else if (op === 7) {
-      e.emit(`const v${k} = ${signed(`a${k}`, size)};`);
-      e.emit(`const x${k} = (v${k} >> ${Math.min(count, bits - 1)}) ${mask(size)}; const f${k} = (v${k} >> ${Math.min(count - 1, 31)}) & 1;`);
+      e.emit(`v${k} = ${signed(`a${k}`, size)};`);
+      e.emit(`x${k} = (v${k} >> ${Math.min(count, bits - 1)}) ${mask(size)}; f${k} = (v${k} >> ${Math.min(count - 1, 31)}) & 1;`);
       of = '0';
     } else {
       x = `(a${k} << ${count}) ${mask(size)}`;
       cf = count > bits ? '0' : `((a${k} >>> ${bits - count}) & 1)`;
-      e.emit(`const x${k} = ${x}; const f${k} = ${cf};`);
+      e.emit(`x${k} = ${x}; f${k} = ${cf};`);
       of = `(((x${k} & ${s} ? 1 : 0) ^ f${k}) ? ${OF} : 0)`;
     }
     emitResultFlags(e, `x${k}`, size, `f${k} | ${of}`);
@@ -903,11 +947,11 @@ function emitShift(e: Emitter, k: number, op: number, reg: number, size: number,
 function emitShiftByCl32(e: Emitter, k: number, op: number, reg: number): boolean {
   e.flushFlags();
   const a = `a${k}`;
-  e.emit(`const ${a} = ${e.local(reg)}; const n${k} = ${e.local(1)} & 31;`);
+  e.emit(`${a} = ${e.local(reg)}; n${k} = ${e.local(1)} & 31;`);
   let body: string;
-  if (op === 5) body = `const x${k} = (${a} >>> n${k}) | 0; const f${k} = (${a} >>> (n${k} - 1)) & 1; const o${k} = n${k} === 1 && ${a} & ${sign(4)} ? ${OF} : 0;`;
-  else if (op === 7) body = `const x${k} = ${a} >> n${k}; const f${k} = (${a} >> (n${k} - 1)) & 1; const o${k} = 0;`;
-  else body = `const x${k} = ${a} << n${k}; const f${k} = (${a} >>> (32 - n${k})) & 1; const o${k} = (x${k} >>> 31) ^ f${k} ? ${OF} : 0;`;
+  if (op === 5) body = `x${k} = (${a} >>> n${k}) | 0; f${k} = (${a} >>> (n${k} - 1)) & 1; o${k} = n${k} === 1 && ${a} & ${sign(4)} ? ${OF} : 0;`;
+  else if (op === 7) body = `x${k} = ${a} >> n${k}; f${k} = (${a} >> (n${k} - 1)) & 1; o${k} = 0;`;
+  else body = `x${k} = ${a} << n${k}; f${k} = (${a} >>> (32 - n${k})) & 1; o${k} = (x${k} >>> 31) ^ f${k} ? ${OF} : 0;`;
   e.emit(`if (n${k} !== 0) { ${body} ${resultFlagStores(`x${k}`, 4, `f${k} | o${k}`)}; ${e.setReg(reg, 4, e.markInt32(`x${k}`))} }`);
   e.flags = undefined;
   return true;
@@ -920,13 +964,13 @@ function emitShiftByCl32(e: Emitter, k: number, op: number, reg: number): boolea
 function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count: number): boolean {
   if (count === 0) return true;
   const a = `a${k}`;
-  e.emit(`const ${a} = ${e.local(reg)};`);
+  e.emit(`${a} = ${e.local(reg)};`);
   let of: string;
   if (right) {
-    e.emit(`const x${k} = (${a} >>> ${count}) | (${a} << ${32 - count}); const f${k} = x${k} >>> 31;`);
+    e.emit(`x${k} = (${a} >>> ${count}) | (${a} << ${32 - count}); f${k} = x${k} >>> 31;`);
     of = `(x${k} >>> 30) & 1`;
   } else {
-    e.emit(`const x${k} = (${a} << ${count}) | (${a} >>> ${32 - count}); const f${k} = x${k} & 1;`);
+    e.emit(`x${k} = (${a} << ${count}) | (${a} >>> ${32 - count}); f${k} = x${k} & 1;`);
     of = `x${k} >>> 31`;
   }
   // CF and OF over the record still pending: rotates come in runs (hashes, ciphers), and storing the record for each cost more than the rotate.
@@ -937,7 +981,7 @@ function emitRotate32(e: Emitter, k: number, right: boolean, reg: number, count:
 
 /** IMUL r32, r/m32 (, imm): alu.ts's imulTruncated for 32 bits; CF=OF when the signed product does not fit. */
 function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): boolean {
-  e.emit(`const a${k} = ${a}; const b${k} = ${b}; const x${k} = Math.imul(a${k}, b${k});`);
+  e.emit(`a${k} = ${a}; b${k} = ${b}; x${k} = Math.imul(a${k}, b${k});`);
   emitResultFlags(e, `x${k}`, 4, `(a${k} * b${k} !== x${k} ? ${CF | OF} : 0)`);
   e.emit(e.setReg(reg, 4, e.markInt32(`x${k}`)));
   return true;
@@ -957,13 +1001,13 @@ function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
  * Jcc/JMP: when `cond` holds, goes to the target's label if it is in the
  * block, else leaves for it (#GP past the CS limit, as Cpu.setEip).
  */
-function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string, labels: Map<number, number>): void {
+function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, cond: string, labels: Map<number, number>): void {
   const target = jumpTarget(d, next);
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   const taken =
     label !== undefined
       ? e.exit(target, label)
-      : `const j = ${target}; if (j > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit('j')}`;
+      : `j${k} = ${target}; if (j${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(`j${k}`)}`;
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
@@ -974,7 +1018,7 @@ function emitJump(e: Emitter, d: Insn, next: number, wide: boolean, cond: string
  */
 function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, labels: Map<number, number>): void {
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
-  e.emit(`const t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; const v${k} = ${pc(next, d.o32)};`);
+  e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${pc(next, d.o32)};`);
   if (label === undefined) e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
   emitPush(e, k, `v${k}`, d.size);
   e.emit(e.exit(`t${k}`, label));
@@ -997,7 +1041,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
-  e.emit(`const t${k} = V.getUint32(${a.index}, true);`);
+  e.emit(`t${k} = V.getUint32(${a.index}, true);`);
   e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
   e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) | 0; c.eip = t${k}; ${leave}`);
   e.emit(`}`);
