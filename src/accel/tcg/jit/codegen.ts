@@ -257,7 +257,7 @@ class Emitter {
     return `R${n} = ${x};`;
   }
 
-  /** Constants of the block (x<k>, m<k>...) known to hold int32 bits already: setReg stores them as they are. */
+  /** Temporaries (x<k>, m<k>...) known to hold int32 bits already: setReg stores them as they are. */
   private readonly int32 = new Set<string>();
 
   /** Records that `name` holds int32 bits, and returns it. */
@@ -349,8 +349,8 @@ class Emitter {
 const TEMPORARY = /\b[abefijlmnopstvx]\d+\b/g;
 
 /**
- * `lines` with the instructions' temporaries (one name per value per
- * instruction) renamed to a few function-level ones (T<n>, `count` of
+ * The lines of `out` with the instructions' temporaries (one name per
+ * value per instruction) renamed to a few function-level ones (T<n>, `count` of
  * them), each reused once its value is dead. V8's interpreter and baseline
  * code give every declared variable its own register and fill them all on
  * each call: a block of 160 instructions declared some 600. A value is live
