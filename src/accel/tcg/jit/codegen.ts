@@ -245,7 +245,10 @@ class Emitter {
     let n = reg;
     let x: string;
     // The bits kept of the old value, as int32 constants: 0xffff0000, 0xffffff00, 0xffff00ff.
-    if (size === 4) x = this.int32.has(v) || /^R[0-7]$/.test(v) ? v : /^-?\d+$/.test(v) ? String(Number(v) | 0) : `(${v}) | 0`;
+    if (size === 4) {
+      if (this.int32.has(v) || /^R[0-7]$/.test(v)) x = v;
+      else x = isLiteral(v) ? String(Number(v) | 0) : `(${v}) | 0`;
+    }
     else if (size === 2) x = `(${this.local(reg)} & -65536) | (${v} & 0xffff)`;
     else if (reg < 4) x = `(${this.local(reg)} & -256) | (${v} & 0xff)`;
     else {
@@ -520,6 +523,11 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
 
 // ---- operand expressions ------------------------------------------------------
 
+/** Whether the operand expression `v` is an integer literal (folded at translation time). */
+function isLiteral(v: string): boolean {
+  return /^-?\d+$/.test(v);
+}
+
 /** The operator wrapping a result to its size: int32 bits for 32 bits, the unsigned value for 8 and 16. */
 function mask(size: number): string {
   return size === 4 ? '| 0' : size === 2 ? '& 0xffff' : '& 0xff';
@@ -541,7 +549,7 @@ function signed(v: string, size: number): string {
  * unsigned order into the signed one without making a uint32.
  */
 function below(a: string, b: string, size: number, orEqual = false): string {
-  const flip = (v: string): string => (size !== 4 ? v : /^-?\d+$/.test(v) ? String(Number(v) ^ -0x8000_0000) : `(${v} ^ -2147483648)`);
+  const flip = (v: string): string => (size !== 4 ? v : isLiteral(v) ? String(Number(v) ^ -0x8000_0000) : `(${v} ^ -2147483648)`);
   return `${flip(a)} ${orEqual ? '<=' : '<'} ${flip(b)}`;
 }
 
