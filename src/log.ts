@@ -54,7 +54,8 @@ export function configureLogging(categories: readonly string[], file?: string): 
     logOn[c as LogCategory] = true;
   }
   if (categories.length === 0) return;
-  const dest = pino.destination({ dest: file ?? 2, sync: true });
+  // A -D file starts empty, as QEMU's does (pino would append).
+  const dest = pino.destination({ dest: file ?? 2, sync: true, append: false });
   base = pino({ level: 'info', base: undefined, timestamp: false }, dest);
 }
 

@@ -18,6 +18,16 @@ const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
 
 beforeAll(() => buildGuests());
 
+it('-D starts the log file afresh, as QEMU does', async () => {
+  const log = join(mkdtempSync(join(tmpdir(), 'tsvm-log-')), 'tsvm.log');
+  writeFileSync(log, 'a line from an earlier run\n');
+  const r = await runTsvm(['-accel', 'tcg', '-kernel', guestPath('hello'), '-nographic', ...DEBUG_EXIT, '-d', 'jit', '-D', log]);
+  expect(r.status).toBe(33);
+  const text = readFileSync(log, 'utf8');
+  expect(text).toContain('translator statistics');
+  expect(text).not.toContain('earlier run');
+});
+
 describe.each(ACCELS)('-accel %s', (accel) => {
   it('ends with isa-debug-exit status (value << 1) | 1', async () => {
     const r = await runTsvm(['-accel', accel, '-kernel', guestPath('hello'), '-nographic', ...DEBUG_EXIT]);
