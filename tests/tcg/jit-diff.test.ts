@@ -424,6 +424,26 @@ describe('translator: stack fast path', () => {
   });
 });
 
+describe('translator: stack fast path with ESP from 0x80000000 up', () => {
+  // SS based at 0x80000000 with a 1 MiB limit: ESP 0x80020000 lies past the limit, though
+  // SS.base + ESP wraps to the data area, which a read through DS has just put in the TLB.
+  // POP, RET and LEAVE must raise #SS, not read that RAM.
+  const highStack = (m: TestMachine) => {
+    const c = m.cpu;
+    c.setSegCache(2, c.segSel[2]!, 0x8000_0000, 0xf_ffff, c.segAttr[2]!);
+  };
+  it.each([
+    ['pop eax', 'mov esp, 0x80020000\npop eax'],
+    ['ret', 'mov esp, 0x80020000\nret'],
+    ['leave', 'mov ebp, 0x80020000\nleave'],
+  ])('%s past the SS limit leaves the interpreted state', (_name, body) => {
+    const src = `mov eax, 0x1234\nmov edx, [${DATA}]\n${body}\nmov ecx, 0x5678\nhlt`;
+    const { m } = matchesInterpreter(src, highStack);
+    expect(m.cpu.regs[0]).toBe(0x1234);
+    expect(m.cpu.regs[1]).not.toBe(0x5678);
+  });
+});
+
 describe('translator: RET and its inline cache', () => {
   const runBoth = (src: string, setup: (m: TestMachine) => void = () => {}): [TestMachine, TestMachine] => {
     const code = assemble(src, 32);

@@ -137,6 +137,16 @@ class Emitter {
     return `if (B.dead) { ${this.pendingStores()}c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
   }
 
+  /**
+   * `call`, a slow-path write, as statements storing what it needs first
+   * and then leaving if the write killed the block. The exit stores nothing
+   * more: the slow path stored everything held back, and a write changes
+   * neither the registers nor the flag record.
+   */
+  slowWrite(call: string): string {
+    return `${this.slowState()}; ${call}; if (B.dead) { c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
+  }
+
   /** Makes `stores` (a comma expression writing c's flag record) the pending record, replacing the previous one. */
   setFlags(stores: string, locals: FlagLocals | undefined): void {
     this.pending = stores;
@@ -178,11 +188,6 @@ class Emitter {
   /** `call`, a slow-path access, as an expression storing what it needs first. */
   slow(call: string): string {
     return `(${this.slowState()}, ${call})`;
-  }
-
-  /** `call`, a slow-path access, as a statement storing what it needs first. */
-  slowStatement(call: string): string {
-    return `${this.slowState()}; ${call};`;
   }
 
   /** Emits the pending record's stores on the main path (before a handler, an unconditional call, a flag read). */
@@ -600,7 +605,7 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 }
 
 /**
- * fastAccess for offset `ea` in segment `seg`; with `stack`, a 32-bit
+ * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
  * stack access (SS.B set at block entry: its own fastEnd). The index is
  * shifted and or-ed, not multiplied and added, so V8 needs no overflow
  * checks: guest RAM is below 4 GiB (a typed array's limit), so the unsigned
@@ -620,6 +625,15 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
 }
 
 /**
+ * Register n (ESP, or EBP for LEAVE) as the offset of a 32-bit stack
+ * access: unsigned, since the fast path compares it with the segment's end
+ * (as int32 bits, an ESP from 0x80000000 up would pass any limit).
+ */
+function stackOffset(e: Emitter, n: number): string {
+  return `(${e.local(n)} >>> 0)`;
+}
+
+/**
  * PUSH of `v` (a local or constant) as Cpu.push: a 32-bit push on a 32-bit
  * stack goes straight to RAM when the fast path allows, else Cpu.push
  * (which stores before moving ESP, so a fault leaves ESP as it was).
@@ -635,13 +649,13 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     return;
   }
   const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, true);
-  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k} | 0; } else { ${e.slowStatement(`c.push(${v}, 4)`)} R4 = r[4]; ${e.deadExit()} }`);
+  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k} | 0; } else { ${e.slowWrite(`c.push(${v}, 4)`)} R4 = r[4]; }`);
   e.wrote(4);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
-  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, stackOffset(e, 4), 4, false, true);
   e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
   e.wrote(4);
   return e.markInt32(`v${k}`);
@@ -657,7 +671,7 @@ function memRead(e: Emitter, k: number, d: Insn, size: number): string {
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
 function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
   const a = fastAccess(e, k, d, size, true);
-  e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${e.slowStatement(`c.write(${d.seg}, e${k}, ${size}, ${v})`)} ${e.deadExit()} }`);
+  e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${e.slowWrite(`c.write(${d.seg}, e${k}, ${size}, ${v})`)} }`);
 }
 
 // ---- specialised forms -----------------------------------------------------------
@@ -822,7 +836,7 @@ function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, 
   e.emit(`${i} = ${a.ok} ? ${a.index} : -1;`);
   e.emit(`s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
   const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}${size === 4 ? ' | 0' : ''}`;
-  return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowStatement(`c.writeLin(s${k}, ${size}, ${x})`)} ${e.deadExit()} }`);
+  return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowWrite(`c.writeLin(s${k}, ${size}, ${x})`)} }`);
 }
 
 /** F6/F7 /2, /3: NOT (no flags) and NEG (the flags of 0 - operand: CF set unless it was 0). */
@@ -1046,7 +1060,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     e.emit(`${e.pendingStores()}${handler}`);
     return;
   }
-  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, stackOffset(e, 4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
