@@ -79,7 +79,7 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
         return `pop ${pick(R32)}`;
       }
       depth.push++;
-      return `push ${pick(R32)}`;
+      return `push ${pick([pick(R32), `byte ${(next() % 256) - 128}`, `dword ${imm()}`, `dword [ebp + ${next() % 250}]`])}`;
     case 15: {
       const l = label();
       return `cmp ${r}, ${next() & 1 ? r2 : i}\nj${pick(CC)} ${l}\n${pick(ALU)} ${pick(R32)}, ${imm()}\n${l}:`;
@@ -100,7 +100,7 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
       return `xchg ${r}, ${next() & 1 ? r2 : m}`;
     case 22:
       // A divide that may raise #DE: precise exception state inside a block.
-      return next() % 4 === 0 ? `div ${pick(R32)}` : `${pick(['clc', 'stc', 'cmc'])}`;
+      return next() % 4 === 0 ? `div ${pick(R32)}` : `${pick(['clc', 'stc', 'cmc', 'nop', 'pause'])}`;
     case 26:
     case 27:
     case 28:
@@ -441,6 +441,29 @@ describe('translator: stack fast path with ESP from 0x80000000 up', () => {
     const { m } = matchesInterpreter(src, highStack);
     expect(m.cpu.regs[0]).toBe(0x1234);
     expect(m.cpu.regs[1]).not.toBe(0x5678);
+  });
+});
+
+describe('translator: LEAVE', () => {
+  it('a routine with a stack frame restores EBP and ESP, as interpreted', () => {
+    const src = `
+      mov ebp, 0x1111
+      mov eax, 7
+      call frame
+      push ebp
+      pop ecx
+      hlt
+    frame:
+      push ebp
+      mov ebp, esp
+      sub esp, 12
+      mov [ebp - 4], eax
+      add eax, [ebp - 4]
+      leave
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[0]).toBe(14);
+    expect(m.cpu.regs[1]).toBe(0x1111);
   });
 });
 

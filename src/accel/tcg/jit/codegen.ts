@@ -661,6 +661,20 @@ function emitPop(e: Emitter, k: number): string {
   return e.markInt32(`v${k}`);
 }
 
+/**
+ * C9: LEAVE with a 32-bit operand (control.ts's leave): EBP is popped from
+ * the stack at EBP, ESP then pointing past it. From RAM on a 32-bit stack
+ * when the fast path allows, else the handler (a 16-bit stack, a fault:
+ * ESP and EBP then unchanged).
+ */
+function emitLeave(e: Emitter, k: number): void {
+  const a = fastAccessAt(e, k, SS, stackOffset(e, 5), 4, false, true);
+  const handler = `${e.slow(`h${k}(c, d${k})`)}; v${k} = r[5]; R4 = r[4];`;
+  e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { ${handler} }`);
+  e.wrote(4);
+  e.emit(e.setReg(5, 4, e.markInt32(`v${k}`)));
+}
+
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
   const a = fastAccess(e, k, d, size, false);
@@ -776,10 +790,28 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
   if ((op === 0xfe || op === 0xff) && d.reg <= 1) {
     return emitReadModifyWrite(e, d, k, (load, store) => emitIncDec(e, k, load, size, d.reg === 1, store));
   }
+  if ((op === 0xf6 || op === 0xf7) && d.reg <= 1) {
+    // TEST Eb/Ev, imm (/1 is its undocumented alias, as in alu.ts's group3).
+    return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : e.reg(d.rm, size), immediate(d), size, undefined);
+  }
   if ((op === 0xf6 || op === 0xf7) && (d.reg === 2 || d.reg === 3)) return emitNotNeg(e, d, k);
+  if (op === 0x90) return true; // NOP, PAUSE (F3 90) and XCHG AX, AX: nothing changes
   if (op >= 0x50 && op <= 0x57) {
     e.emit(`v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
     emitPush(e, k, `v${k}`, size);
+    return true;
+  }
+  if (op === 0x68 || op === 0x6a) {
+    emitPush(e, k, immediate(d), size);
+    return true;
+  }
+  if (op === 0xff && d.reg === 6 && mem && size === 4) {
+    // PUSH Ev: the operand is read (and may fault) before the push, its address from ESP before it.
+    emitPush(e, k, memRead(e, k, d, 4), 4);
+    return true;
+  }
+  if (op === 0xc9 && size === 4) {
+    emitLeave(e, k);
     return true;
   }
   if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
