@@ -444,6 +444,80 @@ describe('translator: stack fast path with ESP from 0x80000000 up', () => {
   });
 });
 
+describe('translator: a CALL whose push kills its own block', () => {
+  // The stack lies on the code page: the push writes it, the block dies, and it must leave for
+  // the callee, not for the return address.
+  it.each([
+    ['call rel32', 'call callee'],
+    ['call reg', 'mov edx, callee\ncall edx'],
+    ['call mem', 'mov dword [stk + 16], callee\ncall [stk + 16]'],
+  ])('%s runs the callee, as interpreted', (_name, call) => {
+    const src = `
+      mov esp, stk
+      mov eax, 1
+      ${call}
+      add eax, 10
+      hlt
+      times 64 db 0
+    stk:
+      times 64 db 0
+      times 4200 nop
+    callee:
+      mov eax, 5
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[0]).toBe(15);
+  });
+});
+
+describe('translator: indirect JMP and CALL', () => {
+  it('a jump table, CALL through a register and through memory, as interpreted', () => {
+    const src = `
+      mov ebp, ${DATA}
+      mov dword [ebp], one
+      mov dword [ebp + 4], two
+      mov dword [ebp + 8], done
+      mov dword [ebp + 12], sub
+      xor ebx, ebx
+      xor ecx, ecx
+    next:
+      jmp [ebp + ebx*4]
+    one:
+      add ecx, 1
+      inc ebx
+      jmp next
+    two:
+      add ecx, 20
+      mov edx, sub
+      call edx
+      call [ebp + 12]
+      inc ebx
+      mov eax, next
+      jmp eax
+    done:
+      hlt
+    sub:
+      add ecx, 300
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[1]).toBe(621);
+  });
+
+  it('a JMP or CALL through memory to past the CS limit raises #GP with ESP and the pending flags as interpreted', () => {
+    for (const insn of ['jmp', 'call']) {
+      const src = `
+        mov ebp, ${DATA}
+        mov dword [ebp], 0x00fffff0
+        push eax
+        cmp eax, ebx
+        ${insn} [ebp]
+        hlt`;
+      const { m } = matchesInterpreter(src, (m) => setLimit(m, 1, 0xfffff));
+      expect(m.vector()).toBe(13);
+    }
+  });
+});
+
 describe('translator: LEAVE', () => {
   it('a routine with a stack frame restores EBP and ESP, as interpreted', () => {
     const src = `

@@ -441,7 +441,7 @@ export function blockSource(b: BlockShape): string {
       if ((!runEnd || fallLabel !== undefined) && mayWriteMemory(d)) e.emit(e.deadExit());
     }
     if (mayChangeStack(d)) e.espStale = true;
-    if (runEnd && !LEAVES_ITSELF.has(d.op)) {
+    if (runEnd && !(specialised && leavesItself(d))) {
       // Falling off a run is a static exit or a jump within; after another handler EIP is whatever it made it.
       if (fallLabel !== undefined) e.emit(e.exit(e.next, fallLabel));
       else e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${e.done};`);
@@ -450,8 +450,15 @@ export function blockSource(b: BlockShape): string {
   return e.finish();
 }
 
-/** Specialised forms that end the block with their own exit. */
-const LEAVES_ITSELF = new Set([0xeb, 0xe9, 0xe8, 0xc3, 0xc2]);
+/** Whether `d`'s specialised form ends the block with its own exit: JMP/CALL rel, RET, 32-bit JMP/CALL Ev. */
+function leavesItself(d: Insn): boolean {
+  return d.op === 0xeb || d.op === 0xe9 || d.op === 0xe8 || d.op === 0xc3 || d.op === 0xc2 || isNearIndirect32(d);
+}
+
+/** FF /2, /4: CALL or JMP Ev with a 32-bit operand. */
+function isNearIndirect32(d: Insn): boolean {
+  return d.op === 0xff && (d.reg === 2 || d.reg === 4) && d.size === 4;
+}
 
 /**
  * A JMP or CALL rel the block follows to its target, which comes next in
@@ -810,6 +817,10 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     emitPush(e, k, memRead(e, k, d, 4), 4);
     return true;
   }
+  if (isNearIndirect32(d)) {
+    emitNearIndirect(e, d, k);
+    return true;
+  }
   if (op === 0xc9 && size === 4) {
     emitLeave(e, k);
     return true;
@@ -1074,8 +1085,29 @@ function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, l
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${pc(next, d.o32)};`);
   if (label === undefined) e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
+  // A push that kills the block leaves for the next instruction: the target.
+  e.next = `t${k}`;
   emitPush(e, k, `v${k}`, d.size);
   e.emit(e.exit(`t${k}`, label));
+}
+
+/**
+ * FF /4, /2: JMP or CALL Ev with a 32-bit operand (control.ts's
+ * group5Control): the target is read (and may fault), #GP past the CS limit
+ * before anything moves, CALL then pushes its return address. EIP then
+ * comes from the operand: an exit the dispatcher looks up, as after RET.
+ */
+function emitNearIndirect(e: Emitter, d: Insn, k: number): void {
+  const target = d.mod === 3 ? e.reg(d.rm, 4) : memRead(e, k, d, 4);
+  e.emit(`t${k} = ${target} >>> 0;`);
+  e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); }`);
+  if (d.reg === 2) {
+    e.emit(`v${k} = ${e.next};`);
+    // A push that kills the block leaves for the next instruction: the target.
+    e.next = `t${k}`;
+    emitPush(e, k, `v${k}`, 4);
+  }
+  e.emit(`${e.pendingStores()}c.eip = t${k}; B.exit = -1; return n + ${e.done};`);
 }
 
 /**
