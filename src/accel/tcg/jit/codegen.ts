@@ -817,6 +817,15 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     emitPush(e, k, memRead(e, k, d, 4), 4);
     return true;
   }
+  if (op === 0x86 || op === 0x87) {
+    // XCHG Eb/Ev, Gb/Gv (datamov.ts's xchgEG): the operand is checked writable and read, then swapped.
+    return emitReadModifyWrite(e, d, k, (load, store) => {
+      e.emit(`x${k} = ${load}; v${k} = ${e.reg(d.reg, size)};`);
+      e.emit(store(`v${k}`));
+      e.emit(e.setReg(d.reg, size, size === 4 ? e.markInt32(`x${k}`) : `x${k}`));
+      return true;
+    });
+  }
   if (isNearIndirect32(d)) {
     emitNearIndirect(e, d, k);
     return true;
