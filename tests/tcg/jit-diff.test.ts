@@ -99,8 +99,10 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
     case 21:
       return `xchg ${r}, ${next() & 1 ? r2 : m}`;
     case 22:
-      // A divide that may raise #DE: precise exception state inside a block.
-      return next() % 4 === 0 ? `div ${pick(R32)}` : `${pick(['clc', 'stc', 'cmc', 'nop', 'pause'])}`;
+      // A divide that may raise #DE: precise exception state inside a block (EDX 0 often, as after CDQ or XOR).
+      if (next() % 4 === 0) return `${next() & 1 ? 'xor edx, edx\n' : ''}div ${pick([pick(R32), `dword [ebp + ${next() % 250}]`])}`;
+      if (next() % 3 === 0) return `bt ${pick([pick(R32), pick(R16), `dword [ebp + ${next() % 250}]`, `word [ebp + ${next() % 250}]`])}, ${next() % 40}`;
+      return pick(['clc', 'stc', 'cmc', 'nop', 'pause']);
     case 26:
     case 27:
     case 28:

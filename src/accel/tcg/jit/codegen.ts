@@ -669,6 +669,22 @@ function emitPop(e: Emitter, k: number): string {
 }
 
 /**
+ * F7 /6: DIV r/m32 of EDX:EAX by `src` (alu.ts's divUnsigned). With EDX 0
+ * and a divisor other than 0 it is exact in doubles (the remainder, taken
+ * first, makes the division exact); anything else (a divide error, a
+ * dividend over 32 bits) goes to the handler, which reads the operand
+ * again. No flags change.
+ */
+function emitDiv32(e: Emitter, k: number, src: string): void {
+  e.emit(`s${k} = ${src} >>> 0; a${k} = ${e.local(0)} >>> 0;`);
+  e.local(2);
+  e.emit(`if (R2 === 0 && s${k} !== 0) { x${k} = a${k} % s${k}; R0 = ((a${k} - x${k}) / s${k}) | 0; R2 = x${k} | 0; }`);
+  e.emit(`else { ${e.slow(`h${k}(c, d${k})`)}; R0 = r[0]; R2 = r[2]; }`);
+  e.wrote(0);
+  e.wrote(2);
+}
+
+/**
  * C9: LEAVE with a 32-bit operand (control.ts's leave): EBP is popped from
  * the stack at EBP, ESP then pointing past it. From RAM on a 32-bit stack
  * when the fast path allows, else the handler (a 16-bit stack, a fault:
@@ -802,6 +818,17 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : e.reg(d.rm, size), immediate(d), size, undefined);
   }
   if ((op === 0xf6 || op === 0xf7) && (d.reg === 2 || d.reg === 3)) return emitNotNeg(e, d, k);
+  if (op === 0xf7 && d.reg === 6 && size === 4) {
+    emitDiv32(e, k, mem ? memRead(e, k, d, 4) : e.reg(d.rm, 4));
+    return true;
+  }
+  if (op === 0x1ba && d.reg === 4) {
+    // BT Ev, imm8 (bitops.ts's bitOp): CF is the bit, the offset taken modulo the operand size.
+    const v = mem ? memRead(e, k, d, size) : e.reg(d.rm, size);
+    e.emit(`f${k} = (${v} >>> ${d.imm & (size * 8 - 1)}) & 1;`);
+    e.amendFlags(`c.flags = (c.flags & ${~CF}) | f${k}, c.lazy &= ${~CF}`);
+    return true;
+  }
   if (op === 0x90) return true; // NOP, PAUSE (F3 90) and XCHG AX, AX: nothing changes
   if (op >= 0x50 && op <= 0x57) {
     e.emit(`v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
