@@ -103,6 +103,11 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
       if (next() % 4 === 0) return `${next() & 1 ? 'xor edx, edx\n' : ''}div ${pick([pick(R32), `dword [ebp + ${next() % 250}]`])}`;
       if (next() % 3 === 0) return `bt ${pick([pick(R32), pick(R16), `dword [ebp + ${next() % 250}]`, `word [ebp + ${next() % 250}]`])}, ${next() % 40}`;
       return pick(['clc', 'stc', 'cmc', 'nop', 'pause']);
+    case 23: {
+      // One string instruction over the data area, either direction (MOVS may overlap its source).
+      const op = `${pick(['movs', 'lods', 'scas'])}${pick(['b', 'w', 'd'])}`;
+      return `lea esi, [ebp + ${next() % 240}]\nlea edi, [ebp + ${next() % 240}]\n${pick(['cld', 'std'])}\n${op}\ncld`;
+    }
     case 26:
     case 27:
     case 28:
@@ -469,6 +474,28 @@ describe('translator: a CALL whose push kills its own block', () => {
       ret`;
     const { m } = matchesInterpreter(src);
     expect(m.cpu.regs[0]).toBe(15);
+  });
+});
+
+describe('translator: a MOVS or XCHG whose store kills its own block', () => {
+  it('finishes the instruction first (indexes advanced, register swapped), as interpreted', () => {
+    const src = `
+      mov esi, source
+      mov edi, dest
+      cld
+      movsd
+      mov eax, 7
+      xchg eax, [dest + 4]
+      mov ebx, [dest]
+      hlt
+    source:
+      dd 0x11223344
+    dest:
+      dd 0, 0x55`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[0]).toBe(0x55);
+    expect(m.cpu.regs[3]).toBe(0x11223344);
+    expect(m.cpu.regs[7]! - m.cpu.regs[6]!).toBe(4);
   });
 });
 

@@ -52,7 +52,7 @@
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
 import { OPCODES } from '../decoder.js';
-import { AF, ARITH_FLAGS, CF, OF, PF, SF, SS, ZF } from '../constants.js';
+import { AF, ARITH_FLAGS, CF, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 
@@ -144,7 +144,12 @@ class Emitter {
    * neither the registers nor the flag record.
    */
   slowWrite(call: string): string {
-    return `${this.slowState()}; ${call}; if (B.dead) { c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
+    return `${this.slowStatement(call)} if (B.dead) { c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
+  }
+
+  /** `call`, a slow-path access, as a statement storing what it needs first. */
+  slowStatement(call: string): string {
+    return `${this.slowState()}; ${call};`;
   }
 
   /** Makes `stores` (a comma expression writing c's flag record) the pending record, replacing the previous one. */
@@ -632,11 +637,11 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
 }
 
 /**
- * Register n (ESP, or EBP for LEAVE) as the offset of a 32-bit stack
+ * Register n (ESP, EBP for LEAVE, ESI or EDI) as the offset of a 32-bit
  * access: unsigned, since the fast path compares it with the segment's end
- * (as int32 bits, an ESP from 0x80000000 up would pass any limit).
+ * (as int32 bits, an offset from 0x80000000 up would pass any limit).
  */
-function stackOffset(e: Emitter, n: number): string {
+function registerOffset(e: Emitter, n: number): string {
   return `(${e.local(n)} >>> 0)`;
 }
 
@@ -662,7 +667,7 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
-  const a = fastAccessAt(e, k, SS, stackOffset(e, 4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, registerOffset(e, 4), 4, false, true);
   e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
   e.wrote(4);
   return e.markInt32(`v${k}`);
@@ -691,7 +696,7 @@ function emitDiv32(e: Emitter, k: number, src: string): void {
  * ESP and EBP then unchanged).
  */
 function emitLeave(e: Emitter, k: number): void {
-  const a = fastAccessAt(e, k, SS, stackOffset(e, 5), 4, false, true);
+  const a = fastAccessAt(e, k, SS, registerOffset(e, 5), 4, false, true);
   const handler = `${e.slow(`h${k}(c, d${k})`)}; v${k} = r[5]; R4 = r[4];`;
   e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { ${handler} }`);
   e.wrote(4);
@@ -700,15 +705,58 @@ function emitLeave(e: Emitter, k: number): void {
 
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
-  const a = fastAccess(e, k, d, size, false);
-  e.emit(`m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${d.seg}, e${k}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
+  return memReadAt(e, k, d.seg, eaExpr(e, d), size);
+}
+
+/** Emits the read of `size` bytes at offset `ea` (unsigned) of segment `seg`; returns the local holding the value. */
+function memReadAt(e: Emitter, k: number, seg: number, ea: string, size: number): string {
+  const a = fastAccessAt(e, k, seg, ea, size, false, false);
+  e.emit(`m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${seg}, e${k}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
   return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
 }
 
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
 function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
-  const a = fastAccess(e, k, d, size, true);
-  e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${e.slowWrite(`c.write(${d.seg}, e${k}, ${size}, ${v})`)} }`);
+  memWriteAt(e, k, d.seg, eaExpr(e, d), size, v);
+}
+
+/**
+ * Emits the write of `v` to `size` bytes at offset `ea` (unsigned) of
+ * segment `seg`; with `deadExit` false, the caller checks whether the write
+ * killed the block (after finishing the instruction).
+ */
+function memWriteAt(e: Emitter, k: number, seg: number, ea: string, size: number, v: string, deadExit = true): void {
+  const a = fastAccessAt(e, k, seg, ea, size, true, false);
+  const call = `c.write(${seg}, e${k}, ${size}, ${v})`;
+  e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${deadExit ? e.slowWrite(call) : e.slowStatement(call)} }`);
+}
+
+/**
+ * A4/A5, AC/AD, AE/AF without REP and with a 32-bit address: one MOVS,
+ * LODS or SCAS (string.ts's steps). The source is seg:ESI, the destination
+ * ES:EDI; each index then moves by the operand size, down when EFLAGS.DF is
+ * set, and only once the accesses are done (a fault leaves them).
+ */
+function emitString(e: Emitter, d: Insn, k: number): void {
+  const size = d.size;
+  e.emit(`t${k} = c.flags & ${DF} ? ${-size} : ${size};`);
+  const advance = (r: number): void => e.emit(e.setReg(r, 4, `${e.local(r)} + t${k}`));
+  if (d.op === 0xae || d.op === 0xaf) {
+    const v = memReadAt(e, k, ES, registerOffset(e, 7), size);
+    emitAlu(e, k, AluOp.Cmp, e.reg(0, size), v, size, undefined);
+    advance(7);
+    return;
+  }
+  const v = memReadAt(e, k, d.seg, registerOffset(e, 6), size);
+  if (d.op === 0xac || d.op === 0xad) {
+    e.emit(e.setReg(0, size, v));
+    advance(6);
+    return;
+  }
+  memWriteAt(e, k, ES, registerOffset(e, 7), size, v, false);
+  advance(6);
+  advance(7);
+  e.emit(e.deadExit());
 }
 
 // ---- specialised forms -----------------------------------------------------------
@@ -848,10 +896,16 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     // XCHG Eb/Ev, Gb/Gv (datamov.ts's xchgEG): the operand is checked writable and read, then swapped.
     return emitReadModifyWrite(e, d, k, (load, store) => {
       e.emit(`x${k} = ${load}; v${k} = ${e.reg(d.reg, size)};`);
-      e.emit(store(`v${k}`));
+      // The register first: the store cannot fault once the load passed, and a store that kills
+      // the block leaves with the instruction done.
       e.emit(e.setReg(d.reg, size, size === 4 ? e.markInt32(`x${k}`) : `x${k}`));
+      e.emit(store(`v${k}`));
       return true;
     });
+  }
+  if ((op === 0xa4 || op === 0xa5 || (op >= 0xac && op <= 0xaf)) && d.rep === 0 && d.a32) {
+    emitString(e, d, k);
+    return true;
   }
   if (isNearIndirect32(d)) {
     emitNearIndirect(e, d, k);
@@ -1160,7 +1214,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     e.emit(`${e.pendingStores()}${handler}`);
     return;
   }
-  const a = fastAccessAt(e, k, SS, stackOffset(e, 4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, registerOffset(e, 4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
