@@ -96,8 +96,13 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
         : `cmov${pick(CC)} ${pick(R16)}, ${next() & 1 ? pick(R16) : `word [ebp + ${next() % 250}]`}`;
     case 20:
       return `${pick(['neg', 'not'])} ${next() & 1 ? r : m}`;
-    case 21:
-      return `xchg ${r}, ${next() & 1 ? r2 : m}`;
+    case 21: {
+      if (next() & 1) return `xchg ${r}, ${next() & 1 ? r2 : m}`;
+      // CMPXCHG, eAX often loaded from the operand first so that both outcomes come up.
+      const acc = size === 4 ? 'eax' : size === 2 ? 'ax' : 'al';
+      const dest = next() & 1 ? r : m;
+      return `${next() & 1 ? `mov ${acc}, ${dest}\n` : ''}cmpxchg ${dest}, ${r2}`;
+    }
     case 22:
       // A divide that may raise #DE: precise exception state inside a block (EDX 0 often, as after CDQ or XOR).
       if (next() % 4 === 0) return `${next() & 1 ? 'xor edx, edx\n' : ''}div ${pick([pick(R32), `dword [ebp + ${next() % 250}]`])}`;

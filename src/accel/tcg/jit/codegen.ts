@@ -907,6 +907,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     emitString(e, d, k);
     return true;
   }
+  if (op === 0x1b0 || op === 0x1b1) return emitCmpxchg(e, d, k);
   if (isNearIndirect32(d)) {
     emitNearIndirect(e, d, k);
     return true;
@@ -1179,6 +1180,25 @@ function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, l
   e.next = `t${k}`;
   emitPush(e, k, `v${k}`, d.size);
   e.emit(e.exit(`t${k}`, label));
+}
+
+/**
+ * 0F B0/B1: CMPXCHG Eb/Ev, Gb/Gv (datamov.ts's cmpxchg): the flags of CMP
+ * eAX with the operand; equal, the operand gets the register, else eAX gets
+ * the operand, which is written back unchanged (the locked cycle always
+ * writes). eAX first: the store cannot fault once the load passed, and a
+ * store that kills the block leaves with the instruction done.
+ */
+function emitCmpxchg(e: Emitter, d: Insn, k: number): boolean {
+  const size = d.size;
+  return emitReadModifyWrite(e, d, k, (load, store) => {
+    e.emit(`v${k} = ${load};`);
+    emitAlu(e, k, AluOp.Cmp, e.reg(0, size), `v${k}`, size, undefined);
+    const equal = store(e.reg(d.reg, size));
+    const differ = `${e.setReg(0, size, `v${k}`)} ${store(`v${k}`)}`;
+    e.emit(`if (a${k} === v${k}) { ${equal} } else { ${differ} }`);
+    return true;
+  });
 }
 
 /**
