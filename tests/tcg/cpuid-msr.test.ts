@@ -52,10 +52,37 @@ describe('tcg CPUID and MSRs', () => {
     expect(runOn('pentium2', 'mov ecx, 0x174\nmov eax, 8\nxor edx, edx\nwrmsr\nxor eax, eax\nrdmsr\nhlt').cpu.regs[0]).toBe(8);
   });
 
-  it('486: CMOVcc is #UD in a translated block too', () => {
-    const m = machine(assemble('cmp eax, eax\ncmove eax, ebx\nhlt'), 'pm32', '486');
+  it('486: CMOVcc and RDTSC are #UD in a translated block too', () => {
+    for (const insn of ['cmove eax, ebx', 'rdtsc']) {
+      const m = machine(assemble(`cmp eax, eax\n${insn}\nhlt`), 'pm32', '486');
+      runTranslated(m);
+      expect(m.vector()).toBe(6);
+    }
+  });
+
+  it('RDTSC in a translated block: a TSC write takes effect, it counts up, and CR4.TSD allows ring 0', () => {
+    const m = machine(
+      assemble(`mov ecx, 0x10
+      mov eax, 0xfffffff0
+      mov edx, 0x100
+      wrmsr
+      mov eax, cr4
+      or eax, 4
+      mov cr4, eax
+      rdtsc
+      mov esi, edx
+      mov edi, eax
+      rdtsc
+      hlt`),
+      'pm32',
+      'qemu32',
+    );
     runTranslated(m);
-    expect(m.vector()).toBe(6);
+    expect(m.vector()).toBe(-1);
+    const first = m.cpu.regs[6]! * 2 ** 32 + m.cpu.regs[7]!;
+    const second = m.cpu.regs[2]! * 2 ** 32 + m.cpu.regs[0]!;
+    expect(first).toBeGreaterThanOrEqual(0x100_ffff_fff0);
+    expect(second).toBeGreaterThanOrEqual(first);
   });
 
   it('unknown MSRs and bad values are #GP(0); TSC writes take effect; RDTSC counts up', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run32, STACK, type TestMachine } from './harness.js';
+import { assemble, machine, run32, runTranslated, STACK, type TestMachine } from './harness.js';
 
 /** Paging on: 0-4 MiB supervisor-only 4 MiB page, 4-8 MiB user 4 MiB page; copies `user` to 0x400000. */
 const PAGING_AND_USER = `
@@ -82,6 +82,25 @@ describe('tcg privilege transitions', () => {
     );
     expect(m2.out).toEqual([0x41]);
     expect(m2.vector()).toBe(13);
+  });
+
+  it('RDTSC in ring 3 with CR4.TSD is #GP(0) at the RDTSC, interpreted and in a translated block', () => {
+    const src = `
+      mov eax, cr4
+      or eax, 4
+      mov cr4, eax
+      ${PAGING_AND_USER}${toUser()}
+    user:
+      mov ebx, 1
+      rdtsc
+    user_end:`;
+    const interpreted = run32(src);
+    const translated = machine(assemble(src, 32), 'pm32');
+    runTranslated(translated);
+    for (const m of [interpreted, translated]) {
+      expect(m.vector()).toBe(13);
+      expect(frame(m, 6).slice(0, 2)).toEqual([0, 0x400005]);
+    }
   });
 
   it('#AC(0) for a misaligned user access with CR0.AM and EFLAGS.AC; aligned is fine', () => {

@@ -52,7 +52,7 @@
 import type { Insn } from '../insn.js';
 import { FlagOp } from '../flags.js';
 import { OPCODES } from '../decoder.js';
-import { AF, ARITH_FLAGS, CF, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
+import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 
@@ -908,6 +908,10 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     return true;
   }
   if (op === 0x1b0 || op === 0x1b1) return emitCmpxchg(e, d, k);
+  if (op === 0x131) {
+    emitRdtsc(e, k);
+    return true;
+  }
   if (isNearIndirect32(d)) {
     emitNearIndirect(e, d, k);
     return true;
@@ -1180,6 +1184,18 @@ function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, l
   e.next = `t${k}`;
   emitPush(e, k, `v${k}`, d.size);
   e.emit(e.exit(`t${k}`, label));
+}
+
+/**
+ * 0F 31: RDTSC (system.ts's rdtsc) into EDX:EAX. With CR4.TSD outside ring
+ * 0 the handler raises #GP; the translator gives a CPU model without a TSC
+ * the #UD handler instead (translator.ts), so no form is emitted for it.
+ */
+function emitRdtsc(e: Emitter, k: number): void {
+  e.emit(`if (c.cr4 & ${CR4_TSD} && c.cpl !== 0) ${e.slow(`h${k}(c, d${k})`)};`);
+  e.emit(`t${k} = c.readTsc();`);
+  e.emit(e.setReg(0, 4, `t${k} % 4294967296`));
+  e.emit(e.setReg(2, 4, `Math.floor(t${k} / 4294967296)`));
 }
 
 /**

@@ -33,7 +33,7 @@ import { CpuFault } from '../exceptions.js';
 import { CS, ESP, IF, RF, TF } from '../constants.js';
 import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
-import { CPUID_CMOV } from '../../cpu-models.js';
+import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
 import { Block, compileBlock, dropBlock, fitsSegment } from './block.js';
 import { blockSource, jumpDisplacement } from './codegen.js';
@@ -340,6 +340,7 @@ export class Translator {
     const first = c.eip;
     const offset = lin & 0xfff;
     const cmov = c.model.hasFeature(CPUID_CMOV);
+    const tsc = c.model.hasFeature(CPUID_TSC);
     const insns: Insn[] = [];
     const rel: number[] = [];
     const decoded = new Set<number>();
@@ -367,8 +368,8 @@ export class Translator {
           break; // crosses the page or the CS limit, or too long: left to the interpreter
         }
         if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
-        // Without CMOV in the CPU model CMOVcc is #UD: its record gets that handler, not the inline form.
-        if (!cmov && d.op >= 0x140 && d.op <= 0x14f) d.exec = undefinedOpcode;
+        // Without CMOV or a TSC in the CPU model CMOVcc or RDTSC is #UD: its record gets that handler, not the inline form.
+        if ((!cmov && d.op >= 0x140 && d.op <= 0x14f) || (!tsc && d.op === 0x131)) d.exec = undefinedOpcode;
         insns.push(d);
         rel.push(at - offset);
         decoded.add(at);
