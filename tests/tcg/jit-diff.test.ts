@@ -107,7 +107,8 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
       // A divide that may raise #DE: precise exception state inside a block (EDX 0 often, as after CDQ or XOR).
       if (next() % 4 === 0) return `${next() & 1 ? 'xor edx, edx\n' : ''}div ${pick([pick(R32), `dword [ebp + ${next() % 250}]`])}`;
       if (next() % 3 === 0) return `bt ${pick([pick(R32), pick(R16), `dword [ebp + ${next() % 250}]`, `word [ebp + ${next() % 250}]`])}, ${next() % 40}`;
-      return pick(['clc', 'stc', 'cmc', 'nop', 'pause']);
+      if (next() % 3 === 0) return next() & 1 ? `bswap ${pick(R32)}` : `xchg ${size === 2 ? 'ax' : 'eax'}, ${size === 2 ? pick(R16) : pick(R32)}`;
+      return pick(['clc', 'stc', 'cmc', 'nop', 'pause', 'cld', 'std']);
     case 23: {
       // One string instruction over the data area, either direction (MOVS may overlap its source).
       const op = `${pick(['movs', 'lods', 'scas'])}${pick(['b', 'w', 'd'])}`;

@@ -878,6 +878,29 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     return true;
   }
   if (op === 0x90) return true; // NOP, PAUSE (F3 90) and XCHG AX, AX: nothing changes
+  if (op >= 0x91 && op <= 0x97) {
+    // XCHG eAX, r (datamov.ts's xchgAR).
+    e.emit(`v${k} = ${e.reg(0, size)}; x${k} = ${e.reg(op & 7, size)};`);
+    e.emit(e.setReg(0, size, `x${k}`));
+    e.emit(e.setReg(op & 7, size, `v${k}`));
+    return true;
+  }
+  if (op === 0xf8 || op === 0xf9) {
+    // CLC, STC (datamov.ts's flagOp): CF over the pending record, as the rotates do.
+    e.amendFlags(`c.flags = (c.flags & ${~CF}) | ${op === 0xf9 ? CF : 0}, c.lazy &= ${~CF}`);
+    return true;
+  }
+  if (op === 0xfc || op === 0xfd) {
+    // CLD, STD: DF is no arithmetic flag, so no flag record touches it.
+    e.emit(op === 0xfc ? `c.flags &= ${~DF};` : `c.flags |= ${DF};`);
+    return true;
+  }
+  if (op >= 0x1c8 && op <= 0x1cf && size === 4) {
+    // BSWAP r32.
+    const v = e.reg(op & 7, 4);
+    e.emit(e.setReg(op & 7, 4, `(${v} << 24) | ((${v} & 0xff00) << 8) | ((${v} >>> 8) & 0xff00) | (${v} >>> 24)`));
+    return true;
+  }
   if (op >= 0x50 && op <= 0x57) {
     e.emit(`v${k} = ${e.reg(op & 7, size)};`); // PUSH ESP pushes ESP as it was
     emitPush(e, k, `v${k}`, size);
