@@ -3,8 +3,10 @@
  *
  * Every instruction either calls its handler (threaded code: the handler is
  * the one definition of its semantics) or, for the hottest forms (MOV
- * including moffs, LEA, the ALU group, INC/DEC, PUSH/POP r, MOVZX/MOVSX,
- * SHL/SHR/SAR by a constant, 32-bit IMUL, Jcc/JMP/CALL rel, RET near), is
+ * including moffs, LEA, the ALU group and TEST, INC/DEC, NOT/NEG, PUSH/POP,
+ * LEAVE, XCHG, CMPXCHG, MOVZX/MOVSX, shifts and rotates by a constant,
+ * 32-bit IMUL and DIV, BT by a constant, BSWAP, MOVS/LODS/SCAS without REP,
+ * CLC/STC/CLD/STD, RDTSC, NOP, Jcc/JMP/CALL rel, JMP/CALL Ev, RET near), is
  * emitted as specialised JavaScript with the decoded fields folded into
  * constants, memory and 32-bit stack operands through an inline TLB fast
  * path (memory.ts). The
