@@ -134,6 +134,15 @@ class Emitter {
     this.espStale = true;
   }
 
+  /**
+   * #GP(0) at the current instruction, nothing of it done, when `target` (an
+   * unsigned EIP) lies past the CS limit (Cpu.setEip). The dispatcher takes
+   * EIP and ESP from insnEip and insnEsp.
+   */
+  gpPastCsLimit(target: string): string {
+    return `if (${target} > c.segLimit[1]) { ${this.pendingStores()}c.insnEip = ${this.eip};${this.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); }`;
+  }
+
   /** Leaves the block after the current instruction if a write killed it (EIP is then the next instruction's). */
   deadExit(): string {
     return `if (B.dead) { ${this.pendingStores()}c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
@@ -1192,7 +1201,7 @@ function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, c
   const taken =
     label !== undefined
       ? e.exit(target, label)
-      : `j${k} = ${target}; if (j${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); } ${e.exit(`j${k}`)}`;
+      : `j${k} = ${target}; ${e.gpPastCsLimit(`j${k}`)} ${e.exit(`j${k}`)}`;
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
@@ -1204,7 +1213,7 @@ function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, c
 function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, labels: Map<number, number>): void {
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${pc(next, d.o32)};`);
-  if (label === undefined) e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.insnEsp = r[4]; throw G(0); }`);
+  if (label === undefined) e.emit(e.gpPastCsLimit(`t${k}`));
   // A push that kills the block leaves for the next instruction: the target.
   e.next = `t${k}`;
   emitPush(e, k, `v${k}`, d.size);
@@ -1251,7 +1260,7 @@ function emitCmpxchg(e: Emitter, d: Insn, k: number): boolean {
 function emitNearIndirect(e: Emitter, d: Insn, k: number): void {
   const target = d.mod === 3 ? e.reg(d.rm, 4) : memRead(e, k, d, 4);
   e.emit(`t${k} = ${target} >>> 0;`);
-  e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next};${e.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); }`);
+  e.emit(e.gpPastCsLimit(`t${k}`));
   if (d.reg === 2) {
     e.emit(`v${k} = ${e.next};`);
     // A push that kills the block leaves for the next instruction: the target.
@@ -1279,7 +1288,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
-  e.emit(`if (t${k} > c.segLimit[1]) { ${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; throw G(0); }`);
+  e.emit(e.gpPastCsLimit(`t${k}`));
   e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) | 0; c.eip = t${k}; ${leave}`);
   e.emit(`}`);
   e.emit(`${e.pendingStores()}${handler}`);
