@@ -7,7 +7,7 @@
  * blocks translated during the first, from a different state.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble, machine, REC, runTranslated, STACK, type TestMachine } from './harness.js';
+import { assemble, CODE, machine, REC, runTranslated, STACK, type TestMachine } from './harness.js';
 import type { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 const DATA = 0x20000;
@@ -705,6 +705,166 @@ describe('translator: blocks follow JMP and CALL rel to targets on their page', 
     };
     const b = matchesInterpreter(src, limit).m;
     expect(b.vector()).toBe(13);
+  });
+});
+
+/**
+ * NASM that turns on paging with 4 KiB pages mapping the low 4 MiB
+ * one-to-one: page directory at 1 MiB, its page table (PT) after it. A
+ * test remaps linear page `a` to physical `p` with
+ * `mov dword [PT + a / 1024], p | 3` and an INVLPG (a label's address as a
+ * number is `label - $$ + BASE`).
+ */
+const SMALL_PAGES = `
+      PT equ 0x101000
+      BASE equ ${CODE}
+      mov edi, PT
+      mov eax, 3
+      mov ecx, 1024
+    .fill:
+      mov [edi], eax
+      add eax, 0x1000
+      add edi, 4
+      dec ecx
+      jnz .fill
+      mov dword [0x100000], PT | 3
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax`;
+
+describe('translator: calls into other pages', () => {
+  it('a loop calling a function on the next page', () => {
+    const src = `
+      mov ecx, 20
+      xor ebx, ebx
+      call remote
+    .loop:
+      call remote
+      add ebx, eax
+      dec ecx
+      jnz .loop
+      hlt
+      align 4096
+    remote:
+      mov eax, 3
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(60);
+  });
+
+  it.each([
+    ['not yet in the TLB', ''],
+    ['in the TLB', 'mov eax, [remote]'],
+  ])('the callee page remapped to other code (%s): the block leaves for what the page tables map there now', (_, refill) => {
+    // Linear page 'remote' maps first to its own bytes (EAX = 3), then to those of 'other'
+    // (EAX = 7). sum, called indirectly so that it is a block of its own, runs before and
+    // after: its call must reach what the page tables map there now. A data read puts the new
+    // mapping in the TLB, so that only the RAM page tells the two apart.
+    const src = `
+      ${SMALL_PAGES}
+      xor ebx, ebx
+      mov esi, sum
+      call remote
+      call esi
+      mov dword [PT + (remote - $$ + BASE) / 1024], (other - $$ + BASE) | 3
+      invlpg [remote]
+      ${refill}
+      call esi
+      hlt
+    sum:
+      mov ecx, 5
+    .loop:
+      call remote
+      add ebx, eax
+      dec ecx
+      jnz .loop
+      ret
+      align 4096
+    remote:
+      mov eax, 3
+      ret
+      align 4096
+    other:
+      mov eax, 7
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(5 * 3 + 5 * 7);
+  });
+
+  it('a store patching a callee on another page: the patched callee runs', () => {
+    const src = `
+      xor ebx, ebx
+      mov ecx, 6
+    .loop:
+      call remote
+      add ebx, eax
+      cmp ecx, 3
+      jne .keep
+      mov byte [remote + 1], 100
+    .keep:
+      dec ecx
+      jnz .loop
+      hlt
+      align 4096
+    remote:
+      mov eax, 3
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(4 * 3 + 2 * 100);
+  });
+
+  it('a run that reaches the end of its page leaves there for the next page', () => {
+    // INC EAX up to the page boundary, then code on the next page.
+    const src = `
+      mov eax, 0
+      align 4096, db 0x40
+      add eax, 1000
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[0]).toBe(4096 - 5 + 1000);
+  });
+
+  it('a CALL that ends its page, to a callee on that page: the RET leaves for the next page', () => {
+    const src = `
+      mov eax, 0
+      jmp start
+    f:
+      add eax, 7
+      ret
+    start:
+      times 4096 - 5 - 2 - 4 - 5 db 0x90
+      call f
+      add eax, 1000
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[0]).toBe(1007);
+  });
+
+  it('a callee that moves its return address returns where it points, on the same page and on another', () => {
+    // Each callee skips the 5-byte MOV after its call.
+    const src = `
+      xor ebx, ebx
+      mov ecx, 4
+    .loop:
+      call local
+      mov ebx, 1000
+      call remote
+      mov ebx, 2000
+      add ebx, 1
+      dec ecx
+      jnz .loop
+      hlt
+    local:
+      add dword [esp], 5
+      ret
+      align 4096
+    remote:
+      add dword [esp], 5
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(4);
   });
 });
 
