@@ -1,6 +1,6 @@
 /**
- * Translation blocks: decoded instructions from one guest page reached
- * from an entry, compiled into one JavaScript function with `new Function` so V8 optimises
+ * Translation blocks: decoded instructions reached from an entry (from its
+ * page and pages it calls or jumps to), compiled into one JavaScript function with `new Function` so V8 optimises
  * it as a unit. The function calls each instruction's handler (the one
  * definition of its semantics) with its decoded record as a constant, which
  * makes every call site monomorphic and lets V8 inline the handlers.
@@ -24,6 +24,12 @@ import { blockSource } from './codegen.js';
 import type { Mmu } from '../mmu.js';
 
 export type BlockFn = (c: Cpu) => number;
+
+export interface ForeignPage {
+  /** Linear page, minus the entry's. */
+  readonly page: number;
+  readonly frame: number;
+}
 
 export class Block {
   /** Set when a write reached the block's page: the block must not run again. */
@@ -71,6 +77,14 @@ export class Block {
     /** Lowest and highest byte of the block relative to the entry: every EIP from entry + lo to entry + hi must fit CS. */
     readonly lo: number,
     readonly hi: number,
+    /** RAM index of each instruction. */
+    readonly phys: readonly number[],
+    /**
+     * The other pages the block holds code of: each linear page, by its
+     * distance from the entry's, and the RAM page it was decoded from. The
+     * block goes there only while the TLB maps one to the other (codegen.ts).
+     */
+    readonly foreign: readonly ForeignPage[],
     /**
      * The bytes of its instructions, one after another in block order: a
      * block whose page was written is revived if they are unchanged.

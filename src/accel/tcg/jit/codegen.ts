@@ -57,6 +57,8 @@ import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
+import type { ForeignPage } from './block.js';
+import { TLB_NX } from '../mmu.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -71,9 +73,18 @@ interface FlagLocals {
 
 export interface BlockShape {
   readonly mode: number;
+  /** The entry's offset in its page. */
+  readonly offset: number;
   readonly insns: readonly Insn[];
   /** Each instruction's offset from the entry (block.ts). */
   readonly rel: readonly number[];
+  /** The other pages it holds code of (block.ts). */
+  readonly foreign: readonly ForeignPage[];
+}
+
+/** Linear page of the instruction at `rel`, minus the entry's. */
+function pageOf(b: BlockShape, rel: number): number {
+  return Math.floor((b.offset + rel) / 4096);
 }
 
 /** EIP `off` bytes from the block's entry EIP (E), wrapped to 32 bits or (`wide` false) 16. */
@@ -101,22 +112,48 @@ class Emitter {
    * @param segmented whether jumps within the block go to labels: the body
    *   is then `for (;;) switch (s)` with a case per label (see blockSource)
    */
-  constructor(private readonly segmented: boolean) {
+  constructor(
+    private readonly segmented: boolean,
+    private readonly foreign: readonly ForeignPage[] = [],
+    /** The page (pageOf) of each label's instruction. */
+    private readonly labelPages: ReadonlyMap<number, number> = new Map(),
+  ) {
     if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
   }
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
+  /** Page (pageOf) of the current instruction. */
+  page = 0;
+  private guarded = false;
 
   /**
    * Leaves the block for EIP `target` (an expression of E), or, when the
    * target is the block's own `label`, goes on there (returning to the
-   * dispatcher every LOOP_ITERATIONS jumps, so that it checks interrupts).
+   * dispatcher every LOOP_ITERATIONS jumps, so that it checks interrupts;
+   * leaving too when the label is on another page the TLB no longer maps as
+   * the block was decoded). `stores` are what the block holds back.
    */
-  exit(target: string, label?: number): string {
-    const leave = `${this.pendingStores()}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (label !== undefined) return `if (++loops < ${LOOP_ITERATIONS}) { ${this.pendingStores()}n += ${this.done}; s = ${label}; continue; } ${leave}`;
-    return leave;
+  exit(target: string, label?: number, stores = this.pendingStores()): string {
+    const leave = `${stores}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
+    if (label === undefined) return leave;
+    const page = this.labelPages.get(label) ?? 0;
+    const go = page !== 0 && page !== this.page ? `${this.guard(page)} && ++loops < ${LOOP_ITERATIONS}` : `++loops < ${LOOP_ITERATIONS}`;
+    return `if (${go}) { ${stores}n += ${this.done}; s = ${label}; continue; } ${leave}`;
+  }
+
+  /**
+   * Whether linear page `page` (relative to the entry's) maps to the RAM
+   * page the block has its code from, executable at this CPL: the block's
+   * code there is then what runs. Where the current code got to by a guard
+   * or from the entry, the mapping holds for the rest of the run: a block
+   * ends at any instruction that changes CR3, CPL or the TLB.
+   */
+  guard(page: number): string {
+    const frame = this.foreign.find((f) => f.page === page)!.frame;
+    this.guarded = true;
+    const q = `(P + ${page}) & 0xfffff`;
+    return `(I[${q}] & (XN | ${TLB_NX})) === XN && F[${q}] === ${frame}`;
   }
 
   /**
@@ -340,6 +377,7 @@ class Emitter {
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
     if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
     if (this.segments) prologue.push('const RN = c.tlbReadNeed, WN = c.tlbWriteNeed;');
+    if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
     lines.splice(1, 0, ...prologue);
@@ -428,25 +466,32 @@ const LOOP_ITERATIONS = 256;
 export function blockSource(b: BlockShape): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
-  const e = new Emitter(labels.size > 0);
+  const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages);
   const last = b.insns.length - 1;
   let start = 0;
   b.insns.forEach((d, k) => {
     const after = b.rel[k]! + d.len;
+    e.page = pageOf(b, b.rel[k]!);
     const label = k > 0 ? labels.get(b.rel[k]!) : undefined;
     if (label !== undefined) {
       e.startLabel(label);
       start = k;
     }
     const followed = isFollowed(b, k, wide);
+    const inlined = inlinedReturn(b, k, wide);
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
-    const runEnd = !followed && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
+    const runEnd = !followed && !inlined && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
     e.eip = pc(b.rel[k]!, wide);
     e.next = pc(followed ? b.rel[k + 1]! : after, wide);
-    const specialised = followed ? emitFollowed(e, d, k, after, wide) : emitSpecialised(e, d, k, after, wide, labels);
+    const specialised = followed
+      ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!), wide)
+      : inlined
+        ? emitInlinedRet(e, d, k, pc(b.rel[k + 1]!, true), pageOf(b, b.rel[k + 1]!))
+        : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
       e.storeRegisters();
@@ -479,13 +524,15 @@ function isNearIndirect32(d: Insn): boolean {
 /**
  * A JMP or CALL rel the block follows to its target, which comes next in
  * the block and lies within it (so within the CS limit the entry checked):
- * nothing to do for JMP; CALL pushes its return address.
+ * CALL pushes its return address. A target on another page (`page`) is
+ * reached through its guard; where that fails, the block leaves for it.
  */
-function emitFollowed(e: Emitter, d: Insn, k: number, after: number, wide: boolean): boolean {
+function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: number, wide: boolean): boolean {
   if (d.op === 0xe8) {
     e.emit(`v${k} = ${pc(after, wide)};`);
     emitPush(e, k, `v${k}`, d.size);
   }
+  if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next)} }`);
   return true;
 }
 
@@ -1292,6 +1339,37 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
   e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) | 0; c.eip = t${k}; ${leave}`);
   e.emit(`}`);
   e.emit(`${e.pendingStores()}${handler}`);
+}
+
+/**
+ * Whether instruction k is a 32-bit RET the block expects to return to the
+ * instruction after it: the return address of a 32-bit CALL rel in the
+ * block (the translator puts it after a short callee's RET).
+ */
+function inlinedReturn(b: BlockShape, k: number, wide: boolean): boolean {
+  const d = b.insns[k]!;
+  if (!wide || (d.op !== 0xc3 && d.op !== 0xc2) || d.size !== 4 || k === b.insns.length - 1) return false;
+  const next = b.rel[k + 1]!;
+  return b.insns.some((c, j) => c.op === 0xe8 && c.o32 && b.rel[j]! + c.len === next);
+}
+
+/**
+ * A RET of a callee the block took in (inlinedReturn): when it pops the
+ * return address of the call, with the fast path allowed, the block goes on
+ * to the next instruction with its registers and flags still in locals (so
+ * a short function costs its caller a push, a pop and a compare); any other
+ * return leaves as emitRet's. The next instruction (at `returnEip`) on
+ * another page (`page`) needs its guard.
+ */
+function emitInlinedRet(e: Emitter, d: Insn, k: number, returnEip: string, page: number): boolean {
+  const a = fastAccessAt(e, k, SS, registerOffset(e, 4), 4, false, true);
+  const pop = d.op === 0xc2 ? 4 + d.imm : 4;
+  const guard = page !== 0 && page !== e.page ? ` && ${e.guard(page)}` : '';
+  e.emit(`if (!(${a.ok} && V.getUint32(${a.index}, true) === ${returnEip}${guard})) {`);
+  emitRet(e, d, k);
+  e.emit(`}`);
+  e.emit(e.setReg(4, 4, `e${k} + ${pop}`));
+  return true;
 }
 
 /**

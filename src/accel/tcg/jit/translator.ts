@@ -27,7 +27,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { type Interpreter, StopReason } from '../interp.js';
-import { decode, type ByteSource } from '../decoder.js';
+import { decode } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
 import { CS, ESP, IF, RF, TF } from '../constants.js';
@@ -47,14 +47,19 @@ import { blockSource, jumpDisplacement } from './codegen.js';
  */
 const HOT_THRESHOLD = 200;
 const MAX_BLOCK_INSNS = 160;
+/** Pages besides its entry's a block may hold code of. */
+const MAX_FOREIGN_PAGES = 4;
+/** Instructions of a callee short enough to be taken into its caller's block, RET included. */
+const SHORT_LEAF = 24;
 const MAX_BLOCKS = 1 << 15;
 const JUMP_CACHE_BITS = 16;
 const JUMP_CACHE_MASK = (1 << JUMP_CACHE_BITS) - 1;
 
-/** Blocks and entry counts of one RAM page, by blockKey. */
+/** Blocks and entry counts of one RAM page, by blockKey, and the blocks of other pages that also run code of this one. */
 interface CodePage {
   readonly blocks: Map<number, Block>;
   readonly hits: Map<number, number>;
+  readonly guests: Set<Block>;
 }
 
 /** A block's key in its page: the offset of its first byte and the CS.D it was decoded for. */
@@ -258,14 +263,12 @@ export class Translator {
    * again.
    */
   private revive(b: Block): boolean {
-    if (Buffer.compare(instructionBytes(this.cpu.mmu.ram, b.frame * 4096 + b.offset, b.insns, b.rel), b.code) !== 0) {
-      this.pages[b.frame]!.blocks.delete(blockKey(b.offset, b.mode));
-      dropBlock(b);
-      this.liveBlocks--;
+    if (Buffer.compare(instructionBytes(this.cpu.mmu.ram, b.insns, b.phys), b.code) !== 0) {
+      this.drop(b);
       return false;
     }
     b.dead = false;
-    this.cpu.mmu.codePages[b.frame] = 1;
+    this.watch(b);
     this.stats.revived++;
     return true;
   }
@@ -314,7 +317,7 @@ export class Translator {
 
   private codePage(frame: number): CodePage {
     let p = this.pages[frame];
-    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), hits: new Map() };
+    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), hits: new Map(), guests: new Set() };
     return p;
   }
 
@@ -322,13 +325,23 @@ export class Translator {
    * Decodes and compiles the block at `lin` (in RAM page `frame`); undefined
    * when not even one instruction fits.
    *
-   * A block is a region of its page's code reached from the entry: runs of
-   * straight-line code, each from the entry or from the target of a Jcc in
-   * an earlier run. A run follows a JMP or CALL rel to a target on the page
-   * not yet decoded (on the same page the target's bytes are known whatever
-   * the mapping), and ends after an instruction the block cannot continue
-   * past or where it reaches an instruction already decoded (codegen.ts
-   * then jumps there).
+   * A block is a region of code reached from the entry: runs of
+   * straight-line code, each from the entry, from the target of a Jcc in an
+   * earlier run (on the Jcc's own page) or from the return address of a
+   * short callee it took in. A run follows a JMP or CALL rel on its page to
+   * a target not yet decoded, and ends after an instruction the block
+   * cannot continue past, at the end of its page, or where it reaches an
+   * instruction already decoded (codegen.ts then jumps there). On the
+   * entry's page the bytes are there whatever the mapping.
+   *
+   * A CALL to a short leaf function (isShortLeaf) is followed on any page
+   * the TLB maps to executable RAM now, and the return address is decoded
+   * right after the callee's RET, which goes on there when it pops it
+   * (codegen.ts). On another page the block checks at run time that the
+   * linear page still maps to the same RAM page before going there (a
+   * guard: the block's bytes are its physical pages'). Longer callees stay
+   * out: taking every callee in made the blocks several times larger and
+   * the guest slower, though it left a quarter fewer block exits.
    */
   private translate(frame: number, lin: number): Block | undefined {
     const c = this.cpu;
@@ -343,75 +356,140 @@ export class Translator {
     const tsc = c.model.hasFeature(CPUID_TSC);
     const insns: Insn[] = [];
     const rel: number[] = [];
+    const phys: number[] = [];
+    // RAM page of each linear page the block reads, by its distance from the entry's page.
+    const frames = new Map<number, number>([[0, frame]]);
     const decoded = new Set<number>();
+    // Positions are byte offsets from the start of the entry's page (outside 0..4095 on other pages).
     const runs = [offset];
     let lo = 0;
     let hi = 0;
     for (let r = 0; r < runs.length && insns.length < MAX_BLOCK_INSNS; r++) {
-      let off = runs[r]!;
-      while (insns.length < MAX_BLOCK_INSNS && !decoded.has(off)) {
-        const at = off;
+      let pos = runs[r]!;
+      // A run stays on one page, one the block has (it reached the page by a jump, a guard's
+      // place; a CALL's return address may lie on the next page).
+      let page = Math.floor(pos / 4096);
+      while (insns.length < MAX_BLOCK_INSNS && !decoded.has(pos) && Math.floor(pos / 4096) === page && frames.has(page)) {
+        const at = pos;
         // Not wrapped: a block whose EIPs would wrap (past 0 after a jump back, or past the
         // 64 KiB of a 16-bit segment) ends before.
         const eip = first + (at - offset);
         if (eip < 0) break;
-        const src: ByteSource = {
-          fetch(i: number): number {
-            if (at + i >= 4096 || eip + i > limit) throw END_OF_BLOCK;
-            return ram[frame * 4096 + at + i]!;
-          },
-        };
-        let d: Insn;
-        try {
-          d = decode(src, mode === 1, undefinedOpcode);
-        } catch {
-          break; // crosses the page or the CS limit, or too long: left to the interpreter
-        }
+        const start = frames.get(page)! * 4096 + (at - page * 4096);
+        // Not decoded: it crosses the page or the CS limit, or is too long (left to the interpreter).
+        const d = decodeAt(ram, start, eip, limit, mode === 1);
+        if (d === undefined) break;
         if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
         // Without CMOV or a TSC in the CPU model CMOVcc or RDTSC is #UD: its record gets that handler, not the inline form.
         if ((!cmov && d.op >= 0x140 && d.op <= 0x14f) || (!tsc && d.op === 0x131)) d.exec = undefinedOpcode;
         insns.push(d);
         rel.push(at - offset);
+        phys.push(start);
         decoded.add(at);
         lo = Math.min(lo, at - offset);
         hi = Math.max(hi, at - offset + d.len - 1);
-        off += d.len;
+        pos += d.len;
         if (isConditionalJump(d)) {
-          const target = off + jumpDisplacement(d);
-          if (target >= 0 && target < 4096 && (d.o32 || mode === 0)) runs.push(target);
+          const target = pos + jumpDisplacement(d);
+          if (Math.floor(target / 4096) === page && (d.o32 || mode === 0)) runs.push(target);
         }
         if (continuesBlock(d)) continue;
-        const target = followedTarget(d, mode, off);
-        if (target < 0 || target >= 4096) break;
-        off = target;
+        const target = followedTarget(d, mode, pos);
+        if (target === undefined) break;
+        const leaf = d.op === 0xe8 && mode === 1 && this.isShortLeaf(target, lin - offset, first - offset, limit);
+        if (Math.floor(target / 4096) !== page && !leaf) break;
+        if (!this.mapPage(frames, Math.floor(target / 4096), lin - offset, mode)) break;
+        // The return address comes next, so that the callee's RET can go on there (codegen.ts).
+        if (leaf) runs.splice(r + 1, 0, pos);
+        pos = target;
+        page = Math.floor(pos / 4096);
       }
     }
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, instructionBytes(ram, frame * 4096 + offset, insns, rel));
+    const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, instructionBytes(ram, insns, phys));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
-    c.mmu.codePages[frame] = 1;
-    const page = this.codePage(frame);
     const key = blockKey(offset, mode);
-    const old = page.blocks.get(key);
-    if (old !== undefined) {
-      dropBlock(old);
-      this.liveBlocks--;
-    }
-    page.blocks.set(key, b);
+    const old = this.pages[frame]?.blocks.get(key);
+    if (old !== undefined) this.drop(old);
+    this.codePage(frame).blocks.set(key, b);
+    this.watch(b);
     this.liveBlocks++;
     this.stats.translated++;
     this.stats.translateMs += performance.now() - t0;
     return b;
   }
 
+  /**
+   * Whether the block being decoded may go to linear page `page` (relative
+   * to the entry's, whose linear address is `entryPage`): the entry's own
+   * page or one already in `frames`, or, in 32-bit code and up to
+   * MAX_FOREIGN_PAGES, one the TLB maps to executable RAM for this CPL now
+   * (then added). The TLB is read, not filled: a page walk would set
+   * accessed bits for code that may never run.
+   */
+  private mapPage(frames: Map<number, number>, page: number, entryPage: number, mode: number): boolean {
+    if (frames.has(page)) return true;
+    if (mode !== 1 || frames.size > MAX_FOREIGN_PAGES) return false;
+    const c = this.cpu;
+    const linearPage = ((entryPage + page * 4096) >>> 12) & 0xfffff;
+    const info = c.mmu.info[linearPage]!;
+    if ((info & (c.tlbReadNeed | TLB_NX)) !== c.tlbReadNeed) return false;
+    frames.set(page, c.mmu.frame[linearPage]!);
+    return true;
+  }
+
+  /**
+   * Whether the code at position `pos` (from the start of the entry's linear
+   * page `entryPage`, at EIP `eip0` + pos) is a short leaf function: at most
+   * SHORT_LEAF instructions of straight-line code on one page the TLB maps
+   * executable now, the last a 32-bit RET.
+   */
+  private isShortLeaf(pos: number, entryPage: number, eip0: number, limit: number): boolean {
+    const c = this.cpu;
+    const lin = (entryPage + pos) >>> 0;
+    const info = c.mmu.info[lin >>> 12]!;
+    if ((info & (c.tlbReadNeed | TLB_NX)) !== c.tlbReadNeed) return false;
+    const ram = c.mmu.ram;
+    const base = c.mmu.frame[lin >>> 12]! * 4096;
+    let at = lin & 0xfff;
+    let eip = eip0 + pos;
+    for (let n = 0; n < SHORT_LEAF; n++) {
+      const d = decodeAt(ram, base + at, eip, limit, true);
+      if (d === undefined) return false;
+      if ((d.op === 0xc3 || d.op === 0xc2) && d.size === 4) return true;
+      if (!continuesBlock(d) || isConditionalJump(d)) return false;
+      at += d.len;
+      eip += d.len;
+    }
+    return false;
+  }
+
+  /** Watches every RAM page `b` was decoded from: a write to any of them kills it. */
+  private watch(b: Block): void {
+    this.cpu.mmu.codePages[b.frame] = 1;
+    for (const { frame } of b.foreign) {
+      this.codePage(frame).guests.add(b);
+      this.cpu.mmu.codePages[frame] = 1;
+    }
+  }
+
+  /** Takes `b` out of the cache for good. */
+  private drop(b: Block): void {
+    this.pages[b.frame]?.blocks.delete(blockKey(b.offset, b.mode));
+    for (const { frame } of b.foreign) this.pages[frame]?.guests.delete(b);
+    dropBlock(b);
+    this.liveBlocks--;
+  }
+
   /** Marks every block decoded from RAM page `frame` dead (its bytes may be about to change); lookup may revive them. */
   invalidatePage(frame: number): void {
     const p = this.pages[frame];
     if (p === undefined) return;
-    for (const b of p.blocks.values()) {
+    for (const b of [...p.blocks.values(), ...p.guests]) {
       if (!b.dead) this.stats.invalidated++;
       b.dead = true;
     }
@@ -448,26 +526,49 @@ function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
   b.linkCpl = cpl;
 }
 
-/** The bytes of a block's instructions (entry at RAM index `entry`), one after another in block order. */
-function instructionBytes(ram: Uint8Array, entry: number, insns: readonly Insn[], rel: readonly number[]): Uint8Array {
+/**
+ * The instruction at RAM index `phys`, at EIP `eip`, in 32-bit code or
+ * (`wide` false) 16-bit; undefined when it crosses its page or the CS
+ * limit `limit`, or is too long.
+ */
+function decodeAt(ram: Uint8Array, phys: number, eip: number, limit: number, wide: boolean): Insn | undefined {
+  const room = 4096 - (phys & 0xfff);
+  try {
+    return decode(
+      {
+        fetch(i: number): number {
+          if (i >= room || eip + i > limit) throw END_OF_BLOCK;
+          return ram[phys + i]!;
+        },
+      },
+      wide,
+      undefinedOpcode,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes of a block's instructions (instruction k at RAM index phys[k]), one after another in block order. */
+function instructionBytes(ram: Uint8Array, insns: readonly Insn[], phys: readonly number[]): Uint8Array {
   const code = new Uint8Array(insns.reduce((n, d) => n + d.len, 0));
   let i = 0;
   insns.forEach((d, k) => {
-    code.set(ram.subarray(entry + rel[k]!, entry + rel[k]! + d.len), i);
+    code.set(ram.subarray(phys[k]!, phys[k]! + d.len), i);
     i += d.len;
   });
   return code;
 }
 
 /**
- * Page offset of the instruction a block may follow `d` to, when `d` is a
- * JMP or CALL rel of the code's own operand size ending at page offset
- * `after` (a 16-bit target in 32-bit code wraps to 64 KiB: not followed);
- * else -1.
+ * Position of the instruction a block may follow `d` to, when `d` is a JMP
+ * or CALL rel of the code's own operand size ending at position `after`
+ * (a 16-bit target in 32-bit code wraps to 64 KiB: not followed); else
+ * undefined.
  */
-function followedTarget(d: Insn, mode: number, after: number): number {
-  if (d.op !== 0xe8 && d.op !== 0xe9 && d.op !== 0xeb) return -1;
-  if (d.o32 !== (mode === 1)) return -1;
+function followedTarget(d: Insn, mode: number, after: number): number | undefined {
+  if (d.op !== 0xe8 && d.op !== 0xe9 && d.op !== 0xeb) return undefined;
+  if (d.o32 !== (mode === 1)) return undefined;
   return after + jumpDisplacement(d);
 }
 
