@@ -114,9 +114,9 @@ class Emitter {
    */
   constructor(
     private readonly segmented: boolean,
-    private readonly foreign: readonly ForeignPage[] = [],
+    private readonly foreign: readonly ForeignPage[],
     /** The page (pageOf) of each label's instruction. */
-    private readonly labelPages: ReadonlyMap<number, number> = new Map(),
+    private readonly labelPages: ReadonlyMap<number, number>,
   ) {
     if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
   }
@@ -132,9 +132,10 @@ class Emitter {
    * target is the block's own `label`, goes on there (returning to the
    * dispatcher every LOOP_ITERATIONS jumps, so that it checks interrupts;
    * leaving too when the label is on another page the TLB no longer maps as
-   * the block was decoded). `stores` are what the block holds back.
+   * the block was decoded).
    */
-  exit(target: string, label?: number, stores = this.pendingStores()): string {
+  exit(target: string, label?: number): string {
+    const stores = this.pendingStores();
     const leave = `${stores}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
     if (label === undefined) return leave;
     const page = this.labelPages.get(label) ?? 0;
