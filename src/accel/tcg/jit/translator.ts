@@ -434,11 +434,9 @@ export class Translator {
   private mapPage(frames: Map<number, number>, page: number, entryPage: number, mode: number): boolean {
     if (frames.has(page)) return true;
     if (mode !== 1 || frames.size > MAX_FOREIGN_PAGES) return false;
-    const c = this.cpu;
-    const linearPage = ((entryPage + page * 4096) >>> 12) & 0xfffff;
-    const info = c.mmu.info[linearPage]!;
-    if ((info & (c.tlbReadNeed | TLB_NX)) !== c.tlbReadNeed) return false;
-    frames.set(page, c.mmu.frame[linearPage]!);
+    const frame = tlbExecutableFrame(this.cpu, (entryPage + page * 4096) >>> 12);
+    if (frame < 0) return false;
+    frames.set(page, frame);
     return true;
   }
 
@@ -449,12 +447,11 @@ export class Translator {
    * executable now, the last a 32-bit RET.
    */
   private isShortLeaf(pos: number, entryPage: number, eip0: number, limit: number): boolean {
-    const c = this.cpu;
     const lin = (entryPage + pos) >>> 0;
-    const info = c.mmu.info[lin >>> 12]!;
-    if ((info & (c.tlbReadNeed | TLB_NX)) !== c.tlbReadNeed) return false;
-    const ram = c.mmu.ram;
-    const base = c.mmu.frame[lin >>> 12]! * 4096;
+    const frame = tlbExecutableFrame(this.cpu, lin >>> 12);
+    if (frame < 0) return false;
+    const ram = this.cpu.mmu.ram;
+    const base = frame * 4096;
     let at = lin & 0xfff;
     let eip = eip0 + pos;
     for (let n = 0; n < SHORT_LEAF; n++) {
@@ -524,6 +521,15 @@ function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
   for (let i = 0; i < b.links.length; i++) if (!b.samePage[i]) b.links[i] = undefined;
   b.linkGen = gen;
   b.linkCpl = cpl;
+}
+
+/**
+ * The RAM page linear page `page` maps to in the TLB now, executable at the
+ * current CPL; else -1 (the TLB is read, not filled).
+ */
+function tlbExecutableFrame(c: Cpu, page: number): number {
+  const info = c.mmu.info[page]!;
+  return (info & (c.tlbReadNeed | TLB_NX)) === c.tlbReadNeed ? c.mmu.frame[page]! : -1;
 }
 
 /**
