@@ -96,7 +96,7 @@ export class CodeCache {
     }
     const mode = c.cs32 ? 1 : 0;
     const ram = (info & TLB_RAM) !== 0;
-    const frame = mmu.frame[page]!;
+    const frame = info >>> 12;
     const off = lin & 0xfff;
     if (ram) {
       const insns = this.pages[frame];

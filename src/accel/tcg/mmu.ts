@@ -1,13 +1,16 @@
 /**
  * The soft TLB and page walker (SDM Vol. 3A, chapter 4).
  *
- * Every linear page the CPU touches gets an entry: `info` (permission bits
- * for both privilege classes, RAM or not) and `frame` (RAM page index for RAM,
- * physical page number otherwise). RAM pages are read and written straight in
- * AddressSpace.ram; ROM, MMIO and unassigned pages go through the
- * AddressSpace's slow path. Entries are filled by a page walk that sets the
- * accessed bits, and dirty bits on the first write (a page whose dirty bit is
- * clear is entered without write permission so the first write walks again).
+ * Every linear page the CPU touches gets an entry: `info`, one word holding
+ * the permission bits for both privilege classes and, for a RAM page, its
+ * RAM page index (bits 12-31, so that the RAM index of an address is the
+ * entry's upper bits or-ed with the address's low 12: one load on the fast
+ * path, as in v86), and `physPage` (physical page number of a page that is
+ * not RAM). RAM pages are read and written straight in AddressSpace.ram;
+ * ROM, MMIO and unassigned pages go through the AddressSpace's slow path.
+ * Entries are filled by a page walk that sets the accessed bits, and dirty
+ * bits on the first write (a page whose dirty bit is clear is entered
+ * without write permission so the first write walks again).
  * RAM the chipset makes read-only (a PAM read-only shadow) is entered as RAM
  * without write permission, so reads and fetches run at RAM speed and writes
  * reach the AddressSpace, which drops them. The TLB is flushed whenever the
@@ -33,6 +36,13 @@ export const TLB_RAM = 16;
 export const TLB_NX = 32;
 /** With TLB_RAM: RAM that is read but never written (a PAM read-only shadow); entered without write permission. */
 export const TLB_ROM = 64;
+/** The bits of a TLB entry holding its RAM page index (TLB_RAM set). */
+export const TLB_FRAME = -4096;
+
+/** RAM index of linear address `lin` in a page whose TLB entry `info` has TLB_RAM. */
+export function ramIndex(info: number, lin: number): number {
+  return ((info & TLB_FRAME) | (lin & 0xfff)) >>> 0;
+}
 
 export const enum Access {
   Read = 0,
@@ -63,8 +73,8 @@ const D = 0x40;
 const PS = 0x80;
 
 export class Mmu {
-  readonly info = new Uint8Array(PAGES);
-  readonly frame = new Int32Array(PAGES);
+  readonly info = new Int32Array(PAGES);
+  readonly physPage = new Int32Array(PAGES);
   private readonly filled = new Int32Array(FLUSH_LIST_MAX);
   private filledCount = 0;
   private filledOverflow = false;
@@ -136,25 +146,24 @@ export class Mmu {
   read8(lin: number): number {
     const page = lin >>> 12;
     const m = this.readMask() | TLB_RAM;
-    if ((this.info[page]! & m) === m) return this.ram[this.frame[page]! * 4096 + (lin & 0xfff)]!;
+    const info = this.info[page]!;
+    if ((info & m) === m) return this.ram[ramIndex(info, lin)]!;
     return this.slowRead(lin, 1, Access.Read);
   }
 
   read16(lin: number): number {
     const page = lin >>> 12;
     const m = this.readMask() | TLB_RAM;
-    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffe) {
-      return this.view.getUint16(this.frame[page]! * 4096 + (lin & 0xfff), true);
-    }
+    const info = this.info[page]!;
+    if ((info & m) === m && (lin & 0xfff) <= 0xffe) return this.view.getUint16(ramIndex(info, lin), true);
     return this.slowRead(lin, 2, Access.Read);
   }
 
   read32(lin: number): number {
     const page = lin >>> 12;
     const m = this.readMask() | TLB_RAM;
-    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffc) {
-      return this.view.getUint32(this.frame[page]! * 4096 + (lin & 0xfff), true);
-    }
+    const info = this.info[page]!;
+    if ((info & m) === m && (lin & 0xfff) <= 0xffc) return this.view.getUint32(ramIndex(info, lin), true);
     return this.slowRead(lin, 4, Access.Read);
   }
 
@@ -163,7 +172,7 @@ export class Mmu {
     const page = lin >>> 12;
     const m = this.readMask() | TLB_RAM;
     const info = this.info[page]!;
-    if ((info & m) === m && !(info & TLB_NX)) return this.ram[this.frame[page]! * 4096 + (lin & 0xfff)]!;
+    if ((info & m) === m && !(info & TLB_NX)) return this.ram[ramIndex(info, lin)]!;
     return this.slowRead(lin, 1, Access.Exec);
   }
 
@@ -196,9 +205,9 @@ export class Mmu {
       return v >>> 0;
     }
     const phys = this.physFor(lin, access);
-    const page = lin >>> 12;
-    if (this.info[page]! & TLB_RAM) {
-      const off = this.frame[page]! * 4096 + (lin & 0xfff);
+    const info = this.info[lin >>> 12]!;
+    if (info & TLB_RAM) {
+      const off = ramIndex(info, lin);
       return size === 1 ? this.ram[off]! : size === 2 ? this.view.getUint16(off, true) : this.view.getUint32(off, true);
     }
     return this.readPhysSized(phys, size);
@@ -209,10 +218,11 @@ export class Mmu {
   write8(lin: number, v: number): void {
     const page = lin >>> 12;
     const m = this.writeMask() | TLB_RAM;
-    if ((this.info[page]! & m) === m) {
-      const f = this.frame[page]!;
+    const info = this.info[page]!;
+    if ((info & m) === m) {
+      const f = info >>> 12;
       if (this.codePages[f]) this.onCodeWrite(f);
-      this.ram[f * 4096 + (lin & 0xfff)] = v;
+      this.ram[ramIndex(info, lin)] = v;
       return;
     }
     this.slowWrite(lin, 1, v);
@@ -221,10 +231,11 @@ export class Mmu {
   write16(lin: number, v: number): void {
     const page = lin >>> 12;
     const m = this.writeMask() | TLB_RAM;
-    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffe) {
-      const f = this.frame[page]!;
+    const info = this.info[page]!;
+    if ((info & m) === m && (lin & 0xfff) <= 0xffe) {
+      const f = info >>> 12;
       if (this.codePages[f]) this.onCodeWrite(f);
-      this.view.setUint16(f * 4096 + (lin & 0xfff), v, true);
+      this.view.setUint16(ramIndex(info, lin), v, true);
       return;
     }
     this.slowWrite(lin, 2, v);
@@ -233,10 +244,11 @@ export class Mmu {
   write32(lin: number, v: number): void {
     const page = lin >>> 12;
     const m = this.writeMask() | TLB_RAM;
-    if ((this.info[page]! & m) === m && (lin & 0xfff) <= 0xffc) {
-      const f = this.frame[page]!;
+    const info = this.info[page]!;
+    if ((info & m) === m && (lin & 0xfff) <= 0xffc) {
+      const f = info >>> 12;
       if (this.codePages[f]) this.onCodeWrite(f);
-      this.view.setUint32(f * 4096 + (lin & 0xfff), v >>> 0, true);
+      this.view.setUint32(ramIndex(info, lin), v >>> 0, true);
       return;
     }
     this.slowWrite(lin, 4, v);
@@ -251,11 +263,11 @@ export class Mmu {
       return;
     }
     const phys = this.physFor(lin, Access.Write);
-    const page = lin >>> 12;
-    if ((this.info[page]! & (TLB_RAM | TLB_ROM)) === TLB_RAM) {
-      const f = this.frame[page]!;
+    const info = this.info[lin >>> 12]!;
+    if ((info & (TLB_RAM | TLB_ROM)) === TLB_RAM) {
+      const f = info >>> 12;
       if (this.codePages[f]) this.onCodeWrite(f);
-      const off = f * 4096 + (lin & 0xfff);
+      const off = ramIndex(info, lin);
       if (size === 1) this.ram[off] = v;
       else if (size === 2) this.view.setUint16(off, v & 0xffff, true);
       else this.view.setUint32(off, v >>> 0, true);
@@ -288,9 +300,9 @@ export class Mmu {
     const info = this.info[page]!;
     const need = access === Access.Write ? this.writeMask() : this.readMask();
     if ((info & need) !== need || (access === Access.Exec && info & TLB_NX)) this.fill(lin, access);
-    const f = this.frame[page]!;
-    if (this.info[page]! & TLB_RAM) return this.ramFrameToPhys(f) + (lin & 0xfff);
-    return f * 4096 + (lin & 0xfff);
+    const filled = this.info[page]!;
+    if (filled & TLB_RAM) return this.ramFrameToPhys(filled >>> 12) + (lin & 0xfff);
+    return this.physPage[page]! * 4096 + (lin & 0xfff);
   }
 
   /**
@@ -303,7 +315,7 @@ export class Mmu {
     if (this.watchedPages[page]) return -1; // element by element, so that data breakpoints see each access
     const info = this.info[page]!;
     if (access === Access.Write && info & TLB_ROM) return -1;
-    return info & TLB_RAM ? this.frame[page]! * 4096 + (lin & 0xfff) : -1;
+    return info & TLB_RAM ? ramIndex(info, lin) : -1;
   }
 
   private touchesWatched(lin: number, size: number): boolean {
@@ -333,20 +345,14 @@ export class Mmu {
 
   private enter(page: number, phys: number, info: number): void {
     phys = this.a20(phys);
-    let frame: number;
     let off = this.mem.ramOffset(phys);
     if (off < 0) {
       off = this.mem.readOnlyRamOffset(phys);
       if (off >= 0) info = (info & ~(TLB_SW | TLB_UW)) | TLB_ROM;
     }
-    if (off >= 0) {
-      info |= TLB_RAM;
-      frame = Math.floor(off / 4096);
-    } else {
-      frame = Math.floor(phys / 4096);
-    }
+    if (off >= 0) info |= TLB_RAM | (off & TLB_FRAME);
+    else this.physPage[page] = Math.floor(phys / 4096);
     this.info[page] = this.watchedPages[page] ? info & ~TLB_VALID : info;
-    this.frame[page] = frame;
     if (this.filledCount < FLUSH_LIST_MAX) this.filled[this.filledCount++] = page;
     else this.filledOverflow = true;
   }

@@ -126,8 +126,8 @@ function notCompiled(): number {
 
 /** Compiles `b` into its function. */
 export function compileBlock(b: Block, mmu: Mmu): void {
-  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'F', 'CP'];
-  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.frame, mmu.codePages];
+  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'CP'];
+  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.codePages];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);

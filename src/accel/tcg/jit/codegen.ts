@@ -58,7 +58,7 @@ import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../con
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
-import { TLB_NX } from '../mmu.js';
+import { TLB_FRAME, TLB_NX } from '../mmu.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -154,7 +154,7 @@ class Emitter {
     const frame = this.foreign.find((f) => f.page === page)!.frame;
     this.guarded = true;
     const q = `(P + ${page}) & 0xfffff`;
-    return `(I[${q}] & (XN | ${TLB_NX})) === XN && F[${q}] === ${frame}`;
+    return `(I[${q}] & (XN | ${TLB_NX | TLB_FRAME})) === (${frame << 12} | XN)`;
   }
 
   /**
@@ -452,7 +452,7 @@ const LOOP_ITERATIONS = 256;
 /**
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
  * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
- * as a DataView; I, F, CP the TLB's info and frame arrays and the MMU's
+ * as a DataView; I, CP the TLB's entries (mmu.ts) and the MMU's
  * code-page map; the block-entry questions of memory.ts are in its prologue). It
  * returns the number of instructions executed.
  *
@@ -677,21 +677,23 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 
 /**
  * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
- * stack access (SS.B set at block entry: its own fastEnd). The index is
- * shifted and or-ed, not multiplied and added, so V8 needs no overflow
- * checks: guest RAM is below 4 GiB (a typed array's limit), so the unsigned
- * result is exact. The pending flag record stays pending: the slow paths
+ * stack access (SS.B set at block entry: its own fastEnd). p<k> holds the
+ * page's TLB entry, whose upper bits are the RAM page (mmu.ts): the index is
+ * those or-ed with the offset in the page, so one load serves the check,
+ * the index and, for writes, the code-page lookup, and V8 needs no overflow
+ * checks (guest RAM is below 4 GiB, a typed array's limit, so the unsigned
+ * result is exact). The pending flag record stays pending: the slow paths
  * store it (slowState), so the fast path does not.
  */
 function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
   const end = e.useSegment(seg, write, stack);
-  e.emit(`e${k} = ${ea}; l${k} = (SB${seg} + e${k}) >>> 0; p${k} = l${k} >>> 12;`);
+  e.emit(`e${k} = ${ea}; l${k} = (SB${seg} + e${k}) >>> 0; p${k} = I[l${k} >>> 12];`);
   const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
   const need = write ? 'WN' : 'RN';
-  const code = write ? ` && CP[F[p${k}]] === 0` : '';
+  const code = write ? ` && CP[p${k} >>> 12] === 0` : '';
   return {
-    ok: `e${k} < ${end} && (I[p${k}] & ${need}) === ${need}${inPage}${code}`,
-    index: `((F[p${k}] << 12 | l${k} & 0xfff) >>> 0)`,
+    ok: `e${k} < ${end} && (p${k} & ${need}) === ${need}${inPage}${code}`,
+    index: `((p${k} & ${TLB_FRAME} | l${k} & 0xfff) >>> 0)`,
   };
 }
 

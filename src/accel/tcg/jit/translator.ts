@@ -529,7 +529,7 @@ function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
  */
 function tlbExecutableFrame(c: Cpu, page: number): number {
   const info = c.mmu.info[page]!;
-  return (info & (c.tlbReadNeed | TLB_NX)) === c.tlbReadNeed ? c.mmu.frame[page]! : -1;
+  return (info & (c.tlbReadNeed | TLB_NX)) === c.tlbReadNeed ? info >>> 12 : -1;
 }
 
 /**
@@ -594,7 +594,7 @@ function executableFrame(c: Cpu, lin: number): number {
     info = mmu.info[lin >>> 12]!;
     if ((info & need) !== need || info & TLB_NX) return -1;
   }
-  return mmu.frame[lin >>> 12]!;
+  return info >>> 12;
 }
 
 function hex(n: number): string {
