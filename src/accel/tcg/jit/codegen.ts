@@ -91,7 +91,7 @@ function pageOf(b: BlockShape, rel: number): number {
 function pc(off: number, wide: boolean): string {
   const sum = off === 0 ? 'E' : off > 0 ? `E + ${off}` : `E - ${-off}`;
   if (!wide) return `((${sum}) & 0xffff)`;
-  return off === 0 ? 'E' : `((${sum}) >>> 0)`;
+  return off === 0 ? 'E' : `((${sum} | 0) >>> 0)`;
 }
 
 class Emitter {
@@ -643,9 +643,14 @@ function eaSum(e: Emitter, d: Insn): string {
   return parts.join(' + ');
 }
 
-/** The memory operand's offset (Cpu.ea with the record's fields folded in), unsigned. */
+/**
+ * The memory operand's offset (Cpu.ea with the record's fields folded in),
+ * unsigned. The sum is truncated (`| 0`) before `>>> 0`: V8 then adds
+ * without an overflow check, which it otherwise emits (with its deopt
+ * exit) wherever feedback saw only small offsets.
+ */
 function eaExpr(e: Emitter, d: Insn): string {
-  return d.a32 ? `((${eaSum(e, d)}) >>> 0)` : `((${eaSum(e, d)}) & 0xffff)`;
+  return d.a32 ? `((${eaSum(e, d)} | 0) >>> 0)` : `((${eaSum(e, d)}) & 0xffff)`;
 }
 
 // ---- memory operands: RAM through the fast path of memory.ts, else Cpu.read/write -----
@@ -721,7 +726,7 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     e.forget(4);
     return;
   }
-  const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4) >>> 0)`, 4, true, true);
+  const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4 | 0) >>> 0)`, 4, true, true);
   e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k} | 0; } else { ${e.slowWrite(`c.push(${v}, 4)`)} R4 = r[4]; }`);
   e.wrote(4);
 }
