@@ -46,6 +46,14 @@ export class Block {
    */
   readonly links: (Block | undefined)[] = [];
   readonly samePage: boolean[] = [];
+  /**
+   * The exit the last chained run left by and its link (a copy of
+   * links[lastExit]): most blocks leave the same way run after run, and
+   * these fields share the block's cache lines, where the links array and
+   * its elements are two more objects to fetch on every block exit.
+   */
+  lastExit = -1;
+  lastLink: Block | undefined = undefined;
   linkGen = -1;
   linkCpl = -1;
   linkCs = -1;
@@ -113,6 +121,8 @@ export function dropBlock(b: Block): void {
   b.dead = true;
   b.links.length = 0;
   b.samePage.length = 0;
+  b.lastExit = -1;
+  b.lastLink = undefined;
   b.target = undefined;
 }
 

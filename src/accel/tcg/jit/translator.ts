@@ -168,8 +168,14 @@ export class Translator {
     const sameEntry = prev.linkCs === csBase && prev.linkEip === eip;
     if (sameEntry) {
       if (prev.linkGen !== gen || prev.linkCpl !== c.cpl) dropCrossPageLinks(prev, gen, c.cpl);
-      const linked = prev.links[exit];
-      if (linked !== undefined && !linked.dead) return linked;
+      const linked = exit === prev.lastExit ? prev.lastLink : prev.links[exit];
+      if (linked !== undefined && !linked.dead) {
+        if (exit !== prev.lastExit) {
+          prev.lastExit = exit;
+          prev.lastLink = linked;
+        }
+        return linked;
+      }
     }
     const b = this.lookup(c);
     if (b !== undefined) {
@@ -182,6 +188,8 @@ export class Translator {
         prev.linkEip = eip;
       }
       prev.links[exit] = b;
+      prev.lastExit = exit;
+      prev.lastLink = b;
       prev.samePage[exit] = ((csBase + eip) ^ (csBase + c.eip)) >>> 12 === 0;
     }
     return b;
@@ -519,6 +527,7 @@ export class Translator {
  */
 function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
   for (let i = 0; i < b.links.length; i++) if (!b.samePage[i]) b.links[i] = undefined;
+  b.lastExit = -1;
   b.linkGen = gen;
   b.linkCpl = cpl;
 }
