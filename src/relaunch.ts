@@ -13,11 +13,22 @@
  * seconds: a loop through 600 small generated functions took 480 ns per call
  * with the default and 36 ns with a queue of 64.
  *
+ * --interrupt-budget=16384 (V8's default 67584): how much a function runs
+ * before V8 considers optimising it. Blocks that run warm rather than hot
+ * (the kernel's initcalls) otherwise spend most of their time in V8's
+ * baseline code, whose every operation is a builtin call: over a boot,
+ * baseline builtins and ICs took about a quarter of the samples of `perf
+ * record`. With a quarter of the budget, two alternating rounds on a
+ * 2-core machine gave boot to the shell 43-45 s against 50-65 s (main
+ * thread 39-40 s of CPU against 47-62 s), the first 20,000-iteration shell
+ * loop 5.6-6.9 s against 8.3-10.2 s and md5sum of 16 MiB 2.1-2.2 s against
+ * 2.5-3.9 s; 8192 was no better for the boot and worse for md5sum.
+ *
  * Where execve() is not to be had, tsvm runs on without the flags (slower).
  */
 import { createRequire } from 'node:module';
 
-export const V8_FLAGS = ['--concurrent-recompilation-queue-length=256'];
+export const V8_FLAGS = ['--concurrent-recompilation-queue-length=256', '--interrupt-budget=16384'];
 
 const F_SETFD = 2;
 
