@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run32, run16, STACK } from './harness.js';
+import { assemble, machine, run32, run16, runTranslated, STACK } from './harness.js';
 
 describe('tcg paging', () => {
   it('PAE with 2 MiB and 4 KiB pages, NX faults on fetch with the I/D bit', () => {
@@ -220,4 +220,35 @@ describe('tcg real mode', () => {
     expect(m.cpu.regs[2]! & 0xffff).toBe(0x0407);
     expect(m.cpu.regs[0]! & 0xffff).toBe(47);
   });
+});
+
+describe('tcg RAM above 2 GiB', () => {
+  // A TLB entry keeps a RAM page's index in its upper bits (mmu.ts): from 2 GiB on they are an int32's sign.
+  const HIGH = 0x9000_0000;
+  const routine = `
+      mov dword [${HIGH + 0x800}], 0x12345678
+      add dword [${HIGH + 0x800}], 1
+      mov ebx, [${HIGH + 0x800}]
+      xor edx, edx
+      mov ecx, 3
+    again:
+      mov eax, 1
+    patch equ $ - 4
+      add edx, eax
+      mov dword [patch], 10
+      loop again
+      ret`;
+
+  for (const how of ['interpreted', 'translated'] as const) {
+    it(`code there runs, reads and writes its RAM and sees its own stores to its code (${how})`, () => {
+      const m = machine(assemble(`mov eax, ${HIGH}\ncall eax\nhlt`), 'pm32', undefined, 0xa000_0000);
+      m.mem.writeBytes(HIGH, assemble(routine, 32, HIGH));
+      if (how === 'translated') runTranslated(m);
+      else m.run();
+      expect(m.cpu.halted).toBe(true);
+      expect(m.cpu.regs[3]).toBe(0x12345679);
+      expect(m.cpu.regs[2]).toBe(1 + 10 + 10);
+      expect(m.mem.read32(HIGH + 0x800)).toBe(0x12345679);
+    });
+  }
 });
