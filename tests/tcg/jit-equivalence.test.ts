@@ -10,8 +10,8 @@ import type * as Harness from './harness.js';
 vi.mock('./harness.js', async (importOriginal) => {
   const h = await importOriginal<typeof Harness>();
   const { Translator } = await import('../../src/accel/tcg/jit/translator.js');
-  const machine: typeof h.machine = (code, mode, model) => {
-    const m = h.machine(code, mode, model);
+  const machine: typeof h.machine = (code, mode, model, ramSize) => {
+    const m = h.machine(code, mode, model, ramSize);
     const jit = new Translator(m.cpu, m.interp, 1);
     m.run = (maxInsns = 1_000_000) => {
       for (let done = 0; done < maxInsns && !m.cpu.halted && !m.interp.shutdown; done += 1000) jit.run(1000);
