@@ -136,11 +136,12 @@ class Emitter {
    */
   exit(target: string, label?: number): string {
     const stores = this.pendingStores();
-    const leave = `${stores}c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (label === undefined) return leave;
+    const leave = `c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
+    if (label === undefined) return `${stores}${leave}`;
     const page = this.labelPages.get(label) ?? 0;
     const go = page !== 0 && page !== this.page ? `${this.guard(page)} && ++loops < ${LOOP_ITERATIONS}` : `++loops < ${LOOP_ITERATIONS}`;
-    return `if (${go}) { ${stores}n += ${this.done}; s = ${label}; continue; } ${leave}`;
+    // Going on at the label and leaving both need what is held back stored: the stores come first, once.
+    return `${stores}if (${go}) { n += ${this.done}; s = ${label}; continue; } ${leave}`;
   }
 
   /**
