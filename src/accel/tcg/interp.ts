@@ -9,7 +9,7 @@ import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import type { CpuInterruptSource } from '../../io/irq.js';
 import { decode, type ByteSource } from './decoder.js';
-import { Access, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
+import { Access, ramPage, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
 import { ATTR_DB, CS, DB, DFV, ESP, IF, NMI, PFV, RF, TF } from './constants.js';
 import { DR6_BS, enterDebugHandler, instructionBreakpointHits, reportInDr6 } from './debug.js';
@@ -96,7 +96,7 @@ export class CodeCache {
     }
     const mode = c.cs32 ? 1 : 0;
     const ram = (info & TLB_RAM) !== 0;
-    const frame = info >>> 12;
+    const frame = ramPage(info);
     const off = lin & 0xfff;
     if (ram) {
       const insns = this.pages[frame];

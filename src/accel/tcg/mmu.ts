@@ -39,6 +39,11 @@ export const TLB_ROM = 64;
 /** The bits of a TLB entry holding its RAM page index (TLB_RAM set). */
 export const TLB_FRAME = -4096;
 
+/** RAM page index of a TLB entry `info` that has TLB_RAM. */
+export function ramPage(info: number): number {
+  return info >>> 12;
+}
+
 /** RAM index of linear address `lin` in a page whose TLB entry `info` has TLB_RAM. */
 export function ramIndex(info: number, lin: number): number {
   return ((info & TLB_FRAME) | (lin & 0xfff)) >>> 0;
@@ -220,7 +225,7 @@ export class Mmu {
     const m = this.writeMask() | TLB_RAM;
     const info = this.info[page]!;
     if ((info & m) === m) {
-      const f = info >>> 12;
+      const f = ramPage(info);
       if (this.codePages[f]) this.onCodeWrite(f);
       this.ram[ramIndex(info, lin)] = v;
       return;
@@ -233,7 +238,7 @@ export class Mmu {
     const m = this.writeMask() | TLB_RAM;
     const info = this.info[page]!;
     if ((info & m) === m && (lin & 0xfff) <= 0xffe) {
-      const f = info >>> 12;
+      const f = ramPage(info);
       if (this.codePages[f]) this.onCodeWrite(f);
       this.view.setUint16(ramIndex(info, lin), v, true);
       return;
@@ -246,7 +251,7 @@ export class Mmu {
     const m = this.writeMask() | TLB_RAM;
     const info = this.info[page]!;
     if ((info & m) === m && (lin & 0xfff) <= 0xffc) {
-      const f = info >>> 12;
+      const f = ramPage(info);
       if (this.codePages[f]) this.onCodeWrite(f);
       this.view.setUint32(ramIndex(info, lin), v >>> 0, true);
       return;
@@ -265,7 +270,7 @@ export class Mmu {
     const phys = this.physFor(lin, Access.Write);
     const info = this.info[lin >>> 12]!;
     if ((info & (TLB_RAM | TLB_ROM)) === TLB_RAM) {
-      const f = info >>> 12;
+      const f = ramPage(info);
       if (this.codePages[f]) this.onCodeWrite(f);
       const off = ramIndex(info, lin);
       if (size === 1) this.ram[off] = v;
@@ -301,7 +306,7 @@ export class Mmu {
     const need = access === Access.Write ? this.writeMask() : this.readMask();
     if ((info & need) !== need || (access === Access.Exec && info & TLB_NX)) this.fill(lin, access);
     const filled = this.info[page]!;
-    if (filled & TLB_RAM) return this.ramFrameToPhys(filled >>> 12) + (lin & 0xfff);
+    if (filled & TLB_RAM) return this.ramFrameToPhys(ramPage(filled)) + (lin & 0xfff);
     return this.physPage[page]! * 4096 + (lin & 0xfff);
   }
 

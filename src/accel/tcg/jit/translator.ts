@@ -31,7 +31,7 @@ import { decode } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
 import { CS, ESP, IF, RF, TF } from '../constants.js';
-import { TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
+import { ramPage, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
@@ -538,7 +538,7 @@ function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
  */
 function tlbExecutableFrame(c: Cpu, page: number): number {
   const info = c.mmu.info[page]!;
-  return (info & (c.tlbReadNeed | TLB_NX)) === c.tlbReadNeed ? info >>> 12 : -1;
+  return (info & (c.tlbReadNeed | TLB_NX)) === c.tlbReadNeed ? ramPage(info) : -1;
 }
 
 /**
@@ -603,7 +603,7 @@ function executableFrame(c: Cpu, lin: number): number {
     info = mmu.info[lin >>> 12]!;
     if ((info & need) !== need || info & TLB_NX) return -1;
   }
-  return info >>> 12;
+  return ramPage(info);
 }
 
 function hex(n: number): string {
