@@ -1252,6 +1252,11 @@ function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
  * block, else leaves for it (#GP past the CS limit, as Cpu.setEip).
  */
 function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, cond: string, labels: Map<number, number>): void {
+  // Falling through into a label needs what is held back stored, as the jump does: once, before the branch.
+  if (labels.has(next)) {
+    e.flushFlags();
+    e.storeRegisters();
+  }
   const target = jumpTarget(d, next);
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   const taken =
