@@ -9,7 +9,7 @@ import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import type { CpuInterruptSource } from '../../io/irq.js';
 import { decode, type ByteSource } from './decoder.js';
-import { Access, ramPage, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from './mmu.js';
+import { Access, ramPage, TLB_NX, TLB_RAM } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
 import { ATTR_DB, CS, DB, DFV, ESP, IF, NMI, PFV, RF, TF } from './constants.js';
 import { DR6_BS, enterDebugHandler, instructionBreakpointHits, reportInDr6 } from './debug.js';
@@ -87,7 +87,7 @@ export class CodeCache {
   private fetchSlow(c: Cpu, eip: number, lin: number): Insn {
     const mmu = c.mmu;
     const page = lin >>> 12;
-    const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
+    const need = c.tlbReadNeed;
     let info = mmu.info[page]!;
     if ((info & need) !== need || info & TLB_NX) {
       if (eip > c.segLimit[CS]!) throw gpFault(0);

@@ -31,7 +31,7 @@ import { decode } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
 import { CS, ESP, IF, RF, TF } from '../constants.js';
-import { ramPage, TLB_NX, TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
+import { ramPage, TLB_NX } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
@@ -595,15 +595,10 @@ function followedTarget(d: Insn, mode: number, after: number): number | undefine
  * before the page walk, so that is checked first).
  */
 function executableFrame(c: Cpu, lin: number): number {
-  const mmu = c.mmu;
-  const need = c.cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
-  let info = mmu.info[lin >>> 12]!;
-  if ((info & need) !== need || info & TLB_NX) {
-    if (c.eip > c.segLimit[CS]! || !mmu.fillForFetch(lin)) return -1;
-    info = mmu.info[lin >>> 12]!;
-    if ((info & need) !== need || info & TLB_NX) return -1;
-  }
-  return ramPage(info);
+  const frame = tlbExecutableFrame(c, lin >>> 12);
+  if (frame >= 0) return frame;
+  if (c.eip > c.segLimit[CS]! || !c.mmu.fillForFetch(lin)) return -1;
+  return tlbExecutableFrame(c, lin >>> 12);
 }
 
 function hex(n: number): string {
