@@ -915,6 +915,60 @@ describe('translator: links across a CR3 switch', () => {
   });
 });
 
+describe('translator: links to a global page', () => {
+  it('after CR3 switches, which keep the page, an INVLPG of it makes the next CALL run what it maps then', () => {
+    // Both page directories map linear 0x40000000, through one page table,
+    // to the same global 4 KiB page, holding "add ebx, 1; ret". The loop
+    // switches CR3 on every pass and calls it; after the third pass it
+    // remaps the page to "add ebx, 100; ret" and invalidates it with
+    // INVLPG: the link from the caller must not survive that.
+    const src = `
+      mov esi, routine_a
+      mov edi, 0x400000
+      mov ecx, 4
+      rep movsb
+      mov esi, routine_b
+      mov edi, 0x800000
+      mov ecx, 4
+      rep movsb
+      mov dword [0x102000], 0x400103
+      mov dword [0x100000 + 0x100 * 4], 0x102003
+      mov dword [0x101000], 0x83
+      mov dword [0x101000 + 0x100 * 4], 0x102003
+      ${aliasLowMemory()}
+      mov eax, cr4
+      or eax, 0x80
+      mov cr4, eax
+      mov ecx, 6
+      xor ebx, ebx
+    .loop:
+      mov eax, 0x100000
+      test ecx, 1
+      jz .set
+      mov eax, 0x101000
+    .set:
+      mov cr3, eax
+      call 0x40000000
+      cmp ecx, 4
+      jne .next
+      mov dword [0x102000], 0x800103
+      invlpg [0x40000000]
+    .next:
+      dec ecx
+      jnz .loop
+      hlt
+    routine_a:
+      add ebx, 1
+      ret
+    routine_b:
+      add ebx, 100
+      ret`;
+    const { m, t } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
+    expect(t.stats.translated).toBeGreaterThan(0);
+  });
+});
+
 describe('translator: jumps within a block', () => {
   it('a loop whose head is not the entry, with an if-then skip inside, runs within blocks that return every 256 jumps', () => {
     const src = `

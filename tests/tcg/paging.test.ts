@@ -62,6 +62,52 @@ describe('tcg paging', () => {
     expect(m.vector()).toBe(14);
   });
 
+  it('global pages keep their TLB entries across a CR3 write; INVLPG and a CR4.PGE toggle drop them', () => {
+    const m = run32(`
+      mov dword [0x200000], 0x11
+      mov dword [0x201000], 0x22
+      mov dword [0x300000], 0x33
+      mov dword [0x301000], 0x44
+      mov dword [0x100000], 0x83             ; 0-4 MiB: this program, one 4 MiB page
+      mov dword [0x100004], 0x101003         ; 4-8 MiB: 4 KiB pages
+      mov dword [0x101000], 0x200103         ; 0x400000 -> 0x200000, global
+      mov dword [0x101004], 0x201003         ; 0x401000 -> 0x201000
+      mov eax, cr4
+      or eax, 0x90                           ; PSE, PGE
+      mov cr4, eax
+      mov eax, 0x100000
+      mov cr3, eax
+      mov eax, cr0
+      or eax, 0x80000000
+      mov cr0, eax
+      mov eax, [0x400000]
+      mov eax, [0x401000]
+      mov dword [0x101000], 0x300103         ; remap both
+      mov dword [0x101004], 0x301003
+      mov eax, cr3
+      mov cr3, eax
+      mov ebx, [0x400000]                    ; the global entry stayed: the old page
+      mov ecx, [0x401000]                    ; the other went: the new page
+      invlpg [0x400000]
+      mov edx, [0x400000]
+      mov dword [0x101000], 0x200103
+      mov eax, cr3
+      mov cr3, eax
+      mov edi, [0x400000]                    ; global again: still 0x300000
+      mov eax, cr4
+      and eax, ~0x80
+      mov cr4, eax
+      or eax, 0x80
+      mov cr4, eax
+      mov esi, [0x400000]
+      hlt`);
+    expect(m.cpu.regs[3]).toBe(0x11);
+    expect(m.cpu.regs[1]).toBe(0x44);
+    expect(m.cpu.regs[2]).toBe(0x33);
+    expect(m.cpu.regs[7]).toBe(0x33);
+    expect(m.cpu.regs[6]).toBe(0x11);
+  });
+
   it('an instruction restarted after a #PF executes with its own operand size (MOVZX)', () => {
     const m = run32(`
       mov dword [0x100000], 0x83

@@ -16,12 +16,17 @@
  * reach the AddressSpace, which drops them. The TLB is flushed whenever the
  * AddressSpace's page map is remapped.
  *
- * Flushing more than the architecture requires is always allowed, so CR3
- * writes flush global pages too and CR4/CR0 paging changes flush everything.
+ * A CR3 write keeps the entries of global pages (G set with CR4.PGE: SDM
+ * Vol. 3A, 4.10.2.4), as hardware does: the kernel's pages stay entered
+ * across context switches, and so do the translator's links between kernel
+ * blocks (generation and globalGeneration below). INVLPG and CR4/CR0
+ * paging changes flush them. Flushes clear the entries listed as filled
+ * since the last one; past the list's size, every entry (flushing more
+ * than the architecture requires is always allowed).
  */
 import type { AddressSpace } from '../../memory/address-space.js';
 import { CpuFault } from './exceptions.js';
-import { CR0_PG, CR0_WP, CR4_PAE, CR4_PSE, EFER_NXE, PFV } from './constants.js';
+import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_NXE, PFV } from './constants.js';
 
 export const TLB_VALID = 1;
 /** Supervisor may write. */
@@ -36,6 +41,8 @@ export const TLB_RAM = 16;
 export const TLB_NX = 32;
 /** With TLB_RAM: RAM that is read but never written (a PAM read-only shadow); entered without write permission. */
 export const TLB_ROM = 64;
+/** A global page (SDM Vol. 3A, 4.10.2.4): a CR3 write keeps its entry. */
+export const TLB_GLOBAL = 128;
 /** The bits of a TLB entry holding its RAM page index (TLB_RAM set). */
 export const TLB_FRAME = -4096;
 
@@ -69,6 +76,23 @@ export interface MmuControl {
 const PAGES = 1 << 20;
 const FLUSH_LIST_MAX = 2048;
 
+/** Pages entered in the TLB since a flush, or `overflow` once more than it holds. */
+class FlushList {
+  readonly pages = new Int32Array(FLUSH_LIST_MAX);
+  count = 0;
+  overflow = false;
+
+  add(page: number): void {
+    if (this.count < FLUSH_LIST_MAX) this.pages[this.count++] = page;
+    else this.overflow = true;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.overflow = false;
+  }
+}
+
 // Page-table entry bits
 const P = 1;
 const RW = 2;
@@ -76,13 +100,14 @@ const US = 4;
 const A = 0x20;
 const D = 0x40;
 const PS = 0x80;
+const G = 0x100;
 
 export class Mmu {
   readonly info = new Int32Array(PAGES);
   readonly physPage = new Int32Array(PAGES);
-  private readonly filled = new Int32Array(FLUSH_LIST_MAX);
-  private filledCount = 0;
-  private filledOverflow = false;
+  /** Pages entered as not global, and as global (a CR3 write clears only the first). */
+  private readonly filled = new FlushList();
+  private readonly filledGlobal = new FlushList();
   readonly ram: Uint8Array;
   /** Little-endian view of ram (translated code reads and writes through it too). */
   readonly view: DataView;
@@ -102,6 +127,11 @@ export class Mmu {
   a20Mask = 0xffff_ffff;
   /** Bumped on every flush, so caches of translations (the fetch page) know to look again. */
   generation = 0;
+  /**
+   * Bumped on the flushes that may drop a global page's entry (not by CR3
+   * writes): what was cached about a global page holds while it is the same.
+   */
+  globalGeneration = 0;
   /** Per 4 MiB linear region: entries from a 4 MiB/2 MiB page are in the TLB (INVLPG drops the region). */
   private readonly largeRegions = new Uint8Array(1024);
   private largeEntered = false;
@@ -116,25 +146,52 @@ export class Mmu {
     mem.onRemap(() => this.flush());
   }
 
+  /** Drops every entry, global pages' too. */
   flush(): void {
-    if (this.filledOverflow) {
+    if (this.filled.overflow || this.filledGlobal.overflow) {
       this.info.fill(0);
     } else {
-      for (let i = 0; i < this.filledCount; i++) this.info[this.filled[i]!] = 0;
+      for (const list of [this.filled, this.filledGlobal]) for (let i = 0; i < list.count; i++) this.info[list.pages[i]!] = 0;
     }
-    this.filledCount = 0;
-    this.filledOverflow = false;
+    this.filled.clear();
+    this.filledGlobal.clear();
     if (this.largeEntered) this.largeRegions.fill(0);
     this.largeEntered = false;
     this.generation++;
+    this.globalGeneration++;
   }
 
+  /**
+   * A CR3 write: drops every entry but those of global pages. The regions of
+   * large pages stay marked (INVLPG then drops a whole region, which is
+   * allowed).
+   */
+  flushNonGlobal(): void {
+    if (this.filled.overflow) {
+      this.flush();
+      return;
+    }
+    // A page entered since as global keeps its entry: only flushes that bump globalGeneration drop those.
+    for (let i = 0; i < this.filled.count; i++) {
+      const page = this.filled.pages[i]!;
+      if (!(this.info[page]! & TLB_GLOBAL)) this.info[page] = 0;
+    }
+    this.filled.clear();
+    this.generation++;
+  }
+
+  /** INVLPG: drops the entry of the page holding `linear`, global or not. */
   flushPage(linear: number): void {
     // A 4 MiB/2 MiB page is entered as many 4K entries; INVLPG of any
     // address in it must drop them all.
     const region = linear >>> 22;
-    if (this.largeRegions[region]) this.info.fill(0, region << 10, (region + 1) << 10);
-    else this.info[linear >>> 12] = 0;
+    if (this.largeRegions[region]) {
+      this.info.fill(0, region << 10, (region + 1) << 10);
+      this.globalGeneration++;
+    } else {
+      if (this.info[linear >>> 12]! & TLB_GLOBAL) this.globalGeneration++;
+      this.info[linear >>> 12] = 0;
+    }
     this.generation++;
   }
 
@@ -358,8 +415,7 @@ export class Mmu {
     if (off >= 0) info |= TLB_RAM | (off & TLB_FRAME);
     else this.physPage[page] = Math.floor(phys / 4096);
     this.info[page] = this.watchedPages[page] ? info & ~TLB_VALID : info;
-    if (this.filledCount < FLUSH_LIST_MAX) this.filled[this.filledCount++] = page;
-    else this.filledOverflow = true;
+    (info & TLB_GLOBAL ? this.filledGlobal : this.filled).add(page);
   }
 
   private a20(phys: number): number {
@@ -468,6 +524,7 @@ export class Mmu {
       if (writeOk && userOk) info |= TLB_UW;
     }
     if (nx) info |= TLB_NX;
+    if (leafLo & G && ctl.cr4 & CR4_PGE) info |= TLB_GLOBAL;
     this.walkPhys = phys;
     this.walkInfo = info;
     return 0;

@@ -90,7 +90,7 @@ export function writeCr0(c: Cpu, v: number): void {
 export function writeCr3(c: Cpu, v: number): void {
   if (c.cr0 & CR0_PG && c.cr4 & CR4_PAE) checkPdptes(c, v);
   c.cr3 = v >>> 0;
-  c.mmu.flush();
+  c.mmu.flushNonGlobal();
 }
 
 /** PAE: loading PDPTEs with reserved bits set is #GP (SDM Vol. 3A 4.4.1). */

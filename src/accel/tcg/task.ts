@@ -91,7 +91,7 @@ export function taskSwitch(c: Cpu, sel: number, desc: Descriptor, reason: TaskSw
   }
   if (new32 && c.cr0 & CR0_PG && cr3 !== c.cr3) {
     c.cr3 = cr3;
-    c.mmu.flush();
+    c.mmu.flushNonGlobal(); // a CR3 load keeps global pages (SDM Vol. 3A, 4.10.4.1)
   }
   c.eip = eip;
   c.flags = (newFlags | 2) >>> 0;

@@ -42,7 +42,10 @@ export class Block {
    * same CS base and EIP, linkCs and linkEip (a block serves every linear
    * alias of its bytes; its exits' targets depend on which one), and, for a
    * target on another linear page, while the MMU generation is linkGen and
-   * the CPL linkCpl (samePage[exit] says which). This is chaining.
+   * the CPL linkCpl (samePage[exit] says which). While every such target is
+   * on a global page (linkGlobal), linkGen is the MMU's globalGeneration:
+   * the links between kernel blocks outlive context switches. This is
+   * chaining.
    */
   readonly links: (Block | undefined)[] = [];
   readonly samePage: boolean[] = [];
@@ -55,17 +58,20 @@ export class Block {
   lastExit = -1;
   lastLink: Block | undefined = undefined;
   linkGen = -1;
+  linkGlobal = true;
   linkCpl = -1;
   linkCs = -1;
   linkEip = -1;
   /**
    * Inline cache of a block ending in a near RET or indirect near JMP/CALL:
    * the block its last run left for, valid for the same linear target while
-   * the MMU generation is targetGen and the CPL targetCpl.
+   * the MMU generation (globalGeneration for a target on a global page,
+   * targetGlobal) is targetGen and the CPL targetCpl.
    */
   target: Block | undefined = undefined;
   targetLin = -1;
   targetGen = -1;
+  targetGlobal = false;
   targetCpl = -1;
 
   constructor(

@@ -31,7 +31,7 @@ import { decode } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
 import { CS, ESP, IF, RF, TF } from '../constants.js';
-import { ramPage, TLB_NX } from '../mmu.js';
+import { ramPage, TLB_GLOBAL, TLB_NX } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
@@ -159,15 +159,18 @@ export class Translator {
    * physical page whatever the page tables say (the entry was just fetched
    * from it), so such links outlive TLB flushes, as QEMU's do within a
    * page; the others hold only until the next flush (a CR3 write: every
-   * context switch) or CPL change.
+   * context switch; for targets on global pages, until a flush that drops
+   * those) or CPL change.
    */
   private successor(prev: Block, csBase: number, eip: number): Block | undefined {
     const c = this.cpu;
-    const gen = c.mmu.generation;
+    const mmu = c.mmu;
     const exit = prev.exit;
     const sameEntry = prev.linkCs === csBase && prev.linkEip === eip;
     if (sameEntry) {
-      if (prev.linkGen !== gen || prev.linkCpl !== c.cpl) dropCrossPageLinks(prev, gen, c.cpl);
+      if (prev.linkGen !== (prev.linkGlobal ? mmu.globalGeneration : mmu.generation) || prev.linkCpl !== c.cpl) {
+        dropCrossPageLinks(prev, mmu.globalGeneration, c.cpl);
+      }
       const linked = exit === prev.lastExit ? prev.lastLink : prev.links[exit];
       if (linked !== undefined && !linked.dead) {
         if (exit !== prev.lastExit) {
@@ -182,7 +185,8 @@ export class Translator {
       if (!sameEntry) {
         prev.links.length = 0;
         prev.samePage.length = 0;
-        prev.linkGen = gen;
+        prev.linkGen = mmu.globalGeneration;
+        prev.linkGlobal = true;
         prev.linkCpl = c.cpl;
         prev.linkCs = csBase;
         prev.linkEip = eip;
@@ -190,7 +194,14 @@ export class Translator {
       prev.links[exit] = b;
       prev.lastExit = exit;
       prev.lastLink = b;
-      prev.samePage[exit] = ((csBase + eip) ^ (csBase + c.eip)) >>> 12 === 0;
+      const lin = (csBase + c.eip) >>> 0;
+      const samePage = ((csBase + eip) ^ lin) >>> 12 === 0;
+      prev.samePage[exit] = samePage;
+      if (!samePage && prev.linkGlobal && !onGlobalPage(c, lin)) {
+        // The links made so far hold now: from here on they are checked against every flush.
+        prev.linkGlobal = false;
+        prev.linkGen = mmu.generation;
+      }
     }
     return b;
   }
@@ -203,14 +214,14 @@ export class Translator {
    */
   private target(prev: Block): Block | undefined {
     const c = this.cpu;
-    const gen = c.mmu.generation;
+    const mmu = c.mmu;
     const lin = (c.segBase[CS]! + c.eip) >>> 0;
     const t = prev.target;
     if (
       t !== undefined &&
       prev.targetLin === lin &&
       !t.dead &&
-      prev.targetGen === gen &&
+      prev.targetGen === (prev.targetGlobal ? mmu.globalGeneration : mmu.generation) &&
       prev.targetCpl === c.cpl &&
       t.mode === (c.cs32 ? 1 : 0) &&
       fitsSegment(t, c.eip, c.segLimit[CS]!)
@@ -221,7 +232,8 @@ export class Translator {
     if (b !== undefined) {
       prev.target = b;
       prev.targetLin = lin;
-      prev.targetGen = gen;
+      prev.targetGlobal = onGlobalPage(c, lin);
+      prev.targetGen = prev.targetGlobal ? mmu.globalGeneration : mmu.generation;
       prev.targetCpl = c.cpl;
     }
     return b;
@@ -521,15 +533,21 @@ export class Translator {
 }
 
 /**
- * Forgets `b`'s links to other linear pages: the mapping (MMU generation
- * now `gen`) or the CPL (now `cpl`, which decides whether they may be run)
- * changed.
+ * Forgets `b`'s links to other linear pages: the mapping (MMU
+ * globalGeneration now `globalGen`) or the CPL (now `cpl`, which decides
+ * whether they may be run) changed.
  */
-function dropCrossPageLinks(b: Block, gen: number, cpl: number): void {
+function dropCrossPageLinks(b: Block, globalGen: number, cpl: number): void {
   for (let i = 0; i < b.links.length; i++) if (!b.samePage[i]) b.links[i] = undefined;
   b.lastExit = -1;
-  b.linkGen = gen;
+  b.linkGen = globalGen;
+  b.linkGlobal = true;
   b.linkCpl = cpl;
+}
+
+/** Whether linear address `lin` is on a global page the TLB holds (its entry outlives CR3 writes). */
+function onGlobalPage(c: Cpu, lin: number): boolean {
+  return (c.mmu.info[lin >>> 12]! & TLB_GLOBAL) !== 0;
 }
 
 /**
