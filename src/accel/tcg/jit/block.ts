@@ -33,22 +33,16 @@ export interface ForeignPage {
 
 export class Block {
   /** Set when a write reached the block's page: the block must not run again. */
+  // The fields the dispatcher reads at every block exit come first, so that they share the
+  // object's first cache lines (V8 lays fields out in the order they are defined). EIPs and
+  // linear addresses among them are int32 bits: V8 keeps those in the object, where an
+  // unsigned value from 2^31 up (every kernel address) is a heap number of its own to fetch.
+
+  /** Set when a write reached the block's page: the block must not run again. */
   dead = false;
   fn: BlockFn = notCompiled;
   /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere). */
   exit = -1;
-  /**
-   * Blocks the static exits lead to, valid while the block is entered at the
-   * same CS base and EIP, linkCs and linkEip (a block serves every linear
-   * alias of its bytes; its exits' targets depend on which one), and, for a
-   * target on another linear page, while the MMU generation is linkGen and
-   * the CPL linkCpl (samePage[exit] says which). While every such target is
-   * on a global page (linkGlobal), linkGen is the MMU's globalGeneration:
-   * the links between kernel blocks outlive context switches. This is
-   * chaining.
-   */
-  readonly links: (Block | undefined)[] = [];
-  readonly samePage: boolean[] = [];
   /**
    * The exit the last chained run left by and its link (a copy of
    * links[lastExit]): most blocks leave the same way run after run, and
@@ -57,59 +51,91 @@ export class Block {
    */
   lastExit = -1;
   lastLink: Block | undefined = undefined;
+  /**
+   * The static exits' links (below) are valid while the block is entered at
+   * the same CS base and EIP, linkCs and linkEip (a block serves every
+   * linear alias of its bytes; its exits' targets depend on which one), and,
+   * for a target on another linear page, while the MMU generation is
+   * linkGen and the CPL linkCpl (samePage[exit] says which). While every
+   * such target is on a global page (linkGlobal), linkGen is the MMU's
+   * globalGeneration: the links between kernel blocks outlive context
+   * switches. This is chaining.
+   */
+  linkCs = -1;
+  linkEip = -1;
   linkGen = -1;
   linkGlobal = true;
   linkCpl = -1;
-  linkCs = -1;
-  linkEip = -1;
+  /** Whether an instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
+  readonly nearIndirect: boolean;
   /**
    * Inline cache of a block ending in a near RET or indirect near JMP/CALL:
-   * the block its last run left for, valid for the same linear target while
-   * the MMU generation (globalGeneration for a target on a global page,
-   * targetGlobal) is targetGen and the CPL targetCpl.
+   * the block its last run left for, valid for the same linear target
+   * (targetLin) while the MMU generation (globalGeneration for a target on
+   * a global page, targetGlobal) is targetGen and the CPL targetCpl.
    */
   target: Block | undefined = undefined;
   targetLin = -1;
   targetGen = -1;
   targetGlobal = false;
   targetCpl = -1;
+  /** CS.D the block was decoded in. */
+  readonly mode: number;
+  /** Lowest and highest byte of the block relative to the entry: every EIP from entry + lo to entry + hi must fit CS. */
+  readonly lo: number;
+  readonly hi: number;
+  /** The blocks the static exits lead to (see linkCs). */
+  readonly links: (Block | undefined)[] = [];
+  readonly samePage: boolean[] = [];
+  /** RAM page index the block was decoded from. */
+  readonly frame: number;
+  /** Offset of its entry in that page (blocks are keyed by physical address). */
+  readonly offset: number;
+  readonly insns: readonly Insn[];
+  /**
+   * Where each instruction starts, relative to the entry: in order within
+   * a run, a followed JMP or CALL rel's target after it, each run after
+   * the one before (translator.ts).
+   */
+  readonly rel: readonly number[];
+  /** RAM index of each instruction. */
+  readonly phys: readonly number[];
+  /**
+   * The other pages the block holds code of: each linear page, by its
+   * distance from the entry's, and the RAM page it was decoded from. The
+   * block goes there only while the TLB maps one to the other (codegen.ts).
+   */
+  readonly foreign: readonly ForeignPage[];
+  /**
+   * The bytes of its instructions, one after another in block order: a
+   * block whose page was written is revived if they are unchanged.
+   */
+  readonly code: Uint8Array;
 
   constructor(
-    /** CS.D the block was decoded in. */
-    readonly mode: number,
-    /** RAM page index the block was decoded from. */
-    readonly frame: number,
-    /** Offset of its entry in that page (blocks are keyed by physical address). */
-    readonly offset: number,
-    readonly insns: readonly Insn[],
-    /**
-     * Where each instruction starts, relative to the entry: in order within
-     * a run, a followed JMP or CALL rel's target after it, each run after
-     * the one before (translator.ts).
-     */
-    readonly rel: readonly number[],
-    /** Lowest and highest byte of the block relative to the entry: every EIP from entry + lo to entry + hi must fit CS. */
-    readonly lo: number,
-    readonly hi: number,
-    /** RAM index of each instruction. */
-    readonly phys: readonly number[],
-    /**
-     * The other pages the block holds code of: each linear page, by its
-     * distance from the entry's, and the RAM page it was decoded from. The
-     * block goes there only while the TLB maps one to the other (codegen.ts).
-     */
-    readonly foreign: readonly ForeignPage[],
-    /**
-     * The bytes of its instructions, one after another in block order: a
-     * block whose page was written is revived if they are unchanged.
-     */
-    readonly code: Uint8Array,
+    mode: number,
+    frame: number,
+    offset: number,
+    insns: readonly Insn[],
+    rel: readonly number[],
+    lo: number,
+    hi: number,
+    phys: readonly number[],
+    foreign: readonly ForeignPage[],
+    code: Uint8Array,
   ) {
     this.nearIndirect = insns.some(isNearIndirect);
+    this.mode = mode;
+    this.lo = lo;
+    this.hi = hi;
+    this.frame = frame;
+    this.offset = offset;
+    this.insns = insns;
+    this.rel = rel;
+    this.phys = phys;
+    this.foreign = foreign;
+    this.code = code;
   }
-
-  /** Whether an instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
-  readonly nearIndirect: boolean;
 }
 
 /**

@@ -110,7 +110,8 @@ export class Translator {
     const intr = c.bus.intr;
     const chain = !logOn.nochain;
     let left = budget;
-    // The block that just ran, and the CS base and EIP it ran from: its successor may be linked.
+    // The block that just ran, and the CS base and EIP it ran from (int32 bits, as Block keeps
+    // them): its successor may be linked.
     let prev: Block | undefined;
     let prevCs = 0;
     let prevEip = 0;
@@ -130,8 +131,8 @@ export class Translator {
         if (c.halted || interp.shutdown) return StopReason.Halted;
         const b = prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev, prevCs, prevEip) : prev.nearIndirect ? this.target(prev) : this.lookup(c);
         if (b !== undefined) {
-          prevCs = c.segBase[CS]!;
-          prevEip = c.eip;
+          prevCs = c.segBase[CS]! | 0;
+          prevEip = c.eip | 0;
           const n = this.runBlock(b);
           left -= n > 0 ? n : 1;
           prev = n > 0 && chain ? b : undefined;
@@ -151,7 +152,7 @@ export class Translator {
   }
 
   /**
-   * The block `prev` (entered at csBase:eip) leaves for by its static exit:
+   * The block `prev` (entered at csBase:eip, as int32 bits) leaves for by its static exit:
    * linked, or looked up and then linked. A link stays valid while `prev`
    * runs from the same address (its exits then lead to the same EIPs) and
    * the target is alive; static exits change neither CS nor CPL, nor the
@@ -215,7 +216,7 @@ export class Translator {
   private target(prev: Block): Block | undefined {
     const c = this.cpu;
     const mmu = c.mmu;
-    const lin = (c.segBase[CS]! + c.eip) >>> 0;
+    const lin = (c.segBase[CS]! + c.eip) | 0;
     const t = prev.target;
     if (
       t !== undefined &&
