@@ -872,13 +872,16 @@ describe('translator: calls into other pages', () => {
   });
 });
 
-describe('translator: links across a CR3 switch', () => {
-  it('a CALL to another page runs the code the new page tables map there, while links within a page keep working', () => {
-    // Two page directories map linear 0 (this program) alike and 0x40000000
-    // to different 4 MiB pages: one holding "add ebx, 1; ret", the other
-    // "add ebx, 100; ret". The loop switches CR3 on every pass and calls
-    // 0x40000000 from the same block: its link must not outlive the switch.
-    const src = `
+/**
+ * NASM for a loop of 6 passes that switches CR3 between the page
+ * directories at 0x100000 and 0x101000 (the second mapping linear 0 alike)
+ * every pass and calls linear 0x40000000 from the same block. "add ebx, 1;
+ * ret" is copied to physical 0x400000 and "add ebx, 100; ret" to 0x800000;
+ * `mapping` (run before paging is on) maps 0x40000000 to them, and
+ * `afterThirdCall` runs after the call of the third pass.
+ */
+function cr3SwitchingCalls(mapping: string, afterThirdCall = ''): string {
+  return `
       mov esi, routine_a
       mov edi, 0x400000
       mov ecx, 4
@@ -887,58 +890,9 @@ describe('translator: links across a CR3 switch', () => {
       mov edi, 0x800000
       mov ecx, 4
       rep movsb
-      mov dword [0x100000 + 0x100 * 4], 0x400083
       mov dword [0x101000], 0x83
-      mov dword [0x101000 + 0x100 * 4], 0x800083
+      ${mapping}
       ${aliasLowMemory()}
-      mov ecx, 6
-      xor ebx, ebx
-    .loop:
-      mov eax, 0x100000
-      test ecx, 1
-      jz .set
-      mov eax, 0x101000
-    .set:
-      mov cr3, eax
-      call 0x40000000
-      dec ecx
-      jnz .loop
-      hlt
-    routine_a:
-      add ebx, 1
-      ret
-    routine_b:
-      add ebx, 100
-      ret`;
-    const b = matchesInterpreter(src).m;
-    expect(b.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
-  });
-});
-
-describe('translator: links to a global page', () => {
-  it('after CR3 switches, which keep the page, an INVLPG of it makes the next CALL run what it maps then', () => {
-    // Both page directories map linear 0x40000000, through one page table,
-    // to the same global 4 KiB page, holding "add ebx, 1; ret". The loop
-    // switches CR3 on every pass and calls it; after the third pass it
-    // remaps the page to "add ebx, 100; ret" and invalidates it with
-    // INVLPG: the link from the caller must not survive that.
-    const src = `
-      mov esi, routine_a
-      mov edi, 0x400000
-      mov ecx, 4
-      rep movsb
-      mov esi, routine_b
-      mov edi, 0x800000
-      mov ecx, 4
-      rep movsb
-      mov dword [0x102000], 0x400103
-      mov dword [0x100000 + 0x100 * 4], 0x102003
-      mov dword [0x101000], 0x83
-      mov dword [0x101000 + 0x100 * 4], 0x102003
-      ${aliasLowMemory()}
-      mov eax, cr4
-      or eax, 0x80
-      mov cr4, eax
       mov ecx, 6
       xor ebx, ebx
     .loop:
@@ -951,8 +905,7 @@ describe('translator: links to a global page', () => {
       call 0x40000000
       cmp ecx, 4
       jne .next
-      mov dword [0x102000], 0x800103
-      invlpg [0x40000000]
+      ${afterThirdCall}
     .next:
       dec ecx
       jnz .loop
@@ -963,6 +916,38 @@ describe('translator: links to a global page', () => {
     routine_b:
       add ebx, 100
       ret`;
+}
+
+describe('translator: links across a CR3 switch', () => {
+  it('a CALL to another page runs the code the new page tables map there, while links within a page keep working', () => {
+    // The two page directories map 0x40000000 to different 4 MiB pages:
+    // the link from the caller must not outlive the switch.
+    const src = cr3SwitchingCalls(`
+      mov dword [0x100000 + 0x100 * 4], 0x400083
+      mov dword [0x101000 + 0x100 * 4], 0x800083`);
+    const b = matchesInterpreter(src).m;
+    expect(b.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
+  });
+});
+
+describe('translator: links to a global page', () => {
+  it('after CR3 switches, which keep the page, an INVLPG of it makes the next CALL run what it maps then', () => {
+    // Both page directories map 0x40000000, through one page table, to the
+    // same global 4 KiB page ("add ebx, 1"); after the third call the page
+    // is remapped ("add ebx, 100") and invalidated with INVLPG: the link
+    // from the caller must not survive that.
+    const src = cr3SwitchingCalls(
+      `
+      mov dword [0x102000], 0x400103
+      mov dword [0x100000 + 0x100 * 4], 0x102003
+      mov dword [0x101000 + 0x100 * 4], 0x102003
+      mov eax, cr4
+      or eax, 0x80
+      mov cr4, eax`,
+      `
+      mov dword [0x102000], 0x800103
+      invlpg [0x40000000]`,
+    );
     const { m, t } = matchesInterpreter(src);
     expect(m.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
     expect(t.stats.translated).toBeGreaterThan(0);
