@@ -87,7 +87,12 @@ class FlushList {
     else this.overflow = true;
   }
 
-  clear(): void {
+  /** Zeroes the listed entries of `info` (but those of global pages with `keepGlobal`) and empties the list. */
+  drop(info: Int32Array, keepGlobal: boolean): void {
+    for (let i = 0; i < this.count; i++) {
+      const page = this.pages[i]!;
+      if (!keepGlobal || !(info[page]! & TLB_GLOBAL)) info[page] = 0;
+    }
     this.count = 0;
     this.overflow = false;
   }
@@ -132,6 +137,11 @@ export class Mmu {
    * writes): what was cached about a global page holds while it is the same.
    */
   globalGeneration = 0;
+
+  /** What a cache of a translation checks: globalGeneration for one of a global page, else generation. */
+  generationFor(global: boolean): number {
+    return global ? this.globalGeneration : this.generation;
+  }
   /** Per 4 MiB linear region: entries from a 4 MiB/2 MiB page are in the TLB (INVLPG drops the region). */
   private readonly largeRegions = new Uint8Array(1024);
   private largeEntered = false;
@@ -148,13 +158,9 @@ export class Mmu {
 
   /** Drops every entry, global pages' too. */
   flush(): void {
-    if (this.filled.overflow || this.filledGlobal.overflow) {
-      this.info.fill(0);
-    } else {
-      for (const list of [this.filled, this.filledGlobal]) for (let i = 0; i < list.count; i++) this.info[list.pages[i]!] = 0;
-    }
-    this.filled.clear();
-    this.filledGlobal.clear();
+    if (this.filled.overflow || this.filledGlobal.overflow) this.info.fill(0);
+    this.filled.drop(this.info, false);
+    this.filledGlobal.drop(this.info, false);
     if (this.largeEntered) this.largeRegions.fill(0);
     this.largeEntered = false;
     this.generation++;
@@ -172,11 +178,7 @@ export class Mmu {
       return;
     }
     // A page entered since as global keeps its entry: only flushes that bump globalGeneration drop those.
-    for (let i = 0; i < this.filled.count; i++) {
-      const page = this.filled.pages[i]!;
-      if (!(this.info[page]! & TLB_GLOBAL)) this.info[page] = 0;
-    }
-    this.filled.clear();
+    this.filled.drop(this.info, true);
     this.generation++;
   }
 

@@ -32,7 +32,6 @@ export interface ForeignPage {
 }
 
 export class Block {
-  /** Set when a write reached the block's page: the block must not run again. */
   // The fields the dispatcher reads at every block exit come first, so that they share the
   // object's first cache lines (V8 lays fields out in the order they are defined). EIPs and
   // linear addresses among them are int32 bits: V8 keeps those in the object, where an

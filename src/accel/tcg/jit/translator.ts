@@ -169,7 +169,7 @@ export class Translator {
     const exit = prev.exit;
     const sameEntry = prev.linkCs === csBase && prev.linkEip === eip;
     if (sameEntry) {
-      if (prev.linkGen !== (prev.linkGlobal ? mmu.globalGeneration : mmu.generation) || prev.linkCpl !== c.cpl) {
+      if (prev.linkGen !== mmu.generationFor(prev.linkGlobal) || prev.linkCpl !== c.cpl) {
         dropCrossPageLinks(prev, mmu.globalGeneration, c.cpl);
       }
       const linked = exit === prev.lastExit ? prev.lastLink : prev.links[exit];
@@ -222,7 +222,7 @@ export class Translator {
       t !== undefined &&
       prev.targetLin === lin &&
       !t.dead &&
-      prev.targetGen === (prev.targetGlobal ? mmu.globalGeneration : mmu.generation) &&
+      prev.targetGen === mmu.generationFor(prev.targetGlobal) &&
       prev.targetCpl === c.cpl &&
       t.mode === (c.cs32 ? 1 : 0) &&
       fitsSegment(t, c.eip, c.segLimit[CS]!)
@@ -234,7 +234,7 @@ export class Translator {
       prev.target = b;
       prev.targetLin = lin;
       prev.targetGlobal = onGlobalPage(c, lin);
-      prev.targetGen = prev.targetGlobal ? mmu.globalGeneration : mmu.generation;
+      prev.targetGen = mmu.generationFor(prev.targetGlobal);
       prev.targetCpl = c.cpl;
     }
     return b;
