@@ -873,14 +873,13 @@ describe('translator: calls into other pages', () => {
 });
 
 /**
- * NASM for a loop of 6 passes that switches CR3 between the page
- * directories at 0x100000 and 0x101000 (the second mapping linear 0 alike)
- * every pass and calls linear 0x40000000 from the same block. "add ebx, 1;
- * ret" is copied to physical 0x400000 and "add ebx, 100; ret" to 0x800000;
- * `mapping` (run before paging is on) maps 0x40000000 to them, and
- * `afterThirdCall` runs after the call of the third pass.
+ * NASM for a loop of 6 passes (ECX 6 down to 1) running `pass`, which calls
+ * linear 0x40000000. "add ebx, 1; ret" is copied to physical 0x400000 and
+ * "add ebx, 100; ret" to 0x800000; `mapping` (run before paging is on)
+ * maps 0x40000000 to them. Page directories at 0x100000 and 0x101000 both
+ * map linear 0 (this program) to itself.
  */
-function cr3SwitchingCalls(mapping: string, afterThirdCall = ''): string {
+function routineCalls(mapping: string, pass: string): string {
   return `
       mov esi, routine_a
       mov edi, 0x400000
@@ -896,17 +895,7 @@ function cr3SwitchingCalls(mapping: string, afterThirdCall = ''): string {
       mov ecx, 6
       xor ebx, ebx
     .loop:
-      mov eax, 0x100000
-      test ecx, 1
-      jz .set
-      mov eax, 0x101000
-    .set:
-      mov cr3, eax
-      call 0x40000000
-      cmp ecx, 4
-      jne .next
-      ${afterThirdCall}
-    .next:
+      ${pass}
       dec ecx
       jnz .loop
       hlt
@@ -918,39 +907,87 @@ function cr3SwitchingCalls(mapping: string, afterThirdCall = ''): string {
       ret`;
 }
 
+/** A pass of routineCalls that loads CR3 with 0x100000 when ECX is even, else 0x101000, and calls the routine. */
+const SWITCH_AND_CALL = `
+      mov eax, 0x100000
+      test ecx, 1
+      jz .set
+      mov eax, 0x101000
+    .set:
+      mov cr3, eax
+      call 0x40000000`;
+
+/** routineCalls' mapping of 0x40000000, in both page directories, through the page table at 0x102000 (its entry `pte`); CR4.PGE on. */
+function pageTableMapping(pte: number): string {
+  return `
+      mov dword [0x102000], 0x${pte.toString(16)}
+      mov dword [0x100000 + 0x100 * 4], 0x102003
+      mov dword [0x101000 + 0x100 * 4], 0x102003
+      mov eax, cr4
+      or eax, 0x80
+      mov cr4, eax`;
+}
+
 describe('translator: links across a CR3 switch', () => {
   it('a CALL to another page runs the code the new page tables map there, while links within a page keep working', () => {
     // The two page directories map 0x40000000 to different 4 MiB pages:
     // the link from the caller must not outlive the switch.
-    const src = cr3SwitchingCalls(`
+    const mapping = `
       mov dword [0x100000 + 0x100 * 4], 0x400083
-      mov dword [0x101000 + 0x100 * 4], 0x800083`);
-    const b = matchesInterpreter(src).m;
+      mov dword [0x101000 + 0x100 * 4], 0x800083`;
+    const b = matchesInterpreter(routineCalls(mapping, SWITCH_AND_CALL)).m;
     expect(b.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
   });
 });
 
 describe('translator: links to a global page', () => {
   it('after CR3 switches, which keep the page, an INVLPG of it makes the next CALL run what it maps then', () => {
-    // Both page directories map 0x40000000, through one page table, to the
-    // same global 4 KiB page ("add ebx, 1"); after the third call the page
-    // is remapped ("add ebx, 100") and invalidated with INVLPG: the link
-    // from the caller must not survive that.
-    const src = cr3SwitchingCalls(
-      `
-      mov dword [0x102000], 0x400103
-      mov dword [0x100000 + 0x100 * 4], 0x102003
-      mov dword [0x101000 + 0x100 * 4], 0x102003
-      mov eax, cr4
-      or eax, 0x80
-      mov cr4, eax`,
-      `
+    // Both page directories map 0x40000000 to the same global 4 KiB page
+    // ("add ebx, 1"); after the third call the page is remapped ("add ebx,
+    // 100") and invalidated with INVLPG: the link from the caller must not
+    // survive that.
+    const pass = `
+      ${SWITCH_AND_CALL}
+      cmp ecx, 4
+      jne .next
       mov dword [0x102000], 0x800103
-      invlpg [0x40000000]`,
-    );
-    const { m, t } = matchesInterpreter(src);
+      invlpg [0x40000000]
+    .next:`;
+    const { m, t } = matchesInterpreter(routineCalls(pageTableMapping(0x400103), pass));
     expect(m.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
     expect(t.stats.translated).toBeGreaterThan(0);
+  });
+
+  it('a page entered first as not global, then as global, keeps its entry across a CR3 write, so a later INVLPG still breaks the link', () => {
+    // The call starts the same block every pass (MOV from CR0 ends the one
+    // before). Pass 1 enters the routine's page as not global; pass 2 makes
+    // it global, invalidates it and reads it (entering it as global: the
+    // call links to it); pass 3 reloads CR3 and calls through the link;
+    // pass 4 remaps and invalidates it. Had the CR3 write dropped the entry
+    // (the page is also on the list of pages entered as not global), that
+    // INVLPG would find no global entry and the link would run the old
+    // routine.
+    const pass = `
+      cmp ecx, 5
+      jne .third
+      mov dword [0x102000], 0x400103
+      invlpg [0x40000000]
+      mov eax, [0x40000000]
+    .third:
+      cmp ecx, 4
+      jne .fourth
+      mov eax, cr3
+      mov cr3, eax
+    .fourth:
+      cmp ecx, 3
+      jne .call
+      mov dword [0x102000], 0x800103
+      invlpg [0x40000000]
+    .call:
+      mov edx, cr0
+      call 0x40000000`;
+    const { m } = matchesInterpreter(routineCalls(pageTableMapping(0x400003), pass));
+    expect(m.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
   });
 });
 
