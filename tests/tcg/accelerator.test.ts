@@ -9,7 +9,7 @@ import type { MachineBus } from '../../src/accel/accel.js';
 import { TcgAccelerator } from '../../src/accel/tcg/tcg.js';
 import { I8259Pair } from '../../src/devices/i8259.js';
 import { I8254Pit } from '../../src/devices/i8254.js';
-import { assemble } from './harness.js';
+import { assemble, pagingOn } from './harness.js';
 import { flatState, makeBus } from './accelerator-bus.js';
 
 describe('TcgAccelerator', () => {
@@ -73,14 +73,7 @@ describe('TcgAccelerator', () => {
       assemble(`
         mov dword [0x100000], 0x83       ; 4 MiB identity page
         mov dword [0x100004], 0x83       ; 4-8 MiB -> 0-4 MiB
-        mov eax, cr4
-        or eax, 0x10
-        mov cr4, eax
-        mov eax, 0x100000
-        mov cr3, eax
-        mov eax, cr0
-        or eax, 0x80000000
-        mov cr0, eax
+        ${pagingOn(0x10)}
         mov esi, 0x12345678
         std
         mov al, 1

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run16, run32, REC, STACK } from './harness.js';
+import { pagingOn, REC, run16, run32, STACK } from './harness.js';
 
 const CF = 1, ZF = 0x40, SF = 0x80, OF = 0x800;
 
@@ -109,11 +109,7 @@ describe('tcg integer basics (32-bit flat protected mode)', () => {
       add eax, 0x1000
       loop fill
       mov dword [0x103000 + 4*0x81], 0       ; 0x81000 not present
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn()}
       mov edi, 0x80f00
       mov eax, 0x55aa55aa
       mov ecx, 2000
@@ -144,14 +140,7 @@ describe('tcg integer basics (32-bit flat protected mode)', () => {
     const m = run32(`
       ; page directory at 0x100000: identity 4 MiB page for the first 4 MiB, nothing else
       mov dword [0x100000], 0x87
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn(0x10)}
       mov dword [0x00800004], 1
       hlt`);
     expect(m.mem.read32(REC)).toBe(14);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TcgAccelerator } from '../../src/accel/tcg/tcg.js';
-import { assemble, run32, STACK, type TestMachine } from './harness.js';
+import { assemble, pagingOn, run32, STACK, type TestMachine } from './harness.js';
 import { flatState, makeBus } from './accelerator-bus.js';
 
 const RF = 1 << 16;
@@ -295,14 +295,7 @@ describe('tcg debug registers: data breakpoints', () => {
       mov dr7, eax
       mov dword [0x100000], 0
       mov dword [0x100000], 0x3 | 0x83  ; one 4 MiB page, 0-4 MiB; 4-8 MiB not present
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn(0x10)}
       mov dword [0x500000], 1
       hlt`);
     expect(m.vector()).toBe(14);

@@ -138,6 +138,15 @@ export function runTranslated(m: TestMachine, jit = new Translator(m.cpu, m.inte
   return jit;
 }
 
+/**
+ * NASM turning paging on with the page directory at 0x100000, after or-ing
+ * `cr4` (PSE 0x10, PAE 0x20, PGE 0x80...) into CR4 when given. Uses EAX.
+ */
+export function pagingOn(cr4 = 0): string {
+  const setCr4 = cr4 ? ['mov eax, cr4', `or eax, 0x${cr4.toString(16)}`, 'mov cr4, eax'] : [];
+  return [...setCr4, 'mov eax, 0x100000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax'].join('\n');
+}
+
 /** Assembles and runs a 32-bit flat protected-mode snippet (ending in hlt). */
 export function run32(src: string, setup?: (m: TestMachine) => void): TestMachine {
   const m = machine(assemble(src, 32), 'pm32');

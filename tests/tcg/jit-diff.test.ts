@@ -7,7 +7,7 @@
  * blocks translated during the first, from a different state.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble, CODE, machine, REC, runTranslated, STACK, type TestMachine } from './harness.js';
+import { assemble, CODE, machine, pagingOn, REC, runTranslated, STACK, type TestMachine } from './harness.js';
 import type { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 const DATA = 0x20000;
@@ -325,7 +325,7 @@ const PATCH_LOOP = `
  */
 function aliasLowMemory(...aliases: number[]): string {
   const pdes = [0, ...aliases].map((a) => `mov dword [0x100000 + ${(a >>> 22) * 4}], 0x83`);
-  return [...pdes, 'mov eax, cr4', 'or eax, 0x10', 'mov cr4, eax', 'mov eax, 0x100000', 'mov cr3, eax', 'mov eax, cr0', 'or eax, 0x80000000', 'mov cr0, eax'].join('\n');
+  return [...pdes, pagingOn(0x10)].join('\n');
 }
 
 describe('translator: data stores into a code page', () => {
@@ -728,11 +728,7 @@ const SMALL_PAGES = `
       dec ecx
       jnz .fill
       mov dword [0x100000], PT | 3
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax`;
+      ${pagingOn()}`;
 
 describe('translator: calls into other pages', () => {
   it('a loop calling a short function on the next page runs as one block', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assemble, machine, run32, run16, runTranslated, STACK } from './harness.js';
+import { assemble, machine, pagingOn, run16, run32, runTranslated, STACK } from './harness.js';
 
 describe('tcg paging', () => {
   it('PAE with 2 MiB and 4 KiB pages, NX faults on fetch with the I/D bit', () => {
@@ -20,11 +20,7 @@ describe('tcg paging', () => {
       rdmsr
       or eax, 0x800                          ; EFER.NXE
       wrmsr
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn()}
       mov esi, [0x200010]
       mov eax, 0x202000
       jmp eax`);
@@ -40,14 +36,7 @@ describe('tcg paging', () => {
     const m = run32(`
       mov dword [0x100000], 0x83
       mov dword [0x100004], 0x83             ; 4-8 MiB -> 0-4 MiB (alias)
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn(0x10)}
       mov dword [0x403000], 0x77             ; through the alias
       mov ebx, [0x3000]
       mov ecx, [0x100004]
@@ -72,14 +61,7 @@ describe('tcg paging', () => {
       mov dword [0x100004], 0x101003         ; 4-8 MiB: 4 KiB pages
       mov dword [0x101000], 0x200103         ; 0x400000 -> 0x200000, global
       mov dword [0x101004], 0x201003         ; 0x401000 -> 0x201000
-      mov eax, cr4
-      or eax, 0x90                           ; PSE, PGE
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn(0x90)}
       mov eax, [0x400000]
       mov eax, [0x401000]
       mov dword [0x101000], 0x300103         ; remap both
@@ -113,14 +95,7 @@ describe('tcg paging', () => {
       mov dword [0x100000], 0x83
       mov dword [0x100004], 0x400003        ; 4-8 MiB: page table at 0x400000
       mov dword [0x400000 + 4*0x10], 0      ; 0x410000 not present
-      mov eax, cr4
-      or eax, 0x10
-      mov cr4, eax
-      mov eax, 0x100000
-      mov cr3, eax
-      mov eax, cr0
-      or eax, 0x80000000
-      mov cr0, eax
+      ${pagingOn(0x10)}
       mov eax, 0xffffffff
       movzx eax, word [0x410000]
       hlt`);
