@@ -52,13 +52,13 @@ const MAX_FOREIGN_PAGES = 4;
 /** Instructions of a callee short enough to be taken into its caller's block, RET included. */
 const SHORT_LEAF = 24;
 const MAX_BLOCKS = 1 << 15;
-const JUMP_CACHE_BITS = 16;
-const JUMP_CACHE_MASK = (1 << JUMP_CACHE_BITS) - 1;
+/** Slots of the jump cache and of the heat table, both by linear address (slotOf). */
+const SLOT_BITS = 16;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
 
-/** Blocks and entry counts of one RAM page, by blockKey, and the blocks of other pages that also run code of this one. */
+/** Blocks of one RAM page, by blockKey, and the blocks of other pages that also run code of this one. */
 interface CodePage {
   readonly blocks: Map<number, Block>;
-  readonly hits: Map<number, number>;
   readonly guests: Set<Block>;
 }
 
@@ -87,7 +87,16 @@ const END_OF_BLOCK = new Error('end of block');
 
 export class Translator {
   private readonly pages: (CodePage | undefined)[];
-  private readonly jumpCache: (Block | undefined)[] = new Array(1 << JUMP_CACHE_BITS).fill(undefined);
+  private readonly jumpCache: (Block | undefined)[] = new Array(1 << SLOT_BITS).fill(undefined);
+  /**
+   * Entry counts of interpreted block starts: a direct-mapped table by
+   * linear address, each slot tagged with the start's physical key
+   * (heatKey). A start that takes another's slot counts from 1 again: a
+   * collision only delays a translation. (A Map per page cost about 5% of
+   * the boot's main thread in hashing.)
+   */
+  private readonly heatTags = new Float64Array(1 << SLOT_BITS).fill(-1);
+  private readonly heatCounts = new Int32Array(1 << SLOT_BITS);
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
   executed = 0;
@@ -266,7 +275,7 @@ export class Translator {
     if (frame < 0) return undefined;
     const mode = c.cs32 ? 1 : 0;
     const offset = lin & 0xfff;
-    const slot = (lin ^ (lin >>> JUMP_CACHE_BITS)) & JUMP_CACHE_MASK;
+    const slot = slotOf(lin);
     let b = this.jumpCache[slot];
     if (b === undefined || b.frame !== frame || b.offset !== offset || b.mode !== mode || b.dead) {
       b = this.pages[frame]?.blocks.get(blockKey(offset, mode));
@@ -303,21 +312,12 @@ export class Translator {
     const interp = this.interp;
     const lin = (c.segBase[CS]! + c.eip) >>> 0;
     const frame = executableFrame(c, lin);
-    if (frame >= 0) {
-      const page = this.codePage(frame);
-      const key = blockKey(lin & 0xfff, c.cs32 ? 1 : 0);
-      const hits = (page.hits.get(key) ?? 0) + 1;
-      page.hits.set(key, hits);
-      if (hits >= this.hotThreshold) {
-        const b = this.translate(frame, lin);
-        if (b !== undefined) {
-          page.hits.delete(key);
-          return Math.max(this.runBlock(b), 1);
-        }
-        // Not even its first instruction fits (it crosses the page or the CS limit): it stays
-        // interpreted, and decoding is tried again only after as many entries.
-        page.hits.set(key, 0);
-      }
+    if (frame >= 0 && this.heat(lin, frame, c.cs32 ? 1 : 0) >= this.hotThreshold) {
+      const b = this.translate(frame, lin);
+      // Counting starts again: after the block is dropped or, when not even its first instruction
+      // fits (it crosses the page or the CS limit), before decoding is tried again.
+      this.heatCounts[slotOf(lin)] = 0;
+      if (b !== undefined) return Math.max(this.runBlock(b), 1);
     }
     let i = 0;
     while (i < MAX_BLOCK_INSNS) {
@@ -336,9 +336,20 @@ export class Translator {
     return i;
   }
 
+  /** Counts an entry of the block start at `lin` (RAM page `frame`, CS.D `mode`); returns its entries so far. */
+  private heat(lin: number, frame: number, mode: number): number {
+    const slot = slotOf(lin);
+    const tag = frame * 8192 + blockKey(lin & 0xfff, mode);
+    if (this.heatTags[slot] !== tag) {
+      this.heatTags[slot] = tag;
+      this.heatCounts[slot] = 0;
+    }
+    return ++this.heatCounts[slot]!;
+  }
+
   private codePage(frame: number): CodePage {
     let p = this.pages[frame];
-    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), hits: new Map(), guests: new Set() };
+    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), guests: new Set() };
     return p;
   }
 
@@ -544,6 +555,11 @@ function dropCrossPageLinks(b: Block, globalGen: number, cpl: number): void {
   b.linkGen = globalGen;
   b.linkGlobal = true;
   b.linkCpl = cpl;
+}
+
+/** The jump cache and heat table slot of the block start at linear address `lin`. */
+function slotOf(lin: number): number {
+  return (lin ^ (lin >>> SLOT_BITS)) & SLOT_MASK;
 }
 
 /** Whether linear address `lin` is on a global page the TLB holds (its entry outlives CR3 writes). */
