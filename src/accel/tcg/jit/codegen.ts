@@ -407,10 +407,44 @@ class Emitter {
 
 /**
  * An instruction's temporary in the generated code: a<k>, x<k>... (h<k> and
- * d<k>, its handler and record, are parameters). The code assigns them
- * without declaring them: pooledTemporaries declares what they become.
+ * d<k>, its handler and record, are parameters): one of these letters
+ * followed by digits, a whole word. The code assigns them without
+ * declaring them: pooledTemporaries declares what they become.
  */
-const TEMPORARY = /\b[abefijlmnopstvx]\d+\b/g;
+const TEMPORARY_LETTERS = 'abefijlmnopstvx';
+/** Index in TEMPORARY_LETTERS by character code, -1 for the others. */
+const TEMPORARY_LETTER = new Int8Array(128).fill(-1);
+for (let i = 0; i < TEMPORARY_LETTERS.length; i++) TEMPORARY_LETTER[TEMPORARY_LETTERS.charCodeAt(i)] = i;
+
+/**
+ * The temporaries of `line` in order, each as [start, end, id] (id tells
+ * the names apart: letter and number). Scanned by hand: a block's source
+ * is tens of kilobytes, and a regular expression with a replacer took
+ * about 5% of the boot's main thread.
+ */
+function temporariesIn(line: string): number[] {
+  const found: number[] = [];
+  for (let i = 0; i < line.length; i++) {
+    const ch = line.charCodeAt(i);
+    const letter = ch < 128 ? TEMPORARY_LETTER[ch]! : -1;
+    if (letter < 0 || (i > 0 && isWordChar(line.charCodeAt(i - 1)))) continue;
+    let j = i + 1;
+    let n = 0;
+    while (j < line.length && isDigit(line.charCodeAt(j))) n = n * 10 + line.charCodeAt(j++) - 48;
+    if (j > i + 1 && (j === line.length || !isWordChar(line.charCodeAt(j)))) found.push(i, j, n * 16 + letter);
+    i = j - 1;
+  }
+  return found;
+}
+
+function isDigit(ch: number): boolean {
+  return ch >= 48 && ch <= 57;
+}
+
+/** A character of a word as a regular expression's \b sees it: [A-Za-z0-9_]. */
+function isWordChar(ch: number): boolean {
+  return isDigit(ch) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122) || ch === 95;
+}
 
 /**
  * The lines of `out` with the instructions' temporaries (one name per
@@ -423,26 +457,33 @@ const TEMPORARY = /\b[abefijlmnopstvx]\d+\b/g;
  * live into a label (startLabel).
  */
 function pooledTemporaries(out: readonly string[]): { lines: string[]; count: number } {
-  const last = new Map<string, number>();
-  out.forEach((line, i) => {
-    for (const [name] of line.matchAll(TEMPORARY)) last.set(name, i);
+  const mentions = out.map(temporariesIn);
+  const last = new Map<number, number>();
+  mentions.forEach((found, i) => {
+    for (let m = 2; m < found.length; m += 3) last.set(found[m]!, i);
   });
-  const pooled = new Map<string, string>();
-  const free: string[] = [];
+  const pooled = new Map<number, number>();
+  const free: number[] = [];
   let count = 0;
   const lines = out.map((line, i) => {
-    const dying: string[] = [];
-    const renamed = line.replace(TEMPORARY, (name) => {
-      let t = pooled.get(name);
+    const found = mentions[i]!;
+    if (found.length === 0) return line;
+    const dying: number[] = [];
+    let renamed = '';
+    let from = 0;
+    for (let m = 0; m < found.length; m += 3) {
+      const id = found[m + 2]!;
+      let t = pooled.get(id);
       if (t === undefined) {
-        t = free.pop() ?? `T${count++}`;
-        pooled.set(name, t);
-        if (last.get(name) === i) dying.push(t);
-      } else if (last.get(name) === i && !dying.includes(t)) dying.push(t);
-      return t;
-    });
+        t = free.pop() ?? count++;
+        pooled.set(id, t);
+        if (last.get(id) === i) dying.push(t);
+      } else if (last.get(id) === i && !dying.includes(t)) dying.push(t);
+      renamed += line.slice(from, found[m]) + 'T' + t;
+      from = found[m + 1]!;
+    }
     free.push(...dying);
-    return renamed;
+    return renamed + line.slice(from);
   });
   return { lines, count };
 }
