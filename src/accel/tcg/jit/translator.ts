@@ -40,12 +40,18 @@ import { blockSource, jumpDisplacement } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
- * translate at once). Translating costs about a millisecond of host time
- * (new Function, then V8's own tiers), the price of interpreting the block
- * some hundreds of times: booting Linux to its shell, 200 translates half
- * the blocks 16 did for the same CPU time.
+ * translate at once). Translating costs about a millisecond of the main
+ * thread (codegen, new Function), then V8 runs the block in its baseline
+ * tier until its optimising compiler, on the other core, gets to it: about
+ * 20 ms per block there, and booting Linux queues thousands at once. 600
+ * against 200, booting the i386 guest to its shell: 2,084 blocks against
+ * 3,309, 2.7 s of translating against 3.9 s, and the boot 34.6-36.2 s
+ * against 37.2-38.7 s in three alternating rounds; the 200,000-iteration
+ * shell loop that followed took 1-4% longer, md5sum of 16 MiB moved
+ * within the noise. (16 had translated twice the blocks of 200 for the
+ * same CPU time.)
  */
-const HOT_THRESHOLD = 200;
+const HOT_THRESHOLD = 600;
 const MAX_BLOCK_INSNS = 160;
 /** Pages besides its entry's a block may hold code of. */
 const MAX_FOREIGN_PAGES = 4;
