@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assemble, CODE, machine, pagingOn, REC, runTranslated, STACK, type TestMachine } from './harness.js';
-import type { Translator } from '../../src/accel/tcg/jit/translator.js';
+import { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 const DATA = 0x20000;
 const LOOPS = 0x1ff00;
@@ -639,6 +639,34 @@ describe('translator: decoder substitutions', () => {
     expect(state(b)).toEqual(state(a));
     expect(b.vector()).toBe(6);
     expect(b.cpu.regs[0]).toBe(1);
+  });
+});
+
+describe('translator: a block start is translated once it is hot', () => {
+  // Interpreted, the start at CODE runs once, f and the return address once per call, the loop
+  // head (reached by JNZ) once per call but the first. The return address's block, once
+  // translated, takes in the loop head (its JNZ's target) and f (a short leaf): the loop then runs
+  // in it, and its head is not entered again.
+  const calls = (n: number) => `
+      mov ecx, ${n}
+    again:
+      call f
+      dec ecx
+      jnz again
+      hlt
+    f:
+      add eax, 1
+      ret`;
+
+  it.each([
+    [4, 0],
+    [5, 2],
+    [9, 2],
+  ])('with a threshold of 5 entries, %i calls translate %i block starts', (n, blocks) => {
+    const m = machine(assemble(calls(n), 32), 'pm32');
+    const jit = runTranslated(m, new Translator(m.cpu, m.interp, 5));
+    expect(m.cpu.regs[0]).toBe(n);
+    expect(jit.stats.translated).toBe(blocks);
   });
 });
 

@@ -96,10 +96,10 @@ export class Translator {
   private readonly jumpCache: (Block | undefined)[] = new Array(1 << SLOT_BITS).fill(undefined);
   /**
    * Entry counts of interpreted block starts: a direct-mapped table by
-   * linear address, each slot tagged with the start's physical key
-   * (heatKey). A start that takes another's slot counts from 1 again: a
-   * collision only delays a translation. (A Map per page cost about 5% of
-   * the boot's main thread in hashing.)
+   * linear address (slotOf), each slot tagged with its start's RAM page
+   * and blockKey (below 8192). A start that takes another's slot counts
+   * from 1 again: a collision only delays a translation. (A Map per page
+   * cost about 5% of the boot's main thread in hashing.)
    */
   private readonly heatTags = new Float64Array(1 << SLOT_BITS).fill(-1);
   private readonly heatCounts = new Int32Array(1 << SLOT_BITS);
