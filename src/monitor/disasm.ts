@@ -476,6 +476,10 @@ function group5(c: Ctx, size: Size): string {
 function decode0f(c: Ctx): string {
   const op = c.r.u8();
   const v = operandSize(c);
+  if (op >= 0x40 && op < 0x50) {
+    const m = modrm(c);
+    return `cmov${CC[op & 15]} ${m.rm(v)},${reg(c, v, m.reg)}`;
+  }
   if (op >= 0x80 && op < 0x90) return `j${CC[op & 15]}     ${target(c, readRel(c))}`;
   if (op >= 0x90 && op < 0xa0) return `set${CC[op & 15]}   ${modrm(c).rm(1)}`;
   // Control registers move at the mode's full width; REX.R reaches CR8 (SDM Vol. 2B, MOV—Move to/from Control Registers).
