@@ -175,8 +175,9 @@ export function compileBlock(b: Block, mmu: Mmu): void {
   });
   const phys = b.frame * 4096 + b.offset;
   // The parentheses make V8 compile the block function with the factory (its hint for functions
-  // called at once): otherwise it pre-parses it here and parses it again on its first run.
-  const factory = new Function(...params, `return (function block_${phys.toString(16)}(c) {\n${blockSource(b)}\n});`) as (
+  // called at once): otherwise it pre-parses it here and parses it again on its first run. Strict
+  // mode makes a variable the code forgot to declare an error rather than a global of Node's.
+  const factory = new Function(...params, `'use strict'; return (function block_${phys.toString(16)}(c) {\n${blockSource(b)}\n});`) as (
     ...a: unknown[]
   ) => BlockFn;
   b.fn = factory(...args);

@@ -316,7 +316,6 @@ class Emitter {
       x = `(${this.local(n)} & -65281) | ((${v} & 0xff) << 8)`;
     }
     this.wrote(n);
-    this.locals |= 1 << n;
     return `R${n} = ${x};`;
   }
 
@@ -329,10 +328,11 @@ class Emitter {
     return name;
   }
 
-  /** Marks register n written (its local set by the caller's own statement). */
+  /** Marks register n written (its local set by the caller's own statement, so declared too). */
   wrote(n: number): void {
     this.loaded |= 1 << n;
     this.dirty |= 1 << n;
+    this.locals |= 1 << n;
   }
 
   /** The stores of the dirty registers as a comma expression ('' when none). */
