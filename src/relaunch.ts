@@ -33,12 +33,14 @@
  * initcalls stayed in the baseline tier for most of their runs: while the
  * kernel initialised, 4 in 100 of the main thread's samples were optimised
  * blocks and 36 baseline code and its builtins. With both flags a block is
- * optimised after 3 budgets whatever its size. Four alternating pairs on a
- * busy 2-core machine (boot to the shell, then a 50,000-iteration shell
- * loop and md5sum of 16 MiB), as medians of the with/without ratios: the
- * loop 0.53 (0.52-0.54 in three pairs, 1.23 in the fourth), the boot's
- * main-thread CPU 0.92 and wall time 0.99 (the second core compiles more),
- * md5sum 0.93.
+ * optimised after 3 budgets whatever its size. Alternating pairs on a
+ * busy 2-core machine, as with/without ratios: the boot's main-thread CPU
+ * 0.77-0.98 in seven pairs (wall time 0.84-1.02: the second core compiles
+ * more); a 50,000-iteration shell loop run right after the boot 0.52-0.54
+ * in three pairs and 1.23 in a fourth; a 200,000-iteration loop 0.96-1.34
+ * in three pairs (0.76 in a traced run): the long loop's time moves by a
+ * third from run to run either way, and no more blocks were deoptimised
+ * during it (66 against 57).
  *
  * Where execve() is not to be had, tsvm runs on without the flags (slower).
  */
