@@ -39,7 +39,7 @@
  * more); a 50,000-iteration shell loop run right after the boot 0.52-0.54
  * in three pairs and 1.23 in a fourth; a 200,000-iteration loop 0.96-1.34
  * in three pairs (0.76 in a traced run): the long loop's time moves by a
- * third from run to run either way, and no more blocks were deoptimised
+ * third from run to run either way, and about as many blocks were deoptimised
  * during it (66 against 57).
  *
  * Where execve() is not to be had, tsvm runs on without the flags (slower).
