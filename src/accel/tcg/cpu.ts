@@ -41,7 +41,7 @@ import {
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
-import { fastReadable, fastReadNeed, fastWritable, fastWriteNeed } from './jit/memory.js';
+import { fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -116,9 +116,11 @@ export class Cpu extends FlagState {
    * [12] and [13] the same for SS as a 32-bit stack (0 unless SS.B).
    */
   readonly fastEnd = new Uint32Array(14);
-  /** TLB bits the fast path needs for a read and for a write at the current CPL (jit/memory.ts). */
+  /** TLB bits a read at the current CPL needs (jit/memory.ts). */
   tlbReadNeed = 0;
-  tlbWriteNeed = 0;
+  /** The MMU's fast-path entries for reads and for writes at the current CPL (Mmu.fastTable). */
+  tlbRead: Int32Array;
+  tlbWrite: Int32Array;
   /** Count of committed task switches (a fault after the commit is not rolled back). */
   taskSwitches = 0;
   halted = false;
@@ -148,6 +150,8 @@ export class Cpu extends FlagState {
   ) {
     super();
     this.mmu = new Mmu(bus.mem, this);
+    this.tlbRead = this.mmu.fastTable(false);
+    this.tlbWrite = this.mmu.fastTable(true);
     this.mmu.onWatchedAccess = (lin, size, write) => recordDataAccess(this, lin, size, write);
     this.reset();
   }
@@ -299,7 +303,8 @@ export class Cpu extends FlagState {
     else if (this.flags & VM) this.cpl = 3;
     else this.cpl = this.segSel[CS]! & 3;
     this.tlbReadNeed = fastReadNeed(this.cpl);
-    this.tlbWriteNeed = fastWriteNeed(this.cpl);
+    this.tlbRead = this.mmu.fastTable(false);
+    this.tlbWrite = this.mmu.fastTable(true);
     if (old !== this.cpl) this.onCplChange();
     this.updateAlignmentCheck();
   }

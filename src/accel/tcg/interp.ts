@@ -127,7 +127,7 @@ export class CodeCache {
         if (this.cachedPages >= MAX_CODE_PAGES) this.clear();
         arr = this.pages[frame] = new Array<Insn>(4096);
         this.cachedPages++;
-        mmu.codePages[frame] = 1;
+        mmu.markCode(frame);
       }
       arr[off] = d;
     }

@@ -4,8 +4,8 @@
  * Every linear page the CPU touches gets an entry: `info`, one word holding
  * the permission bits for both privilege classes and, for a RAM page, its
  * RAM page index (bits 12-31, so that the RAM index of an address is the
- * entry's upper bits or-ed with the address's low 12: one load on the fast
- * path, as in v86), and `physPage` (physical page number of a page that is
+ * entry's upper bits or-ed with the address's low 12, as in v86), and
+ * `physPage` (physical page number of a page that is
  * not RAM). RAM pages are read and written straight in AddressSpace.ram;
  * ROM, MMIO and unassigned pages go through the AddressSpace's slow path.
  * Entries are filled by a page walk that sets the accessed bits, and dirty
@@ -15,6 +15,17 @@
  * without write permission, so reads and fetches run at RAM speed and writes
  * reach the AddressSpace, which drops them. The TLB is flushed whenever the
  * AddressSpace's page map is remapped.
+ *
+ * The fast paths (these accessors and translated code) read a second form
+ * of the entries, QEMU's: per class of access (reads and writes, at CPL
+ * 0-2 and at CPL 3) and linear page, `(RAM page ^ linear page) << 12` when
+ * the access may go straight to RAM, else -1 (fastRead, fastWrite). The
+ * RAM index of `lin` is then `entry ^ lin`, and `(entry | lin) & 0xfff`
+ * is the offset in the page when the entry allows the access and 0xfff
+ * when it does not, so one compare (fastLast) checks both the entry and
+ * that the access stays in its page. Write entries leave out RAM pages
+ * holding decoded code (codePages): writes there go through the slow path,
+ * which tells onCodeWrite.
  *
  * A CR3 write keeps the entries of global pages (G set with CR4.PGE: SDM
  * Vol. 3A, 4.10.2.4), as hardware does: the kernel's pages stay entered
@@ -45,6 +56,17 @@ export const TLB_ROM = 64;
 export const TLB_GLOBAL = 128;
 /** The bits of a TLB entry holding its RAM page index (TLB_RAM set). */
 export const TLB_FRAME = -4096;
+/** A fastRead/fastWrite entry that sends the access to the slow path. */
+const FAST_NONE = -1;
+
+/**
+ * The highest offset in its page an access of `size` bytes may start at on
+ * the fast path: `((entry | lin) & 0xfff) <= fastLast(size)`. A byte at
+ * offset 0xfff takes the slow path, which tells it from FAST_NONE's 0xfff.
+ */
+export function fastLast(size: number): number {
+  return size === 1 ? 0xffe : 0x1000 - size;
+}
 
 /** RAM page index of a TLB entry `info` that has TLB_RAM. */
 export function ramPage(info: number): number {
@@ -87,14 +109,25 @@ class FlushList {
     else this.overflow = true;
   }
 
-  /** Zeroes the listed entries of `info` (but those of global pages with `keepGlobal`) and empties the list. */
-  drop(info: Int32Array, keepGlobal: boolean): void {
+  /** Drops the listed entries of `mmu` (but those of global pages with `keepGlobal`) and empties the list. */
+  drop(mmu: Mmu, keepGlobal: boolean): void {
     for (let i = 0; i < this.count; i++) {
       const page = this.pages[i]!;
-      if (!keepGlobal || !(info[page]! & TLB_GLOBAL)) info[page] = 0;
+      if (!keepGlobal || !(mmu.info[page]! & TLB_GLOBAL)) mmu.dropEntry(page);
     }
     this.count = 0;
     this.overflow = false;
+  }
+
+  /** Drops the fast write entries of the listed pages that map to RAM page `frame`. */
+  dropWritesTo(mmu: Mmu, frame: number): void {
+    for (let i = 0; i < this.count; i++) {
+      const page = this.pages[i]!;
+      if (mmu.info[page]! & TLB_RAM && ramPage(mmu.info[page]!) === frame) {
+        mmu.fastWrite[0]![page] = FAST_NONE;
+        mmu.fastWrite[1]![page] = FAST_NONE;
+      }
+    }
   }
 }
 
@@ -110,6 +143,9 @@ const G = 0x100;
 export class Mmu {
   readonly info = new Int32Array(PAGES);
   readonly physPage = new Int32Array(PAGES);
+  /** Fast-path entries (above) for reads and for writes, each at CPL 0-2 ([0]) and at CPL 3 ([1]). */
+  readonly fastRead = [new Int32Array(PAGES).fill(FAST_NONE), new Int32Array(PAGES).fill(FAST_NONE)] as const;
+  readonly fastWrite = [new Int32Array(PAGES).fill(FAST_NONE), new Int32Array(PAGES).fill(FAST_NONE)] as const;
   /** Pages entered as not global, and as global (a CR3 write clears only the first). */
   private readonly filled = new FlushList();
   private readonly filledGlobal = new FlushList();
@@ -118,7 +154,7 @@ export class Mmu {
   readonly view: DataView;
   /** Per RAM page: nonzero when decoded code from it is cached (writes must invalidate it). */
   readonly codePages: Uint8Array;
-  /** Called when a write hits a RAM page in codePages. */
+  /** Called when a write hits a RAM page in codePages (then cleared by whoever drops the code). */
   onCodeWrite: (ramPage: number) => void = () => {};
   /**
    * Linear pages holding a data breakpoint (debug.ts): entered in the TLB
@@ -158,9 +194,9 @@ export class Mmu {
 
   /** Drops every entry, global pages' too. */
   flush(): void {
-    if (this.filled.overflow || this.filledGlobal.overflow) this.info.fill(0);
-    this.filled.drop(this.info, false);
-    this.filledGlobal.drop(this.info, false);
+    if (this.filled.overflow || this.filledGlobal.overflow) this.dropRange(0, PAGES);
+    this.filled.drop(this, false);
+    this.filledGlobal.drop(this, false);
     if (this.largeEntered) this.largeRegions.fill(0);
     this.largeEntered = false;
     this.generation++;
@@ -178,7 +214,7 @@ export class Mmu {
       return;
     }
     // A page entered since as global keeps its entry: only flushes that bump globalGeneration drop those.
-    this.filled.drop(this.info, true);
+    this.filled.drop(this, true);
     this.generation++;
   }
 
@@ -188,13 +224,66 @@ export class Mmu {
     // address in it must drop them all.
     const region = linear >>> 22;
     if (this.largeRegions[region]) {
-      this.info.fill(0, region << 10, (region + 1) << 10);
+      this.dropRange(region << 10, (region + 1) << 10);
       this.globalGeneration++;
     } else {
       if (this.info[linear >>> 12]! & TLB_GLOBAL) this.globalGeneration++;
-      this.info[linear >>> 12] = 0;
+      this.dropEntry(linear >>> 12);
     }
     this.generation++;
+  }
+
+  /** Drops the entry of linear page `page`. */
+  dropEntry(page: number): void {
+    this.info[page] = 0;
+    this.fastRead[0][page] = FAST_NONE;
+    this.fastRead[1][page] = FAST_NONE;
+    this.fastWrite[0][page] = FAST_NONE;
+    this.fastWrite[1][page] = FAST_NONE;
+  }
+
+  /** Drops the entries of linear pages [from, to). */
+  private dropRange(from: number, to: number): void {
+    this.info.fill(0, from, to);
+    for (const t of [...this.fastRead, ...this.fastWrite]) t.fill(FAST_NONE, from, to);
+  }
+
+  /**
+   * Notes that code was decoded from RAM page `frame`, so that writes to it
+   * from now on take the slow path, which tells onCodeWrite: its fast write
+   * entries go (all of them, when the lists of entered pages overflowed).
+   */
+  markCode(frame: number): void {
+    if (this.codePages[frame]) return;
+    this.codePages[frame] = 1;
+    if (this.filled.overflow || this.filledGlobal.overflow) {
+      this.fastWrite[0].fill(FAST_NONE);
+      this.fastWrite[1].fill(FAST_NONE);
+      return;
+    }
+    this.filled.dropWritesTo(this, frame);
+    this.filledGlobal.dropWritesTo(this, frame);
+  }
+
+  /**
+   * Sets the fast-path entries of linear page `page` from its TLB entry
+   * `info`: RAM the entry lets each class of access reach, and for writes
+   * RAM that is neither read-only nor holding decoded code.
+   */
+  private enterFast(page: number, info: number): void {
+    const ram = (info & (TLB_VALID | TLB_RAM)) === (TLB_VALID | TLB_RAM);
+    const entry = ram ? (ramPage(info) ^ page) << 12 : FAST_NONE;
+    const writable = ram && !(info & TLB_ROM) && !this.codePages[ramPage(info)];
+    this.fastRead[0][page] = entry;
+    this.fastRead[1][page] = info & TLB_UR ? entry : FAST_NONE;
+    this.fastWrite[0][page] = writable && info & TLB_SW ? entry : FAST_NONE;
+    this.fastWrite[1][page] = writable && info & TLB_UW ? entry : FAST_NONE;
+  }
+
+  /** The fast-path entries for reads or writes at the current CPL. */
+  fastTable(write: boolean): Int32Array {
+    const user = this.ctl.cpl === 3 ? 1 : 0;
+    return write ? this.fastWrite[user] : this.fastRead[user];
   }
 
   // ---- reads -------------------------------------------------------------
@@ -208,26 +297,20 @@ export class Mmu {
   }
 
   read8(lin: number): number {
-    const page = lin >>> 12;
-    const m = this.readMask() | TLB_RAM;
-    const info = this.info[page]!;
-    if ((info & m) === m) return this.ram[ramIndex(info, lin)]!;
+    const entry = this.fastTable(false)[lin >>> 12]!;
+    if (((entry | lin) & 0xfff) <= fastLast(1)) return this.ram[(entry ^ lin) >>> 0]!;
     return this.slowRead(lin, 1, Access.Read);
   }
 
   read16(lin: number): number {
-    const page = lin >>> 12;
-    const m = this.readMask() | TLB_RAM;
-    const info = this.info[page]!;
-    if ((info & m) === m && (lin & 0xfff) <= 0xffe) return this.view.getUint16(ramIndex(info, lin), true);
+    const entry = this.fastTable(false)[lin >>> 12]!;
+    if (((entry | lin) & 0xfff) <= fastLast(2)) return this.view.getUint16((entry ^ lin) >>> 0, true);
     return this.slowRead(lin, 2, Access.Read);
   }
 
   read32(lin: number): number {
-    const page = lin >>> 12;
-    const m = this.readMask() | TLB_RAM;
-    const info = this.info[page]!;
-    if ((info & m) === m && (lin & 0xfff) <= 0xffc) return this.view.getUint32(ramIndex(info, lin), true);
+    const entry = this.fastTable(false)[lin >>> 12]!;
+    if (((entry | lin) & 0xfff) <= fastLast(4)) return this.view.getUint32((entry ^ lin) >>> 0, true);
     return this.slowRead(lin, 4, Access.Read);
   }
 
@@ -280,42 +363,21 @@ export class Mmu {
   // ---- writes ------------------------------------------------------------
 
   write8(lin: number, v: number): void {
-    const page = lin >>> 12;
-    const m = this.writeMask() | TLB_RAM;
-    const info = this.info[page]!;
-    if ((info & m) === m) {
-      const f = ramPage(info);
-      if (this.codePages[f]) this.onCodeWrite(f);
-      this.ram[ramIndex(info, lin)] = v;
-      return;
-    }
-    this.slowWrite(lin, 1, v);
+    const entry = this.fastTable(true)[lin >>> 12]!;
+    if (((entry | lin) & 0xfff) <= fastLast(1)) this.ram[(entry ^ lin) >>> 0] = v;
+    else this.slowWrite(lin, 1, v);
   }
 
   write16(lin: number, v: number): void {
-    const page = lin >>> 12;
-    const m = this.writeMask() | TLB_RAM;
-    const info = this.info[page]!;
-    if ((info & m) === m && (lin & 0xfff) <= 0xffe) {
-      const f = ramPage(info);
-      if (this.codePages[f]) this.onCodeWrite(f);
-      this.view.setUint16(ramIndex(info, lin), v, true);
-      return;
-    }
-    this.slowWrite(lin, 2, v);
+    const entry = this.fastTable(true)[lin >>> 12]!;
+    if (((entry | lin) & 0xfff) <= fastLast(2)) this.view.setUint16((entry ^ lin) >>> 0, v, true);
+    else this.slowWrite(lin, 2, v);
   }
 
   write32(lin: number, v: number): void {
-    const page = lin >>> 12;
-    const m = this.writeMask() | TLB_RAM;
-    const info = this.info[page]!;
-    if ((info & m) === m && (lin & 0xfff) <= 0xffc) {
-      const f = ramPage(info);
-      if (this.codePages[f]) this.onCodeWrite(f);
-      this.view.setUint32(ramIndex(info, lin), v >>> 0, true);
-      return;
-    }
-    this.slowWrite(lin, 4, v);
+    const entry = this.fastTable(true)[lin >>> 12]!;
+    if (((entry | lin) & 0xfff) <= fastLast(4)) this.view.setUint32((entry ^ lin) >>> 0, v >>> 0, true);
+    else this.slowWrite(lin, 4, v);
   }
 
   private slowWrite(lin: number, size: number, v: number): void {
@@ -335,6 +397,8 @@ export class Mmu {
       if (size === 1) this.ram[off] = v;
       else if (size === 2) this.view.setUint16(off, v & 0xffff, true);
       else this.view.setUint32(off, v >>> 0, true);
+      // Once the page's code is dropped, or after markCode had to drop every entry, its writes may go fast again.
+      this.enterFast(lin >>> 12, info);
       return;
     }
     this.writePhysSized(phys, size, v);
@@ -417,6 +481,7 @@ export class Mmu {
     if (off >= 0) info |= TLB_RAM | (off & TLB_FRAME);
     else this.physPage[page] = Math.floor(phys / 4096);
     this.info[page] = this.watchedPages[page] ? info & ~TLB_VALID : info;
+    this.enterFast(page, this.info[page]!);
     (info & TLB_GLOBAL ? this.filledGlobal : this.filled).add(page);
   }
 

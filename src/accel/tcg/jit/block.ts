@@ -167,8 +167,8 @@ function notCompiled(): number {
 
 /** Compiles `b` into its function. */
 export function compileBlock(b: Block, mmu: Mmu): void {
-  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'CP'];
-  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.codePages];
+  const params: string[] = ['B', 'G', 'M', 'V', 'I'];
+  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
@@ -177,7 +177,7 @@ export function compileBlock(b: Block, mmu: Mmu): void {
   // The parentheses make V8 compile the block function with the factory (its hint for functions
   // called at once): otherwise it pre-parses it here and parses it again on its first run. Strict
   // mode makes a variable the code forgot to declare an error rather than a global of Node's.
-  const factory = new Function(...params, `'use strict'; return (function block_${phys.toString(16)}(c) {\n${blockSource(b)}\n});`) as (
+  const factory = new Function(...params, `'use strict'; return (function block_${phys.toString(16)}(c) {\n${blockSource(b, mmu.ram.length)}\n});`) as (
     ...a: unknown[]
   ) => BlockFn;
   b.fn = factory(...args);

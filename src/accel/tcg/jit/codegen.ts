@@ -58,7 +58,7 @@ import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../con
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
-import { TLB_FRAME, TLB_NX } from '../mmu.js';
+import { fastLast, TLB_FRAME, TLB_NX } from '../mmu.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -117,6 +117,8 @@ class Emitter {
     private readonly foreign: readonly ForeignPage[],
     /** The page (pageOf) of each label's instruction. */
     private readonly labelPages: ReadonlyMap<number, number>,
+    /** Guest RAM reaches 2 GiB: a RAM index may have bit 31 set, so it is made unsigned. */
+    readonly highRam: boolean,
   ) {
     if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
   }
@@ -378,7 +380,7 @@ class Emitter {
     if (count) prologue.push(`let ${Array.from({ length: count }, (_, i) => `T${i}`).join(', ')};`);
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
     if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
-    if (this.segments) prologue.push('const RN = c.tlbReadNeed, WN = c.tlbWriteNeed;');
+    if (this.segments) prologue.push('const TR = c.tlbRead, TW = c.tlbWrite;');
     if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
@@ -494,9 +496,9 @@ const LOOP_ITERATIONS = 256;
 /**
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
  * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
- * as a DataView; I, CP the TLB's entries (mmu.ts) and the MMU's
- * code-page map; the block-entry questions of memory.ts are in its prologue). It
- * returns the number of instructions executed.
+ * as a DataView; I the TLB's entries (mmu.ts); the block-entry questions
+ * of memory.ts are in its prologue). It returns the number of instructions
+ * executed.
  *
  * A block is runs of straight-line code (translator.ts). A Jcc, JMP or
  * CALL rel to an instruction of the block (a loop, an if-then skipping
@@ -506,11 +508,11 @@ const LOOP_ITERATIONS = 256;
  * within the bytes the entry checked against the CS limit, so these jumps
  * need no check.
  */
-export function blockSource(b: BlockShape): string {
+export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages);
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31);
   const last = b.insns.length - 1;
   let start = 0;
   b.insns.forEach((d, k) => {
@@ -724,23 +726,21 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 
 /**
  * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
- * stack access (SS.B set at block entry: its own fastEnd). p<k> holds the
- * page's TLB entry, whose upper bits are the RAM page (mmu.ts): the index is
- * those or-ed with the offset in the page, so one load serves the check,
- * the index and, for writes, the code-page lookup, and V8 needs no overflow
- * checks (guest RAM is below 4 GiB, a typed array's limit, so the unsigned
- * result is exact). The pending flag record stays pending: the slow paths
- * store it (slowState), so the fast path does not.
+ * stack access (SS.B set at block entry: its own fastEnd). l<k> holds the
+ * linear address (as int32 bits) and p<k> its page's fast-path entry for
+ * the access at the block's CPL (mmu.ts): one compare checks that the
+ * entry allows it (a page holding code is not writable there, so writes
+ * that must invalidate go through the MMU) and that it stays in the page,
+ * and the RAM index is the entry xor-ed with the address. The pending flag
+ * record stays pending: the slow paths store it (slowState), so the fast
+ * path does not.
  */
 function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
   const end = e.useSegment(seg, write, stack);
-  e.emit(`e${k} = ${ea}; l${k} = (SB${seg} + e${k}) >>> 0; p${k} = I[l${k} >>> 12];`);
-  const inPage = size === 1 ? '' : ` && (l${k} & 0xfff) <= ${0x1000 - size}`;
-  const need = write ? 'WN' : 'RN';
-  const code = write ? ` && CP[p${k} >>> 12] === 0` : '';
+  e.emit(`e${k} = ${ea}; l${k} = SB${seg} + e${k} | 0; p${k} = ${write ? 'TW' : 'TR'}[l${k} >>> 12];`);
   return {
-    ok: `e${k} < ${end} && (p${k} & ${need}) === ${need}${inPage}${code}`,
-    index: `((p${k} & ${TLB_FRAME} | l${k} & 0xfff) >>> 0)`,
+    ok: `e${k} < ${end} && ((p${k} | l${k}) & 0xfff) <= ${fastLast(size)}`,
+    index: e.highRam ? `((p${k} ^ l${k}) >>> 0)` : `(p${k} ^ l${k})`,
   };
 }
 

@@ -6,14 +6,14 @@
  * offset below which accesses may go straight to the TLB (the segment
  * checks of Cpu.linear would certainly pass): Cpu.fastEnd, which the CPU
  * keeps from these rules whenever a segment, the CPL or #AC changes, as it
- * keeps the TLB bits the CPL needs (tlbReadNeed, tlbWriteNeed). Each
- * access then checks its offset against that and the TLB entry inline, and
- * falls back to Cpu.read/write (which repeat every check and may fault)
- * otherwise. Only cases where the full path would certainly succeed with the
+ * keeps the MMU's fast-path entries for the CPL (tlbRead, tlbWrite:
+ * mmu.ts). Each access then checks its offset against that and its page's
+ * entry inline, and falls back to Cpu.read/write (which repeat every check
+ * and may fault) otherwise. Only cases where the full path would certainly succeed with the
  * same address take the fast path, so falling back never repeats an effect.
  */
 import { ATTR_UNUSABLE } from '../constants.js';
-import { TLB_RAM, TLB_SW, TLB_UR, TLB_UW, TLB_VALID } from '../mmu.js';
+import { TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
 
 // Descriptor type bits: 8 code, 4 expand-down (data), 2 writable (data).
 
@@ -27,12 +27,7 @@ export function fastWritable(attr: number): boolean {
   return (attr & (ATTR_UNUSABLE | 0xe)) === 2;
 }
 
-/** TLB bits a read at privilege `cpl` needs for the RAM fast path. */
+/** TLB bits a read (or fetch) at privilege `cpl` needs to go straight to RAM. */
 export function fastReadNeed(cpl: number): number {
   return cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;
-}
-
-/** TLB bits a write at privilege `cpl` needs for the RAM fast path. */
-export function fastWriteNeed(cpl: number): number {
-  return cpl === 3 ? TLB_VALID | TLB_UW | TLB_RAM : TLB_VALID | TLB_SW | TLB_RAM;
 }

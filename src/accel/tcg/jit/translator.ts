@@ -449,7 +449,7 @@ export class Translator {
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, instructionBytes(ram, insns, phys));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
-    if (logOn.op) log.op({ eip: hex(first), js: blockSource(b) }, 'block source');
+    if (logOn.op) log.op({ eip: hex(first), js: blockSource(b, c.mmu.ram.length) }, 'block source');
     const key = blockKey(offset, mode);
     const old = this.pages[frame]?.blocks.get(key);
     if (old !== undefined) this.drop(old);
@@ -505,10 +505,10 @@ export class Translator {
 
   /** Watches every RAM page `b` was decoded from: a write to any of them kills it. */
   private watch(b: Block): void {
-    this.cpu.mmu.codePages[b.frame] = 1;
+    this.cpu.mmu.markCode(b.frame);
     for (const { frame } of b.foreign) {
       this.codePage(frame).guests.add(b);
-      this.cpu.mmu.codePages[frame] = 1;
+      this.cpu.mmu.markCode(frame);
     }
   }
 
