@@ -322,6 +322,37 @@ describe('self-modifying code: a page written as data before its code first runs
   });
 });
 
+describe('translator: blocks compiled for flat segments', () => {
+  it('a block run again after DS stopped being flat checks DS (here #GP past a 64 KiB limit)', () => {
+    // routine's block (entered by an indirect CALL, so a block of its own) is
+    // translated while DS is flat, so its load skips the segment check; once
+    // DS holds the 16-bit data segment the block must not run as it was: the
+    // load at 0x20000 is past DS's limit.
+    const src = `
+      mov ecx, 3
+      xor ebx, ebx
+      mov edx, routine
+    again:
+      mov esi, ${DATA}
+      call edx
+      dec ecx
+      jnz again
+      mov ax, 0x20
+      mov ds, ax
+      call edx
+      hlt
+    routine:
+      mov eax, [esi]
+      add ebx, eax
+      ret`;
+    const code = assemble(src, 32);
+    const a = interpreted(code, 1);
+    const { m: b } = translated(code, 1);
+    expect(a.vector()).toBe(13);
+    expect(state(b)).toEqual(state(a));
+  });
+});
+
 /** A loop that stores to a counter on its own code page every pass and, once, patches the ADD in bump: EBX ends at 5 + 100. */
 const PATCH_LOOP = `
       mov ecx, 6

@@ -41,7 +41,7 @@ import {
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
-import { fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
+import { fastFlat, fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -116,6 +116,8 @@ export class Cpu extends FlagState {
    * [12] and [13] the same for SS as a 32-bit stack (0 unless SS.B).
    */
   readonly fastEnd = new Uint32Array(14);
+  /** Bit i set when fastEnd[i]'s segment is flat (jit/memory.ts's fastFlat). */
+  flat = 0;
   /** TLB bits a read at the current CPL needs (jit/memory.ts). */
   tlbReadNeed = 0;
   /** The MMU's fast-path entries for reads and for writes at the current CPL (Mmu.fastTable). */
@@ -293,6 +295,10 @@ export class Cpu extends FlagState {
     if (s === SS) {
       this.fastEnd[12] = this.ss32 ? this.fastEnd[s]! : 0;
       this.fastEnd[13] = this.ss32 ? this.fastEnd[6 + s]! : 0;
+    }
+    for (const i of s === SS ? [s, 6 + s, 12, 13] : [s, 6 + s]) {
+      if (fastFlat(this.segBase[s]!, this.fastEnd[i]!)) this.flat |= 1 << i;
+      else this.flat &= ~(1 << i);
     }
   }
 

@@ -106,6 +106,11 @@ export class Block {
    */
   readonly foreign: readonly ForeignPage[];
   /**
+   * The Cpu.flat bits when it was translated: its accesses through those
+   * segments skip the segment checks, so it runs only while they hold.
+   */
+  readonly flat: number;
+  /**
    * The bytes of its instructions, one after another in block order: a
    * block whose page was written is revived if they are unchanged.
    */
@@ -121,6 +126,7 @@ export class Block {
     hi: number,
     phys: readonly number[],
     foreign: readonly ForeignPage[],
+    flat: number,
     code: Uint8Array,
   ) {
     this.nearIndirect = insns.some(isNearIndirect);
@@ -133,6 +139,7 @@ export class Block {
     this.rel = rel;
     this.phys = phys;
     this.foreign = foreign;
+    this.flat = flat;
     this.code = code;
   }
 }

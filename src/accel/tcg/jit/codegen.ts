@@ -80,6 +80,8 @@ export interface BlockShape {
   readonly rel: readonly number[];
   /** The other pages it holds code of (block.ts). */
   readonly foreign: readonly ForeignPage[];
+  /** The Cpu.flat bits it may rely on (block.ts). */
+  readonly flat: number;
 }
 
 /** Linear page of the instruction at `rel`, minus the entry's. */
@@ -119,6 +121,8 @@ class Emitter {
     private readonly labelPages: ReadonlyMap<number, number>,
     /** Guest RAM reaches 2 GiB: a RAM index may have bit 31 set, so it is made unsigned. */
     readonly highRam: boolean,
+    /** Cpu.flat bits the accesses may rely on. */
+    private readonly flat: number,
   ) {
     if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
   }
@@ -265,8 +269,12 @@ class Emitter {
     return 'c.cf()';
   }
 
-  /** Segments fast-path accesses use: their bases are fetched at entry. */
+  /** Segments fast-path accesses check: their bases are fetched at entry. */
   private segments = 0;
+  /** Whether there are fast-path accesses (the MMU's fast-path entries are fetched at entry). */
+  private accesses = false;
+  /** Cpu.flat bits the accesses rely on: the block checks them at entry. */
+  private flatUsed = 0;
 
   /** Registers whose local R<n> holds the register at this point of the block's straight-line code. */
   private loaded = 0;
@@ -364,11 +372,19 @@ class Emitter {
 
   /**
    * Names the block-entry fast-path end of `seg` (Cpu.fastEnd) for reads or
-   * writes, or with `stack` of SS as a 32-bit stack.
+   * writes, or with `stack` of SS as a 32-bit stack; undefined when the
+   * segment may be taken as flat (no segment check, offset = linear
+   * address): it was when the block was translated, and the block checks
+   * at entry that it still is.
    */
-  useSegment(seg: number, write: boolean, stack: boolean): string {
-    this.segments |= 1 << seg;
+  useSegment(seg: number, write: boolean, stack: boolean): string | undefined {
+    this.accesses = true;
     const i = stack ? (write ? 13 : 12) : write ? 6 + seg : seg;
+    if (this.flat & (1 << i)) {
+      this.flatUsed |= 1 << i;
+      return undefined;
+    }
+    this.segments |= 1 << seg;
     this.ends |= 1 << i;
     return `L${i}`;
   }
@@ -380,11 +396,13 @@ class Emitter {
     if (count) prologue.push(`let ${Array.from({ length: count }, (_, i) => `T${i}`).join(', ')};`);
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
     if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
-    if (this.segments) prologue.push('const TR = c.tlbRead, TW = c.tlbWrite;');
+    if (this.accesses) prologue.push('const TR = c.tlbRead, TW = c.tlbWrite;');
     if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
     lines.splice(1, 0, ...prologue);
+    // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
+    if (this.flatUsed) lines.unshift(`if ((c.flat & ${this.flatUsed}) !== ${this.flatUsed}) return -1;`);
     return lines.join('\n');
   }
 
@@ -512,7 +530,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31);
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat);
   const last = b.insns.length - 1;
   let start = 0;
   b.insns.forEach((d, k) => {
@@ -727,7 +745,7 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 /**
  * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
  * stack access (SS.B set at block entry: its own fastEnd). l<k> holds the
- * linear address (as int32 bits) and p<k> its page's fast-path entry for
+ * linear address (as int32 bits; in a flat segment e<k> is that) and p<k> its page's fast-path entry for
  * the access at the block's CPL (mmu.ts): one compare checks that the
  * entry allows it (a page holding code is not writable there, so writes
  * that must invalidate go through the MMU) and that it stays in the page,
@@ -737,10 +755,15 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
  */
 function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
   const end = e.useSegment(seg, write, stack);
-  e.emit(`e${k} = ${ea}; l${k} = SB${seg} + e${k} | 0; p${k} = ${write ? 'TW' : 'TR'}[l${k} >>> 12];`);
+  const table = write ? 'TW' : 'TR';
+  // In a flat segment the offset is the linear address.
+  const l = end === undefined ? `e${k}` : `l${k}`;
+  e.emit(end === undefined ? `e${k} = ${ea};` : `e${k} = ${ea}; l${k} = SB${seg} + e${k} | 0;`);
+  e.emit(`p${k} = ${table}[${l} >>> 12];`);
+  const inPage = `((p${k} | ${l}) & 0xfff) <= ${fastLast(size)}`;
   return {
-    ok: `e${k} < ${end} && ((p${k} | l${k}) & 0xfff) <= ${fastLast(size)}`,
-    index: e.highRam ? `((p${k} ^ l${k}) >>> 0)` : `(p${k} ^ l${k})`,
+    ok: end === undefined ? inPage : `e${k} < ${end} && ${inPage}`,
+    index: e.highRam ? `((p${k} ^ ${l}) >>> 0)` : `(p${k} ^ ${l})`,
   };
 }
 

@@ -27,6 +27,19 @@ export function fastWritable(attr: number): boolean {
   return (attr & (ATTR_UNUSABLE | 0xe)) === 2;
 }
 
+/** Whether an access through fastEnd entry `end` of a segment at `base` needs no segment check (FLAT_END). */
+export function fastFlat(base: number, end: number): boolean {
+  return base === 0 && end === FLAT_END;
+}
+
+/**
+ * Cpu.fastEnd of a flat segment (base 0, limit 4 GiB - 1, no #AC): an
+ * access below its end passes the segment checks, and one at or past it
+ * crosses 4 GiB, so also its page: translated code compiled while the
+ * segment was flat checks only the page (Cpu.flat; codegen.ts).
+ */
+export const FLAT_END = 0xffff_fffd;
+
 /** TLB bits a read (or fetch) at privilege `cpl` needs to go straight to RAM. */
 export function fastReadNeed(cpl: number): number {
   return cpl === 3 ? TLB_VALID | TLB_UR | TLB_RAM : TLB_VALID | TLB_RAM;

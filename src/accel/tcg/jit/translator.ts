@@ -88,6 +88,9 @@ export interface JitStats {
   insnsRun: number;
 }
 
+/** What a block returns when it may not run: a segment it took as flat no longer is (codegen.ts). */
+const REFUSED = -1;
+
 /** Thrown by the block decoder's byte source when the next instruction would leave the page or the CS limit. */
 const END_OF_BLOCK = new Error('end of block');
 
@@ -145,10 +148,12 @@ export class Translator {
         }
         if (c.halted || interp.shutdown) return StopReason.Halted;
         const b = prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev, prevCs, prevEip) : prev.nearIndirect ? this.target(prev) : this.lookup(c);
-        if (b !== undefined) {
-          prevCs = c.segBase[CS]! | 0;
-          prevEip = c.eip | 0;
-          const n = this.runBlock(b);
+        const cs = c.segBase[CS]! | 0;
+        const eip = c.eip | 0;
+        const n = b === undefined ? REFUSED : this.runBlock(b);
+        if (n !== REFUSED) {
+          prevCs = cs;
+          prevEip = eip;
           left -= n > 0 ? n : 1;
           prev = n > 0 && chain ? b : undefined;
         } else {
@@ -255,14 +260,20 @@ export class Translator {
     return b;
   }
 
-  /** Runs `b`, delivering a fault it raises as the interpreter would; returns the instructions completed (0 after a fault). */
+  /**
+   * Runs `b`, delivering a fault it raises as the interpreter would; returns
+   * the instructions completed (0 after a fault), or REFUSED when a segment
+   * it took as flat no longer is: it is then dropped, nothing run, and its
+   * code is translated again for the segments as they are once hot.
+   */
   private runBlock(b: Block): number {
     const c = this.cpu;
     this.stats.blocksRun++;
     if (logOn.exec) log.exec({ eip: hex(c.eip), insns: b.insns.length }, 'block');
     try {
       const n = b.fn(c);
-      this.executed += n;
+      if (n === REFUSED) this.drop(b);
+      else this.executed += n;
       return n;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
@@ -323,7 +334,8 @@ export class Translator {
       // Counting starts again: after the block is dropped or, when not even its first instruction
       // fits (it crosses the page or the CS limit), before decoding is tried again.
       this.heatCounts[slotOf(lin)] = 0;
-      if (b !== undefined) return Math.max(this.runBlock(b), 1);
+      const n = b === undefined ? REFUSED : this.runBlock(b);
+      if (n !== REFUSED) return Math.max(n, 1);
     }
     let i = 0;
     while (i < MAX_BLOCK_INSNS) {
@@ -446,7 +458,7 @@ export class Translator {
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, instructionBytes(ram, insns, phys));
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, instructionBytes(ram, insns, phys));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b, c.mmu.ram.length) }, 'block source');
