@@ -9,8 +9,10 @@
  * keeps the MMU's fast-path entries for the CPL (tlbRead, tlbWrite:
  * mmu.ts). Each access then checks its offset against that and its page's
  * entry inline, and falls back to Cpu.read/write (which repeat every check
- * and may fault) otherwise. Only cases where the full path would certainly succeed with the
- * same address take the fast path, so falling back never repeats an effect.
+ * and may fault) otherwise; in a segment that was flat when the block was
+ * translated (FLAT_END) it checks only the entry. Only cases where the full
+ * path would certainly succeed with the same address take the fast path, so
+ * falling back never repeats an effect.
  */
 import { ATTR_UNUSABLE } from '../constants.js';
 import { TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';
