@@ -292,14 +292,20 @@ export class Cpu extends FlagState {
     const end = this.alignmentCheck || limit < 3 ? 0 : limit - 2;
     this.fastEnd[s] = fastReadable(this.segAttr[s]!) ? end : 0;
     this.fastEnd[6 + s] = fastWritable(this.segAttr[s]!) ? end : 0;
+    this.updateFlat(s, s);
+    this.updateFlat(s, 6 + s);
     if (s === SS) {
       this.fastEnd[12] = this.ss32 ? this.fastEnd[s]! : 0;
       this.fastEnd[13] = this.ss32 ? this.fastEnd[6 + s]! : 0;
+      this.updateFlat(s, 12);
+      this.updateFlat(s, 13);
     }
-    for (const i of s === SS ? [s, 6 + s, 12, 13] : [s, 6 + s]) {
-      if (fastFlat(this.segBase[s]!, this.fastEnd[i]!)) this.flat |= 1 << i;
-      else this.flat &= ~(1 << i);
-    }
+  }
+
+  /** Recomputes bit i of `flat` for fastEnd[i], an entry of segment `s`. */
+  private updateFlat(s: number, i: number): void {
+    if (fastFlat(this.segBase[s]!, this.fastEnd[i]!)) this.flat |= 1 << i;
+    else this.flat &= ~(1 << i);
   }
 
   /** CPL: CS.RPL in protected mode (SS.DPL matches), 0 in real mode, 3 in v86 mode. */

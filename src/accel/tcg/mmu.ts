@@ -124,8 +124,8 @@ class FlushList {
     for (let i = 0; i < this.count; i++) {
       const page = this.pages[i]!;
       if (mmu.info[page]! & TLB_RAM && ramPage(mmu.info[page]!) === frame) {
-        mmu.fastWrite[0]![page] = FAST_NONE;
-        mmu.fastWrite[1]![page] = FAST_NONE;
+        mmu.fastWrite[0][page] = FAST_NONE;
+        mmu.fastWrite[1][page] = FAST_NONE;
       }
     }
   }

@@ -745,8 +745,9 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 /**
  * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
  * stack access (SS.B set at block entry: its own fastEnd). l<k> holds the
- * linear address (as int32 bits; in a flat segment e<k> is that) and p<k> its page's fast-path entry for
- * the access at the block's CPL (mmu.ts): one compare checks that the
+ * linear address (as int32 bits; in a flat segment e<k> is that) and p<k>
+ * its page's fast-path entry for the access at the block's CPL (mmu.ts):
+ * one compare checks that the
  * entry allows it (a page holding code is not writable there, so writes
  * that must invalidate go through the MMU) and that it stays in the page,
  * and the RAM index is the entry xor-ed with the address. The pending flag

@@ -29,11 +29,6 @@ export function fastWritable(attr: number): boolean {
   return (attr & (ATTR_UNUSABLE | 0xe)) === 2;
 }
 
-/** Whether an access through fastEnd entry `end` of a segment at `base` needs no segment check (FLAT_END). */
-export function fastFlat(base: number, end: number): boolean {
-  return base === 0 && end === FLAT_END;
-}
-
 /**
  * Cpu.fastEnd of a flat segment (base 0, limit 4 GiB - 1, no #AC): an
  * access below its end passes the segment checks, and one at or past it
@@ -41,6 +36,11 @@ export function fastFlat(base: number, end: number): boolean {
  * segment was flat checks only the page (Cpu.flat; codegen.ts).
  */
 export const FLAT_END = 0xffff_fffd;
+
+/** Whether an access through fastEnd entry `end` of a segment at `base` needs no segment check (FLAT_END). */
+export function fastFlat(base: number, end: number): boolean {
+  return base === 0 && end === FLAT_END;
+}
 
 /** TLB bits a read (or fetch) at privilege `cpl` needs to go straight to RAM. */
 export function fastReadNeed(cpl: number): number {
