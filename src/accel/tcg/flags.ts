@@ -29,37 +29,58 @@ export function signBit(size: number): number {
 }
 
 
+/**
+ * The lazy word (FlagState.lazy) packs the whole description of the last
+ * record but its numbers: the stale flags (EFLAGS bits, all below bit 12),
+ * the operation (bits 12-13) and the operand size (bits 14-15: 0, 1, 2 for
+ * 1, 2, 4 bytes). Translated code then stores one constant where it would
+ * store three (codegen.ts), and a word without stale flags is 0.
+ */
+const OP_SHIFT = 12;
+const SIZE_SHIFT = 14;
+/** Sign-bit masks by size code, as int32 bits. */
+const SIGN_BITS = Int32Array.of(0x80, 0x8000, -0x8000_0000);
+
+/** The lazy word of a record of `op` on `size`-byte operands leaving the flags `stale` to compute. */
+export function lazyWord(op: FlagOp, size: number, stale: number): number {
+  return stale | (op << OP_SHIFT) | ((size >> 1) << SIZE_SHIFT);
+}
+
 export class FlagState {
-  /** EFLAGS, except for the bits in `lazy`. Bit 1 is always set. */
+  /** EFLAGS, except for the stale bits of `lazy`. Bit 1 is always set. */
   flags = 2;
+  /** The lazy word (lazyWord): which flags are stale in `flags` and how the record computes them. */
   lazy = 0;
   // The record's numbers are kept as int32 bits (`| 0`): every flag is computed from them with
   // bitwise operators or `=== 0`, and V8 then stores them as small integers, not as boxed doubles.
-  lOp: FlagOp = FlagOp.Logic;
   lA = 0;
   lB = 0;
   /** Result masked to the operand size. */
   lR = 0;
-  /** Sign-bit mask of the operand size. */
-  lSign = 0x80;
 
   /** Records an ALU result: every arithmetic flag becomes lazy. */
   setLazy(op: FlagOp, a: number, b: number, r: number, size: number): void {
-    this.lOp = op;
     this.lA = a | 0;
     this.lB = b | 0;
     this.lR = r | 0;
-    this.lSign = signBit(size) | 0;
-    this.lazy = ARITH_FLAGS;
+    this.lazy = lazyWord(op, size, ARITH_FLAGS);
   }
 
   /** Records a result whose CF/OF/AF the instruction computed itself (shifts, multiplies). */
   setResultFlags(r: number, size: number, cfOfAf: number): void {
-    this.lOp = FlagOp.Logic;
     this.lR = r | 0;
-    this.lSign = signBit(size) | 0;
     this.flags = (this.flags & ~(CF | OF | AF)) | (cfOfAf & (CF | OF | AF));
-    this.lazy = ZF | SF | PF;
+    this.lazy = lazyWord(FlagOp.Logic, size, ZF | SF | PF);
+  }
+
+  /** The operation of the record. */
+  private get lOp(): FlagOp {
+    return (this.lazy >> OP_SHIFT) & 3;
+  }
+
+  /** Sign-bit mask of the record's operand size. */
+  private get lSign(): number {
+    return SIGN_BITS[this.lazy >>> SIZE_SHIFT]!;
   }
 
   cf(): number {
@@ -107,7 +128,7 @@ export class FlagState {
 
   /** The six arithmetic flags as EFLAGS bits. */
   arithFlags(): number {
-    if (this.lazy === 0) return this.flags & ARITH_FLAGS;
+    if (!(this.lazy & ARITH_FLAGS)) return this.flags & ARITH_FLAGS;
     return (
       (this.cf() ? CF : 0) |
       (this.pf() ? PF : 0) |
@@ -120,7 +141,7 @@ export class FlagState {
 
   /** Folds the lazy bits into `flags`. */
   materialize(): void {
-    if (this.lazy === 0) return;
+    if (!(this.lazy & ARITH_FLAGS)) return;
     this.flags = (this.flags & ~ARITH_FLAGS) | this.arithFlags();
     this.lazy = 0;
   }

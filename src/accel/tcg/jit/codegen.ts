@@ -31,11 +31,12 @@
  * speculated small is not. Only addresses and EIPs are unsigned, and
  * unsigned comparisons flip the sign bit of both sides (`below`).
  *
- * Lazy flags are stored lazily too: the record an instruction makes (c.lOp,
- * c.lA, ...) is held back as `pending` and written only where something
- * could see it: before a handler call, in the slow path of a memory access
- * (which may fault and push EFLAGS), before a flag read the locals cannot
- * answer, and at every exit. A record overwritten by the next ALU
+ * Lazy flags are stored lazily too: the record an instruction makes (c.lA,
+ * c.lB, c.lR and the lazy word, one constant: flags.ts) is held back as
+ * `pending` and written only where something could see it: before a
+ * handler call, in the slow path of a memory access (which may fault and
+ * push EFLAGS), before a flag read the locals cannot answer, and at every
+ * exit. A record overwritten by the next ALU
  * instruction is never stored on the main path. (Storing it on the main path
  * before each access instead made the slow paths smaller but the code run
  * larger: crypto and checksum loops alternate ALU instructions and accesses.)
@@ -52,7 +53,7 @@
  * PC-relative for the same reason).
  */
 import type { Insn } from '../insn.js';
-import { FlagOp } from '../flags.js';
+import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
@@ -1186,7 +1187,7 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
   }
   e.emit(`a${k} = ${a}; b${k} = ${b}; x${k} = ${x};`);
   if (size === 4) e.markInt32(`x${k}`);
-  e.setFlags(`c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = b${k} | 0, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.lazy = ${ARITH_FLAGS}`, {
+  e.setFlags(`${recordOperands(`a${k}`, `b${k}`, size)}, c.lR = x${k}, c.lazy = ${lazyWord(flagOp, size, ARITH_FLAGS)}`, {
     op: flagOp,
     plain,
     a: `a${k}`,
@@ -1204,7 +1205,7 @@ function emitIncDec(e: Emitter, k: number, a: string, size: number, dec: boolean
   e.emit(`f${k} = ${e.carry()}; a${k} = ${a}; x${k} = (a${k} ${dec ? '-' : '+'} 1) ${mask(size)};`);
   if (size === 4) e.markInt32(`x${k}`);
   e.setFlags(
-    `c.lOp = ${flagOp}, c.lA = a${k} | 0, c.lB = 1, c.lR = x${k} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${ARITH_FLAGS & ~CF}`,
+    `${recordOperands(`a${k}`, '1', size)}, c.lR = x${k}, c.flags = (c.flags & ${~CF}) | f${k}, c.lazy = ${lazyWord(flagOp, size, ARITH_FLAGS & ~CF)}`,
     { op: flagOp, plain: false, a: `a${k}`, b: '1', r: `x${k}`, size },
   );
   e.emit(store(`x${k}`));
@@ -1218,7 +1219,16 @@ function emitResultFlags(e: Emitter, x: string, size: number, cfOf: string): voi
 
 /** The stores of that record, as a comma expression. */
 function resultFlagStores(x: string, size: number, cfOf: string): string {
-  return `c.lOp = ${FlagOp.Logic}, c.lR = ${x} | 0, c.lSign = ${sign(size) | 0}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${ZF | SF | PF}`;
+  return `c.lR = ${x}, c.flags = (c.flags & ${~(CF | OF | AF)}) | ${cfOf}, c.lazy = ${lazyWord(FlagOp.Logic, size, ZF | SF | PF)}`;
+}
+
+/**
+ * The stores of a record's operands. A 32-bit operand may be a uint32 (a
+ * slow-path read returns one) and is made int32 bits (flags.ts); 8- and
+ * 16-bit operands are small integers already, as is every result.
+ */
+function recordOperands(a: string, b: string, size: number): string {
+  return size === 4 ? `c.lA = ${a} | 0, c.lB = ${isLiteral(b) ? b : `${b} | 0`}` : `c.lA = ${a}, c.lB = ${b}`;
 }
 
 /** SHL/SAL/SHR/SAR r, imm (shift.ts's shift with a constant count; 0 changes nothing). */
