@@ -1275,3 +1275,31 @@ describe('translator: 32-bit values on both sides of 2^31', () => {
     expect(b.cpu.regs[7]).toBe(2); // two carries, no borrow
   });
 });
+
+describe('translator: IP wrapping at the end of a 16-bit code segment', () => {
+  it('a block whose last instruction ends at IP 0xffff goes on at IP 0, as interpreted', () => {
+    // Real mode: CS covers CODE..CODE+0xffff. The code at 0xfff0 fills the segment's last 16 bytes,
+    // so the block there ends at its page's end with IP 0x10000, which wraps to the start.
+    const src = `
+      cmp bx, 3
+      je done
+      inc bx
+      jmp word 0xfff0
+    done:
+      hlt
+      times 0xfff0 - ($ - $$) db 0xf4
+      times 16 inc ax`;
+    const code = assemble(src, 16, 0);
+    const run = (jit: boolean): TestMachine => {
+      const m = machine(code, 'real');
+      if (jit) runTranslated(m);
+      else m.run(100_000);
+      return m;
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(b.cpu.regs[3]! & 0xffff).toBe(3);
+    expect(b.cpu.regs[0]! & 0xffff).toBe(48); // three passes of 16 INCs
+    expect([b.cpu.eip, b.cpu.regs[0], b.cpu.getEflags()]).toEqual([a.cpu.eip, a.cpu.regs[0], a.cpu.getEflags()]);
+  });
+});

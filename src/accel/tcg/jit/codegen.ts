@@ -81,6 +81,9 @@ export interface BlockShape {
   readonly rel: readonly number[];
   /** The other pages it holds code of (block.ts). */
   readonly foreign: readonly ForeignPage[];
+  /** Its lowest and highest byte relative to the entry (block.ts). */
+  readonly lo: number;
+  readonly hi: number;
   /** The Cpu.flat bits it may rely on (block.ts). */
   readonly flat: number;
 }
@@ -90,11 +93,17 @@ function pageOf(b: BlockShape, rel: number): number {
   return Math.floor((b.offset + rel) / 4096);
 }
 
-/** EIP `off` bytes from the block's entry EIP (E), wrapped to 32 bits or (`wide` false) 16. */
-function pc(off: number, wide: boolean): string {
+/**
+ * EIP `off` bytes from the block's entry EIP (E), wrapped to 32 bits or
+ * (`wide` false) 16, unless `inBlock`: an EIP within the block's bytes
+ * never wraps, since the block runs only where all of them fit the CS limit
+ * and, in 16-bit code, 64 KiB (fitsSegment).
+ */
+function pc(off: number, wide: boolean, inBlock = false): string {
   const sum = off === 0 ? 'E' : off > 0 ? `E + ${off}` : `E - ${-off}`;
+  if (off === 0 || inBlock) return off === 0 ? 'E' : `(${sum})`;
   if (!wide) return `((${sum}) & 0xffff)`;
-  return off === 0 ? 'E' : `((${sum} | 0) >>> 0)`;
+  return `((${sum} | 0) >>> 0)`;
 }
 
 class Emitter {
@@ -124,8 +133,16 @@ class Emitter {
     readonly highRam: boolean,
     /** Cpu.flat bits the accesses may rely on. */
     private readonly flat: number,
+    /** The block's lowest and highest byte relative to the entry (Block.lo, Block.hi). */
+    private readonly lo: number,
+    private readonly hi: number,
   ) {
     if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
+  }
+
+  /** EIP `off` bytes from the entry in the block's code size (`wide`: 32-bit), unwrapped where it lies within the block (pc). */
+  eipAt(off: number, wide: boolean): string {
+    return pc(off, wide, off >= this.lo && off <= this.hi);
   }
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
@@ -531,7 +548,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat);
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi);
   const last = b.insns.length - 1;
   let start = 0;
   b.insns.forEach((d, k) => {
@@ -549,12 +566,12 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
-    e.eip = pc(b.rel[k]!, wide);
-    e.next = pc(followed ? b.rel[k + 1]! : after, wide);
+    e.eip = e.eipAt(b.rel[k]!, wide);
+    e.next = e.eipAt(followed ? b.rel[k + 1]! : after, wide);
     const specialised = followed
       ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!), wide)
       : inlined
-        ? emitInlinedRet(e, d, k, pc(b.rel[k + 1]!, true), pageOf(b, b.rel[k + 1]!))
+        ? emitInlinedRet(e, d, k, e.eipAt(b.rel[k + 1]!, true), pageOf(b, b.rel[k + 1]!))
         : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
@@ -593,7 +610,7 @@ function isNearIndirect32(d: Insn): boolean {
  */
 function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: number, wide: boolean): boolean {
   if (d.op === 0xe8) {
-    e.emit(`v${k} = ${pc(after, wide)};`);
+    e.emit(`v${k} = ${e.eipAt(after, wide)};`);
     emitPush(e, k, `v${k}`, d.size);
   }
   if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next)} }`);
@@ -1348,7 +1365,8 @@ function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, c
  */
 function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, labels: Map<number, number>): void {
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
-  e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${pc(next, d.o32)};`);
+  // In 32-bit code a 16-bit CALL's return address wraps to 16 bits even within the block.
+  e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${d.o32 || !wide ? e.eipAt(next, d.o32) : pc(next, false)};`);
   if (label === undefined) e.emit(e.gpPastCsLimit(`t${k}`));
   // A push that kills the block leaves for the next instruction: the target.
   e.next = `t${k}`;
