@@ -28,7 +28,6 @@ export function signBit(size: number): number {
   return size === 1 ? 0x80 : size === 2 ? 0x8000 : 0x8000_0000;
 }
 
-
 /**
  * The lazy word (FlagState.lazy) packs the whole description of the last
  * record but its numbers: the stale flags (EFLAGS bits, all below bit 12),

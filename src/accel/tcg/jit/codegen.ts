@@ -36,10 +36,10 @@
  * `pending` and written only where something could see it: before a
  * handler call, in the slow path of a memory access (which may fault and
  * push EFLAGS), before a flag read the locals cannot answer, and at every
- * exit. A record overwritten by the next ALU
- * instruction is never stored on the main path. (Storing it on the main path
- * before each access instead made the slow paths smaller but the code run
- * larger: crypto and checksum loops alternate ALU instructions and accesses.)
+ * exit. A record overwritten by the next ALU instruction is never stored on
+ * the main path. (Storing it on the main path before each access instead
+ * made the slow paths smaller but the code run larger: crypto and checksum
+ * loops alternate ALU instructions and accesses.)
  *
  * Self-modifying code: fast-path stores never touch a page holding code
  * (memory.ts), so only the slow paths and handlers can kill the block; the
@@ -101,9 +101,9 @@ function pageOf(b: BlockShape, rel: number): number {
  */
 function pc(off: number, wide: boolean, inBlock = false): string {
   const sum = off === 0 ? 'E' : off > 0 ? `E + ${off}` : `E - ${-off}`;
-  if (off === 0 || inBlock) return off === 0 ? 'E' : `(${sum})`;
-  if (!wide) return `((${sum}) & 0xffff)`;
-  return `((${sum} | 0) >>> 0)`;
+  if (!wide && !inBlock) return `((${sum}) & 0xffff)`;
+  if (off === 0) return 'E';
+  return inBlock ? `(${sum})` : `((${sum} | 0) >>> 0)`;
 }
 
 class Emitter {
