@@ -136,13 +136,20 @@ class Emitter {
     /** The block's lowest and highest byte relative to the entry (Block.lo, Block.hi). */
     private readonly lo: number,
     private readonly hi: number,
+    /** The block is 32-bit code (CS.D). */
+    private readonly wide: boolean,
   ) {
     if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
   }
 
-  /** EIP `off` bytes from the entry in the block's code size (`wide`: 32-bit), unwrapped where it lies within the block (pc). */
-  eipAt(off: number, wide: boolean): string {
-    return pc(off, wide, off >= this.lo && off <= this.hi);
+  /**
+   * EIP `off` bytes from the entry for an operand size (`wide`: 32-bit; the
+   * block's by default), unwrapped where it lies within the block (pc),
+   * unless a 16-bit operand in 32-bit code truncates it (a 16-bit CALL's
+   * return address).
+   */
+  eipAt(off: number, wide = this.wide): string {
+    return pc(off, wide, off >= this.lo && off <= this.hi && (wide || !this.wide));
   }
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
@@ -548,7 +555,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi);
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide);
   const last = b.insns.length - 1;
   let start = 0;
   b.insns.forEach((d, k) => {
@@ -566,12 +573,12 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
-    e.eip = e.eipAt(b.rel[k]!, wide);
-    e.next = e.eipAt(followed ? b.rel[k + 1]! : after, wide);
+    e.eip = e.eipAt(b.rel[k]!);
+    e.next = e.eipAt(followed ? b.rel[k + 1]! : after);
     const specialised = followed
-      ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!), wide)
+      ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!))
       : inlined
-        ? emitInlinedRet(e, d, k, e.eipAt(b.rel[k + 1]!, true), pageOf(b, b.rel[k + 1]!))
+        ? emitInlinedRet(e, d, k, e.eipAt(b.rel[k + 1]!), pageOf(b, b.rel[k + 1]!))
         : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
@@ -608,9 +615,9 @@ function isNearIndirect32(d: Insn): boolean {
  * CALL pushes its return address. A target on another page (`page`) is
  * reached through its guard; where that fails, the block leaves for it.
  */
-function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: number, wide: boolean): boolean {
+function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: number): boolean {
   if (d.op === 0xe8) {
-    e.emit(`v${k} = ${e.eipAt(after, wide)};`);
+    e.emit(`v${k} = ${e.eipAt(after)};`);
     emitPush(e, k, `v${k}`, d.size);
   }
   if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next)} }`);
@@ -1365,8 +1372,7 @@ function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, c
  */
 function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, labels: Map<number, number>): void {
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
-  // In 32-bit code a 16-bit CALL's return address wraps to 16 bits even within the block.
-  e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${d.o32 || !wide ? e.eipAt(next, d.o32) : pc(next, false)};`);
+  e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${e.eipAt(next, d.o32)};`);
   if (label === undefined) e.emit(e.gpPastCsLimit(`t${k}`));
   // A push that kills the block leaves for the next instruction: the target.
   e.next = `t${k}`;
