@@ -3,8 +3,9 @@
  * code in AT&T syntax as GNU objdump prints it (the tests' reference). It
  * covers the one-byte opcode map's common instructions, REX
  * prefixes and RIP-relative operands in 64-bit mode, the 0F jumps, SETcc,
- * MOVZX/MOVSX, control-register moves and the system instructions a kernel
- * runs early. Anything else prints as `(bad)` one byte long, so a listing
+ * CMOVcc, MOVZX/MOVSX, the bit tests and scans, SHLD/SHRD, the atomics
+ * (XADD, CMPXCHG, CMPXCHG8B/16B), BSWAP, the multi-byte NOP, prefetches and
+ * fences, control-register moves and the system instructions a kernel runs. Anything else prints as `(bad)` one byte long, so a listing
  * never stops early.
  */
 
@@ -482,18 +483,52 @@ function decode0f(c: Ctx): string {
   }
   if (op >= 0x80 && op < 0x90) return `j${CC[op & 15]}     ${target(c, readRel(c))}`;
   if (op >= 0x90 && op < 0xa0) return `set${CC[op & 15]}   ${modrm(c).rm(1)}`;
+  if (op >= 0xc8 && op < 0xd0) return `bswap  ${reg(c, v, extend(c, REX_B, op & 7))}`;
   // Control registers move at the mode's full width; REX.R reaches CR8 (SDM Vol. 2B, MOV—Move to/from Control Registers).
   const crSize = c.mode === 64 ? 8 : 4;
   switch (op) {
+    case 0x00: return group6(c);
     case 0x01: return group7(c);
     case 0x05: if (c.mode === 64) return 'syscall'; break;
+    case 0x06: return 'clts';
     case 0x07: if (c.mode === 64) return v === 8 ? 'sysretq' : 'sysretl'; break;
+    case 0x08: return 'invd';
+    case 0x09: return 'wbinvd';
+    case 0x0b: return 'ud2';
+    case 0x0d: return prefetch(c, ['prefetch', 'prefetchw']);
+    case 0x18: return prefetch(c, ['prefetchnta', 'prefetcht0', 'prefetcht1', 'prefetcht2']);
+    // The multi-byte NOP compilers pad with (SDM Vol. 2B, NOP): objdump sizes it unless it names a register.
+    case 0x1f: { const m = modrm(c); return `nop${memSuffix(m, v)} ${m.rm(v)}`; }
     case 0x20: { const m = modrm(c); return `mov    %cr${m.reg},${m.rm(crSize)}`; }
     case 0x22: { const m = modrm(c); return `mov    ${m.rm(crSize)},%cr${m.reg}`; }
     case 0x30: return 'wrmsr';
     case 0x31: return 'rdtsc';
     case 0x32: return 'rdmsr';
+    case 0x33: return 'rdpmc';
+    case 0x34: if (c.mode !== 64) return 'sysenter'; break;
+    case 0x35: if (c.mode !== 64) return 'sysexit'; break;
+    case 0xa0: case 0xa8: return `push   ${SREG[op === 0xa0 ? 4 : 5]}`;
+    case 0xa1: case 0xa9: return `pop    ${SREG[op === 0xa1 ? 4 : 5]}`;
     case 0xa2: return 'cpuid';
+    case 0xa3: case 0xab: case 0xb3: case 0xbb: { const m = modrm(c); return `${BIT_TEST[(op >> 3) & 3]} ${reg(c, v, m.reg)},${m.rm(v)}`; }
+    case 0xba: return bitTestImmediate(c);
+    case 0xa4: case 0xa5: case 0xac: case 0xad: {
+      const m = modrm(c);
+      const count = op & 1 ? '%cl' : readImm(c, 1);
+      return `${op < 0xa8 ? 'shld' : 'shrd'}   ${count},${reg(c, v, m.reg)},${m.rm(v)}`;
+    }
+    case 0xae: return group15(c);
+    case 0xb0: case 0xb1: case 0xc0: case 0xc1: {
+      const size = op & 1 ? v : 1;
+      const m = modrm(c);
+      return `${op < 0xc0 ? 'cmpxchg' : 'xadd'}   ${reg(c, size, m.reg)},${m.rm(size)}`;
+    }
+    case 0xbc: case 0xbd: { const m = modrm(c); return `${op === 0xbc ? 'bsf' : 'bsr'}    ${m.rm(v)},${reg(c, v, m.reg)}`; }
+    case 0xc7: {
+      const m = modrm(c);
+      if (m.isReg || (m.reg & 7) !== 1) throw new RangeError('unknown 0f c7 form');
+      return `${v === 8 ? 'cmpxchg16b' : 'cmpxchg8b'} ${m.rm(v)}`;
+    }
     case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
       const m = modrm(c);
       const from = op & 1 ? 2 : 1;
@@ -502,6 +537,54 @@ function decode0f(c: Ctx): string {
     case 0xaf: { const m = modrm(c); return `imul   ${m.rm(v)},${reg(c, v, m.reg)}`; }
   }
   throw new RangeError('unknown opcode');
+}
+
+const BIT_TEST = ['bt', 'bts', 'btr', 'btc'];
+
+/** 0F BA /4-/7: BT, BTS, BTR, BTC with an immediate bit offset. */
+function bitTestImmediate(c: Ctx): string {
+  const v = operandSize(c);
+  const m = modrm(c);
+  if ((m.reg & 7) < 4) throw new RangeError('unknown 0f ba form');
+  return `${BIT_TEST[m.reg & 3]}${memSuffix(m, v)} ${readImm(c, 1)},${m.rm(v)}`;
+}
+
+/** 0F 0D and 0F 18: prefetch hints by ModRM.reg (memory operands only; `names` by reg, the rest are hint NOPs not decoded). */
+function prefetch(c: Ctx, names: string[]): string {
+  const m = modrm(c);
+  const name = names[m.reg & 7];
+  if (m.isReg || name === undefined) throw new RangeError('unknown prefetch form');
+  return `${name} ${m.rm(1)}`;
+}
+
+/**
+ * 0F 00 (SDM Vol. 2D, Table A-6, group 6): SLDT and STR store a selector
+ * (to a register at the operand size), LLDT, LTR, VERR and VERW read one
+ * (a 16-bit register).
+ */
+function group6(c: Ctx): string {
+  const m = modrm(c);
+  const n = m.reg & 7;
+  const name = ['sldt', 'str', 'lldt', 'ltr', 'verr', 'verw'][n];
+  if (name === undefined) throw new RangeError('unknown 0f 00 form');
+  return `${name.padEnd(6)} ${m.rm(n < 2 ? operandSize(c) : 2)}`;
+}
+
+/**
+ * 0F AE (group 15): FXSAVE, FXRSTOR, LDMXCSR, STMXCSR and CLFLUSH take
+ * memory; with mod=11, /5 /6 /7 are LFENCE, MFENCE, SFENCE.
+ */
+function group15(c: Ctx): string {
+  const m = modrm(c);
+  const n = m.reg & 7;
+  if (m.isReg) {
+    const fence = ['lfence', 'mfence', 'sfence'][n - 5];
+    if (fence === undefined) throw new RangeError('unknown 0f ae form');
+    return fence;
+  }
+  const name = ['fxsave', 'fxrstor', 'ldmxcsr', 'stmxcsr', undefined, undefined, undefined, 'clflush'][n];
+  if (name === undefined) throw new RangeError('unknown 0f ae form');
+  return `${name} ${m.rm(4)}`;
 }
 
 /**

@@ -28,6 +28,22 @@ it('-D starts the log file afresh, as QEMU does', async () => {
   expect(text).not.toContain('earlier run');
 });
 
+it('-d in_asm logs each block it translates, instruction by instruction as x/i prints them', async () => {
+  const log = join(mkdtempSync(join(tmpdir(), 'tsvm-log-')), 'tsvm.log');
+  // The spin guest ends in `jmp .` with interrupts off: soon hot enough to be translated.
+  const run = startTsvm(['-accel', 'tcg', '-kernel', guestPath('spin'), '-nographic', '-d', 'in_asm', '-D', log]);
+  await run.waitFor(/spinning/);
+  await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('translated block'));
+  run.child.kill('SIGTERM');
+  expect(await run.exited).toBe(0);
+  const blocks = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('translated block'))
+    .map((l) => JSON.parse(l) as { eip: string; insns: string[] });
+  const spin = blocks.find((b) => b.insns.length === 1 && /^0x[0-9a-f]+:  jmp /.test(b.insns[0]!));
+  expect(spin?.insns).toEqual([`${spin?.eip}:  jmp    ${spin?.eip}`]);
+});
+
 describe.each(ACCELS)('-accel %s', (accel) => {
   it('ends with isa-debug-exit status (value << 1) | 1', async () => {
     const r = await runTsvm(['-accel', accel, '-kernel', guestPath('hello'), '-nographic', ...DEBUG_EXIT]);
@@ -53,7 +69,7 @@ describe.each(ACCELS)('-accel %s', (accel) => {
     const dir = mkdtempSync(join(tmpdir(), 'tsvm-pid-'));
     const pidfile = join(dir, 'tsvm.pid');
     const run = startTsvm(['-accel', accel, '-kernel', guestPath('idle'), '-nographic', '-pidfile', pidfile]);
-    await waitForFile(pidfile);
+    await waitUntil(() => existsSync(pidfile));
     expect(Number(readFileSync(pidfile, 'utf8').trim())).toBe(run.child.pid);
     // Under TCG, started without them, tsvm has exec'd Node again under the V8 flags its translator needs: same pid.
     if (accel === 'tcg') expect(readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(V8_FLAGS));
@@ -98,6 +114,7 @@ describe('bad input', () => {
     oneLineError(['-bios', 'nobios.bin', '-nographic'], /^tsvm: -bios nobios\.bin: No such file or directory\n$/));
 });
 
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
+/** Polls `done` every 50 ms, for up to 10 s. */
+async function waitUntil(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
 }

@@ -19,12 +19,21 @@ const CODE32 = [
   '26 8b 03', '0f a2', '0f 31', 'a1 00 04 10 00', 'a3 00 04 10 00', '87 d9', '91',
   '83 c1 ff', '6a ff', '8b 45 00', '8b 04 25 00 04 00 00', '8b 04 20', '8b 44 24 f8', 'ff 30', '66 ff 30', '8f 00', '8c d8',
   '0f 01 e0', '98', '99', '60', '27', '0f 47 c1', '0f 42 45 08', '66 0f 4f d8',
+  // Bit tests and scans, double shifts, atomics, BSWAP: the kernel's locks and bitmaps.
+  '0f a3 c3', '0f ab 0b', '0f b3 c8', '0f bb 45 08', '0f ba e3 05', '0f ba 2b 07', '0f ba 70 04 0f', '0f ba f8 01', '66 0f a3 c3',
+  '0f a4 c3 05', '0f a5 c3', '0f ac 0b 03', '0f ad d0', '0f c1 c3', '0f c0 03', '66 0f c1 c3', 'f0 0f c1 03', '0f b1 0b',
+  '0f b0 d1', 'f0 0f b1 0b', '0f c7 0f', 'f0 0f c7 0f', '0f c8', '0f cb', '0f bc c3', '0f bd 45 08',
+  // Segment pushes, descriptor-table group 6, system and padding instructions.
+  '0f a0', '0f a1', '0f a8', '0f a9', '0f 00 d8', '0f 00 c8', '66 0f 00 c8', '0f 00 c0', '0f 00 10', '0f 00 08', '0f 00 e0',
+  '0f 00 e8', '0f 06', '0f 08', '0f 09', '0f 0b', '0f 33', '0f 34', '0f 35', '0f 1f 44 00 00', '66 0f 1f 44 00 00',
+  '0f 1f 00', '0f 1f 80 00 00 00 00', '0f 1f c0', '0f 18 00', '0f 18 08', '0f 18 10', '0f 18 18', '0f 0d 00', '0f 0d 08',
+  '0f ae f0', '0f ae e8', '0f ae f8', '0f ae 38', '0f ae 00', '0f ae 0e', '0f ae 16', '0f ae 1e',
 ];
 // prettier-ignore
 const CODE16 = [
   'b8 34 12', '8b 46 04', '89 1e 00 7c', 'ea 5b e0 00 f0', 'cd 13', 'e8 10 00', '8e d8', '8c c8', 'b4 0e', '31 db',
   'be 00 7c', 'ac', 'e4 64', '75 fa', 'c3', '66 b8 00 00 00 00', '8b 00', '88 07', 'ff e0', '0f 01 16 00 10',
-  '8b 46 00', '83 c1 ff', '98', '99',
+  '8b 46 00', '83 c1 ff', '98', '99', '0f a4 c3 05', '0f 1f c0', '0f 00 c8', '0f a3 c3', '0f a0', '0f ba e0 03',
 ];
 
 describe('x/i disassembler', () => {

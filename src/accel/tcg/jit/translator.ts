@@ -21,8 +21,8 @@
  * Interrupts are taken between blocks. STI/MOV SS shadows and EFLAGS.TF
  * hand single instructions to the interpreter, which implements them.
  *
- * Debugging: -d in_asm and -d op log each translated block (its opcodes,
- * its JavaScript), -d exec each block run, -d nochain turns chaining off.
+ * Debugging: -d in_asm and -d op log each translated block (its
+ * instructions as the monitor's x/i prints them, its JavaScript), -d exec each block run, -d nochain turns chaining off.
  */
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
@@ -33,6 +33,7 @@ import { CpuFault } from '../exceptions.js';
 import { CS, ESP, IF, RF, TF } from '../constants.js';
 import { ramPage, TLB_GLOBAL, TLB_NX } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
+import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
 import { Block, compileBlock, dropBlock, fitsSegment } from './block.js';
@@ -460,7 +461,7 @@ export class Translator {
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, instructionBytes(ram, insns, phys));
     compileBlock(b, c.mmu);
-    if (logOn.in_asm) log.in_asm({ eip: hex(first), ops: insns.map((d) => hex(d.op)).join(' ') }, 'translated block');
+    if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), js: blockSource(b, c.mmu.ram.length) }, 'block source');
     const key = blockKey(offset, mode);
     const old = this.pages[frame]?.blocks.get(key);
@@ -652,6 +653,17 @@ function executableFrame(c: Cpu, lin: number): number {
   if (frame >= 0) return frame;
   if (c.eip > c.segLimit[CS]! || !c.mmu.fillForFetch(lin)) return -1;
   return tlbExecutableFrame(c, lin >>> 12);
+}
+
+/** Block `b`, entered at EIP `first`, as -d in_asm shows it: each instruction's EIP and its disassembly, in block order. */
+function disassembly(b: Block, first: number): string[] {
+  let at = 0;
+  return b.insns.map((d, k) => {
+    const eip = b.mode === 1 ? (first + b.rel[k]!) >>> 0 : (first + b.rel[k]!) & 0xffff;
+    const bytes = b.code.subarray(at, at + d.len);
+    at += d.len;
+    return `${hex(eip)}:  ${disassembleOne(bytes, BigInt(eip), b.mode === 1 ? 32 : 16).text}`;
+  });
 }
 
 function hex(n: number): string {
