@@ -1,12 +1,13 @@
 /**
- * A compact x86 disassembler for the monitor's `x/i`: 16-, 32- and 64-bit
- * code in AT&T syntax as GNU objdump prints it (the tests' reference). It
- * covers the one-byte opcode map's common instructions, REX
- * prefixes and RIP-relative operands in 64-bit mode, the 0F jumps, SETcc,
- * CMOVcc, MOVZX/MOVSX, the bit tests and scans, SHLD/SHRD, the atomics
- * (XADD, CMPXCHG, CMPXCHG8B/16B), BSWAP, the multi-byte NOP, prefetches and
- * fences, control-register moves and the system instructions a kernel runs. Anything else prints as `(bad)` one byte long, so a listing
- * never stops early.
+ * A compact x86 disassembler for the monitor's `x/i` and the translator's
+ * `-d in_asm`: 16-, 32- and 64-bit code in AT&T syntax as GNU objdump
+ * prints it (the tests' reference). It covers the one-byte opcode map's
+ * common instructions, REX prefixes and RIP-relative operands in 64-bit
+ * mode, the 0F jumps, SETcc, CMOVcc, MOVZX/MOVSX, the bit tests and scans,
+ * SHLD/SHRD, the atomics (XADD, CMPXCHG, CMPXCHG8B/16B), BSWAP, the
+ * multi-byte NOP, prefetches and fences, control-register moves and the
+ * system instructions a kernel runs. Anything else prints as `(bad)` one
+ * byte long, so a listing never stops early.
  */
 
 export interface DisasmLine {
@@ -567,7 +568,7 @@ function group6(c: Ctx): string {
   const n = m.reg & 7;
   const name = ['sldt', 'str', 'lldt', 'ltr', 'verr', 'verw'][n];
   if (name === undefined) throw new RangeError('unknown 0f 00 form');
-  return `${name.padEnd(6)} ${m.rm(n < 2 ? operandSize(c) : 2)}`;
+  return `${name} ${m.rm(n < 2 ? operandSize(c) : 2)}`;
 }
 
 /**

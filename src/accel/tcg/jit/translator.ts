@@ -22,7 +22,8 @@
  * hand single instructions to the interpreter, which implements them.
  *
  * Debugging: -d in_asm and -d op log each translated block (its
- * instructions as the monitor's x/i prints them, its JavaScript), -d exec each block run, -d nochain turns chaining off.
+ * instructions as the monitor's x/i prints them, its JavaScript), -d exec
+ * each block run, -d nochain turns chaining off.
  */
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
