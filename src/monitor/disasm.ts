@@ -508,8 +508,9 @@ function decode0f(c: Ctx): string {
     case 0x33: return 'rdpmc';
     case 0x34: if (c.mode !== 64) return 'sysenter'; break;
     case 0x35: if (c.mode !== 64) return 'sysexit'; break;
-    case 0xa0: case 0xa8: return `push   ${SREG[op === 0xa0 ? 4 : 5]}`;
-    case 0xa1: case 0xa9: return `pop    ${SREG[op === 0xa1 ? 4 : 5]}`;
+    // FS and GS: the segment is in bits 5-3, as in the one-byte PUSH/POP ES..DS.
+    case 0xa0: case 0xa8: return `push   ${SREG[(op >> 3) & 7]}`;
+    case 0xa1: case 0xa9: return `pop    ${SREG[(op >> 3) & 7]}`;
     case 0xa2: return 'cpuid';
     case 0xa3: case 0xab: case 0xb3: case 0xbb: { const m = modrm(c); return `${BIT_TEST[(op >> 3) & 3]} ${reg(c, v, m.reg)},${m.rm(v)}`; }
     case 0xba: return bitTestImmediate(c);
