@@ -368,6 +368,12 @@ function decodeOp(c: Ctx, op: number): string {
     case 0x0f: return decode0f(c);
     case 0x63: return movsxd(c);
     case 0x68: return `push   ${readImm(c, stackSize(c))}`;
+    // IMUL Gv, Ev, Iz/Ib: AT&T puts the immediate first and the destination last.
+    case 0x69: case 0x6b: {
+      const m = modrm(c);
+      const value = op === 0x6b ? readImmS8(c, v) : readImm(c, v);
+      return `imul   ${value},${m.rm(v)},${reg(c, v, m.reg)}`;
+    }
     case 0x6a: return `push   ${readImmS8(c, stackSize(c))}`;
     case 0x80: case 0x81: case 0x83: {
       const size = op === 0x80 ? 1 : v;

@@ -28,12 +28,15 @@ const CODE32 = [
   '0f 00 e8', '0f 06', '0f 08', '0f 09', '0f 0b', '0f 33', '0f 34', '0f 35', '0f 1f 44 00 00', '66 0f 1f 44 00 00',
   '0f 1f 00', '0f 1f 80 00 00 00 00', '0f 1f c0', '0f 18 00', '0f 18 08', '0f 18 10', '0f 18 18', '0f 0d 00', '0f 0d 08',
   '0f ae f0', '0f ae e8', '0f ae f8', '0f ae 38', '0f ae 00', '0f ae 0e', '0f ae 16', '0f ae 1e',
+  // Three-operand IMUL, as the kernel's hashes and divisions by constants use it.
+  '69 c0 00 ca 9a 3b', '69 d3 47 86 c8 61', '6b 15 08 44 df cb 0c', '6b c8 28', '6b d3 c0', '66 6b c0 03', '6b 45 08 fd',
 ];
 // prettier-ignore
 const CODE16 = [
   'b8 34 12', '8b 46 04', '89 1e 00 7c', 'ea 5b e0 00 f0', 'cd 13', 'e8 10 00', '8e d8', '8c c8', 'b4 0e', '31 db',
   'be 00 7c', 'ac', 'e4 64', '75 fa', 'c3', '66 b8 00 00 00 00', '8b 00', '88 07', 'ff e0', '0f 01 16 00 10',
   '8b 46 00', '83 c1 ff', '98', '99', '0f a4 c3 05', '0f 1f c0', '0f 00 c8', '0f a3 c3', '0f a0', '0f ba e0 03',
+  '6b c0 05', '69 c3 34 12',
 ];
 
 describe('x/i disassembler', () => {

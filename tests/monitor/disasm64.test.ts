@@ -43,6 +43,7 @@ const CODE64 = [
   'bt rbx, rax', 'bts qword [rdi], 5', 'btr r9d, 3', 'bsr rax, rbx', 'bsf r10, [rsi]', 'bswap r8', 'bswap eax', 'shld rbx, rax, 5',
   'shrd [rdi], r12, cl', 'lock xadd [rbx], rax', 'lock cmpxchg [rbx], r11', 'lock cmpxchg16b [rdi]', 'cmpxchg8b [rdi]',
   'nop dword [rax+rax*1+0]', 'nop word [rax+rax*1+0]', 'push fs', 'pop gs', 'ltr ax', 'mfence', 'clflush [rdi]', 'prefetchw [rsi]',
+  'imul r9, rax, -3', 'imul rax, [rbx+8], 0x12345678', 'imul r10d, r11d, 100',
   'in al, dx', 'out dx, eax', 'in eax, 0x60', 'int 0x80', 'int3', 'nop', 'hlt', 'cli', 'sti',
   // invalid in 64-bit mode (SDM Vol. 2D, Table A-2 "i64"): objdump prints (bad) one byte long
   'db 0x06', 'db 0x07', 'db 0x1e', 'db 0x1f', 'db 0x27', 'db 0x37', 'db 0x60', 'db 0x61', 'db 0xce', 'db 0xd6',
