@@ -1106,6 +1106,32 @@ describe('translator: jumps within a block', () => {
   });
 });
 
+describe('translator: a byte at the last offset of its page', () => {
+  it('is read and written in RAM; on a page not present it raises #PF there with the registers of the pass before', () => {
+    // A loop over the last byte of four 4 KiB pages: 0x3fd000-0x3ff000 are mapped, 0x400000 up is
+    // not (one 4 MiB page, then nothing), so the fourth pass faults at its read.
+    const src = `
+      mov dword [0x100000], 0x83
+      ${pagingOn(0x10)}
+      mov byte [0x3fdfff], 0x11
+      mov byte [0x3fefff], 0x22
+      mov byte [0x3fffff], 0x33
+      mov esi, 0x3fdfff
+      xor ebx, ebx
+    top:
+      movzx eax, byte [esi]
+      add ebx, eax
+      inc byte [esi]
+      add esi, 0x1000
+      jmp top`;
+    const { m } = matchesInterpreter(src);
+    expect(m.vector()).toBe(14);
+    expect(m.cpu.cr2).toBe(0x400fff);
+    expect(m.cpu.regs[3]).toBe(0x11 + 0x22 + 0x33);
+    expect([m.mem.read8(0x3fdfff), m.mem.read8(0x3fefff), m.mem.read8(0x3fffff)]).toEqual([0x12, 0x23, 0x34]);
+  });
+});
+
 describe('translator: a JMP back before code already in the block', () => {
   it('the run from its target falls into that code, and each jump goes to its own instruction', () => {
     // The first block follows `jmp x` and then `jmp t` back before x; the run from t falls into x,

@@ -22,7 +22,7 @@
  * the access may go straight to RAM, else -1 (fastRead, fastWrite). The
  * RAM index of `lin` is then `entry ^ lin`, and `(entry | lin) & 0xfff`
  * is the offset in the page when the entry allows the access and 0xfff
- * when it does not, so one compare (fastLast) checks both the entry and
+ * when it does not, so one compare (fastOk) checks both the entry and
  * that the access stays in its page. Write entries leave out RAM pages
  * holding decoded code (codePages): writes there go through the slow path,
  * which tells onCodeWrite.
@@ -60,12 +60,15 @@ export const TLB_FRAME = -4096;
 const FAST_NONE = -1;
 
 /**
- * The highest offset in its page an access of `size` bytes may start at on
- * the fast path: `((entry | lin) & 0xfff) <= fastLast(size)`. A byte at
- * offset 0xfff takes the slow path, which tells it from FAST_NONE's 0xfff.
+ * Whether an access of `size` bytes at `lin` may go straight to RAM with
+ * fast-path entry `entry`: for 2 and 4 bytes one compare checks both the
+ * entry and that the access stays in its page; a byte cannot leave its
+ * page, so it checks only the entry (FAST_NONE has the low 12 bits set, an
+ * entry has them clear), and a byte at offset 0xfff takes the fast path
+ * too. Translated code inlines the same test (codegen.ts, fastAccessAt).
  */
-export function fastLast(size: number): number {
-  return size === 1 ? 0xffe : 0x1000 - size;
+export function fastOk(entry: number, lin: number, size: number): boolean {
+  return size === 1 ? (entry & 0xfff) === 0 : ((entry | lin) & 0xfff) <= 0x1000 - size;
 }
 
 /** RAM page index of a TLB entry `info` that has TLB_RAM. */
@@ -298,19 +301,19 @@ export class Mmu {
 
   read8(lin: number): number {
     const entry = this.fastTable(false)[lin >>> 12]!;
-    if (((entry | lin) & 0xfff) <= fastLast(1)) return this.ram[(entry ^ lin) >>> 0]!;
+    if (fastOk(entry, lin, 1)) return this.ram[(entry ^ lin) >>> 0]!;
     return this.slowRead(lin, 1, Access.Read);
   }
 
   read16(lin: number): number {
     const entry = this.fastTable(false)[lin >>> 12]!;
-    if (((entry | lin) & 0xfff) <= fastLast(2)) return this.view.getUint16((entry ^ lin) >>> 0, true);
+    if (fastOk(entry, lin, 2)) return this.view.getUint16((entry ^ lin) >>> 0, true);
     return this.slowRead(lin, 2, Access.Read);
   }
 
   read32(lin: number): number {
     const entry = this.fastTable(false)[lin >>> 12]!;
-    if (((entry | lin) & 0xfff) <= fastLast(4)) return this.view.getUint32((entry ^ lin) >>> 0, true);
+    if (fastOk(entry, lin, 4)) return this.view.getUint32((entry ^ lin) >>> 0, true);
     return this.slowRead(lin, 4, Access.Read);
   }
 
@@ -364,19 +367,19 @@ export class Mmu {
 
   write8(lin: number, v: number): void {
     const entry = this.fastTable(true)[lin >>> 12]!;
-    if (((entry | lin) & 0xfff) <= fastLast(1)) this.ram[(entry ^ lin) >>> 0] = v;
+    if (fastOk(entry, lin, 1)) this.ram[(entry ^ lin) >>> 0] = v;
     else this.slowWrite(lin, 1, v);
   }
 
   write16(lin: number, v: number): void {
     const entry = this.fastTable(true)[lin >>> 12]!;
-    if (((entry | lin) & 0xfff) <= fastLast(2)) this.view.setUint16((entry ^ lin) >>> 0, v, true);
+    if (fastOk(entry, lin, 2)) this.view.setUint16((entry ^ lin) >>> 0, v, true);
     else this.slowWrite(lin, 2, v);
   }
 
   write32(lin: number, v: number): void {
     const entry = this.fastTable(true)[lin >>> 12]!;
-    if (((entry | lin) & 0xfff) <= fastLast(4)) this.view.setUint32((entry ^ lin) >>> 0, v >>> 0, true);
+    if (fastOk(entry, lin, 4)) this.view.setUint32((entry ^ lin) >>> 0, v >>> 0, true);
     else this.slowWrite(lin, 4, v);
   }
 

@@ -23,7 +23,9 @@
  *
  * Registers live in locals (R0-R7) from their first use: loaded once, and
  * stored back only where something may look (a handler, a slow path that
- * may fault, an exit). Every 32-bit value the code computes or keeps is int32
+ * may fault, an exit). A block with labels loads them all at entry and
+ * keeps them in locals across its jumps (Emitter.edgeTo): a loop does not
+ * store and reload its registers each time round. Every 32-bit value the code computes or keeps is int32
  * bits (`| 0`, Cpu.regs32, DataView.getInt32): V8 then holds it as a small
  * integer in every tier, while a uint32 at or above 2^31 (a kernel address,
  * half of all hash words) would be a boxed double in the interpreter and
@@ -59,7 +61,7 @@ import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../con
 import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
-import { fastLast, TLB_FRAME, TLB_NX } from '../mmu.js';
+import { TLB_FRAME, TLB_NX } from '../mmu.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -139,7 +141,13 @@ class Emitter {
     /** The block is 32-bit code (CS.D). */
     private readonly wide: boolean,
   ) {
-    if (segmented) this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
+    if (!segmented) return;
+    // Registers stay in their locals across labels (edgeTo): all are loaded once, at entry.
+    this.out.push('R0 = r[0], R1 = r[1], R2 = r[2], R3 = r[3], R4 = r[4], R5 = r[5], R6 = r[6], R7 = r[7];');
+    this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
+    this.loaded = this.locals = 0xff;
+    this.started.add(0);
+    this.labelDirty.set(0, 0);
   }
 
   /**
@@ -166,13 +174,52 @@ class Emitter {
    * the block was decoded).
    */
   exit(target: string, label?: number): string {
-    const stores = this.pendingStores();
     const leave = `c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (label === undefined) return `${stores}${leave}`;
+    if (label === undefined) return `${this.pendingStores()}${leave}`;
     const page = this.labelPages.get(label) ?? 0;
     const go = page !== 0 && page !== this.page ? `${this.guard(page)} && ++loops < ${LOOP_ITERATIONS}` : `++loops < ${LOOP_ITERATIONS}`;
-    // Going on at the label and leaving both need what is held back stored: the stores come first, once.
-    return `${stores}if (${go}) { n += ${this.done}; s = ${label}; continue; } ${leave}`;
+    // The flag record is stored for both ways, the registers the label takes as dirty only for leaving.
+    const flags = this.pending === undefined ? '' : `${this.pending}; `;
+    const edge = this.edgeTo(label);
+    return `${flags}${edge}if (${go}) { n += ${this.done}; s = ${label}; continue; } ${LEAVE_STORES}${this.edges.length - 1}${LEAVE_STORES}${leave}`;
+  }
+
+  /**
+   * The registers each label's code takes as dirty: those of the ways into
+   * it (jumps and falls) the code emits before the label's own code; ways
+   * emitted after (backward jumps) store what else they hold dirty. Every
+   * register is loaded at a label.
+   */
+  private readonly labelDirty = new Map<number, number>();
+  /** Labels whose code has started: their labelDirty is final. */
+  private readonly started = new Set<number>();
+  /** The label and the dirty registers of each way into a label: its stores are placed by finish(). */
+  private readonly edges: { label: number; dirty: number }[] = [];
+
+  /**
+   * The statements one way into `label` needs first, so that the label's
+   * code finds every register in its local (loading those a handler may have
+   * changed) and, stored, those the label does not take as dirty. Which
+   * those are is known once the label's code starts, so the stores are a
+   * placeholder until finish().
+   */
+  private edgeTo(label: number): string {
+    if (!this.started.has(label)) this.labelDirty.set(label, (this.labelDirty.get(label) ?? 0) | this.dirty);
+    this.edges.push({ label, dirty: this.dirty });
+    let loads = '';
+    for (let n = 0; n < 8; n++) if (!(this.loaded & (1 << n))) loads += `R${n} = r[${n}]; `;
+    return `${EDGE_STORES}${this.edges.length - 1}${EDGE_STORES}${loads}`;
+  }
+
+  /** `line` with the placeholders of edgeTo and exit replaced by the registers they store. */
+  private placeEdgeStores(line: string): string {
+    if (!line.includes(EDGE_STORES) && !line.includes(LEAVE_STORES)) return line;
+    return line.replace(EDGE_PLACEHOLDER, (_, mark: string, id: string) => {
+      const { label, dirty } = this.edges[Number(id)]!;
+      const kept = this.labelDirty.get(label)!;
+      const stores = this.registerStores(mark === EDGE_STORES ? dirty & ~kept : dirty & kept);
+      return stores === '' ? '' : `${stores}; `;
+    });
   }
 
   /**
@@ -191,16 +238,22 @@ class Emitter {
 
   /**
    * Starts the code of `label` (instruction k): the code before falls into
-   * it with what it held back stored, since jumps reach the label with
-   * nothing held back; the count so far moves into n.
+   * it, unless it ended with a jump or an exit (`reached` false), with the
+   * flag record stored, since jumps reach the label with none held back;
+   * the count so far moves into n.
    */
-  startLabel(label: number): void {
-    this.emit(`${this.pendingStores()}n += ${this.done}; }`);
+  startLabel(label: number, reached: boolean): void {
+    if (reached) {
+      const flags = this.pending === undefined ? '' : `${this.pending}; `;
+      this.emit(`${flags}${this.edgeTo(label)}n += ${this.done}; }`);
+    } else this.emit('}');
     this.emit(`case ${label}: {`);
+    this.started.add(label);
     this.pending = undefined;
     this.flags = undefined;
-    this.loaded = 0;
-    this.dirty = 0;
+    this.loaded = 0xff;
+    this.dirty = this.labelDirty.get(label) ?? 0;
+    this.labelDirty.set(label, this.dirty);
     this.espStale = true;
   }
 
@@ -370,10 +423,10 @@ class Emitter {
     this.locals |= 1 << n;
   }
 
-  /** The stores of the dirty registers as a comma expression ('' when none). */
-  private registerStores(): string {
+  /** The stores of the registers of `mask` (by default the dirty ones) as a comma expression ('' when none). */
+  private registerStores(mask = this.dirty): string {
     const stores: string[] = [];
-    for (let n = 0; n < 8; n++) if (this.dirty & (1 << n)) stores.push(`r[${n}] = R${n}`);
+    for (let n = 0; n < 8; n++) if (mask & (1 << n)) stores.push(`r[${n}] = R${n}`);
     return stores.join(', ');
   }
 
@@ -416,7 +469,7 @@ class Emitter {
 
   finish(): string {
     if (this.segmented) this.out.push('}', '}');
-    const { lines, count } = pooledTemporaries(this.out);
+    const { lines, count } = pooledTemporaries(this.edges.length ? this.out.map((line) => this.placeEdgeStores(line)) : this.out);
     const prologue: string[] = [];
     if (count) prologue.push(`let ${Array.from({ length: count }, (_, i) => `T${i}`).join(', ')};`);
     const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
@@ -498,8 +551,8 @@ function isWordChar(ch: number): boolean {
  * code give every declared variable its own register and fill them all on
  * each call: a block of 160 instructions declared some 600. A value is live
  * from its first mention to its last, in the order of the lines: exact,
- * because within a case the code only branches forward, and nothing stays
- * live into a label (startLabel).
+ * because within a case the code only branches forward, and no temporary
+ * stays live into a label (only registers do: startLabel).
  */
 function pooledTemporaries(out: readonly string[]): { lines: string[]; count: number } {
   const mentions = out.map(temporariesIn);
@@ -533,6 +586,15 @@ function pooledTemporaries(out: readonly string[]): { lines: string[]; count: nu
   return { lines, count };
 }
 
+/**
+ * Placeholders in the code of a way into a label (Emitter.edgeTo), each
+ * around the way's number: the registers stored on the way in, and on
+ * leaving the block instead (exit).
+ */
+const EDGE_STORES = '\u0001';
+const LEAVE_STORES = '\u0002';
+const EDGE_PLACEHOLDER = /([\u0001\u0002])(\d+)\1/g;
+
 /** Jumps within a block it takes before returning to the dispatcher (which then checks interrupts). */
 const LOOP_ITERATIONS = 256;
 
@@ -558,12 +620,14 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
   const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide);
   const last = b.insns.length - 1;
   let start = 0;
+  // Whether the previous instruction ended a run: the code before a label then cannot fall into it.
+  let ranOut = false;
   b.insns.forEach((d, k) => {
     const after = b.rel[k]! + d.len;
     e.page = pageOf(b, b.rel[k]!);
     const label = k > 0 ? labels.get(b.rel[k]!) : undefined;
     if (label !== undefined) {
-      e.startLabel(label);
+      e.startLabel(label, !ranOut);
       start = k;
     }
     const followed = isFollowed(b, k, wide);
@@ -595,6 +659,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       if (fallLabel !== undefined) e.emit(e.exit(e.next, fallLabel));
       else e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${e.done};`);
     }
+    ranOut = runEnd;
   });
   return e.finish();
 }
@@ -786,7 +851,8 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
   const l = end === undefined ? `e${k}` : `l${k}`;
   e.emit(end === undefined ? `e${k} = ${ea};` : `e${k} = ${ea}; l${k} = SB${seg} + e${k} | 0;`);
   e.emit(`p${k} = ${table}[${l} >>> 12];`);
-  const inPage = `((p${k} | ${l}) & 0xfff) <= ${fastLast(size)}`;
+  // mmu.ts's fastOk: a byte checks only the entry.
+  const inPage = size === 1 ? `(p${k} & 0xfff) === 0` : `((p${k} | ${l}) & 0xfff) <= ${0x1000 - size}`;
   return {
     ok: end === undefined ? inPage : `e${k} < ${end} && ${inPage}`,
     index: e.highRam ? `((p${k} ^ ${l}) >>> 0)` : `(p${k} ^ ${l})`,
@@ -1351,11 +1417,8 @@ function emitMovExtend(e: Emitter, d: Insn, k: number): boolean {
  * block, else leaves for it (#GP past the CS limit, as Cpu.setEip).
  */
 function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, cond: string, labels: Map<number, number>): void {
-  // Falling through into a label needs what is held back stored, as the jump does: once, before the branch.
-  if (labels.has(next)) {
-    e.flushFlags();
-    e.storeRegisters();
-  }
+  // Falling through into a label needs the flag record stored, as the jump does: once, before the branch.
+  if (labels.has(next)) e.flushFlags();
   const target = jumpTarget(d, next);
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   const taken =
