@@ -904,6 +904,32 @@ describe('translator: calls into other pages', () => {
     expect(m.cpu.regs[0]).toBe(4096 - 5 + 1000);
   });
 
+  it('after an instruction crossing into the next page, the code there runs translated', () => {
+    // A block cannot hold the ADD that straddles the page boundary: the dispatcher interprets it
+    // alone each pass, and the loop body after it on the next page is a block of its own.
+    const src = `
+      mov ecx, 2000
+      xor eax, eax
+      xor ebx, ebx
+    top:
+      inc ebx
+      jmp cross
+      times 4096 - 2 - (($ - $$ + ${CODE}) % 4096) db 0x90
+    cross:
+      add eax, 0x01010101
+      %rep 20
+      add ebx, 2
+      %endrep
+      dec ecx
+      jnz top
+      hlt`;
+    const { m, t } = matchesInterpreter(src);
+    expect(m.cpu.regs[0]).toBe((2000 * 0x01010101) >>> 0);
+    expect(m.cpu.regs[3]).toBe(2000 * 41);
+    expect(t.executed).toBeGreaterThan(2000 * 22);
+    expect(m.interp.executed).toBeLessThan(2000 * 2);
+  });
+
   it('a CALL that ends its page, to a callee on that page: the RET leaves for the next page', () => {
     const src = `
       mov eax, 0

@@ -347,11 +347,14 @@ export class Translator {
       } catch {
         d = undefined; // step() raises the fault again and delivers it
       }
+      const at = c.segBase[CS]! + c.eip;
       const next = c.eip + (d?.len ?? 0);
       interp.step();
       i++;
       if (d === undefined || !continuesBlock(d) || c.eip !== next || c.halted || c.interruptShadow) break;
-      if (((c.segBase[CS]! + next) & 0xfff) === 0 || c.flags & TF) break;
+      // The next page starts a block of its own, which can be translated: also after an
+      // instruction that crossed into it (a block cannot hold one; here its run ended).
+      if ((at ^ (c.segBase[CS]! + next)) >>> 12 !== 0 || c.flags & TF) break;
     }
     return i;
   }
