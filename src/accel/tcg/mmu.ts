@@ -326,8 +326,16 @@ export class Mmu {
     return this.slowRead(lin, 1, Access.Exec);
   }
 
-  /** Reads for a read-modify-write: checks write permission first, as the locked read does. */
+  /**
+   * Reads for a read-modify-write: checks write permission first, as the
+   * locked read does. A fast-path write entry answers both at once.
+   */
   readForWrite(lin: number, size: 1 | 2 | 4): number {
+    const entry = this.fastTable(true)[lin >>> 12]!;
+    if (fastOk(entry, lin, size)) {
+      const i = (entry ^ lin) >>> 0;
+      return size === 1 ? this.ram[i]! : size === 2 ? this.view.getUint16(i, true) : this.view.getUint32(i, true);
+    }
     this.probeWrite(lin, size);
     return size === 1 ? this.read8(lin) : size === 2 ? this.read16(lin) : this.read32(lin);
   }
