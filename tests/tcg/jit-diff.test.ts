@@ -720,6 +720,36 @@ describe('translator: a block start is translated once it is hot', () => {
   });
 });
 
+describe('translator: two block starts counted in the same slot of the heat table', () => {
+  it('both are translated once hot, though the loop enters them in turn', () => {
+    // a at 0x10100 and b at 0x30102 share a slot (slotOf: 0x0100 ^ 0x1 = 0x0102 ^ 0x3); each is
+    // reached by a JMP from another page, so each is a block start of its own.
+    const src = `
+      mov ecx, 50
+      jmp main
+      times 0x100 - ($ - $$) db 0x90
+    a:
+      add eax, 1
+      jmp b
+      times 0x1000 - ($ - $$) db 0x90
+    main:
+      jmp a
+    back:
+      dec ecx
+      jnz main
+      hlt
+      times 0x20102 - ($ - $$) db 0x90
+    b:
+      add ebx, 2
+      jmp back`;
+    const m = machine(assemble(src, 32), 'pm32');
+    const jit = runTranslated(m, new Translator(m.cpu, m.interp, 5));
+    expect([m.cpu.regs[0], m.cpu.regs[3]]).toEqual([50, 100]);
+    expect(jit.stats.translated).toBeGreaterThanOrEqual(3);
+    expect(m.interp.executed).toBeLessThan(50);
+  });
+});
+
 describe('translator: blocks follow JMP and CALL rel to targets on their page', () => {
   it('a CALL, the callee, a JMP back before the entry and on: one block, run as interpreted', () => {
     // mov, call (followed: a short leaf), the callee up to its RET, which goes on at the return
