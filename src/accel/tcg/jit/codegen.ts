@@ -22,16 +22,17 @@
  * (CMP+JB is `a < b`).
  *
  * Registers live in locals (R0-R7) from their first use: loaded once, and
- * stored back only where something may look (a handler, a slow path that
- * may fault, an exit). A block with labels loads them all at entry and
- * keeps them in locals across its jumps (Emitter.edgeTo): a loop does not
- * store and reload its registers each time round. Every 32-bit value the code computes or keeps is int32
- * bits (`| 0`, Cpu.regs32, DataView.getInt32): V8 then holds it as a small
- * integer in every tier, while a uint32 at or above 2^31 (a kernel address,
- * half of all hash words) would be a boxed double in the interpreter and
- * baseline code and, in optimised code, a deopt the first time a value
- * speculated small is not. Only addresses and EIPs are unsigned, and
- * unsigned comparisons flip the sign bit of both sides (`below`).
+ * stored back only where something may look (a handler, a slow path that may
+ * fault, an exit). A block with labels loads them all at entry and keeps
+ * them in locals across its jumps (Emitter.edgeTo): a loop does not store
+ * and reload its registers each time round. Every 32-bit value the code
+ * computes or keeps is int32 bits (`| 0`, Cpu.regs32, DataView.getInt32): V8
+ * then holds it as a small integer in every tier, while a uint32 at or above
+ * 2^31 (a kernel address, half of all hash words) would be a boxed double in
+ * the interpreter and baseline code and, in optimised code, a deopt the
+ * first time a value speculated small is not. Only addresses and EIPs are
+ * unsigned, and unsigned comparisons flip the sign bit of both sides
+ * (`below`).
  *
  * Lazy flags are stored lazily too: the record an instruction makes (c.lA,
  * c.lB, c.lR and the lazy word, one constant: flags.ts) is held back as
