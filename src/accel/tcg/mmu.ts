@@ -332,10 +332,7 @@ export class Mmu {
    */
   readForWrite(lin: number, size: 1 | 2 | 4): number {
     const entry = this.fastTable(true)[lin >>> 12]!;
-    if (fastOk(entry, lin, size)) {
-      const i = (entry ^ lin) >>> 0;
-      return size === 1 ? this.ram[i]! : size === 2 ? this.view.getUint16(i, true) : this.view.getUint32(i, true);
-    }
+    if (fastOk(entry, lin, size)) return this.ramRead((entry ^ lin) >>> 0, size);
     this.probeWrite(lin, size);
     return size === 1 ? this.read8(lin) : size === 2 ? this.read16(lin) : this.read32(lin);
   }
@@ -365,10 +362,14 @@ export class Mmu {
     const phys = this.physFor(lin, access);
     const info = this.info[lin >>> 12]!;
     if (info & TLB_RAM) {
-      const off = ramIndex(info, lin);
-      return size === 1 ? this.ram[off]! : size === 2 ? this.view.getUint16(off, true) : this.view.getUint32(off, true);
+      return this.ramRead(ramIndex(info, lin), size);
     }
     return this.readPhysSized(phys, size);
+  }
+
+  /** The `size`-byte little-endian value at RAM index `index`. */
+  private ramRead(index: number, size: number): number {
+    return size === 1 ? this.ram[index]! : size === 2 ? this.view.getUint16(index, true) : this.view.getUint32(index, true);
   }
 
   // ---- writes ------------------------------------------------------------

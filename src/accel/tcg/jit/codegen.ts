@@ -180,7 +180,7 @@ class Emitter {
     const page = this.labelPages.get(label) ?? 0;
     const go = page !== 0 && page !== this.page ? `${this.guard(page)} && ++loops < ${LOOP_ITERATIONS}` : `++loops < ${LOOP_ITERATIONS}`;
     // The flag record is stored for both ways, the registers the label takes as dirty only for leaving.
-    const flags = this.pending === undefined ? '' : `${this.pending}; `;
+    const flags = this.flagStores();
     const edge = this.edgeTo(label);
     return `${flags}${edge}if (${go}) { n += ${this.done}; s = ${label}; continue; } ${LEAVE_STORES}${this.edges.length - 1}${LEAVE_STORES}${leave}`;
   }
@@ -244,10 +244,8 @@ class Emitter {
    * the count so far moves into n.
    */
   startLabel(label: number, reached: boolean): void {
-    if (reached) {
-      const flags = this.pending === undefined ? '' : `${this.pending}; `;
-      this.emit(`${flags}${this.edgeTo(label)}n += ${this.done}; }`);
-    } else this.emit('}');
+    if (reached) this.emit(`${this.flagStores()}${this.edgeTo(label)}n += ${this.done}; }`);
+    else this.emit('}');
     this.emit(`case ${label}: {`);
     this.started.add(label);
     this.pending = undefined;
@@ -311,7 +309,12 @@ class Emitter {
    */
   pendingStores(): string {
     const regs = this.registerStores();
-    return (regs === '' ? '' : `${regs}; `) + (this.pending === undefined ? '' : `${this.pending}; `);
+    return (regs === '' ? '' : `${regs}; `) + this.flagStores();
+  }
+
+  /** The pending flag record's stores as a statement ('' when none). */
+  private flagStores(): string {
+    return this.pending === undefined ? '' : `${this.pending}; `;
   }
 
   /**
