@@ -103,3 +103,17 @@ export const ATTR_DB = 1 << 10;
 export const ATTR_G = 1 << 11;
 /** Not part of a descriptor: the register holds a null selector (protected mode). */
 export const ATTR_UNUSABLE = 1 << 16;
+
+/**
+ * The initial value of a field of a long-lived object that will hold numbers
+ * outside int32 (unsigned 32-bit EIPs and addresses, CR0 with PG set,
+ * instruction counts): zero as a double (-0, which is 0 to every operator
+ * but Object.is). V8 picks a field's representation from its first value,
+ * and a field that started with small integers and later receives a double
+ * changes representation: the object gets a new map, and every optimised
+ * function that checked the old one deoptimises ("wrong map"). For the Cpu
+ * that is every translated block and the interpreter's hot paths, once for
+ * each of eip, cr0, the descriptor-table bases, cr2... as a Linux boot first
+ * puts a kernel address in each: nine Cpu maps up to the kernel's init.
+ */
+export const DOUBLE_ZERO = -0;

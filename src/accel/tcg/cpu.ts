@@ -38,6 +38,7 @@ import {
   VM,
   VIF,
   VIP,
+  DOUBLE_ZERO,
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
@@ -63,9 +64,10 @@ export class Cpu extends FlagState {
    * address) is a boxed double outside optimised code.
    */
   readonly regs32 = new Int32Array(this.regs.buffer);
-  eip = 0;
+  // Fields that hold unsigned 32-bit values start as DOUBLE_ZERO (constants.ts says why); reset() sets them.
+  eip = DOUBLE_ZERO;
   /** EIP of the instruction being executed (faults restart it). */
-  insnEip = 0;
+  insnEip = DOUBLE_ZERO;
   /** ESP before the instruction (restored on faults), as int32 bits like regs32. */
   insnEsp = 0;
 
@@ -75,22 +77,22 @@ export class Cpu extends FlagState {
   readonly segLimit = new Uint32Array(6);
   readonly segAttr = new Int32Array(6);
 
-  gdtrBase = 0;
+  gdtrBase = DOUBLE_ZERO;
   gdtrLimit = 0xffff;
-  idtrBase = 0;
+  idtrBase = DOUBLE_ZERO;
   idtrLimit = 0xffff;
   ldtrSel = 0;
-  ldtrBase = 0;
-  ldtrLimit = 0xffff;
+  ldtrBase = DOUBLE_ZERO;
+  ldtrLimit = DOUBLE_ZERO;
   ldtrAttr = 0x82;
   trSel = 0;
-  trBase = 0;
-  trLimit = 0xffff;
+  trBase = DOUBLE_ZERO;
+  trLimit = DOUBLE_ZERO;
   trAttr = 0x8b;
 
-  cr0 = 0x6000_0010;
-  cr2 = 0;
-  cr3 = 0;
+  cr0 = DOUBLE_ZERO;
+  cr2 = DOUBLE_ZERO;
+  cr3 = DOUBLE_ZERO;
   cr4 = 0;
   efer = 0;
   readonly dr = new Uint32Array(8);
@@ -98,13 +100,13 @@ export class Cpu extends FlagState {
 
   // MSRs (SDM Vol. 4) kept as plain numbers.
   sysenterCs = 0;
-  sysenterEsp = 0;
-  sysenterEip = 0;
+  sysenterEsp = DOUBLE_ZERO;
+  sysenterEip = DOUBLE_ZERO;
   /** TSC = guest ns * tscPerNs + tscOffset. */
-  tscOffset = 0;
-  apicBase = 0;
-  patLo = 0x0007_0406;
-  patHi = 0x0007_0406;
+  tscOffset = DOUBLE_ZERO;
+  apicBase = DOUBLE_ZERO;
+  patLo = DOUBLE_ZERO;
+  patHi = DOUBLE_ZERO;
   miscEnable = 1;
 
   /** CR0.AM, EFLAGS.AC and CPL 3 together: misaligned data accesses raise #AC(0). */

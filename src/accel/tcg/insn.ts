@@ -6,6 +6,7 @@
  * `index`, `scale` and `disp`.
  */
 import type { Cpu } from './cpu.js';
+import { DOUBLE_ZERO } from './constants.js';
 
 export type Handler = (cpu: Cpu, insn: Insn) => void;
 
@@ -31,14 +32,14 @@ export class Insn {
   mod = -1;
   reg = 0;
   rm = 0;
-  /** Memory operand: registers (-1 none), scale shift, displacement. */
+  /** Memory operand: registers (-1 none), scale shift, displacement (may be a uint32: DOUBLE_ZERO, constants.ts). */
   base = -1;
   index = -1;
   scale = 0;
-  disp = 0;
+  disp = DOUBLE_ZERO;
   /** Immediates, already sign-extended and masked to the operand size where the encoding says so. */
-  imm = 0;
-  imm2 = 0;
+  imm = DOUBLE_ZERO;
+  imm2 = DOUBLE_ZERO;
   /** Decoding mode the record is valid for (CS.D); part of the decode-cache key. */
   mode = 0;
   exec: Handler = () => {};

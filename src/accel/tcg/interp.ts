@@ -11,7 +11,7 @@ import type { CpuInterruptSource } from '../../io/irq.js';
 import { decode, type ByteSource } from './decoder.js';
 import { Access, ramPage, TLB_NX, TLB_RAM } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
-import { ATTR_DB, CS, DB, DFV, ESP, IF, NMI, PFV, RF, TF } from './constants.js';
+import { ATTR_DB, CS, DB, DFV, DOUBLE_ZERO, ESP, IF, NMI, PFV, RF, TF } from './constants.js';
 import { DR6_BS, enterDebugHandler, instructionBreakpointHits, reportInDr6 } from './debug.js';
 import { deliverInterrupt, EventKind } from './interrupts.js';
 import { undefinedOpcode } from './system.js';
@@ -144,7 +144,7 @@ export const enum StopReason {
 
 export class Interpreter {
   readonly cache: CodeCache;
-  executed = 0;
+  executed = DOUBLE_ZERO;
   /** Set by a triple fault when no lifecycle is attached (bare test CPUs). */
   shutdown = false;
 

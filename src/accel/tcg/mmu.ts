@@ -37,7 +37,7 @@
  */
 import type { AddressSpace } from '../../memory/address-space.js';
 import { CpuFault } from './exceptions.js';
-import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_NXE, PFV } from './constants.js';
+import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, DOUBLE_ZERO, EFER_NXE, PFV } from './constants.js';
 
 export const TLB_VALID = 1;
 /** Supervisor may write. */
@@ -501,7 +501,7 @@ export class Mmu {
     return phys < 0x1_0000_0000 ? (phys & this.a20Mask) >>> 0 : phys;
   }
 
-  private walkPhys = 0;
+  private walkPhys = DOUBLE_ZERO;
   private walkInfo = 0;
   private walkLarge = false;
 

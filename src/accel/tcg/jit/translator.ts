@@ -31,7 +31,7 @@ import { type Interpreter, StopReason } from '../interp.js';
 import { decode } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
-import { CS, ESP, IF, RF, TF } from '../constants.js';
+import { CS, DOUBLE_ZERO, ESP, IF, RF, TF } from '../constants.js';
 import { ramPage, TLB_GLOBAL, TLB_NX } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
@@ -114,7 +114,7 @@ export class Translator {
   private readonly heatCounts = new Int32Array(2 << SLOT_BITS);
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
-  executed = 0;
+  executed = DOUBLE_ZERO;
   readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0, insnsRun: 0 };
 
   constructor(
