@@ -106,6 +106,13 @@ function randomInsn(next: () => number, label: () => string, depth: { push: numb
     case 22:
       // A divide that may raise #DE: precise exception state inside a block (EDX 0 often, as after CDQ or XOR).
       if (next() % 4 === 0) return `${next() & 1 ? 'xor edx, edx\n' : ''}div ${pick([pick(R32), `dword [ebp + ${next() % 250}]`])}`;
+      if (next() % 3 === 0) {
+        // MUL/IMUL EDX:EAX, often of small signed factors, so that products that fit (CF=OF=0) come up too.
+        const src = pick(R32);
+        const small = () => (next() % 512) - 256;
+        const factors = next() & 1 ? `mov eax, ${small()}\nmov ${src}, ${small()}\n` : '';
+        return `${factors}${pick(['mul', 'imul'])} ${next() & 1 ? src : `dword [ebp + ${next() % 250}]`}`;
+      }
       if (next() % 3 === 0) return `bt ${pick([pick(R32), pick(R16), `dword [ebp + ${next() % 250}]`, `word [ebp + ${next() % 250}]`])}, ${next() % 40}`;
       if (next() % 3 === 0) return next() & 1 ? `bswap ${pick(R32)}` : `xchg ${size === 2 ? 'ax' : 'eax'}, ${size === 2 ? pick(R16) : pick(R32)}`;
       return pick(['clc', 'stc', 'cmc', 'nop', 'pause', 'cld', 'std']);

@@ -5,7 +5,7 @@
  * the one definition of its semantics) or, for the hottest forms (MOV
  * including moffs, LEA, the ALU group and TEST, INC/DEC, NOT/NEG, PUSH/POP,
  * LEAVE, XCHG, CMPXCHG, MOVZX/MOVSX, shifts and rotates by a constant,
- * 32-bit IMUL and DIV, BT by a constant, BSWAP, MOVS/LODS/SCAS without REP,
+ * 32-bit MUL, IMUL and DIV, BT by a constant, BSWAP, MOVS/LODS/SCAS without REP,
  * CLC/STC/CLD/STD, RDTSC, NOP, Jcc/JMP/CALL rel, JMP/CALL Ev, RET near), is
  * emitted as specialised JavaScript with the decoded fields folded into
  * constants, memory and 32-bit stack operands through an inline TLB fast
@@ -1093,6 +1093,10 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
     return emitAlu(e, k, AluOp.And, mem ? memRead(e, k, d, size) : e.reg(d.rm, size), immediate(d), size, undefined);
   }
   if ((op === 0xf6 || op === 0xf7) && (d.reg === 2 || d.reg === 3)) return emitNotNeg(e, d, k);
+  if (op === 0xf7 && (d.reg === 4 || d.reg === 5) && size === 4) {
+    emitMul32(e, k, mem ? memRead(e, k, d, 4) : e.reg(d.rm, 4), d.reg === 5);
+    return true;
+  }
   if (op === 0xf7 && d.reg === 6 && size === 4) {
     emitDiv32(e, k, mem ? memRead(e, k, d, 4) : e.reg(d.rm, 4));
     return true;
@@ -1404,6 +1408,23 @@ function emitImul32(e: Emitter, k: number, reg: number, a: string, b: string): b
   emitResultFlags(e, `x${k}`, 4, `(a${k} * b${k} !== x${k} ? ${CF | OF} : 0)`);
   e.emit(e.setReg(reg, 4, e.markInt32(`x${k}`)));
   return true;
+}
+
+/**
+ * F7 /4, /5: MUL and one-operand IMUL r/m32 (alu.ts's mulUnsigned and
+ * mulSigned for 32 bits): EDX:EAX = EAX * src. The high half comes from
+ * the 16-bit partial products, each sum exact as a double; the signed one
+ * takes off the other operand (mod 2^32) for each negative operand. CF=OF
+ * when EDX is not the zero (sign) extension of EAX.
+ */
+function emitMul32(e: Emitter, k: number, src: string, signedMul: boolean): void {
+  e.emit(`a${k} = ${e.local(0)}; b${k} = ${src} | 0; x${k} = Math.imul(a${k}, b${k}); l${k} = (a${k} & 0xffff) * (b${k} & 0xffff);`);
+  e.emit(`m${k} = (a${k} >>> 16) * (b${k} & 0xffff) + (a${k} & 0xffff) * (b${k} >>> 16) + (l${k} >>> 16);`);
+  const high = `(a${k} >>> 16) * (b${k} >>> 16) + Math.floor(m${k} / 65536)`;
+  e.emit(`o${k} = (${signedMul ? `${high} - (a${k} < 0 ? b${k} : 0) - (b${k} < 0 ? a${k} : 0)` : high}) | 0;`);
+  emitResultFlags(e, `x${k}`, 4, `(o${k} !== ${signedMul ? `x${k} >> 31` : '0'} ? ${CF | OF} : 0)`);
+  e.emit(e.setReg(0, 4, e.markInt32(`x${k}`)));
+  e.emit(e.setReg(2, 4, e.markInt32(`o${k}`)));
 }
 
 /** 0F B6/B7/BE/BF, as datamov.ts's movExtend. */
