@@ -42,15 +42,26 @@
  * third from run to run either way, and about as many blocks were deoptimised
  * during it (66 against 57).
  *
+ * --v8-pool-size (a Node option): the worker threads V8 compiles and
+ * collects garbage on, Node's default 4. TurboFan works on as many blocks
+ * at once as there are workers, and on a 2-core machine four of them took
+ * the second core and much of the first from the guest's thread: booting
+ * the i386 guest to its shell with one worker against four, 25.3-31.5 s
+ * against 29.1-38.7 s in five alternating pairs (the shell loop and md5sum
+ * after it within the noise). So one core is left to the guest: a worker per
+ * other core, at least one and at most Node's four.
+ *
  * Where execve() is not to be had, tsvm runs on without the flags (slower).
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 
 export const V8_FLAGS = [
   '--concurrent-recompilation-queue-length=256',
   '--interrupt-budget=16384',
   '--bytecode-size-allowance-per-tick=100000',
   '--no-reset-ticks-on-ic-update',
+  `--v8-pool-size=${Math.min(4, Math.max(1, availableParallelism() - 1))}`,
 ];
 
 const F_SETFD = 2;
