@@ -47,7 +47,7 @@
  * at once as there are workers, and on a 2-core machine four of them took
  * the second core and much of the first from the guest's thread: booting
  * the i386 guest to its shell with one worker against four, 25.3-31.5 s
- * against 29.1-38.7 s in five alternating pairs (the shell loop and md5sum
+ * against 29.1-38.7 s in four alternating pairs (the shell loop and md5sum
  * after it within the noise). So one core is left to the guest: a worker per
  * other core, at least one and at most Node's four.
  *
