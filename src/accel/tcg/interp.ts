@@ -169,29 +169,62 @@ export class Interpreter {
     else if (c.nmiPending || (c.flags & IF && this.intr !== undefined && this.intr.hasInterrupt())) this.checkInterrupts();
     if (c.halted || this.shutdown) return;
     const tf = c.flags & TF;
-    c.insnEip = c.eip;
-    c.insnEsp = c.regs32[ESP]!;
-    c.debugShadow = false;
+    this.begin();
     try {
       if (c.flags & RF) c.flags &= ~RF;
       else if (c.execBreakpoints !== 0 && this.instructionBreakpoint()) return;
-      const d = this.cache.fetch(c);
-      c.eip = d.mode ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
-      if (logOn.exec) log.exec({ eip: hex(c.insnEip), op: hex(d.op) }, 'insn');
-      d.exec(c, d);
-      this.executed++;
+      this.complete(this.cache.fetch(c));
     } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
-      c.eip = c.insnEip;
-      c.regs[ESP] = c.insnEsp;
-      c.debugTraps = 0; // a faulting instruction did not complete: its accesses do not count
-      this.deliverException(e.vector, e.errorCode);
+      this.abort(e);
       return;
     }
     const traps = c.debugTraps | (tf ? DR6_BS : 0);
     if (traps === 0) return;
     if (c.debugShadow) c.debugTraps = traps;
     else this.debugTrap(traps);
+  }
+
+  /**
+   * Executes `d`, the instruction at CS:EIP, without what step() does around
+   * it: for the translator's interpretBlock, which runs only where none of
+   * it applies (no STI/MOV SS shadow, TF, RF or armed debug register, which
+   * only instructions that end its run can change) and takes interrupts
+   * between runs, as translated blocks do.
+   */
+  execute(d: Insn): void {
+    this.begin();
+    try {
+      this.complete(d);
+    } catch (e) {
+      this.abort(e);
+    }
+  }
+
+  /** The state a fault of the next instruction restarts from. */
+  private begin(): void {
+    const c = this.cpu;
+    c.insnEip = c.eip;
+    c.insnEsp = c.regs32[ESP]!;
+    c.debugShadow = false;
+  }
+
+  /** Runs `d` from CS:EIP to its end. */
+  private complete(d: Insn): void {
+    const c = this.cpu;
+    c.eip = d.mode ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
+    if (logOn.exec) log.exec({ eip: hex(c.insnEip), op: hex(d.op) }, 'insn');
+    d.exec(c, d);
+    this.executed++;
+  }
+
+  /** Delivers the fault `e` an instruction raised (anything else is rethrown), EIP and ESP back at its start. */
+  private abort(e: unknown): void {
+    if (!(e instanceof CpuFault)) throw e;
+    const c = this.cpu;
+    c.eip = c.insnEip;
+    c.regs[ESP] = c.insnEsp;
+    c.debugTraps = 0; // a faulting instruction did not complete: its accesses do not count
+    this.deliverException(e.vector, e.errorCode);
   }
 
   /** An enabled instruction breakpoint at CS:EIP: reports it and delivers the #DB fault (no RF in the image). */

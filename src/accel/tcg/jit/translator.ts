@@ -350,7 +350,8 @@ export class Translator {
       }
       const at = c.segBase[CS]! + c.eip;
       const next = c.eip + (d?.len ?? 0);
-      interp.step();
+      if (d === undefined) interp.step();
+      else interp.execute(d);
       i++;
       if (d === undefined || !continuesBlock(d) || c.eip !== next || c.halted || c.interruptShadow) break;
       // The next page starts a block of its own, which can be translated: also after an
