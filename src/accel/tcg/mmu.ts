@@ -99,7 +99,17 @@ export interface MmuControl {
 }
 
 const PAGES = 1 << 20;
-const FLUSH_LIST_MAX = 2048;
+/**
+ * Pages a FlushList holds. Past it, a flush drops every entry of the 1 M-entry
+ * tables, and each page that gets its first decoded code drops every fast
+ * write entry (markCode): 8 MB of stores where the list would have taken a
+ * few. Booting Linux enters tens of thousands of pages between flushes (the
+ * kernel touches all of RAM through its direct map): with 2,048, markCode
+ * dropped every fast write entry 778 times over the boot (6 GB of memset,
+ * every write slow afterwards until its page was entered again), with
+ * 16,384 never.
+ */
+const FLUSH_LIST_MAX = 16384;
 
 /** Pages entered in the TLB since a flush, or `overflow` once more than it holds. */
 class FlushList {
