@@ -1,9 +1,9 @@
 /**
  * tsvm sources compiled for tests that run them in a child process: the
  * entry points and what they import go to a temp dir named by a hash of the
- * source folders, so tests do not depend on dist/ and later runs of the same
- * sources reuse the build. Layout: `<dir>/src/...js`, with the project's
- * package.json and node_modules beside it.
+ * checkout and its source folders, so tests do not depend on dist/ and later
+ * runs of the same sources reuse the build. Layout: `<dir>/src/...js`, with
+ * the project's package.json and a link to its node_modules beside it.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,7 +15,9 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Compiles `entries` (paths from the project root) unless the `sourceDirs` they come from were compiled as they are. */
 export function compileSources(entries: readonly string[], sourceDirs: readonly string[]): string {
-  const hash = createHash('sha256');
+  // The checkout's path is in the key: the build links to that checkout's node_modules, and
+  // /tmp outlives the checkout (a clone elsewhere of the same sources must not reuse the link).
+  const hash = createHash('sha256').update(ROOT);
   for (const dir of sourceDirs) {
     for (const f of fs.readdirSync(path.join(ROOT, dir)).sort()) {
       if (f.endsWith('.ts')) hash.update(f).update(fs.readFileSync(path.join(ROOT, dir, f)));
