@@ -21,11 +21,22 @@
  * stays in locals so that a Jcc right after it tests the operands directly
  * (CMP+JB is `a < b`).
  *
- * Registers live in locals (R0-R7) from their first use: loaded once, and
- * stored back only where something may look (a handler, a slow path that may
- * fault, an exit). A block with labels loads them all at entry and keeps
- * them in locals across its jumps (Emitter.edgeTo): a loop does not store
- * and reload its registers each time round. Every 32-bit value the code
+ * Registers live in locals (R0-R7): those the block uses are loaded at entry
+ * and after each handler, and stored back only where something may look (a
+ * handler, a slow path that may fault) and once on the way out. A loop keeps
+ * them in locals across its jumps: it does not store and reload its
+ * registers each time round.
+ *
+ * Exits and jumps within the block only move values into locals: the EIP to
+ * leave for (Q + X), the static exit's number (K), the instructions done
+ * since the count was last taken (D) and the flag record (FA, FB, FR, FW).
+ * The stores are made by the epilogue after the block's body, which every
+ * run that leaves normally goes through, and for jumps by the head of the
+ * block's loop. V8 compiles an operation it has never seen run (a property
+ * store, an addition) into a deoptimisation: an exit first taken after the
+ * block was optimised would otherwise throw the optimised code away (in a
+ * boot to the shell about one block deoptimisation in three came from such
+ * exits). Every 32-bit value the code
  * computes or keeps is int32 bits (`| 0`, Cpu.regs32, DataView.getInt32): V8
  * then holds it as a small integer in every tier, while a uint32 at or above
  * 2^31 (a kernel address, half of all hash words) would be a boxed double in
@@ -39,7 +50,8 @@
  * `pending` and written only where something could see it: before a
  * handler call, in the slow path of a memory access (which may fault and
  * push EFLAGS), before a flag read the locals cannot answer, and at every
- * exit. A record overwritten by the next ALU instruction is never stored on
+ * exit (into the locals the epilogue stores from, when it is the standard
+ * record). A record overwritten by the next ALU instruction is never stored on
  * the main path. (Storing it on the main path before each access instead
  * made the slow paths smaller but the code run larger: crypto and checksum
  * loops alternate ALU instructions and accesses.)
@@ -73,6 +85,14 @@ interface FlagLocals {
   b: string;
   r: string;
   size: number;
+}
+
+/** The operands of the standard flag record (c.lA, c.lB, c.lR, c.lazy), as expressions. */
+interface FlagRecord {
+  a: string;
+  b: string;
+  r: string;
+  word: number;
 }
 
 export interface BlockShape {
@@ -119,9 +139,13 @@ class Emitter {
   /** EIP of the current instruction, and after it, as expressions of E. */
   eip = 'E';
   next = 'E';
+  /** The offset from the entry of the instruction after the current one. */
+  nextRel = 0;
 
   /** The current flag record's stores as one comma expression, not yet emitted. */
   private pending: string | undefined;
+  /** The pending record's operands when it is the standard one (c.lA, c.lB, c.lR, c.lazy): exits hand them to the epilogue. */
+  private pendingRecord: FlagRecord | undefined;
 
   /**
    * @param segmented whether jumps within the block go to labels: the body
@@ -141,14 +165,17 @@ class Emitter {
     private readonly hi: number,
     /** The block is 32-bit code (CS.D). */
     private readonly wide: boolean,
+    /** The offset of each label that a jump goes back to (a loop's head): entering it counts a loop. */
+    private readonly loopHeads: ReadonlyMap<number, number>,
   ) {
-    if (!segmented) return;
-    // Registers stay in their locals across labels (edgeTo): all are loaded once, at entry.
-    this.out.push('R0 = r[0], R1 = r[1], R2 = r[2], R3 = r[3], R4 = r[4], R5 = r[5], R6 = r[6], R7 = r[7];');
-    this.out.push('let s = 0, loops = 0;', 'for (;;) switch (s) {', 'case 0: {');
-    this.loaded = this.locals = 0xff;
-    this.started.add(0);
-    this.labelDirty.set(0, 0);
+    if (!segmented) {
+      this.out.push('out: {');
+      return;
+    }
+    this.out.push('let s = 0, loops = 0;', LOOP_TOP, 'case 0: {');
+    // A jump back to the entry brings the registers written on the way.
+    this.dirtyAll = loopHeads.has(0);
+    this.countLoop(0);
   }
 
   /**
@@ -161,66 +188,64 @@ class Emitter {
     return pc(off, wide, off >= this.lo && off <= this.hi && (wide || !this.wide));
   }
 
+  /** `off` for exit() when the EIP `off` bytes from the entry for an operand size is E + off as a uint32 (32-bit code and operand). */
+  relOf(off: number, wide = this.wide): number | undefined {
+    return this.wide && wide ? off : undefined;
+  }
+
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
   /** Page (pageOf) of the current instruction. */
   page = 0;
   private guarded = false;
+  /** Whether an exit or a jump hands the flag record to the epilogue or the loop's head in FA, FB, FR and FW. */
+  private recordLocals = false;
 
   /**
-   * Leaves the block for EIP `target` (an expression of E), or, when the
-   * target is the block's own `label`, goes on there (returning to the
-   * dispatcher every LOOP_ITERATIONS jumps, so that it checks interrupts;
-   * leaving too when the label is on another page the TLB no longer maps as
-   * the block was decoded).
+   * Leaves the block for EIP `target` (an expression of E; `rel` when it is
+   * E + rel as a uint32), or, when the target is the block's own `label`,
+   * goes on there (leaving too when the label is on another page the TLB no
+   * longer maps as the block was decoded). Either way it only moves what it
+   * has into locals: the stores are made after the block's loop
+   * (blockSource), by code that every run takes, so that V8 has seen them
+   * run before it optimises the block.
    */
-  exit(target: string, label?: number): string {
-    const leave = `c.eip = ${target}; B.exit = ${this.exits++}; return n + ${this.done};`;
-    if (label === undefined) return `${this.pendingStores()}${leave}`;
+  exit(target: string, label?: number, rel?: number): string {
+    const record = this.recordToLocals();
+    const leave = (): string => `${eipToLocals(target, rel)}K = ${this.exits++}; D = ${this.done}; break out;`;
+    if (label === undefined) return `${record}${leave()}`;
+    const go = `D = ${this.done}; s = ${label}; continue;`;
     const page = this.labelPages.get(label) ?? 0;
-    const go = page !== 0 && page !== this.page ? `${this.guard(page)} && ++loops < ${LOOP_ITERATIONS}` : `++loops < ${LOOP_ITERATIONS}`;
-    // The flag record is stored for both ways, the registers the label takes as dirty only for leaving.
-    const flags = this.flagStores();
-    const edge = this.edgeTo(label);
-    return `${flags}${edge}if (${go}) { n += ${this.done}; s = ${label}; continue; } ${LEAVE_STORES}${this.edges.length - 1}${LEAVE_STORES}${leave}`;
+    if (page === 0 || page === this.page) return `${record}${go}`;
+    return `${record}if (${this.guard(page)}) { ${go} } ${leave()}`;
+  }
+
+  /** Leaves the block for an EIP computed at run time (a RET's, an indirect JMP's): the dispatcher looks it up. */
+  leave(target: string): string {
+    return `${this.recordToLocals()}Q = ${target}; D = ${this.done}; break out;`;
   }
 
   /**
-   * The registers each label's code takes as dirty: those of the ways into
-   * it (jumps and falls) the code emits before the label's own code; ways
-   * emitted after (backward jumps) store what else they hold dirty. Every
-   * register is loaded at a label.
+   * The pending flag record for an exit or a jump: into the locals the
+   * epilogue and the loop's head store from when it is the standard
+   * record, else its stores.
    */
-  private readonly labelDirty = new Map<number, number>();
-  /** Labels whose code has started: their labelDirty is final. */
-  private readonly started = new Set<number>();
-  /** The label and the dirty registers of each way into a label: its stores are placed by finish(). */
-  private readonly edges: { label: number; dirty: number }[] = [];
-
-  /**
-   * The statements one way into `label` needs first, so that the label's
-   * code finds every register in its local (loading those a handler may have
-   * changed) and, stored, those the label does not take as dirty. Which
-   * those are is known once the label's code starts, so the stores are a
-   * placeholder until finish().
-   */
-  private edgeTo(label: number): string {
-    if (!this.started.has(label)) this.labelDirty.set(label, (this.labelDirty.get(label) ?? 0) | this.dirty);
-    this.edges.push({ label, dirty: this.dirty });
-    let loads = '';
-    for (let n = 0; n < 8; n++) if (!(this.loaded & (1 << n))) loads += `R${n} = r[${n}]; `;
-    return `${EDGE_STORES}${this.edges.length - 1}${EDGE_STORES}${loads}`;
+  private recordToLocals(): string {
+    const f = this.pendingRecord;
+    if (f === undefined) return this.flagStores();
+    this.recordLocals = true;
+    return `FA = ${f.a}, FB = ${f.b}, FR = ${f.r}, FW = ${f.word}; `;
   }
 
-  /** `line` with the placeholders of edgeTo and exit replaced by the registers they store. */
-  private placeEdgeStores(line: string): string {
-    if (!line.includes(EDGE_STORES) && !line.includes(LEAVE_STORES)) return line;
-    return line.replace(EDGE_PLACEHOLDER, (_, mark: string, id: string) => {
-      const { label, dirty } = this.edges[Number(id)]!;
-      const kept = this.labelDirty.get(label)!;
-      const stores = this.registerStores(mark === EDGE_STORES ? dirty & ~kept : dirty & kept);
-      return stores === '' ? '' : `${stores}; `;
-    });
+  /**
+   * At the head of a loop (`label`), leaves for it once every
+   * LOOP_ITERATIONS entries, so that the dispatcher checks interrupts.
+   */
+  private countLoop(label: number): void {
+    const rel = this.loopHeads.get(label);
+    if (rel === undefined) return;
+    const leave = `${eipToLocals(this.eipAt(rel), this.wide ? rel : undefined)}K = ${this.exits++}; D = 0; break out;`;
+    this.emit(`if (++loops > ${LOOP_ITERATIONS}) { ${leave} }`);
   }
 
   /**
@@ -238,22 +263,23 @@ class Emitter {
   }
 
   /**
-   * Starts the code of `label` (instruction k): the code before falls into
-   * it, unless it ended with a jump or an exit (`reached` false), with the
-   * flag record stored, since jumps reach the label with none held back;
-   * the count so far moves into n.
+   * Starts the code of `label`: the code before falls into it, unless it
+   * ended with a jump or an exit (`reached` false), with the flag record
+   * stored, as jumps reach the label with none held back (the loop's head
+   * stores theirs); the count so far moves into n. Any register the block
+   * writes may be ahead of its r[n] here.
    */
   startLabel(label: number, reached: boolean): void {
-    if (reached) this.emit(`${this.flagStores()}${this.edgeTo(label)}n += ${this.done}; }`);
+    if (reached) this.emit(`${this.flagStores()}n += ${this.done}; }`);
     else this.emit('}');
     this.emit(`case ${label}: {`);
-    this.started.add(label);
     this.pending = undefined;
+    this.pendingRecord = undefined;
     this.flags = undefined;
-    this.loaded = 0xff;
-    this.dirty = this.labelDirty.get(label) ?? 0;
-    this.labelDirty.set(label, this.dirty);
+    this.dirty = 0;
+    this.dirtyAll = true;
     this.espStale = true;
+    this.countLoop(label);
   }
 
   /**
@@ -285,9 +311,14 @@ class Emitter {
     return `${this.slowState()}; ${call};`;
   }
 
-  /** Makes `stores` (a comma expression writing c's flag record) the pending record, replacing the previous one. */
-  setFlags(stores: string, locals: FlagLocals | undefined): void {
+  /**
+   * Makes `stores` (a comma expression writing c's flag record) the pending
+   * record, replacing the previous one; `record` gives its operands when it
+   * is the standard record.
+   */
+  setFlags(stores: string, locals: FlagLocals | undefined, record?: FlagRecord): void {
     this.pending = stores;
+    this.pendingRecord = record;
     this.flags = locals;
   }
 
@@ -299,6 +330,7 @@ class Emitter {
    */
   amendFlags(stores: string): void {
     this.pending = this.pending === undefined ? stores : `${this.pending}, ${stores}`;
+    this.pendingRecord = undefined;
     this.flags = undefined;
   }
 
@@ -337,6 +369,7 @@ class Emitter {
   flushFlags(): void {
     if (this.pending !== undefined) this.emit(`${this.pending};`);
     this.pending = undefined;
+    this.pendingRecord = undefined;
   }
 
   /** CF of the current flags as 0/1: from the locals when they say it, else from c once the record is stored. */
@@ -358,26 +391,27 @@ class Emitter {
   /** Cpu.flat bits the accesses rely on: the block checks them at entry. */
   private flatUsed = 0;
 
-  /** Registers whose local R<n> holds the register at this point of the block's straight-line code. */
-  private loaded = 0;
-  /** Registers written to their local and not yet stored back to r[n]. */
+  /**
+   * Registers written to their local and not yet stored back to r[n]; with
+   * dirtyAll, every register the block writes (after a label).
+   */
   private dirty = 0;
-  /** Registers with a local at all (declared in the prologue). */
+  private dirtyAll = false;
+  /** Registers with a local at all: loaded at entry and after each handler. */
   private locals = 0;
+  /** Registers the block writes: the epilogue stores them. */
+  private written = 0;
 
   /**
-   * Register n as a local: loaded from r[n] here, before the statement that
-   * will use it, unless already loaded since the last call that may change
-   * registers. Writes stay in the local (dirty) until something may look at
-   * r: a handler, a slow path, an exit (each r[n] access is a bounds-checked
-   * load or store, and after a RAM store V8 checks r's map again).
+   * Register n as a local. Every local holds its register at every point of
+   * the code: all are loaded at entry and again after anything that may
+   * change registers (reload). Writes stay in the local (dirty) until
+   * something may look at r: a handler, a slow path, the epilogue (each
+   * r[n] access is a bounds-checked load or store, and after a RAM store V8
+   * checks r's map again).
    */
   local(n: number): string {
-    if (!(this.loaded & (1 << n))) {
-      this.emit(`R${n} = r[${n}];`);
-      this.loaded |= 1 << n;
-      this.locals |= 1 << n;
-    }
+    this.locals |= 1 << n;
     return `R${n}`;
   }
 
@@ -422,16 +456,20 @@ class Emitter {
 
   /** Marks register n written (its local set by the caller's own statement, so declared too). */
   wrote(n: number): void {
-    this.loaded |= 1 << n;
     this.dirty |= 1 << n;
+    this.written |= 1 << n;
     this.locals |= 1 << n;
   }
 
-  /** The stores of the registers of `mask` (by default the dirty ones) as a comma expression ('' when none). */
-  private registerStores(mask = this.dirty): string {
-    const stores: string[] = [];
-    for (let n = 0; n < 8; n++) if (mask & (1 << n)) stores.push(`r[${n}] = R${n}`);
-    return stores.join(', ');
+  /** Marks register n written on a way out of the block only: the epilogue stores it. */
+  wroteOnExit(n: number): void {
+    this.written |= 1 << n;
+    this.locals |= 1 << n;
+  }
+
+  /** The stores of the dirty registers as a comma expression ('' when none). */
+  private registerStores(): string {
+    return this.dirtyAll ? STORE_WRITTEN : registerList(this.dirty, (n) => `r[${n}] = R${n}`);
   }
 
   /** Stores the dirty registers on the main path (before a handler or a call that reads or moves ESP). */
@@ -439,14 +477,21 @@ class Emitter {
     const stores = this.registerStores();
     if (stores !== '') this.emit(`${stores};`);
     this.dirty = 0;
+    this.dirtyAll = false;
   }
 
   /**
-   * Register n may have changed outside its local (a call moved ESP), or
-   * every register (after a handler); they were stored for the call.
+   * Loads register n again, which a call changed outside its local (it
+   * moved ESP), or every register (after a handler); they were stored for
+   * the call.
    */
-  forget(n?: number): void {
-    this.loaded = n === undefined ? 0 : this.loaded & ~(1 << n);
+  reload(n?: number): void {
+    if (n === undefined) {
+      this.emit(`${LOAD_LOCALS};`);
+      return;
+    }
+    this.locals |= 1 << n;
+    this.emit(`R${n} = r[${n}];`);
   }
 
   /** Cpu.fastEnd entries the fast paths use (bit i for fastEnd[i]), read at block entry as L<i>. */
@@ -472,17 +517,28 @@ class Emitter {
   }
 
   finish(): string {
-    if (this.segmented) this.out.push('}', '}');
-    const { lines, count } = pooledTemporaries(this.edges.length ? this.out.map((line) => this.placeEdgeStores(line)) : this.out);
+    const storeRecord = 'c.lA = FA | 0; c.lB = FB | 0; c.lR = FR; c.lazy = FW;';
+    if (this.segmented) {
+      this.out.push('}', '}', '}');
+      const flush = this.recordLocals ? ` if (FW !== -1) { ${storeRecord} FW = -1; }` : '';
+      this.out[this.out.indexOf(LOOP_TOP)] = `out: for (;;) { n += D;${flush} switch (s) {`;
+    } else this.out.push('}');
+    // The epilogue: every way out but a fault, a handler's and a write that killed the block.
+    if (this.recordLocals) this.out.push(`if (FW !== -1) { ${storeRecord} }`);
+    const written = registerList(this.written, (n) => `r[${n}] = R${n}`);
+    if (written !== '') this.out.push(`${written};`);
+    this.out.push('c.eip = ((Q + X) | 0) >>> 0; B.exit = K; return n + D;');
+    const loads = registerList(this.locals, (n) => `R${n} = r[${n}]`);
+    const { lines, count } = pooledTemporaries(this.out.map((line) => placeRegisters(line, written, loads)));
     const prologue: string[] = [];
     if (count) prologue.push(`let ${Array.from({ length: count }, (_, i) => `T${i}`).join(', ')};`);
-    const locals = [0, 1, 2, 3, 4, 5, 6, 7].filter((n) => this.locals & (1 << n));
-    if (locals.length) prologue.push(`let ${locals.map((n) => `R${n}`).join(', ')};`);
+    if (loads !== '') prologue.push(`let ${loads};`);
+    prologue.push(`let K = -1, X = 0, Q = E, D = 0${this.recordLocals ? ', FA = 0, FB = 0, FR = 0, FW = -1' : ''};`);
     if (this.accesses) prologue.push('const TR = c.tlbRead, TW = c.tlbWrite;');
     if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
-    lines.splice(1, 0, ...prologue);
+    lines.splice(2, 0, ...prologue);
     // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
     if (this.flatUsed) lines.unshift(`if ((c.flat & ${this.flatUsed}) !== ${this.flatUsed}) return -1;`);
     return lines.join('\n');
@@ -591,15 +647,36 @@ function pooledTemporaries(out: readonly string[]): { lines: string[]; count: nu
 }
 
 /**
- * Placeholders in the code of a way into a label (Emitter.edgeTo), each
- * around the way's number: the registers stored on the way in, and on
- * leaving the block instead (exit).
+ * Placeholders for what is known once the whole block is emitted
+ * (Emitter.finish): the stores of every register the block writes (a slow
+ * path after a label), the loads of every register it uses (after a
+ * handler), and the head of a block's loop.
  */
-const EDGE_STORES = '\u0001';
-const LEAVE_STORES = '\u0002';
-const EDGE_PLACEHOLDER = /([\u0001\u0002])(\d+)\1/g;
+const STORE_WRITTEN = '\u0001';
+const LOAD_LOCALS = '\u0002';
+const LOOP_TOP = '\u0003';
 
-/** Jumps within a block it takes before returning to the dispatcher (which then checks interrupts). */
+/** `line` with the register placeholders replaced ('0' for an empty list, which stands as a statement or in a comma expression). */
+function placeRegisters(line: string, written: string, loads: string): string {
+  if (line.includes(STORE_WRITTEN)) line = line.replaceAll(STORE_WRITTEN, written === '' ? '0' : written);
+  if (line.includes(LOAD_LOCALS)) line = line.replaceAll(LOAD_LOCALS, loads === '' ? '0' : loads);
+  return line;
+}
+
+/** `each` of the registers of `mask`, as a comma expression ('' when none). */
+function registerList(mask: number, each: (n: number) => string): string {
+  const list: string[] = [];
+  for (let n = 0; n < 8; n++) if (mask & (1 << n)) list.push(each(n));
+  return list.join(', ');
+}
+
+/** EIP `target` (`rel`: E + rel as a uint32) into the epilogue's locals: Q + X is the EIP. */
+function eipToLocals(target: string, rel: number | undefined): string {
+  if (rel === undefined) return `Q = ${target}; `;
+  return rel === 0 ? '' : `X = ${rel}; `;
+}
+
+/** Times a run of a block goes round a loop before returning to the dispatcher (which then checks interrupts). */
 const LOOP_ITERATIONS = 256;
 
 /**
@@ -615,13 +692,19 @@ const LOOP_ITERATIONS = 256;
  * code is then a `switch` in a loop, with a case for the entry and for each
  * such target, and the jump sets the case and continues. The targets lie
  * within the bytes the entry checked against the CS limit, so these jumps
- * need no check.
+ * need no check. A label a jump goes back to counts the times round.
+ *
+ * The body is inside `out: { ... }` or `out: for (;;) { ...switch... }`;
+ * leaving breaks out of it to the epilogue, which stores the registers the
+ * block writes, the flag record an exit handed over, EIP and the exit's
+ * number, and returns the count. A handler that ends the block, a write that
+ * killed it and a fault leave directly, with everything stored.
  */
 export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide);
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide, loopHeads(b, labels, wide));
   const last = b.insns.length - 1;
   let start = 0;
   // Whether the previous instruction ended a run: the code before a label then cannot fall into it.
@@ -642,7 +725,8 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
     e.eip = e.eipAt(b.rel[k]!);
-    e.next = e.eipAt(followed ? b.rel[k + 1]! : after);
+    e.nextRel = followed ? b.rel[k + 1]! : after;
+    e.next = e.eipAt(e.nextRel);
     const specialised = followed
       ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!))
       : inlined
@@ -653,15 +737,18 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       e.storeRegisters();
       e.sync(true);
       e.emit(`h${k}(c, d${k});`);
-      e.forget();
       e.flags = undefined;
-      if ((!runEnd || fallLabel !== undefined) && mayWriteMemory(d)) e.emit(e.deadExit());
+      // A handler that ends the block leaves by itself, with everything stored.
+      if (!runEnd || fallLabel !== undefined) {
+        e.reload();
+        if (mayWriteMemory(d)) e.emit(e.deadExit());
+      }
     }
     if (mayChangeStack(d)) e.espStale = true;
     if (runEnd && !(specialised && leavesItself(d))) {
       // Falling off a run is a static exit or a jump within; after another handler EIP is whatever it made it.
-      if (fallLabel !== undefined) e.emit(e.exit(e.next, fallLabel));
-      else e.emit(specialised ? e.exit(e.next) : `B.exit = -1; return n + ${e.done};`);
+      if (fallLabel !== undefined) e.emit(e.exit(e.next, fallLabel, e.relOf(e.nextRel)));
+      else e.emit(specialised ? e.exit(e.next, undefined, e.relOf(e.nextRel)) : `B.exit = -1; return n + ${e.done};`);
     }
     ranOut = runEnd;
   });
@@ -689,7 +776,7 @@ function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: numbe
     e.emit(`v${k} = ${e.eipAt(after)};`);
     emitPush(e, k, `v${k}`, d.size);
   }
-  if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next)} }`);
+  if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next, undefined, e.relOf(e.nextRel))} }`);
   return true;
 }
 
@@ -731,6 +818,23 @@ function jumpWithin(b: BlockShape, d: Insn, next: number, wide: boolean): number
   if (!isDirectTransfer(d) || (!d.o32 && wide)) return undefined;
   const rel = next + jumpDisplacement(d);
   return b.rel.includes(rel) ? rel : undefined;
+}
+
+/**
+ * The labels (with their offsets) that a jump or a run's end goes back to:
+ * every loop in the block passes one (code falls only forward).
+ */
+function loopHeads(b: BlockShape, labels: ReadonlyMap<number, number>, wide: boolean): Map<number, number> {
+  const heads = new Map<number, number>();
+  b.insns.forEach((d, k) => {
+    if (isFollowed(b, k, wide)) return;
+    const after = b.rel[k]! + d.len;
+    for (const rel of [jumpWithin(b, d, after, wide), continuesBlock(d) ? after : undefined]) {
+      const label = rel === undefined ? undefined : labels.get(rel);
+      if (label !== undefined && b.rel.indexOf(rel!) <= k) heads.set(label, rel!);
+    }
+  });
+  return heads;
 }
 
 /** The case number of each instruction (by offset) that jumps and runs falling through within the block go to, in block order; the entry is case 0. */
@@ -884,7 +988,7 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     e.sync();
     e.emit(`c.push(${v}, ${size});`);
     e.emit(e.deadExit());
-    e.forget(4);
+    e.reload(4);
     return;
   }
   const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4 | 0) >>> 0)`, 4, true, true);
@@ -1181,7 +1285,7 @@ function emitSpecialised(e: Emitter, d: Insn, k: number, next: number, wide: boo
       e.storeRegisters();
       e.sync();
       e.emit(`v${k} = c.pop(${size});`);
-      e.forget(4);
+      e.reload(4);
       e.emit(e.setReg(op & 7, size, `v${k}`));
     }
     return true;
@@ -1285,14 +1389,12 @@ function emitAlu(e: Emitter, k: number, aluOp: number, a: string, b: string, siz
   }
   e.emit(`a${k} = ${a}; b${k} = ${b}; x${k} = ${x};`);
   if (size === 4) e.markInt32(`x${k}`);
-  e.setFlags(`${recordOperands(`a${k}`, `b${k}`, size)}, c.lR = x${k}, c.lazy = ${lazyWord(flagOp, size, ARITH_FLAGS)}`, {
-    op: flagOp,
-    plain,
-    a: `a${k}`,
-    b: `b${k}`,
-    r: `x${k}`,
-    size,
-  });
+  const word = lazyWord(flagOp, size, ARITH_FLAGS);
+  e.setFlags(
+    `${recordOperands(`a${k}`, `b${k}`, size)}, c.lR = x${k}, c.lazy = ${word}`,
+    { op: flagOp, plain, a: `a${k}`, b: `b${k}`, r: `x${k}`, size },
+    { a: `a${k}`, b: `b${k}`, r: `x${k}`, word },
+  );
   if (store && aluOp !== AluOp.Cmp) e.emit(store(`x${k}`));
   return true;
 }
@@ -1445,11 +1547,12 @@ function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, c
   // Falling through into a label needs the flag record stored, as the jump does: once, before the branch.
   if (labels.has(next)) e.flushFlags();
   const target = jumpTarget(d, next);
+  const rel = e.relOf(next + jumpDisplacement(d), d.o32);
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   const taken =
     label !== undefined
-      ? e.exit(target, label)
-      : `j${k} = ${target}; ${e.gpPastCsLimit(`j${k}`)} ${e.exit(`j${k}`)}`;
+      ? e.exit(target, label, rel)
+      : `j${k} = ${target}; ${e.gpPastCsLimit(`j${k}`)} ${e.exit(`j${k}`, undefined, rel)}`;
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 
@@ -1465,7 +1568,7 @@ function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, l
   // A push that kills the block leaves for the next instruction: the target.
   e.next = `t${k}`;
   emitPush(e, k, `v${k}`, d.size);
-  e.emit(e.exit(`t${k}`, label));
+  e.emit(e.exit(`t${k}`, label, e.relOf(next + jumpDisplacement(d), d.o32)));
 }
 
 /**
@@ -1515,7 +1618,7 @@ function emitNearIndirect(e: Emitter, d: Insn, k: number): void {
     e.next = `t${k}`;
     emitPush(e, k, `v${k}`, 4);
   }
-  e.emit(`${e.pendingStores()}c.eip = t${k}; B.exit = -1; return n + ${e.done};`);
+  e.emit(e.leave(`t${k}`));
 }
 
 /**
@@ -1537,7 +1640,8 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
   e.emit(`if (${a.ok}) {`);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
   e.emit(e.gpPastCsLimit(`t${k}`));
-  e.emit(`${e.pendingStores()}r[4] = (e${k} + ${pop}) | 0; c.eip = t${k}; ${leave}`);
+  e.emit(`R4 = (e${k} + ${pop}) | 0; ${e.leave(`t${k}`)}`);
+  e.wroteOnExit(4);
   e.emit(`}`);
   e.emit(`${e.pendingStores()}${handler}`);
 }

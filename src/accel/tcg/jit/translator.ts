@@ -478,7 +478,8 @@ export class Translator {
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, instructionBytes(ram, insns, phys));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
-    if (logOn.op) log.op({ eip: hex(first), js: blockSource(b, c.mmu.ram.length) }, 'block source');
+    // phys names the block's function too (block_<phys>: V8's traces and profiles).
+    if (logOn.op) log.op({ eip: hex(first), phys: hex(frame * 4096 + offset), js: blockSource(b, c.mmu.ram.length) }, 'block source');
     const key = blockKey(offset, mode);
     const old = this.pages[frame]?.blocks.get(key);
     if (old !== undefined) this.drop(old);
