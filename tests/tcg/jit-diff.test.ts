@@ -7,7 +7,7 @@
  * blocks translated during the first, from a different state.
  */
 import { describe, expect, it } from 'vitest';
-import { assemble, CODE, machine, pagingOn, REC, runTranslated, STACK, type TestMachine } from './harness.js';
+import { assemble, CODE, GDT, machine, pagingOn, REC, runTranslated, STACK, type TestMachine } from './harness.js';
 import { Translator } from '../../src/accel/tcg/jit/translator.js';
 
 const DATA = 0x20000;
@@ -353,6 +353,28 @@ describe('translator: blocks compiled for flat segments', () => {
     expect(matchesInterpreter(src).m.vector()).toBe(13);
   });
 
+  it('a block run again after the CS limit shrank from 4 GiB checks its jump against the limit (#GP at the JMP)', () => {
+    // routine's JMP to 2 MiB is translated while CS reaches 4 GiB, so it skips the limit check;
+    // once CS is a 32-bit segment of 1 MiB the block must not run as it was.
+    const src = `
+      mov ecx, 3
+      mov edx, routine
+    again:
+      call edx
+      dec ecx
+      jnz again
+      mov dword [${GDT} + 0x18], 0x0000ffff
+      mov dword [${GDT} + 0x1c], 0x004f9a00
+      jmp 0x18:small
+    small:
+      call edx
+      hlt
+    routine:
+      jmp 0x200000`;
+    const { m } = matchesInterpreter(src, (m) => m.mem.write8(0x200000, 0xc3));
+    expect(m.vector()).toBe(13);
+    expect(m.cpu.regs[1]).toBe(0);
+  });
 });
 
 /** A loop that stores to a counter on its own code page every pass and, once, patches the ADD in bump: EBX ends at 5 + 100. */

@@ -42,7 +42,7 @@ import {
 } from './constants.js';
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
-import { fastFlat, fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
+import { FLAT_CS, fastFlat, fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -118,7 +118,7 @@ export class Cpu extends FlagState {
    * [12] and [13] the same for SS as a 32-bit stack (0 unless SS.B).
    */
   readonly fastEnd = new Uint32Array(14);
-  /** Bit i set when fastEnd[i]'s segment is flat (jit/memory.ts's fastFlat). */
+  /** Bit i set when fastEnd[i]'s segment is flat (jit/memory.ts's fastFlat); FLAT_CS when CS's limit is 4 GiB - 1. */
   flat = 0;
   /** TLB bits a read at the current CPL needs (jit/memory.ts). */
   tlbReadNeed = 0;
@@ -285,7 +285,10 @@ export class Cpu extends FlagState {
     this.segLimit[s] = limit;
     this.segAttr[s] = attr;
     this.updateFastEnd(s);
-    if (s === CS) this.updateCpl();
+    if (s === CS) {
+      this.flat = this.segLimit[CS] === 0xffff_ffff ? this.flat | FLAT_CS : this.flat & ~FLAT_CS;
+      this.updateCpl();
+    }
   }
 
   /** Recomputes fastEnd for segment `s` (its attributes, limit or #AC changed). */

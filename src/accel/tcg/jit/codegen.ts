@@ -75,6 +75,7 @@ import { AluOp } from '../alu.js';
 import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
 import { TLB_FRAME, TLB_NX } from '../mmu.js';
+import { FLAT_CS } from './memory.js';
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -285,9 +286,14 @@ class Emitter {
   /**
    * #GP(0) at the current instruction, nothing of it done, when `target` (an
    * unsigned EIP) lies past the CS limit (Cpu.setEip). The dispatcher takes
-   * EIP and ESP from insnEip and insnEsp.
+   * EIP and ESP from insnEip and insnEsp. No code when the limit is 4 GiB - 1
+   * (FLAT_CS), as the block then checks at entry.
    */
   gpPastCsLimit(target: string): string {
+    if (this.flat & FLAT_CS) {
+      this.flatUsed |= FLAT_CS;
+      return '';
+    }
     return `if (${target} > c.segLimit[1]) { ${this.pendingStores()}c.insnEip = ${this.eip};${this.espStale ? ' c.insnEsp = r[4];' : ''} throw G(0); }`;
   }
 
@@ -1549,10 +1555,12 @@ function emitJump(e: Emitter, d: Insn, k: number, next: number, wide: boolean, c
   const target = jumpTarget(d, next);
   const rel = e.relOf(next + jumpDisplacement(d), d.o32);
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
-  const taken =
-    label !== undefined
-      ? e.exit(target, label, rel)
-      : `j${k} = ${target}; ${e.gpPastCsLimit(`j${k}`)} ${e.exit(`j${k}`, undefined, rel)}`;
+  let taken: string;
+  if (label !== undefined) taken = e.exit(target, label, rel);
+  else {
+    const check = e.gpPastCsLimit(`j${k}`);
+    taken = check === '' ? e.exit(target, undefined, rel) : `j${k} = ${target}; ${check} ${e.exit(`j${k}`, undefined, rel)}`;
+  }
   e.emit(cond === 'true' ? `{ ${taken} }` : `if (${cond}) { ${taken} }`);
 }
 

@@ -37,6 +37,12 @@ export function fastWritable(attr: number): boolean {
  */
 export const FLAT_END = 0xffff_fffd;
 
+/**
+ * Cpu.flat's bit for a CS limit of 4 GiB - 1: no EIP lies past it, so code
+ * translated while it held does not check jump targets against the limit.
+ */
+export const FLAT_CS = 1 << 14;
+
 /** Whether an access through fastEnd entry `end` of a segment at `base` needs no segment check (FLAT_END). */
 export function fastFlat(base: number, end: number): boolean {
   return base === 0 && end === FLAT_END;
