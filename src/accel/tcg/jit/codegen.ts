@@ -245,7 +245,7 @@ class Emitter {
   private countLoop(label: number): void {
     const rel = this.loopHeads.get(label);
     if (rel === undefined) return;
-    const leave = `${eipToLocals(this.eipAt(rel), this.wide ? rel : undefined)}K = ${this.exits++}; D = 0; break out;`;
+    const leave = `${eipToLocals(this.eipAt(rel), this.relOf(rel))}K = ${this.exits++}; D = 0; break out;`;
     this.emit(`if (++loops > ${LOOP_ITERATIONS}) { ${leave} }`);
   }
 
