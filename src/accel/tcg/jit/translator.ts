@@ -51,9 +51,12 @@ import { blockSource, jumpDisplacement } from './codegen.js';
  * against 37.2-38.7 s in three alternating rounds; the 200,000-iteration
  * shell loop that followed took 1-4% longer, md5sum of 16 MiB moved
  * within the noise. (16 had translated twice the blocks of 200 for the
- * same CPU time.)
+ * same CPU time.) 1200 against 600, later (one compile thread, exits
+ * through one epilogue): boot to the shell 0.82-1.03 of the time in six
+ * alternating pairs, five of them 0.96 or less; 300 was 1.06-1.18 in three,
+ * and 2400 against 1200 went either way in two.
  */
-const HOT_THRESHOLD = 600;
+const HOT_THRESHOLD = 1200;
 const MAX_BLOCK_INSNS = 160;
 /** Pages besides its entry's a block may hold code of. */
 const MAX_FOREIGN_PAGES = 4;
