@@ -172,6 +172,11 @@ function notCompiled(): number {
   throw new Error('translation block run before it was compiled');
 }
 
+/** The name of `b`'s function (V8's traces and profiles show it): block_ and its entry's RAM index in hex. */
+export function blockName(b: Block): string {
+  return `block_${(b.frame * 4096 + b.offset).toString(16)}`;
+}
+
 /** Compiles `b` into its function. */
 export function compileBlock(b: Block, mmu: Mmu): void {
   const params: string[] = ['B', 'G', 'M', 'V', 'I'];
@@ -180,11 +185,10 @@ export function compileBlock(b: Block, mmu: Mmu): void {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
   });
-  const phys = b.frame * 4096 + b.offset;
   // The parentheses make V8 compile the block function with the factory (its hint for functions
   // called at once): otherwise it pre-parses it here and parses it again on its first run. Strict
   // mode makes a variable the code forgot to declare an error rather than a global of Node's.
-  const factory = new Function(...params, `'use strict'; return (function block_${phys.toString(16)}(c) {\n${blockSource(b, mmu.ram.length)}\n});`) as (
+  const factory = new Function(...params, `'use strict'; return (function ${blockName(b)}(c) {\n${blockSource(b, mmu.ram.length)}\n});`) as (
     ...a: unknown[]
   ) => BlockFn;
   b.fn = factory(...args);

@@ -37,7 +37,7 @@ import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
-import { Block, compileBlock, dropBlock, fitsSegment } from './block.js';
+import { Block, blockName, compileBlock, dropBlock, fitsSegment } from './block.js';
 import { blockSource, jumpDisplacement } from './codegen.js';
 
 /**
@@ -481,8 +481,7 @@ export class Translator {
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, instructionBytes(ram, insns, phys));
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
-    // phys names the block's function too (block_<phys>: V8's traces and profiles).
-    if (logOn.op) log.op({ eip: hex(first), phys: hex(frame * 4096 + offset), js: blockSource(b, c.mmu.ram.length) }, 'block source');
+    if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
     const key = blockKey(offset, mode);
     const old = this.pages[frame]?.blocks.get(key);
     if (old !== undefined) this.drop(old);
