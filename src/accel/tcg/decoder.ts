@@ -44,7 +44,7 @@ export interface ByteSource {
 
 export const OPCODES: (OpcodeInfo | undefined)[] = new Array(512);
 
-const MAX_INSN_LEN = 15;
+export const MAX_INSN_LEN = 15;
 
 // 16-bit addressing forms (SDM Vol. 2, Table 2-1): base, index per rm.
 const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];

@@ -97,7 +97,7 @@ export class Block {
    * the one before (translator.ts).
    */
   readonly rel: readonly number[];
-  /** RAM index of each instruction. */
+  /** RAM index of each instruction's first byte (one running past its page goes on in the next page's: translator.ts). */
   readonly phys: readonly number[];
   /**
    * The other pages the block holds code of: each linear page, by its
@@ -152,6 +152,11 @@ export class Block {
 export function fitsSegment(b: Block, eip: number, limit: number): boolean {
   const end = eip + b.hi;
   return eip + b.lo >= 0 && end <= limit && (b.mode === 1 || end <= 0xffff);
+}
+
+/** The RAM page `b` has its code on linear page `page` (relative to its entry's) from. */
+export function frameOfPage(b: Block, page: number): number {
+  return page === 0 ? b.frame : b.foreign.find((f) => f.page === page)!.frame;
 }
 
 /** Lets go of the blocks `b` refers to (it is leaving the cache): a chain of dropped blocks would otherwise keep every one ever compiled alive. */

@@ -77,6 +77,15 @@ import type { ForeignPage } from './block.js';
 import { TLB_FRAME, TLB_NX } from '../mmu.js';
 import { FLAT_CS } from './memory.js';
 
+/** What a block returns, having run nothing, when a segment it took as flat no longer is: the dispatcher drops it. */
+export const REFUSED = -1;
+/**
+ * What a block returns, having run nothing, when its first instruction runs
+ * into a linear page the TLB does not map as the block was decoded (not
+ * held after a flush, or mapped elsewhere): the dispatcher interprets it.
+ */
+export const UNMAPPED = -2;
+
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
   op: FlagOp;
@@ -199,6 +208,8 @@ class Emitter {
   /** Page (pageOf) of the current instruction. */
   page = 0;
   private guarded = false;
+  /** The guard of the page the entry instruction runs into, checked before anything runs (see blockSource). */
+  private entryGuard: string | undefined;
   /** Whether an exit or a jump hands the flag record to the epilogue or the loop's head in FA, FB, FR and FW. */
   private recordLocals = false;
 
@@ -261,6 +272,15 @@ class Emitter {
     this.guarded = true;
     const q = `(P + ${page}) & 0xfffff`;
     return `(I[${q}] & (XN | ${TLB_NX | TLB_FRAME})) === (${frame << 12} | XN)`;
+  }
+
+  /**
+   * Makes the block check, before it runs anything, that linear page `page`
+   * (which its first instruction runs into) maps as it was decoded, and
+   * return UNMAPPED when not.
+   */
+  guardEntry(page: number): void {
+    this.entryGuard = this.guard(page);
   }
 
   /**
@@ -544,9 +564,10 @@ class Emitter {
     if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
+    if (this.entryGuard !== undefined) prologue.push(`if (!(${this.entryGuard})) return ${UNMAPPED};`);
     lines.splice(2, 0, ...prologue);
     // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
-    if (this.flatUsed) lines.unshift(`if ((c.flat & ${this.flatUsed}) !== ${this.flatUsed}) return -1;`);
+    if (this.flatUsed) lines.unshift(`if ((c.flat & ${this.flatUsed}) !== ${this.flatUsed}) return ${REFUSED};`);
     return lines.join('\n');
   }
 
@@ -723,6 +744,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       e.startLabel(label, !ranOut);
       start = k;
     }
+    guardRunningInto(e, b, k, start);
     const followed = isFollowed(b, k, wide);
     const inlined = inlinedReturn(b, k, wide);
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
@@ -759,6 +781,26 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     ranOut = runEnd;
   });
   return e.finish();
+}
+
+/**
+ * Instruction k runs into the next page (its bytes were decoded from the RAM
+ * page that linear page mapped to): before it, the block checks the mapping
+ * holds, as for a jump there, and leaves for the instruction when not (the
+ * interpreter then fetches it as the TLB says). The entry's own instruction
+ * is checked before the block runs anything: it returns UNMAPPED, and the
+ * dispatcher interprets the instruction.
+ */
+function guardRunningInto(e: Emitter, b: BlockShape, k: number, start: number): void {
+  const rel = b.rel[k]!;
+  const last = pageOf(b, rel + b.insns[k]!.len - 1);
+  if (last === e.page || last === 0) return;
+  if (k === 0) {
+    e.guardEntry(last);
+    return;
+  }
+  e.done = k - start;
+  e.emit(`if (!(${e.guard(last)})) { ${e.exit(e.eipAt(rel), undefined, e.relOf(rel))} }`);
 }
 
 /** Whether `d`'s specialised form ends the block with its own exit: JMP/CALL rel, RET, 32-bit JMP/CALL Ev. */

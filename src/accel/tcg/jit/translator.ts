@@ -28,7 +28,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { type Interpreter, StopReason } from '../interp.js';
-import { decode } from '../decoder.js';
+import { decode, MAX_INSN_LEN } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
 import { CS, DOUBLE_ZERO, ESP, IF, RF, TF } from '../constants.js';
@@ -37,8 +37,8 @@ import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
-import { Block, blockName, compileBlock, dropBlock, fitsSegment } from './block.js';
-import { blockSource, jumpDisplacement } from './codegen.js';
+import { Block, blockName, compileBlock, dropBlock, fitsSegment, frameOfPage } from './block.js';
+import { blockSource, jumpDisplacement, REFUSED, UNMAPPED } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -92,9 +92,6 @@ export interface JitStats {
   /** Guest instructions executed inside translated blocks. */
   insnsRun: number;
 }
-
-/** What a block returns when it may not run: a segment it took as flat no longer is (codegen.ts). */
-const REFUSED = -1;
 
 /** Thrown by the block decoder's byte source when the next instruction would leave the page or the CS limit. */
 const END_OF_BLOCK = new Error('end of block');
@@ -160,7 +157,7 @@ export class Translator {
         const cs = c.segBase[CS]! | 0;
         const eip = c.eip | 0;
         const n = b === undefined ? REFUSED : this.runBlock(b);
-        if (n !== REFUSED) {
+        if (n >= 0) {
           prevCs = cs;
           prevEip = eip;
           left -= n > 0 ? n : 1;
@@ -271,9 +268,12 @@ export class Translator {
 
   /**
    * Runs `b`, delivering a fault it raises as the interpreter would; returns
-   * the instructions completed (0 after a fault), or REFUSED when a segment
-   * it took as flat no longer is: it is then dropped, nothing run, and its
-   * code is translated again for the segments as they are once hot.
+   * the instructions completed (0 after a fault), or, having run nothing,
+   * REFUSED when a segment it took as flat no longer is (it is then dropped,
+   * and its code is translated again for the segments as they are once hot)
+   * or UNMAPPED when its first instruction runs into a page not mapped as it
+   * was (the interpreter runs that; the block stays, for when the TLB holds
+   * the page again).
    */
   private runBlock(b: Block): number {
     const c = this.cpu;
@@ -282,7 +282,7 @@ export class Translator {
     try {
       const n = b.fn(c);
       if (n === REFUSED) this.drop(b);
-      else this.executed += n;
+      else if (n !== UNMAPPED) this.executed += n;
       return n;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
@@ -319,7 +319,8 @@ export class Translator {
    * again.
    */
   private revive(b: Block): boolean {
-    if (Buffer.compare(instructionBytes(this.cpu.mmu.ram, b.insns, b.phys), b.code) !== 0) {
+    const tailFrame = (k: number): number => frameOfPage(b, Math.floor((b.offset + b.rel[k]!) / 4096) + 1);
+    if (Buffer.compare(instructionBytes(this.cpu.mmu.ram, b.insns, b.phys, tailFrame), b.code) !== 0) {
       this.drop(b);
       return false;
     }
@@ -341,7 +342,7 @@ export class Translator {
     if (frame >= 0 && this.heated(lin, frame, c.cs32 ? 1 : 0)) {
       const b = this.translate(frame, lin);
       const n = b === undefined ? REFUSED : this.runBlock(b);
-      if (n !== REFUSED) return Math.max(n, 1);
+      if (n >= 0) return Math.max(n, 1);
     }
     let i = 0;
     while (i < MAX_BLOCK_INSNS) {
@@ -446,9 +447,14 @@ export class Translator {
         const eip = first + (at - offset);
         if (eip < 0) break;
         const start = frames.get(page)! * 4096 + (at - page * 4096);
-        // Not decoded: it crosses the page or the CS limit, or is too long (left to the interpreter).
-        const d = decodeAt(ram, start, eip, limit, mode === 1);
+        // Not decoded: it crosses the CS limit, or a page the block may not have, or is too long
+        // (left to the interpreter). One that runs into the next page goes on in the RAM page
+        // that maps there now; the block checks that mapping before it (codegen.ts).
+        let d = decodeAt(ram, start, eip, limit, mode === 1, -1);
+        const next = d === undefined && (start & 0xfff) > 4096 - MAX_INSN_LEN ? this.pageFrame(frames, page + 1, lin - offset, mode) : -1;
+        if (next >= 0) d = decodeAt(ram, start, eip, limit, true, next * 4096);
         if (d === undefined) break;
+        if (next >= 0) frames.set(page + 1, next);
         if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
         // Without CMOV or a TSC in the CPU model CMOVcc or RDTSC is #UD: its record gets that handler, not the inline form.
         if ((!cmov && d.op >= 0x140 && d.op <= 0x14f) || (!tsc && d.op === 0x131)) d.exec = undefinedOpcode;
@@ -459,6 +465,8 @@ export class Translator {
         lo = Math.min(lo, at - offset);
         hi = Math.max(hi, at - offset + d.len - 1);
         pos += d.len;
+        // The run goes on on the page the instruction ran into.
+        if (next >= 0) page++;
         if (isConditionalJump(d)) {
           const target = pos + jumpDisplacement(d);
           if (Math.floor(target / 4096) === page && (d.o32 || mode === 0)) runs.push(target);
@@ -478,7 +486,8 @@ export class Translator {
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, instructionBytes(ram, insns, phys));
+    const code = instructionBytes(ram, insns, phys, (k) => frames.get(Math.floor((offset + rel[k]!) / 4096) + 1)!);
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code);
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
@@ -502,12 +511,18 @@ export class Translator {
    * accessed bits for code that may never run.
    */
   private mapPage(frames: Map<number, number>, page: number, entryPage: number, mode: number): boolean {
-    if (frames.has(page)) return true;
-    if (mode !== 1 || frames.size > MAX_FOREIGN_PAGES) return false;
-    const frame = tlbExecutableFrame(this.cpu, (entryPage + page * 4096) >>> 12);
+    const frame = this.pageFrame(frames, page, entryPage, mode);
     if (frame < 0) return false;
     frames.set(page, frame);
     return true;
+  }
+
+  /** The RAM page linear page `page` would have in the block mapPage describes, or -1 where it may not go there. */
+  private pageFrame(frames: ReadonlyMap<number, number>, page: number, entryPage: number, mode: number): number {
+    const known = frames.get(page);
+    if (known !== undefined) return known;
+    if (mode !== 1 || frames.size > MAX_FOREIGN_PAGES) return -1;
+    return tlbExecutableFrame(this.cpu, (entryPage + page * 4096) >>> 12);
   }
 
   /**
@@ -525,7 +540,7 @@ export class Translator {
     let at = lin & 0xfff;
     let eip = eip0 + pos;
     for (let n = 0; n < SHORT_LEAF; n++) {
-      const d = decodeAt(ram, base + at, eip, limit, true);
+      const d = decodeAt(ram, base + at, eip, limit, true, -1);
       if (d === undefined) return false;
       if ((d.op === 0xc3 || d.op === 0xc2) && d.size === 4) return true;
       if (!continuesBlock(d) || isConditionalJump(d)) return false;
@@ -616,17 +631,20 @@ function tlbExecutableFrame(c: Cpu, page: number): number {
 
 /**
  * The instruction at RAM index `phys`, at EIP `eip`, in 32-bit code or
- * (`wide` false) 16-bit; undefined when it crosses its page or the CS
- * limit `limit`, or is too long.
+ * (`wide` false) 16-bit, its bytes past the end of the page from RAM index
+ * `tail` on; undefined when it crosses the CS limit `limit`, or its page
+ * with `tail` -1, or is too long.
  */
-function decodeAt(ram: Uint8Array, phys: number, eip: number, limit: number, wide: boolean): Insn | undefined {
+function decodeAt(ram: Uint8Array, phys: number, eip: number, limit: number, wide: boolean, tail: number): Insn | undefined {
   const room = 4096 - (phys & 0xfff);
   try {
     return decode(
       {
         fetch(i: number): number {
-          if (i >= room || eip + i > limit) throw END_OF_BLOCK;
-          return ram[phys + i]!;
+          if (eip + i > limit) throw END_OF_BLOCK;
+          if (i < room) return ram[phys + i]!;
+          if (tail < 0) throw END_OF_BLOCK;
+          return ram[tail + i - room]!;
         },
       },
       wide,
@@ -637,12 +655,19 @@ function decodeAt(ram: Uint8Array, phys: number, eip: number, limit: number, wid
   }
 }
 
-/** The bytes of a block's instructions (instruction k at RAM index phys[k]), one after another in block order. */
-function instructionBytes(ram: Uint8Array, insns: readonly Insn[], phys: readonly number[]): Uint8Array {
+/**
+ * The bytes of a block's instructions, one after another in block order:
+ * instruction k at RAM index phys[k], going on at the start of RAM page
+ * tailFrame(k) where it runs past its page.
+ */
+function instructionBytes(ram: Uint8Array, insns: readonly Insn[], phys: readonly number[], tailFrame: (k: number) => number): Uint8Array {
   const code = new Uint8Array(insns.reduce((n, d) => n + d.len, 0));
   let i = 0;
   insns.forEach((d, k) => {
-    code.set(ram.subarray(phys[k]!, phys[k]! + d.len), i);
+    const start = phys[k]!;
+    const head = Math.min(d.len, 4096 - (start & 0xfff));
+    code.set(ram.subarray(start, start + head), i);
+    if (head < d.len) code.set(ram.subarray(tailFrame(k) * 4096, tailFrame(k) * 4096 + d.len - head), i + head);
     i += d.len;
   });
   return code;
