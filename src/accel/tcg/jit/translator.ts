@@ -359,7 +359,8 @@ export class Translator {
       i++;
       if (d === undefined || !continuesBlock(d) || c.eip !== next || c.halted || c.interruptShadow) break;
       // The next page starts a block of its own, which can be translated: also after an
-      // instruction that crossed into it (a block cannot hold one; here its run ended).
+      // instruction that crossed into it (interpreted here: 16-bit code, or the TLB did not
+      // map the next page when the block could have taken it in).
       if ((at ^ (c.segBase[CS]! + next)) >>> 12 !== 0 || c.flags & TF) break;
     }
     return i;
