@@ -455,8 +455,8 @@ export class Translator {
         const next = d === undefined && (start & 0xfff) > 4096 - MAX_INSN_LEN ? this.pageFrame(frames, page + 1, lin - offset, mode) : -1;
         if (next >= 0) d = decodeAt(ram, start, eip, limit, true, next * 4096);
         if (d === undefined) break;
-        if (next >= 0) frames.set(page + 1, next);
         if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
+        if (next >= 0) frames.set(page + 1, next);
         // Without CMOV or a TSC in the CPU model CMOVcc or RDTSC is #UD: its record gets that handler, not the inline form.
         if ((!cmov && d.op >= 0x140 && d.op <= 0x14f) || (!tsc && d.op === 0x131)) d.exec = undefinedOpcode;
         insns.push(d);
