@@ -319,8 +319,8 @@ export class Translator {
    * again.
    */
   private revive(b: Block): boolean {
-    const tailFrame = (k: number): number => frameOfPage(b, Math.floor((b.offset + b.rel[k]!) / 4096) + 1);
-    if (Buffer.compare(instructionBytes(this.cpu.mmu.ram, b.insns, b.phys, tailFrame), b.code) !== 0) {
+    const bytes = instructionBytes(this.cpu.mmu.ram, b.insns, b.phys, b.offset, b.rel, (page) => frameOfPage(b, page));
+    if (Buffer.compare(bytes, b.code) !== 0) {
       this.drop(b);
       return false;
     }
@@ -487,7 +487,7 @@ export class Translator {
     if (insns.length === 0) return undefined;
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
-    const code = instructionBytes(ram, insns, phys, (k) => frames.get(Math.floor((offset + rel[k]!) / 4096) + 1)!);
+    const code = instructionBytes(ram, insns, phys, offset, rel, (page) => frames.get(page)!);
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code);
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
@@ -658,17 +658,29 @@ function decodeAt(ram: Uint8Array, phys: number, eip: number, limit: number, wid
 
 /**
  * The bytes of a block's instructions, one after another in block order:
- * instruction k at RAM index phys[k], going on at the start of RAM page
- * tailFrame(k) where it runs past its page.
+ * instruction k at RAM index phys[k] and `rel[k]` bytes from the entry at
+ * `offset` in its page; one that runs past its page goes on at the start of
+ * the RAM page frameOf gives for the next linear page (relative to the
+ * entry's).
  */
-function instructionBytes(ram: Uint8Array, insns: readonly Insn[], phys: readonly number[], tailFrame: (k: number) => number): Uint8Array {
+function instructionBytes(
+  ram: Uint8Array,
+  insns: readonly Insn[],
+  phys: readonly number[],
+  offset: number,
+  rel: readonly number[],
+  frameOf: (page: number) => number,
+): Uint8Array {
   const code = new Uint8Array(insns.reduce((n, d) => n + d.len, 0));
   let i = 0;
   insns.forEach((d, k) => {
     const start = phys[k]!;
     const head = Math.min(d.len, 4096 - (start & 0xfff));
     code.set(ram.subarray(start, start + head), i);
-    if (head < d.len) code.set(ram.subarray(tailFrame(k) * 4096, tailFrame(k) * 4096 + d.len - head), i + head);
+    if (head < d.len) {
+      const tail = frameOf(Math.floor((offset + rel[k]!) / 4096) + 1) * 4096;
+      code.set(ram.subarray(tail, tail + d.len - head), i + head);
+    }
     i += d.len;
   });
   return code;
