@@ -30,7 +30,7 @@ const VMMS = {
  * of `firstOutput` in its serial output and to its exit; `whenSeen` may act
  * on the child (sample it, stop it) once that output appeared.
  */
-function timeRun([cmd, args], firstOutput, whenSeen) {
+export function timeRun([cmd, args], firstOutput, whenSeen) {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
