@@ -17,8 +17,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const guest = (name) => join(root, 'images', 'build', 'guests', `${name}.bin`);
-const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
+export const guest = (name) => join(root, 'images', 'build', 'guests', `${name}.bin`);
+export const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
 
 const VMMS = {
   tsvm: (name, extra = []) => [process.execPath, [join(root, 'bin', 'tsvm'), '-accel', 'kvm', '-kernel', guest(name), '-nographic', ...DEBUG_EXIT, ...extra]],
