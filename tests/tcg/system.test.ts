@@ -61,6 +61,25 @@ describe('tcg privilege transitions', () => {
     expect(frame(m, 6)[0]).toBe(5);
   });
 
+  it('a supervisor page the kernel has just read and written stays closed to ring 3 (#PF P|U, then P|W|U)', () => {
+    // The kernel's accesses enter the page in the TLB's fast path for CPL 0; ring 3's go by its own entries.
+    const kernelFirst = (access: string) => `${PAGING_AND_USER}
+      mov eax, [0x1000]
+      mov [0x1000], eax
+      ${toUser()}
+    user:
+      ${access}
+    user_end:`;
+    const read = run32(kernelFirst('mov eax, [0x1000]'));
+    expect(read.vector()).toBe(14);
+    expect(read.cpu.cr2).toBe(0x1000);
+    expect(frame(read, 6)[0]).toBe(5);
+    const write = run32(kernelFirst('mov dword [0x1000], 1'));
+    expect(write.vector()).toBe(14);
+    expect(write.cpu.cr2).toBe(0x1000);
+    expect(frame(write, 6)[0]).toBe(7);
+  });
+
   it('privileged instruction in ring 3 is #GP(0); IN with IOPL 0 and a denying bitmap is #GP(0), allowed port works', () => {
     const m1 = run32(`${PAGING_AND_USER}${toUser()}
     user:

@@ -122,9 +122,8 @@ export class Cpu extends FlagState {
   flat = 0;
   /** TLB bits a read at the current CPL needs (jit/memory.ts). */
   tlbReadNeed = 0;
-  /** The MMU's fast-path entries for reads and for writes at the current CPL (Mmu.fastTable). */
-  tlbRead: Int32Array;
-  tlbWrite: Int32Array;
+  /** Where the MMU's fast-path entries for the current CPL start in its tables (Mmu.fastHalf). */
+  tlbHalf = 0;
   /** Count of committed task switches (a fault after the commit is not rolled back). */
   taskSwitches = 0;
   halted = false;
@@ -154,8 +153,6 @@ export class Cpu extends FlagState {
   ) {
     super();
     this.mmu = new Mmu(bus.mem, this);
-    this.tlbRead = this.mmu.fastTable(false);
-    this.tlbWrite = this.mmu.fastTable(true);
     this.mmu.onWatchedAccess = (lin, size, write) => recordDataAccess(this, lin, size, write);
     this.reset();
   }
@@ -320,8 +317,7 @@ export class Cpu extends FlagState {
     else if (this.flags & VM) this.cpl = 3;
     else this.cpl = this.segSel[CS]! & 3;
     this.tlbReadNeed = fastReadNeed(this.cpl);
-    this.tlbRead = this.mmu.fastTable(false);
-    this.tlbWrite = this.mmu.fastTable(true);
+    this.tlbHalf = this.mmu.fastHalf();
     if (old !== this.cpl) this.onCplChange();
     this.updateAlignmentCheck();
   }

@@ -99,6 +99,8 @@ export interface MmuControl {
 }
 
 const PAGES = 1 << 20;
+/** Index of the CPL 3 entries in Mmu.fastReads and Mmu.fastWrites. */
+const FAST_USER = PAGES;
 /**
  * Pages a FlushList holds. Past it, a flush drops every entry of the 1 M-entry
  * tables, and each page that gets its first decoded code drops every fast
@@ -156,9 +158,21 @@ const G = 0x100;
 export class Mmu {
   readonly info = new Int32Array(PAGES);
   readonly physPage = new Int32Array(PAGES);
-  /** Fast-path entries (above) for reads and for writes, each at CPL 0-2 ([0]) and at CPL 3 ([1]). */
-  readonly fastRead = [new Int32Array(PAGES).fill(FAST_NONE), new Int32Array(PAGES).fill(FAST_NONE)] as const;
-  readonly fastWrite = [new Int32Array(PAGES).fill(FAST_NONE), new Int32Array(PAGES).fill(FAST_NONE)] as const;
+  /**
+   * Fast-path entries (above) for reads and for writes: those for CPL 0-2
+   * by linear page, then those for CPL 3 (from index FAST_USER). Translated
+   * code takes each table as a constant of its own and picks the half by
+   * the CPL at entry (codegen.ts): V8 then knows the array, its length and
+   * where its data is, where an array loaded from the Cpu at each block
+   * entry cost a map check and three loads per access (the boot's xz
+   * decompressor, past its warm-up: 1-7% more guest MIPS in 7 of 8
+   * alternating pairs).
+   */
+  readonly fastReads = new Int32Array(2 * PAGES).fill(FAST_NONE);
+  readonly fastWrites = new Int32Array(2 * PAGES).fill(FAST_NONE);
+  /** The two halves of each table: at CPL 0-2 ([0]) and at CPL 3 ([1]). */
+  readonly fastRead = [this.fastReads.subarray(0, PAGES), this.fastReads.subarray(PAGES)] as const;
+  readonly fastWrite = [this.fastWrites.subarray(0, PAGES), this.fastWrites.subarray(PAGES)] as const;
   /** Pages entered as not global, and as global (a CR3 write clears only the first). */
   private readonly filled = new FlushList();
   private readonly filledGlobal = new FlushList();
@@ -270,8 +284,7 @@ export class Mmu {
     if (this.codePages[frame]) return;
     this.codePages[frame] = 1;
     if (this.filled.overflow || this.filledGlobal.overflow) {
-      this.fastWrite[0].fill(FAST_NONE);
-      this.fastWrite[1].fill(FAST_NONE);
+      this.fastWrites.fill(FAST_NONE);
       return;
     }
     this.filled.dropWritesTo(this, frame);
@@ -297,6 +310,11 @@ export class Mmu {
   fastTable(write: boolean): Int32Array {
     const user = this.ctl.cpl === 3 ? 1 : 0;
     return write ? this.fastWrite[user] : this.fastRead[user];
+  }
+
+  /** Where the current CPL's entries start in fastReads and fastWrites: 0 or FAST_USER. */
+  fastHalf(): number {
+    return this.ctl.cpl === 3 ? FAST_USER : 0;
   }
 
   // ---- reads -------------------------------------------------------------

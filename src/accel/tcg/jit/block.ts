@@ -184,8 +184,8 @@ export function blockName(b: Block): string {
 
 /** Compiles `b` into its function. */
 export function compileBlock(b: Block, mmu: Mmu): void {
-  const params: string[] = ['B', 'G', 'M', 'V', 'I'];
-  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info];
+  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'TR', 'TW'];
+  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.fastReads, mmu.fastWrites];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);

@@ -560,7 +560,7 @@ class Emitter {
     if (count) prologue.push(`let ${Array.from({ length: count }, (_, i) => `T${i}`).join(', ')};`);
     if (loads !== '') prologue.push(`let ${loads};`);
     prologue.push(`let K = -1, X = 0, Q = E, D = 0${this.recordLocals ? ', FA = 0, FB = 0, FR = 0, FW = -1' : ''};`);
-    if (this.accesses) prologue.push('const TR = c.tlbRead, TW = c.tlbWrite;');
+    if (this.accesses) prologue.push('const U = c.tlbHalf;');
     if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
@@ -709,7 +709,8 @@ const LOOP_ITERATIONS = 256;
 /**
  * The block's body (parameters: c; h<k>/d<k> the handler and record of
  * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
- * as a DataView; I the TLB's entries (mmu.ts); the block-entry questions
+ * as a DataView; I the TLB's entries and TR/TW its fast-path entries for
+ * reads and writes (mmu.ts); the block-entry questions
  * of memory.ts are in its prologue). It returns the number of instructions
  * executed.
  *
@@ -992,8 +993,8 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
  * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
  * stack access (SS.B set at block entry: its own fastEnd). l<k> holds the
  * linear address (as int32 bits; in a flat segment e<k> is that) and p<k>
- * its page's fast-path entry for the access at the block's CPL (mmu.ts):
- * one compare checks that the
+ * its page's fast-path entry for the access at the CPL (mmu.ts; U picks
+ * the CPL's half of the table): one compare checks that the
  * entry allows it (a page holding code is not writable there, so writes
  * that must invalidate go through the MMU) and that it stays in the page,
  * and the RAM index is the entry xor-ed with the address. The pending flag
@@ -1006,7 +1007,7 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
   // In a flat segment the offset is the linear address.
   const l = end === undefined ? `e${k}` : `l${k}`;
   e.emit(end === undefined ? `e${k} = ${ea};` : `e${k} = ${ea}; l${k} = SB${seg} + e${k} | 0;`);
-  e.emit(`p${k} = ${table}[${l} >>> 12];`);
+  e.emit(`p${k} = ${table}[U | (${l} >>> 12)];`);
   // mmu.ts's fastOk: a byte checks only the entry.
   const inPage = size === 1 ? `(p${k} & 0xfff) === 0` : `((p${k} | ${l}) & 0xfff) <= ${0x1000 - size}`;
   return {

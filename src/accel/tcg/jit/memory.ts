@@ -6,7 +6,7 @@
  * offset below which accesses may go straight to the TLB (the segment
  * checks of Cpu.linear would certainly pass): Cpu.fastEnd, which the CPU
  * keeps from these rules whenever a segment, the CPL or #AC changes, as it
- * keeps the MMU's fast-path entries for the CPL (tlbRead, tlbWrite:
+ * keeps where the MMU's fast-path entries for the CPL start (tlbHalf:
  * mmu.ts). Each access then checks its offset against that and its page's
  * entry inline, and falls back to Cpu.read/write (which repeat every check
  * and may fault) otherwise; in a segment that was flat when the block was
