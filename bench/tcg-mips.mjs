@@ -19,6 +19,11 @@ const args = dash > 0 ? process.argv.slice(dash + 1) : [
 ];
 // PROFILE_FROM=<million insns>: write a CPU profile of the rest of the run only (to $TMPDIR/tcg-mips.cpuprofile).
 const profileFrom = process.env.PROFILE_FROM ? Number(process.env.PROFILE_FROM) * 1e6 : Infinity;
+// STEADY_FROM=<million insns>: also report the MIPS from there to the end, past the warm-up (translating,
+// V8's tiers): e.g. `STEADY_FROM=1000 node bench/tcg-mips.mjs 2300` times the xz decompressor's steady
+// state, which moved far less from run to run than whole runs on this shared machine.
+const steadyFrom = process.env.STEADY_FROM ? Number(process.env.STEADY_FROM) * 1e6 : Infinity;
+let steady;
 let profiler;
 const pc = await buildPc(parseCommandLine(args).config);
 const acc = pc.accel;
@@ -36,6 +41,7 @@ while (executed() < target) {
     if (cpu.halted) await new Promise((r) => setTimeout(r, 1));
   }
   if (pc.bus.lifecycle.hasRequest) { console.log('request', pc.bus.lifecycle.take()); break; }
+  if (!steady && executed() >= steadyFrom) steady = { t: performance.now(), n: executed(), c: cpuSecs() };
   if (!profiler && executed() >= profileFrom) {
     const { Session } = await import('node:inspector/promises');
     profiler = new Session();
@@ -54,6 +60,10 @@ while (executed() < target) {
 }
 const wall = (performance.now() - t0) / 1000, cpuUsed = cpuSecs() - c0;
 console.log(`total ${executed()} insns in ${wall.toFixed(1)}s wall, ${cpuUsed.toFixed(1)}s cpu: ${(executed() / cpuUsed / 1e6).toFixed(1)} MIPS per cpu-second`);
+if (steady) {
+  const n = executed() - steady.n, secs = (performance.now() - steady.t) / 1000;
+  console.log(`steady from ${steady.n} insns: ${(n / secs / 1e6).toFixed(1)} MIPS per wall second, ${(n / (cpuSecs() - steady.c) / 1e6).toFixed(1)} per cpu-second`);
+}
 if (acc.jitStats) console.log('jit', JSON.stringify(acc.jitStats()));
 if (profiler) {
   const { profile } = await profiler.post('Profiler.stop');
