@@ -283,6 +283,27 @@ describe('translator: self-modifying code', () => {
     expect(jit.stats.invalidated).toBeGreaterThan(0);
   });
 
+  it('a store into a basic block the translator interprets (not yet hot) takes effect at the next instruction', () => {
+    // As above, with nothing hot enough to translate: the loop body runs from
+    // the basic block the translator decoded on its first pass, which the
+    // store then changes under it.
+    const src = `
+      mov ecx, 3
+      xor ebx, ebx
+    top:
+      mov dword [patch + 1], ecx
+    patch:
+      mov eax, 0x11111111
+      add ebx, eax
+      dec ecx
+      jnz top
+      hlt`;
+    const m = machine(assemble(src, 32), 'pm32');
+    const jit = runTranslated(m, new Translator(m.cpu, m.interp, 1000));
+    expect(jit.stats.translated).toBe(0);
+    expect(m.cpu.regs[3]).toBe(3 + 2 + 1);
+  });
+
   it('code written then jumped to runs the new bytes', () => {
     // Run a routine, overwrite it with another (MOV EAX, imm32; RET), run it again.
     const src = `

@@ -10,6 +10,12 @@ import { DOUBLE_ZERO } from './constants.js';
 
 export type Handler = (cpu: Cpu, insn: Insn) => void;
 
+/** Straight-line instructions, one after another in memory, and the bytes they span. */
+export interface InsnRun {
+  readonly insns: readonly Insn[];
+  readonly bytes: number;
+}
+
 export class Insn {
   /** Opcode: 0x00-0xFF one-byte, 0x100-0x1FF for 0F xx. */
   op = 0;
@@ -43,4 +49,10 @@ export class Insn {
   /** Decoding mode the record is valid for (CS.D); part of the decode-cache key. */
   mode = 0;
   exec: Handler = () => {};
+  /**
+   * The basic block starting here as the translator's interpretBlock runs it
+   * (this record, then the records after it along the fall-through path),
+   * once it was entered; it lives and dies with the decode cache's page.
+   */
+  run: InsnRun | undefined = undefined;
 }

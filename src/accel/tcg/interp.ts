@@ -27,6 +27,9 @@ void OPTABLE_READY;
  */
 const MAX_CODE_PAGES = 2048;
 
+/** Thrown by peek's byte source past the end of the page. */
+const OFF_PAGE = new Error('instruction runs off its page');
+
 export class CodeCache {
   private readonly pages: (Insn[] | undefined)[];
   private cachedPages = 0;
@@ -84,6 +87,49 @@ export class CodeCache {
     return this.fetchSlow(c, eip, lin);
   }
 
+  /**
+   * The instruction at byte `off` of RAM page `frame` in code mode `mode`
+   * (CS.D), from the cache or decoded into it; undefined when it does not
+   * end on the page or cannot be decoded (the fetch then decides what
+   * happens). Segment limits and page permissions are the caller's.
+   */
+  peek(frame: number, off: number, mode: number): Insn | undefined {
+    const cached = this.pages[frame]?.[off];
+    if (cached !== undefined && cached.mode === mode) return cached;
+    const ram = this.cpu.mmu.ram;
+    const base = frame * 4096;
+    let d: Insn;
+    try {
+      d = decode(
+        {
+          fetch(i: number): number {
+            if (off + i >= 4096) throw OFF_PAGE;
+            return ram[base + off + i]!;
+          },
+        },
+        mode === 1,
+        undefinedOpcode,
+      );
+    } catch {
+      return undefined;
+    }
+    this.decoded++;
+    this.pageArray(frame)[off] = d;
+    return d;
+  }
+
+  /** The cache's array of page `frame`, created (and the page watched for writes) if need be. */
+  private pageArray(frame: number): Insn[] {
+    let arr = this.pages[frame];
+    if (!arr) {
+      if (this.cachedPages >= MAX_CODE_PAGES) this.clear();
+      arr = this.pages[frame] = new Array<Insn>(4096);
+      this.cachedPages++;
+      this.cpu.mmu.markCode(frame);
+    }
+    return arr;
+  }
+
   private fetchSlow(c: Cpu, eip: number, lin: number): Insn {
     const mmu = c.mmu;
     const page = lin >>> 12;
@@ -121,16 +167,7 @@ export class CodeCache {
     };
     const d = decode(src, mode === 1, undefinedOpcode);
     this.decoded++;
-    if (ram && off + d.len <= 4096) {
-      let arr = this.pages[frame];
-      if (!arr) {
-        if (this.cachedPages >= MAX_CODE_PAGES) this.clear();
-        arr = this.pages[frame] = new Array<Insn>(4096);
-        this.cachedPages++;
-        mmu.markCode(frame);
-      }
-      arr[off] = d;
-    }
+    if (ram && off + d.len <= 4096) this.pageArray(frame)[off] = d;
     return d;
   }
 }

@@ -26,7 +26,7 @@
  * each block run, -d nochain turns chaining off.
  */
 import type { Cpu } from '../cpu.js';
-import type { Insn } from '../insn.js';
+import type { Insn, InsnRun } from '../insn.js';
 import { type Interpreter, StopReason } from '../interp.js';
 import { decode, MAX_INSN_LEN } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
@@ -358,6 +358,11 @@ export class Translator {
         return Math.max(n, 1);
       }
     }
+    if (frame >= 0) {
+      const run = this.runAt(frame, lin & 0xfff, c.cs32 ? 1 : 0);
+      // Else (running past the CS limit or into the next page) one instruction at a time.
+      if (run !== undefined && fitsCs(c, run.bytes)) return this.interpretRun(run);
+    }
     let i = 0;
     while (i < MAX_BLOCK_INSNS) {
       let d: Insn | undefined;
@@ -376,6 +381,53 @@ export class Translator {
       // instruction that crossed into it (interpreted here: 16-bit code, or the TLB did not
       // map the next page when the block could have taken it in).
       if ((at ^ (c.segBase[CS]! + next)) >>> 12 !== 0 || c.flags & TF) break;
+    }
+    return i;
+  }
+
+  /**
+   * The basic block at byte `off` of RAM page `frame` for code mode `mode`,
+   * kept on its first decoded instruction: up to the first instruction a
+   * block cannot continue past (Jcc goes on along its fall-through path), the
+   * end of the page or MAX_BLOCK_INSNS. Undefined when not even its first
+   * instruction fits the page.
+   */
+  private runAt(frame: number, off: number, mode: number): InsnRun | undefined {
+    const cache = this.interp.cache;
+    const first = cache.peek(frame, off, mode);
+    if (first === undefined) return undefined;
+    if (first.run !== undefined) return first.run;
+    const insns = [first];
+    let at = off + first.len;
+    let d = first;
+    while (insns.length < MAX_BLOCK_INSNS && continuesBlock(d) && at < 4096) {
+      const next = cache.peek(frame, at, mode);
+      if (next === undefined) break;
+      insns.push((d = next));
+      at += d.len;
+    }
+    return (first.run = { insns, bytes: at - off });
+  }
+
+  /**
+   * Interprets `run` from CS:EIP, its first instruction: on to the next
+   * instruction while EIP goes there (not after a fault or a Jcc taken) and
+   * no code page was written (its records may be stale then). Decoding and
+   * the per-instruction checks of the fetch were done once, when it was
+   * built: a basic block of the kernel runs about twice as fast this way.
+   */
+  private interpretRun(run: InsnRun): number {
+    const c = this.cpu;
+    const interp = this.interp;
+    const cache = interp.cache;
+    const written = cache.invalidated;
+    const insns = run.insns;
+    let i = 0;
+    while (i < insns.length) {
+      const d = insns[i++]!;
+      const next = d.mode ? (c.eip + d.len) >>> 0 : (c.eip + d.len) & 0xffff;
+      interp.execute(d);
+      if (c.eip !== next || cache.invalidated !== written) break;
     }
     return i;
   }
@@ -628,6 +680,12 @@ function dropCrossPageLinks(b: Block, globalGen: number, cpl: number): void {
 /** The jump cache and heat table slot of the block start at linear address `lin`. */
 function slotOf(lin: number): number {
   return (lin ^ (lin >>> SLOT_BITS)) & SLOT_MASK;
+}
+
+/** Whether `bytes` of code from CS:EIP lie within the CS limit (and, in 16-bit code, within 64 KiB). */
+function fitsCs(c: Cpu, bytes: number): boolean {
+  const end = c.eip + bytes - 1;
+  return end <= c.segLimit[CS]! && (c.cs32 || end <= 0xffff);
 }
 
 /** Whether linear address `lin` is on a global page the TLB holds (its entry outlives CR3 writes). */
