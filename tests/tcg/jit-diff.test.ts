@@ -329,6 +329,26 @@ describe('translator: self-modifying code', () => {
   });
 });
 
+describe('translator: code interpreted before it is hot', () => {
+  it('a basic block the translator interprets runs on through an instruction that crosses into the next page', () => {
+    const src = `
+      mov ecx, 3
+      xor ebx, ebx
+    top:
+      times 0xffc - ($ - $$) nop
+      add ebx, ecx
+      mov eax, 0x01020304 ; 0x10ffe-0x11002: across the page boundary
+      add ebx, eax
+      dec ecx
+      jnz top
+      hlt`;
+    const m = machine(assemble(src, 32), 'pm32');
+    const jit = runTranslated(m, new Translator(m.cpu, m.interp, 1000));
+    expect(jit.stats.translated).toBe(0);
+    expect(m.cpu.regs[3]).toBe(3 + 2 + 1 + 3 * 0x01020304);
+  });
+});
+
 describe('self-modifying code: a page written as data before its code first runs', () => {
   it('a store after the code ran there reaches the decoded code (interpreted and translated)', () => {
     // Page 0x30000 is written as data first (its writes may then go

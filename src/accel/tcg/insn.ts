@@ -10,10 +10,15 @@ import { DOUBLE_ZERO } from './constants.js';
 
 export type Handler = (cpu: Cpu, insn: Insn) => void;
 
-/** Straight-line instructions, one after another in memory, and the bytes they span. */
+/**
+ * Straight-line instructions, one after another in memory, and the bytes
+ * they span; `open` when the code goes on past them in an instruction the
+ * run could not hold.
+ */
 export interface InsnRun {
   readonly insns: readonly Insn[];
   readonly bytes: number;
+  readonly open: boolean;
 }
 
 export class Insn {

@@ -358,12 +358,15 @@ export class Translator {
         return Math.max(n, 1);
       }
     }
-    if (frame >= 0) {
-      const run = this.runAt(frame, lin & 0xfff, c.cs32 ? 1 : 0);
-      // Else (running past the CS limit or into the next page) one instruction at a time.
-      if (run !== undefined && fitsCs(c, run.bytes)) return this.interpretRun(run);
-    }
+    // The basic block from its decoded list, then (past the CS limit, or from an instruction that
+    // runs into the next page, which the list cannot hold) one instruction at a time.
     let i = 0;
+    const run = frame >= 0 ? this.runAt(frame, lin & 0xfff, c.cs32 ? 1 : 0) : undefined;
+    if (run !== undefined && fitsCs(c, run.bytes)) {
+      const end = c.cs32 ? (c.eip + run.bytes) >>> 0 : (c.eip + run.bytes) & 0xffff;
+      i = this.interpretRun(run);
+      if (!run.open || c.eip !== end) return i;
+    }
     while (i < MAX_BLOCK_INSNS) {
       let d: Insn | undefined;
       try {
@@ -389,8 +392,10 @@ export class Translator {
    * The basic block at byte `off` of RAM page `frame` for code mode `mode`,
    * kept on its first decoded instruction: up to the first instruction a
    * block cannot continue past (Jcc goes on along its fall-through path), the
-   * end of the page or MAX_BLOCK_INSNS. Undefined when not even its first
-   * instruction fits the page.
+   * end of the page or MAX_BLOCK_INSNS; `open` when it ends before an
+   * instruction it cannot hold, one running into the next page (or not
+   * decodable: its fetch raises the fault). Undefined when not even its
+   * first instruction fits the page.
    */
   private runAt(frame: number, off: number, mode: number): InsnRun | undefined {
     const cache = this.interp.cache;
@@ -400,13 +405,15 @@ export class Translator {
     const insns = [first];
     let at = off + first.len;
     let d = first;
+    let open = false;
     while (insns.length < MAX_BLOCK_INSNS && continuesBlock(d) && at < 4096) {
       const next = cache.peek(frame, at, mode);
-      if (next === undefined) break;
-      insns.push((d = next));
+      open = next === undefined;
+      if (open) break;
+      insns.push((d = next!));
       at += d.len;
     }
-    return (first.run = { insns, bytes: at - off });
+    return (first.run = { insns, bytes: at - off, open });
   }
 
   /**
