@@ -259,23 +259,24 @@ describe('translator vs interpreter (randomized)', () => {
   }, 180_000);
 });
 
+/** A loop that patches the immediate of the MOV two instructions ahead, in its own basic block, on each pass. */
+const PATCHES_AHEAD = `
+  mov ecx, 3
+  xor ebx, ebx
+top:
+  mov dword [patch + 1], ecx
+  nop
+patch:
+  mov eax, 0x11111111
+  add ebx, eax
+  dec ecx
+  jnz top
+  hlt`;
+
 describe('translator: self-modifying code', () => {
   it('a store into the running block takes effect at the next instruction', () => {
-    // The loop patches the immediate of the MOV two instructions ahead, in
-    // the same translated block, on its second pass.
-    const src = `
-      mov ecx, 3
-      xor ebx, ebx
-    top:
-      mov dword [patch + 1], ecx
-      nop
-    patch:
-      mov eax, 0x11111111
-      add ebx, eax
-      dec ecx
-      jnz top
-      hlt`;
-    const code = assemble(src, 32);
+    // Translated at once: the store changes the block it runs in.
+    const code = assemble(PATCHES_AHEAD, 32);
     const a = interpreted(code, 0);
     const { m: b, jit } = translated(code, 0);
     expect(state(b)).toEqual(state(a));
@@ -284,21 +285,10 @@ describe('translator: self-modifying code', () => {
   });
 
   it('a store into a basic block the translator interprets (not yet hot) takes effect at the next instruction', () => {
-    // As above, with nothing hot enough to translate: the loop body runs from
-    // the basic block the translator decoded on its first pass, which the
-    // store then changes under it.
-    const src = `
-      mov ecx, 3
-      xor ebx, ebx
-    top:
-      mov dword [patch + 1], ecx
-    patch:
-      mov eax, 0x11111111
-      add ebx, eax
-      dec ecx
-      jnz top
-      hlt`;
-    const m = machine(assemble(src, 32), 'pm32');
+    // Nothing hot enough to translate: the loop body runs from the basic
+    // block the translator decoded on its first pass, which the store then
+    // changes under it.
+    const m = machine(assemble(PATCHES_AHEAD, 32), 'pm32');
     const jit = runTranslated(m, new Translator(m.cpu, m.interp, 1000));
     expect(jit.stats.translated).toBe(0);
     expect(m.cpu.regs[3]).toBe(3 + 2 + 1);
