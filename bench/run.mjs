@@ -3,14 +3,14 @@
 // at once on this 2-core machine), each side by side with its peer and
 // reported as ratios. Nothing here is asserted; tests never time anything.
 //
-//   BENCH=linux,disk,kvm,img,mips,transitions  choose which (default: all)
+//   BENCH=linux,disk,kvm,img,mips,interp,transitions  choose which (default: all)
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const chosen = new Set((process.env.BENCH ?? 'linux,disk,kvm,img,mips,transitions').split(','));
+const chosen = new Set((process.env.BENCH ?? 'linux,disk,kvm,img,mips,interp,transitions').split(','));
 
 function ensureImages() {
   execFileSync('bash', [join(root, 'images/linux/build.sh'), 'i386'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -33,6 +33,7 @@ if (chosen.has('disk')) {
   console.log(await runDiskBootBench());
 }
 if (chosen.has('mips')) runScript('tcg-mips.mjs');
+if (chosen.has('interp')) runScript('tcg-interp.mjs');
 if (chosen.has('transitions')) {
   const { runTcgTransitionsBench } = await import('./tcg-transitions.mjs');
   await runTcgTransitionsBench();
