@@ -50,6 +50,35 @@ export const MAX_INSN_LEN = 15;
 const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
 const RM16_INDEX = [6, 7, 6, 7, -1, -1, -1, -1];
 
+/** Thrown by decodeInRam's byte source where the instruction would leave its page or the CS limit. */
+const OUT_OF_REACH = new Error('instruction out of reach');
+
+/**
+ * The instruction at RAM index `phys`, at EIP `eip`, in 32-bit code or
+ * (`cs32` false) 16-bit, its bytes past the end of the page from RAM index
+ * `tail` on; undefined when it crosses the CS limit `limit`, or its page
+ * with `tail` -1, or cannot be decoded (too long: the fetch raises that).
+ */
+export function decodeInRam(ram: Uint8Array, phys: number, eip: number, limit: number, cs32: boolean, tail: number, undefinedOp: Handler): Insn | undefined {
+  const room = 4096 - (phys & 0xfff);
+  try {
+    return decode(
+      {
+        fetch(i: number): number {
+          if (eip + i > limit) throw OUT_OF_REACH;
+          if (i < room) return ram[phys + i]!;
+          if (tail < 0) throw OUT_OF_REACH;
+          return ram[tail + i - room]!;
+        },
+      },
+      cs32,
+      undefinedOp,
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Decodes one instruction. `src.fetch(i)` returns the i-th byte after the
  * instruction start; `cs32` is the code segment's default size.

@@ -8,7 +8,7 @@
 import type { Cpu } from './cpu.js';
 import type { Insn } from './insn.js';
 import type { CpuInterruptSource } from '../../io/irq.js';
-import { decode, type ByteSource } from './decoder.js';
+import { decode, decodeInRam, type ByteSource } from './decoder.js';
 import { Access, ramPage, TLB_NX, TLB_RAM } from './mmu.js';
 import { CpuFault, gpFault, hasErrorCode, isContributory } from './exceptions.js';
 import { ATTR_DB, CS, DB, DFV, DOUBLE_ZERO, ESP, IF, NMI, PFV, RF, TF } from './constants.js';
@@ -26,9 +26,6 @@ void OPTABLE_READY;
  * flushes its code buffer when it fills up.
  */
 const MAX_CODE_PAGES = 2048;
-
-/** Thrown by peek's byte source past the end of the page. */
-const OFF_PAGE = new Error('instruction runs off its page');
 
 export class CodeCache {
   private readonly pages: (Insn[] | undefined)[];
@@ -96,23 +93,9 @@ export class CodeCache {
   peek(frame: number, off: number, mode: number): Insn | undefined {
     const cached = this.pages[frame]?.[off];
     if (cached !== undefined && cached.mode === mode) return cached;
-    const ram = this.cpu.mmu.ram;
-    const base = frame * 4096;
-    let d: Insn;
-    try {
-      d = decode(
-        {
-          fetch(i: number): number {
-            if (off + i >= 4096) throw OFF_PAGE;
-            return ram[base + off + i]!;
-          },
-        },
-        mode === 1,
-        undefinedOpcode,
-      );
-    } catch {
-      return undefined;
-    }
+    // EIP 0 and a 4 GiB limit: no segment limit applies here.
+    const d = decodeInRam(this.cpu.mmu.ram, frame * 4096 + off, 0, 0xffff_ffff, mode === 1, -1, undefinedOpcode);
+    if (d === undefined) return undefined;
     this.decoded++;
     this.pageArray(frame)[off] = d;
     return d;

@@ -28,7 +28,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn, InsnRun } from '../insn.js';
 import { type Interpreter, StopReason } from '../interp.js';
-import { decode, MAX_INSN_LEN } from '../decoder.js';
+import { decodeInRam, MAX_INSN_LEN } from '../decoder.js';
 import { undefinedOpcode } from '../system.js';
 import { CpuFault } from '../exceptions.js';
 import { CS, DOUBLE_ZERO, ESP, IF, RF, TF } from '../constants.js';
@@ -92,9 +92,6 @@ export interface JitStats {
   /** Guest instructions executed inside translated blocks. */
   insnsRun: number;
 }
-
-/** Thrown by the block decoder's byte source when the next instruction would leave the page or the CS limit. */
-const END_OF_BLOCK = new Error('end of block');
 
 export class Translator {
   private readonly pages: (CodePage | undefined)[];
@@ -528,9 +525,9 @@ export class Translator {
         // Not decoded: it crosses the CS limit, or a page the block may not have, or is too long
         // (left to the interpreter). One that runs into the next page goes on in the RAM page
         // that maps there now; the block checks that mapping before it (codegen.ts).
-        let d = decodeAt(ram, start, eip, limit, mode === 1, -1);
+        let d = decodeInRam(ram, start, eip, limit, mode === 1, -1, undefinedOpcode);
         const next = d === undefined && (start & 0xfff) > 4096 - MAX_INSN_LEN ? this.pageFrame(frames, page + 1, lin - offset, mode) : -1;
-        if (next >= 0) d = decodeAt(ram, start, eip, limit, true, next * 4096);
+        if (next >= 0) d = decodeInRam(ram, start, eip, limit, true, next * 4096, undefinedOpcode);
         if (d === undefined) break;
         if (eip + d.len - 1 > wrap) break; // wraps around the 64 KiB segment
         if (next >= 0) frames.set(page + 1, next);
@@ -618,7 +615,7 @@ export class Translator {
     let at = lin & 0xfff;
     let eip = eip0 + pos;
     for (let n = 0; n < SHORT_LEAF; n++) {
-      const d = decodeAt(ram, base + at, eip, limit, true, -1);
+      const d = decodeInRam(ram, base + at, eip, limit, true, -1, undefinedOpcode);
       if (d === undefined) return false;
       if ((d.op === 0xc3 || d.op === 0xc2) && d.size === 4) return true;
       if (!continuesBlock(d) || isConditionalJump(d)) return false;
@@ -711,32 +708,6 @@ function onGlobalPage(c: Cpu, lin: number): boolean {
 function tlbExecutableFrame(c: Cpu, page: number): number {
   const info = c.mmu.info[page]!;
   return (info & (c.tlbReadNeed | TLB_NX)) === c.tlbReadNeed ? ramPage(info) : -1;
-}
-
-/**
- * The instruction at RAM index `phys`, at EIP `eip`, in 32-bit code or
- * (`wide` false) 16-bit, its bytes past the end of the page from RAM index
- * `tail` on; undefined when it crosses the CS limit `limit`, or its page
- * with `tail` -1, or is too long.
- */
-function decodeAt(ram: Uint8Array, phys: number, eip: number, limit: number, wide: boolean, tail: number): Insn | undefined {
-  const room = 4096 - (phys & 0xfff);
-  try {
-    return decode(
-      {
-        fetch(i: number): number {
-          if (eip + i > limit) throw END_OF_BLOCK;
-          if (i < room) return ram[phys + i]!;
-          if (tail < 0) throw END_OF_BLOCK;
-          return ram[tail + i - room]!;
-        },
-      },
-      wide,
-      undefinedOpcode,
-    );
-  } catch {
-    return undefined;
-  }
 }
 
 /**
