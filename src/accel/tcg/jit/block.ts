@@ -150,8 +150,12 @@ export class Block {
  * code, past 0xffff), so that its instructions sit where it was laid out.
  */
 export function fitsSegment(b: Block, eip: number, limit: number): boolean {
-  const end = eip + b.hi;
-  return eip + b.lo >= 0 && end <= limit && (b.mode === 1 || end <= 0xffff);
+  return fitsCsLimit(eip + b.lo, eip + b.hi, limit, b.mode === 1);
+}
+
+/** Whether code from EIP `first` to `last` (not wrapped) lies within CS limit `limit` and, in 16-bit code (`wide` false), 64 KiB. */
+export function fitsCsLimit(first: number, last: number, limit: number, wide: boolean): boolean {
+  return first >= 0 && last <= limit && (wide || last <= 0xffff);
 }
 
 /** The RAM page `b` has its code on linear page `page` (relative to its entry's) from. */

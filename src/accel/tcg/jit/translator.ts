@@ -37,7 +37,7 @@ import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
-import { Block, blockName, compileBlock, dropBlock, fitsSegment, frameOfPage } from './block.js';
+import { Block, blockName, compileBlock, dropBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
 import { blockSource, jumpDisplacement, REFUSED } from './codegen.js';
 
 /**
@@ -359,7 +359,7 @@ export class Translator {
     // runs into the next page, which the list cannot hold) one instruction at a time.
     let i = 0;
     const run = frame >= 0 ? this.runAt(frame, lin & 0xfff, c.cs32 ? 1 : 0) : undefined;
-    if (run !== undefined && fitsCs(c, run.bytes)) {
+    if (run !== undefined && fitsCsLimit(c.eip, c.eip + run.bytes - 1, c.segLimit[CS]!, c.cs32)) {
       const end = c.cs32 ? (c.eip + run.bytes) >>> 0 : (c.eip + run.bytes) & 0xffff;
       i = this.interpretRun(run);
       if (!run.open || c.eip !== end) return i;
@@ -688,12 +688,6 @@ function dropCrossPageLinks(b: Block, globalGen: number, cpl: number): void {
 /** The jump cache and heat table slot of the block start at linear address `lin`. */
 function slotOf(lin: number): number {
   return (lin ^ (lin >>> SLOT_BITS)) & SLOT_MASK;
-}
-
-/** Whether `bytes` of code from CS:EIP lie within the CS limit (and, in 16-bit code, within 64 KiB). */
-function fitsCs(c: Cpu, bytes: number): boolean {
-  const end = c.eip + bytes - 1;
-  return end <= c.segLimit[CS]! && (c.cs32 || end <= 0xffff);
 }
 
 /** Whether linear address `lin` is on a global page the TLB holds (its entry outlives CR3 writes). */
