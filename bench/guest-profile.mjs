@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { captureSerial, runChunk } from './tcg-in-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const image = join(root, 'images/build/linux-i386');
@@ -91,8 +92,7 @@ async function profile() {
   const pc = await buildPc(parseCommandLine(args).config);
   const acc = pc.accel;
   const cpu = acc.cpu;
-  let serial = '';
-  process.stdout.write = (d) => ((serial += String(d)), true);
+  const serial = captureSerial();
   const byFunction = new Map();
   let started = false;
   let t0 = 0;
@@ -101,13 +101,8 @@ async function profile() {
     const t = performance.now();
     const n = acc.executed;
     const inBlocks = acc.jit.executed;
-    acc.runChunk(CHUNK);
-    pc.bus.timers.runExpired();
-    if (cpu.halted) {
-      acc.interp.checkInterrupts();
-      if (cpu.halted) await new Promise((r) => setTimeout(r, 1));
-    }
-    if (!started && serial.includes(from)) {
+    await runChunk(pc, CHUNK);
+    if (!started && serial().includes(from)) {
       started = true;
       t0 = performance.now();
       continue;
@@ -118,7 +113,8 @@ async function profile() {
     f.insns += acc.executed - n;
     f.inBlocks += acc.jit.executed - inBlocks;
     byFunction.set(name, f);
-    if (serial.slice(serial.indexOf(from)).includes(to)) break;
+    const text = serial();
+    if (text.slice(text.indexOf(from)).includes(to)) break;
   }
   const total = performance.now() - t0;
   const lines = [`"${from}" to "${to}": ${(total / 1000).toFixed(2)} s`, '    time  share   guest insns    MIPS  in blocks  function'];

@@ -10,6 +10,7 @@
 // Usage: npx tsc && node bench/tcg-interp.mjs
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { captureSerial, runChunk } from './tcg-in-process.mjs';
 
 const KERNEL_TEXT = 0xc1000000; // the i386 kernel's linked address (nokaslr)
 
@@ -25,16 +26,10 @@ async function measure(mode) {
   const pc = await buildPc(parseCommandLine(args).config);
   const acc = pc.accel;
   const cpu = acc.cpu;
-  let serial = '';
-  process.stdout.write = (d) => ((serial += String(d)), true);
+  const serial = captureSerial();
   let start;
-  while (!serial.includes('Linux version')) {
-    acc.runChunk(20000);
-    pc.bus.timers.runExpired();
-    if (cpu.halted) {
-      acc.interp.checkInterrupts();
-      if (cpu.halted) await new Promise((r) => setTimeout(r, 1));
-    }
+  while (!serial().includes('Linux version')) {
+    await runChunk(pc, 20000);
     if (start === undefined && (cpu.segBase[1] + cpu.eip) >>> 0 >= KERNEL_TEXT) {
       start = { t: performance.now(), n: acc.executed, interp: acc.interp.executed };
       // Blocks start hot after this many entries: never, here.

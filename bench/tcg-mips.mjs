@@ -7,6 +7,7 @@
 import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
 import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
+import { runChunk } from './tcg-in-process.mjs';
 
 // The V8 flags tsvm itself runs under (src/relaunch.ts).
 if (!hasV8Flags()) execWithV8Flags();
@@ -33,13 +34,7 @@ const cpuSecs = () => { const u = process.cpuUsage(); return (u.user + u.system)
 const t0 = performance.now(), c0 = cpuSecs();
 let last = t0, lastN = 0, lastC = c0;
 while (executed() < target) {
-  acc.runChunk ? acc.runChunk(100000) : acc.interp.run(100000);
-  pc.bus.timers.runExpired();
-  if (cpu.halted) {
-    // Sleep like the accelerator does (not counted as CPU time) until a timer or IRQ wakes the guest.
-    acc.interp.checkInterrupts();
-    if (cpu.halted) await new Promise((r) => setTimeout(r, 1));
-  }
+  await runChunk(pc, 100000);
   if (pc.bus.lifecycle.hasRequest) { console.log('request', pc.bus.lifecycle.take()); break; }
   if (!steady && executed() >= steadyFrom) steady = { t: performance.now(), n: executed(), c: cpuSecs() };
   if (!profiler && executed() >= profileFrom) {
