@@ -16,6 +16,7 @@
 // made after a link or cache miss included.
 //
 // Usage: npm run build && node bench/tcg-phases.mjs [loop iterations=30000]
+import { CS } from '../dist/accel/tcg/constants.js';
 import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
 import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
@@ -24,7 +25,6 @@ import { captureSerial, runChunk } from './tcg-in-process.mjs';
 // The V8 flags tsvm itself runs under (src/relaunch.ts).
 if (!hasV8Flags()) execWithV8Flags();
 
-const CS = 1;
 const iterations = Number(process.argv[2] ?? 30000);
 const loop = `i=0; while [ $i -lt ${iterations} ]; do i=$((i+1)); done; echo loop-$i`;
 const md5 = 'dd if=/dev/zero bs=1M count=16 2>/dev/null | md5sum';
