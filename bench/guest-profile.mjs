@@ -17,11 +17,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { captureSerial, runChunk } from './tcg-in-process.mjs';
+import { captureSerial, i386LinuxArgs, runChunk } from './tcg-in-process.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const image = join(root, 'images/build/linux-i386');
-const args = ['-accel', 'tcg', '-m', '256', '-kernel', join(image, 'vmlinuz'), '-initrd', join(image, 'initramfs.cpio.gz'), '-append', 'console=ttyS0 nokaslr', '-nographic'];
+const args = i386LinuxArgs({ append: 'console=ttyS0 nokaslr' });
 const [from = 'Linux version', to = 'Freeing unused kernel', rows = '30'] = process.argv.slice(2);
 const CHUNK = 20000;
 const KERNEL_BASE = 0xc0000000;

@@ -23,9 +23,14 @@ const kernel = join(root, 'images/build/linux-i386/vmlinuz');
 const initrd = join(root, 'images/build/linux-i386/initramfs.cpio.gz');
 const CMDLINE = 'console=ttyS0';
 const PROMPT = '~ # ';
+/** The guest's shell loop of `iterations` iterations, as a command line. */
+export function shellLoop(iterations) {
+  return `i=0; while [ $i -lt ${iterations} ]; do i=$((i+1)); done; echo loop-$i`;
+}
+export const MD5SUM_16MIB = 'dd if=/dev/zero bs=1M count=16 2>/dev/null | md5sum';
 const WORKLOADS = [
-  ['shell loop', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo loop-$i'],
-  ['md5sum 16 MiB', 'dd if=/dev/zero bs=1M count=16 2>/dev/null | md5sum'],
+  ['shell loop', shellLoop(200000)],
+  ['md5sum 16 MiB', MD5SUM_16MIB],
 ];
 
 const PEERS = {

@@ -10,7 +10,7 @@
 // Usage: npx tsc && node bench/tcg-interp.mjs
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { captureSerial, runChunk } from './tcg-in-process.mjs';
+import { captureSerial, i386LinuxArgs, runChunk } from './tcg-in-process.mjs';
 
 const KERNEL_TEXT = 0xc1000000; // the i386 kernel's linked address (nokaslr)
 
@@ -22,7 +22,7 @@ async function measure(mode) {
   const { buildPc } = await import('../dist/machine/pc.js');
   const { execWithV8Flags, hasV8Flags } = await import('../dist/relaunch.js');
   if (!hasV8Flags()) execWithV8Flags();
-  const args = ['-accel', 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz', '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0 nokaslr', '-nographic'];
+  const args = i386LinuxArgs({ append: 'console=ttyS0 nokaslr' });
   const pc = await buildPc(parseCommandLine(args).config);
   const acc = pc.accel;
   const cpu = acc.cpu;

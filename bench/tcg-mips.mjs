@@ -7,17 +7,14 @@
 import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
 import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
-import { runChunk } from './tcg-in-process.mjs';
+import { i386LinuxArgs, runChunk } from './tcg-in-process.mjs';
 
 // The V8 flags tsvm itself runs under (src/relaunch.ts).
 if (!hasV8Flags()) execWithV8Flags();
 
 const dash = process.argv.indexOf('--');
 const target = Number(process.argv[2] ?? 200) * 1e6;
-const args = dash > 0 ? process.argv.slice(dash + 1) : [
-  '-accel', process.env.ACCEL ?? 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz',
-  '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0', '-nographic',
-];
+const args = dash > 0 ? process.argv.slice(dash + 1) : i386LinuxArgs({ accel: process.env.ACCEL });
 // PROFILE_FROM=<million insns>: write a CPU profile of the rest of the run only (to $TMPDIR/tcg-mips.cpuprofile).
 const profileFrom = process.env.PROFILE_FROM ? Number(process.env.PROFILE_FROM) * 1e6 : Infinity;
 // STEADY_FROM=<million insns>: also report the MIPS from there to the end, past the warm-up (translating,

@@ -20,20 +20,18 @@ import { CS } from '../dist/accel/tcg/constants.js';
 import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
 import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
-import { captureSerial, runChunk } from './tcg-in-process.mjs';
+import { MD5SUM_16MIB, shellLoop } from './linux-boot.mjs';
+import { captureSerial, i386LinuxArgs, runChunk } from './tcg-in-process.mjs';
 
 // The V8 flags tsvm itself runs under (src/relaunch.ts).
 if (!hasV8Flags()) execWithV8Flags();
 
 const iterations = Number(process.argv[2] ?? 30000);
-const loop = `i=0; while [ $i -lt ${iterations} ]; do i=$((i+1)); done; echo loop-$i`;
-const md5 = 'dd if=/dev/zero bs=1M count=16 2>/dev/null | md5sum';
-const commands = [loop, loop, md5, md5];
-const args = ['-accel', 'tcg', '-m', '256', '-kernel', 'images/build/linux-i386/vmlinuz',
-  '-initrd', 'images/build/linux-i386/initramfs.cpio.gz', '-append', 'console=ttyS0', '-nographic'];
+const loop = shellLoop(iterations);
+const commands = [loop, loop, MD5SUM_16MIB, MD5SUM_16MIB];
 
 const serial = captureSerial();
-const pc = await buildPc(parseCommandLine(args).config);
+const pc = await buildPc(parseCommandLine(i386LinuxArgs()).config);
 const acc = pc.accel;
 const jit = acc.jit;
 if (jit === undefined) throw new Error('tcg-phases needs the translator');
