@@ -953,13 +953,14 @@ function eaSum(e: Emitter, d: Insn): string {
 }
 
 /**
- * The memory operand's offset (Cpu.ea with the record's fields folded in),
- * unsigned. The sum is truncated (`| 0`) before `>>> 0`: V8 then adds
- * without an overflow check, which it otherwise emits (with its deopt
- * exit) wherever feedback saw only small offsets.
+ * The memory operand's offset (Cpu.ea with the record's fields folded in):
+ * int32 bits for a 32-bit address (fastAccessAt makes it unsigned where it
+ * must be). The sum is truncated (`| 0`): V8 then adds without an overflow
+ * check, which it otherwise emits (with its deopt exit) wherever feedback
+ * saw only small offsets.
  */
 function eaExpr(e: Emitter, d: Insn): string {
-  return d.a32 ? `((${eaSum(e, d)} | 0) >>> 0)` : `((${eaSum(e, d)}) & 0xffff)`;
+  return d.a32 ? `(${eaSum(e, d)} | 0)` : `((${eaSum(e, d)}) & 0xffff)`;
 }
 
 // ---- memory operands: RAM through the fast path of memory.ts, else Cpu.read/write -----
@@ -983,6 +984,8 @@ function ramStore(index: string, size: number, v: string): string {
 interface FastAccess {
   ok: string;
   index: string;
+  /** The offset as Cpu.read/write and Cpu.linear take it (unsigned), for the slow path. */
+  offset: string;
 }
 
 function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean): FastAccess {
@@ -990,9 +993,14 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
 }
 
 /**
- * fastAccess for offset `ea` (unsigned) in segment `seg`; with `stack`, a 32-bit
- * stack access (SS.B set at block entry: its own fastEnd). l<k> holds the
- * linear address (as int32 bits; in a flat segment e<k> is that) and p<k>
+ * fastAccess for offset `ea` (int32 bits, or a 16-bit offset) in segment
+ * `seg`; with `stack`, a 32-bit stack access (SS.B set at block entry: its
+ * own fastEnd). e<k> holds the offset: unsigned where it is compared with
+ * the segment's end, else as int32 bits, as V8 keeps them in every tier (as
+ * a uint32, the user half of the address space went through a check for
+ * the sign in optimised code, and the kernel's half through doubles).
+ * l<k> holds the linear address (as int32 bits; in a flat segment e<k> is
+ * that) and p<k>
  * its page's fast-path entry for the access at the CPL (mmu.ts; U picks
  * the CPL's half of the table): one compare checks that the
  * entry allows it (a page holding code is not writable there, so writes
@@ -1006,23 +1014,15 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
   const table = write ? 'TW' : 'TR';
   // In a flat segment the offset is the linear address.
   const l = end === undefined ? `e${k}` : `l${k}`;
-  e.emit(end === undefined ? `e${k} = ${ea};` : `e${k} = ${ea}; l${k} = SB${seg} + e${k} | 0;`);
+  e.emit(end === undefined ? `e${k} = ${ea};` : `e${k} = ${ea} >>> 0; l${k} = SB${seg} + e${k} | 0;`);
   e.emit(`p${k} = ${table}[U | (${l} >>> 12)];`);
   // mmu.ts's fastOk: a byte checks only the entry.
   const inPage = size === 1 ? `(p${k} & 0xfff) === 0` : `((p${k} | ${l}) & 0xfff) <= ${0x1000 - size}`;
   return {
     ok: end === undefined ? inPage : `e${k} < ${end} && ${inPage}`,
     index: e.highRam ? `((p${k} ^ ${l}) >>> 0)` : `(p${k} ^ ${l})`,
+    offset: end === undefined ? `(e${k} >>> 0)` : `e${k}`,
   };
-}
-
-/**
- * Register n (ESP, EBP for LEAVE, ESI or EDI) as the offset of a 32-bit
- * access: unsigned, since the fast path compares it with the segment's end
- * (as int32 bits, an offset from 0x80000000 up would pass any limit).
- */
-function registerOffset(e: Emitter, n: number): string {
-  return `(${e.local(n)} >>> 0)`;
 }
 
 /**
@@ -1040,14 +1040,14 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     e.reload(4);
     return;
   }
-  const a = fastAccessAt(e, k, SS, `((${e.local(4)} - 4 | 0) >>> 0)`, 4, true, true);
+  const a = fastAccessAt(e, k, SS, `(${e.local(4)} - 4 | 0)`, 4, true, true);
   e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k} | 0; } else { ${e.slowWrite(`c.push(${v}, 4)`)} R4 = r[4]; }`);
   e.wrote(4);
 }
 
 /** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
-  const a = fastAccessAt(e, k, SS, registerOffset(e, 4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
   e.wrote(4);
   return e.markInt32(`v${k}`);
@@ -1076,7 +1076,7 @@ function emitDiv32(e: Emitter, k: number, src: string): void {
  * ESP and EBP then unchanged).
  */
 function emitLeave(e: Emitter, k: number): void {
-  const a = fastAccessAt(e, k, SS, registerOffset(e, 5), 4, false, true);
+  const a = fastAccessAt(e, k, SS, e.local(5), 4, false, true);
   const handler = `${e.slow(`h${k}(c, d${k})`)}; v${k} = r[5]; R4 = r[4];`;
   e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { ${handler} }`);
   e.wrote(4);
@@ -1088,10 +1088,10 @@ function memRead(e: Emitter, k: number, d: Insn, size: number): string {
   return memReadAt(e, k, d.seg, eaExpr(e, d), size);
 }
 
-/** Emits the read of `size` bytes at offset `ea` (unsigned) of segment `seg`; returns the local holding the value. */
+/** Emits the read of `size` bytes at offset `ea` (as fastAccessAt takes it) of segment `seg`; returns the local holding the value. */
 function memReadAt(e: Emitter, k: number, seg: number, ea: string, size: number): string {
   const a = fastAccessAt(e, k, seg, ea, size, false, false);
-  e.emit(`m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${seg}, e${k}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
+  e.emit(`m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${seg}, ${a.offset}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
   return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
 }
 
@@ -1101,13 +1101,13 @@ function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void
 }
 
 /**
- * Emits the write of `v` to `size` bytes at offset `ea` (unsigned) of
+ * Emits the write of `v` to `size` bytes at offset `ea` (as fastAccessAt takes it) of
  * segment `seg`; with `deadExit` false, the caller checks whether the write
  * killed the block (after finishing the instruction).
  */
 function memWriteAt(e: Emitter, k: number, seg: number, ea: string, size: number, v: string, deadExit = true): void {
   const a = fastAccessAt(e, k, seg, ea, size, true, false);
-  const call = `c.write(${seg}, e${k}, ${size}, ${v})`;
+  const call = `c.write(${seg}, ${a.offset}, ${size}, ${v})`;
   e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${deadExit ? e.slowWrite(call) : e.slowStatement(call)} }`);
 }
 
@@ -1122,18 +1122,18 @@ function emitString(e: Emitter, d: Insn, k: number): void {
   e.emit(`t${k} = c.flags & ${DF} ? ${-size} : ${size};`);
   const advance = (r: number): void => e.emit(e.setReg(r, 4, `${e.local(r)} + t${k}`));
   if (d.op === 0xae || d.op === 0xaf) {
-    const v = memReadAt(e, k, ES, registerOffset(e, 7), size);
+    const v = memReadAt(e, k, ES, e.local(7), size);
     emitAlu(e, k, AluOp.Cmp, e.reg(0, size), v, size, undefined);
     advance(7);
     return;
   }
-  const v = memReadAt(e, k, d.seg, registerOffset(e, 6), size);
+  const v = memReadAt(e, k, d.seg, e.local(6), size);
   if (d.op === 0xac || d.op === 0xad) {
     e.emit(e.setReg(0, size, v));
     advance(6);
     return;
   }
-  memWriteAt(e, k, ES, registerOffset(e, 7), size, v, false);
+  memWriteAt(e, k, ES, e.local(7), size, v, false);
   advance(6);
   advance(7);
   e.emit(e.deadExit());
@@ -1379,7 +1379,7 @@ function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, 
   const a = fastAccess(e, k, d, size, true);
   const i = `i${k}`;
   e.emit(`${i} = ${a.ok} ? ${a.index} : -1;`);
-  e.emit(`s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, e${k}, ${size}, true)`)};`);
+  e.emit(`s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, ${a.offset}, ${size}, true)`)};`);
   const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}${size === 4 ? ' | 0' : ''}`;
   return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowWrite(`c.writeLin(s${k}, ${size}, ${x})`)} }`);
 }
@@ -1686,7 +1686,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     e.emit(`${e.pendingStores()}${handler}`);
     return;
   }
-  const a = fastAccessAt(e, k, SS, registerOffset(e, 4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   e.emit(`if (${a.ok}) {`);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
@@ -1718,7 +1718,7 @@ function inlinedReturn(b: BlockShape, k: number, wide: boolean): boolean {
  * another page (`page`) needs its guard.
  */
 function emitInlinedRet(e: Emitter, d: Insn, k: number, returnEip: string, page: number): boolean {
-  const a = fastAccessAt(e, k, SS, registerOffset(e, 4), 4, false, true);
+  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   const guard = page !== 0 && page !== e.page ? ` && ${e.guard(page)}` : '';
   e.emit(`if (!(${a.ok} && V.getUint32(${a.index}, true) === ${returnEip}${guard})) {`);
