@@ -41,9 +41,10 @@
  * then holds it as a small integer in every tier, while a uint32 at or above
  * 2^31 (a kernel address, half of all hash words) would be a boxed double in
  * the interpreter and baseline code and, in optimised code, a deopt the
- * first time a value speculated small is not. Only addresses and EIPs are
- * unsigned, and unsigned comparisons flip the sign bit of both sides
- * (`below`).
+ * first time a value speculated small is not. Only EIPs and the offsets
+ * compared with a segment's limit are unsigned (addresses in a flat segment
+ * stay int32 bits: fastAccessAt), and unsigned comparisons flip the sign bit
+ * of both sides (`below`).
  *
  * Lazy flags are stored lazily too: the record an instruction makes (c.lA,
  * c.lB, c.lR and the lazy word, one constant: flags.ts) is held back as
@@ -1000,12 +1001,11 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
  * a uint32, the user half of the address space went through a check for
  * the sign in optimised code, and the kernel's half through doubles).
  * l<k> holds the linear address (as int32 bits; in a flat segment e<k> is
- * that) and p<k>
- * its page's fast-path entry for the access at the CPL (mmu.ts; U picks
- * the CPL's half of the table): one compare checks that the
- * entry allows it (a page holding code is not writable there, so writes
- * that must invalidate go through the MMU) and that it stays in the page,
- * and the RAM index is the entry xor-ed with the address. The pending flag
+ * that) and p<k> its page's fast-path entry for the access at the CPL
+ * (mmu.ts; U picks the CPL's half of the table): one compare checks that
+ * the entry allows it (a page holding code is not writable there, so
+ * writes that must invalidate go through the MMU) and that it stays in the
+ * page, and the RAM index is the entry xor-ed with the address. The pending flag
  * record stays pending: the slow paths store it (slowState), so the fast
  * path does not.
  */
