@@ -60,4 +60,11 @@ export class Insn {
    * once it was entered; it lives and dies with the decode cache's page.
    */
   run: InsnRun | undefined = undefined;
+  /**
+   * Times the translator's interpretBlock saw execution go on to the next
+   * instruction, and go elsewhere (a jump taken, a fault): which ways out
+   * of a Jcc a block is to hold (translator.ts).
+   */
+  fell = 0;
+  jumped = 0;
 }

@@ -101,6 +101,12 @@ export class CodeCache {
     return d;
   }
 
+  /** The record cached for byte `off` of RAM page `frame` in code mode `mode`, if any (nothing is decoded). */
+  cached(frame: number, off: number, mode: number): Insn | undefined {
+    const d = this.pages[frame]?.[off];
+    return d !== undefined && d.mode === mode ? d : undefined;
+  }
+
   /** The cache's array of page `frame`, created (and the page watched for writes) if need be. */
   private pageArray(frame: number): Insn[] {
     let arr = this.pages[frame];

@@ -1,0 +1,67 @@
+/**
+ * Blocks shaped by what the interpreter saw: a way out of a conditional jump
+ * that the interpreted runs (before the block start was hot) took rarely or
+ * never is left out of the block, whose run then leaves it there; the guest
+ * gets the same result when it finally goes that way. -d in_asm shows which
+ * instructions a block holds (as the monitor's x/i prints them: AT&T syntax).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { configureLogging } from '../../src/log.js';
+import { Translator } from '../../src/accel/tcg/jit/translator.js';
+import { assemble, machine } from './harness.js';
+import { EAX, EBX } from '../../src/accel/tcg/constants.js';
+
+// ECX counts down from 3000; the JE is taken once, at ECX = 100, long after the loop's head
+// (entered once an iteration) reached the translator's threshold of 50 entries.
+const LOOP = `
+    xor eax, eax
+    xor ebx, ebx
+    mov ecx, 3000
+  top:
+    cmp ecx, 100
+    je rare
+  back:
+    add eax, ecx
+    dec ecx
+    jnz top
+    hlt
+  rare:
+    add ebx, 7
+    jmp back`;
+
+/** The guest's EAX and EBX, and the instructions of each block -d in_asm logged, run with a translator that translates a block start on its `threshold`-th entry. */
+function runLogged(threshold: number): { eax: number; ebx: number; blocks: string[][] } {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvm-jit-profile-'));
+  const log = join(dir, 'in_asm.log');
+  configureLogging(['in_asm'], log);
+  const m = machine(assemble(LOOP), 'pm32');
+  const jit = new Translator(m.cpu, m.interp, threshold);
+  for (let i = 0; i < 1000 && !m.cpu.halted; i++) jit.run(1000);
+  expect(m.cpu.halted).toBe(true);
+  const blocks = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('translated block'))
+    .map((l) => (JSON.parse(l) as { insns: string[] }).insns);
+  rmSync(dir, { recursive: true });
+  return { eax: m.cpu.regs[EAX]!, ebx: m.cpu.regs[EBX]!, blocks };
+}
+
+it('leaves a way a conditional jump never took while interpreted out of the block, and still takes it', () => {
+  const expected = { eax: (3000 * 3001) / 2, ebx: 7 };
+  // Translated on first entry, with nothing seen yet: the loop's block holds both ways of the JE.
+  const unseen = runLogged(1);
+  expect(unseen).toMatchObject(expected);
+  const head = (blocks: string[][]): string[] => blocks.find((b) => / cmp +\$0x64,%ecx$/.test(b[0]!))!;
+  expect(head(unseen.blocks).some((i) => / add +\$0x7,%ebx$/.test(i))).toBe(true);
+  // Translated after 50 entries in which the JE always fell through: the taken way is an exit, and
+  // so is the way out of the loop (the JNZ always jumped back).
+  const profiled = runLogged(50);
+  expect(profiled).toMatchObject(expected);
+  const insns = head(profiled.blocks);
+  expect(insns.some((i) => / add +\$0x7,%ebx$/.test(i))).toBe(false);
+  expect(insns.some((i) => / hlt$/.test(i))).toBe(false);
+  expect(insns.map((i) => i.split(/:\s+/)[1]!.split(/\s+/)[0])).toEqual(['cmp', 'je', 'add', 'dec', 'jne']);
+});
