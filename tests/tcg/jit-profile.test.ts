@@ -32,14 +32,37 @@ const LOOP = `
     add ebx, 7
     jmp back`;
 
+// Counts down from 60000; the JBE is taken from ECX = 30000 on, every time, long after the loop's
+// head was translated. The taken way goes back to the head by an indirect jump, through the
+// dispatcher: every iteration from then on leaves the head's block by the way it left out.
+const PHASED = `
+    xor eax, eax
+    xor ebx, ebx
+    mov ecx, 60000
+  top:
+    cmp ecx, 30000
+    jbe rare
+    add eax, ecx
+    dec ecx
+    jmp top
+  rare:
+    add ebx, 7
+    add eax, ecx
+    dec ecx
+    jz done
+    mov edx, top
+    jmp edx
+  done:
+    hlt`;
+
 /** The guest's EAX and EBX, and the instructions of each block -d in_asm logged, run with a translator that translates a block start on its `threshold`-th entry. */
-function runLogged(threshold: number): { eax: number; ebx: number; blocks: string[][] } {
+function runLogged(threshold: number, src = LOOP): { eax: number; ebx: number; blocks: string[][] } {
   const dir = mkdtempSync(join(tmpdir(), 'tsvm-jit-profile-'));
   const log = join(dir, 'in_asm.log');
   configureLogging(['in_asm'], log);
-  const m = machine(assemble(LOOP), 'pm32');
+  const m = machine(assemble(src), 'pm32');
   const jit = new Translator(m.cpu, m.interp, threshold);
-  for (let i = 0; i < 1000 && !m.cpu.halted; i++) jit.run(1000);
+  for (let i = 0; i < 10000 && !m.cpu.halted; i++) jit.run(1000);
   expect(m.cpu.halted).toBe(true);
   const blocks = readFileSync(log, 'utf8')
     .split('\n')
@@ -64,4 +87,12 @@ it('leaves a way a conditional jump never took while interpreted out of the bloc
   expect(insns.some((i) => / add +\$0x7,%ebx$/.test(i))).toBe(false);
   expect(insns.some((i) => / hlt$/.test(i))).toBe(false);
   expect(insns.map((i) => i.split(/:\s+/)[1]!.split(/\s+/)[0])).toEqual(['cmp', 'je', 'add', 'dec', 'jne']);
+});
+
+it('translates a block again with every way once it often leaves by one it left out', () => {
+  const { eax, ebx, blocks } = runLogged(50, PHASED);
+  expect({ eax, ebx }).toEqual({ eax: (60000 * 60001) / 2, ebx: 30000 * 7 });
+  const heads = blocks.filter((b) => / cmp +\$0x7530,%ecx$/.test(b[0]!));
+  // First without the JBE's taken way (never taken while interpreted), then with it.
+  expect(heads.map((b) => b.some((i) => / add +\$0x7,%ebx$/.test(i)))).toEqual([false, true]);
 });

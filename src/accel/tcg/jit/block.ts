@@ -121,6 +121,9 @@ export class Block {
    * block whose page was written is revived if they are unchanged.
    */
   readonly code: Uint8Array;
+  /** Where the ways out of a Jcc it leaves out as rare go, relative to the entry; and the times it left for one of them. */
+  readonly rareWays: ReadonlySet<number>;
+  rareExitsTaken = 0;
 
   constructor(
     mode: number,
@@ -134,6 +137,7 @@ export class Block {
     foreign: readonly ForeignPage[],
     flat: number,
     code: Uint8Array,
+    rareWays: ReadonlySet<number>,
   ) {
     this.nearIndirect = insns.some(isNearIndirect);
     this.mode = mode;
@@ -147,6 +151,7 @@ export class Block {
     this.foreign = foreign;
     this.flat = flat;
     this.code = code;
+    this.rareWays = rareWays;
   }
 }
 

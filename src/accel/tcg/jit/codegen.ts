@@ -120,7 +120,12 @@ export interface BlockShape {
   readonly hi: number;
   /** The Cpu.flat bits it may rely on (block.ts). */
   readonly flat: number;
+  /** Where the ways out of a Jcc that the block leaves out as rare go, relative to the entry (translator.ts). */
+  readonly rareWays: ReadonlySet<number>;
 }
+
+/** Static exits to one of BlockShape.rareWays are numbered from here: the dispatcher counts how often they are taken (translator.ts). */
+export const RARE_EXITS = 256;
 
 /** Linear page of the instruction at `rel`, minus the entry's. */
 function pageOf(b: BlockShape, rel: number): number {
@@ -178,6 +183,7 @@ class Emitter {
     private readonly wide: boolean,
     /** The offset of each label that a jump goes back to (a loop's head): entering it counts a loop. */
     private readonly loopHeads: ReadonlyMap<number, number>,
+    private readonly rareWays: ReadonlySet<number>,
   ) {
     if (!segmented) {
       this.out.push('out: {');
@@ -206,6 +212,7 @@ class Emitter {
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
+  private rareExits = 0;
   /** Page (pageOf) of the current instruction. */
   page = 0;
   private guarded = false;
@@ -225,12 +232,17 @@ class Emitter {
    */
   exit(target: string, label?: number, rel?: number): string {
     const record = this.recordToLocals();
-    const leave = (): string => `${eipToLocals(target, rel)}K = ${this.exits++}; D = ${this.done}; break out;`;
+    const leave = (): string => `${eipToLocals(target, rel)}K = ${this.exitNumber(rel)}; D = ${this.done}; break out;`;
     if (label === undefined) return `${record}${leave()}`;
     const go = `D = ${this.done}; s = ${label}; continue;`;
     const page = this.labelPages.get(label) ?? 0;
     if (page === 0 || page === this.page) return `${record}${go}`;
     return `${record}if (${this.guard(page)}) { ${go} } ${leave()}`;
+  }
+
+  /** The number of a new static exit to E + `rel`. */
+  private exitNumber(rel: number | undefined): number {
+    return rel !== undefined && this.rareWays.has(rel) ? RARE_EXITS + this.rareExits++ : this.exits++;
   }
 
   /** Leaves the block for an EIP computed at run time (a RET's, an indirect JMP's): the dispatcher looks it up. */
@@ -733,7 +745,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide, loopHeads(b, labels, wide));
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide, loopHeads(b, labels, wide), b.rareWays);
   const last = b.insns.length - 1;
   let start = 0;
   // Whether the previous instruction ended a run: the code before a label then cannot fall into it.

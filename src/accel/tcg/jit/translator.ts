@@ -38,7 +38,7 @@ import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
-import { blockSource, jumpDisplacement, REFUSED } from './codegen.js';
+import { blockSource, jumpDisplacement, RARE_EXITS, REFUSED } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -77,12 +77,19 @@ const SLOT_MASK = (1 << SLOT_BITS) - 1;
  * out, booting to the shell and running bench/tcg-phases.mjs's commands
  * deoptimised blocks 8-15% less often, translated 15-35% faster (shorter
  * runs), and took 0.76-0.92 of the time on the steady 30,000-iteration
- * shell loop in five alternating pairs; the boot moved within the noise
- * (0.97-1.07), though its xz decompressor left its blocks 1.8 times as
- * often (64 M block runs against 35 M): ways its first runs never took
- * become common later.
+ * shell loop in five alternating pairs.
  */
 const RARE_WAY = 32;
+/**
+ * Times a block may leave by a way it left out as rare before its start is
+ * translated again with every way (the first runs misjudged it). Without
+ * this the boot's xz decompressor, whose ways change as its input does,
+ * left its blocks 46 M times, against 16.5 M with it and 18 M before
+ * blocks left rare ways out; the boot then ran 33.7 M blocks against
+ * 35.3 M before, in 0.97-1.00 of the time in one round of
+ * bench/tcg-phases.mjs, translating in 0.80 of the time.
+ */
+const RARE_EXITS_HOT = 8192;
 
 /** Whether a way out of a conditional jump seen `way` times, the other way `other` times, is rare enough to leave out (never, before either was seen). */
 function rareWay(way: number, other: number): boolean {
@@ -93,6 +100,8 @@ function rareWay(way: number, other: number): boolean {
 interface CodePage {
   readonly blocks: Map<number, Block>;
   readonly guests: Set<Block>;
+  /** Block starts (blockKey) translated with every way of their Jcc: the rare ways of their last block were taken often. */
+  readonly everyWay: Set<number>;
 }
 
 /** A block's key in its page: the offset of its first byte and the CS.D it was decoded for. */
@@ -224,6 +233,10 @@ export class Translator {
     const c = this.cpu;
     const mmu = c.mmu;
     const exit = prev.exit;
+    if (exit >= RARE_EXITS && ++prev.rareExitsTaken === RARE_EXITS_HOT) {
+      this.translateEveryWay(prev);
+      return this.lookup(c);
+    }
     const sameEntry = prev.linkCs === csBase && prev.linkEip === eip;
     if (sameEntry) {
       if (prev.linkGen !== mmu.generationFor(prev.linkGlobal) || prev.linkCpl !== c.cpl) {
@@ -262,6 +275,15 @@ export class Translator {
       }
     }
     return b;
+  }
+
+  /**
+   * Drops `b`, which left by a way it had left out as rare RARE_EXITS_HOT
+   * times: its start is translated again, once hot, with every way.
+   */
+  private translateEveryWay(b: Block): void {
+    this.codePage(b.frame).everyWay.add(blockKey(b.offset, b.mode));
+    this.drop(b);
   }
 
   /**
@@ -494,7 +516,7 @@ export class Translator {
 
   private codePage(frame: number): CodePage {
     let p = this.pages[frame];
-    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), guests: new Set() };
+    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), guests: new Set(), everyWay: new Set() };
     return p;
   }
 
@@ -512,7 +534,9 @@ export class Translator {
    * entry's page the bytes are there whatever the mapping. A way out of a
    * Jcc that the interpreted runs took rarely (RARE_WAY) is not followed:
    * a rare jump is an exit, a rare fall-through ends the run. Before either
-   * way was seen (a block translated on its first entry) both are followed.
+   * way was seen (a block translated on its first entry) both are followed,
+   * and so they are for a start whose last block left by its rare ways
+   * often (RARE_EXITS_HOT).
    *
    * A CALL to a short leaf function (isShortLeaf) is followed on any page
    * the TLB maps to executable RAM now, and the return address is decoded
@@ -542,6 +566,8 @@ export class Translator {
     const decoded = new Set<number>();
     // Positions are byte offsets from the start of the entry's page (outside 0..4095 on other pages).
     const runs = [offset];
+    const profiled = this.pages[frame]?.everyWay.has(blockKey(offset, mode)) !== true;
+    const rareWays = new Set<number>();
     let lo = 0;
     let hi = 0;
     for (let r = 0; r < runs.length && insns.length < MAX_BLOCK_INSNS; r++) {
@@ -581,8 +607,13 @@ export class Translator {
           const fell = seen?.fell ?? 0;
           const jumped = seen?.jumped ?? 0;
           const target = pos + jumpDisplacement(d);
-          if (Math.floor(target / 4096) === page && (d.o32 || mode === 0) && !rareWay(jumped, fell)) runs.push(target);
-          if (rareWay(fell, jumped)) break;
+          const rareJump = profiled && rareWay(jumped, fell);
+          if (rareJump) rareWays.add(target - offset);
+          else if (Math.floor(target / 4096) === page && (d.o32 || mode === 0)) runs.push(target);
+          if (profiled && rareWay(fell, jumped)) {
+            rareWays.add(pos - offset);
+            break;
+          }
         }
         if (continuesBlock(d)) continue;
         const target = followedTarget(d, mode, pos);
@@ -600,7 +631,7 @@ export class Translator {
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
     const code = instructionBytes(ram, insns, phys, offset, rel, (page) => frames.get(page)!);
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code);
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays);
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
