@@ -212,6 +212,7 @@ class Emitter {
 
   /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
   private exits = 0;
+  /** Static exits to a rare way so far (numbered from RARE_EXITS). */
   private rareExits = 0;
   /** Page (pageOf) of the current instruction. */
   page = 0;
