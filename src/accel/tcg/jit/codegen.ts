@@ -124,8 +124,16 @@ export interface BlockShape {
   readonly rareWays: ReadonlySet<number>;
 }
 
-/** Static exits to one of BlockShape.rareWays are numbered from here: the dispatcher counts how often they are taken (translator.ts). */
-export const RARE_EXITS = 256;
+/**
+ * Whether static exit number `exit` goes to one of BlockShape.rareWays (the
+ * dispatcher counts how often they are taken: translator.ts). Those have the
+ * odd numbers and the other exits the even ones, so that the two never
+ * share a number (the number indexes the exit's link) however many exits a
+ * block has.
+ */
+export function isRareExit(exit: number): boolean {
+  return (exit & 1) === 1;
+}
 
 /** Linear page of the instruction at `rel`, minus the entry's. */
 function pageOf(b: BlockShape, rel: number): number {
@@ -210,9 +218,12 @@ class Emitter {
     return this.wide && wide ? off : undefined;
   }
 
-  /** Static exits so far: exit i always leaves for the same EIP, so the dispatcher may link it to that block. */
+  /**
+   * Static exits so far, to rare ways (odd numbers: isRareExit) and others
+   * (even numbers): exit i always leaves for the same EIP, so the
+   * dispatcher may link it to that block.
+   */
   private exits = 0;
-  /** Static exits to a rare way so far (numbered from RARE_EXITS). */
   private rareExits = 0;
   /** Page (pageOf) of the current instruction. */
   page = 0;
@@ -243,7 +254,7 @@ class Emitter {
 
   /** The number of a new static exit to E + `rel`. */
   private exitNumber(rel: number | undefined): number {
-    return rel !== undefined && this.rareWays.has(rel) ? RARE_EXITS + this.rareExits++ : this.exits++;
+    return rel !== undefined && this.rareWays.has(rel) ? 2 * this.rareExits++ + 1 : 2 * this.exits++;
   }
 
   /** Leaves the block for an EIP computed at run time (a RET's, an indirect JMP's): the dispatcher looks it up. */
@@ -270,7 +281,7 @@ class Emitter {
   private countLoop(label: number): void {
     const rel = this.loopHeads.get(label);
     if (rel === undefined) return;
-    const leave = `${eipToLocals(this.eipAt(rel), this.relOf(rel))}K = ${this.exits++}; D = 0; break out;`;
+    const leave = `${eipToLocals(this.eipAt(rel), this.relOf(rel))}K = ${this.exitNumber(undefined)}; D = 0; break out;`;
     this.emit(`if (++loops > ${LOOP_ITERATIONS}) { ${leave} }`);
   }
 

@@ -38,7 +38,7 @@ import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
-import { blockSource, jumpDisplacement, RARE_EXITS, REFUSED } from './codegen.js';
+import { blockSource, isRareExit, jumpDisplacement, REFUSED } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -233,7 +233,7 @@ export class Translator {
     const c = this.cpu;
     const mmu = c.mmu;
     const exit = prev.exit;
-    if (exit >= RARE_EXITS && ++prev.rareExitsTaken === RARE_EXITS_HOT) {
+    if (isRareExit(exit) && ++prev.rareExitsTaken === RARE_EXITS_HOT) {
       this.translateEveryWay(prev);
       return this.lookup(c);
     }
