@@ -566,7 +566,8 @@ export class Translator {
     const decoded = new Set<number>();
     // Positions are byte offsets from the start of the entry's page (outside 0..4095 on other pages).
     const runs = [offset];
-    const profiled = this.pages[frame]?.everyWay.has(blockKey(offset, mode)) !== true;
+    const key = blockKey(offset, mode);
+    const profiled = this.pages[frame]?.everyWay.has(key) !== true;
     const rareWays = new Set<number>();
     let lo = 0;
     let hi = 0;
@@ -635,7 +636,6 @@ export class Translator {
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
-    const key = blockKey(offset, mode);
     const old = this.pages[frame]?.blocks.get(key);
     if (old !== undefined) this.drop(old);
     this.codePage(frame).blocks.set(key, b);
