@@ -718,6 +718,59 @@ describe('translator: RET and its inline cache', () => {
     expect(b.cpu.regs[4]).toBe(STACK);
   });
 
+  it('a routine returning to two call sites, one on a page a CR3 switch remaps, returns to the code mapped there now', () => {
+    // The routine, on a page of its own, is called from the main loop and from a stub at
+    // 0x40000000, which the two page directories map to two copies adding 1 or 100. Its RET's
+    // cache holds both return addresses; after each switch the return to the main loop comes
+    // first: its refill must not carry the stub's entry into the new mapping.
+    const src = `
+      mov esi, stub_a
+      mov edi, 0x400000
+      mov ecx, stub_end - stub_a
+      rep movsb
+      mov esi, stub_b
+      mov edi, 0x800000
+      mov ecx, stub_end - stub_b
+      rep movsb
+      mov dword [0x101000], 0x83
+      mov dword [0x100000 + 0x100 * 4], 0x400083
+      mov dword [0x101000 + 0x100 * 4], 0x800083
+      ${aliasLowMemory()}
+      mov ecx, 6
+      xor ebx, ebx
+    .loop:
+      mov eax, 0x100000
+      test ecx, 1
+      jz .set
+      mov eax, 0x101000
+    .set:
+      mov cr3, eax
+      call routine
+      call 0x40000000
+      dec ecx
+      jnz .loop
+      hlt
+    stub_a:
+      mov eax, routine
+      call eax
+      add ebx, 1
+      ret
+    stub_b:
+      mov eax, routine
+      call eax
+      add ebx, 100
+      ret
+    stub_end:
+      times 0x1000 - ($ - $$) db 0x90
+    routine:
+      test ecx, ecx
+      jz .out
+    .out:
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(3 * 1 + 3 * 100);
+  });
+
   it('a RET past the CS limit raises #GP with ESP unmoved and the pending flags, as interpreted', () => {
     const [a, b] = runBoth(
       `

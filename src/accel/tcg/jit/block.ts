@@ -79,13 +79,17 @@ export class Block {
   /** Whether an instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
   readonly nearIndirect: boolean;
   /**
-   * Inline cache of a block ending in a near RET or indirect near JMP/CALL:
-   * the block its last run left for, valid for the same linear target
-   * (targetLin) while the MMU generation (globalGeneration for a target on
-   * a global page, targetGlobal) is targetGen and the CPL targetCpl.
+   * Inline cache of a block ending in a near RET or indirect near JMP/CALL,
+   * two ways: the block its last run left for and the one before that (a
+   * function's RET called from two places), each valid for the same linear
+   * target (targetLin, otherTargetLin) while the MMU generation
+   * (globalGeneration when both are on global pages, targetGlobal) is
+   * targetGen and the CPL targetCpl.
    */
   target: Block | undefined = undefined;
   targetLin = -1;
+  otherTarget: Block | undefined = undefined;
+  otherTargetLin = -1;
   targetGen = -1;
   targetGlobal = false;
   targetCpl = -1;
@@ -182,6 +186,7 @@ export function dropBlock(b: Block): void {
   b.lastExit = -1;
   b.lastLink = undefined;
   b.target = undefined;
+  b.otherTarget = undefined;
 }
 
 function isNearIndirect(d: Insn): boolean {
