@@ -1,9 +1,11 @@
 /**
- * Blocks shaped by what the interpreter saw: a way out of a conditional jump
- * that the interpreted runs (before the block start was hot) took rarely or
- * never is left out of the block, whose run then leaves it there; the guest
- * gets the same result when it finally goes that way. -d in_asm shows which
- * instructions a block holds (as the monitor's x/i prints them: AT&T syntax).
+ * Blocks shaped by what the guest did before they were translated: a way out
+ * of a conditional jump that the interpreted runs (before the block start
+ * was hot) took rarely or never is left out of the block, whose run then
+ * leaves it there; a JMP through a pointer goes on to where the pointer
+ * pointed. The guest gets the same result when it finally goes another way.
+ * -d in_asm shows which instructions a block holds (as the monitor's x/i
+ * prints them: AT&T syntax).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +57,33 @@ const PHASED = `
   done:
     hlt`;
 
+// A PLT-style stub, JMP through a pointer on a page of data, called 3000 times; the pointer is
+// rebound from func_a to func_b after the call at ECX = 1000, long after the loop was translated.
+const POINTER = `
+    xor eax, eax
+    xor ebx, ebx
+    mov ecx, 3000
+  top:
+    call stub
+    cmp ecx, 1000
+    jne same
+    mov dword [ptr], func_b
+  same:
+    dec ecx
+    jnz top
+    hlt
+  stub:
+    jmp [ptr]
+  func_a:
+    add eax, 1
+    ret
+  func_b:
+    add ebx, 1
+    ret
+    align 4096
+  ptr:
+    dd func_a`;
+
 /** The guest's EAX and EBX, and the instructions of each block -d in_asm logged, run with a translator that translates a block start on its `threshold`-th entry. */
 function runLogged(threshold: number, src = LOOP): { eax: number; ebx: number; blocks: string[][] } {
   const dir = mkdtempSync(join(tmpdir(), 'tsvm-jit-profile-'));
@@ -95,4 +124,16 @@ it('translates a block again with every way once it often leaves by one it left 
   const heads = blocks.filter((b) => / cmp +\$0x7530,%ecx$/.test(b[0]!));
   // First without the JBE's taken way (never taken while interpreted), then with it.
   expect(heads.map((b) => b.some((i) => / add +\$0x7,%ebx$/.test(i)))).toEqual([false, true]);
+});
+
+it('goes on through a JMP to where its pointer pointed, and leaves for where it points after it changes', () => {
+  const { eax, ebx, blocks } = runLogged(50, POINTER);
+  expect({ eax, ebx }).toEqual({ eax: 2001, ebx: 999 });
+  // What each block holding the JMP goes on with after it: func_a's ADD in the loop's block,
+  // translated before the pointer changed; func_b's in a block translated after.
+  const after = blocks.flatMap((b) => {
+    const jmp = b.findIndex((i) => / jmp +\*0x/.test(i));
+    return jmp < 0 ? [] : [b[jmp + 1]!.split(/:\s+/)[1]];
+  });
+  expect(after).toEqual(['add    $0x1,%eax', 'add    $0x1,%eax', 'add    $0x1,%ebx']);
 });

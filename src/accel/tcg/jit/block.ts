@@ -128,6 +128,8 @@ export class Block {
   /** Where the ways out of a Jcc it leaves out as rare go, relative to the entry; and the times it left for one of them. */
   readonly rareWays: ReadonlySet<number>;
   rareExitsTaken = 0;
+  /** Where each JMP through an absolute pointer that the block follows went when translated, both relative to the entry (translator.ts's pointerTarget). */
+  readonly pointerJumps: ReadonlyMap<number, number>;
 
   constructor(
     mode: number,
@@ -142,6 +144,7 @@ export class Block {
     flat: number,
     code: Uint8Array,
     rareWays: ReadonlySet<number>,
+    pointerJumps: ReadonlyMap<number, number>,
   ) {
     this.nearIndirect = insns.some(isNearIndirect);
     this.mode = mode;
@@ -156,6 +159,7 @@ export class Block {
     this.flat = flat;
     this.code = code;
     this.rareWays = rareWays;
+    this.pointerJumps = pointerJumps;
   }
 }
 

@@ -122,6 +122,8 @@ export interface BlockShape {
   readonly flat: number;
   /** Where the ways out of a Jcc that the block leaves out as rare go, relative to the entry (translator.ts). */
   readonly rareWays: ReadonlySet<number>;
+  /** The JMPs through an absolute pointer it follows, to where the pointer held when translated (block.ts). */
+  readonly pointerJumps: ReadonlyMap<number, number>;
 }
 
 /**
@@ -771,7 +773,8 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       start = k;
     }
     guardRunningInto(e, b, k, start);
-    const followed = isFollowed(b, k, wide);
+    const pointed = k < last && b.pointerJumps.get(b.rel[k]!) === b.rel[k + 1];
+    const followed = pointed || isFollowed(b, k, wide);
     const inlined = inlinedReturn(b, k, wide);
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
     const runEnd = !followed && !inlined && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
@@ -781,7 +784,9 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     e.eip = e.eipAt(b.rel[k]!);
     e.nextRel = followed ? b.rel[k + 1]! : after;
     e.next = e.eipAt(e.nextRel);
-    const specialised = followed
+    const specialised = pointed
+      ? emitPointerJump(e, d, k, pageOf(b, b.rel[k + 1]!))
+      : followed
       ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!))
       : inlined
         ? emitInlinedRet(e, d, k, e.eipAt(b.rel[k + 1]!), pageOf(b, b.rel[k + 1]!))
@@ -851,6 +856,20 @@ function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: numbe
     emitPush(e, k, `v${k}`, d.size);
   }
   if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next, undefined, e.relOf(e.nextRel))} }`);
+  return true;
+}
+
+/**
+ * A JMP through an absolute pointer the translator followed to where the
+ * pointer held (BlockShape.pointerJumps), which comes next in the block:
+ * the block goes on there while the pointer holds it still (and a target
+ * on another page, `page`, is mapped as decoded); otherwise it leaves as
+ * emitNearIndirect's.
+ */
+function emitPointerJump(e: Emitter, d: Insn, k: number, page: number): boolean {
+  e.emit(`t${k} = ${memRead(e, k, d, 4)} >>> 0;`);
+  const guard = page !== 0 && page !== e.page ? ` && ${e.guard(page)}` : '';
+  e.emit(`if (!(t${k} === ${e.next}${guard})) { ${e.gpPastCsLimit(`t${k}`)} ${e.leave(`t${k}`)} }`);
   return true;
 }
 

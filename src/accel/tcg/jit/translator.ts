@@ -544,6 +544,11 @@ export class Translator {
    * guard: the block's bytes are its physical pages'). Longer callees stay
    * out: taking every callee in made the blocks several times larger and
    * the guest slower, though it left a quarter fewer block exits.
+   *
+   * A JMP through a pointer at an absolute address (a PLT entry) goes on,
+   * as a followed JMP does, at the address the pointer holds when the block
+   * is translated (pointerTarget); the block checks the pointer still holds
+   * it each time.
    */
   private translate(frame: number, lin: number): Block | undefined {
     const c = this.cpu;
@@ -567,6 +572,7 @@ export class Translator {
     const key = blockKey(offset, mode);
     const profiled = this.pages[frame]?.everyWay.has(key) !== true;
     const rareWays = new Set<number>();
+    const pointerJumps = new Map<number, number>();
     let lo = 0;
     let hi = 0;
     for (let r = 0; r < runs.length && insns.length < MAX_BLOCK_INSNS; r++) {
@@ -615,6 +621,14 @@ export class Translator {
           }
         }
         if (continuesBlock(d)) continue;
+        const pointed = this.pointerTarget(d, mode, first - offset);
+        if (pointed !== undefined) {
+          if (!this.mapPage(frames, Math.floor(pointed / 4096), lin - offset, mode)) break;
+          pointerJumps.set(at - offset, pointed - offset);
+          pos = pointed;
+          page = Math.floor(pos / 4096);
+          continue;
+        }
         const target = followedTarget(d, mode, pos);
         if (target === undefined) break;
         const leaf = d.op === 0xe8 && mode === 1 && this.isShortLeaf(target, lin - offset, first - offset, limit);
@@ -630,7 +644,7 @@ export class Translator {
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
     const code = instructionBytes(ram, insns, phys, offset, rel, (page) => frames.get(page)!);
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays);
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps);
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
@@ -690,6 +704,26 @@ export class Translator {
       eip += d.len;
     }
     return false;
+  }
+
+  /**
+   * For a 32-bit JMP through a pointer at an absolute address (FF /4, mod 0
+   * rm 5: a PLT entry, the way a static glibc calls the memcpy or strlen it
+   * picked at startup), the position (from the start of the entry's page,
+   * at EIP `pageEip`) of the address the pointer holds now; undefined for
+   * any other instruction, or when the TLB does not map the pointer for
+   * reading at this CPL now (it is read, not filled). The block goes on
+   * there while the pointer still holds it (codegen.ts): in the steady shell
+   * loop one block run in twenty was such a JMP alone.
+   */
+  private pointerTarget(d: Insn, mode: number, pageEip: number): number | undefined {
+    if (mode !== 1 || d.op !== 0xff || d.reg !== 4 || d.size !== 4 || d.mod !== 0 || d.base >= 0 || d.index >= 0 || !d.a32) return undefined;
+    const c = this.cpu;
+    const lin = (c.segBase[d.seg]! + d.disp) >>> 0;
+    if ((lin & 0xfff) > 0xffc) return undefined;
+    const info = c.mmu.info[lin >>> 12]!;
+    if ((info & c.tlbReadNeed) !== c.tlbReadNeed) return undefined;
+    return c.mmu.view.getUint32(ramPage(info) * 4096 + (lin & 0xfff), true) - pageEip;
   }
 
   /** Watches every RAM page `b` was decoded from: a write to any of them kills it. */
