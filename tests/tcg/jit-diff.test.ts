@@ -739,12 +739,7 @@ describe('translator: RET and its inline cache', () => {
       mov ecx, 6
       xor ebx, ebx
     .loop:
-      mov eax, 0x100000
-      test ecx, 1
-      jz .set
-      mov eax, 0x101000
-    .set:
-      mov cr3, eax
+      ${SWITCH_CR3}
       call routine
       call 0x40000000
       dec ecx
@@ -1218,14 +1213,17 @@ function routineCalls(mapping: string, pass: string): string {
       ret`;
 }
 
-/** A pass of routineCalls that loads CR3 with 0x100000 when ECX is even, else 0x101000, and calls the routine. */
-const SWITCH_AND_CALL = `
+/** NASM loading CR3 with 0x100000 when ECX is even, else 0x101000 (routineCalls' two page directories). */
+const SWITCH_CR3 = `
       mov eax, 0x100000
       test ecx, 1
       jz .set
       mov eax, 0x101000
     .set:
-      mov cr3, eax
+      mov cr3, eax`;
+
+/** A pass of routineCalls that switches CR3 (SWITCH_CR3) and calls the routine. */
+const SWITCH_AND_CALL = `${SWITCH_CR3}
       call 0x40000000`;
 
 /** routineCalls' mapping of 0x40000000, in both page directories, through the page table at 0x102000 (its entry `pte`); CR4.PGE on. */
