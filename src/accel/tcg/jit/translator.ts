@@ -621,19 +621,14 @@ export class Translator {
           }
         }
         if (continuesBlock(d)) continue;
+        // A JMP through a pointer, a short leaf's CALL: on any page the block may have; others on this page.
         const pointed = this.pointerTarget(d, mode, first - offset);
-        if (pointed !== undefined) {
-          if (!this.mapPage(frames, Math.floor(pointed / 4096), lin - offset, mode)) break;
-          pointerJumps.set(at - offset, pointed - offset);
-          pos = pointed;
-          page = Math.floor(pos / 4096);
-          continue;
-        }
-        const target = followedTarget(d, mode, pos);
+        const target = pointed ?? followedTarget(d, mode, pos);
         if (target === undefined) break;
         const leaf = d.op === 0xe8 && mode === 1 && this.isShortLeaf(target, lin - offset, first - offset, limit);
-        if (Math.floor(target / 4096) !== page && !leaf) break;
+        if (Math.floor(target / 4096) !== page && !leaf && pointed === undefined) break;
         if (!this.mapPage(frames, Math.floor(target / 4096), lin - offset, mode)) break;
+        if (pointed !== undefined) pointerJumps.set(at - offset, pointed - offset);
         // The return address comes next, so that the callee's RET can go on there (codegen.ts).
         if (leaf) runs.splice(r + 1, 0, pos);
         pos = target;
