@@ -75,4 +75,52 @@ describe('TcgAccelerator with the translator (the default)', () => {
     expect(acc.jitStats()!.translated).toBeGreaterThan(0);
     acc.destroy();
   });
+
+  it('takes an interrupt that STI lets in only after the instruction in its shadow', async () => {
+    // A hot loop with interrupts enabled only from the STI to the CLI: the instruction after STI
+    // copies ECX to EBX, so a handler entered in the shadow finds EBX 0. The handler reports
+    // whether EBX and ECX agree (exit status 3) or not (4).
+    const { bus, intr } = makeBus(
+      assemble(`
+        lidt [idtr]
+        xor ecx, ecx
+      top:
+        cli
+        inc ecx
+        xor ebx, ebx
+        sti
+        mov ebx, ecx
+        nop
+        jmp top
+      handler:
+        cmp ebx, ecx
+        mov al, 3
+        je report
+        mov al, 4
+      report:
+        out 0xf4, al
+      idtr: dw 0x7ff
+        dd 0x1000`),
+    );
+    const code = bus.mem.readBytes(0x10000, 64);
+    // The handler starts at CMP EBX, ECX (39 CB).
+    let off = 0;
+    while (!(code[off] === 0x39 && code[off + 1] === 0xcb)) off++;
+    const target = 0x10000 + off;
+    bus.mem.write32(0x1000 + 0x20 * 8, (0x08 << 16) | (target & 0xffff));
+    bus.mem.write32(0x1000 + 0x20 * 8 + 4, (target & 0xffff0000) | 0x8e00);
+    const image = bus.mem.readBytes(0, 0x11000);
+    for (const oneInsnPerTb of [true, false]) {
+      bus.mem.writeBytes(0, image);
+      const acc = new TcgAccelerator(bus, { oneInsnPerTb });
+      acc.vcpus[0]!.setState(flatState(0x10000));
+      const running = acc.run();
+      await new Promise((r) => setTimeout(r, 100));
+      intr.vector = 0x20;
+      expect(await running).toBe('request');
+      expect(bus.lifecycle.take()).toMatchObject({ kind: 'exit', status: 3 });
+      if (!oneInsnPerTb) expect(acc.jitStats()!.translated).toBeGreaterThan(0);
+      acc.destroy();
+    }
+  });
 });

@@ -4,9 +4,10 @@
  * A block is straight-line guest code: it may only continue past an
  * instruction that leaves EIP sequential and leaves unchanged everything the
  * block was specialised for or the dispatcher must look at between blocks
- * (CS and the code mode, CPL, paging, EFLAGS.IF/TF, the STI/MOV SS shadow,
- * HLT, device state reached through I/O ports). Every other instruction is
- * allowed only as the last one of its block.
+ * (CS and the code mode, CPL, paging, EFLAGS.TF and EFLAGS.IF other than by
+ * CLI and STI, the MOV SS shadow, HLT, device state reached through I/O
+ * ports). Every other instruction is allowed only as the last one of its
+ * block.
  */
 import type { Insn } from '../insn.js';
 
@@ -33,7 +34,11 @@ mark(CONTINUES, range(0x68, 0x6b));
 mark(CONTINUES, range(0x80, 0x8b));
 mark(CONTINUES, [0x8d, 0x8f]);
 mark(CONTINUES, range(0x90, 0x99));
-mark(CONTINUES, [0x9b, 0x9e, 0x9f]);
+// PUSHF, CLI and STI change nothing a block relies on. Blocks take interrupts only at their
+// boundaries, so one that STI lets in is taken where the block ends, as if it had come a
+// few instructions later; the block clears the STI shadow when it goes on (codegen.ts).
+// The kernel's local_irq_save (PUSHF; POP; CLI) and local_irq_restore ran as three blocks.
+mark(CONTINUES, [0x9b, 0x9c, 0x9e, 0x9f, 0xfa, 0xfb]);
 mark(CONTINUES, range(0xa0, 0xaf)); // MOV moffs, string ops (REP forms end the block)
 mark(CONTINUES, range(0xb0, 0xc1));
 mark(CONTINUES, range(0xc6, 0xc9)); // MOV E,imm; ENTER; LEAVE
@@ -47,7 +52,7 @@ mark(CONTINUES, [T | 0xb0, T | 0xb1, T | 0xb3, T | 0xb6, T | 0xb7, T | 0xba, T |
 mark(CONTINUES, [T | 0xc0, T | 0xc1, T | 0xc7]);
 mark(CONTINUES, range(T | 0xc8, T | 0xcf)); // BSWAP
 
-mark(REGISTER_ONLY, [0x27, 0x2f, 0x37, 0x3f, 0xd4, 0xd5, 0xd6, 0x9e, 0x9f, 0xf5, 0xf8, 0xf9, 0xfc, 0xfd]);
+mark(REGISTER_ONLY, [0x27, 0x2f, 0x37, 0x3f, 0xd4, 0xd5, 0xd6, 0x9e, 0x9f, 0xf5, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd]);
 mark(REGISTER_ONLY, range(0x40, 0x4f));
 mark(REGISTER_ONLY, range(0x90, 0x99));
 mark(REGISTER_ONLY, range(0xb0, 0xbf));
@@ -74,6 +79,27 @@ export function continuesBlock(d: Insn): boolean {
 }
 
 /**
+ * Opcodes that end a block but leave EIP at the next instruction (or, a REP
+ * string op yielding mid-way, at their own) and change nothing a link
+ * between blocks relies on: not CS, the CPL, the code mode or the mapping
+ * (no control transfer, no control register, MSR or I/O port written).
+ * Their blocks may leave by a static exit (linked by the dispatcher) when
+ * EIP is the next instruction.
+ */
+const SEQUENTIAL = new Uint8Array(512);
+mark(SEQUENTIAL, [...range(0xa4, 0xa7), ...range(0xaa, 0xaf)]); // REP string ops
+mark(SEQUENTIAL, [0x9d]); // POPF
+// Segment registers other than CS loaded or stored; LDS/LES/LSS/LFS/LGS.
+mark(SEQUENTIAL, [0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x8c, 0x8e, 0xc4, 0xc5]);
+mark(SEQUENTIAL, [T | 0xa0, T | 0xa1, T | 0xa8, T | 0xa9, T | 0xb2, T | 0xb4, T | 0xb5]);
+mark(SEQUENTIAL, [T | 0x00, T | 0xae, T | 0xc7, T | 0x32]); // SLDT..VERW, FXSAVE/FXRSTOR and fences, CMPXCHG8B, RDMSR
+
+/** Whether a block ending with `d` (continuesBlock false) may leave by a static exit to the next instruction. */
+export function leavesSequentially(d: Insn): boolean {
+  return SEQUENTIAL[d.op] === 1;
+}
+
+/**
  * Whether `d` may write guest memory (so code on the block's page may have
  * changed under it, and the block must check it is still valid afterwards).
  */
@@ -91,7 +117,7 @@ export function mayChangeStack(d: Insn): boolean {
   const op = d.op;
   if (isConditionalJump(d)) return false;
   if (!CONTINUES[op]) return true;
-  if ((op >= 0x50 && op <= 0x61) || op === 0x68 || op === 0x6a || op === 0x8f || op === 0xc8 || op === 0xc9) return true;
+  if ((op >= 0x50 && op <= 0x61) || op === 0x68 || op === 0x6a || op === 0x8f || op === 0x9c || op === 0xc8 || op === 0xc9) return true;
   if (op === 0xff) return d.reg === 6;
   // Otherwise only an instruction naming ESP as an operand can write it
   // (without ModR/M: INC/DEC/XCHG/MOV/BSWAP name it in the opcode's low bits).

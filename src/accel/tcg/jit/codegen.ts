@@ -73,7 +73,7 @@ import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
-import { continuesBlock, isConditionalJump, mayChangeStack, mayWriteMemory } from './block-rules.js';
+import { continuesBlock, isConditionalJump, leavesSequentially, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
 import { TLB_FRAME, TLB_NX } from '../mmu.js';
 import { FLAT_CS } from './memory.js';
@@ -257,6 +257,16 @@ class Emitter {
   /** The number of a new static exit to E + `rel`. */
   private exitNumber(rel: number | undefined): number {
     return rel !== undefined && this.rareWays.has(rel) ? 2 * this.rareExits++ + 1 : 2 * this.exits++;
+  }
+
+  /**
+   * Leaves the block after a handler that ended it (which stored everything
+   * and left EIP as it made it): by a static exit when EIP is the next
+   * instruction (block-rules.ts's leavesSequentially), else (a REP string op
+   * that stopped part-way, EIP at itself) for the dispatcher to look EIP up.
+   */
+  handlerExit(): string {
+    return `if (c.eip === ${this.next}) { B.exit = ${this.exitNumber(undefined)}; return n + ${this.done}; } B.exit = -1; return n + ${this.done};`;
   }
 
   /** Leaves the block for an EIP computed at run time (a RET's, an indirect JMP's): the dispatcher looks it up. */
@@ -799,6 +809,8 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       e.flags = undefined;
       // A handler that ends the block leaves by itself, with everything stored.
       if (!runEnd || fallLabel !== undefined) {
+        // The instruction after STI runs here, in its shadow: interrupts wait for the block's end.
+        if (d.op === 0xfb) e.emit('c.interruptShadow = false;');
         e.reload();
         if (mayWriteMemory(d)) e.emit(e.deadExit());
       }
@@ -807,7 +819,8 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     if (runEnd && !(specialised && leavesItself(d))) {
       // Falling off a run is a static exit or a jump within; after another handler EIP is whatever it made it.
       if (fallLabel !== undefined) e.emit(e.exit(e.next, fallLabel, e.relOf(e.nextRel)));
-      else e.emit(specialised ? e.exit(e.next, undefined, e.relOf(e.nextRel)) : `B.exit = -1; return n + ${e.done};`);
+      else if (specialised) e.emit(e.exit(e.next, undefined, e.relOf(e.nextRel)));
+      else e.emit(leavesSequentially(d) ? e.handlerExit() : `B.exit = -1; return n + ${e.done};`);
     }
     ranOut = runEnd;
   });
