@@ -1150,6 +1150,74 @@ describe('translator: calls into other pages', () => {
   });
 });
 
+describe('translator: callees on the caller\'s page return within the block', () => {
+  it('a callee with two RETs goes on at the return address from either: the loop runs as one block', () => {
+    // One of pick's RETs comes just before the return address in the block, the other jumps there.
+    const src = `
+      mov ecx, 50
+      xor eax, eax
+      xor edx, edx
+    top:
+      mov ebx, ecx
+      and ebx, 1
+      call pick
+      add edx, eax
+      dec ecx
+      jnz top
+      hlt
+    pick:
+      test ebx, ebx
+      jz .even
+      add eax, 3
+      ret
+    .even:
+      add eax, 5
+      ret`;
+    const { m, t } = matchesInterpreter(src);
+    // EAX grows by 3 and 5 in turn (ECX 50 is even): EDX sums it after each call.
+    let eax = 0;
+    let edx = 0;
+    for (let ecx = 50; ecx > 0; ecx--) edx += eax += ecx & 1 ? 3 : 5;
+    expect([m.cpu.regs[0], m.cpu.regs[2]]).toEqual([eax, edx]);
+    expect(t.stats.translated).toBe(1);
+    expect(t.stats.blocksRun).toBe(1);
+  });
+
+  it('a callee called from two places returns to each; one whose return address was changed returns where it points', () => {
+    // The block follows f from its first CALL: f's RETs (one just before that return address in
+    // the block, one jumping there) go on there when they pop it, and leave as RETs for the
+    // second CALL's; g's leaves for the address g moved.
+    const src = `
+      xor eax, eax
+      mov ecx, 3
+    .loop:
+      call f
+      add eax, 10
+      call f
+      add eax, 100
+      call g
+      add eax, 1000
+      add eax, 10000
+      dec ecx
+      jnz .loop
+      hlt
+    f:
+      test ecx, 1
+      jz .even
+      inc eax
+      ret
+    .even:
+      add eax, 2
+      ret
+    g:
+      add dword [esp], 5
+      ret`;
+    const { m } = matchesInterpreter(src);
+    // ECX 3, 2, 1: f adds 1, 2, 1 at each of its two calls.
+    expect(m.cpu.regs[0]).toBe(2 * (1 + 2 + 1) + 3 * (10 + 100 + 10000));
+  });
+});
+
 /**
  * NASM for a routine `f` whose MOV EAX, imm32 starts `lead` bytes after it
  * and 2 bytes before the end of a page (linear page `tail` is the next):

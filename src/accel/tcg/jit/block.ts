@@ -130,6 +130,8 @@ export class Block {
   rareExitsTaken = 0;
   /** Where each JMP through an absolute pointer that the block follows went when translated, both relative to the entry (translator.ts's pointerTarget). */
   readonly pointerJumps: ReadonlyMap<number, number>;
+  /** The RETs of callees the block follows, each with its CALL's return address, both relative to the entry (translator.ts). */
+  readonly returns: ReadonlyMap<number, number>;
 
   constructor(
     mode: number,
@@ -145,6 +147,7 @@ export class Block {
     code: Uint8Array,
     rareWays: ReadonlySet<number>,
     pointerJumps: ReadonlyMap<number, number>,
+    returns: ReadonlyMap<number, number>,
   ) {
     this.nearIndirect = insns.some(isNearIndirect);
     this.mode = mode;
@@ -160,6 +163,7 @@ export class Block {
     this.code = code;
     this.rareWays = rareWays;
     this.pointerJumps = pointerJumps;
+    this.returns = returns;
   }
 }
 

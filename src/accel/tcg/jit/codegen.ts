@@ -124,6 +124,8 @@ export interface BlockShape {
   readonly rareWays: ReadonlySet<number>;
   /** The JMPs through an absolute pointer it follows, to where the pointer held when translated (block.ts). */
   readonly pointerJumps: ReadonlyMap<number, number>;
+  /** The RETs of callees it follows, with their CALLs' return addresses (block.ts). */
+  readonly returns: ReadonlyMap<number, number>;
 }
 
 /**
@@ -785,7 +787,9 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     guardRunningInto(e, b, k, start);
     const pointed = k < last && b.pointerJumps.get(b.rel[k]!) === b.rel[k + 1];
     const followed = pointed || isFollowed(b, k, wide);
-    const inlined = inlinedReturn(b, k, wide);
+    const site = returnSite(b, k, wide);
+    // A RET whose return address comes next falls into it; one returning elsewhere in the block jumps there.
+    const inlined = site !== undefined && site === b.rel[k + 1];
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
     const runEnd = !followed && !inlined && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
     // Where falling through goes when the run ends: another instruction of the block, or out.
@@ -798,8 +802,8 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       ? emitPointerJump(e, d, k, pageOf(b, b.rel[k + 1]!))
       : followed
       ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!))
-      : inlined
-        ? emitInlinedRet(e, d, k, e.eipAt(b.rel[k + 1]!), pageOf(b, b.rel[k + 1]!))
+      : site !== undefined
+        ? emitInlinedRet(e, d, k, site, pageOf(b, site), inlined ? undefined : labels.get(site))
         : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
@@ -935,7 +939,7 @@ function loopHeads(b: BlockShape, labels: ReadonlyMap<number, number>, wide: boo
   b.insns.forEach((d, k) => {
     if (isFollowed(b, k, wide)) return;
     const after = b.rel[k]! + d.len;
-    for (const rel of [jumpWithin(b, d, after, wide), continuesBlock(d) ? after : undefined]) {
+    for (const rel of [jumpWithin(b, d, after, wide) ?? returnSite(b, k, wide), continuesBlock(d) ? after : undefined]) {
       const label = rel === undefined ? undefined : labels.get(rel);
       if (label !== undefined && b.rel.indexOf(rel!) <= k) heads.set(label, rel!);
     }
@@ -952,6 +956,8 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
     const after = b.rel[k]! + d.len;
     const rel = jumpWithin(b, d, after, wide);
     if (rel !== undefined) targets.add(rel);
+    const site = returnSite(b, k, wide);
+    if (site !== undefined && site !== b.rel[k + 1]) targets.add(site);
     // A run that falls into an instruction decoded before (k + 1 starts another run, or none).
     if (continuesBlock(d) && (k === last || b.rel[k + 1] !== after) && b.rel.includes(after)) targets.add(after);
   });
@@ -1754,33 +1760,41 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
 }
 
 /**
- * Whether instruction k is a 32-bit RET the block expects to return to the
- * instruction after it: the return address of a 32-bit CALL rel in the
- * block (the translator puts it after a short callee's RET).
+ * Where instruction k, a 32-bit RET of a callee the block follows, goes on
+ * when it pops its CALL's return address: that address's offset from the
+ * entry (BlockShape.returns), else undefined.
  */
-function inlinedReturn(b: BlockShape, k: number, wide: boolean): boolean {
+function returnSite(b: BlockShape, k: number, wide: boolean): number | undefined {
   const d = b.insns[k]!;
-  if (!wide || (d.op !== 0xc3 && d.op !== 0xc2) || d.size !== 4 || k === b.insns.length - 1) return false;
-  const next = b.rel[k + 1]!;
-  return b.insns.some((c, j) => c.op === 0xe8 && c.o32 && b.rel[j]! + c.len === next);
+  if (!wide || (d.op !== 0xc3 && d.op !== 0xc2) || d.size !== 4) return undefined;
+  return b.returns.get(b.rel[k]!);
 }
 
 /**
- * A RET of a callee the block took in (inlinedReturn): when it pops the
- * return address of the call, with the fast path allowed, the block goes on
- * to the next instruction with its registers and flags still in locals (so
- * a short function costs its caller a push, a pop and a compare); any other
- * return leaves as emitRet's. The next instruction (at `returnEip`) on
- * another page (`page`) needs its guard.
+ * A RET of a callee the block took in (returnSite): when it pops the return
+ * address of the call, with the fast path allowed, the block goes on there
+ * with its registers and flags still in locals (so a short function costs
+ * its caller a push, a pop and a compare): the next instruction (`label`
+ * undefined; on another page, `page`, after its guard) or the return
+ * address's label. Any other return leaves as emitRet's.
  */
-function emitInlinedRet(e: Emitter, d: Insn, k: number, returnEip: string, page: number): boolean {
+function emitInlinedRet(e: Emitter, d: Insn, k: number, site: number, page: number, label: number | undefined): boolean {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
-  const guard = page !== 0 && page !== e.page ? ` && ${e.guard(page)}` : '';
-  e.emit(`if (!(${a.ok} && V.getUint32(${a.index}, true) === ${returnEip}${guard})) {`);
-  emitRet(e, d, k);
-  e.emit(`}`);
+  const returnEip = e.eipAt(site);
+  if (label === undefined) {
+    const guard = page !== 0 && page !== e.page ? ` && ${e.guard(page)}` : '';
+    e.emit(`if (!(${a.ok} && V.getUint32(${a.index}, true) === ${returnEip}${guard})) {`);
+    emitRet(e, d, k);
+    e.emit(`}`);
+    e.emit(e.setReg(4, 4, `e${k} + ${pop}`));
+    return true;
+  }
+  e.emit(`if (${a.ok} && V.getUint32(${a.index}, true) === ${returnEip}) {`);
   e.emit(e.setReg(4, 4, `e${k} + ${pop}`));
+  e.emit(e.exit(returnEip, label, e.relOf(site)));
+  e.emit(`}`);
+  emitRet(e, d, k);
   return true;
 }
 

@@ -91,6 +91,20 @@ const RARE_WAY = 32;
  */
 const RARE_EXITS_HOT = 8192;
 
+/** A run of straight-line code translate() is to decode, from position `pos`. */
+interface DecodeRun {
+  pos: number;
+  /** The CALLs the block followed into the run, innermost first. */
+  calls: FollowedCall | undefined;
+}
+
+/** A CALL rel the block follows into its callee: the position of its return address, the CALL it is in, and whether its return address is among the runs. */
+interface FollowedCall {
+  site: number;
+  outer: FollowedCall | undefined;
+  queued: boolean;
+}
+
 /** Whether a way out of a conditional jump seen `way` times, the other way `other` times, is rare enough to leave out (never, before either was seen). */
 function rareWay(way: number, other: number): boolean {
   return way * RARE_WAY < way + other;
@@ -538,14 +552,18 @@ export class Translator {
    * and so they are for a start whose last block left by its rare ways
    * often (RARE_EXITS_HOT).
    *
-   * A CALL to a short leaf function (isShortLeaf) is followed on any page
-   * the TLB maps to executable RAM now, and the return address is decoded
-   * right after the callee's RET, which goes on there when it pops it
-   * (codegen.ts). On another page the block checks at run time that the
-   * linear page still maps to the same RAM page before going there (a
-   * guard: the block's bytes are its physical pages'). Longer callees stay
-   * out: taking every callee in made the blocks several times larger and
-   * the guest slower, though it left a quarter fewer block exits.
+   * A CALL rel is followed to a callee on its page, and to a short leaf
+   * function (isShortLeaf) on any page the TLB maps to executable RAM now.
+   * The return address is decoded after the run that goes into the callee,
+   * and the callee's RETs go on there (codegen.ts) when they pop it: then
+   * the loop of the steady shell loop (bench/tcg-phases.mjs) ran 16.2 M
+   * blocks against 17.1 M, in 0.83 and 0.94 of the time in two alternating
+   * in-process rounds (bench/tcg-ab.mjs). On another page the block checks
+   * at run time that the linear page still maps to the same RAM page
+   * before going there (a guard: the block's bytes are its physical
+   * pages'). Longer callees on other pages stay out: taking every callee
+   * in made the blocks several times larger and translating twice as slow,
+   * for a quarter fewer block exits.
    *
    * A JMP through a pointer at an absolute address (a PLT entry) goes on,
    * as a followed JMP does, at the address the pointer holds when the block
@@ -570,7 +588,9 @@ export class Translator {
     const frames = new Map<number, number>([[0, frame]]);
     const decoded = new Set<number>();
     // Positions are byte offsets from the start of the entry's page (outside 0..4095 on other pages).
-    const runs = [offset];
+    const runs: DecodeRun[] = [{ pos: offset, calls: undefined }];
+    // Each followed callee's RET, with the return address it goes on at (both relative to the entry).
+    const returns = new Map<number, number>();
     const key = blockKey(offset, mode);
     const profiled = this.pages[frame]?.everyWay.has(key) !== true;
     const rareWays = new Set<number>();
@@ -578,7 +598,8 @@ export class Translator {
     let lo = 0;
     let hi = 0;
     for (let r = 0; r < runs.length && insns.length < MAX_BLOCK_INSNS; r++) {
-      let pos = runs[r]!;
+      let pos = runs[r]!.pos;
+      let calls = runs[r]!.calls;
       // A run stays on one page, one the block has (it reached the page by a jump, a guard's
       // place; a CALL's return address may lie on the next page).
       let page = Math.floor(pos / 4096);
@@ -609,6 +630,12 @@ export class Translator {
         pos += d.len;
         // The run goes on on the page the instruction ran into.
         if (next >= 0) page++;
+        if (calls !== undefined && (d.op === 0xc3 || d.op === 0xc2) && d.size === 4) {
+          returns.set(at - offset, calls.site - offset);
+          // The return address is decoded after the ways into the callee found so far.
+          if (!calls.queued) runs.push({ pos: calls.site, calls: calls.outer });
+          calls.queued = true;
+        }
         if (isConditionalJump(d)) {
           const seen = this.interp.cache.cached(start >>> 12, start & 0xfff, mode);
           const fell = seen?.fell ?? 0;
@@ -616,7 +643,7 @@ export class Translator {
           const target = pos + jumpDisplacement(d);
           const rareJump = profiled && rareWay(jumped, fell);
           if (rareJump) rareWays.add(target - offset);
-          else if (Math.floor(target / 4096) === page && (d.o32 || mode === 0)) runs.push(target);
+          else if (Math.floor(target / 4096) === page && (d.o32 || mode === 0)) runs.push({ pos: target, calls });
           if (profiled && rareWay(fell, jumped)) {
             rareWays.add(pos - offset);
             break;
@@ -631,8 +658,11 @@ export class Translator {
         if (Math.floor(target / 4096) !== page && !leaf && pointed === undefined) break;
         if (!this.mapPage(frames, Math.floor(target / 4096), lin - offset, mode)) break;
         if (pointed !== undefined) pointerJumps.set(at - offset, pointed - offset);
-        // The return address comes next, so that the callee's RET can go on there (codegen.ts).
-        if (leaf) runs.splice(r + 1, 0, pos);
+        // A short leaf's return address comes next, so that its RET can go on there (codegen.ts).
+        if (d.op === 0xe8 && mode === 1 && d.o32) {
+          if (leaf) runs.splice(r + 1, 0, { pos, calls });
+          calls = { site: pos, outer: calls, queued: leaf };
+        }
         pos = target;
         page = Math.floor(pos / 4096);
       }
@@ -641,7 +671,9 @@ export class Translator {
     if (this.liveBlocks >= MAX_BLOCKS) this.flush();
     const foreign = [...frames].filter(([page]) => page !== 0).map(([page, f]) => ({ page, frame: f }));
     const code = instructionBytes(ram, insns, phys, offset, rel, (page) => frames.get(page)!);
-    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps);
+    // A RET goes on at its return address only where the block reached that.
+    for (const [ret, site] of returns) if (!decoded.has(site + offset)) returns.delete(ret);
+    const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps, returns);
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
