@@ -479,10 +479,9 @@ export class Translator {
    * Interprets `run` from CS:EIP, its first instruction: on to the next
    * instruction while EIP goes there (not after a fault or a Jcc taken), no
    * code page was written (its records may be stale then) and no STI shadow
-   * began. Decoding and
-   * the per-instruction checks of the fetch were done once, when it was
-   * built: the kernel's early code, interpreted alone, took 41 ns an
-   * instruction this way against 55 fetched one at a time
+   * began. Decoding and the per-instruction checks of the fetch were done
+   * once, when it was built: the kernel's early code, interpreted alone,
+   * took 41 ns an instruction this way against 55 fetched one at a time
    * (bench/tcg-interp.mjs).
    */
   private interpretRun(run: InsnRun): number {
