@@ -39,6 +39,7 @@ describe.each(EMULATORS)('SeaBIOS -kernel under $name -accel tcg', ({ run }) => 
     expect(r.serial).toContain(`Kernel command line: ${CMDLINE}\n`);
     // The initrd is where the setup header says, below the firmware's tables at the top of RAM.
     const [, start, end] = /RAMDISK: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]/.exec(r.serial) ?? [];
+    expect(start, `no RAMDISK line in:\n${r.serial}`).toBeDefined();
     expect(parseInt(end!, 16) - parseInt(start!, 16)).toBeGreaterThan(0);
     expect(parseInt(end!, 16)).toBeLessThan(256 << 20);
     // The HPET's table: QEMU hands SeaBIOS its own; tsvm hands none and SeaBIOS builds one after finding the chip at 0xFED00000.
