@@ -67,6 +67,11 @@ export function isConditionalJump(d: Insn): boolean {
   return (d.op >= 0x70 && d.op <= 0x7f) || (d.op >= T + 0x80 && d.op <= T + 0x8f);
 }
 
+/** RET or RET imm16 popping a 32-bit return address. */
+export function isRet32(d: Insn): boolean {
+  return (d.op === 0xc3 || d.op === 0xc2) && d.size === 4;
+}
+
 /** Whether a block may continue after `d` (when `d` falls through). */
 export function continuesBlock(d: Insn): boolean {
   if (isConditionalJump(d)) return true;

@@ -73,7 +73,7 @@ import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
-import { continuesBlock, isConditionalJump, leavesSequentially, mayChangeStack, mayWriteMemory } from './block-rules.js';
+import { continuesBlock, isConditionalJump, isRet32, leavesSequentially, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
 import { TLB_FRAME, TLB_NX } from '../mmu.js';
 import { FLAT_CS } from './memory.js';
@@ -1766,7 +1766,7 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
  */
 function returnSite(b: BlockShape, k: number, wide: boolean): number | undefined {
   const d = b.insns[k]!;
-  if (!wide || (d.op !== 0xc3 && d.op !== 0xc2) || d.size !== 4) return undefined;
+  if (!wide || !isRet32(d)) return undefined;
   return b.returns.get(b.rel[k]!);
 }
 

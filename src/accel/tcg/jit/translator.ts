@@ -36,7 +36,7 @@ import { ramPage, TLB_GLOBAL, TLB_NX } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
-import { continuesBlock, isConditionalJump } from './block-rules.js';
+import { continuesBlock, isConditionalJump, isRet32 } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
 import { blockSource, isRareExit, jumpDisplacement, REFUSED } from './codegen.js';
 
@@ -629,7 +629,7 @@ export class Translator {
         pos += d.len;
         // The run goes on on the page the instruction ran into.
         if (next >= 0) page++;
-        if (calls !== undefined && (d.op === 0xc3 || d.op === 0xc2) && d.size === 4) {
+        if (calls !== undefined && isRet32(d)) {
           returns.set(at - offset, calls.site - offset);
           // The return address is decoded after the ways into the callee found so far.
           if (!calls.queued) runs.push({ pos: calls.site, calls: calls.outer });
@@ -726,7 +726,7 @@ export class Translator {
     for (let n = 0; n < SHORT_LEAF; n++) {
       const d = decodeInRam(ram, base + at, eip, limit, true, -1, undefinedOpcode);
       if (d === undefined) return false;
-      if ((d.op === 0xc3 || d.op === 0xc2) && d.size === 4) return true;
+      if (isRet32(d)) return true;
       if (!continuesBlock(d) || isConditionalJump(d)) return false;
       at += d.len;
       eip += d.len;
