@@ -124,6 +124,8 @@ export class Cpu extends FlagState {
   tlbReadNeed = 0;
   /** Where the MMU's fast-path entries for the current CPL start in its tables (Mmu.fastHalf). */
   tlbHalf = 0;
+  /** Calls translated code may still make from one block into another before returning to the dispatcher (jit/codegen.ts's nested calls). */
+  nestedCalls = 0;
   /** Count of committed task switches (a fault after the commit is not rolled back). */
   taskSwitches = 0;
   halted = false;

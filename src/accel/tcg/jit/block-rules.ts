@@ -72,6 +72,15 @@ export function isRet32(d: Insn): boolean {
   return (d.op === 0xc3 || d.op === 0xc2) && d.size === 4;
 }
 
+/**
+ * A CALL rel32 in 32-bit code (`mode` 1): where a block does not follow it
+ * into its callee, it calls the callee's block and goes on at the return
+ * address (codegen.ts's nested calls).
+ */
+export function isNestedCall(d: Insn, mode: number): boolean {
+  return d.op === 0xe8 && d.o32 && mode === 1;
+}
+
 /** Whether a block may continue after `d` (when `d` falls through). */
 export function continuesBlock(d: Insn): boolean {
   if (isConditionalJump(d)) return true;

@@ -76,8 +76,6 @@ export class Block {
   linkGen = -1;
   linkGlobal = true;
   linkCpl = -1;
-  /** Whether an instruction is a near RET or an indirect near JMP/CALL (its exit keeps CS: the inline cache applies). */
-  readonly nearIndirect: boolean;
   /**
    * Inline cache of a block ending in a near RET or indirect near JMP/CALL,
    * two ways: the block its last run left for and the one before that (a
@@ -149,7 +147,6 @@ export class Block {
     pointerJumps: ReadonlyMap<number, number>,
     returns: ReadonlyMap<number, number>,
   ) {
-    this.nearIndirect = insns.some(isNearIndirect);
     this.mode = mode;
     this.lo = lo;
     this.hi = hi;
@@ -195,10 +192,6 @@ export function dropBlock(b: Block): void {
   b.lastLink = undefined;
   b.target = undefined;
   b.otherTarget = undefined;
-}
-
-function isNearIndirect(d: Insn): boolean {
-  return d.op === 0xc3 || d.op === 0xc2 || (d.op === 0xff && (d.reg === 2 || d.reg === 4));
 }
 
 function notCompiled(): number {

@@ -73,7 +73,7 @@ import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
 import { AF, ARITH_FLAGS, CF, CR4_TSD, DF, ES, OF, PF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
-import { continuesBlock, isConditionalJump, isRet32, leavesSequentially, mayChangeStack, mayWriteMemory } from './block-rules.js';
+import { continuesBlock, isConditionalJump, isNestedCall, isRet32, leavesSequentially, mayChangeStack, mayWriteMemory } from './block-rules.js';
 import type { ForeignPage } from './block.js';
 import { TLB_FRAME, TLB_NX } from '../mmu.js';
 import { FLAT_CS } from './memory.js';
@@ -86,6 +86,14 @@ export const REFUSED = -1;
  * held after a flush, or mapped elsewhere): the dispatcher interprets it.
  */
 export const UNMAPPED = -2;
+/**
+ * The exit number (Block.exit) of a block that left by a near RET or an
+ * indirect near JMP/CALL: EIP came from a register or memory, CS and
+ * everything else a block relies on stayed as they were. The dispatcher
+ * looks such a target up in the block's inline cache (translator.ts), and a
+ * nested call goes on after its callee's block only when it left so.
+ */
+export const INDIRECT_EXIT = -2;
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -246,9 +254,9 @@ class Emitter {
    * (blockSource), by code that every run takes, so that V8 has seen them
    * run before it optimises the block.
    */
-  exit(target: string, label?: number, rel?: number): string {
+  exit(target: string, label?: number, rel?: number, number?: number): string {
     const record = this.recordToLocals();
-    const leave = (): string => `${eipToLocals(target, rel)}K = ${this.exitNumber(rel)}; D = ${this.done}; break out;`;
+    const leave = (): string => `${eipToLocals(target, rel)}K = ${number ?? this.exitNumber(rel)}; D = ${this.done}; break out;`;
     if (label === undefined) return `${record}${leave()}`;
     const go = `D = ${this.done}; s = ${label}; continue;`;
     const page = this.labelPages.get(label) ?? 0;
@@ -257,7 +265,7 @@ class Emitter {
   }
 
   /** The number of a new static exit to E + `rel`. */
-  private exitNumber(rel: number | undefined): number {
+  exitNumber(rel: number | undefined): number {
     return rel !== undefined && this.rareWays.has(rel) ? 2 * this.rareExits++ + 1 : 2 * this.exits++;
   }
 
@@ -273,7 +281,46 @@ class Emitter {
 
   /** Leaves the block for an EIP computed at run time (a RET's, an indirect JMP's): the dispatcher looks it up. */
   leave(target: string): string {
-    return `${this.recordToLocals()}Q = ${target}; D = ${this.done}; break out;`;
+    return `${this.recordToLocals()}Q = ${target}; K = ${INDIRECT_EXIT}; D = ${this.done}; break out;`;
+  }
+
+  /**
+   * After a CALL that pushed its return address `site` (with EIP `target`,
+   * E + `rel`, on page `page`): runs the block the dispatcher linked to its
+   * static exit (number `exit`) from here, when it is alive, mapped there
+   * now, fits the CS limit from `target`, and calls are left in the budget
+   * (Cpu.nestedCalls); goes on after the call when that block left by a near
+   * RET to `site` and no write killed this one. Otherwise the block leaves:
+   * by the static exit when nothing was called, else from where the callee
+   * left, for the dispatcher to look up. Everything is stored for the call
+   * and the registers loaded again after it, as around a handler.
+   */
+  nestedCall(k: number, target: string, rel: number, page: number, site: string, exit: number): string {
+    const fallback = this.exit(target, undefined, this.relOf(rel), exit);
+    const stores = this.pendingStores();
+    this.guarded = true;
+    const limit = this.flat & FLAT_CS ? '4294967295' : 'c.segLimit[1]';
+    if (this.flat & FLAT_CS) this.flatUsed |= FLAT_CS;
+    const mapped = `(I[(P + ${page}) & 0xfffff] & (XN | ${TLB_NX | TLB_FRAME})) === ((m${k}.frame << 12) | XN)`;
+    const fits = `${target} + m${k}.lo >= 0 && ${target} + m${k}.hi <= ${limit}`;
+    const leave = `B.exit = -1; return n + ${this.done};`;
+    this.pending = undefined;
+    this.pendingRecord = undefined;
+    this.flags = undefined;
+    this.dirty = 0;
+    this.dirtyAll = false;
+    this.espStale = true;
+    return [
+      `m${k} = B.links[${exit}];`,
+      `if (m${k} !== undefined && !m${k}.dead && c.nestedCalls > 0 && ${mapped} && ${fits}) {`,
+      `${stores}c.eip = ${target}; c.nestedCalls--;`,
+      `o${k} = m${k}.fn(c);`,
+      `if (o${k} < 0) { ${leave} }`,
+      `n += o${k};`,
+      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { ${leave} }`,
+      `${LOAD_LOCALS};`,
+      `} else { ${fallback} }`,
+    ].join('\n');
   }
 
   /**
@@ -790,8 +837,9 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     const site = returnSite(b, k, wide);
     // A RET whose return address comes next falls into it; one returning elsewhere in the block jumps there.
     const inlined = site !== undefined && site === b.rel[k + 1];
+    const nested = !followed && isNestedCallAt(b, k, labels);
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
-    const runEnd = !followed && !inlined && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
+    const runEnd = !followed && !inlined && !nested && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
@@ -804,7 +852,9 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       ? emitFollowed(e, d, k, after, pageOf(b, b.rel[k + 1]!))
       : site !== undefined
         ? emitInlinedRet(e, d, k, site, pageOf(b, site), inlined ? undefined : labels.get(site))
-        : emitSpecialised(e, d, k, after, wide, labels);
+        : nested
+          ? emitNestedCall(e, d, k, after, pageOf(b, after + jumpDisplacement(d)))
+          : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
       e.storeRegisters();
@@ -873,6 +923,40 @@ function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: numbe
     emitPush(e, k, `v${k}`, d.size);
   }
   if (page !== 0 && page !== e.page) e.emit(`if (!(${e.guard(page)})) { ${e.exit(e.next, undefined, e.relOf(e.nextRel))} }`);
+  return true;
+}
+
+/**
+ * Whether instruction k is a CALL rel32 in 32-bit code (not followed) whose
+ * return address comes next in the block and whose target is not in it:
+ * the block calls the callee's block itself (emitNestedCall).
+ */
+function isNestedCallAt(b: BlockShape, k: number, labels: ReadonlyMap<number, number>): boolean {
+  const d = b.insns[k]!;
+  if (k === b.insns.length - 1 || !isNestedCall(d, b.mode)) return false;
+  const after = b.rel[k]! + d.len;
+  return b.rel[k + 1] === after && !labels.has(after + jumpDisplacement(d));
+}
+
+/**
+ * A CALL rel32 whose callee the block does not take in, with its return
+ * address next (isNestedCallAt): #GP past the CS limit before the push, as
+ * emitCall; then, rather than leaving for the callee through the
+ * dispatcher and coming back to the return address as another block, the
+ * block calls the callee's block (the dispatcher linked it to the CALL's
+ * static exit the first time the block left there) and goes on here when it
+ * returns (Emitter.nestedCall). In the steady shell loop four block exits
+ * in five were a CALL or a RET, most of them a function on another page
+ * and its return, each a trip through the dispatcher.
+ */
+function emitNestedCall(e: Emitter, d: Insn, k: number, after: number, page: number): boolean {
+  const rel = after + jumpDisplacement(d);
+  e.emit(`t${k} = ${pc(rel, true)}; v${k} = ${e.eipAt(after)};`);
+  e.emit(e.gpPastCsLimit(`t${k}`));
+  // A push that kills the block leaves for the next instruction: the target.
+  e.next = `t${k}`;
+  emitPush(e, k, `v${k}`, 4);
+  e.emit(e.nestedCall(k, `t${k}`, rel, page, `v${k}`, e.exitNumber(e.relOf(rel))));
   return true;
 }
 
@@ -1742,7 +1826,7 @@ function emitNearIndirect(e: Emitter, d: Insn, k: number): void {
  * inline cache of its last target).
  */
 function emitRet(e: Emitter, d: Insn, k: number): void {
-  const leave = `B.exit = -1; return n + ${e.done};`;
+  const leave = `B.exit = ${INDIRECT_EXIT}; return n + ${e.done};`;
   const handler = `c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; h${k}(c, d${k}); ${leave}`;
   if (d.size !== 4) {
     e.emit(`${e.pendingStores()}${handler}`);

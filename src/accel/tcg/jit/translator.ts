@@ -36,9 +36,9 @@ import { ramPage, TLB_GLOBAL, TLB_NX } from '../mmu.js';
 import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
-import { continuesBlock, isConditionalJump, isRet32 } from './block-rules.js';
+import { continuesBlock, isConditionalJump, isNestedCall, isRet32 } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
-import { blockSource, isRareExit, jumpDisplacement, REFUSED } from './codegen.js';
+import { blockSource, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -63,6 +63,13 @@ const MAX_FOREIGN_PAGES = 4;
 /** Instructions of a callee short enough to be taken into its caller's block, RET included. */
 const SHORT_LEAF = 24;
 const MAX_BLOCKS = 1 << 15;
+/**
+ * Calls into other blocks (codegen.ts's nested calls) a block run from the
+ * dispatcher may make, its callees' own included, before the calls leave
+ * for the dispatcher instead: interrupts wait for the dispatcher, and each
+ * call is a frame on the host's stack.
+ */
+const NESTED_CALLS = 64;
 /** Slots of the jump cache and of the heat table, both by linear address (slotOf). */
 const SLOT_BITS = 16;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
@@ -201,7 +208,8 @@ export class Translator {
             prev = undefined;
           }
           if (c.halted || interp.shutdown) return StopReason.Halted;
-          const b = prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev, prevCs, prevEip) : prev.nearIndirect ? this.target(prev) : this.lookup(c);
+          const b =
+            prev === undefined ? this.lookup(c) : prev.exit >= 0 ? this.successor(prev, prevCs, prevEip) : prev.exit === INDIRECT_EXIT ? this.target(prev) : this.lookup(c);
           const cs = c.segBase[CS]! | 0;
           const eip = c.eip | 0;
           const n = b === undefined ? REFUSED : this.runBlock(b);
@@ -344,6 +352,7 @@ export class Translator {
     const c = this.cpu;
     if (logOn.exec) log.exec({ eip: hex(c.eip), insns: b.insns.length }, 'block');
     try {
+      c.nestedCalls = NESTED_CALLS;
       const n = b.fn(c);
       if (n === REFUSED) this.drop(b);
       return n;
@@ -654,8 +663,14 @@ export class Translator {
         const target = pointed ?? followedTarget(d, mode, pos);
         if (target === undefined) break;
         const leaf = d.op === 0xe8 && mode === 1 && this.isShortLeaf(target, lin - offset, first - offset, limit);
-        if (Math.floor(target / 4096) !== page && !leaf && pointed === undefined) break;
-        if (!this.mapPage(frames, Math.floor(target / 4096), lin - offset, mode)) break;
+        const follow = (Math.floor(target / 4096) === page || leaf || pointed !== undefined) && this.mapPage(frames, Math.floor(target / 4096), lin - offset, mode);
+        if (!follow) {
+          // A CALL the block does not follow calls the callee's block from the block, which
+          // goes on at the return address when it returns there (codegen.ts's nested calls):
+          // the return address comes next.
+          if (isNestedCall(d, mode) && Math.floor(pos / 4096) === page) runs.splice(r + 1, 0, { pos, calls });
+          break;
+        }
         if (pointed !== undefined) pointerJumps.set(at - offset, pointed - offset);
         // A short leaf's return address comes next, so that its RET can go on there (codegen.ts).
         if (d.op === 0xe8 && mode === 1 && d.o32) {
