@@ -1150,6 +1150,117 @@ describe('translator: calls into other pages', () => {
   });
 });
 
+describe('translator: nested calls (a block calls the block of a callee on another page)', () => {
+  // 'count' is no short leaf (it branches), so a block leaves at its CALL unless it nests the call.
+  const callee = `
+      align 4096
+    count:
+      test eax, 1
+      jz .even
+      add ebx, 3
+      ret
+    .even:
+      add ebx, 5
+      ret`;
+
+  it('a loop calling a function on another page goes on after each call within its block run', () => {
+    const src = `
+      mov ecx, 50
+      xor ebx, ebx
+    .loop:
+      mov eax, ecx
+      call count
+      dec ecx
+      jnz .loop
+      hlt
+      ${callee}`;
+    const { m, t } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(25 * 3 + 25 * 5);
+    // 101 when each CALL and RET went through the dispatcher.
+    expect(t.stats.blocksRun).toBeLessThan(10);
+  });
+
+  it('a callee that returns elsewhere: the caller leaves from where it went', () => {
+    // skip adds 2 to its return address, past the caller's 'inc edx' and 'inc ebx' (one byte each).
+    const src = `
+      mov ecx, 30
+      xor edx, edx
+      xor ebx, ebx
+    .loop:
+      mov eax, ecx
+      call count
+      call skip
+      inc edx
+      inc ebx
+      dec ecx
+      jnz .loop
+      hlt
+      ${callee}
+    skip:
+      test eax, 0
+      jnz .never
+      add dword [esp], 2
+    .never:
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[2]).toBe(0);
+    expect(m.cpu.regs[3]).toBe(15 * 3 + 15 * 5);
+  });
+
+  it('recursion across two pages deeper than the nested-call budget ends with the same state', () => {
+    const src = `
+      mov ecx, 300
+      xor ebx, ebx
+      call down
+      hlt
+      align 4096
+    down:
+      test ecx, ecx
+      jz .done
+      dec ecx
+      inc ebx
+      call up
+    .done:
+      ret
+      align 4096
+    up:
+      test ecx, ecx
+      jz .done
+      dec ecx
+      add ebx, 2
+      call down
+    .done:
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(150 * 1 + 150 * 2);
+  });
+
+  it('a callee that rewrites its caller\'s code: the caller runs the new code', () => {
+    // patch turns the caller's 'mov eax, 1' after the call into 'mov eax, 2' on the third call.
+    const src = `
+      mov ecx, 5
+      xor ebx, ebx
+    again:
+      call patch
+    site:
+      mov eax, 1
+      add ebx, eax
+      dec ecx
+      jnz again
+      hlt
+      align 4096
+    patch:
+      cmp ecx, 3
+      jne .keep
+      mov byte [site + 1], 2
+    .keep:
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(2 * 1 + 3 * 2);
+  });
+});
+
+
 describe('translator: callees on the caller\'s page return within the block', () => {
   it('a callee with two RETs goes on at the return address from either: the loop runs as one block', () => {
     // One of pick's RETs comes just before the return address in the block, the other jumps there.

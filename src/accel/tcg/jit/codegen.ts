@@ -837,9 +837,9 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     const site = returnSite(b, k, wide);
     // A RET whose return address comes next falls into it; one returning elsewhere in the block jumps there.
     const inlined = site !== undefined && site === b.rel[k + 1];
-    const nested = !followed && isNestedCallAt(b, k, labels);
+    const nested = !followed && isNestedCallAt(b, k);
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
-    const runEnd = !followed && !inlined && !nested && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
+    const runEnd = !followed && !inlined && (!nested || b.rel[k + 1] !== after) && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
@@ -853,7 +853,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
       : site !== undefined
         ? emitInlinedRet(e, d, k, site, pageOf(b, site), inlined ? undefined : labels.get(site))
         : nested
-          ? emitNestedCall(e, d, k, after, pageOf(b, after + jumpDisplacement(d)))
+          ? emitNestedCall(e, d, k, after, pageOf(b, after + jumpDisplacement(d)), b.rel[k + 1] === after ? undefined : labels.get(after))
           : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
       e.flushFlags();
@@ -928,14 +928,15 @@ function emitFollowed(e: Emitter, d: Insn, k: number, after: number, page: numbe
 
 /**
  * Whether instruction k is a CALL rel32 in 32-bit code (not followed) whose
- * return address comes next in the block and whose target is not in it:
- * the block calls the callee's block itself (emitNestedCall).
+ * return address is in the block (next, or decoded before: a loop) and
+ * whose target is not: the block calls the callee's block itself
+ * (emitNestedCall).
  */
-function isNestedCallAt(b: BlockShape, k: number, labels: ReadonlyMap<number, number>): boolean {
+function isNestedCallAt(b: BlockShape, k: number): boolean {
   const d = b.insns[k]!;
-  if (k === b.insns.length - 1 || !isNestedCall(d, b.mode)) return false;
+  if (!isNestedCall(d, b.mode) || isFollowed(b, k, true)) return false;
   const after = b.rel[k]! + d.len;
-  return b.rel[k + 1] === after && !labels.has(after + jumpDisplacement(d));
+  return b.rel.includes(after) && !b.rel.includes(after + jumpDisplacement(d));
 }
 
 /**
@@ -949,14 +950,17 @@ function isNestedCallAt(b: BlockShape, k: number, labels: ReadonlyMap<number, nu
  * in five were a CALL or a RET, most of them a function on another page
  * and its return, each a trip through the dispatcher.
  */
-function emitNestedCall(e: Emitter, d: Insn, k: number, after: number, page: number): boolean {
+function emitNestedCall(e: Emitter, d: Insn, k: number, after: number, page: number, label: number | undefined): boolean {
   const rel = after + jumpDisplacement(d);
-  e.emit(`t${k} = ${pc(rel, true)}; v${k} = ${e.eipAt(after)};`);
+  const site = e.eipAt(after);
+  e.emit(`t${k} = ${pc(rel, true)}; v${k} = ${site};`);
   e.emit(e.gpPastCsLimit(`t${k}`));
   // A push that kills the block leaves for the next instruction: the target.
   e.next = `t${k}`;
   emitPush(e, k, `v${k}`, 4);
   e.emit(e.nestedCall(k, `t${k}`, rel, page, `v${k}`, e.exitNumber(e.relOf(rel))));
+  // A return address decoded before the CALL (the head of a loop, say) is jumped to.
+  if (label !== undefined) e.emit(e.exit(site, label, e.relOf(after)));
   return true;
 }
 
@@ -1023,7 +1027,8 @@ function loopHeads(b: BlockShape, labels: ReadonlyMap<number, number>, wide: boo
   b.insns.forEach((d, k) => {
     if (isFollowed(b, k, wide)) return;
     const after = b.rel[k]! + d.len;
-    for (const rel of [jumpWithin(b, d, after, wide) ?? returnSite(b, k, wide), continuesBlock(d) ? after : undefined]) {
+    const nestedSite = isNestedCallAt(b, k) ? after : undefined;
+    for (const rel of [jumpWithin(b, d, after, wide) ?? returnSite(b, k, wide) ?? nestedSite, continuesBlock(d) ? after : undefined]) {
       const label = rel === undefined ? undefined : labels.get(rel);
       if (label !== undefined && b.rel.indexOf(rel!) <= k) heads.set(label, rel!);
     }
@@ -1040,7 +1045,7 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
     const after = b.rel[k]! + d.len;
     const rel = jumpWithin(b, d, after, wide);
     if (rel !== undefined) targets.add(rel);
-    const site = returnSite(b, k, wide);
+    const site = returnSite(b, k, wide) ?? (isNestedCallAt(b, k) ? after : undefined);
     if (site !== undefined && site !== b.rel[k + 1]) targets.add(site);
     // A run that falls into an instruction decoded before (k + 1 starts another run, or none).
     if (continuesBlock(d) && (k === last || b.rel[k + 1] !== after) && b.rel.includes(after)) targets.add(after);
