@@ -46,7 +46,7 @@ export class Block {
   /** Set when a write reached the block's page: the block must not run again. */
   dead = false;
   fn: BlockFn = notCompiled;
-  /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere). */
+  /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere; INDIRECT_EXIT: from a near RET or indirect JMP/CALL, codegen.ts). */
   exit = -1;
   /** CS.D the block was decoded in. */
   readonly mode: number;

@@ -298,10 +298,9 @@ class Emitter {
   nestedCall(k: number, target: string, rel: number, page: number, site: string, exit: number): string {
     const fallback = this.exit(target, undefined, this.relOf(rel), exit);
     const stores = this.pendingStores();
-    this.guarded = true;
     const limit = this.flat & FLAT_CS ? '4294967295' : 'c.segLimit[1]';
     if (this.flat & FLAT_CS) this.flatUsed |= FLAT_CS;
-    const mapped = `(I[(P + ${page}) & 0xfffff] & (XN | ${TLB_NX | TLB_FRAME})) === ((m${k}.frame << 12) | XN)`;
+    const mapped = this.mapsTo(page, `(m${k}.frame << 12)`);
     const fits = `${target} + m${k}.lo >= 0 && ${target} + m${k}.hi <= ${limit}`;
     const leave = `B.exit = -1; return n + ${this.done};`;
     this.pending = undefined;
@@ -355,9 +354,13 @@ class Emitter {
    */
   guard(page: number): string {
     const frame = this.foreign.find((f) => f.page === page)!.frame;
+    return this.mapsTo(page, String(frame << 12));
+  }
+
+  /** Whether linear page `page` (relative to the entry's) maps to the RAM page whose TLB frame bits are `frameBits`, executable at this CPL. */
+  private mapsTo(page: number, frameBits: string): string {
     this.guarded = true;
-    const q = `(P + ${page}) & 0xfffff`;
-    return `(I[${q}] & (XN | ${TLB_NX | TLB_FRAME})) === (${frame << 12} | XN)`;
+    return `(I[(P + ${page}) & 0xfffff] & (XN | ${TLB_NX | TLB_FRAME})) === (${frameBits} | XN)`;
   }
 
   /**
@@ -837,7 +840,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     const site = returnSite(b, k, wide);
     // A RET whose return address comes next falls into it; one returning elsewhere in the block jumps there.
     const inlined = site !== undefined && site === b.rel[k + 1];
-    const nested = !followed && isNestedCallAt(b, k);
+    const nested = isNestedCallAt(b, k);
     // The next run may start right after an instruction that does not continue (an indirect JMP, say): still an end.
     const runEnd = !followed && !inlined && (!nested || b.rel[k + 1] !== after) && (k === last || !continuesBlock(d) || b.rel[k + 1] !== after);
     // Where falling through goes when the run ends: another instruction of the block, or out.
@@ -941,7 +944,8 @@ function isNestedCallAt(b: BlockShape, k: number): boolean {
 
 /**
  * A CALL rel32 whose callee the block does not take in, with its return
- * address next (isNestedCallAt): #GP past the CS limit before the push, as
+ * address in the block (isNestedCallAt): next, or decoded before and
+ * reached through its `label`. #GP past the CS limit before the push, as
  * emitCall; then, rather than leaving for the callee through the
  * dispatcher and coming back to the return address as another block, the
  * block calls the callee's block (the dispatcher linked it to the CALL's

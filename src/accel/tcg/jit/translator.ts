@@ -667,7 +667,8 @@ export class Translator {
         if (!follow) {
           // A CALL the block does not follow calls the callee's block from the block, which
           // goes on at the return address when it returns there (codegen.ts's nested calls):
-          // the return address comes next.
+          // the return address comes next, when on the CALL's page (the code falls into it
+          // with no guard for another page).
           if (isNestedCall(d, mode) && Math.floor(pos / 4096) === page) runs.splice(r + 1, 0, { pos, calls });
           break;
         }
