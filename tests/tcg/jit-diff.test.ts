@@ -1258,6 +1258,91 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
     const { m } = matchesInterpreter(src);
     expect(m.cpu.regs[3]).toBe(2 * 1 + 3 * 2);
   });
+
+  it('a fault in a nested callee is delivered with the callee\'s state: its EIP, the return address on the stack', () => {
+    // DS ends after 16 dwords: the 17th call's read raises #GP inside 'load', called from the loop's block.
+    const src = `
+      mov esi, ${DATA}
+      mov ecx, 40
+      xor ebx, ebx
+    .loop:
+      call load
+      add esi, 4
+      dec ecx
+      jnz .loop
+      hlt
+      align 4096
+    load:
+      test ecx, ecx
+      jz .none
+      mov eax, [esi]
+      add ebx, eax
+    .none:
+      ret`;
+    const limit = (m: TestMachine) => {
+      for (let i = 0; i < 16; i++) m.mem.write32(DATA + i * 4, i + 1);
+      setLimit(m, 3, DATA + 63);
+    };
+    const { m, t } = matchesInterpreter(src, limit);
+    expect(m.vector()).toBe(13);
+    expect(m.cpu.regs[3]).toBe((16 * 17) / 2);
+    // The handler's frame: error code, EIP of the faulting read; above it the return address of the CALL.
+    const esp = m.cpu.regs[4]!;
+    const code = assemble(src, 32);
+    // 'load' starts the next page: test ecx, ecx and jz .none (2 bytes each), then mov eax, [esi].
+    const fetch = CODE + 4096 + 4;
+    expect([...code.subarray(fetch - CODE, fetch - CODE + 2)]).toEqual([0x8b, 0x06]);
+    expect(m.mem.read32(esp)).toBe(0);
+    expect(m.mem.read32(esp + 4)).toBe(fetch);
+    // The return address: after mov esi (5 bytes), mov ecx (5), xor ebx (2) and the CALL (5).
+    expect(code[12]).toBe(0xe8);
+    expect(m.mem.read32(esp + 16)).toBe(CODE + 17);
+    // Each call nested in the loop's block: two block runs an iteration without it.
+    expect(t.stats.blocksRun).toBeLessThan(10);
+  });
+
+  it('the callee\'s page remapped to other code: the nested call runs what the page tables map there now', () => {
+    // As 'the callee page remapped to other code' above, with callees that branch (no short
+    // leaves, which blocks take in): linear page 'remote' maps first to its own bytes (EAX = 3),
+    // then to those of 'other' (EAX = 7), and a data read puts the new mapping in the TLB.
+    const src = `
+      ${SMALL_PAGES}
+      xor ebx, ebx
+      mov esi, sum
+      call remote
+      call esi
+      mov dword [PT + (remote - $$ + BASE) / 1024], (other - $$ + BASE) | 3
+      invlpg [remote]
+      mov eax, [remote]
+      call esi
+      hlt
+    sum:
+      mov ecx, 5
+    .loop:
+      call remote
+      add ebx, eax
+      dec ecx
+      jnz .loop
+      ret
+      align 4096
+    remote:
+      test ecx, ecx
+      jz .zero
+      mov eax, 3
+      ret
+    .zero:
+      ret
+      align 4096
+    other:
+      test ecx, ecx
+      jz .zero
+      mov eax, 7
+      ret
+    .zero:
+      ret`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(5 * 3 + 5 * 7);
+  });
 });
 
 
