@@ -986,6 +986,43 @@ const SMALL_PAGES = `
       mov dword [0x100000], PT | 3
       ${pagingOn()}`;
 
+/**
+ * A loop of five calls to 'remote' (in 'sum', called indirectly so that it
+ * is a block of its own), run before and after linear page 'remote' is
+ * remapped from its own bytes (the callee `callee(3)`, returning EAX = 3) to
+ * those of 'other' (`callee(7)`): its calls must reach what the page tables
+ * map there now. `refill` runs after the INVLPG: a data read there puts the
+ * new mapping in the TLB, so that only the RAM page tells the two apart.
+ * EBX ends as the sum of the returned EAXs.
+ */
+function calleeRemapped(refill: string, callee: (eax: number) => string): string {
+  return `
+      ${SMALL_PAGES}
+      xor ebx, ebx
+      mov esi, sum
+      call remote
+      call esi
+      mov dword [PT + (remote - $$ + BASE) / 1024], (other - $$ + BASE) | 3
+      invlpg [remote]
+      ${refill}
+      call esi
+      hlt
+    sum:
+      mov ecx, 5
+    .loop:
+      call remote
+      add ebx, eax
+      dec ecx
+      jnz .loop
+      ret
+      align 4096
+    remote:
+      ${callee(3)}
+      align 4096
+    other:
+      ${callee(7)}`;
+}
+
 describe('translator: calls into other pages', () => {
   it('a loop calling a short function on the next page runs as one block', () => {
     // The first call puts the callee's page in the TLB (the translator reads, not fills, it).
@@ -1014,38 +1051,7 @@ describe('translator: calls into other pages', () => {
     ['not yet in the TLB', ''],
     ['in the TLB', 'mov eax, [remote]'],
   ])('the callee page remapped to other code (%s): the block leaves for what the page tables map there now', (_, refill) => {
-    // Linear page 'remote' maps first to its own bytes (EAX = 3), then to those of 'other'
-    // (EAX = 7). sum, called indirectly so that it is a block of its own, runs before and
-    // after: its call must reach what the page tables map there now. A data read puts the new
-    // mapping in the TLB, so that only the RAM page tells the two apart.
-    const src = `
-      ${SMALL_PAGES}
-      xor ebx, ebx
-      mov esi, sum
-      call remote
-      call esi
-      mov dword [PT + (remote - $$ + BASE) / 1024], (other - $$ + BASE) | 3
-      invlpg [remote]
-      ${refill}
-      call esi
-      hlt
-    sum:
-      mov ecx, 5
-    .loop:
-      call remote
-      add ebx, eax
-      dec ecx
-      jnz .loop
-      ret
-      align 4096
-    remote:
-      mov eax, 3
-      ret
-      align 4096
-    other:
-      mov eax, 7
-      ret`;
-    const { m } = matchesInterpreter(src);
+    const { m } = matchesInterpreter(calleeRemapped(refill, (eax) => `mov eax, ${eax}\n      ret`));
     expect(m.cpu.regs[3]).toBe(5 * 3 + 5 * 7);
   });
 
@@ -1288,14 +1294,13 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
     expect(m.cpu.regs[3]).toBe((16 * 17) / 2);
     // The handler's frame: error code, EIP of the faulting read; above it the return address of the CALL.
     const esp = m.cpu.regs[4]!;
-    const code = assemble(src, 32);
     // 'load' starts the next page: test ecx, ecx and jz .none (2 bytes each), then mov eax, [esi].
     const fetch = CODE + 4096 + 4;
-    expect([...code.subarray(fetch - CODE, fetch - CODE + 2)]).toEqual([0x8b, 0x06]);
+    expect([m.mem.read8(fetch), m.mem.read8(fetch + 1)]).toEqual([0x8b, 0x06]);
     expect(m.mem.read32(esp)).toBe(0);
     expect(m.mem.read32(esp + 4)).toBe(fetch);
     // The return address: after mov esi (5 bytes), mov ecx (5), xor ebx (2) and the CALL (5).
-    expect(code[12]).toBe(0xe8);
+    expect(m.mem.read8(CODE + 12)).toBe(0xe8);
     expect(m.mem.read32(esp + 16)).toBe(CODE + 17);
     // Each call nested in the loop's block: two block runs an iteration without it.
     expect(t.stats.blocksRun).toBeLessThan(10);
@@ -1303,44 +1308,14 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
 
   it('the callee\'s page remapped to other code: the nested call runs what the page tables map there now', () => {
     // As 'the callee page remapped to other code' above, with callees that branch (no short
-    // leaves, which blocks take in): linear page 'remote' maps first to its own bytes (EAX = 3),
-    // then to those of 'other' (EAX = 7), and a data read puts the new mapping in the TLB.
-    const src = `
-      ${SMALL_PAGES}
-      xor ebx, ebx
-      mov esi, sum
-      call remote
-      call esi
-      mov dword [PT + (remote - $$ + BASE) / 1024], (other - $$ + BASE) | 3
-      invlpg [remote]
-      mov eax, [remote]
-      call esi
-      hlt
-    sum:
-      mov ecx, 5
-    .loop:
-      call remote
-      add ebx, eax
-      dec ecx
-      jnz .loop
-      ret
-      align 4096
-    remote:
-      test ecx, ecx
+    // leaves, which blocks take in, so the loop's block nests its calls).
+    const callee = (eax: number) => `test ecx, ecx
       jz .zero
-      mov eax, 3
-      ret
-    .zero:
-      ret
-      align 4096
-    other:
-      test ecx, ecx
-      jz .zero
-      mov eax, 7
+      mov eax, ${eax}
       ret
     .zero:
       ret`;
-    const { m } = matchesInterpreter(src);
+    const { m } = matchesInterpreter(calleeRemapped('mov eax, [remote]', callee));
     expect(m.cpu.regs[3]).toBe(5 * 3 + 5 * 7);
   });
 });
