@@ -101,6 +101,7 @@ function jitText(ctx: HmpContext): string {
     row('TB invalidate count', st['invalidated'] ?? 0) +
     row('guest insns', st['executed']) +
     row('guest insns in TBs', st['insnsRun']) +
+    row('TB exits to interp', st['slowExits']) +
     row('translation time', st['translateMs'] === undefined ? undefined : `${Math.round(st['translateMs'])} ms`)
   );
 }

@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble, CODE, GDT, machine, pagingOn, REC, runTranslated, STACK, type TestMachine } from './harness.js';
 import { Translator } from '../../src/accel/tcg/jit/translator.js';
+import { DS, SS } from '../../src/accel/tcg/constants.js';
 
 const DATA = 0x20000;
 const LOOPS = 0x1ff00;
@@ -223,6 +224,22 @@ function matchesInterpreter(src: string, setup?: (m: TestMachine) => void): { m:
   const { m, t } = runProgram(code, true, setup);
   expect(state(m)).toEqual(state(a));
   return { m, t: t! };
+}
+
+/**
+ * Fills the TLB's fast-path entries for reading and writing the pages of
+ * the stack, DATA and the exception record, as the interpreted runs before
+ * a block is translated do: with a cold entry the block leaves before the
+ * access, and a test counting blocks counts those exits.
+ */
+function warmTlb(m: TestMachine): void {
+  for (const [seg, at] of [
+    [SS, STACK - 4],
+    [DS, DATA],
+    [DS, REC],
+  ] as const) {
+    m.cpu.write(seg, at, 4, m.cpu.read(seg, at, 4));
+  }
 }
 
 function state(m: TestMachine): Record<string, unknown> {
@@ -457,6 +474,58 @@ describe('translator: data stores into a code page', () => {
     expect(b.cpu.regs[0]).toBe(6);
     expect(b.cpu.regs[3]).toBe(5 + 100);
     expect(jit.stats.revived).toBeGreaterThan(0);
+  });
+});
+
+describe('translator: accesses the fast path does not allow', () => {
+  // A device register page: each read returns the next count (a read has an effect, as a
+  // FIFO's does), and every access is logged.
+  const MMIO = 0x30000;
+  const device = (log: string[]) => (m: TestMachine) => {
+    let count = 0;
+    m.mem.addMmio('counter', MMIO, 4096, {
+      read: (offset, size) => {
+        log.push(`r${size}@${offset}`);
+        return ++count;
+      },
+      write: (offset, size, value) => {
+        log.push(`w${size}@${offset}=${value}`);
+      },
+    });
+  };
+
+  it('a loop over device registers makes each access once and in order, as interpreted, its block leaving before each', () => {
+    // A read, a write, a read-modify-write and a MOVS from RAM to the device, 20 times round.
+    const src = `
+      mov ecx, 20
+      xor ebx, ebx
+      mov esi, ${DATA}
+    .loop:
+      mov eax, [${MMIO}]
+      add ebx, eax
+      mov [${MMIO + 4}], ebx
+      add dword [${MMIO + 8}], 3
+      mov edi, ${MMIO + 12}
+      movsd
+      dec ecx
+      jnz .loop
+      hlt`;
+    const code = assemble(src, 32);
+    const interpretedLog: string[] = [];
+    const translatedLog: string[] = [];
+    const fill = (m: TestMachine) => {
+      for (let i = 0; i < 20; i++) m.mem.write32(DATA + i * 4, 100 + i);
+    };
+    const a = runProgram(code, false, (m) => (device(interpretedLog)(m), fill(m))).m;
+    const { m: b, t } = runProgram(code, true, (m) => (device(translatedLog)(m), fill(m)));
+    expect(state(b)).toEqual(state(a));
+    expect(translatedLog).toEqual(interpretedLog);
+    // Per pass: the read, the write, the ADD's read and write, the MOVS's write.
+    expect(translatedLog.length).toBe(20 * 5);
+    // Each pass reads two counts (MOV, then ADD); EBX sums the MOV's: 1 + 3 + ... + 39.
+    expect(b.cpu.regs[3]).toBe(20 * 20);
+    // Blocks ran the loop and left before each device access (the last pass's MOVS included).
+    expect(t!.stats.slowExits).toBeGreaterThanOrEqual(20 * 4);
   });
 });
 
@@ -914,7 +983,7 @@ describe('translator: blocks follow JMP and CALL rel to targets on their page', 
     back:
       add eax, 8
       hlt`;
-    const { m: b, t } = matchesInterpreter(src);
+    const { m: b, t } = matchesInterpreter(src, warmTlb);
     expect(b.cpu.regs[0]).toBe(15);
     expect(b.mem.read32(DATA)).toBe(STACK - 4); // the followed CALL pushed its return address
     expect(t.stats.translated).toBe(1);
@@ -1288,6 +1357,7 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
     const limit = (m: TestMachine) => {
       for (let i = 0; i < 16; i++) m.mem.write32(DATA + i * 4, i + 1);
       setLimit(m, 3, DATA + 63);
+      warmTlb(m);
     };
     const { m, t } = matchesInterpreter(src, limit);
     expect(m.vector()).toBe(13);
@@ -1344,7 +1414,7 @@ describe('translator: callees on the caller\'s page return within the block', ()
     .even:
       add eax, 5
       ret`;
-    const { m, t } = matchesInterpreter(src);
+    const { m, t } = matchesInterpreter(src, warmTlb);
     // EAX grows by 3 and 5 in turn (ECX 50 is even): EDX sums it after each call.
     let eax = 0;
     let edx = 0;

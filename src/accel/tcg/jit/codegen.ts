@@ -23,7 +23,7 @@
  *
  * Registers live in locals (R0-R7): those the block uses are loaded at entry
  * and after each handler, and stored back only where something may look (a
- * handler, a slow path that may fault) and once on the way out. A loop keeps
+ * handler, a fault) and once on the way out. A loop keeps
  * them in locals across its jumps: it does not store and reload its
  * registers each time round.
  *
@@ -49,17 +49,26 @@
  * Lazy flags are stored lazily too: the record an instruction makes (c.lA,
  * c.lB, c.lR and the lazy word, one constant: flags.ts) is held back as
  * `pending` and written only where something could see it: before a
- * handler call, in the slow path of a memory access (which may fault and
- * push EFLAGS), before a flag read the locals cannot answer, and at every
- * exit (into the locals the epilogue stores from, when it is the standard
- * record). A record overwritten by the next ALU instruction is never stored on
- * the main path. (Storing it on the main path before each access instead
- * made the slow paths smaller but the code run larger: crypto and checksum
- * loops alternate ALU instructions and accesses.)
+ * handler call or a fault, before a flag read the locals cannot answer, and
+ * at every exit (into the locals the epilogue stores from, when it is the
+ * standard record). A record overwritten by the next ALU instruction is
+ * never stored on the main path.
+ *
+ * Accesses the fast path does not allow (a TLB miss, MMIO, a page holding
+ * code, a segment check, a page boundary) leave the block before their
+ * instruction, which the interpreter then runs (SLOW_EXIT): the block has
+ * no slow paths of its own. They are rare once the TLB is warm (about
+ * 20,000 in a boot to the shell, 18,000 in md5sum of 16 MiB), and a slow
+ * path inside the block was a branch V8 had never seen run when it
+ * optimised the block: compiled as a deoptimisation, taken later, it threw
+ * the optimised code away. Compiling blocks again cost 8.4 s of the
+ * optimising compiler's 22.8 s in bench/tcg-phases.mjs 10000, a third of it
+ * after a slow path taken for the first time; and each slow path stored
+ * every register and the flag record first, a quarter of a block's source.
  *
  * Self-modifying code: fast-path stores never touch a page holding code
- * (memory.ts), so only the slow paths and handlers can kill the block; the
- * `B.dead` check follows just those.
+ * (memory.ts), so only handlers can kill the block; the `B.dead` check
+ * follows just those.
  *
  * Position independence: the code never holds an absolute EIP. Every EIP it
  * stores or compares is the EIP the block was entered at (`E`, read once)
@@ -94,6 +103,12 @@ export const UNMAPPED = -2;
  * nested call goes on after its callee's block only when it left so.
  */
 export const INDIRECT_EXIT = -2;
+/**
+ * The exit number of a block that left before an instruction with an
+ * access its fast path does not allow (memory.ts), EIP at the instruction,
+ * nothing of it done: the dispatcher has the interpreter run it.
+ */
+export const SLOW_EXIT = -3;
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -174,6 +189,8 @@ class Emitter {
   done = 0;
   /** EIP of the current instruction, and after it, as expressions of E. */
   eip = 'E';
+  /** The offset from the entry of the current instruction. */
+  rel = 0;
   next = 'E';
   /** The offset from the entry of the instruction after the current one. */
   nextRel = 0;
@@ -292,7 +309,8 @@ class Emitter {
    * (Cpu.nestedCalls); goes on after the call when that block left by a near
    * RET to `site` and no write killed this one. Otherwise the block leaves:
    * by the static exit when nothing was called, else from where the callee
-   * left, for the dispatcher to look up. Everything is stored for the call
+   * left, for the dispatcher to look up (or, when the callee left by
+   * SLOW_EXIT, to have the interpreter run the instruction it left before). Everything is stored for the call
    * and the registers loaded again after it, as around a handler.
    */
   nestedCall(k: number, target: string, rel: number, page: number, site: string, exit: number): string {
@@ -316,7 +334,7 @@ class Emitter {
       `o${k} = m${k}.fn(c);`,
       `if (o${k} < 0) { ${leave} }`,
       `n += o${k};`,
-      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { ${leave} }`,
+      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { B.exit = m${k}.exit === ${SLOW_EXIT} ? ${SLOW_EXIT} : -1; return n + ${this.done}; }`,
       `${LOAD_LOCALS};`,
       `} else { ${fallback} }`,
     ].join('\n');
@@ -412,18 +430,13 @@ class Emitter {
   }
 
   /**
-   * `call`, a slow-path write, as statements storing what it needs first
-   * and then leaving if the write killed the block. The exit stores nothing
-   * more: the slow path stored everything held back, and a write changes
-   * neither the registers nor the flag record.
+   * Leaves the block before the current instruction, nothing of it done,
+   * for the interpreter to run it (SLOW_EXIT): the instruction has an
+   * access the fast path does not allow, or a case its specialised form
+   * leaves to the handler. Only locals move, as for any exit.
    */
-  slowWrite(call: string): string {
-    return `${this.slowStatement(call)} if (B.dead) { c.eip = ${this.next}; B.exit = -1; return n + ${this.done}; }`;
-  }
-
-  /** `call`, a slow-path access, as a statement storing what it needs first. */
-  slowStatement(call: string): string {
-    return `${this.slowState()}; ${call};`;
+  slowExit(): string {
+    return `${this.recordToLocals()}${eipToLocals(this.eip, this.relOf(this.rel))}K = ${SLOW_EXIT}; D = ${this.done - 1}; break out;`;
   }
 
   /**
@@ -440,7 +453,7 @@ class Emitter {
   /**
    * Adds `stores` (a comma expression changing some flags of the record's
    * result) after the pending record's stores; the flag locals no longer
-   * describe the flags. Exits and slow paths may each emit the pending
+   * describe the flags. Exits may each emit the pending
    * stores, so `stores` must give the same flags however often it runs.
    */
   amendFlags(stores: string): void {
@@ -462,22 +475,6 @@ class Emitter {
   /** The pending flag record's stores as a statement ('' when none). */
   private flagStores(): string {
     return this.pending === undefined ? '' : `${this.pending}; `;
-  }
-
-  /**
-   * What a slow-path access (Cpu.read/write, which may fault and push
-   * EFLAGS) needs stored first, as a comma expression: the registers held
-   * back, the state sync() stores, and the pending flag record. The fast
-   * path needs none of it.
-   */
-  private slowState(): string {
-    const regs = this.registerStores();
-    return `${regs === '' ? '' : `${regs}, `}c.insnEip = ${this.eip}, c.insnEsp = r[4]${this.pending === undefined ? '' : `, ${this.pending}`}`;
-  }
-
-  /** `call`, a slow-path access, as an expression storing what it needs first. */
-  slow(call: string): string {
-    return `(${this.slowState()}, ${call})`;
   }
 
   /** Emits the pending record's stores on the main path (before a handler, an unconditional call, a flag read). */
@@ -521,7 +518,7 @@ class Emitter {
    * Register n as a local. Every local holds its register at every point of
    * the code: all are loaded at entry and again after anything that may
    * change registers (reload). Writes stay in the local (dirty) until
-   * something may look at r: a handler, a slow path, the epilogue (each
+   * something may look at r: a handler, a fault, the epilogue (each
    * r[n] access is a bounds-checked load or store, and after a RAM store V8
    * checks r's map again).
    */
@@ -846,7 +843,8 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
     // Where falling through goes when the run ends: another instruction of the block, or out.
     const fallLabel = runEnd && continuesBlock(d) ? labels.get(after) : undefined;
     e.done = k - start + 1;
-    e.eip = e.eipAt(b.rel[k]!);
+    e.rel = b.rel[k]!;
+    e.eip = e.eipAt(e.rel);
     e.nextRel = followed ? b.rel[k + 1]! : after;
     e.next = e.eipAt(e.nextRel);
     const specialised = pointed
@@ -959,8 +957,6 @@ function emitNestedCall(e: Emitter, d: Insn, k: number, after: number, page: num
   const site = e.eipAt(after);
   e.emit(`t${k} = ${pc(rel, true)}; v${k} = ${site};`);
   e.emit(e.gpPastCsLimit(`t${k}`));
-  // A push that kills the block leaves for the next instruction: the target.
-  e.next = `t${k}`;
   emitPush(e, k, `v${k}`, 4);
   e.emit(e.nestedCall(k, `t${k}`, rel, page, `v${k}`, e.exitNumber(e.relOf(rel))));
   // A return address decoded before the CALL (the head of a loop, say) is jumped to.
@@ -1119,7 +1115,7 @@ function eaExpr(e: Emitter, d: Insn): string {
   return d.a32 ? `(${eaSum(e, d)} | 0)` : `((${eaSum(e, d)}) & 0xffff)`;
 }
 
-// ---- memory operands: RAM through the fast path of memory.ts, else Cpu.read/write -----
+// ---- memory operands: RAM through the fast path of memory.ts, else the interpreter -----
 
 /** A load from guest RAM as an operand (32 bits as int32 bits). */
 function ramLoad(index: string, size: number): string {
@@ -1135,13 +1131,11 @@ function ramStore(index: string, size: number, v: string): string {
  * fast path allows it (offset below the segment's fast end read at block entry,
  * within one page, TLB entry with the permission bits and, for writes, not a
  * page holding code: those writes go through the MMU, which invalidates), and
- * `index`, its RAM index then. e<k> holds the offset for the slow path.
+ * `index`, its RAM index then.
  */
 interface FastAccess {
   ok: string;
   index: string;
-  /** The offset as Cpu.read/write and Cpu.linear take it (unsigned), for the slow path. */
-  offset: string;
 }
 
 function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean): FastAccess {
@@ -1160,9 +1154,7 @@ function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean
  * (mmu.ts; U picks the CPL's half of the table): one compare checks that
  * the entry allows it (a page holding code is not writable there, so
  * writes that must invalidate go through the MMU) and that it stays in the
- * page, and the RAM index is the entry xor-ed with the address. The pending flag
- * record stays pending: the slow paths store it (slowState), so the fast
- * path does not.
+ * page, and the RAM index is the entry xor-ed with the address.
  */
 function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean): FastAccess {
   const end = e.useSegment(seg, write, stack);
@@ -1176,14 +1168,19 @@ function fastAccessAt(e: Emitter, k: number, seg: number, ea: string, size: numb
   return {
     ok: end === undefined ? inPage : `e${k} < ${end} && ${inPage}`,
     index: e.highRam ? `((p${k} ^ ${l}) >>> 0)` : `(p${k} ^ ${l})`,
-    offset: end === undefined ? `(e${k} >>> 0)` : `e${k}`,
   };
+}
+
+/** Leaves the block before the current instruction (Emitter.slowExit) unless the fast path allows access `a`. */
+function leaveUnlessFast(e: Emitter, a: FastAccess): void {
+  e.emit(`if (!(${a.ok})) { ${e.slowExit()} }`);
 }
 
 /**
  * PUSH of `v` (a local or constant) as Cpu.push: a 32-bit push on a 32-bit
- * stack goes straight to RAM when the fast path allows, else Cpu.push
- * (which stores before moving ESP, so a fault leaves ESP as it was).
+ * stack goes straight to RAM when the fast path allows, else the
+ * interpreter runs the instruction; other pushes call Cpu.push (which
+ * stores before moving ESP, so a fault leaves ESP as it was).
  */
 function emitPush(e: Emitter, k: number, v: string, size: number): void {
   if (size !== 4) {
@@ -1196,14 +1193,16 @@ function emitPush(e: Emitter, k: number, v: string, size: number): void {
     return;
   }
   const a = fastAccessAt(e, k, SS, `(${e.local(4)} - 4 | 0)`, 4, true, true);
-  e.emit(`if (${a.ok}) { ${ramStore(a.index, 4, v)} R4 = e${k} | 0; } else { ${e.slowWrite(`c.push(${v}, 4)`)} R4 = r[4]; }`);
+  leaveUnlessFast(e, a);
+  e.emit(`${ramStore(a.index, 4, v)} R4 = e${k} | 0;`);
   e.wrote(4);
 }
 
-/** POP r32 on a 32-bit stack from RAM when the fast path allows, else Cpu.pop; returns the local holding the value. */
+/** POP r32 on a 32-bit stack from RAM when the fast path allows (else the interpreter runs it); returns the local holding the value. */
 function emitPop(e: Emitter, k: number): string {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
-  e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { v${k} = ${e.slow('c.pop(4)')} | 0; R4 = r[4]; }`);
+  leaveUnlessFast(e, a);
+  e.emit(`v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0;`);
   e.wrote(4);
   return e.markInt32(`v${k}`);
 }
@@ -1212,14 +1211,13 @@ function emitPop(e: Emitter, k: number): string {
  * F7 /6: DIV r/m32 of EDX:EAX by `src` (alu.ts's divUnsigned). With EDX 0
  * and a divisor other than 0 it is exact in doubles (the remainder, taken
  * first, makes the division exact); anything else (a divide error, a
- * dividend over 32 bits) goes to the handler, which reads the operand
- * again. No flags change.
+ * dividend over 32 bits) the interpreter runs. No flags change.
  */
 function emitDiv32(e: Emitter, k: number, src: string): void {
   e.emit(`s${k} = ${src} >>> 0; a${k} = ${e.local(0)} >>> 0;`);
   e.local(2);
   e.emit(`if (R2 === 0 && s${k} !== 0) { x${k} = a${k} % s${k}; R0 = ((a${k} - x${k}) / s${k}) | 0; R2 = x${k} | 0; }`);
-  e.emit(`else { ${e.slow(`h${k}(c, d${k})`)}; R0 = r[0]; R2 = r[2]; }`);
+  e.emit(`else { ${e.slowExit()} }`);
   e.wrote(0);
   e.wrote(2);
 }
@@ -1227,13 +1225,13 @@ function emitDiv32(e: Emitter, k: number, src: string): void {
 /**
  * C9: LEAVE with a 32-bit operand (control.ts's leave): EBP is popped from
  * the stack at EBP, ESP then pointing past it. From RAM on a 32-bit stack
- * when the fast path allows, else the handler (a 16-bit stack, a fault:
- * ESP and EBP then unchanged).
+ * when the fast path allows, else the interpreter runs it (a 16-bit stack,
+ * a fault).
  */
 function emitLeave(e: Emitter, k: number): void {
   const a = fastAccessAt(e, k, SS, e.local(5), 4, false, true);
-  const handler = `${e.slow(`h${k}(c, d${k})`)}; v${k} = r[5]; R4 = r[4];`;
-  e.emit(`if (${a.ok}) { v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0; } else { ${handler} }`);
+  leaveUnlessFast(e, a);
+  e.emit(`v${k} = ${ramLoad(a.index, 4)}; R4 = (e${k} + 4) | 0;`);
   e.wrote(4);
   e.emit(e.setReg(5, 4, e.markInt32(`v${k}`)));
 }
@@ -1246,7 +1244,8 @@ function memRead(e: Emitter, k: number, d: Insn, size: number): string {
 /** Emits the read of `size` bytes at offset `ea` (as fastAccessAt takes it) of segment `seg`; returns the local holding the value. */
 function memReadAt(e: Emitter, k: number, seg: number, ea: string, size: number): string {
   const a = fastAccessAt(e, k, seg, ea, size, false, false);
-  e.emit(`m${k} = ${a.ok} ? ${ramLoad(a.index, size)} : ${e.slow(`c.read(${seg}, ${a.offset}, ${size})`)}${size === 4 ? ' | 0' : ''};`);
+  leaveUnlessFast(e, a);
+  e.emit(`m${k} = ${ramLoad(a.index, size)};`);
   return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
 }
 
@@ -1255,15 +1254,11 @@ function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void
   memWriteAt(e, k, d.seg, eaExpr(e, d), size, v);
 }
 
-/**
- * Emits the write of `v` to `size` bytes at offset `ea` (as fastAccessAt takes it) of
- * segment `seg`; with `deadExit` false, the caller checks whether the write
- * killed the block (after finishing the instruction).
- */
-function memWriteAt(e: Emitter, k: number, seg: number, ea: string, size: number, v: string, deadExit = true): void {
+/** Emits the write of `v` to `size` bytes at offset `ea` (as fastAccessAt takes it) of segment `seg`. */
+function memWriteAt(e: Emitter, k: number, seg: number, ea: string, size: number, v: string): void {
   const a = fastAccessAt(e, k, seg, ea, size, true, false);
-  const call = `c.write(${seg}, ${a.offset}, ${size}, ${v})`;
-  e.emit(`if (${a.ok}) ${ramStore(a.index, size, v)} else { ${deadExit ? e.slowWrite(call) : e.slowStatement(call)} }`);
+  leaveUnlessFast(e, a);
+  e.emit(ramStore(a.index, size, v));
 }
 
 /**
@@ -1288,10 +1283,9 @@ function emitString(e: Emitter, d: Insn, k: number): void {
     advance(6);
     return;
   }
-  memWriteAt(e, k, ES, e.local(7), size, v, false);
+  memWriteAt(e, k, ES, e.local(7), size, v);
   advance(6);
   advance(7);
-  e.emit(e.deadExit());
 }
 
 // ---- specialised forms -----------------------------------------------------------
@@ -1525,18 +1519,16 @@ function emitAluE(e: Emitter, d: Insn, k: number, aluOp: number, b: string): boo
  * Instruction k's read-modify-write of its r/m operand: `op` emits the
  * instruction from the operand's value (an expression) and the statement
  * storing a result back. Memory is RAM directly when the write fast path
- * allows it (a writable page and segment are readable too), else alu.ts's
- * sequence: the linear address checked for writing, then read and written.
+ * allows it (a writable page and segment are readable too), else the
+ * interpreter runs the instruction.
  */
 function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, store: (x: string) => string) => boolean): boolean {
   const size = d.size;
   if (d.mod === 3) return op(e.reg(d.rm, size), (x) => e.setReg(d.rm, size, x));
   const a = fastAccess(e, k, d, size, true);
-  const i = `i${k}`;
-  e.emit(`${i} = ${a.ok} ? ${a.index} : -1;`);
-  e.emit(`s${k} = ${i} >= 0 ? 0 : ${e.slow(`c.linear(${d.seg}, ${a.offset}, ${size}, true)`)};`);
-  const load = `${i} >= 0 ? ${ramLoad(i, size)} : ${e.slow(`c.mmu.readForWrite(s${k}, ${size})`)}${size === 4 ? ' | 0' : ''}`;
-  return op(load, (x) => `if (${i} >= 0) ${ramStore(i, size, x)} else { ${e.slowWrite(`c.writeLin(s${k}, ${size}, ${x})`)} }`);
+  leaveUnlessFast(e, a);
+  e.emit(`i${k} = ${a.index};`);
+  return op(ramLoad(`i${k}`, size), (x) => ramStore(`i${k}`, size, x));
 }
 
 /** F6/F7 /2, /3: NOT (no flags) and NEG (the flags of 0 - operand: CF set unless it was 0). */
@@ -1771,19 +1763,17 @@ function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, l
   const label = d.o32 || !wide ? labels.get(next + jumpDisplacement(d)) : undefined;
   e.emit(`t${k} = ${pc(next + jumpDisplacement(d), d.o32)}; v${k} = ${e.eipAt(next, d.o32)};`);
   if (label === undefined) e.emit(e.gpPastCsLimit(`t${k}`));
-  // A push that kills the block leaves for the next instruction: the target.
-  e.next = `t${k}`;
   emitPush(e, k, `v${k}`, d.size);
   e.emit(e.exit(`t${k}`, label, e.relOf(next + jumpDisplacement(d), d.o32)));
 }
 
 /**
  * 0F 31: RDTSC (system.ts's rdtsc) into EDX:EAX. With CR4.TSD outside ring
- * 0 the handler raises #GP; the translator gives a CPU model without a TSC
+ * 0 the interpreter runs it (#GP); the translator gives a CPU model without a TSC
  * the #UD handler instead (translator.ts), so no form is emitted for it.
  */
 function emitRdtsc(e: Emitter, k: number): void {
-  e.emit(`if (c.cr4 & ${CR4_TSD} && c.cpl !== 0) ${e.slow(`h${k}(c, d${k})`)};`);
+  e.emit(`if (c.cr4 & ${CR4_TSD} && c.cpl !== 0) { ${e.slowExit()} }`);
   e.emit(`t${k} = c.readTsc();`);
   e.emit(e.setReg(0, 4, `t${k} % 4294967296`));
   e.emit(e.setReg(2, 4, `Math.floor(t${k} / 4294967296)`));
@@ -1820,8 +1810,6 @@ function emitNearIndirect(e: Emitter, d: Insn, k: number): void {
   e.emit(e.gpPastCsLimit(`t${k}`));
   if (d.reg === 2) {
     e.emit(`v${k} = ${e.next};`);
-    // A push that kills the block leaves for the next instruction: the target.
-    e.next = `t${k}`;
     emitPush(e, k, `v${k}`, 4);
   }
   e.emit(e.leave(`t${k}`));
@@ -1830,26 +1818,23 @@ function emitNearIndirect(e: Emitter, d: Insn, k: number): void {
 /**
  * C3/C2: RET near (control.ts's retNear). A 32-bit return on a 32-bit stack
  * pops its target straight from RAM when the fast path allows (#GP past the
- * CS limit with ESP unmoved); otherwise the handler runs. EIP then comes
- * from the stack: an exit the dispatcher looks up (or finds in the block's
- * inline cache of its last target).
+ * CS limit with ESP unmoved); otherwise the interpreter runs it. A 16-bit
+ * one calls the handler. EIP then comes from the stack: an exit the
+ * dispatcher looks up (or finds in the block's inline cache of its last
+ * target).
  */
 function emitRet(e: Emitter, d: Insn, k: number): void {
-  const leave = `B.exit = ${INDIRECT_EXIT}; return n + ${e.done};`;
-  const handler = `c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; h${k}(c, d${k}); ${leave}`;
   if (d.size !== 4) {
-    e.emit(`${e.pendingStores()}${handler}`);
+    e.emit(`${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; h${k}(c, d${k}); B.exit = ${INDIRECT_EXIT}; return n + ${e.done};`);
     return;
   }
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
-  e.emit(`if (${a.ok}) {`);
+  leaveUnlessFast(e, a);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
   e.emit(e.gpPastCsLimit(`t${k}`));
   e.emit(`R4 = (e${k} + ${pop}) | 0; ${e.leave(`t${k}`)}`);
   e.wroteOnExit(4);
-  e.emit(`}`);
-  e.emit(`${e.pendingStores()}${handler}`);
 }
 
 /**

@@ -8,11 +8,13 @@
  * keeps from these rules whenever a segment, the CPL or #AC changes, as it
  * keeps where the MMU's fast-path entries for the CPL start (tlbHalf:
  * mmu.ts). Each access then checks its offset against that and its page's
- * entry inline, and falls back to Cpu.read/write (which repeat every check
- * and may fault) otherwise; in a segment that was flat when the block was
- * translated (FLAT_END) it checks only the entry. Only cases where the full
- * path would certainly succeed with the same address take the fast path, so
- * falling back never repeats an effect.
+ * entry inline; otherwise the block leaves before the instruction and the
+ * interpreter runs it (codegen.ts's SLOW_EXIT), repeating every check. In a
+ * segment that was flat when the block was translated (FLAT_END) it checks
+ * only the entry. Only cases where the full path would certainly succeed
+ * with the same address take the fast path, and an instruction's accesses
+ * before the one that leaves are reads of RAM, so running it again from its
+ * start repeats no effect.
  */
 import { ATTR_UNUSABLE } from '../constants.js';
 import { TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';

@@ -38,7 +38,7 @@ import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump, isNestedCall, isRet32 } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
-import { blockSource, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED } from './codegen.js';
+import { blockSource, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED, SLOW_EXIT } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -143,6 +143,8 @@ export interface JitStats {
   translateMs: number;
   /** Guest instructions executed inside translated blocks. */
   insnsRun: number;
+  /** Block runs that left before an access their fast path does not allow, for the interpreter to run it (SLOW_EXIT). */
+  slowExits: number;
 }
 
 export class Translator {
@@ -164,7 +166,7 @@ export class Translator {
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
   executed = DOUBLE_ZERO;
-  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0, insnsRun: 0 };
+  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0, insnsRun: 0, slowExits: 0 };
 
   constructor(
     readonly cpu: Cpu,
@@ -340,8 +342,10 @@ export class Translator {
   }
 
   /**
-   * Runs `b`, delivering a fault it raises as the interpreter would; returns
-   * the instructions completed (0 after a fault), or, having run nothing,
+   * Runs `b`, delivering a fault it raises as the interpreter would, and
+   * has the interpreter run the instruction it left before when it left by
+   * SLOW_EXIT (an access its fast path does not allow); returns the
+   * instructions the block completed (0 after a fault), or, having run nothing,
    * REFUSED when a segment it took as flat no longer is (it is then dropped,
    * and its code is translated again for the segments as they are once hot)
    * or UNMAPPED when its first instruction runs into a page not mapped as it
@@ -355,6 +359,10 @@ export class Translator {
       c.nestedCalls = NESTED_CALLS;
       const n = b.fn(c);
       if (n === REFUSED) this.drop(b);
+      else if (n >= 0 && b.exit === SLOW_EXIT) {
+        this.stats.slowExits++;
+        this.interpretOne();
+      }
       return n;
     } catch (e) {
       if (!(e instanceof CpuFault)) throw e;
@@ -408,7 +416,6 @@ export class Translator {
    */
   private interpretBlock(): number {
     const c = this.cpu;
-    const interp = this.interp;
     const lin = (c.segBase[CS]! + c.eip) >>> 0;
     const frame = executableFrame(c, lin);
     if (frame >= 0 && this.heated(lin, frame, c.cs32 ? 1 : 0)) {
@@ -430,17 +437,11 @@ export class Translator {
       if (!run.open || c.eip !== end) return i;
     }
     while (i < MAX_BLOCK_INSNS) {
-      let d: Insn | undefined;
-      try {
-        d = interp.cache.fetch(c);
-      } catch {
-        d = undefined; // step() raises the fault again and delivers it
-      }
-      const at = c.segBase[CS]! + c.eip;
-      const next = c.eip + (d?.len ?? 0);
-      if (d === undefined) interp.step();
-      else {
-        interp.execute(d);
+      const eip = c.eip;
+      const at = c.segBase[CS]! + eip;
+      const d = this.interpretOne();
+      const next = eip + (d?.len ?? 0);
+      if (d !== undefined) {
         if (c.eip === next) d.fell++;
         else d.jumped++;
       }
@@ -452,6 +453,23 @@ export class Translator {
       if ((at ^ (c.segBase[CS]! + next)) >>> 12 !== 0 || c.flags & TF) break;
     }
     return i;
+  }
+
+  /**
+   * Interprets the instruction at CS:EIP as a block would run it, taking no
+   * interrupt before it; returns its record, or undefined when fetching it
+   * faulted (step() then raises the fault again and delivers it).
+   */
+  private interpretOne(): Insn | undefined {
+    let d: Insn | undefined;
+    try {
+      d = this.interp.cache.fetch(this.cpu);
+    } catch {
+      d = undefined;
+    }
+    if (d === undefined) this.interp.step();
+    else this.interp.execute(d);
+    return d;
   }
 
   /**
