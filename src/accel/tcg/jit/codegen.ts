@@ -310,8 +310,9 @@ class Emitter {
    * RET to `site` and no write killed this one. Otherwise the block leaves:
    * by the static exit when nothing was called, else from where the callee
    * left, for the dispatcher to look up (or, when the callee left by
-   * SLOW_EXIT, to have the interpreter run the instruction it left before). Everything is stored for the call
-   * and the registers loaded again after it, as around a handler.
+   * SLOW_EXIT, to have the interpreter run the instruction it left
+   * before). Everything is stored for the call and the registers loaded
+   * again after it, as around a handler.
    */
   nestedCall(k: number, target: string, rel: number, page: number, site: string, exit: number): string {
     const fallback = this.exit(target, undefined, this.relOf(rel), exit);
@@ -1769,8 +1770,9 @@ function emitCall(e: Emitter, d: Insn, k: number, next: number, wide: boolean, l
 
 /**
  * 0F 31: RDTSC (system.ts's rdtsc) into EDX:EAX. With CR4.TSD outside ring
- * 0 the interpreter runs it (#GP); the translator gives a CPU model without a TSC
- * the #UD handler instead (translator.ts), so no form is emitted for it.
+ * 0 the interpreter runs it (#GP); the translator gives a CPU model without
+ * a TSC the #UD handler instead (translator.ts), so no form is emitted for
+ * it.
  */
 function emitRdtsc(e: Emitter, k: number): void {
   e.emit(`if (c.cr4 & ${CR4_TSD} && c.cpl !== 0) { ${e.slowExit()} }`);
