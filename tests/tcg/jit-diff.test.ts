@@ -1094,11 +1094,14 @@ function calleeRemapped(refill: string, callee: (eax: number) => string): string
 
 describe('translator: calls into other pages', () => {
   it('a loop calling a short function on the next page runs as one block', () => {
-    // The first call puts the callee's page in the TLB (the translator reads, not fills, it).
+    // The first call puts the callee's page in the TLB (the translator reads, not fills, it);
+    // the indirect JMP ends the entry's block, so that the loop's is translated after that.
     const src = `
       mov ecx, 20
       xor ebx, ebx
       call remote
+      mov edx, .loop
+      jmp edx
     .loop:
       call remote
       add ebx, eax
@@ -1111,8 +1114,8 @@ describe('translator: calls into other pages', () => {
       ret`;
     const { m, t } = matchesInterpreter(src);
     expect(m.cpu.regs[3]).toBe(60);
-    // The entry's block, the callee's and the one at the first return address, with the loop
-    // and the callee in it: not two runs per iteration of blocks that end at CALL and RET.
+    // The entry's block, the callee's and the loop's, with the callee in it: not two runs per
+    // iteration of blocks that end at CALL and RET.
     expect(t.stats.blocksRun).toBeLessThan(6);
   });
 
@@ -1391,6 +1394,90 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
 });
 
 
+describe('translator: blocks entered at a label of another block', () => {
+  const callee = `
+      align 4096
+    count:
+      test eax, 1
+      jz .even
+      add ebx, 3
+      ret
+    .even:
+      add ebx, 5
+      ret`;
+
+  it('a callee returning through the dispatcher goes on in its caller\'s code at the return address, not in a block translated there', () => {
+    // The first CALL leaves the block (it is not linked to the callee's block yet) and the
+    // callee's RET goes through the dispatcher to the return address, a label of the block.
+    const src = `
+      mov ecx, 50
+      xor ebx, ebx
+    .loop:
+      mov eax, ecx
+      call count
+      dec ecx
+      jnz .loop
+      hlt
+      ${callee}`;
+    const { m, t } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(25 * 3 + 25 * 5);
+    expect(t.stats.translated).toBe(2); // the entry's block and the callee's
+    expect(t.stats.entries).toBeGreaterThanOrEqual(1);
+  });
+
+  it('16-bit code: a loop whose head is not the entry, left every 256 times round, goes on from the head in the same code', () => {
+    // Real mode, the code at CS:0: the entry block's EIPs are counted from its first instruction,
+    // also when it runs from the loop's head.
+    const src = `
+      mov cx, 1000
+      xor ax, ax
+    top:
+      add ax, cx
+      test cx, 1
+      jz even
+      inc dx
+    even:
+      dec cx
+      jnz top
+      hlt`;
+    const code = assemble(src, 16, 0);
+    const a = machine(code, 'real');
+    a.run(100_000);
+    const b = machine(code, 'real');
+    const t = runTranslated(b);
+    expect(b.cpu.halted).toBe(true);
+    expect([b.cpu.eip, b.cpu.regs[0], b.cpu.regs[2], b.cpu.getEflags()]).toEqual([a.cpu.eip, a.cpu.regs[0], a.cpu.regs[2], a.cpu.getEflags()]);
+    expect(b.cpu.regs[0]! & 0xffff).toBe((1000 * 1001) / 2 & 0xffff);
+    expect(t.stats.translated).toBe(1);
+    expect(t.stats.entries).toBe(1);
+  });
+
+  it('code patched after a return address: the block entered there runs the new bytes', () => {
+    // At ECX = 20 the loop patches the ADD after the call (immediate 1 to 2); the block's entry
+    // at the return address, made before, has the old bytes.
+    const src = `
+      mov ecx, 40
+      xor ebx, ebx
+      xor edx, edx
+    .loop:
+      mov eax, ecx
+      call count
+    .site:
+      add edx, 1
+      cmp ecx, 20
+      jne .same
+      mov byte [.site + 2], 2
+    .same:
+      dec ecx
+      jnz .loop
+      hlt
+      ${callee}`;
+    const { m, t } = matchesInterpreter(src);
+    expect(m.cpu.regs[2]).toBe(21 * 1 + 19 * 2);
+    expect(t.stats.entries).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('translator: callees on the caller\'s page return within the block', () => {
   it('a callee with two RETs goes on at the return address from either: the loop runs as one block', () => {
     // One of pick's RETs comes just before the return address in the block, the other jumps there.
@@ -1666,7 +1753,7 @@ describe('translator: jumps within a block', () => {
     expect(b.cpu.regs[0]).toBe(1000 + 500 * 3);
     // 1,499 jumps taken, 999 of them back to the loop's head: 1,500 block runs if each left the
     // block; a run goes round at most 256 times (then the dispatcher checks interrupts, and goes on
-    // in a block translated at the loop's head).
+    // in the entry's code from the loop's head: an entry block).
     expect(t.stats.blocksRun).toBeGreaterThanOrEqual(Math.ceil(999 / 256));
     expect(t.stats.blocksRun).toBeLessThan(12);
   });

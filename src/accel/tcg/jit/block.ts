@@ -23,7 +23,8 @@ import { gpFault } from '../exceptions.js';
 import { blockSource } from './codegen.js';
 import type { Mmu } from '../mmu.js';
 
-export type BlockFn = (c: Cpu) => number;
+/** A block's function, run as block `b` (the block itself or one of its entries: entryBlock). */
+export type BlockFn = (c: Cpu, b: Block) => number;
 
 export interface ForeignPage {
   /** Linear page, minus the entry's. */
@@ -123,6 +124,14 @@ export class Block {
    * block whose page was written is revived if they are unchanged.
    */
   readonly code: Uint8Array;
+  /**
+   * The case of the block's code it runs from (0 for its first
+   * instruction), and that case's offset from the first instruction: an
+   * entry made by entryBlock runs the code of the block it was made from
+   * from one of its labels.
+   */
+  entryCase = 0;
+  entryRel = 0;
   /** Where the ways out of a Jcc it leaves out as rare go, relative to the entry; and the times it left for one of them. */
   readonly rareWays: ReadonlySet<number>;
   rareExitsTaken = 0;
@@ -162,6 +171,43 @@ export class Block {
     this.pointerJumps = pointerJumps;
     this.returns = returns;
   }
+}
+
+/**
+ * Another entry into block `b`'s code: its label `label` (a case of its
+ * code, codegen.ts's entryLabels), `offset` bytes from its first instruction
+ * and on its page. The entry shares `b`'s function, instructions and bytes;
+ * it is a block of its own to the dispatcher (keyed by its own offset, with
+ * its own links, caches and exit), so that code the dispatcher reaches in
+ * the middle of a block (a return address after a call the block made, the
+ * head of a loop) runs there without being translated again.
+ */
+export function entryBlock(b: Block, label: number, offset: number): Block {
+  // As an int32: a number V8 keeps boxed (read from a field it once saw a non-Smi in) would
+  // turn entryRel into a double field, a new map for every block, and every block function
+  // reads its block's fields: hundreds of them were deoptimised as blocks moved to the new map.
+  const rel = offset | 0;
+  const shifted = (offsets: ReadonlyMap<number, number>): Map<number, number> => new Map([...offsets].map(([from, to]) => [from - rel, to - rel]));
+  const e = new Block(
+    b.mode,
+    b.frame,
+    b.offset + rel,
+    b.insns,
+    b.rel.map((r) => r - rel),
+    b.lo - rel,
+    b.hi - rel,
+    b.phys,
+    b.foreign,
+    b.flat,
+    b.code,
+    new Set([...b.rareWays].map((r) => r - rel)),
+    shifted(b.pointerJumps),
+    shifted(b.returns),
+  );
+  e.fn = b.fn;
+  e.entryCase = label;
+  e.entryRel = rel;
+  return e;
 }
 
 /**
@@ -205,8 +251,8 @@ export function blockName(b: Block): string {
 
 /** Compiles `b` into its function. */
 export function compileBlock(b: Block, mmu: Mmu): void {
-  const params: string[] = ['B', 'G', 'M', 'V', 'I', 'TR', 'TW'];
-  const args: unknown[] = [b, gpFault, mmu.ram, mmu.view, mmu.info, mmu.fastReads, mmu.fastWrites];
+  const params: string[] = ['G', 'M', 'V', 'I', 'TR', 'TW'];
+  const args: unknown[] = [gpFault, mmu.ram, mmu.view, mmu.info, mmu.fastReads, mmu.fastWrites];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
@@ -214,7 +260,7 @@ export function compileBlock(b: Block, mmu: Mmu): void {
   // The parentheses make V8 compile the block function with the factory (its hint for functions
   // called at once): otherwise it pre-parses it here and parses it again on its first run. Strict
   // mode makes a variable the code forgot to declare an error rather than a global of Node's.
-  const factory = new Function(...params, `'use strict'; return (function ${blockName(b)}(c) {\n${blockSource(b, mmu.ram.length)}\n});`) as (
+  const factory = new Function(...params, `'use strict'; return (function ${blockName(b)}(c, B) {\n${blockSource(b, mmu.ram.length)}\n});`) as (
     ...a: unknown[]
   ) => BlockFn;
   b.fn = factory(...args);

@@ -226,7 +226,9 @@ class Emitter {
       this.out.push('out: {');
       return;
     }
-    this.out.push('let s = 0, loops = 0;', LOOP_TOP, 'case 0: {');
+    // The block may be run from one of its labels (block.ts's entryBlock): E is still the EIP of its first instruction.
+    this.out[1] = 'const E = c.eip - B.entryRel;';
+    this.out.push('let s = B.entryCase, loops = 0;', LOOP_TOP, 'case 0: {');
     // A jump back to the entry brings the registers written on the way.
     this.dirtyAll = loopHeads.has(0);
     this.countLoop(0);
@@ -332,7 +334,7 @@ class Emitter {
       `m${k} = B.links[${exit}];`,
       `if (m${k} !== undefined && !m${k}.dead && c.nestedCalls > 0 && ${mapped} && ${fits}) {`,
       `${stores}c.eip = ${target}; c.nestedCalls--;`,
-      `o${k} = m${k}.fn(c);`,
+      `o${k} = m${k}.fn(c, m${k});`,
       `if (o${k} < 0) { ${leave} }`,
       `n += o${k};`,
       `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { B.exit = m${k}.exit === ${SLOW_EXIT} ? ${SLOW_EXIT} : -1; return n + ${this.done}; }`,
@@ -648,7 +650,7 @@ class Emitter {
     if (loads !== '') prologue.push(`let ${loads};`);
     prologue.push(`let K = -1, X = 0, Q = E, D = 0${this.recordLocals ? ', FA = 0, FB = 0, FR = 0, FW = -1' : ''};`);
     if (this.accesses) prologue.push('const U = c.tlbHalf;');
-    if (this.guarded) prologue.push('const P = (c.segBase[1] + c.eip) >>> 12, XN = c.tlbReadNeed;');
+    if (this.guarded) prologue.push('const P = (c.segBase[1] + E) >>> 12, XN = c.tlbReadNeed;');
     for (let s = 0; s < 6; s++) if (this.segments & (1 << s)) prologue.push(`const SB${s} = c.segBase[${s}];`);
     for (let i = 0; i < 14; i++) if (this.ends & (1 << i)) prologue.push(`const L${i} = c.fastEnd[${i}];`);
     if (this.entryGuard !== undefined) prologue.push(`if (!(${this.entryGuard})) return ${UNMAPPED};`);
@@ -794,12 +796,12 @@ function eipToLocals(target: string, rel: number | undefined): string {
 const LOOP_ITERATIONS = 256;
 
 /**
- * The block's body (parameters: c; h<k>/d<k> the handler and record of
- * instruction k; B the block; G gpFault; M and V guest RAM as bytes and
- * as a DataView; I the TLB's entries and TR/TW its fast-path entries for
- * reads and writes (mmu.ts); the block-entry questions
- * of memory.ts are in its prologue). It returns the number of instructions
- * executed.
+ * The block's body (parameters: c; B the block it runs as, itself or an
+ * entry block; h<k>/d<k> the handler and record of instruction k; G
+ * gpFault; M and V guest RAM as bytes and as a DataView; I the TLB's
+ * entries and TR/TW its fast-path entries for reads and writes (mmu.ts);
+ * the block-entry questions of memory.ts are in its prologue). It returns
+ * the number of instructions executed.
  *
  * A block is runs of straight-line code (translator.ts). A Jcc, JMP or
  * CALL rel to an instruction of the block (a loop, an if-then skipping
@@ -807,7 +809,11 @@ const LOOP_ITERATIONS = 256;
  * code is then a `switch` in a loop, with a case for the entry and for each
  * such target, and the jump sets the case and continues. The targets lie
  * within the bytes the entry checked against the CS limit, so these jumps
- * need no check. A label a jump goes back to counts the times round.
+ * need no check. A label a jump goes back to counts the times round. The
+ * return address of a nested call is a label too, where the code falls
+ * into it: the dispatcher may enter the block at a label of its entry's
+ * page (B.entryCase, with E still the first instruction's EIP), as it
+ * finds everything stored there.
  *
  * The body is inside `out: { ... }` or `out: for (;;) { ...switch... }`;
  * leaving breaks out of it to the epilogue, which stores the registers the
@@ -1046,7 +1052,10 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
     const after = b.rel[k]! + d.len;
     const rel = jumpWithin(b, d, after, wide);
     if (rel !== undefined) targets.add(rel);
-    const site = returnSite(b, k, wide) ?? (isNestedCallAt(b, k) ? after : undefined);
+    // A nested call's return address, also where it comes next: the dispatcher may enter the
+    // block there, when the callee returns through it (Translator.lookup).
+    if (isNestedCallAt(b, k)) targets.add(after);
+    const site = returnSite(b, k, wide);
     if (site !== undefined && site !== b.rel[k + 1]) targets.add(site);
     // A run that falls into an instruction decoded before (k + 1 starts another run, or none).
     if (continuesBlock(d) && (k === last || b.rel[k + 1] !== after) && b.rel.includes(after)) targets.add(after);
@@ -1057,6 +1066,15 @@ function jumpLabels(b: BlockShape, wide: boolean): Map<number, number> {
   // Once per offset: were an offset listed twice, numbering it again would give the next target its number.
   for (const rel of b.rel) if (targets.has(rel) && !labels.has(rel)) labels.set(rel, labels.size);
   return labels;
+}
+
+/**
+ * The labels of block `b` it may be entered at (block.ts's entryBlock), as
+ * [offset from the entry, case]: those on the entry's page (whose mapping
+ * the dispatcher's lookup has just checked, as the entry's).
+ */
+export function entryLabels(b: BlockShape): [number, number][] {
+  return [...jumpLabels(b, b.mode === 1)].filter(([rel, label]) => label > 0 && pageOf(b, rel) === 0);
 }
 
 // ---- operand expressions ------------------------------------------------------
