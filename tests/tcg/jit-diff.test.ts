@@ -1803,6 +1803,87 @@ describe('translator: a byte at the last offset of its page', () => {
   });
 });
 
+describe('translator: accesses through one base register checked once', () => {
+  // One 4 MiB page maps 0-0x3fffff; 0x400000 up is not present.
+  const mapped = `
+      mov dword [0x100000], 0x83
+      ${pagingOn(0x10)}`;
+
+  it('a loop whose accesses through ESI straddle two pages: every one made where its page maps, as interpreted', () => {
+    // The window [ESI, ESI + 0x14) crosses into the next linear page, which maps to RAM page
+    // 0x300000 rather than the one after the first: the window's check fails on every pass and
+    // the interpreter runs the accesses.
+    const src = `
+      ${SMALL_PAGES}
+      mov dword [PT + 0x201 * 4], 0x300000 | 3
+      invlpg [0x201000]
+      mov esi, 0x200ff0
+      mov dword [esi], 5
+      mov dword [esi + 0x10], 7
+      mov ecx, 300
+      xor ebx, ebx
+    top:
+      mov eax, [esi]
+      add ebx, eax
+      mov eax, [esi + 0x10]
+      add ebx, eax
+      add dword [esi + 8], 1
+      dec ecx
+      jnz top
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(300 * 12);
+    expect(m.mem.read32(0x200ff8)).toBe(300);
+    expect(m.mem.read32(0x300000)).toBe(7);
+  });
+
+  it('a later access of a window on a page not present raises #PF there, after the earlier ones', () => {
+    const src = `
+      ${mapped}
+      mov esi, 0x3ffff0
+      mov dword [esi], 3
+      mov dword [esi + 8], 4
+      xor ebx, ebx
+      mov eax, [esi]
+      add ebx, eax
+      mov eax, [esi + 8]
+      add ebx, eax
+      mov dword [esi + 0xc], 9
+      mov eax, [esi + 0x10]
+      add ebx, eax
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.vector()).toBe(14);
+    expect(m.cpu.cr2).toBe(0x400000);
+    expect(m.cpu.regs[3]).toBe(7);
+    expect(m.mem.read32(0x3ffffc)).toBe(9);
+  });
+
+  it('a base register changed between accesses: each access through its own value', () => {
+    // EDI moves on to the next 4 KiB page, then past the mapping: #PF at the access through the new value.
+    const src = `
+      ${mapped}
+      mov edi, 0x3fe100
+      mov dword [edi], 1
+      mov dword [edi + 0x1000], 2
+      xor ebx, ebx
+      mov ecx, 3
+    top:
+      mov eax, [edi + 4]
+      add eax, [edi]
+      add ebx, eax
+      add edi, 0x1000
+      mov dword [edi + 4], 10
+      dec ecx
+      jnz top
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.vector()).toBe(14);
+    expect(m.cpu.cr2).toBe(0x400104);
+    expect(m.cpu.regs[3]).toBe(1 + 12);
+  });
+});
+
 describe('translator: a JMP back before code already in the block', () => {
   it('the run from its target falls into that code, and each jump goes to its own instruction', () => {
     // The first block follows `jmp x` and then `jmp t` back before x; the run from t falls into x,

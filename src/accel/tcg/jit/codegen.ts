@@ -317,6 +317,7 @@ class Emitter {
    * again after it, as around a handler.
    */
   nestedCall(k: number, target: string, rel: number, page: number, site: string, exit: number): string {
+    this.closeWindows();
     const fallback = this.exit(target, undefined, this.relOf(rel), exit);
     const stores = this.pendingStores();
     const limit = this.flat & FLAT_CS ? '4294967295' : 'c.segLimit[1]';
@@ -401,6 +402,7 @@ class Emitter {
    * writes may be ahead of its r[n] here.
    */
   startLabel(label: number, reached: boolean): void {
+    this.closeWindows();
     if (reached) this.emit(`${this.flagStores()}n += ${this.done}; }`);
     else this.emit('}');
     this.emit(`case ${label}: {`);
@@ -571,6 +573,7 @@ class Emitter {
 
   /** Marks register n written (its local set by the caller's own statement, so declared too). */
   wrote(n: number): void {
+    this.closeWindow(n);
     this.dirty |= 1 << n;
     this.written |= 1 << n;
     this.locals |= 1 << n;
@@ -601,6 +604,7 @@ class Emitter {
    * the call.
    */
   reload(n?: number): void {
+    this.closeWindows();
     if (n === undefined) {
       this.emit(`${LOAD_LOCALS};`);
       return;
@@ -611,6 +615,57 @@ class Emitter {
 
   /** Cpu.fastEnd entries the fast paths use (bit i for fastEnd[i]), read at block entry as L<i>. */
   private ends = 0;
+
+  /** By base register, the accesses through it whose page is checked once (operandIndex), while the window stays open. */
+  private readonly windows: (Window | undefined)[] = [];
+
+  /**
+   * The RAM index of instruction k's `size`-byte access at `disp` from
+   * register `base` in flat segment `seg` (its linear address is in e<k>),
+   * which the current window of that base register and segment takes in
+   * when the window still spans at most WINDOW_SPAN bytes; else a new window
+   * starts here. The window's first access checks the page for all of them
+   * (closeWindow): the later ones need no check and no way out.
+   */
+  windowIndex(k: number, base: number, seg: number, disp: number, size: number, write: boolean): string {
+    let w = this.windows[base];
+    const lo = Math.min(w?.lo ?? disp, disp);
+    const hi = Math.max(w?.hi ?? disp + size, disp + size);
+    if (w !== undefined && w.seg === seg && hi - lo <= WINDOW_SPAN) {
+      w.lo = lo;
+      w.hi = hi;
+      w.write ||= write;
+      w.accesses++;
+    } else {
+      this.closeWindow(base);
+      w = this.windows[base] = { base, seg, first: k, lo: disp, hi: disp + size, write, accesses: 1, line: this.out.length, exit: this.slowExit() };
+      this.emit('');
+    }
+    const index = `(j${w.first} ^ e${k})`;
+    return this.highRam ? `(${index} >>> 0)` : index;
+  }
+
+  /** Ends every window: code may be entered, or registers or the TLB change, before the next access. */
+  closeWindows(): void {
+    for (let n = 0; n < 8; n++) this.closeWindow(n);
+  }
+
+  /**
+   * Ends the window of base register n (it is about to change): its first
+   * access gets the check, of its own page alone or of the page all the
+   * window's bytes are in.
+   */
+  private closeWindow(n: number): void {
+    const w = this.windows[n];
+    if (w === undefined) return;
+    this.windows[n] = undefined;
+    const j = `j${w.first}`;
+    const l = w.accesses === 1 ? `e${w.first}` : w.lo === 0 ? `R${w.base}` : `(${w.lo} + R${w.base} | 0)`;
+    const span = w.hi - w.lo;
+    // As fastAccessAt's: one byte checks only the entry (whose low bits are all set when the fast path is not allowed).
+    const inPage = span === 1 ? `(${j} & 0xfff) === 0` : `((${j} | ${l}) & 0xfff) <= ${0x1000 - span}`;
+    this.out[w.line] = `${j} = ${w.write ? 'TW' : 'TR'}[U | (${l} >>> 12)]; if (!(${inPage})) { ${w.exit} }`;
+  }
 
   /**
    * Names the block-entry fast-path end of `seg` (Cpu.fastEnd) for reads or
@@ -632,6 +687,7 @@ class Emitter {
   }
 
   finish(): string {
+    this.closeWindows();
     const storeRecord = 'c.lA = FA | 0; c.lB = FB | 0; c.lR = FR; c.lazy = FW;';
     if (this.segmented) {
       this.out.push('}', '}', '}');
@@ -864,6 +920,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
           ? emitNestedCall(e, d, k, after, pageOf(b, after + jumpDisplacement(d)), b.rel[k + 1] === after ? undefined : labels.get(after))
           : emitSpecialised(e, d, k, after, wide, labels);
     if (!specialised) {
+      e.closeWindows();
       e.flushFlags();
       e.storeRegisters();
       e.sync(true);
@@ -1146,6 +1203,36 @@ function ramStore(index: string, size: number, v: string): string {
 }
 
 /**
+ * Accesses through one base register (register `base` plus a displacement,
+ * no index) in one flat segment, from the one of instruction `first` (the
+ * line of its check in Emitter.out and its slow exit) while the register
+ * keeps its value: the bytes from `lo` to `hi` (displacements), `accesses`
+ * of them, any of them written. Such operands are mostly a function's
+ * locals and arguments in its stack frame, or fields of one structure, on
+ * one page: one check of that page at the first access serves them all.
+ * In busybox's md5sum the hottest blocks went from 85 checks (each a TLB
+ * load, a compare and a way out) to 30-38.
+ */
+interface Window {
+  readonly base: number;
+  readonly seg: number;
+  readonly first: number;
+  lo: number;
+  hi: number;
+  write: boolean;
+  accesses: number;
+  readonly line: number;
+  readonly exit: string;
+}
+
+/**
+ * Bytes a window (Emitter.windowIndex) may span: the wider, the more often
+ * it straddles two pages, where its check fails though each access would
+ * pass, and the block leaves at its first access every time.
+ */
+const WINDOW_SPAN = 256;
+
+/**
  * Instruction k's `size`-byte access on the RAM fast path: `ok`, whether the
  * fast path allows it (offset below the segment's fast end read at block entry,
  * within one page, TLB entry with the permission bits and, for writes, not a
@@ -1255,22 +1342,44 @@ function emitLeave(e: Emitter, k: number): void {
   e.emit(e.setReg(5, 4, e.markInt32(`v${k}`)));
 }
 
+/**
+ * The RAM index of instruction k's `size`-byte access to its memory
+ * operand, after the check that the fast path allows it (the block leaves
+ * before the instruction otherwise): through the window of its base
+ * register when the operand is a register plus a displacement in a flat
+ * segment (Emitter.windowIndex), else checked alone.
+ */
+function operandIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean): string {
+  if (d.a32 && d.base >= 0 && d.index < 0 && e.useSegment(d.seg, write, false) === undefined) {
+    e.emit(`e${k} = ${eaExpr(e, d)};`);
+    return e.windowIndex(k, d.base, d.seg, d.disp | 0, size, write);
+  }
+  const a = fastAccess(e, k, d, size, write);
+  leaveUnlessFast(e, a);
+  return a.index;
+}
+
 /** Emits the read of instruction k's memory operand (`size` bytes); returns the local holding the value. */
 function memRead(e: Emitter, k: number, d: Insn, size: number): string {
-  return memReadAt(e, k, d.seg, eaExpr(e, d), size);
+  return loadOperand(e, k, operandIndex(e, k, d, size, false), size);
+}
+
+/** Emits the load of instruction k's `size`-byte operand at RAM index `index` into m<k>, which it returns. */
+function loadOperand(e: Emitter, k: number, index: string, size: number): string {
+  e.emit(`m${k} = ${ramLoad(index, size)};`);
+  return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
 }
 
 /** Emits the read of `size` bytes at offset `ea` (as fastAccessAt takes it) of segment `seg`; returns the local holding the value. */
 function memReadAt(e: Emitter, k: number, seg: number, ea: string, size: number): string {
   const a = fastAccessAt(e, k, seg, ea, size, false, false);
   leaveUnlessFast(e, a);
-  e.emit(`m${k} = ${ramLoad(a.index, size)};`);
-  return size === 4 ? e.markInt32(`m${k}`) : `m${k}`;
+  return loadOperand(e, k, a.index, size);
 }
 
 /** Emits the write of `v` (a side-effect-free expression) to instruction k's memory operand. */
 function memWrite(e: Emitter, k: number, d: Insn, size: number, v: string): void {
-  memWriteAt(e, k, d.seg, eaExpr(e, d), size, v);
+  e.emit(ramStore(operandIndex(e, k, d, size, true), size, v));
 }
 
 /** Emits the write of `v` to `size` bytes at offset `ea` (as fastAccessAt takes it) of segment `seg`. */
@@ -1544,9 +1653,7 @@ function emitAluE(e: Emitter, d: Insn, k: number, aluOp: number, b: string): boo
 function emitReadModifyWrite(e: Emitter, d: Insn, k: number, op: (load: string, store: (x: string) => string) => boolean): boolean {
   const size = d.size;
   if (d.mod === 3) return op(e.reg(d.rm, size), (x) => e.setReg(d.rm, size, x));
-  const a = fastAccess(e, k, d, size, true);
-  leaveUnlessFast(e, a);
-  e.emit(`i${k} = ${a.index};`);
+  e.emit(`i${k} = ${operandIndex(e, k, d, size, true)};`);
   return op(ramLoad(`i${k}`, size), (x) => ramStore(`i${k}`, size, x));
 }
 

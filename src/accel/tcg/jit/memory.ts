@@ -8,8 +8,10 @@
  * keeps from these rules whenever a segment, the CPL or #AC changes, as it
  * keeps where the MMU's fast-path entries for the CPL start (tlbHalf:
  * mmu.ts). Each access then checks its offset against that and its page's
- * entry inline; otherwise the block leaves before the instruction and the
- * interpreter runs it (codegen.ts's SLOW_EXIT), repeating every check. In a
+ * entry inline (accesses through one base register in a flat segment, once
+ * for all of them: codegen.ts's windows); otherwise the block leaves before
+ * the instruction and the interpreter runs it (codegen.ts's SLOW_EXIT),
+ * repeating every check. In a
  * segment that was flat when the block was translated (FLAT_END) it checks
  * only the entry. Only cases where the full path would certainly succeed
  * with the same address take the fast path, and an instruction's accesses
