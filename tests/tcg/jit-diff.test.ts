@@ -1859,6 +1859,51 @@ describe('translator: accesses through one base register checked once', () => {
     expect(m.mem.read32(0x3ffffc)).toBe(9);
   });
 
+  it('PUSHes and POPs whose stack straddles two pages: each to where its page maps, as interpreted', () => {
+    // ESP starts 8 bytes above a page boundary; linear page 0x200000 maps to RAM page 0x300000.
+    const src = `
+      ${SMALL_PAGES}
+      mov dword [PT + 0x200 * 4], 0x300000 | 3
+      invlpg [0x200000]
+      mov esp, 0x201008
+      mov eax, 0x1111
+      mov ebx, 0x2222
+      xor esi, esi
+      mov ecx, 200
+    top:
+      push ecx
+      push eax
+      push ebx
+      pop ebx
+      pop eax
+      pop edx
+      add esi, edx
+      dec ecx
+      jnz top
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.regs[6]).toBe((200 * 201) / 2);
+    expect(m.mem.read32(0x300ffc)).toBe(0x2222);
+    expect(m.mem.read32(0x201000)).toBe(0x1111);
+  });
+
+  it('a PUSH into a page not present faults there, after the PUSHes before it', () => {
+    // The #PF cannot be delivered on that stack either: the machine shuts down, as interpreted.
+    const src = `
+      ${SMALL_PAGES}
+      mov dword [PT + 0x1ff * 4], 0
+      invlpg [0x1ff000]
+      mov esp, 0x200008
+      mov eax, 5
+      push eax
+      push eax
+      push eax
+      hlt`;
+    const { m } = matchesInterpreter(src);
+    expect(m.cpu.cr2).toBe(0x1ffffc);
+    expect([m.mem.read32(0x200004), m.mem.read32(0x200000)]).toEqual([5, 5]);
+  });
+
   it('a base register changed between accesses: each access through its own value', () => {
     // EDI moves on to the next 4 KiB page, then past the mapping: #PF at the access through the new value.
     const src = `
