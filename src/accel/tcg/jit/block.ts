@@ -132,6 +132,9 @@ export class Block {
    */
   entryCase = 0;
   entryRel = 0;
+  /** Whether its accesses through a base register share page checks (codegen.ts's windows); and the times it left by SLOW_EXIT. */
+  windowed = true;
+  slowExitsTaken = 0;
   /** Where the ways out of a Jcc it leaves out as rare go, relative to the entry; and the times it left for one of them. */
   readonly rareWays: ReadonlySet<number>;
   rareExitsTaken = 0;
@@ -205,6 +208,7 @@ export function entryBlock(b: Block, label: number, offset: number): Block {
     shifted(b.returns),
   );
   e.fn = b.fn;
+  e.windowed = b.windowed;
   e.entryCase = label;
   e.entryRel = rel;
   return e;

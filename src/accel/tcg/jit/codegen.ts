@@ -149,6 +149,8 @@ export interface BlockShape {
   readonly pointerJumps: ReadonlyMap<number, number>;
   /** The RETs of callees it follows, with their CALLs' return addresses (block.ts). */
   readonly returns: ReadonlyMap<number, number>;
+  /** Whether its accesses through a base register share page checks (Emitter.windowIndex). */
+  readonly windowed: boolean;
 }
 
 /**
@@ -221,6 +223,8 @@ class Emitter {
     /** The offset of each label that a jump goes back to (a loop's head): entering it counts a loop. */
     private readonly loopHeads: ReadonlyMap<number, number>,
     private readonly rareWays: ReadonlySet<number>,
+    /** Accesses through a base register share page checks (windowIndex). */
+    readonly windowed: boolean,
   ) {
     if (!segmented) {
       this.out.push('out: {');
@@ -891,7 +895,7 @@ export function blockSource(b: BlockShape, ramBytes: number): string {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
-  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide, loopHeads(b, labels, wide), b.rareWays);
+  const e = new Emitter(labels.size > 0, b.foreign, labelPages, ramBytes > 2 ** 31, b.flat, b.lo, b.hi, wide, loopHeads(b, labels, wide), b.rareWays, b.windowed);
   const last = b.insns.length - 1;
   let start = 0;
   // Whether the previous instruction ended a run: the code before a label then cannot fall into it.
@@ -1246,7 +1250,8 @@ interface Window {
  * fixed stack depth then leaves on every pass: with 256 and PUSH and POP in
  * ESP's windows, the steady shell loop of bench/tcg-phases.mjs ran 6.2 M
  * blocks of 28 instructions against 2 M of 88, 2.6% of its instructions
- * interpreted; with 64, as without windows.
+ * interpreted; with 64, as without windows. (A block that leaves that way
+ * SLOW_EXITS_HOT times is translated again without windows: translator.ts.)
  */
 const WINDOW_SPAN = 64;
 
@@ -1334,7 +1339,7 @@ function emitPop(e: Emitter, k: number): string {
  */
 function stackIndex(e: Emitter, k: number, disp: number, write: boolean): string {
   const ea = disp === 0 ? e.local(4) : `(${e.local(4)} - ${-disp} | 0)`;
-  if (e.useSegment(SS, write, true) === undefined) {
+  if (e.windowed && e.useSegment(SS, write, true) === undefined) {
     e.emit(`e${k} = ${ea};`);
     return e.windowIndex(k, 4, SS, disp, 4, write);
   }
@@ -1380,7 +1385,7 @@ function emitLeave(e: Emitter, k: number): void {
  * segment (Emitter.windowIndex), else checked alone.
  */
 function operandIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean): string {
-  if (d.a32 && d.base >= 0 && d.index < 0 && e.useSegment(d.seg, write, false) === undefined) {
+  if (e.windowed && d.a32 && d.base >= 0 && d.index < 0 && e.useSegment(d.seg, write, false) === undefined) {
     e.emit(`e${k} = ${eaExpr(e, d)};`);
     return e.windowIndex(k, d.base, d.seg, d.disp | 0, size, write);
   }

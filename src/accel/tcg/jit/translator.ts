@@ -103,6 +103,12 @@ const RARE_WAY = 32;
  * bench/tcg-phases.mjs, translating in 0.80 of the time.
  */
 const RARE_EXITS_HOT = 8192;
+/**
+ * Times a block may leave by SLOW_EXIT before its start is translated again
+ * without windows (codegen.ts): a window straddling two pages fails its
+ * check on every run, where the accesses checked one by one would pass.
+ */
+const SLOW_EXITS_HOT = 4096;
 
 /** A run of straight-line code translate() is to decode, from position `pos`. */
 interface DecodeRun {
@@ -138,6 +144,8 @@ interface CodePage {
   readonly guests: Set<Block>;
   /** Block starts (blockKey) translated with every way of their Jcc: the rare ways of their last block were taken often. */
   readonly everyWay: Set<number>;
+  /** Block starts translated without windows (codegen.ts): their last block left by SLOW_EXIT often. */
+  readonly unwindowed: Set<number>;
 }
 
 /** A block's key in its page: the offset of its first byte and the CS.D it was decoded for. */
@@ -330,6 +338,16 @@ export class Translator {
   }
 
   /**
+   * Drops `b`, which left by SLOW_EXIT SLOW_EXITS_HOT times: its start is
+   * translated again, once hot, without windows, whose checks may fail
+   * where each access alone would pass (a window straddling two pages).
+   */
+  private translateWithoutWindows(b: Block): void {
+    this.codePage(b.frame).unwindowed.add(blockKey(b.offset, b.mode));
+    this.drop(b);
+  }
+
+  /**
    * The block at CS:EIP after `prev`, which ended in a near RET or indirect
    * JMP/CALL: from its inline cache when one of its last two runs left for
    * the same linear address under the same TLB generation and CPL (so the
@@ -380,6 +398,7 @@ export class Translator {
       if (n === REFUSED) this.drop(b);
       else if (n >= 0 && b.exit === SLOW_EXIT) {
         this.stats.slowExits++;
+        if (++b.slowExitsTaken === SLOW_EXITS_HOT && b.windowed) this.translateWithoutWindows(b);
         this.interpretOne();
       }
       return n;
@@ -416,7 +435,7 @@ export class Translator {
    * A new block entering, at its label, the code of a block of RAM page
    * `frame` with a label at `key` (the page's entries), unless that block's
    * code is no longer the page's (it is dead, and its bytes changed) or the
-   * start is to be translated with every way. The return address of a call
+   * start is to be translated with every way or without windows. The return address of a call
    * a block made (codegen.ts's nested calls) is such a label: where the
    * callee returned through the dispatcher, the code after the call was
    * otherwise interpreted and then translated again as a block of its own. Booting the i386 guest to its shell, 424
@@ -431,7 +450,7 @@ export class Translator {
   private enter(frame: number, key: number): Block | undefined {
     const p = this.pages[frame];
     const at = p?.entries.get(key);
-    if (at === undefined || p!.everyWay.has(key) || (at.block.dead && !this.revive(at.block))) return undefined;
+    if (at === undefined || p!.everyWay.has(key) || p!.unwindowed.has(key) || (at.block.dead && !this.revive(at.block))) return undefined;
     const b = entryBlock(at.block, at.label, at.rel);
     this.add(b);
     this.stats.entries++;
@@ -602,7 +621,7 @@ export class Translator {
 
   private codePage(frame: number): CodePage {
     let p = this.pages[frame];
-    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), entries: new Map(), guests: new Set(), everyWay: new Set() };
+    if (p === undefined) p = this.pages[frame] = { blocks: new Map(), entries: new Map(), guests: new Set(), everyWay: new Set(), unwindowed: new Set() };
     return p;
   }
 
@@ -753,6 +772,7 @@ export class Translator {
     // A RET goes on at its return address only where the block reached that.
     for (const [ret, site] of returns) if (!decoded.has(site + offset)) returns.delete(ret);
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps, returns);
+    b.windowed = this.pages[frame]?.unwindowed.has(key) !== true;
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
