@@ -1228,9 +1228,8 @@ describe('translator: calls into other pages', () => {
   });
 });
 
-describe('translator: nested calls (a block calls the block of a callee on another page)', () => {
-  // 'count' is no short leaf (it branches), so a block leaves at its CALL unless it nests the call.
-  const callee = `
+/** A function on its own page adding 3 or 5 to EBX as EAX is odd or even: no short leaf (it branches), so a block leaves at its CALL unless it nests the call. */
+const COUNT = `
       align 4096
     count:
       test eax, 1
@@ -1241,8 +1240,8 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
       add ebx, 5
       ret`;
 
-  it('a loop calling a function on another page goes on after each call within its block run', () => {
-    const src = `
+/** A loop calling COUNT 50 times: EBX ends 25 * 3 + 25 * 5. */
+const COUNT_LOOP = `
       mov ecx, 50
       xor ebx, ebx
     .loop:
@@ -1251,8 +1250,11 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
       dec ecx
       jnz .loop
       hlt
-      ${callee}`;
-    const { m, t } = matchesInterpreter(src);
+      ${COUNT}`;
+
+describe('translator: nested calls (a block calls the block of a callee on another page)', () => {
+  it('a loop calling a function on another page goes on after each call within its block run', () => {
+    const { m, t } = matchesInterpreter(COUNT_LOOP);
     expect(m.cpu.regs[3]).toBe(25 * 3 + 25 * 5);
     // 101 when each CALL and RET went through the dispatcher.
     expect(t.stats.blocksRun).toBeLessThan(10);
@@ -1273,7 +1275,7 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
       dec ecx
       jnz .loop
       hlt
-      ${callee}
+      ${COUNT}
     skip:
       test eax, 0
       jnz .never
@@ -1395,31 +1397,11 @@ describe('translator: nested calls (a block calls the block of a callee on anoth
 
 
 describe('translator: blocks entered at a label of another block', () => {
-  const callee = `
-      align 4096
-    count:
-      test eax, 1
-      jz .even
-      add ebx, 3
-      ret
-    .even:
-      add ebx, 5
-      ret`;
 
   it('a callee returning through the dispatcher goes on in its caller\'s code at the return address, not in a block translated there', () => {
     // The first CALL leaves the block (it is not linked to the callee's block yet) and the
     // callee's RET goes through the dispatcher to the return address, a label of the block.
-    const src = `
-      mov ecx, 50
-      xor ebx, ebx
-    .loop:
-      mov eax, ecx
-      call count
-      dec ecx
-      jnz .loop
-      hlt
-      ${callee}`;
-    const { m, t } = matchesInterpreter(src);
+    const { m, t } = matchesInterpreter(COUNT_LOOP);
     expect(m.cpu.regs[3]).toBe(25 * 3 + 25 * 5);
     expect(t.stats.translated).toBe(2); // the entry's block and the callee's
     expect(t.stats.entries).toBeGreaterThanOrEqual(1);
@@ -1471,7 +1453,7 @@ describe('translator: blocks entered at a label of another block', () => {
       dec ecx
       jnz .loop
       hlt
-      ${callee}`;
+      ${COUNT}`;
     const { m, t } = matchesInterpreter(src);
     expect(m.cpu.regs[2]).toBe(21 * 1 + 19 * 2);
     expect(t.stats.entries).toBeGreaterThanOrEqual(1);
