@@ -1222,9 +1222,10 @@ function ramStore(index: string, size: number, v: string): string {
  * instruction `first` (the line of its check in Emitter.out and its slow
  * exit) while the register keeps its value or moves by what PUSH and POP
  * add to it (`shift` so far): the bytes from `lo` to `hi` (relative to its
- * value at the first access), `accesses` of them, any of them written. Such operands are mostly a function's
- * locals and arguments in its stack frame, or fields of one structure, on
- * one page: one check of that page at the first access serves them all.
+ * value at the first access), `accesses` of them, any of them written.
+ * Such operands are mostly a function's locals and arguments in its stack
+ * frame, or fields of one structure, on one page: one check of that page at
+ * the first access serves them all.
  * In busybox's md5sum the hottest blocks went from 85 checks (each a TLB
  * load, a compare and a way out) to 30-38.
  */
@@ -1267,13 +1268,9 @@ interface FastAccess {
   index: string;
 }
 
-function fastAccess(e: Emitter, k: number, d: Insn, size: number, write: boolean): FastAccess {
-  return fastAccessAt(e, k, d.seg, eaExpr(e, d), size, write, false);
-}
-
 /**
- * fastAccess for offset `ea` (int32 bits, or a 16-bit offset) in segment
- * `seg`; with `stack`, a 32-bit stack access (SS.B set at block entry: its
+ * Instruction k's access (FastAccess) at offset `ea` (int32 bits, or a
+ * 16-bit offset) in segment `seg`; with `stack`, a 32-bit stack access (SS.B set at block entry: its
  * own fastEnd). e<k> holds the offset: unsigned where it is compared with
  * the segment's end, else as int32 bits, as V8 keeps them in every tier (as
  * a uint32, the user half of the address space went through a check for
@@ -1339,13 +1336,7 @@ function emitPop(e: Emitter, k: number): string {
  */
 function stackIndex(e: Emitter, k: number, disp: number, write: boolean): string {
   const ea = disp === 0 ? e.local(4) : `(${e.local(4)} - ${-disp} | 0)`;
-  if (e.windowed && e.useSegment(SS, write, true) === undefined) {
-    e.emit(`e${k} = ${ea};`);
-    return e.windowIndex(k, 4, SS, disp, 4, write);
-  }
-  const a = fastAccessAt(e, k, SS, ea, 4, write, true);
-  leaveUnlessFast(e, a);
-  return a.index;
+  return checkedIndex(e, k, SS, ea, 4, write, true, 4, disp);
 }
 
 /**
@@ -1385,11 +1376,22 @@ function emitLeave(e: Emitter, k: number): void {
  * segment (Emitter.windowIndex), else checked alone.
  */
 function operandIndex(e: Emitter, k: number, d: Insn, size: number, write: boolean): string {
-  if (e.windowed && d.a32 && d.base >= 0 && d.index < 0 && e.useSegment(d.seg, write, false) === undefined) {
-    e.emit(`e${k} = ${eaExpr(e, d)};`);
-    return e.windowIndex(k, d.base, d.seg, d.disp | 0, size, write);
+  const base = d.a32 && d.index < 0 ? d.base : -1;
+  return checkedIndex(e, k, d.seg, eaExpr(e, d), size, write, false, base, d.disp | 0);
+}
+
+/**
+ * The RAM index of instruction k's access at offset `ea` of segment `seg`
+ * (as fastAccessAt takes them), after its check: through the window of
+ * register `base` (the offset being that register plus `disp`; -1: none)
+ * when the block has windows and the segment is flat, else alone.
+ */
+function checkedIndex(e: Emitter, k: number, seg: number, ea: string, size: number, write: boolean, stack: boolean, base: number, disp: number): string {
+  if (e.windowed && base >= 0 && e.useSegment(seg, write, stack) === undefined) {
+    e.emit(`e${k} = ${ea};`);
+    return e.windowIndex(k, base, seg, disp, size, write);
   }
-  const a = fastAccess(e, k, d, size, write);
+  const a = fastAccessAt(e, k, seg, ea, size, write, stack);
   leaveUnlessFast(e, a);
   return a.index;
 }

@@ -11,12 +11,11 @@
  * entry inline (accesses through one base register in a flat segment, once
  * for all of them: codegen.ts's windows); otherwise the block leaves before
  * the instruction and the interpreter runs it (codegen.ts's SLOW_EXIT),
- * repeating every check. In a
- * segment that was flat when the block was translated (FLAT_END) it checks
- * only the entry. Only cases where the full path would certainly succeed
- * with the same address take the fast path, and an instruction's accesses
- * before the one that leaves are reads of RAM, so running it again from its
- * start repeats no effect.
+ * repeating every check. In a segment that was flat when the block was
+ * translated (FLAT_END) it checks only the entry. Only cases where the full
+ * path would certainly succeed with the same address take the fast path,
+ * and an instruction's accesses before the one that leaves are reads of
+ * RAM, so running it again from its start repeats no effect.
  */
 import { ATTR_UNUSABLE } from '../constants.js';
 import { TLB_RAM, TLB_UR, TLB_VALID } from '../mmu.js';

@@ -435,12 +435,13 @@ export class Translator {
    * A new block entering, at its label, the code of a block of RAM page
    * `frame` with a label at `key` (the page's entries), unless that block's
    * code is no longer the page's (it is dead, and its bytes changed) or the
-   * start is to be translated with every way or without windows. The return address of a call
-   * a block made (codegen.ts's nested calls) is such a label: where the
-   * callee returned through the dispatcher, the code after the call was
-   * otherwise interpreted and then translated again as a block of its own. Booting the i386 guest to its shell, 424
-   * of 1,543 blocks started at a return address inside another block and
-   * 212 at another label (16,600 and 11,500 of the 75,000 instructions
+   * start is to be translated with every way or without windows. The
+   * return address of a call a block made (codegen.ts's nested calls) is
+   * such a label: where the callee returned through the dispatcher, the
+   * code after the call was otherwise interpreted and then translated again
+   * as a block of its own. Booting the i386 guest to its shell, 424 of
+   * 1,543 blocks started at a return address inside another block and 212
+   * at another label (16,600 and 11,500 of the 75,000 instructions
    * translated). With entries the boot translated 931 blocks against
    * 1,541 (1.3-1.8 s of translating against 2.0-2.2) and peaked at 444 MB
    * against 473; TurboFan's work (its zone bytes) fell only 3%, as most of
