@@ -185,7 +185,7 @@ describe.skipIf(noKvm !== undefined)('the same guest under qemu-system-x86_64 -a
     const ours = make(scratchDir());
     const theirs = make(scratchDir());
     const tsvm = await runGuest('kvm', ['-drive', `file=${ours},format=${format},if=ide`]);
-    const qemu = runQemu('ata-writer', ['-drive', `file=${theirs},format=${format},if=ide`], 60_000);
+    const qemu = await runQemu('ata-writer', ['-drive', `file=${theirs},format=${format},if=ide`], 60_000);
     expect(qemu.serial).toBe(verifyReport(sectors, 'QEMU HARDDISK'));
     expect(qemu.status).toBe(GUEST_PASS);
     expect(tsvm.serial).toBe(verifyReport(sectors));

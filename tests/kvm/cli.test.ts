@@ -50,12 +50,12 @@ describe.skipIf(noKvm)('tsvm -accel kvm runs the test guests like qemu-system-x8
   beforeAll(() => buildGuests());
 
   for (const c of CASES) {
-    it(`${c.guest} ${c.args.join(' ')}`, () => {
+    it(`${c.guest} ${c.args.join(' ')}`, async () => {
       const norm = c.normalize ?? ((s: string) => s);
-      const tsvm = runTsvmCli(c.guest, c.args);
+      const tsvm = await runTsvmCli(c.guest, c.args);
       expect(norm(tsvm.stdout)).toBe(c.serial);
       expect(tsvm.status).toBe(c.status);
-      const qemu = runQemu(c.guest, c.args, 60_000);
+      const qemu = await runQemu(c.guest, c.args, 60_000);
       expect(norm(qemu.serial)).toBe(c.serial);
       expect(qemu.status).toBe(c.status);
     }, 90_000);
@@ -71,7 +71,7 @@ describe.skipIf(noKvm)('tsvm -accel kvm runs the test guests like qemu-system-x8
     ['smp-int', ['-smp', '2'], 45],
   ] as const) {
     it(`an internal error (${guest}) ends tsvm with QEMU's message and exit status 1`, async () => {
-      const tsvm = runTsvmCli(guest, [...args]);
+      const tsvm = await runTsvmCli(guest, [...args]);
       if (tsvm.status === okStatus) return; // hardware KVM runs the software interrupt
       expect(tsvm.stderr).toBe('tsvm: KVM internal error. Suberror: 1\n');
       expect(tsvm.status).toBe(1);

@@ -9,7 +9,7 @@
  *
  * Both give the serial text the guest printed and how the run ended.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,20 +59,33 @@ export interface QemuResult {
   stderr: string;
 }
 
+/**
+ * Runs `command` to its end (SIGTERM after `timeoutMs`, status null then). Asynchronously:
+ * a test worker blocked in spawnSync cannot answer vitest's RPC, whose calls time out after
+ * 60 s, and a file of such tests blocks it for all of them together.
+ */
+function runToEnd(command: string, args: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string; status: number | null }> {
+  return new Promise((resolve) => {
+    const child = execFile(command, args, { timeout: timeoutMs, encoding: 'latin1', maxBuffer: 1 << 26 }, (_err, stdout, stderr) =>
+      resolve({ stdout, stderr, status: child.exitCode }),
+    );
+  });
+}
+
 /** The guest under qemu-system-x86_64 -accel kvm, with isa-debug-exit at 0xf4. */
-export function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000): QemuResult {
-  const r = spawnSync(
+export async function runQemu(name: string, extra: string[] = [], timeoutMs = 20_000): Promise<QemuResult> {
+  const r = await runToEnd(
     'qemu-system-x86_64',
     ['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-net', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
-    { timeout: timeoutMs, encoding: 'latin1' },
+    timeoutMs,
   );
-  const out = r.stdout ?? '';
+  const out = r.stdout;
   const marker = 'Booting from ROM..';
   const at = out.lastIndexOf(marker);
   // SeaBIOS's line is "Booting from ROM.." and the guest's output follows on it; a loaded CI machine once
   // showed "Booting from ROM...\r" instead: the rest of SeaBIOS's line is not the guest's.
   const serial = (at >= 0 ? out.slice(at + marker.length).replace(/^\.*\r?\n?/, '') : out).replace(/\r\n/g, '\n');
-  return { serial, status: r.status, stderr: r.stderr ?? '' };
+  return { serial, status: r.status, stderr: r.stderr };
 }
 
 /**
@@ -202,13 +215,13 @@ export interface CliResult {
 }
 
 /** `tsvm -accel kvm -kernel <guest> -nographic -device isa-debug-exit,...` plus `extra`. */
-export function runTsvmCli(name: string, extra: string[] = [], timeoutMs = 20_000): CliResult {
-  const r = spawnSync(
+export async function runTsvmCli(name: string, extra: string[] = [], timeoutMs = 20_000): Promise<CliResult> {
+  const r = await runToEnd(
     process.execPath,
     [TSVM, '-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
-    { timeout: timeoutMs, encoding: 'latin1' },
+    timeoutMs,
   );
-  return { stdout: (r.stdout ?? '').replace(/\r\n/g, '\n'), stderr: r.stderr ?? '', status: r.status };
+  return { stdout: r.stdout.replace(/\r\n/g, '\n'), stderr: r.stderr, status: r.status };
 }
 
 /**
