@@ -261,11 +261,6 @@ export function compileBlock(b: Block, mmu: Mmu): void {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
   });
-  // The parentheses make V8 compile the block function with the factory (its hint for functions
-  // called at once): otherwise it pre-parses it here and parses it again on its first run. Strict
-  // mode makes a variable the code forgot to declare an error rather than a global of Node's.
-  const factory = new Function(...params, `'use strict'; return (function ${blockName(b)}(c, B) {\n${blockSource(b, mmu.ram.length)}\n});`) as (
-    ...a: unknown[]
-  ) => BlockFn;
+  const factory = new Function(...params, blockSource(b, mmu.ram.length, blockName(b))) as (...a: unknown[]) => BlockFn;
   b.fn = factory(...args);
 }

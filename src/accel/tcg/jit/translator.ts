@@ -776,7 +776,7 @@ export class Translator {
     b.windowed = this.pages[frame]?.unwindowed.has(key) !== true;
     compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
-    if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length) }, 'block source');
+    if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length, blockName(b)) }, 'block source');
     const old = this.pages[frame]?.blocks.get(key);
     if (old !== undefined) this.drop(old);
     this.add(b);
