@@ -1823,6 +1823,42 @@ describe('translator: accesses through one base register checked once', () => {
     expect(t.stats.slowExits).toBeLessThan(2 * 4096 + 500);
   });
 
+  it('a callee whose window straddles two pages is translated again without windows, not its caller', () => {
+    // sum (not a short leaf, which the caller's block would follow: it branches) runs as a
+    // nested call and leaves by SLOW_EXIT on every call while its window stays; the
+    // exits must count against it, not the loop's block: translated again, that block would
+    // keep calling the same sum.
+    const src = `
+      ${SMALL_PAGES}
+      mov dword [PT + 0x201 * 4], 0x300000 | 3
+      invlpg [0x201000]
+      mov esi, 0x200ff0
+      mov dword [esi], 5
+      mov dword [esi + 0x10], 7
+      mov ecx, 6000
+      xor ebx, ebx
+    .loop:
+      call sum
+      dec ecx
+      jnz .loop
+      hlt
+      align 4096
+    sum:
+      mov eax, [esi]
+      add ebx, eax
+      mov eax, [esi + 0x10]
+      add ebx, eax
+      test ecx, ecx
+      jz .never
+      ret
+    .never:
+      hlt`;
+    const { m, t } = matchesInterpreter(src);
+    expect(m.cpu.regs[3]).toBe(6000 * 12);
+    // 6,000 when the caller is charged: one a call.
+    expect(t.stats.slowExits).toBeLessThan(4096 + 500);
+  });
+
   it('a later access of a window on a page not present raises #PF there, after the earlier ones', () => {
     const src = `
       ${mapped}

@@ -383,7 +383,7 @@ class Emitter {
       `o${k} = m${k}.fn(c, m${k});`,
       `if (o${k} < 0) { ${leave} }`,
       `n += o${k};`,
-      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { B.exit = m${k}.exit === ${SLOW_EXIT} ? ${SLOW_EXIT} : -1; return n + ${this.done}; }`,
+      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { if (m${k}.exit === ${SLOW_EXIT}) { B.exit = ${SLOW_EXIT}; B.slowCallee = m${k}; } else B.exit = -1; return n + ${this.done}; }`,
       `${LOAD_LOCALS};`,
       `} else { ${fallback} }`,
     ].join('\n');

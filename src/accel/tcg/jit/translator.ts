@@ -398,7 +398,8 @@ export class Translator {
       if (n === REFUSED) this.drop(b);
       else if (n >= 0 && b.exit === SLOW_EXIT) {
         this.stats.slowExits++;
-        if (++b.slowExitsTaken === SLOW_EXITS_HOT && b.windowed) this.translateWithoutWindows(b);
+        const slow = leftSlow(b);
+        if (++slow.slowExitsTaken === SLOW_EXITS_HOT && slow.windowed) this.translateWithoutWindows(slow);
         this.interpretOne();
       }
       return n;
@@ -918,6 +919,16 @@ export class Translator {
     }
     return { ...this.stats, liveBlocks: blocks, insnsInBlocks: insns, insnsRun: this.executed };
   }
+}
+
+/** The block whose own SLOW_EXIT ended the run of `b`: itself, or a callee its nested calls ran (Block.slowCallee, cleared on the way). */
+function leftSlow(b: Block): Block {
+  let slow = b;
+  for (let callee = slow.slowCallee; callee !== undefined; callee = slow.slowCallee) {
+    slow.slowCallee = undefined;
+    slow = callee;
+  }
+  return slow;
 }
 
 /**
