@@ -1791,12 +1791,9 @@ describe('translator: accesses through one base register checked once', () => {
       mov dword [0x100000], 0x83
       ${pagingOn(0x10)}`;
 
-  it('a loop whose accesses through ESI straddle two pages: every one made where its page maps, as interpreted', () => {
-    // The window [ESI, ESI + 0x14) crosses into the next linear page, which maps to RAM page
-    // 0x300000 rather than the one after the first: the window's check fails on every pass and
-    // the interpreter runs the accesses, until the loop's block is translated again without
-    // windows (after 4,096 such exits).
-    const src = `
+  // ESI 16 bytes below a page boundary, linear page 0x201000 mapped to RAM page 0x300000 (not the
+  // next one): 5 at [ESI], 7 at [ESI + 0x10]; ECX 6000, EBX 0.
+  const straddling = `
       ${SMALL_PAGES}
       mov dword [PT + 0x201 * 4], 0x300000 | 3
       invlpg [0x201000]
@@ -1804,7 +1801,15 @@ describe('translator: accesses through one base register checked once', () => {
       mov dword [esi], 5
       mov dword [esi + 0x10], 7
       mov ecx, 6000
-      xor ebx, ebx
+      xor ebx, ebx`;
+
+  it('a loop whose accesses through ESI straddle two pages: every one made where its page maps, as interpreted', () => {
+    // The window [ESI, ESI + 0x14) crosses into the next linear page, which maps to RAM page
+    // 0x300000 rather than the one after the first: the window's check fails on every pass and
+    // the interpreter runs the accesses, until the loop's block is translated again without
+    // windows (after 4,096 such exits).
+    const src = `
+      ${straddling}
     top:
       mov eax, [esi]
       add ebx, eax
@@ -1829,14 +1834,7 @@ describe('translator: accesses through one base register checked once', () => {
     // exits must count against it, not the loop's block: translated again, that block would
     // keep calling the same sum.
     const src = `
-      ${SMALL_PAGES}
-      mov dword [PT + 0x201 * 4], 0x300000 | 3
-      invlpg [0x201000]
-      mov esi, 0x200ff0
-      mov dword [esi], 5
-      mov dword [esi + 0x10], 7
-      mov ecx, 6000
-      xor ebx, ebx
+      ${straddling}
     .loop:
       call sum
       dec ecx
