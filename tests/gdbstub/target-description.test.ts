@@ -7,18 +7,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registers, targetXml, type Arch } from '../../src/gdbstub/target-description.js';
 import { readAll, writeAll } from '../../src/gdbstub/registers.js';
 import { flatSegment, resetCpuState } from '../../src/accel/cpu-state.js';
 import { requireTool } from '../helpers/tools.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 requireTool('gdb', 'gdb');
 
 function gdbLayout(arch: Arch): { arch: string; regs: { name: string; size: number; remote: number; offset: number }[] } {
-  const file = join(mkdtempSync(join(tmpdir(), 'tsvm-tdesc-')), 'target.xml');
+  const file = join(scratchDir('tsvm-tdesc-'), 'target.xml');
   writeFileSync(file, targetXml(arch));
   const r = spawnSync('gdb', ['-batch', '-nx', '-ex', `set tdesc filename ${file}`, '-ex', 'show architecture', '-ex', 'maint print remote-registers'], { encoding: 'utf8' });
   const archLine = /currently "([^"]+)"/.exec(r.stdout)?.[1] ?? '';

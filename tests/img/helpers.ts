@@ -6,9 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileSources } from '../helpers/compile.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 export interface Run {
   status: number | null;
@@ -39,7 +39,7 @@ function run(cmd: string, args: string[], cwd?: string): Run {
 }
 
 export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tsvm-img-'));
+  return scratchDir('tsvm-img-');
 }
 
 export function sha256(file: string): string {

@@ -4,12 +4,12 @@
  * for bad input. Each runs under TCG and, where the host has it, KVM.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTsvm, startTsvm } from '../helpers/tsvm-process.js';
 import { V8_FLAGS } from '../../src/relaunch.js';
 import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const kvmReason = kvmUnavailable();
 if (kvmReason) console.log(`lifecycle tests under -accel kvm skipped: ${kvmReason}`);
@@ -19,7 +19,7 @@ const DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=4'];
 beforeAll(() => buildGuests());
 
 it('-D starts the log file afresh, as QEMU does', async () => {
-  const log = join(mkdtempSync(join(tmpdir(), 'tsvm-log-')), 'tsvm.log');
+  const log = join(scratchDir('tsvm-log-'), 'tsvm.log');
   writeFileSync(log, 'a line from an earlier run\n');
   const r = await runTsvm(['-accel', 'tcg', '-kernel', guestPath('hello'), '-nographic', ...DEBUG_EXIT, '-d', 'jit', '-D', log]);
   expect(r.status).toBe(33);
@@ -29,7 +29,7 @@ it('-D starts the log file afresh, as QEMU does', async () => {
 });
 
 it('-d in_asm logs each block it translates, instruction by instruction as x/i prints them', async () => {
-  const log = join(mkdtempSync(join(tmpdir(), 'tsvm-log-')), 'tsvm.log');
+  const log = join(scratchDir('tsvm-log-'), 'tsvm.log');
   // The spin guest ends in `jmp .` with interrupts off: soon hot enough to be translated.
   const run = startTsvm(['-accel', 'tcg', '-kernel', guestPath('spin'), '-nographic', '-d', 'in_asm', '-D', log]);
   await run.waitFor(/spinning/);
@@ -66,7 +66,7 @@ describe.each(ACCELS)('-accel %s', (accel) => {
   });
 
   it('ends cleanly on SIGTERM, saying so, and removes its -pidfile', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-pid-'));
+    const dir = scratchDir('tsvm-pid-');
     const pidfile = join(dir, 'tsvm.pid');
     const run = startTsvm(['-accel', accel, '-kernel', guestPath('idle'), '-nographic', '-pidfile', pidfile]);
     await waitUntil(() => existsSync(pidfile));
@@ -89,7 +89,7 @@ describe.each(ACCELS)('-accel %s', (accel) => {
 
 describe('bad input', () => {
   async function oneLineError(args: string[], expected: RegExp) {
-    const cwd = mkdtempSync(join(tmpdir(), 'tsvm-bad-'));
+    const cwd = scratchDir('tsvm-bad-');
     const r = await runTsvm(args, 30_000, { cwd });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(expected);
@@ -104,7 +104,7 @@ describe('bad input', () => {
     oneLineError(['-kernel', 'nope', '-nographic'], /^tsvm: -kernel nope: No such file or directory\n$/));
 
   it('refuses a -kernel that is not a kernel', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-notkernel-'));
+    const dir = scratchDir('tsvm-notkernel-');
     const path = join(dir, 'notes.txt');
     writeFileSync(path, 'just some text\n'.repeat(100));
     await oneLineError(['-kernel', path, '-nographic'], /^tsvm: -kernel .*notes\.txt: .*bzImage.*\n$/);

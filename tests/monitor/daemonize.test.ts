@@ -5,18 +5,18 @@
  * command line still fails in the foreground with one line and status 1.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTsvm } from '../helpers/tsvm-process.js';
 import { buildGuests, guestPath } from '../kvm/harness.js';
 import { QmpClient } from './qmp-client.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 beforeAll(() => buildGuests());
 
 describe('-daemonize', () => {
   it('returns once the QMP socket listens; the daemon serves it and quits', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-daemon-'));
+    const dir = scratchDir('tsvm-daemon-');
     const socket = join(dir, 'qmp.sock');
     const pidfile = join(dir, 'tsvm.pid');
     const r = await runTsvm(['-accel', 'tcg', '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none',

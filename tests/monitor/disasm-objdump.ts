@@ -5,10 +5,10 @@
  */
 import { expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { disassembleOne, type CodeMode } from '../../src/monitor/disasm.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 export const BASE = 0x100000;
 
@@ -41,7 +41,7 @@ function normalise(t: string): string {
 
 /** objdump's listing of the instructions `hex` (one string of hex bytes each) placed at BASE. */
 export function objdump(hex: string[], machine: ObjdumpMachine): string[] {
-  const file = join(mkdtempSync(join(tmpdir(), 'tsvm-disasm-')), 'code.bin');
+  const file = join(scratchDir('tsvm-disasm-'), 'code.bin');
   writeFileSync(file, hexBytes(hex));
   return objdumpFile(file, machine, [`--adjust-vma=${BASE}`]).map((l) => l.text);
 }
@@ -60,7 +60,7 @@ export function ours(hex: string[], mode: CodeMode): string[] {
 
 /** Assembles each line of `source` on its own with nasm (`bits` set) and returns the bytes of each as hex. */
 export function nasmEach(lines: string[], bits: CodeMode): string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvm-nasm-'));
+  const dir = scratchDir('tsvm-nasm-');
   return lines.map((line, i) => {
     const src = join(dir, `${i}.asm`);
     const out = join(dir, `${i}.bin`);

@@ -8,13 +8,13 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTsvm } from '../helpers/tsvm-process.js';
 import { requireTool } from '../helpers/tools.js';
 import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
 import { freePort, RspClient } from '../gdbstub/rsp-client.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 requireTool('qemu-system-x86_64', 'qemu-system-x86');
 const kvmReason = kvmUnavailable();
@@ -155,7 +155,7 @@ describe.each(ACCELS)('HMP under -accel %s', (accel) => {
 
 describe('HMP commands that reach outside', () => {
   it('gdbserver starts and stops a gdbstub; pmemsave/memsave/screendump write files; log and system_reset', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-hmp-'));
+    const dir = scratchDir('tsvm-hmp-');
     const [monPort, gdbPort] = [await freePort(), await freePort()];
     const run = startTsvm(['-accel', 'tcg', '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null',
       '-monitor', `tcp:127.0.0.1:${monPort},server=on,wait=off`]);

@@ -8,13 +8,12 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsvm } from '../helpers/tsvm-process.js';
 import { requireTool } from '../helpers/tools.js';
 import { buildGuests, guestPath } from '../kvm/harness.js';
 import { QmpClient, type QmpMessage } from './qmp-client.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 requireTool('qemu-system-x86_64', 'qemu-system-x86');
 
@@ -80,7 +79,7 @@ beforeAll(() => buildGuests());
 
 describe('QMP: tsvm and qemu-system-x86_64 answer alike', () => {
   it('gives the same replies and events, key by key', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmpcmp-'));
+    const dir = scratchDir('tsvm-qmpcmp-');
     const common = ['-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none', '-name', 'cmp', '-accel', 'tcg'];
     const qemu = spawn('qemu-system-x86_64', [...common, '-qmp', `unix:${join(dir, 'qemu.sock')},server=on,wait=off`], { stdio: 'ignore' });
     const tsvm = startTsvm([...common, '-qmp', `unix:${join(dir, 'tsvm.sock')},server=on,wait=off`]);
@@ -97,7 +96,7 @@ describe('QMP: tsvm and qemu-system-x86_64 answer alike', () => {
   });
 
   it('system_powerdown: the ACPI guest powers off; under -no-shutdown the VM stops in state shutdown', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmpcmp-'));
+    const dir = scratchDir('tsvm-qmpcmp-');
     const common = ['-kernel', guestPath('powerdown'), '-display', 'none', '-serial', 'null', '-monitor', 'none', '-accel', 'tcg', '-no-shutdown'];
     const qemu = spawn('qemu-system-x86_64', [...common, '-qmp', `unix:${join(dir, 'qemu.sock')},server=on,wait=off`], { stdio: 'ignore' });
     const tsvm = startTsvm([...common, '-qmp', `unix:${join(dir, 'tsvm.sock')},server=on,wait=off`]);

@@ -7,14 +7,14 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { startTsvm, type TsvmRun } from '../helpers/tsvm-process.js';
 import { requireTool } from '../helpers/tools.js';
 import { buildGuests, guestPath, kvmUnavailable } from '../kvm/harness.js';
 import { QmpClient } from './qmp-client.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 requireTool('socat', 'socat');
 const kvmReason = kvmUnavailable();
@@ -43,7 +43,7 @@ function pngPixels(png: Buffer): Buffer {
 }
 
 function startWithQmp(accel: string, extra: string[] = []): { run: TsvmRun; socket: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
+  const dir = scratchDir('tsvm-qmp-');
   const socket = join(dir, 'qmp.sock');
   running = startTsvm(['-accel', accel, '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none',
     '-qmp', `unix:${socket},server=on,wait=off`, ...extra]);
@@ -159,7 +159,7 @@ describe.each(ACCELS)('QMP under -accel %s', (accel) => {
 
 describe.each(ACCELS)('system_powerdown under -accel %s', (accel) => {
   it('presses the ACPI power button; the guest powers off and tsvm exits 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
+    const dir = scratchDir('tsvm-qmp-');
     const socket = join(dir, 'qmp.sock');
     const run = startTsvm(['-accel', accel, '-kernel', guestPath('powerdown'), '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
       '-qmp', `unix:${socket},server=on,wait=off`]);
@@ -178,7 +178,7 @@ describe.each(ACCELS)('system_powerdown under -accel %s', (accel) => {
 
 describe('several QMP monitors', () => {
   it('-qmp and -mon chardev=...,mode=control serve two clients at once; both see the events', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-qmp-'));
+    const dir = scratchDir('tsvm-qmp-');
     const [socket, second] = [join(dir, 'first.sock'), join(dir, 'second.sock')];
     running = startTsvm(['-accel', 'tcg', '-kernel', guestPath('idle'), '-display', 'none', '-serial', 'null', '-monitor', 'none',
       '-qmp', `unix:${socket},server=on,wait=off`,

@@ -19,8 +19,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { startTsvm } from '../helpers/tsvm-process.js';
@@ -29,6 +28,7 @@ import { buildGuests, guestPath } from '../kvm/harness.js';
 import { QmpClient } from './qmp-client.js';
 import { ensureLinuxGuest } from '../boot/guest-images.js';
 import { VGA_FONT_8X16 } from '../../src/boot/bios/font/vga-font-8x16.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 requireTool('socat', 'socat');
 requireTool('qemu-system-i386', 'qemu-system-x86');
@@ -154,7 +154,7 @@ async function connectQmp(socket: string): Promise<QmpClient> {
 
 describe.each(ACCELS)('screendump of the text screen under the built-in BIOS, -accel %s', (accel) => {
   it('draws the BIOS font from plane 2 in the palette colours, the ninth-dot rule and the cursor; QMP PPM equals HMP PNG', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-screendump-'));
+    const dir = scratchDir('tsvm-screendump-');
     const hmpSocket = join(dir, 'hmp.sock');
     const qmp = await bootVgaText('tsvm', dir, ['-accel', accel, '-monitor', `unix:${hmpSocket},server=on,wait=off`]);
     const ppmFile = join(dir, 'screen.ppm');
@@ -183,7 +183,7 @@ describe.each(ACCELS)('screendump of the text screen under the built-in BIOS, -a
 
 describe('screendump under SeaBIOS and its VGA BIOS, against qemu-system-i386', () => {
   it('gives the same 720x400 picture, pixel for pixel outside the blinking cursor cell', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-screendump-'));
+    const dir = scratchDir('tsvm-screendump-');
     const firmware = ['-accel', 'tcg', '-bios', SEABIOS];
     const pictures: Picture[] = [];
     for (const command of ['tsvm', 'qemu'] as const) {
@@ -214,7 +214,7 @@ describe('screendump of Linux booted with -kernel, its console on the VGA', () =
 
   it('shows the kernel messages the serial console prints, in the built-in BIOS font', async () => {
     const guest = ensureLinuxGuest('i386');
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-screendump-'));
+    const dir = scratchDir('tsvm-screendump-');
     const socket = join(dir, 'linux.qmp');
     const run = startTsvm(['-accel', 'tcg', '-m', '256', '-kernel', guest.kernel, '-initrd', guest.initrd, '-append', 'console=tty0 console=ttyS0',
       '-display', 'none', '-serial', 'stdio', '-qmp', `unix:${socket},server=on,wait=off`]);

@@ -5,8 +5,7 @@
  * and an IDT whose handlers record the vector (at REC) and halt.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AddressSpace } from '../../src/memory/address-space.js';
 import { PortBus } from '../../src/io/port-bus.js';
@@ -14,6 +13,7 @@ import { createCpu } from '../../src/accel/tcg/tcg.js';
 import type { Cpu } from '../../src/accel/tcg/cpu.js';
 import type { Interpreter } from '../../src/accel/tcg/interp.js';
 import { Translator } from '../../src/accel/tcg/jit/translator.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 export const CODE = 0x10000;
 export const GDT = 0x500;
@@ -23,7 +23,7 @@ export const STUBS = 0x1000;
 export const REC = 0x2000;
 export const STACK = 0x9000;
 
-const dir = mkdtempSync(join(tmpdir(), 'tsvm-tcg-'));
+const dir = scratchDir('tsvm-tcg-');
 let serial = 0;
 
 export function assemble(src: string, bits: 16 | 32 = 32, org = CODE): Uint8Array {
