@@ -259,14 +259,16 @@ export function blockName(b: Block): string {
   return `block_${(b.frame * 4096 + b.offset).toString(16)}`;
 }
 
-/** Compiles `b` into its function. */
-export function compileBlock(b: Block, mmu: Mmu): void {
+/** Compiles `b` into its function; returns the factory source it compiled (for `-d op`). */
+export function compileBlock(b: Block, mmu: Mmu): string {
   const params: string[] = ['G', 'M', 'V', 'I', 'TR', 'TW'];
   const args: unknown[] = [gpFault, mmu.ram, mmu.view, mmu.info, mmu.fastReads, mmu.fastWrites];
   b.insns.forEach((d, k) => {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
   });
-  const factory = new Function(...params, blockSource(b, mmu.ram.length, blockName(b))) as (...a: unknown[]) => BlockFn;
+  const source = blockSource(b, mmu.ram.length, blockName(b));
+  const factory = new Function(...params, source) as (...a: unknown[]) => BlockFn;
   b.fn = factory(...args);
+  return source;
 }

@@ -44,7 +44,7 @@ import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump, isNestedCall, isRet32 } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, entryBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
-import { blockSource, entryLabels, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED, SLOW_EXIT } from './codegen.js';
+import { entryLabels, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED, SLOW_EXIT } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -775,9 +775,9 @@ export class Translator {
     for (const [ret, site] of returns) if (!decoded.has(site + offset)) returns.delete(ret);
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps, returns);
     b.windowed = this.pages[frame]?.unwindowed.has(key) !== true;
-    compileBlock(b, c.mmu);
+    const source = compileBlock(b, c.mmu);
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
-    if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: blockSource(b, c.mmu.ram.length, blockName(b)) }, 'block source');
+    if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: source }, 'block source');
     const old = this.pages[frame]?.blocks.get(key);
     if (old !== undefined) this.drop(old);
     this.add(b);
