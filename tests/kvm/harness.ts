@@ -26,6 +26,7 @@ import { I8259Pair } from '../../src/devices/i8259.js';
 import { I8254Pit } from '../../src/devices/i8254.js';
 import { openKvm, KvmAccelerator } from '../../src/accel/kvm/kvm.js';
 import { writeMpTable } from '../../src/accel/kvm/mptable.js';
+import { runTsvm as runTsvmProcess } from '../helpers/tsvm-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const GUEST_DIR = join(root, 'images', 'build', 'guests');
@@ -216,12 +217,8 @@ export interface CliResult {
 
 /** `tsvm -accel kvm -kernel <guest> -nographic -device isa-debug-exit,...` plus `extra`. */
 export async function runTsvmCli(name: string, extra: string[] = [], timeoutMs = 20_000): Promise<CliResult> {
-  const r = await runToEnd(
-    process.execPath,
-    [TSVM, '-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra],
-    timeoutMs,
-  );
-  return { stdout: r.stdout.replace(/\r\n/g, '\n'), stderr: r.stderr, status: r.status };
+  const r = await runTsvmProcess(['-accel', 'kvm', '-kernel', guestPath(name), '-nographic', '-device', 'isa-debug-exit,iobase=0xf4,iosize=4', ...extra], timeoutMs);
+  return { ...r, stdout: r.stdout.replace(/\r\n/g, '\n') };
 }
 
 /**
