@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { scratchDir } from '../helpers/scratch.js';
 
 const TSVM = resolve(import.meta.dirname, '../../bin/tsvm');
 
@@ -48,7 +49,7 @@ describe('a bad command line: one line on stderr, status 1, no file written', ()
   });
 
   it('a -kernel that is not a kernel', () => {
-    const notKernel = join(mkdtempSync(join(tmpdir(), 'tsvm-k-')), 'notakernel');
+    const notKernel = join(scratchDir('tsvm-k-'), 'notakernel');
     writeFileSync(notKernel, 'just text, no setup header\n'.repeat(100));
     const run = tsvm('-kernel', notKernel, '-display', 'none');
     rmSync(notKernel);

@@ -11,12 +11,12 @@
  *   640 FNSAVE image (32-bit protected layout, 108 bytes)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X87 } from '../../src/accel/tcg/fpu.js';
 import type { FpuHost } from '../../src/accel/tcg/fpu-types.js';
 import { requireTool } from '../helpers/tools.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 export class FakeHost implements FpuHost {
   readonly bytes = new Uint8Array(4096);
@@ -182,7 +182,7 @@ let oracleBinary: string | undefined;
 function oracle(): string {
   if (oracleBinary === undefined) {
     requireTool('gcc', 'gcc');
-    const dir = mkdtempSync(join(tmpdir(), 'tsvm-x87-'));
+    const dir = scratchDir('tsvm-x87-');
     writeFileSync(join(dir, 'oracle.c'), ORACLE_C);
     execFileSync('gcc', ['-O1', '-o', join(dir, 'oracle'), join(dir, 'oracle.c')], { stdio: 'pipe' });
     oracleBinary = join(dir, 'oracle');

@@ -7,14 +7,14 @@
  * -d in_asm shows which instructions a block holds (as the monitor's x/i
  * prints them: AT&T syntax).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { configureLogging } from '../../src/log.js';
 import { Translator } from '../../src/accel/tcg/jit/translator.js';
 import { assemble, machine } from './harness.js';
 import { EAX, EBX } from '../../src/accel/tcg/constants.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 // ECX counts down from 3000; the JE is taken once, at ECX = 100, long after the loop's head
 // (entered once an iteration) reached the translator's threshold of 50 entries.
@@ -86,7 +86,7 @@ const POINTER = `
 
 /** The guest's EAX and EBX, and the instructions of each block -d in_asm logged, run with a translator that translates a block start on its `threshold`-th entry. */
 function runLogged(threshold: number, src = LOOP): { eax: number; ebx: number; blocks: string[][] } {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvm-jit-profile-'));
+  const dir = scratchDir('tsvm-jit-profile-');
   const log = join(dir, 'in_asm.log');
   configureLogging(['in_asm'], log);
   const m = machine(assemble(src), 'pm32');
@@ -97,7 +97,6 @@ function runLogged(threshold: number, src = LOOP): { eax: number; ebx: number; b
     .split('\n')
     .filter((l) => l.includes('translated block'))
     .map((l) => (JSON.parse(l) as { insns: string[] }).insns);
-  rmSync(dir, { recursive: true });
   return { eax: m.cpu.regs[EAX]!, ebx: m.cpu.regs[EBX]!, blocks };
 }
 

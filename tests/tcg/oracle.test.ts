@@ -8,11 +8,11 @@
  * printed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assemble, machine } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const CF = 0x1, PF = 0x4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 const ALL = CF | PF | AF | ZF | SF | OF;
@@ -222,7 +222,7 @@ function randomInputs(): number[] {
   return [r(), r(), r(), r(), flags, r()];
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'tsvm-oracle-'));
+const dir = scratchDir('tsvm-oracle-');
 
 /** nasm syntax to GNU as Intel syntax: size keywords take "ptr", registers their "%". */
 function hostSyntax(insn: string): string {

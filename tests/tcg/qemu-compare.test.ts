@@ -6,16 +6,16 @@
  * must be identical.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AddressSpace } from '../../src/memory/address-space.js';
 import { PortBus } from '../../src/io/port-bus.js';
 import { createCpu } from '../../src/accel/tcg/tcg.js';
 import { requireTool } from '../helpers/tools.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsvm-qemu-'));
+const dir = scratchDir('tsvm-qemu-');
 requireTool('qemu-system-i386', 'qemu-system-x86');
 
 function build(name: string): string {
