@@ -15,7 +15,7 @@ import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
 import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
 import { MD5SUM_16MIB, shellLoop } from './linux-boot.mjs';
-import { captureSerial, i386LinuxArgs, runChunk } from './tcg-in-process.mjs';
+import { captureSerial, i386LinuxArgs, runAtPrompt, runUntil, watchBlockFinds } from './tcg-in-process.mjs';
 
 if (!hasV8Flags()) execWithV8Flags();
 
@@ -26,33 +26,13 @@ const pc = await buildPc(parseCommandLine(i386LinuxArgs()).config);
 const jit = pc.accel.jit;
 if (jit === undefined) throw new Error('hot-blocks needs the translator');
 
-async function runUntil(done) {
-  while (!done(serial())) await runChunk(pc, 100_000);
-}
-
-/** Runs `command` at the shell prompt to its next prompt. */
-async function run() {
-  const from = serial().length;
-  process.stdin.emit('data', Buffer.from(command + '\n'));
-  await runUntil((s) => {
-    const at = s.indexOf(command, from);
-    return at >= 0 && s.indexOf('~ # ', at + command.length) >= 0;
-  });
-}
-
-await runUntil((s) => s.includes('~ # '));
-await run();
-// Every way the dispatcher finds a block: a static link, an inline cache, a lookup.
+await runUntil(pc, serial, (s) => s.includes('~ # '));
+await runAtPrompt(pc, serial, command);
 const runs = new Map();
-for (const name of ['successor', 'target', 'lookup']) {
-  const find = Object.getPrototypeOf(jit)[name];
-  jit[name] = function (...args) {
-    const b = find.apply(this, args);
-    if (b !== undefined) runs.set(b, (runs.get(b) ?? 0) + 1);
-    return b;
-  };
-}
-await run();
+watchBlockFinds(jit, (_, b) => {
+  if (b !== undefined) runs.set(b, (runs.get(b) ?? 0) + 1);
+});
+await runAtPrompt(pc, serial, command);
 const hottest = [...runs].sort(([a, m], [b, n]) => n * b.insns.length - m * a.insns.length).slice(0, Number(top));
 const ram = pc.accel.cpu.mmu.ram.length;
 writeFileSync(out, hottest.map(([b, n]) => `// ${n} runs of ${b.insns.length} instructions\n${blockSource(b, ram, blockName(b))}\n`).join('\n'));

@@ -21,7 +21,7 @@ import { parseCommandLine } from '../dist/cli/parse.js';
 import { buildPc } from '../dist/machine/pc.js';
 import { execWithV8Flags, hasV8Flags } from '../dist/relaunch.js';
 import { MD5SUM_16MIB, shellLoop } from './linux-boot.mjs';
-import { captureSerial, i386LinuxArgs, runChunk } from './tcg-in-process.mjs';
+import { captureSerial, i386LinuxArgs, runAtPrompt, runUntil, watchBlockFinds } from './tcg-in-process.mjs';
 
 // The V8 flags tsvm itself runs under (src/relaunch.ts).
 if (!hasV8Flags()) execWithV8Flags();
@@ -72,17 +72,9 @@ function report(name, from, to) {
   }
 }
 
-/** Runs the guest until `done(serial text)` holds. */
-async function runUntil(done) {
-  while (!done(serial())) {
-    await runChunk(pc, 100_000);
-    if (pc.bus.lifecycle.hasRequest) throw new Error(`the guest stopped: ${pc.bus.lifecycle.take()}`);
-  }
-}
-
 /**
- * Wraps the translator's successor, target and lookup to count how each
- * block was found; returns the live counts.
+ * Counts how the dispatcher found each block (bench/tcg-in-process.mjs
+ * watchBlockFinds); returns the live counts.
  */
 function countKinds(t) {
   const n = { staticSamePage: 0, staticOtherPage: 0, indirectSamePage: 0, indirectOtherPage: 0, lookups: 0 };
@@ -90,41 +82,24 @@ function countKinds(t) {
   const page = () => (cpu.segBase[CS] + cpu.eip) >>> 12;
   // The linear page of the entry of the block found last: the one that has just run, when the next is looked for.
   let entered = -1;
-  const found = (b) => {
+  watchBlockFinds(t, (kind) => {
+    const samePage = page() === entered;
+    if (kind === 'successor') n[samePage ? 'staticSamePage' : 'staticOtherPage']++;
+    else if (kind === 'target') n[samePage ? 'indirectSamePage' : 'indirectOtherPage']++;
+    else n.lookups++;
     entered = page();
-    return b;
-  };
-  const { successor, target, lookup } = Object.getPrototypeOf(t);
-  t.successor = function (...a) {
-    if (page() === entered) n.staticSamePage++;
-    else n.staticOtherPage++;
-    return found(successor.apply(this, a));
-  };
-  t.target = function (...a) {
-    if (page() === entered) n.indirectSamePage++;
-    else n.indirectOtherPage++;
-    return found(target.apply(this, a));
-  };
-  t.lookup = function (...a) {
-    n.lookups++;
-    return found(lookup.apply(this, a));
-  };
+  });
   return n;
 }
 
 let last = counters();
 const start = last;
-await runUntil((s) => s.includes('~ # '));
+await runUntil(pc, serial, (s) => s.includes('~ # '));
 let now = counters();
 report('boot', last, now);
 last = now;
 for (const [i, cmd] of commands.entries()) {
-  const from = serial().length;
-  process.stdin.emit('data', Buffer.from(cmd + '\n'));
-  await runUntil((s) => {
-    const at = s.indexOf(cmd, from);
-    return at >= 0 && s.indexOf('~ # ', at + cmd.length) >= 0;
-  });
+  await runAtPrompt(pc, serial, cmd);
   now = counters();
   report(`${cmd === loop ? 'shell loop' : 'md5sum'} ${i % 2 === 0 ? '1st' : '2nd'}`, last, now);
   last = now;
