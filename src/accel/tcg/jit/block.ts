@@ -47,7 +47,7 @@ export class Block {
   /** Set when a write reached the block's page: the block must not run again. */
   dead = false;
   fn: BlockFn = notCompiled;
-  /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere; INDIRECT_EXIT: from a near RET or indirect JMP/CALL; SLOW_EXIT, NESTED_LEFT and below: codegen.ts). */
+  /** Static exit the last run left by (set by the block; -1: EIP came from elsewhere; INDIRECT_EXIT: from a near RET or indirect JMP/CALL, codegen.ts). */
   exit = -1;
   /** CS.D the block was decoded in. */
   readonly mode: number;
@@ -135,6 +135,12 @@ export class Block {
   /** Whether its accesses through a base register share page checks (codegen.ts's windows); and the times it left by SLOW_EXIT. */
   windowed = true;
   slowExitsTaken = 0;
+  /**
+   * The block a nested call ran (codegen.ts) when that block's SLOW_EXIT
+   * ended this one's run: the dispatcher charges the exit to the block that
+   * left by it (and clears this) rather than to its callers.
+   */
+  slowCallee: Block | undefined = undefined;
   /** Where the ways out of a Jcc it leaves out as rare go, relative to the entry; and the times it left for one of them. */
   readonly rareWays: ReadonlySet<number>;
   rareExitsTaken = 0;

@@ -111,13 +111,6 @@ export const INDIRECT_EXIT = -2;
  * nothing of it done: the dispatcher has the interpreter run it.
  */
 export const SLOW_EXIT = -3;
-/**
- * Exit numbers from NESTED_LEFT down: the block left after a nested call
- * (Emitter.nestedCall) whose callee, its link for static exit
- * NESTED_LEFT - number, did not return to it; EIP and everything else are
- * as the callee left them (translator.ts's leftBy finds the block that left).
- */
-export const NESTED_LEFT = -4;
 
 /** Where the lazy flags of the last specialised ALU instruction live in the generated code. */
 interface FlagLocals {
@@ -376,14 +369,10 @@ class Emitter {
     if (this.flat & FLAT_CS) this.flatUsed |= FLAT_CS;
     const mapped = this.mapsTo(page, `(m${k}.frame << 12)`);
     const fits = `${target} + m${k}.lo >= 0 && ${target} + m${k}.hi <= ${limit}`;
+    const leave = `B.exit = -1; return n + ${this.done};`;
     this.pending = undefined;
     this.pendingRecord = undefined;
     this.flags = undefined;
-    // The ways out after the call are taken rarely, maybe first after V8 optimised the block, and
-    // code it has never run is compiled as a deoptimisation: they only set locals and leave
-    // through the epilogue, whose code every run takes (the registers it stores are loaded by then).
-    const refused = this.leaveFor(target, undefined, -1, this.done);
-    const left = this.leaveFor(`p${k}`, undefined, NESTED_LEFT - exit, this.done);
     this.dirty = 0;
     this.dirtyAll = false;
     this.espStale = true;
@@ -392,10 +381,10 @@ class Emitter {
       `if (m${k} !== undefined && !m${k}.dead && c.nestedCalls > 0 && ${mapped} && ${fits}) {`,
       `${stores}c.eip = ${target}; c.nestedCalls--;`,
       `o${k} = m${k}.fn(c, m${k});`,
-      `if (o${k} < 0) { ${refused} }`,
-      `n += o${k}; p${k} = c.eip;`,
+      `if (o${k} < 0) { ${leave} }`,
+      `n += o${k};`,
+      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { if (m${k}.exit === ${SLOW_EXIT}) { B.exit = ${SLOW_EXIT}; B.slowCallee = m${k}; } else B.exit = -1; return n + ${this.done}; }`,
       `${LOAD_LOCALS};`,
-      `if (p${k} !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { ${left} }`,
       `} else { ${fallback} }`,
     ].join('\n');
   }

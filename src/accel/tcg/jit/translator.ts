@@ -44,7 +44,7 @@ import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump, isNestedCall, isRet32 } from './block-rules.js';
 import { Block, blockName, compileBlock, dropBlock, entryBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
-import { entryLabels, INDIRECT_EXIT, isRareExit, jumpDisplacement, NESTED_LEFT, REFUSED, SLOW_EXIT } from './codegen.js';
+import { entryLabels, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED, SLOW_EXIT } from './codegen.js';
 
 /**
  * Entries of a block start before it is translated (the default; tests
@@ -396,13 +396,11 @@ export class Translator {
       c.nestedCalls = NESTED_CALLS;
       const n = b.fn(c, b);
       if (n === REFUSED) this.drop(b);
-      else if (n >= 0 && (b.exit === SLOW_EXIT || b.exit <= NESTED_LEFT)) {
-        const slow = leftBy(b);
-        if (slow.exit === SLOW_EXIT) {
-          this.stats.slowExits++;
-          if (++slow.slowExitsTaken === SLOW_EXITS_HOT && slow.windowed) this.translateWithoutWindows(slow);
-          this.interpretOne();
-        }
+      else if (n >= 0 && b.exit === SLOW_EXIT) {
+        this.stats.slowExits++;
+        const slow = leftSlow(b);
+        if (++slow.slowExitsTaken === SLOW_EXITS_HOT && slow.windowed) this.translateWithoutWindows(slow);
+        this.interpretOne();
       }
       return n;
     } catch (e) {
@@ -923,20 +921,14 @@ export class Translator {
   }
 }
 
-/**
- * The block whose own exit ended the run of `b`: itself, or the callee of
- * the nested call it left after (NESTED_LEFT), and so on. A callee that is
- * also a caller in the same run (recursion) has its exit overwritten: the
- * walk then stops at most NESTED_CALLS deep, at a block that left so.
- */
-function leftBy(b: Block): Block {
-  let left = b;
-  for (let depth = 0; depth < NESTED_CALLS && left.exit <= NESTED_LEFT; depth++) {
-    const callee = left.links[NESTED_LEFT - left.exit];
-    if (callee === undefined) break;
-    left = callee;
+/** The block whose own SLOW_EXIT ended the run of `b`: itself, or a callee its nested calls ran (Block.slowCallee, cleared on the way). */
+function leftSlow(b: Block): Block {
+  let slow = b;
+  for (let callee = slow.slowCallee; callee !== undefined; callee = slow.slowCallee) {
+    slow.slowCallee = undefined;
+    slow = callee;
   }
-  return left;
+  return slow;
 }
 
 /**
