@@ -35,7 +35,7 @@ watchBlockFinds(jit, (_, b) => {
 await runAtPrompt(pc, serial, command);
 const hottest = [...runs].sort(([a, m], [b, n]) => n * b.insns.length - m * a.insns.length).slice(0, Number(top));
 const ram = pc.accel.cpu.mmu.ram.length;
-writeFileSync(out, hottest.map(([b, n]) => `// ${n} runs of ${b.insns.length} instructions\n${blockSource(b, ram, blockName(b))}\n`).join('\n'));
+writeFileSync(out, hottest.map(([b, n]) => `// ${n} runs of ${b.insns.length} instructions\n${blockSource(b, ram, blockName(b)).source}\n`).join('\n'));
 console.error(hottest.map(([b, n]) => `${blockName(b)}: ${n} runs x ${b.insns.length} instructions`).join('\n'));
 console.error(`sources in ${out}`);
 process.exit(0);

@@ -92,7 +92,13 @@ export class Block {
   targetGen = -1;
   targetGlobal = false;
   targetCpl = -1;
-  /** The blocks the static exits lead to (see linkCs). */
+  /**
+   * The blocks the static exits lead to (see linkCs), one slot per exit
+   * number from when the block is compiled: a nested call reads its link
+   * in the block's code, which V8 compiles for the reads it has seen, and a
+   * read past the end of a shorter array (an entry's, sharing the code) was
+   * a deoptimisation.
+   */
   readonly links: (Block | undefined)[] = [];
   readonly samePage: boolean[] = [];
   /** RAM page index the block was decoded from. */
@@ -214,6 +220,7 @@ export function entryBlock(b: Block, label: number, offset: number): Block {
     shifted(b.returns),
   );
   e.fn = b.fn;
+  addLinkSlots(e, b.links.length);
   e.windowed = b.windowed;
   e.entryCase = label;
   e.entryRel = rel;
@@ -242,7 +249,7 @@ export function frameOfPage(b: Block, page: number): number {
 /** Lets go of the blocks `b` refers to (it is leaving the cache): a chain of dropped blocks would otherwise keep every one ever compiled alive. */
 export function dropBlock(b: Block): void {
   b.dead = true;
-  b.links.length = 0;
+  b.links.fill(undefined);
   b.samePage.length = 0;
   b.lastExit = -1;
   b.lastLink = undefined;
@@ -267,8 +274,14 @@ export function compileBlock(b: Block, mmu: Mmu): string {
     params.push(`h${k}`, `d${k}`);
     args.push(d.exec, d);
   });
-  const source = blockSource(b, mmu.ram.length, blockName(b));
+  const { source, exitSlots } = blockSource(b, mmu.ram.length, blockName(b));
   const factory = new Function(...params, source) as (...a: unknown[]) => BlockFn;
   b.fn = factory(...args);
+  addLinkSlots(b, exitSlots);
   return source;
+}
+
+/** Gives a new block `slots` empty links, as values rather than holes (V8 keeps the array packed). */
+function addLinkSlots(b: Block, slots: number): void {
+  for (let i = 0; i < slots; i++) b.links.push(undefined);
 }

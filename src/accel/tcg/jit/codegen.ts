@@ -348,6 +348,11 @@ class Emitter {
     return this.rows;
   }
 
+  /** How many static exit numbers the block has (the length its Block.links needs): even ones from 0, odd ones from 1. */
+  exitSlots(): number {
+    return 2 * Math.max(this.exits, this.rareExits);
+  }
+
   /**
    * After a CALL that pushed its return address `site` (with EIP `target`,
    * E + `rel`, on page `page`): runs the block the dispatcher linked to its
@@ -898,6 +903,12 @@ function registerList(mask: number, each: (n: number) => string): string {
   return list.join(', ');
 }
 
+/** A block's factory source, and the number of static exits its code reads links for (Block.links). */
+export interface BlockSource {
+  source: string;
+  exitSlots: number;
+}
+
 /** Int32s per exit row (Emitter.rows). */
 const EXIT_ROW = 4;
 /** Row 0, for a way out that sets none: the dispatcher looks EIP (the entry's) up. */
@@ -909,7 +920,7 @@ const LOOP_ITERATIONS = 256;
 /**
  * The source of the block's factory (block.ts compileBlock), which returns
  * the block's function `name`: the exit rows (Emitter.rows) as XR, then the
- * function. Its body (parameters: c; B the block it runs as, itself or an
+ * function; with it, the number of link slots the block's code reads. Its body (parameters: c; B the block it runs as, itself or an
  * entry block; the factory's: h<k>/d<k> the handler and record of instruction k; G
  * gpFault; M and V guest RAM as bytes and as a DataView; I the TLB's
  * entries and TR/TW its fast-path entries for reads and writes (mmu.ts);
@@ -934,7 +945,7 @@ const LOOP_ITERATIONS = 256;
  * number, and returns the count. A handler that ends the block, a write that
  * killed it and a fault leave directly, with everything stored.
  */
-export function blockSource(b: BlockShape, ramBytes: number, name: string): string {
+export function blockSource(b: BlockShape, ramBytes: number, name: string): BlockSource {
   const wide = b.mode === 1;
   const labels = jumpLabels(b, wide);
   const labelPages = new Map([...labels].map(([rel, label]) => [label, pageOf(b, rel)]));
@@ -1004,7 +1015,8 @@ export function blockSource(b: BlockShape, ramBytes: number, name: string): stri
   // The parentheses make V8 compile the block function with the factory (its hint for functions
   // called at once): otherwise it pre-parses it here and parses it again on its first run. Strict
   // mode makes a variable the code forgot to declare an error rather than a global of Node's.
-  return `'use strict';\nconst XR = Int32Array.of(${e.exitRows().join(', ')});\nreturn (function ${name}(c, B) {\n${body}\n});`;
+  const source = `'use strict';\nconst XR = Int32Array.of(${e.exitRows().join(', ')});\nreturn (function ${name}(c, B) {\n${body}\n});`;
+  return { source, exitSlots: e.exitSlots() };
 }
 
 /**

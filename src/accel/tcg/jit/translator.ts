@@ -305,7 +305,7 @@ export class Translator {
     const b = this.lookup(c);
     if (b !== undefined) {
       if (!sameEntry) {
-        prev.links.length = 0;
+        prev.links.fill(undefined);
         prev.samePage.length = 0;
         prev.linkGen = mmu.globalGeneration;
         prev.linkGlobal = true;
