@@ -756,7 +756,16 @@ class Emitter {
     } else this.out.push('}');
     // The epilogue: every way out but a fault, a handler's and a write that killed the block.
     this.out.push(`const j = J * ${EXIT_ROW};`);
-    if (this.recordLocals) this.out.push(`FW = XR[j + 3]; if (FW !== -1) { ${storeRecord} }`);
+    // The record's stores run on every way out, storing back what c holds when the exit handed
+    // none over: behind a branch, they were a deoptimisation the first time an exit with a record
+    // ran after V8 had optimised the block on exits without one (V8 compiles a store it has never
+    // seen run as one); a choice between two locals needs no feedback.
+    if (this.recordLocals) {
+      this.out.push(
+        'FW = XR[j + 3]; { const keep = FW === -1, a = FA | 0, b = FB | 0, ka = c.lA, kb = c.lB, kr = c.lR, kw = c.lazy;',
+        'c.lA = keep ? ka : a; c.lB = keep ? kb : b; c.lR = keep ? kr : FR; c.lazy = keep ? kw : FW; }',
+      );
+    }
     const written = registerList(this.written, (n) => `r[${n}] = R${n}`);
     if (written !== '') this.out.push(`${written};`);
     this.out.push('c.eip = ((Q + XR[j + 1]) | 0) >>> 0; B.exit = XR[j]; return n + XR[j + 2];');
