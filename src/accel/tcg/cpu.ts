@@ -14,6 +14,7 @@ import { FlagState } from './flags.js';
 import { Mmu } from './mmu.js';
 import { CpuFault, gpFault, ssFault } from './exceptions.js';
 import type { Insn } from './insn.js';
+import type { Block } from './jit/block.js';
 import {
   AC,
   ARITH_FLAGS,
@@ -126,6 +127,14 @@ export class Cpu extends FlagState {
   tlbHalf = 0;
   /** Calls translated code may still make from one block into another before returning to the dispatcher (jit/codegen.ts's nested calls). */
   nestedCalls = 0;
+  /**
+   * The callee whose own exit ended a nested call and the block run it was
+   * in, and the EIP (int32 bits) the call entered it at; set by the
+   * innermost caller that left after it, cleared by the dispatcher before
+   * each block run (jit/codegen.ts's nested calls).
+   */
+  nestedLeft: Block | undefined = undefined;
+  nestedLeftEip = 0;
   /** Count of committed task switches (a fault after the commit is not rolled back). */
   taskSwitches = 0;
   halted = false;

@@ -141,12 +141,6 @@ export class Block {
   /** Whether its accesses through a base register share page checks (codegen.ts's windows); and the times it left by SLOW_EXIT. */
   windowed = true;
   slowExitsTaken = 0;
-  /**
-   * The block a nested call ran (codegen.ts) when that block's SLOW_EXIT
-   * ended this one's run: the dispatcher charges the exit to the block that
-   * left by it (and clears this) rather than to its callers.
-   */
-  slowCallee: Block | undefined = undefined;
   /** Where the ways out of a Jcc it leaves out as rare go, relative to the entry; and the times it left for one of them. */
   readonly rareWays: ReadonlySet<number>;
   rareExitsTaken = 0;

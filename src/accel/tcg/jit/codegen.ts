@@ -361,10 +361,13 @@ class Emitter {
    * (Cpu.nestedCalls); goes on after the call when that block left by a near
    * RET to `site` and no write killed this one. Otherwise the block leaves:
    * by the static exit when nothing was called, else from where the callee
-   * left, for the dispatcher to look up (or, when the callee left by
-   * SLOW_EXIT, to have the interpreter run the instruction it left
-   * before). Everything is stored for the call and the registers loaded
-   * again after it, as around a handler.
+   * left. The first block to leave so (the innermost) records its callee
+   * and the EIP it entered it at (Cpu.nestedLeft, nestedLeftEip) when the
+   * callee left by an exit of its own: the dispatcher goes on from that
+   * exit as if it had run the callee itself (its link, its inline cache,
+   * or for SLOW_EXIT the interpreter), not by a full lookup. Everything is
+   * stored for the call and the registers loaded again after it, as around
+   * a handler.
    */
   nestedCall(k: number, target: string, rel: number, page: number, site: string, exit: number): string {
     this.closeWindows();
@@ -388,7 +391,7 @@ class Emitter {
       `o${k} = m${k}.fn(c, m${k});`,
       `if (o${k} < 0) { ${leave} }`,
       `n += o${k};`,
-      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { if (m${k}.exit === ${SLOW_EXIT}) { B.exit = ${SLOW_EXIT}; B.slowCallee = m${k}; } else B.exit = -1; return n + ${this.done}; }`,
+      `if (c.eip !== ${site} || m${k}.exit !== ${INDIRECT_EXIT} || B.dead) { if (c.nestedLeft === undefined && m${k}.exit !== -1) { c.nestedLeft = m${k}; c.nestedLeftEip = ${target} | 0; } B.exit = -1; return n + ${this.done}; }`,
       `${LOAD_LOCALS};`,
       `} else { ${fallback} }`,
     ].join('\n');

@@ -245,10 +245,13 @@ export class Translator {
           if (n >= 0) {
             blocks++;
             insns += n;
-            prevCs = cs;
-            prevEip = eip;
             left -= n > 0 ? n : 1;
-            prev = n > 0 && chain ? b : undefined;
+            // Where a nested call's callee left by an exit of its own, the next block is found
+            // from that exit, as if the callee had run from here (it has the same CS).
+            const callee = c.nestedLeft;
+            prevCs = cs;
+            prevEip = callee === undefined ? eip : c.nestedLeftEip;
+            prev = n > 0 && chain ? (callee ?? b) : undefined;
           } else {
             left -= this.interpretBlock();
             prev = undefined;
@@ -394,13 +397,17 @@ export class Translator {
     if (logOn.exec) log.exec({ eip: hex(c.eip), insns: b.insns.length }, 'block');
     try {
       c.nestedCalls = NESTED_CALLS;
+      c.nestedLeft = undefined;
       const n = b.fn(c, b);
       if (n === REFUSED) this.drop(b);
-      else if (n >= 0 && b.exit === SLOW_EXIT) {
-        this.stats.slowExits++;
-        const slow = leftSlow(b);
-        if (++slow.slowExitsTaken === SLOW_EXITS_HOT && slow.windowed) this.translateWithoutWindows(slow);
-        this.interpretOne();
+      else if (n >= 0) {
+        // A SLOW_EXIT is charged to the block that left by it, a nested callee rather than its callers.
+        const left = c.nestedLeft ?? b;
+        if (left.exit === SLOW_EXIT) {
+          this.stats.slowExits++;
+          if (++left.slowExitsTaken === SLOW_EXITS_HOT && left.windowed) this.translateWithoutWindows(left);
+          this.interpretOne();
+        }
       }
       return n;
     } catch (e) {
@@ -919,16 +926,6 @@ export class Translator {
     }
     return { ...this.stats, liveBlocks: blocks, insnsInBlocks: insns, insnsRun: this.executed };
   }
-}
-
-/** The block whose own SLOW_EXIT ended the run of `b`: itself, or a callee its nested calls ran (Block.slowCallee, cleared on the way). */
-function leftSlow(b: Block): Block {
-  let slow = b;
-  for (let callee = slow.slowCallee; callee !== undefined; callee = slow.slowCallee) {
-    slow.slowCallee = undefined;
-    slow = callee;
-  }
-  return slow;
 }
 
 /**
