@@ -128,10 +128,11 @@ export class Cpu extends FlagState {
   /** Calls translated code may still make from one block into another before returning to the dispatcher (jit/codegen.ts's nested calls). */
   nestedCalls = 0;
   /**
-   * The callee whose own exit ended a nested call and the block run it was
-   * in, and the EIP (int32 bits) the call entered it at; set by the
-   * innermost caller that left after it, cleared by the dispatcher before
-   * each block run (jit/codegen.ts's nested calls).
+   * The nested callee that left by an exit of its own (not a return to its
+   * call site), ending the block run it was called in, and the EIP (int32
+   * bits) the call entered it at: set by the innermost caller leaving after
+   * it, cleared by the dispatcher before each block run; the dispatcher
+   * then goes on from that callee's exit (jit/codegen.ts's nested calls).
    */
   nestedLeft: Block | undefined = undefined;
   nestedLeftEip = 0;
