@@ -932,8 +932,9 @@ const LOOP_ITERATIONS = 256;
 /**
  * The source of the block's factory (block.ts compileBlock), which returns
  * the block's function `name`: the exit rows (Emitter.rows) as XR, then the
- * function; with it, the number of link slots the block's code reads. Its body (parameters: c; B the block it runs as, itself or an
- * entry block; the factory's: h<k>/d<k> the handler and record of instruction k; G
+ * function; with it, the number of link slots the block's code reads. Its
+ * body (parameters: c; B the block it runs as, itself or an entry block;
+ * the factory's: h<k>/d<k> the handler and record of instruction k; G
  * gpFault; M and V guest RAM as bytes and as a DataView; I the TLB's
  * entries and TR/TW its fast-path entries for reads and writes (mmu.ts);
  * the block-entry questions of memory.ts are in its prologue). It returns
