@@ -7,6 +7,18 @@ import { TcgAccelerator } from '../../src/accel/tcg/tcg.js';
 import { assemble } from './harness.js';
 import { flatState, makeBus } from './accelerator-bus.js';
 
+/**
+ * Resolves once the guest loop `acc` runs has been spinning a while: 100 ms,
+ * and with the translator until it has translated a block (on a loaded
+ * machine 100 ms may not make the loop hot).
+ */
+async function whileSpinning(acc: TcgAccelerator): Promise<void> {
+  await new Promise((r) => setTimeout(r, 100));
+  for (let waited = 0; acc.jitStats() !== undefined && acc.jitStats()!.translated === 0 && waited < 60_000; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('TcgAccelerator with the translator (the default)', () => {
   it('translates a hot loop and gets the interpreter\'s result', async () => {
     const { bus } = makeBus(
@@ -68,7 +80,7 @@ describe('TcgAccelerator with the translator (the default)', () => {
     bus.mem.write32(0x1000 + 0x20 * 8, (0x08 << 16) | (target & 0xffff));
     bus.mem.write32(0x1000 + 0x20 * 8 + 4, (target & 0xffff0000) | 0x8e00);
     const running = acc.run();
-    await new Promise((r) => setTimeout(r, 100));
+    await whileSpinning(acc);
     intr.vector = 0x20;
     expect(await running).toBe('request');
     expect(bus.lifecycle.take()).toMatchObject({ kind: 'exit', status: 3 });
@@ -115,7 +127,7 @@ describe('TcgAccelerator with the translator (the default)', () => {
       const acc = new TcgAccelerator(bus, { oneInsnPerTb });
       acc.vcpus[0]!.setState(flatState(0x10000));
       const running = acc.run();
-      await new Promise((r) => setTimeout(r, 100));
+      await whileSpinning(acc);
       intr.vector = 0x20;
       expect(await running).toBe('request');
       expect(bus.lifecycle.take()).toMatchObject({ kind: 'exit', status: 3 });
