@@ -2064,7 +2064,11 @@ function emitRet(e: Emitter, d: Insn, k: number): void {
     e.emit(`${e.pendingStores()}c.insnEip = ${e.eip}; c.eip = ${e.next}; c.insnEsp = r[4]; h${k}(c, d${k}); B.exit = ${INDIRECT_EXIT}; return n + ${e.done};`);
     return;
   }
-  const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
+  emitRet32(e, d, k, fastAccessAt(e, k, SS, e.local(4), 4, false, true));
+}
+
+/** The rest of a 32-bit RET (emitRet), its return address at stack access `a` (fastAccessAt, emitted already). */
+function emitRet32(e: Emitter, d: Insn, k: number, a: FastAccess): void {
   const pop = d.op === 0xc2 ? 4 + d.imm : 4;
   leaveUnlessFast(e, a);
   e.emit(`t${k} = V.getUint32(${a.index}, true);`);
@@ -2090,7 +2094,8 @@ function returnSite(b: BlockShape, k: number, wide: boolean): number | undefined
  * with its registers and flags still in locals (so a short function costs
  * its caller a push, a pop and a compare): the next instruction (`label`
  * undefined; on another page, `page`, after its guard) or the return
- * address's label. Any other return leaves as emitRet's.
+ * address's label. Any other return leaves as emitRet's, through the
+ * same stack access.
  */
 function emitInlinedRet(e: Emitter, d: Insn, k: number, site: number, page: number, label: number | undefined): boolean {
   const a = fastAccessAt(e, k, SS, e.local(4), 4, false, true);
@@ -2099,7 +2104,7 @@ function emitInlinedRet(e: Emitter, d: Insn, k: number, site: number, page: numb
   if (label === undefined) {
     const guard = page !== 0 && page !== e.page ? ` && ${e.guard(page)}` : '';
     e.emit(`if (!(${a.ok} && V.getUint32(${a.index}, true) === ${returnEip}${guard})) {`);
-    emitRet(e, d, k);
+    emitRet32(e, d, k, a);
     e.emit(`}`);
     e.emit(e.setReg(4, 4, `e${k} + ${pop}`));
     return true;
@@ -2108,7 +2113,7 @@ function emitInlinedRet(e: Emitter, d: Insn, k: number, site: number, page: numb
   e.emit(e.setReg(4, 4, `e${k} + ${pop}`));
   e.emit(e.exit(returnEip, label, e.relOf(site)));
   e.emit(`}`);
-  emitRet(e, d, k);
+  emitRet32(e, d, k, a);
   return true;
 }
 
