@@ -3,6 +3,7 @@
  * in order as QEMU does: each one that cannot start here prints why, and the
  * next is tried; when none is left the last reason is the error.
  */
+import { createArena } from '../accel/tcg/jit/wasm-arena.js';
 import type { MachineConfig } from '../config.js';
 import type { Accelerator, MachineBus } from '../accel/accel.js';
 import type { IrqSink } from '../io/irq.js';
@@ -42,6 +43,8 @@ function tcgChoice(config: MachineConfig): AccelChoice {
     name: 'tcg',
     cpuModel: config.cpuModel ?? DEFAULT_CPU_MODEL,
     inKernelIrqchip: false,
+    // RAM in a WebAssembly arena, for translated WebAssembly (TSVM_WASM=1 while that backend is being built).
+    allocateRam: process.env.TSVM_WASM === '1' ? (bytes) => createArena(bytes)?.ram ?? new Uint8Array(bytes) : undefined,
     async create(bus) {
       const { TcgAccelerator } = await import('../accel/tcg/tcg.js');
       return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb });

@@ -1,0 +1,581 @@
+/**
+ * Translated blocks as WebAssembly (work in progress: see the wasm-backend
+ * branch's notes). V8 compiles a block's module with Liftoff at about a
+ * seventieth of what TurboFan takes for the same block as JavaScript, which
+ * is what the warm-up of booting Linux waits for (bench/block-compile.mjs).
+ *
+ * So far: 32-bit blocks of one straight run in one page (no labels,
+ * followed calls or nested calls), of the forms below on 32-bit operands,
+ * ending in a Jcc or JMP rel, accesses in flat segments only. Anything
+ * else is translated to JavaScript (codegen.ts) as before. The block works
+ * on the registers in the arena (wasm-arena.ts) directly, keeps the flag
+ * record of its last flag-setting instruction in locals, and leaves by
+ * returning the index of an exit row, as codegen.ts's blocks do: an access
+ * the fast path does not allow leaves before its instruction (SLOW_EXIT),
+ * so a block never faults.
+ */
+import type { Insn } from '../insn.js';
+import { FlagOp, lazyWord } from '../flags.js';
+import { OPCODES } from '../decoder.js';
+import { ARITH_FLAGS, SS } from '../constants.js';
+import { AluOp } from '../alu.js';
+import type { Cpu } from '../cpu.js';
+import type { Block, BlockFn } from './block.js';
+import { FLAT_CS } from './memory.js';
+import { INDIRECT_EXIT, jumpDisplacement, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
+import { Code, moduleBytes, Op } from './wasm-encoder.js';
+import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
+
+const ESP = 4;
+/**
+ * Locals: the parameters, the CPL's half of the fast-path tables (Cpu.tlbHalf)
+ * and the entry's EIP; then the flag record and scratch.
+ */
+const U = 0;
+const E = 1;
+const FA = 2;
+const FB = 3;
+const FR = 4;
+const LIN = 5;
+const P = 6;
+const T = 7;
+/** The label to go on at (jumps within the block), instructions completed before the current label's start, jumps within taken. */
+const S = 8;
+const N = 9;
+const LOOPS = 10;
+const LOCALS = 9;
+/** Jumps within the block a run takes before leaving, so that the dispatcher checks interrupts (codegen.ts's LOOP_ITERATIONS). */
+const LOOP_ITERATIONS = 256;
+/** Exit rows: EIP offset from the entry, exit number, instructions completed, lazy word of the record handed over (-1: none). */
+const ROW = 4;
+
+/** The record the block's last flag-setting instruction left in FA/FB/FR. */
+interface Record {
+  op: FlagOp;
+  word: number;
+}
+
+class WasmEmitter {
+  readonly code = new Code();
+  readonly rows: number[] = [];
+  record: Record | undefined;
+  /** Cpu.flat bits the block relies on. */
+  flat = FLAT_CS;
+
+  /** The first instruction of the label whose code is being emitted. */
+  labelStart = 0;
+  /** Its label's index, the number of labels, and the `if`s open in its code: what a branch to the dispatch loop crosses. */
+  label = 0;
+  labels = 1;
+  ifs = 0;
+
+  /**
+   * The index of an exit row leaving to `rel` (from the entry) by exit
+   * `exit` with `count` of the block's instructions completed, with the
+   * current record (rows count from the label's start; N holds the rest).
+   */
+  row(rel: number, exit: number, count: number): number {
+    this.rows.push(rel, exit, count - this.labelStart, this.record?.word ?? -1);
+    return this.rows.length / ROW - 1;
+  }
+
+  /** Static exits so far: they take the even exit numbers (codegen.ts keeps the odd ones for rare ways). */
+  exits = 0;
+
+  /** The row of a static exit to `rel` (from the entry) after `count` instructions, with an exit number of its own. */
+  staticExit(rel: number, count: number): number {
+    const row = this.row(rel, 2 * this.exits, count);
+    this.exits++;
+    return row;
+  }
+
+  /** Where the code and the rows stand, to roll back an instruction emitted in part. */
+  mark(): { bytes: number; rows: number; exits: number; record: Record | undefined; flat: number } {
+    return { bytes: this.code.bytes.length, rows: this.rows.length, exits: this.exits, record: this.record, flat: this.flat };
+  }
+
+  rollBack(mark: ReturnType<WasmEmitter['mark']>): void {
+    this.code.bytes.length = mark.bytes;
+    this.rows.length = mark.rows;
+    this.exits = mark.exits;
+    this.record = mark.record;
+    this.flat = mark.flat;
+  }
+
+  /** Goes on at label `label` (rel `rel`), `count` instructions completed; leaves for it after LOOP_ITERATIONS such jumps. */
+  jumpWithin(label: number, rel: number, count: number): void {
+    const c = this.code;
+    c.get(LOOPS).i32(1).op(Op.I32Add).tee(LOOPS).i32(LOOP_ITERATIONS).op(Op.I32GtU).if();
+    this.ifs++;
+    this.leave(this.staticExit(rel, count));
+    this.ifs--;
+    c.end();
+    c.get(N).i32(count - this.labelStart).op(Op.I32Add).set(N);
+    c.i32(label).set(S).br(this.labels - 1 - this.label + this.ifs);
+  }
+
+  leave(row: number): void {
+    this.code.i32(0).get(N).memory(Op.I32Store, SLOT_N, 4);
+    if (this.record !== undefined) {
+      const c = this.code;
+      c.i32(0).get(FA).memory(Op.I32Store, SLOT_LA, 4);
+      c.i32(0).get(FB).memory(Op.I32Store, SLOT_LB, 4);
+      c.i32(0).get(FR).memory(Op.I32Store, SLOT_LR, 4);
+    }
+    this.code.i32(row).op(Op.Return);
+  }
+
+  reg(n: number): void {
+    this.code.i32(0).memory(Op.I32Load, REGS + 4 * n, 4);
+  }
+
+  /** Stores the value `value` pushes into register n. */
+  setReg(n: number, value: () => void): void {
+    this.code.i32(0);
+    value();
+    this.code.memory(Op.I32Store, REGS + 4 * n, 4);
+  }
+
+  /** Pushes the effective address of `d`'s memory operand (32-bit addressing). */
+  address(d: Insn): void {
+    const c = this.code;
+    let parts = 0;
+    if (d.base >= 0) {
+      this.reg(d.base);
+      parts++;
+    }
+    if (d.index >= 0) {
+      this.reg(d.index);
+      if (d.scale) c.i32(d.scale).op(Op.I32Shl);
+      if (parts++) c.op(Op.I32Add);
+    }
+    c.i32(d.disp | 0);
+    if (parts) c.op(Op.I32Add);
+  }
+
+  /**
+   * Checks the 4-byte access at the linear address on the stack (a flat
+   * segment's offset) against its page's fast-path entry, leaving before
+   * instruction k (at `rel`) unless allowed; leaves its RAM index in P.
+   */
+  access(write: boolean, k: number, rel: number, flatBit: number): void {
+    const c = this.code;
+    this.flat |= flatBit;
+    c.set(LIN).get(U).get(LIN).i32(12).op(Op.I32ShrU).op(Op.I32Or).i32(2).op(Op.I32Shl);
+    c.memory(Op.I32Load, write ? FAST_WRITES : FAST_READS, 4).tee(P);
+    c.get(LIN).op(Op.I32Or).i32(0xfff).op(Op.I32And).i32(0x1000 - 4).op(Op.I32GtU).if();
+    this.leave(this.row(rel, SLOW_EXIT, k));
+    c.end();
+    c.get(P).get(LIN).op(Op.I32Xor).set(P);
+  }
+
+  /** Pushes the 4 bytes at RAM index P. */
+  load(): void {
+    this.code.get(P).memory(Op.I32Load, RAM_BASE, 4);
+  }
+
+  /** Stores the value `value` pushes at RAM index P. */
+  store(value: () => void): void {
+    this.code.get(P);
+    value();
+    this.code.memory(Op.I32Store, RAM_BASE, 4);
+  }
+
+  /** Sets the record to `op` of FA and FB with result FR. */
+  setRecord(op: FlagOp): void {
+    this.record = { op, word: lazyWord(op, 4, ARITH_FLAGS) };
+  }
+}
+
+/** The flat bits (Cpu.flat, jit/memory.ts) of a read or write in segment `seg`, or through the 32-bit stack. */
+function flatBit(seg: number, write: boolean, stack: boolean): number {
+  return 1 << (stack ? (write ? 13 : 12) : write ? 6 + seg : seg);
+}
+
+/**
+ * Emits `op` on a (in FA) and b (in FB) into FR, with its record; false
+ * for the operations that read flags (ADC, SBB).
+ */
+function emitAlu(e: WasmEmitter, op: AluOp): boolean {
+  const c = e.code;
+  c.get(FA).get(FB);
+  switch (op) {
+    case AluOp.Add:
+      c.op(Op.I32Add);
+      e.setRecord(FlagOp.Add);
+      break;
+    case AluOp.Sub:
+    case AluOp.Cmp:
+      c.op(Op.I32Sub);
+      e.setRecord(FlagOp.Sub);
+      break;
+    case AluOp.And:
+      c.op(Op.I32And);
+      e.setRecord(FlagOp.Logic);
+      break;
+    case AluOp.Or:
+      c.op(Op.I32Or);
+      e.setRecord(FlagOp.Logic);
+      break;
+    case AluOp.Xor:
+      c.op(Op.I32Xor);
+      e.setRecord(FlagOp.Logic);
+      break;
+    default:
+      return false;
+  }
+  c.set(FR);
+  return true;
+}
+
+/**
+ * Emits instruction k (at `rel` from the entry) of a straight run: false
+ * when this backend does not take it.
+ */
+function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  const c = e.code;
+  const op = d.op;
+  const mem = d.mod >= 0 && d.mod !== 3;
+  // The r/m operand: register rm or the memory operand, P left at it for a store back (a
+  // read-modify-write checks the write entry only: a writable page and segment are readable).
+  // Its access may leave, so it comes before anything changes the record's locals.
+  const loadRm = (write: boolean): void => {
+    if (!mem) return e.reg(d.rm);
+    e.address(d);
+    e.access(write, k, rel, flatBit(d.seg, write, false));
+    e.load();
+  };
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = (op >> 3) & 7;
+    if ((op & 7) >= 4) {
+      if ((op & 7) === 4) return false; // AL, imm8
+      e.reg(0);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      if (!emitAlu(e, aluOp)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg(0, () => c.get(FR));
+      return true;
+    }
+    if ((op & 1) === 0) return false; // byte forms
+    if (op & 2) {
+      // r32, r/m32
+      loadRm(false);
+      c.set(FB);
+      e.reg(d.reg);
+      c.set(FA);
+      if (!emitAlu(e, aluOp)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg(d.reg, () => c.get(FR));
+      return true;
+    }
+    // r/m32, r32
+    loadRm(aluOp !== AluOp.Cmp);
+    c.set(FA);
+    e.reg(d.reg);
+    c.set(FB);
+    if (!emitAlu(e, aluOp)) return false;
+    if (aluOp !== AluOp.Cmp) {
+      if (mem) e.store(() => c.get(FR));
+      else e.setReg(d.rm, () => c.get(FR));
+    }
+    return true;
+  }
+  switch (op) {
+    case 0x81:
+    case 0x83: {
+      loadRm(d.reg !== AluOp.Cmp);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      if (!emitAlu(e, d.reg)) return false;
+      if (d.reg !== AluOp.Cmp) {
+        if (mem) e.store(() => c.get(FR));
+        else e.setReg(d.rm, () => c.get(FR));
+      }
+      return true;
+    }
+    case 0x85:
+      loadRm(false);
+      c.set(FA);
+      e.reg(d.reg);
+      c.set(FB);
+      return emitAlu(e, AluOp.And);
+    case 0xa9:
+      e.reg(0);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      return emitAlu(e, AluOp.And);
+    case 0x89:
+      if (!mem) {
+        e.setReg(d.rm, () => e.reg(d.reg));
+        return true;
+      }
+      e.address(d);
+      e.access(true, k, rel, flatBit(d.seg, true, false));
+      e.store(() => e.reg(d.reg));
+      return true;
+    case 0x8b:
+      loadRm(false);
+      c.set(T);
+      e.setReg(d.reg, () => c.get(T));
+      return true;
+    case 0x8d:
+      if (!mem) return false;
+      e.address(d);
+      c.set(T);
+      e.setReg(d.reg, () => c.get(T));
+      return true;
+    case 0xc7:
+      if (d.reg !== 0) return false;
+      if (!mem) {
+        e.setReg(d.rm, () => c.i32(d.imm | 0));
+        return true;
+      }
+      e.address(d);
+      e.access(true, k, rel, flatBit(d.seg, true, false));
+      e.store(() => c.i32(d.imm | 0));
+      return true;
+  }
+  if (op >= 0xb8 && op <= 0xbf) {
+    e.setReg(op - 0xb8, () => c.i32(d.imm | 0));
+    return true;
+  }
+  if (op >= 0x50 && op <= 0x57) {
+    // PUSH r32: the value first (PUSH ESP pushes ESP as it was), then ESP moves.
+    c.i32(0).memory(Op.I32Load, REGS + 4 * (op - 0x50), 4).set(T);
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Sub);
+    e.access(true, k, rel, flatBit(SS, true, true));
+    e.store(() => c.get(T));
+    e.setReg(ESP, () => {
+      e.reg(ESP);
+      c.i32(4).op(Op.I32Sub);
+    });
+    return true;
+  }
+  if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
+    e.reg(ESP);
+    e.access(false, k, rel, flatBit(SS, false, true));
+    e.load();
+    c.set(T);
+    e.setReg(ESP, () => {
+      e.reg(ESP);
+      c.i32(4).op(Op.I32Add);
+    });
+    e.setReg(op - 0x58, () => c.get(T));
+    return true;
+  }
+  return false;
+}
+
+/** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when the record cannot give it here. */
+function emitCondition(e: WasmEmitter, cc: number): boolean {
+  const record = e.record;
+  if (record === undefined || (cc >> 1) === 5) return false; // no record in the block; PF
+  const c = e.code;
+  const op = record.op;
+  const zf = () => c.get(FR).op(Op.I32Eqz);
+  const sf = () => c.get(FR).i32(0).op(Op.I32LtS);
+  const cf = () => {
+    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
+    else if (op === FlagOp.Add) c.get(FR).get(FA).op(Op.I32LtU);
+    else c.i32(0);
+  };
+  const of = () => {
+    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And).i32(0).op(Op.I32LtS);
+    else if (op === FlagOp.Add) c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And).i32(0).op(Op.I32LtS);
+    else c.i32(0);
+  };
+  switch (cc >> 1) {
+    case 0:
+      of();
+      break;
+    case 1:
+      cf();
+      break;
+    case 2:
+      zf();
+      break;
+    case 3:
+      cf();
+      zf();
+      c.op(Op.I32Or);
+      break;
+    case 4:
+      sf();
+      break;
+    case 6:
+      sf();
+      of();
+      c.op(Op.I32Ne);
+      break;
+    default:
+      zf();
+      sf();
+      of();
+      c.op(Op.I32Ne).op(Op.I32Or);
+  }
+  if (cc & 1) c.op(Op.I32Eqz);
+  return true;
+}
+
+/** The condition code of a Jcc (rel8 or rel32), or -1. */
+function jccCondition(op: number): number {
+  return (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) ? op & 15 : -1;
+}
+
+/**
+ * Emits a Jcc or JMP rel (32-bit operand size) that completes `count`
+ * instructions and ends at `next` (from the entry): a static exit when taken;
+ * false when this backend does not take it.
+ */
+function emitJump(e: WasmEmitter, d: Insn, count: number, next: number, labels: ReadonlyMap<number, number>): boolean {
+  const target = next + jumpDisplacement(d);
+  if (d.op === 0xeb || d.op === 0xe9) {
+    goTo(e, target, count, labels);
+    return true;
+  }
+  const cc = jccCondition(d.op);
+  if (cc < 0 || !emitCondition(e, cc)) return false;
+  e.code.if();
+  e.ifs++;
+  goTo(e, target, count, labels);
+  e.ifs--;
+  e.code.end();
+  return true;
+}
+
+/** Goes on at `rel` (from the entry) with `count` instructions completed: the label there, or out by a static exit. */
+function goTo(e: WasmEmitter, rel: number, count: number, labels: ReadonlyMap<number, number>): void {
+  const label = labels.get(rel);
+  if (label !== undefined) e.jumpWithin(label, rel, count);
+  else e.leave(e.staticExit(rel, count));
+}
+
+/** CALL rel32 that completes `count` instructions and ends at `next`: pushes the return address, leaves for the callee. */
+function emitCall(e: WasmEmitter, d: Insn, k: number, rel: number, count: number, next: number): void {
+  const c = e.code;
+  e.reg(ESP);
+  c.i32(4).op(Op.I32Sub);
+  e.access(true, k, rel, flatBit(SS, true, true));
+  e.store(() => c.get(E).i32(next).op(Op.I32Add));
+  e.setReg(ESP, () => {
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Sub);
+  });
+  e.leave(e.staticExit(next + jumpDisplacement(d), count));
+}
+
+/** RET near (32-bit, no immediate) that completes `count` instructions: pops EIP, leaves by INDIRECT_EXIT with it in the arena. */
+function emitRet(e: WasmEmitter, k: number, rel: number, count: number): void {
+  const c = e.code;
+  e.reg(ESP);
+  e.access(false, k, rel, flatBit(SS, false, true));
+  c.i32(0);
+  e.load();
+  c.memory(Op.I32Store, SLOT_EIP, 4);
+  e.setReg(ESP, () => {
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Add);
+  });
+  e.leave(e.row(0, INDIRECT_EXIT, count));
+}
+
+/** Whether `b` is one straight run in its page, as this backend takes them. */
+function isPlainShape(b: BlockShape): boolean {
+  return b.mode === 1 && b.foreign.length === 0 && b.returns.size === 0 && b.pointerJumps.size === 0;
+}
+
+/**
+ * The labels of `b`: the entry (0) and the instructions a Jcc or JMP rel
+ * of the block goes to, by their offset from the entry, numbered in the
+ * order of their instructions.
+ */
+function blockLabels(b: BlockShape): Map<number, number> {
+  const rels = new Set(b.rel);
+  const targets = new Set<number>([0]);
+  b.insns.forEach((d, k) => {
+    if (jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9) {
+      const target = b.rel[k]! + d.len + jumpDisplacement(d);
+      if (rels.has(target)) targets.add(target);
+    }
+  });
+  const labels = new Map<number, number>();
+  for (const rel of b.rel) if (targets.has(rel)) labels.set(rel, labels.size);
+  return labels;
+}
+
+/**
+ * `b` as a WebAssembly block function over `arena`, with the number of
+ * link slots its exits use; undefined when this backend does not take it.
+ */
+export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitSlots: number } | undefined {
+  if (!isPlainShape(b) || !(b.flat & FLAT_CS)) return undefined;
+  const e = new WasmEmitter();
+  const c = e.code;
+  const labels = blockLabels(b);
+  // The labels' code in a loop: a block per label, the innermost first, entered through a br_table on S.
+  e.labels = labels.size;
+  c.loop();
+  for (let i = 0; i < labels.size; i++) c.block();
+  c.get(S).brTable([...labels.values()], labels.size - 1);
+  const last = b.insns.length - 1;
+  let fell = false;
+  for (let k = 0; k <= last; k++) {
+    const d = b.insns[k]!;
+    if (d.exec !== OPCODES[d.op]?.exec || d.size !== 4 || !d.a32 || d.lock || d.rep) return undefined;
+    const rel = b.rel[k]!;
+    const next = rel + d.len;
+    const label = labels.get(rel);
+    if (label !== undefined) {
+      if (fell) c.get(N).i32(k - e.labelStart).op(Op.I32Add).set(N);
+      c.end();
+      e.label = label;
+      e.labelStart = k;
+    }
+    // Whether this instruction is the last of its run: what comes after it in the block is not what follows it.
+    const runEnd = k === last || b.rel[k + 1] !== next;
+    fell = false;
+    if (runEnd && d.op === 0xe8) {
+      emitCall(e, d, k, rel, k + 1, next);
+      continue;
+    }
+    if (runEnd && d.op === 0xc3) {
+      emitRet(e, k, rel, k + 1);
+      continue;
+    }
+    const mark = e.mark();
+    const jump = jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9;
+    if (!(jump ? emitJump(e, d, k + 1, next, labels) : emitInstruction(e, d, k, rel))) {
+      // A run's last instruction may be any: the interpreter runs it (SLOW_EXIT).
+      if (!runEnd || k === e.labelStart) return undefined;
+      e.rollBack(mark);
+      e.leave(e.row(rel, SLOW_EXIT, k));
+      continue;
+    }
+    if (d.op === 0xeb || d.op === 0xe9) continue;
+    if (runEnd) goTo(e, next, k + 1, labels);
+    else fell = true;
+  }
+  c.end().op(Op.Unreachable);
+  if ((b.flat & e.flat) !== e.flat) return undefined;
+  const bytes = moduleBytes({ imports: [], run: { params: 2, results: 1, locals: LOCALS, code: c } });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { memory: arena.memory } });
+  return { fn: blockFunction(instance.exports.run as (u: number, eip: number) => number, Int32Array.from(e.rows), e.flat, arena.slots), exitSlots: 2 * e.exits };
+}
+
+/** The BlockFn around a block's exported `run`: the state it does not keep in the arena, in and out. */
+function blockFunction(run: (u: number, eip: number) => number, rows: Int32Array, flat: number, slots: Int32Array): BlockFn {
+  return (c: Cpu, B: Block): number => {
+    // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
+    if ((c.flat & flat) !== flat) return REFUSED;
+    const E = c.eip;
+    const j = run(c.tlbHalf, E | 0) * ROW;
+    const word = rows[j + 3]!;
+    if (word !== -1) {
+      c.lA = slots[SLOT_LA >> 2]!;
+      c.lB = slots[SLOT_LB >> 2]!;
+      c.lR = slots[SLOT_LR >> 2]!;
+      c.lazy = word;
+    }
+    const exit = rows[j + 1]!;
+    c.eip = exit === INDIRECT_EXIT ? slots[SLOT_EIP >> 2]! >>> 0 : (E + rows[j]!) >>> 0;
+    B.exit = exit;
+    return slots[SLOT_N >> 2]! + rows[j + 2]!;
+  };
+}
