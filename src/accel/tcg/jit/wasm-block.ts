@@ -50,7 +50,7 @@ const LOOP_ITERATIONS = 256;
 const ROW = 4;
 
 /** The record the block's last flag-setting instruction left in FA/FB/FR. */
-interface Record {
+interface PendingRecord {
   op: FlagOp;
   word: number;
 }
@@ -58,7 +58,7 @@ interface Record {
 class WasmEmitter {
   readonly code = new Code();
   readonly rows: number[] = [];
-  record: Record | undefined;
+  record: PendingRecord | undefined;
   /** Cpu.flat bits the block relies on. */
   flat = FLAT_CS;
 
@@ -90,7 +90,7 @@ class WasmEmitter {
   }
 
   /** Where the code and the rows stand, to roll back an instruction emitted in part. */
-  mark(): { bytes: number; rows: number; exits: number; record: Record | undefined; flat: number } {
+  mark(): { bytes: number; rows: number; exits: number; record: PendingRecord | undefined; flat: number } {
     return { bytes: this.code.bytes.length, rows: this.rows.length, exits: this.exits, record: this.record, flat: this.flat };
   }
 
