@@ -1,7 +1,8 @@
 /**
  * The WebAssembly backend (jit/wasm-block.ts) against the interpreter on
- * random programs made of the forms it takes (ALU, MOV, LEA, TEST, PUSH/POP
- * on registers, memory and immediates; Jcc over an instruction; a loop):
+ * random programs made of the forms it takes (ALU, MOV, MOVZX/MOVSX, LEA,
+ * TEST, NOT, NEG, PUSH/POP, LEAVE on registers, memory and immediates; Jcc
+ * over an instruction; CALL and RET; a loop):
  * the same registers, EFLAGS, memory and EIP, and most blocks WebAssembly.
  */
 import { describe, expect, it } from 'vitest';
@@ -40,12 +41,20 @@ function randomProgram(seed: number, length: number): string {
       () => `test ${r}, ${r2}`,
       () => `test eax, ${int()}`,
       () => `push ${r}\npop ${r2}`,
+      () => `push ${pick([String(imm()), 'byte 5', 'dword -3'])}\npop ${r2}`,
+      () => `mov eax, [${DATA + 4 * Math.floor(next() * 64)}]`,
+      () => `mov [${DATA + 4 * Math.floor(next() * 64)}], eax`,
+      () => `${pick(['movzx', 'movsx'])} ${r}, ${pick(['al', 'bh', 'cl', 'dh', `byte ${slot()}`, 'ax', 'si', `word ${slot()}`])}`,
+      () => `${pick(['not', 'neg'])} ${pick([r, `dword ${slot()}`])}`,
+      () => `test ${pick([r, `dword ${slot()}`])}, ${int()}`,
+      () => `push ebp\nmov ebp, esp\nsub esp, 8\nmov [ebp - 4], ${r}\nleave`,
+      () => `call f${Math.floor(next() * 2)}`,
       () => `${pick(ALU)} ${r}, ${r2}\nj${pick(CC)} .l${labels}\nmov ${r3}, ${int()}\n.l${labels++}:`,
     ];
     body.push(pick(forms)());
   }
   const init = R32.map((r) => `mov ${r}, ${int()}`).join('\n');
-  return `mov ebp, ${DATA}\nmov dword [${LOOPS}], 3\n${init}\ntop:\n${body.join('\n')}\nsub dword [${LOOPS}], 1\njnz top\nhlt`;
+  return `mov ebp, ${DATA}\nmov dword [${LOOPS}], 3\n${init}\ntop:\n${body.join('\n')}\nsub dword [${LOOPS}], 1\njnz top\nhlt\nalign 4096\nf0:\nadd eax, ebx\nret\nf1:\nxor ecx, edx\ncall f0\nret`;
 }
 
 function run(code: Uint8Array, seed: number, wasm: boolean): { m: TestMachine; jit?: Translator } {

@@ -794,8 +794,7 @@ export class Translator {
     if (old !== undefined) this.drop(old);
     this.add(b);
     const entries = this.codePage(frame).entries;
-    // Entries run a JavaScript block's code from one of its labels (entryBlock); a WebAssembly block has none.
-    if (source !== WASM_SOURCE) for (const [rel, label] of entryLabels(b)) entries.set(blockKey(offset + rel, mode), { block: b, label, rel });
+    for (const [rel, label] of entryLabels(b)) entries.set(blockKey(offset + rel, mode), { block: b, label, rel });
     this.stats.translated++;
     this.stats.translateMs += performance.now() - t0;
     return b;

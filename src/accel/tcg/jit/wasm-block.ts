@@ -22,28 +22,30 @@ import { AluOp } from '../alu.js';
 import type { Cpu } from '../cpu.js';
 import type { Block, BlockFn } from './block.js';
 import { FLAT_CS } from './memory.js';
-import { INDIRECT_EXIT, jumpDisplacement, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
+import { entryLabels, INDIRECT_EXIT, jumpDisplacement, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
 import { Code, moduleBytes, Op } from './wasm-encoder.js';
 import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
 
 const ESP = 4;
 /**
- * Locals: the parameters, the CPL's half of the fast-path tables (Cpu.tlbHalf)
- * and the entry's EIP; then the flag record and scratch.
+ * Locals: the parameters, the CPL's half of the fast-path tables (Cpu.tlbHalf),
+ * the EIP of the block's first instruction and the label to start at; then
+ * the flag record and scratch.
  */
 const U = 0;
 const E = 1;
-const FA = 2;
-const FB = 3;
-const FR = 4;
-const LIN = 5;
-const P = 6;
-const T = 7;
-/** The label to go on at (jumps within the block), instructions completed before the current label's start, jumps within taken. */
-const S = 8;
+/** The label to go on at: the parameter gives the one the run starts at (an entry's), jumps within the block set it. */
+const S = 2;
+const FA = 3;
+const FB = 4;
+const FR = 5;
+const LIN = 6;
+const P = 7;
+const T = 8;
+/** Instructions completed before the current label's start, and jumps within the block taken. */
 const N = 9;
 const LOOPS = 10;
-const LOCALS = 9;
+const LOCALS = 8;
 /** Jumps within the block a run takes before leaving, so that the dispatcher checks interrupts (codegen.ts's LOOP_ITERATIONS). */
 const LOOP_ITERATIONS = 256;
 /** Exit rows: EIP offset from the entry, exit number, instructions completed, lazy word of the record handed over (-1: none). */
@@ -158,20 +160,23 @@ class WasmEmitter {
    * segment's offset) against its page's fast-path entry, leaving before
    * instruction k (at `rel`) unless allowed; leaves its RAM index in P.
    */
-  access(write: boolean, k: number, rel: number, flatBit: number): void {
+  access(write: boolean, k: number, rel: number, flatBit: number, size = 4): void {
     const c = this.code;
     this.flat |= flatBit;
     c.set(LIN).get(U).get(LIN).i32(12).op(Op.I32ShrU).op(Op.I32Or).i32(2).op(Op.I32Shl);
     c.memory(Op.I32Load, write ? FAST_WRITES : FAST_READS, 4).tee(P);
-    c.get(LIN).op(Op.I32Or).i32(0xfff).op(Op.I32And).i32(0x1000 - 4).op(Op.I32GtU).if();
+    // mmu.ts's fastOk: the entry allows the access and it stays in the page (a byte checks only the entry).
+    if (size > 1) c.get(LIN).op(Op.I32Or).i32(0xfff).op(Op.I32And).i32(0x1000 - size).op(Op.I32GtU);
+    else c.i32(0xfff).op(Op.I32And);
+    c.if();
     this.leave(this.row(rel, SLOW_EXIT, k));
     c.end();
     c.get(P).get(LIN).op(Op.I32Xor).set(P);
   }
 
-  /** Pushes the 4 bytes at RAM index P. */
-  load(): void {
-    this.code.get(P).memory(Op.I32Load, RAM_BASE, 4);
+  /** Pushes the 4 bytes at RAM index P, or fewer extended by `op`. */
+  load(op: Op = Op.I32Load, bytes: 1 | 2 | 4 = 4): void {
+    this.code.get(P).memory(op, RAM_BASE, bytes);
   }
 
   /** Stores the value `value` pushes at RAM index P. */
@@ -320,6 +325,42 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
       c.set(T);
       e.setReg(d.reg, () => c.get(T));
       return true;
+    case 0xa1:
+      // MOV EAX, moffs: the decoder leaves the offset in disp with no base or index.
+      e.address(d);
+      e.access(false, k, rel, flatBit(d.seg, false, false));
+      e.load();
+      c.set(T);
+      e.setReg(0, () => c.get(T));
+      return true;
+    case 0xa3:
+      e.address(d);
+      e.access(true, k, rel, flatBit(d.seg, true, false));
+      e.store(() => e.reg(0));
+      return true;
+    case 0x1b6:
+    case 0x1b7:
+    case 0x1be:
+    case 0x1bf:
+      return emitMovExtend(e, d, k, rel);
+    case 0x68:
+    case 0x6a:
+      emitPush(e, k, rel, () => c.i32(d.imm | 0));
+      return true;
+    case 0xc9:
+      // LEAVE: ESP = EBP, then POP EBP (read first: it may leave).
+      e.reg(5);
+      e.access(false, k, rel, flatBit(SS, false, true));
+      e.load();
+      c.set(T);
+      e.setReg(ESP, () => {
+        e.reg(5);
+        c.i32(4).op(Op.I32Add);
+      });
+      e.setReg(5, () => c.get(T));
+      return true;
+    case 0xf7:
+      return emitGroup3(e, d, k, rel, loadRm);
     case 0xc7:
       if (d.reg !== 0) return false;
       if (!mem) {
@@ -336,16 +377,8 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
     return true;
   }
   if (op >= 0x50 && op <= 0x57) {
-    // PUSH r32: the value first (PUSH ESP pushes ESP as it was), then ESP moves.
-    c.i32(0).memory(Op.I32Load, REGS + 4 * (op - 0x50), 4).set(T);
-    e.reg(ESP);
-    c.i32(4).op(Op.I32Sub);
-    e.access(true, k, rel, flatBit(SS, true, true));
-    e.store(() => c.get(T));
-    e.setReg(ESP, () => {
-      e.reg(ESP);
-      c.i32(4).op(Op.I32Sub);
-    });
+    // PUSH r32: the value as it was (PUSH ESP pushes ESP before the push).
+    emitPush(e, k, rel, () => e.reg(op - 0x50));
     return true;
   }
   if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
@@ -361,6 +394,75 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
     return true;
   }
   return false;
+}
+
+/** PUSH of the value `value` pushes (taken before ESP moves), through the 32-bit stack. */
+function emitPush(e: WasmEmitter, k: number, rel: number, value: () => void): void {
+  const c = e.code;
+  value();
+  c.set(T);
+  e.reg(ESP);
+  c.i32(4).op(Op.I32Sub);
+  e.access(true, k, rel, flatBit(SS, true, true));
+  e.store(() => c.get(T));
+  e.setReg(ESP, () => {
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Sub);
+  });
+}
+
+/** MOVZX/MOVSX r32, r/m8 or r/m16 (0F B6/B7/BE/BF). */
+function emitMovExtend(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  const c = e.code;
+  const bytes = d.op & 1 ? 2 : 1;
+  const signed = d.op >= 0x1be;
+  if (d.mod !== 3) {
+    e.address(d);
+    e.access(false, k, rel, flatBit(d.seg, false, false), bytes);
+    e.load(bytes === 1 ? (signed ? Op.I32Load8S : Op.I32Load8U) : signed ? Op.I32Load16S : Op.I32Load16U, bytes);
+  } else if (bytes === 1) {
+    // AL, CL, DL, BL, then AH, CH, DH, BH.
+    e.reg(d.rm & 3);
+    if (d.rm & 4) c.i32(8).op(Op.I32ShrU);
+    if (signed) c.op(Op.I32Extend8S);
+    else c.i32(0xff).op(Op.I32And);
+  } else {
+    e.reg(d.rm);
+    if (signed) c.op(Op.I32Extend16S);
+    else c.i32(0xffff).op(Op.I32And);
+  }
+  c.set(T);
+  e.setReg(d.reg, () => c.get(T));
+  return true;
+}
+
+/** F7 /0 TEST r/m32, imm32; /2 NOT (no flags); /3 NEG (the flags of 0 - operand). */
+function emitGroup3(e: WasmEmitter, d: Insn, k: number, rel: number, loadRm: (write: boolean) => void): boolean {
+  const c = e.code;
+  const mem = d.mod !== 3;
+  const storeRm = (value: () => void): void => {
+    if (mem) e.store(value);
+    else e.setReg(d.rm, value);
+  };
+  switch (d.reg) {
+    case 0:
+      loadRm(false);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      return emitAlu(e, AluOp.And);
+    case 2:
+      loadRm(true);
+      c.i32(-1).op(Op.I32Xor).set(T);
+      storeRm(() => c.get(T));
+      return true;
+    case 3:
+      loadRm(true);
+      c.set(FB).i32(0).set(FA);
+      emitAlu(e, AluOp.Sub);
+      storeRm(() => c.get(FR));
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when the record cannot give it here. */
@@ -477,18 +579,24 @@ function emitRet(e: WasmEmitter, k: number, rel: number, count: number): void {
 }
 
 /** Whether `b` is one straight run in its page, as this backend takes them. */
+/**
+ * Whether this backend takes `b`'s shape: 32-bit code in one page, no
+ * callee followed into (a RET returning within the block: codegen.ts's
+ * inlined RETs are not done here yet) and no JMP through a pointer.
+ */
 function isPlainShape(b: BlockShape): boolean {
   return b.mode === 1 && b.foreign.length === 0 && b.returns.size === 0 && b.pointerJumps.size === 0;
 }
 
 /**
- * The labels of `b`: the entry (0) and the instructions a Jcc or JMP rel
- * of the block goes to, by their offset from the entry, numbered in the
- * order of their instructions.
+ * The labels of `b`: the entry (0), the entries codegen.ts's entryLabels
+ * gives it and the instructions a Jcc or JMP rel of the block goes to, by
+ * their offset from the entry, numbered in the order of their instructions.
  */
 function blockLabels(b: BlockShape): Map<number, number> {
   const rels = new Set(b.rel);
-  const targets = new Set<number>([0]);
+  // The entry, the places the translator may enter the block at (entryBlock), the jump targets.
+  const targets = new Set<number>([0, ...entryLabels(b).map(([rel]) => rel)]);
   b.insns.forEach((d, k) => {
     if (jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9) {
       const target = b.rel[k]! + d.len + jumpDisplacement(d);
@@ -516,12 +624,15 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
   c.get(S).brTable([...labels.values()], labels.size - 1);
   const last = b.insns.length - 1;
   let fell = false;
+  // After an instruction that always leaves, the code up to the next label cannot run.
+  let unreachable = false;
   for (let k = 0; k <= last; k++) {
     const d = b.insns[k]!;
-    if (d.exec !== OPCODES[d.op]?.exec || d.size !== 4 || !d.a32 || d.lock || d.rep) return undefined;
     const rel = b.rel[k]!;
     const next = rel + d.len;
     const label = labels.get(rel);
+    if (label === undefined && unreachable) continue;
+    if (d.exec !== OPCODES[d.op]?.exec || d.size !== 4 || !d.a32 || d.lock || d.rep) return undefined;
     if (label !== undefined) {
       if (fell) c.get(N).i32(k - e.labelStart).op(Op.I32Add).set(N);
       c.end();
@@ -531,11 +642,13 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
     // Whether this instruction is the last of its run: what comes after it in the block is not what follows it.
     const runEnd = k === last || b.rel[k + 1] !== next;
     fell = false;
-    if (runEnd && d.op === 0xe8) {
+    unreachable = true;
+    // A CALL leaves for its callee; its return address, decoded after it, runs as a block of its own.
+    if (d.op === 0xe8) {
       emitCall(e, d, k, rel, k + 1, next);
       continue;
     }
-    if (runEnd && d.op === 0xc3) {
+    if (d.op === 0xc3) {
       emitRet(e, k, rel, k + 1);
       continue;
     }
@@ -550,22 +663,28 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
     }
     if (d.op === 0xeb || d.op === 0xe9) continue;
     if (runEnd) goTo(e, next, k + 1, labels);
-    else fell = true;
+    else {
+      fell = true;
+      unreachable = false;
+    }
   }
   c.end().op(Op.Unreachable);
   if ((b.flat & e.flat) !== e.flat) return undefined;
-  const bytes = moduleBytes({ imports: [], run: { params: 2, results: 1, locals: LOCALS, code: c } });
+  const bytes = moduleBytes({ imports: [], run: { params: 3, results: 1, locals: LOCALS, code: c } });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { memory: arena.memory } });
-  return { fn: blockFunction(instance.exports.run as (u: number, eip: number) => number, Int32Array.from(e.rows), e.flat, arena.slots), exitSlots: 2 * e.exits };
+  return { fn: blockFunction(instance.exports.run as Run, Int32Array.from(e.rows), labels, e.flat, arena.slots), exitSlots: 2 * e.exits };
 }
 
 /** The BlockFn around a block's exported `run`: the state it does not keep in the arena, in and out. */
-function blockFunction(run: (u: number, eip: number) => number, rows: Int32Array, flat: number, slots: Int32Array): BlockFn {
+type Run = (u: number, eip: number, label: number) => number;
+
+function blockFunction(run: Run, rows: Int32Array, labels: ReadonlyMap<number, number>, flat: number, slots: Int32Array): BlockFn {
   return (c: Cpu, B: Block): number => {
     // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
     if ((c.flat & flat) !== flat) return REFUSED;
-    const E = c.eip;
-    const j = run(c.tlbHalf, E | 0) * ROW;
+    // Run as an entry (entryBlock), the block starts at the label there; E is still its first instruction's EIP.
+    const E = (c.eip - B.entryRel) | 0;
+    const j = run(c.tlbHalf, E, B.entryRel === 0 ? 0 : labels.get(B.entryRel)!) * ROW;
     const word = rows[j + 3]!;
     if (word !== -1) {
       c.lA = slots[SLOT_LA >> 2]!;
