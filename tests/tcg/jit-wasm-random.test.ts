@@ -1,7 +1,8 @@
 /**
  * The WebAssembly backend (jit/wasm-block.ts) against the interpreter on
  * random programs made of the forms it takes (ALU, MOV, MOVZX/MOVSX, LEA,
- * TEST, NOT, NEG, PUSH/POP, LEAVE on registers, memory and immediates; Jcc
+ * TEST, NOT, NEG, PUSH/POP, LEAVE on registers, memory and immediates, in
+ * 32 bits and for ALU/MOV/TEST in bytes; Jcc
  * over an instruction; CALL and RET; a loop):
  * the same registers, EFLAGS, memory and EIP, and most blocks WebAssembly.
  */
@@ -14,6 +15,7 @@ import { prng } from '../helpers/prng.js';
 const DATA = 0x20000;
 const LOOPS = 0x1ff00;
 const R32 = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi'];
+const R8 = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
 const ALU = ['add', 'or', 'and', 'sub', 'xor', 'cmp'];
 /** Conditions but parity (the backend leaves PF to JavaScript). */
 const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'l', 'ge', 'le', 'g'];
@@ -49,6 +51,17 @@ function randomProgram(seed: number, length: number): string {
       () => `test ${pick([r, `dword ${slot()}`])}, ${int()}`,
       () => `push ebp\nmov ebp, esp\nsub esp, 8\nmov [ebp - 4], ${r}\nleave`,
       () => `call f${Math.floor(next() * 2)}`,
+      () => {
+        const [b, b2] = [pick(R8), pick(R8)];
+        return pick([
+          `${pick(ALU)} ${b}, ${pick([b2, String(imm() & 0xff), `byte ${slot()}`])}`,
+          `${pick(ALU)} byte ${slot()}, ${pick([b, String(imm() & 0xff)])}`,
+          `mov ${b}, ${pick([b2, String(imm() & 0xff), `byte ${slot()}`])}`,
+          `mov byte ${slot()}, ${pick([b, String(imm() & 0xff)])}`,
+          `test ${pick([b, `byte ${slot()}`])}, ${pick([b2, String(imm() & 0xff)])}`,
+          `${pick(ALU)} ${b}, ${b2}\nj${pick(CC)} .l${labels}\nmov ${r3}, ${int()}\n.l${labels++}:`,
+        ]);
+      },
       () => `${pick(ALU)} ${r}, ${r2}\nj${pick(CC)} .l${labels}\nmov ${r3}, ${int()}\n.l${labels++}:`,
     ];
     body.push(pick(forms)());

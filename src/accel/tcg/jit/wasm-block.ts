@@ -54,6 +54,8 @@ const ROW = 4;
 /** The record the block's last flag-setting instruction left in FA/FB/FR. */
 interface PendingRecord {
   op: FlagOp;
+  /** Operand size in bytes: 1 or 4. */
+  size: number;
   word: number;
 }
 
@@ -187,8 +189,29 @@ class WasmEmitter {
   }
 
   /** Sets the record to `op` of FA and FB with result FR. */
-  setRecord(op: FlagOp): void {
-    this.record = { op, word: lazyWord(op, 4, ARITH_FLAGS) };
+  setRecord(op: FlagOp, size: number): void {
+    this.record = { op, size, word: lazyWord(op, size, ARITH_FLAGS) };
+  }
+
+  /** Pushes byte register n: AL, CL, DL, BL, then AH, CH, DH, BH. */
+  reg8(n: number): void {
+    this.reg(n & 3);
+    if (n & 4) this.code.i32(8).op(Op.I32ShrU);
+    this.code.i32(0xff).op(Op.I32And);
+  }
+
+  /** Stores the low byte of the value `value` pushes into byte register n. */
+  setReg8(n: number, value: () => void): void {
+    const c = this.code;
+    const shift = n & 4 ? 8 : 0;
+    this.setReg(n & 3, () => {
+      this.reg(n & 3);
+      c.i32(~(0xff << shift)).op(Op.I32And);
+      value();
+      c.i32(0xff).op(Op.I32And);
+      if (shift) c.i32(shift).op(Op.I32Shl);
+      c.op(Op.I32Or);
+    });
   }
 }
 
@@ -201,36 +224,137 @@ function flatBit(seg: number, write: boolean, stack: boolean): number {
  * Emits `op` on a (in FA) and b (in FB) into FR, with its record; false
  * for the operations that read flags (ADC, SBB).
  */
-function emitAlu(e: WasmEmitter, op: AluOp): boolean {
+function emitAlu(e: WasmEmitter, op: AluOp, size = 4): boolean {
   const c = e.code;
   c.get(FA).get(FB);
   switch (op) {
     case AluOp.Add:
       c.op(Op.I32Add);
-      e.setRecord(FlagOp.Add);
+      e.setRecord(FlagOp.Add, size);
       break;
     case AluOp.Sub:
     case AluOp.Cmp:
       c.op(Op.I32Sub);
-      e.setRecord(FlagOp.Sub);
+      e.setRecord(FlagOp.Sub, size);
       break;
     case AluOp.And:
       c.op(Op.I32And);
-      e.setRecord(FlagOp.Logic);
+      e.setRecord(FlagOp.Logic, size);
       break;
     case AluOp.Or:
       c.op(Op.I32Or);
-      e.setRecord(FlagOp.Logic);
+      e.setRecord(FlagOp.Logic, size);
       break;
     case AluOp.Xor:
       c.op(Op.I32Xor);
-      e.setRecord(FlagOp.Logic);
+      e.setRecord(FlagOp.Logic, size);
       break;
     default:
       return false;
   }
+  // The record's result is masked to the operand size (flags.ts).
+  if (size === 1) c.i32(0xff).op(Op.I32And);
   c.set(FR);
   return true;
+}
+
+/**
+ * The byte forms (operand size 1) of ALU, TEST and MOV: registers AL..BH,
+ * memory and immediates (already masked to a byte by the decoder).
+ */
+function emitByteInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  const c = e.code;
+  const op = d.op;
+  const mem = d.mod >= 0 && d.mod !== 3;
+  const loadRm = (write: boolean): void => {
+    if (!mem) return e.reg8(d.rm);
+    e.address(d);
+    e.access(write, k, rel, flatBit(d.seg, write, false), 1);
+    e.load(Op.I32Load8U, 1);
+  };
+  const storeRm = (value: () => void): void => {
+    if (!mem) return e.setReg8(d.rm, value);
+    c.get(P);
+    value();
+    c.memory(Op.I32Store8, RAM_BASE, 1);
+  };
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = (op >> 3) & 7;
+    if ((op & 7) === 4) {
+      e.reg8(0);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      if (!emitAlu(e, aluOp, 1)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg8(0, () => c.get(FR));
+      return true;
+    }
+    if (op & 2) {
+      // r8, r/m8
+      loadRm(false);
+      c.set(FB);
+      e.reg8(d.reg);
+      c.set(FA);
+      if (!emitAlu(e, aluOp, 1)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg8(d.reg, () => c.get(FR));
+      return true;
+    }
+    loadRm(aluOp !== AluOp.Cmp);
+    c.set(FA);
+    e.reg8(d.reg);
+    c.set(FB);
+    if (!emitAlu(e, aluOp, 1)) return false;
+    if (aluOp !== AluOp.Cmp) storeRm(() => c.get(FR));
+    return true;
+  }
+  switch (op) {
+    case 0x80:
+      loadRm(d.reg !== AluOp.Cmp);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      if (!emitAlu(e, d.reg, 1)) return false;
+      if (d.reg !== AluOp.Cmp) storeRm(() => c.get(FR));
+      return true;
+    case 0x84:
+      loadRm(false);
+      c.set(FA);
+      e.reg8(d.reg);
+      c.set(FB);
+      return emitAlu(e, AluOp.And, 1);
+    case 0xa8:
+      e.reg8(0);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      return emitAlu(e, AluOp.And, 1);
+    case 0xf6:
+      if (d.reg !== 0) return false;
+      loadRm(false);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      return emitAlu(e, AluOp.And, 1);
+    case 0x88:
+      if (mem) {
+        e.address(d);
+        e.access(true, k, rel, flatBit(d.seg, true, false), 1);
+      }
+      e.reg8(d.reg);
+      c.set(T);
+      storeRm(() => c.get(T));
+      return true;
+    case 0x8a:
+      loadRm(false);
+      c.set(T);
+      e.setReg8(d.reg, () => c.get(T));
+      return true;
+    case 0xc6:
+      if (d.reg !== 0) return false;
+      if (mem) {
+        e.address(d);
+        e.access(true, k, rel, flatBit(d.seg, true, false), 1);
+      }
+      storeRm(() => c.i32(d.imm & 0xff));
+      return true;
+  }
+  if (op >= 0xb0 && op <= 0xb7) {
+    e.setReg8(op - 0xb0, () => c.i32(d.imm & 0xff));
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -238,6 +362,7 @@ function emitAlu(e: WasmEmitter, op: AluOp): boolean {
  * when this backend does not take it.
  */
 function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  if (d.size === 1) return emitByteInstruction(e, d, k, rel);
   const c = e.code;
   const op = d.op;
   const mem = d.mod >= 0 && d.mod !== 3;
@@ -471,17 +596,27 @@ function emitCondition(e: WasmEmitter, cc: number): boolean {
   if (record === undefined || (cc >> 1) === 5) return false; // no record in the block; PF
   const c = e.code;
   const op = record.op;
+  // The sign bit of the value on the stack as 0/1, at the record's operand size (the operands
+  // and result of a byte record are masked to a byte: its CF and ZF come out as for 32 bits).
+  const sign = () => {
+    if (record.size === 4) c.i32(0).op(Op.I32LtS);
+    else c.i32(7).op(Op.I32ShrU).i32(1).op(Op.I32And);
+  };
   const zf = () => c.get(FR).op(Op.I32Eqz);
-  const sf = () => c.get(FR).i32(0).op(Op.I32LtS);
+  const sf = () => {
+    c.get(FR);
+    sign();
+  };
   const cf = () => {
     if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
     else if (op === FlagOp.Add) c.get(FR).get(FA).op(Op.I32LtU);
     else c.i32(0);
   };
   const of = () => {
-    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And).i32(0).op(Op.I32LtS);
-    else if (op === FlagOp.Add) c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And).i32(0).op(Op.I32LtS);
-    else c.i32(0);
+    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And);
+    else if (op === FlagOp.Add) c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And);
+    else return void c.i32(0);
+    sign();
   };
   switch (cc >> 1) {
     case 0:
@@ -632,7 +767,7 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
     const next = rel + d.len;
     const label = labels.get(rel);
     if (label === undefined && unreachable) continue;
-    if (d.exec !== OPCODES[d.op]?.exec || d.size !== 4 || !d.a32 || d.lock || d.rep) return undefined;
+    if (d.exec !== OPCODES[d.op]?.exec || (d.size !== 4 && d.size !== 1) || !d.a32 || d.lock || d.rep) return undefined;
     if (label !== undefined) {
       if (fell) c.get(N).i32(k - e.labelStart).op(Op.I32Add).set(N);
       c.end();
@@ -644,11 +779,11 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
     fell = false;
     unreachable = true;
     // A CALL leaves for its callee; its return address, decoded after it, runs as a block of its own.
-    if (d.op === 0xe8) {
+    if (d.op === 0xe8 && d.size === 4) {
       emitCall(e, d, k, rel, k + 1, next);
       continue;
     }
-    if (d.op === 0xc3) {
+    if (d.op === 0xc3 && d.size === 4) {
       emitRet(e, k, rel, k + 1);
       continue;
     }
