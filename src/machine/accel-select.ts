@@ -43,11 +43,11 @@ function tcgChoice(config: MachineConfig): AccelChoice {
     name: 'tcg',
     cpuModel: config.cpuModel ?? DEFAULT_CPU_MODEL,
     inKernelIrqchip: false,
-    // RAM in a WebAssembly arena, for translated WebAssembly (TSVM_WASM=1 while that backend is being built).
-    allocateRam: process.env.TSVM_WASM === '1' ? (bytes) => createArena(bytes)?.ram ?? new Uint8Array(bytes) : undefined,
+    // With wasm=on, RAM in a WebAssembly arena, which translated WebAssembly reads and writes (too large: none).
+    allocateRam: config.accel.wasm ? (bytes) => createArena(bytes)?.ram ?? new Uint8Array(bytes) : undefined,
     async create(bus) {
       const { TcgAccelerator } = await import('../accel/tcg/tcg.js');
-      return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb });
+      return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb, wasm: config.accel.wasm });
     },
   };
 }

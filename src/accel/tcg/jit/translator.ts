@@ -201,8 +201,8 @@ export class Translator {
     readonly cpu: Cpu,
     readonly interp: Interpreter,
     private readonly hotThreshold = HOT_THRESHOLD,
-    /** Blocks the WebAssembly backend takes become WebAssembly (block.ts compileBlock); TSVM_WASM=1 while it is being built. */
-    private readonly wasm = process.env.TSVM_WASM === '1',
+    /** Blocks the WebAssembly backend takes become WebAssembly (block.ts compileBlock; `-accel tcg,wasm=on`). */
+    private readonly wasm = false,
   ) {
     this.pages = new Array(cpu.mmu.codePages.length);
     interp.cache.onInvalidate = (frame) => this.invalidatePage(frame);
