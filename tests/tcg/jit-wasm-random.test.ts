@@ -105,3 +105,38 @@ describe('WebAssembly blocks vs the interpreter (randomized)', () => {
     expect(wasm).toBeGreaterThan(translated / 2);
   }, 120_000);
 });
+
+describe('WebAssembly blocks: the flag record at a label', () => {
+  it('a label reached with different records hands over the one of the path taken', () => {
+    // L is reached by JB (a SUB record, CF set) and by falling through OR (a logic record, CF
+    // clear); the JMP at L leaves the block, and the code it goes to reads CF.
+    const src = `
+      mov ecx, 50
+      xor edi, edi
+    top:
+      mov eax, ecx
+      and eax, 3
+      cmp eax, 2
+      jb L
+      or eax, eax
+    L:
+      jmp away
+    back:
+      sub ecx, 1
+      jnz top
+      hlt
+      align 4096
+    away:
+      jnb no
+      add edi, 1
+    no:
+      jmp back`;
+    const code = assemble(src, 32);
+    const a = run(code, 1, false).m;
+    const { m: b, jit } = run(code, 1, true);
+    expect(a.cpu.regs[7]).toBe(25); // ECX mod 4 below 2 in half the rounds
+    expect(state(b)).toEqual(state(a));
+    expect(jit!.stats.wasm).toBeGreaterThan(0);
+  });
+});
+

@@ -22,6 +22,8 @@ export const SLOT_LR = 40;
 export const SLOT_EIP = 44;
 /** Byte address of the instructions a block completed before the label it leaves from (wasm-block.ts). */
 export const SLOT_N = 48;
+/** Byte address of the record's lazy word (FlagState.lazy; -1: the block handed over no record). */
+export const SLOT_FW = 52;
 const TABLE_ENTRIES = 2 * (1 << 20);
 export const FAST_READS = WASM_PAGE;
 export const FAST_WRITES = FAST_READS + 4 * TABLE_ENTRIES;

@@ -1,32 +1,37 @@
 /**
- * Translated blocks as WebAssembly (work in progress: see the wasm-backend
- * branch's notes). V8 compiles a block's module with Liftoff at about a
- * seventieth of what TurboFan takes for the same block as JavaScript, which
- * is what the warm-up of booting Linux waits for (bench/block-compile.mjs).
+ * Translated blocks as WebAssembly (`-accel tcg,wasm=on`, experimental). V8
+ * compiles a block's module with Liftoff at about a seventieth of what
+ * TurboFan takes for the same block as JavaScript (bench/block-compile.mjs),
+ * and that wait is most of the warm-up of booting Linux.
  *
- * So far: 32-bit blocks of one straight run in one page (no labels,
- * followed calls or nested calls), of the forms below on 32-bit operands,
- * ending in a Jcc or JMP rel, accesses in flat segments only. Anything
- * else is translated to JavaScript (codegen.ts) as before. The block works
- * on the registers in the arena (wasm-arena.ts) directly, keeps the flag
- * record of its last flag-setting instruction in locals, and leaves by
- * returning the index of an exit row, as codegen.ts's blocks do: an access
- * the fast path does not allow leaves before its instruction (SLOW_EXIT),
- * so a block never faults.
+ * So far it takes 32-bit blocks in one page without followed callees or
+ * pointer jumps (codegen.ts's foreign pages, inlined RETs and pointer
+ * jumps), accesses in flat segments only, made of: ALU, TEST, MOV, LEA,
+ * MOVZX/MOVSX, NOT, NEG, PUSH, POP and LEAVE on 32-bit and (ALU, TEST, MOV)
+ * 8-bit registers, memory and immediates; Jcc and JMP rel, to a label of
+ * the block or out; CALL rel and RET, which leave. The last instruction of
+ * a run may be any other: the block leaves before it and the interpreter
+ * runs it. Everything else is JavaScript (codegen.ts) as before.
+ *
+ * A block works on the registers in the arena (wasm-arena.ts) directly,
+ * keeps the flag record of its last flag-setting instruction in locals and
+ * leaves by returning the index of an exit row, as codegen.ts's blocks do;
+ * an access the fast path does not allow leaves before its instruction
+ * (SLOW_EXIT), so a block never faults. Its labels (the entry, jump
+ * targets, codegen.ts's entry labels) are the cases of a dispatch loop.
  */
 import type { Insn } from '../insn.js';
 import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
-import { ARITH_FLAGS, SS } from '../constants.js';
+import { ARITH_FLAGS, ESP, SS } from '../constants.js';
 import { AluOp } from '../alu.js';
 import type { Cpu } from '../cpu.js';
 import type { Block, BlockFn } from './block.js';
 import { FLAT_CS } from './memory.js';
-import { entryLabels, INDIRECT_EXIT, jumpDisplacement, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
+import { entryLabels, INDIRECT_EXIT, jumpDisplacement, LOOP_ITERATIONS, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
 import { Code, moduleBytes, Op } from './wasm-encoder.js';
-import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
+import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_FW, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
 
-const ESP = 4;
 /**
  * Locals: the parameters, the CPL's half of the fast-path tables (Cpu.tlbHalf),
  * the EIP of the block's first instruction and the label to start at; then
@@ -45,18 +50,21 @@ const T = 8;
 /** Instructions completed before the current label's start, and jumps within the block taken. */
 const N = 9;
 const LOOPS = 10;
-const LOCALS = 8;
-/** Jumps within the block a run takes before leaving, so that the dispatcher checks interrupts (codegen.ts's LOOP_ITERATIONS). */
-const LOOP_ITERATIONS = 256;
-/** Exit rows: EIP offset from the entry, exit number, instructions completed, lazy word of the record handed over (-1: none). */
-const ROW = 4;
+/** The lazy word (flags.ts) of the record in FA/FB/FR, -1 while there is none. */
+const FW = 11;
+const LOCALS = 9;
+/** Exit rows: EIP offset from the entry, exit number, instructions completed. */
+const ROW = 3;
 
-/** The record the block's last flag-setting instruction left in FA/FB/FR. */
+/**
+ * The record the last flag-setting instruction left in FA/FB/FR/FW, as far
+ * as the code emitted since the current label's start tells (code reached
+ * by a jump to the label may have left another).
+ */
 interface PendingRecord {
   op: FlagOp;
   /** Operand size in bytes: 1 or 4. */
   size: number;
-  word: number;
 }
 
 class WasmEmitter {
@@ -75,11 +83,11 @@ class WasmEmitter {
 
   /**
    * The index of an exit row leaving to `rel` (from the entry) by exit
-   * `exit` with `count` of the block's instructions completed, with the
-   * current record (rows count from the label's start; N holds the rest).
+   * `exit` with `count` of the block's instructions completed (rows count
+   * from the label's start; N holds the rest).
    */
   row(rel: number, exit: number, count: number): number {
-    this.rows.push(rel, exit, count - this.labelStart, this.record?.word ?? -1);
+    this.rows.push(rel, exit, count - this.labelStart);
     return this.rows.length / ROW - 1;
   }
 
@@ -110,23 +118,21 @@ class WasmEmitter {
   jumpWithin(label: number, rel: number, count: number): void {
     const c = this.code;
     c.get(LOOPS).i32(1).op(Op.I32Add).tee(LOOPS).i32(LOOP_ITERATIONS).op(Op.I32GtU).if();
-    this.ifs++;
     this.leave(this.staticExit(rel, count));
-    this.ifs--;
     c.end();
     c.get(N).i32(count - this.labelStart).op(Op.I32Add).set(N);
     c.i32(label).set(S).br(this.labels - 1 - this.label + this.ifs);
   }
 
+  /** Leaves by exit row `row`, handing over the count before the label and the record (blockFunction). */
   leave(row: number): void {
-    this.code.i32(0).get(N).memory(Op.I32Store, SLOT_N, 4);
-    if (this.record !== undefined) {
-      const c = this.code;
-      c.i32(0).get(FA).memory(Op.I32Store, SLOT_LA, 4);
-      c.i32(0).get(FB).memory(Op.I32Store, SLOT_LB, 4);
-      c.i32(0).get(FR).memory(Op.I32Store, SLOT_LR, 4);
-    }
-    this.code.i32(row).op(Op.Return);
+    const c = this.code;
+    c.i32(0).get(N).memory(Op.I32Store, SLOT_N, 4);
+    c.i32(0).get(FA).memory(Op.I32Store, SLOT_LA, 4);
+    c.i32(0).get(FB).memory(Op.I32Store, SLOT_LB, 4);
+    c.i32(0).get(FR).memory(Op.I32Store, SLOT_LR, 4);
+    c.i32(0).get(FW).memory(Op.I32Store, SLOT_FW, 4);
+    c.i32(row).op(Op.Return);
   }
 
   reg(n: number): void {
@@ -158,7 +164,7 @@ class WasmEmitter {
   }
 
   /**
-   * Checks the 4-byte access at the linear address on the stack (a flat
+   * Checks the `size`-byte access at the linear address on the stack (a flat
    * segment's offset) against its page's fast-path entry, leaving before
    * instruction k (at `rel`) unless allowed; leaves its RAM index in P.
    */
@@ -188,9 +194,10 @@ class WasmEmitter {
     this.code.memory(Op.I32Store, RAM_BASE, 4);
   }
 
-  /** Sets the record to `op` of FA and FB with result FR. */
+  /** Makes the record `op` of FA and FB (with result FR): its lazy word into FW. */
   setRecord(op: FlagOp, size: number): void {
-    this.record = { op, size, word: lazyWord(op, size, ARITH_FLAGS) };
+    this.record = { op, size };
+    this.code.i32(lazyWord(op, size, ARITH_FLAGS)).set(FW);
   }
 
   /** Pushes byte register n: AL, CL, DL, BL, then AH, CH, DH, BH. */
@@ -593,7 +600,7 @@ function emitGroup3(e: WasmEmitter, d: Insn, k: number, rel: number, loadRm: (wr
 /** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when the record cannot give it here. */
 function emitCondition(e: WasmEmitter, cc: number): boolean {
   const record = e.record;
-  if (record === undefined || (cc >> 1) === 5) return false; // no record in the block; PF
+  if (record === undefined || (cc >> 1) === 5) return false; // no record known here; PF
   const c = e.code;
   const op = record.op;
   // The sign bit of the value on the stack as 0/1, at the record's operand size (the operands
@@ -754,6 +761,7 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
   const labels = blockLabels(b);
   // The labels' code in a loop: a block per label, the innermost first, entered through a br_table on S.
   e.labels = labels.size;
+  c.i32(-1).set(FW);
   c.loop();
   for (let i = 0; i < labels.size; i++) c.block();
   c.get(S).brTable([...labels.values()], labels.size - 1);
@@ -773,6 +781,7 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
       c.end();
       e.label = label;
       e.labelStart = k;
+      e.record = undefined;
     }
     // Whether this instruction is the last of its run: what comes after it in the block is not what follows it.
     const runEnd = k === last || b.rel[k + 1] !== next;
@@ -820,7 +829,7 @@ function blockFunction(run: Run, rows: Int32Array, labels: ReadonlyMap<number, n
     // Run as an entry (entryBlock), the block starts at the label there; E is still its first instruction's EIP.
     const E = (c.eip - B.entryRel) | 0;
     const j = run(c.tlbHalf, E, B.entryRel === 0 ? 0 : labels.get(B.entryRel)!) * ROW;
-    const word = rows[j + 3]!;
+    const word = slots[SLOT_FW >> 2]!;
     if (word !== -1) {
       c.lA = slots[SLOT_LA >> 2]!;
       c.lB = slots[SLOT_LB >> 2]!;
