@@ -11,6 +11,8 @@ export interface AccelConfig {
   order: AccelName[];
   /** `-accel tcg,one-insn-per-tb=on`: run TCG's interpreter only (translator off). */
   oneInsnPerTb: boolean;
+  /** `-accel tcg,wasm=on`: translate the blocks its WebAssembly backend takes to WebAssembly (experimental). */
+  wasm: boolean;
 }
 
 export type DriveInterface = 'ide' | 'floppy' | 'none';

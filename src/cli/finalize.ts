@@ -18,7 +18,7 @@ export function finalizeConfig(draft: Draft): MachineConfig {
 
   const config: MachineConfig = {
     machineType: 'pc',
-    accel: { order: accel.order, oneInsnPerTb: draft.accel.oneInsnPerTb ?? false },
+    accel: { order: accel.order, oneInsnPerTb: draft.accel.oneInsnPerTb ?? false, wasm: draft.accel.wasm ?? false },
     cpuModel: draft.cpuModel,
     memoryBytes: draft.memoryBytes,
     smp: draft.smp,

@@ -99,11 +99,12 @@ function parseAccelList(text: string, error: (message: string) => Error): AccelN
 export interface AccelRequest {
   order: AccelName[];
   oneInsnPerTb?: boolean;
+  wasm?: boolean;
   kernelIrqchip?: 'on' | 'off' | 'split';
 }
 
 const ACCEL_PROPERTIES: Record<AccelName, { known: string[]; notYet: string[] }> = {
-  tcg: { known: ['one-insn-per-tb'], notYet: ['thread', 'tb-size', 'split-wx'] },
+  tcg: { known: ['one-insn-per-tb', 'wasm'], notYet: ['thread', 'tb-size', 'split-wx'] },
   kvm: { known: ['kernel-irqchip'], notYet: ['kvm-shadow-mem', 'dirty-ring-size', 'notify-vmexit', 'notify-window'] },
 };
 
@@ -126,6 +127,8 @@ export function parseAccelOption(text: string, accel: AccelRequest): boolean {
   }
   const oneInsnPerTb = opts.bool('one-insn-per-tb');
   if (oneInsnPerTb !== undefined) accel.oneInsnPerTb = oneInsnPerTb;
+  const wasm = opts.bool('wasm');
+  if (wasm !== undefined) accel.wasm = wasm;
   if (opts.has('kernel-irqchip')) accel.kernelIrqchip = opts.choice('kernel-irqchip', ['on', 'off', 'split'])!;
   for (const n of names) if (!accel.order.includes(n)) accel.order.push(n);
   return true;

@@ -100,7 +100,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     names: ['accel'],
     arg: '[accel=]accelerator[,prop[=value][,...]]',
     section: 'Standard',
-    help: "select accelerator (kvm or tcg; use 'help' for a list); repeat -accel, or\ngive kvm:tcg, for a fallback order\nkernel-irqchip=on|off|split controls accelerated irqchip support (default=on)\none-insn-per-tb=on|off (TCG: interpret one instruction at a time)",
+    help: "select accelerator (kvm or tcg; use 'help' for a list); repeat -accel, or\ngive kvm:tcg, for a fallback order\nkernel-irqchip=on|off|split controls accelerated irqchip support (default=on)\none-insn-per-tb=on|off (TCG: interpret one instruction at a time)\nwasm=on|off (TCG: translate blocks to WebAssembly where it can; experimental, default=off)",
     apply: (d, arg) => (parseAccelOption(arg, d.accel) ? undefined : acceleratorHelp()),
   },
   {

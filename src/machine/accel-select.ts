@@ -3,6 +3,7 @@
  * in order as QEMU does: each one that cannot start here prints why, and the
  * next is tried; when none is left the last reason is the error.
  */
+import { createArena } from '../accel/tcg/jit/wasm-arena.js';
 import type { MachineConfig } from '../config.js';
 import type { Accelerator, MachineBus } from '../accel/accel.js';
 import type { IrqSink } from '../io/irq.js';
@@ -42,9 +43,11 @@ function tcgChoice(config: MachineConfig): AccelChoice {
     name: 'tcg',
     cpuModel: config.cpuModel ?? DEFAULT_CPU_MODEL,
     inKernelIrqchip: false,
+    // With wasm=on, RAM in a WebAssembly arena, which translated WebAssembly reads and writes (too large: none).
+    allocateRam: config.accel.wasm ? (bytes) => createArena(bytes)?.ram ?? new Uint8Array(bytes) : undefined,
     async create(bus) {
       const { TcgAccelerator } = await import('../accel/tcg/tcg.js');
-      return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb });
+      return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb, wasm: config.accel.wasm });
     },
   };
 }

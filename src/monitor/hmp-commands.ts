@@ -96,6 +96,7 @@ function jitText(ctx: HmpContext): string {
     row('TB avg target size', avg === undefined ? undefined : `${avg} insns`) +
     row('TBs translated', st['translated']) +
     row('TB entries', st['entries']) +
+    row('TBs in WebAssembly', st['wasm']) +
     row('TBs executed', st['blocksRun']) +
     '\nStatistics:\n' +
     row('TB flush count', st['flushes'] ?? 0) +

@@ -41,7 +41,7 @@ describe('defaults as QEMU pc gives them', () => {
     expect(c.memoryBytes).toBe(128 * MiB);
     expect(c.smp).toBe(1);
     expect(c.cpuModel).toBeUndefined();
-    expect(c.accel).toEqual({ order: ['tcg'], oneInsnPerTb: false });
+    expect(c.accel).toEqual({ order: ['tcg'], oneInsnPerTb: false, wasm: false });
     expect(c.boot).toEqual({ order: 'cad', menu: false, strict: false });
     expect(c.acpi).toBe(true);
     expect(c.vga).toBe('std');
@@ -141,8 +141,9 @@ describe('-machine and accelerators', () => {
     expect(config('-enable-kvm', '-machine', 'accel=tcg').accel.order).toEqual(['tcg']);
   });
 
-  it('one-insn-per-tb and kernel-irqchip as accelerator properties', () => {
+  it('one-insn-per-tb, wasm and kernel-irqchip as accelerator properties', () => {
     expect(config('-accel', 'tcg,one-insn-per-tb=on').accel.oneInsnPerTb).toBe(true);
+    expect(config('-accel', 'tcg,wasm=on').accel.wasm).toBe(true);
     expect(config('-accel', 'kvm,kernel-irqchip=off').kernelIrqchip).toBe('off');
   });
 

@@ -82,8 +82,8 @@ function le32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
 
-export function machine(code: Uint8Array, mode: 'real' | 'pm32' = 'pm32', model?: string, ramSize = 16 << 20): TestMachine {
-  const mem = new AddressSpace(ramSize);
+export function machine(code: Uint8Array, mode: 'real' | 'pm32' = 'pm32', model?: string, ramSize = 16 << 20, ram?: Uint8Array): TestMachine {
+  const mem = new AddressSpace(ramSize, undefined, ram);
   const io = new PortBus();
   const out: number[] = [];
   io.register('debugcon', 0xe9, 1, { read: () => 0xe9, write: (_p, _s, v) => out.push(v & 0xff) });

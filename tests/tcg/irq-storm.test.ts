@@ -5,9 +5,9 @@
  * pages) while the PIT ticks at about 6 kHz, and its IRQ 1 handler masks,
  * acknowledges, re-enables interrupts and reads the byte as Linux's
  * handle_level_irq and floppy driver do. Under qemu-system-i386 and under
- * tsvm's translator and interpreter the report must be the same: every
- * request delivered exactly once with its byte, none lost, the checksum of
- * the interrupted work intact.
+ * tsvm's translator (with and without WebAssembly blocks) and interpreter
+ * the report must be the same: every request delivered exactly once with
+ * its byte, none lost, the checksum of the interrupted work intact.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -52,6 +52,7 @@ describe('device interrupts in translated code (guests/irqstorm.asm)', () => {
 
   it.each([
     ['the translator', 'tcg'],
+    ['the translator and WebAssembly blocks', 'tcg,wasm=on'],
     ['the interpreter', 'tcg,one-insn-per-tb=on'],
   ])('tsvm with %s reports what QEMU does', async (_name, accel) => {
     const tsvm = await report(accel, [process.execPath, TSVM, '-accel', accel]);

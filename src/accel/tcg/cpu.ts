@@ -44,6 +44,7 @@ import {
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
 import { FLAT_CS, fastFlat, fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
+import { arenaOf } from './jit/wasm-arena.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -58,13 +59,13 @@ export interface CpuBus {
 
 export class Cpu extends FlagState {
   /** EAX..EDI. */
-  readonly regs = new Uint32Array(8);
+  readonly regs: Uint32Array;
   /**
    * The same registers as int32 bits, for translated code: V8 keeps every
    * int32 a small integer, while a uint32 at or above 2^31 (any kernel
    * address) is a boxed double outside optimised code.
    */
-  readonly regs32 = new Int32Array(this.regs.buffer);
+  readonly regs32: Int32Array;
   // Fields that hold unsigned 32-bit values start as DOUBLE_ZERO (constants.ts says why); reset() sets them.
   eip = DOUBLE_ZERO;
   /** EIP of the instruction being executed (faults restart it). */
@@ -164,6 +165,9 @@ export class Cpu extends FlagState {
     readonly model: CpuModelInfo,
   ) {
     super();
+    // In RAM's WebAssembly arena, where translated WebAssembly reads them (jit/wasm-arena.ts).
+    this.regs = arenaOf(bus.mem.ram)?.regs ?? new Uint32Array(8);
+    this.regs32 = new Int32Array(this.regs.buffer, this.regs.byteOffset, 8);
     this.mmu = new Mmu(bus.mem, this);
     this.mmu.onWatchedAccess = (lin, size, write) => recordDataAccess(this, lin, size, write);
     this.reset();

@@ -35,6 +35,7 @@
  * since the last one; past the list's size, every entry (flushing more
  * than the architecture requires is always allowed).
  */
+import { arenaOf } from './jit/wasm-arena.js';
 import type { AddressSpace } from '../../memory/address-space.js';
 import { CpuFault } from './exceptions.js';
 import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, DOUBLE_ZERO, EFER_NXE, PFV } from './constants.js';
@@ -168,11 +169,11 @@ export class Mmu {
    * decompressor, past its warm-up: 1-7% more guest MIPS in 7 of 8
    * alternating pairs).
    */
-  readonly fastReads = new Int32Array(2 * PAGES).fill(FAST_NONE);
-  readonly fastWrites = new Int32Array(2 * PAGES).fill(FAST_NONE);
+  readonly fastReads: Int32Array;
+  readonly fastWrites: Int32Array;
   /** The two halves of each table: at CPL 0-2 ([0]) and at CPL 3 ([1]). */
-  readonly fastRead = [this.fastReads.subarray(0, PAGES), this.fastReads.subarray(PAGES)] as const;
-  readonly fastWrite = [this.fastWrites.subarray(0, PAGES), this.fastWrites.subarray(PAGES)] as const;
+  readonly fastRead: readonly [Int32Array, Int32Array];
+  readonly fastWrite: readonly [Int32Array, Int32Array];
   /** Pages entered as not global, and as global (a CR3 write clears only the first). */
   private readonly filled = new FlushList();
   private readonly filledGlobal = new FlushList();
@@ -214,6 +215,12 @@ export class Mmu {
     private readonly ctl: MmuControl,
   ) {
     this.ram = mem.ram;
+    // In RAM's WebAssembly arena, where translated WebAssembly reads them (wasm-arena.ts).
+    const arena = arenaOf(this.ram);
+    this.fastReads = (arena?.fastReads ?? new Int32Array(2 * PAGES)).fill(FAST_NONE);
+    this.fastWrites = (arena?.fastWrites ?? new Int32Array(2 * PAGES)).fill(FAST_NONE);
+    this.fastRead = [this.fastReads.subarray(0, PAGES), this.fastReads.subarray(PAGES)];
+    this.fastWrite = [this.fastWrites.subarray(0, PAGES), this.fastWrites.subarray(PAGES)];
     this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
     this.codePages = new Uint8Array(Math.ceil(this.ram.length / 4096));
     mem.onRemap(() => this.flush());

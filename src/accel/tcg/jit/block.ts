@@ -22,6 +22,8 @@ import type { Insn } from '../insn.js';
 import { gpFault } from '../exceptions.js';
 import { blockSource } from './codegen.js';
 import type { Mmu } from '../mmu.js';
+import { arenaOf } from './wasm-arena.js';
+import { wasmBlock } from './wasm-block.js';
 
 /** A block's function, run as block `b` (the block itself or one of its entries: entryBlock). */
 export type BlockFn = (c: Cpu, b: Block) => number;
@@ -260,8 +262,22 @@ export function blockName(b: Block): string {
   return `block_${(b.frame * 4096 + b.offset).toString(16)}`;
 }
 
-/** Compiles `b` into its function; returns the factory source it compiled (for `-d op`). */
-export function compileBlock(b: Block, mmu: Mmu): string {
+/** What compileBlock returns for a block compiled to WebAssembly. */
+export const WASM_SOURCE = '(WebAssembly)';
+
+/**
+ * Compiles `b` into its function; returns the factory source it compiled
+ * (for `-d op`). With `wasm`, a block the WebAssembly backend takes
+ * (wasm-block.ts) becomes WebAssembly where RAM is in an arena.
+ */
+export function compileBlock(b: Block, mmu: Mmu, wasm = false): string {
+  const arena = wasm ? arenaOf(mmu.ram) : undefined;
+  const compiled = arena === undefined ? undefined : wasmBlock(b, arena);
+  if (compiled !== undefined) {
+    b.fn = compiled.fn;
+    addLinkSlots(b, compiled.exitSlots);
+    return WASM_SOURCE;
+  }
   const params: string[] = ['G', 'M', 'V', 'I', 'TR', 'TW'];
   const args: unknown[] = [gpFault, mmu.ram, mmu.view, mmu.info, mmu.fastReads, mmu.fastWrites];
   b.insns.forEach((d, k) => {

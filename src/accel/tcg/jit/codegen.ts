@@ -927,7 +927,7 @@ const EXIT_ROW = 4;
 const NO_EXIT_ROW = [-1, 0, 0, -1];
 
 /** Times a run of a block goes round a loop before returning to the dispatcher (which then checks interrupts). */
-const LOOP_ITERATIONS = 256;
+export const LOOP_ITERATIONS = 256;
 
 /**
  * The source of the block's factory (block.ts compileBlock), which returns

@@ -43,7 +43,7 @@ import { log, logOn } from '../../../log.js';
 import { disassembleOne } from '../../../monitor/disasm.js';
 import { CPUID_CMOV, CPUID_TSC } from '../../cpu-models.js';
 import { continuesBlock, isConditionalJump, isNestedCall, isRet32 } from './block-rules.js';
-import { Block, blockName, compileBlock, dropBlock, entryBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
+import { Block, blockName, compileBlock, WASM_SOURCE, dropBlock, entryBlock, fitsCsLimit, fitsSegment, frameOfPage } from './block.js';
 import { entryLabels, INDIRECT_EXIT, isRareExit, jumpDisplacement, REFUSED, SLOW_EXIT } from './codegen.js';
 
 /**
@@ -171,6 +171,8 @@ export interface JitStats {
   slowExits: number;
   /** Blocks made to enter another block's code at one of its labels (entryBlock) rather than translated. */
   entries: number;
+  /** Blocks translated to WebAssembly (wasm-block.ts) rather than JavaScript. */
+  wasm: number;
 }
 
 export class Translator {
@@ -193,12 +195,14 @@ export class Translator {
   private liveBlocks = 0;
   /** Guest instructions executed inside translated blocks. */
   executed = DOUBLE_ZERO;
-  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0, insnsRun: 0, slowExits: 0, entries: 0 };
+  readonly stats: JitStats = { translated: 0, invalidated: 0, revived: 0, flushes: 0, blocksRun: 0, liveBlocks: 0, insnsInBlocks: 0, translateMs: 0, insnsRun: 0, slowExits: 0, entries: 0, wasm: 0 };
 
   constructor(
     readonly cpu: Cpu,
     readonly interp: Interpreter,
     private readonly hotThreshold = HOT_THRESHOLD,
+    /** Blocks the WebAssembly backend takes become WebAssembly (block.ts compileBlock; `-accel tcg,wasm=on`). */
+    private readonly wasm = false,
   ) {
     this.pages = new Array(cpu.mmu.codePages.length);
     interp.cache.onInvalidate = (frame) => this.invalidatePage(frame);
@@ -782,7 +786,8 @@ export class Translator {
     for (const [ret, site] of returns) if (!decoded.has(site + offset)) returns.delete(ret);
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps, returns);
     b.windowed = this.pages[frame]?.unwindowed.has(key) !== true;
-    const source = compileBlock(b, c.mmu);
+    const source = compileBlock(b, c.mmu, this.wasm);
+    if (source === WASM_SOURCE) this.stats.wasm++;
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: source }, 'block source');
     const old = this.pages[frame]?.blocks.get(key);

@@ -1,0 +1,844 @@
+/**
+ * Translated blocks as WebAssembly (`-accel tcg,wasm=on`, experimental). V8
+ * compiles a block's module with Liftoff at about a seventieth of what
+ * TurboFan takes for the same block as JavaScript (bench/block-compile.mjs),
+ * and that wait is most of the warm-up of booting Linux.
+ *
+ * So far it takes 32-bit blocks in one page without followed callees or
+ * pointer jumps (codegen.ts's foreign pages, inlined RETs and pointer
+ * jumps), accesses in flat segments only, made of: ALU, TEST, MOV, LEA,
+ * MOVZX/MOVSX, NOT, NEG, PUSH, POP and LEAVE on 32-bit and (ALU, TEST, MOV)
+ * 8-bit registers, memory and immediates; Jcc and JMP rel, to a label of
+ * the block or out; CALL rel and RET, which leave. The last instruction of
+ * a run may be any other: the block leaves before it and the interpreter
+ * runs it. Everything else is JavaScript (codegen.ts) as before.
+ *
+ * A block works on the registers in the arena (wasm-arena.ts) directly,
+ * keeps the flag record of its last flag-setting instruction in locals and
+ * leaves by returning the index of an exit row, as codegen.ts's blocks do;
+ * an access the fast path does not allow leaves before its instruction
+ * (SLOW_EXIT), so a block never faults. Its labels (the entry, jump
+ * targets, codegen.ts's entry labels) are the cases of a dispatch loop.
+ */
+import type { Insn } from '../insn.js';
+import { FlagOp, lazyWord } from '../flags.js';
+import { OPCODES } from '../decoder.js';
+import { ARITH_FLAGS, ESP, SS } from '../constants.js';
+import { AluOp } from '../alu.js';
+import type { Cpu } from '../cpu.js';
+import type { Block, BlockFn } from './block.js';
+import { FLAT_CS } from './memory.js';
+import { entryLabels, INDIRECT_EXIT, jumpDisplacement, LOOP_ITERATIONS, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
+import { Code, moduleBytes, Op } from './wasm-encoder.js';
+import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_FW, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
+
+/**
+ * Locals: the parameters, the CPL's half of the fast-path tables (Cpu.tlbHalf),
+ * the EIP of the block's first instruction and the label to start at; then
+ * the flag record and scratch.
+ */
+const U = 0;
+const E = 1;
+/** The label to go on at: the parameter gives the one the run starts at (an entry's), jumps within the block set it. */
+const S = 2;
+const FA = 3;
+const FB = 4;
+const FR = 5;
+const LIN = 6;
+const P = 7;
+const T = 8;
+/** Instructions completed before the current label's start, and jumps within the block taken. */
+const N = 9;
+const LOOPS = 10;
+/** The lazy word (flags.ts) of the record in FA/FB/FR, -1 while there is none. */
+const FW = 11;
+const LOCALS = 9;
+/** Exit rows: EIP offset from the entry, exit number, instructions completed. */
+const ROW = 3;
+
+/**
+ * The record the last flag-setting instruction left in FA/FB/FR/FW, as far
+ * as the code emitted since the current label's start tells (code reached
+ * by a jump to the label may have left another).
+ */
+interface PendingRecord {
+  op: FlagOp;
+  /** Operand size in bytes: 1 or 4. */
+  size: number;
+}
+
+class WasmEmitter {
+  readonly code = new Code();
+  readonly rows: number[] = [];
+  record: PendingRecord | undefined;
+  /** Cpu.flat bits the block relies on. */
+  flat = FLAT_CS;
+
+  /** The first instruction of the label whose code is being emitted. */
+  labelStart = 0;
+  /** Its label's index, the number of labels, and the `if`s open in its code: what a branch to the dispatch loop crosses. */
+  label = 0;
+  labels = 1;
+  ifs = 0;
+
+  /**
+   * The index of an exit row leaving to `rel` (from the entry) by exit
+   * `exit` with `count` of the block's instructions completed (rows count
+   * from the label's start; N holds the rest).
+   */
+  row(rel: number, exit: number, count: number): number {
+    this.rows.push(rel, exit, count - this.labelStart);
+    return this.rows.length / ROW - 1;
+  }
+
+  /** Static exits so far: they take the even exit numbers (codegen.ts keeps the odd ones for rare ways). */
+  exits = 0;
+
+  /** The row of a static exit to `rel` (from the entry) after `count` instructions, with an exit number of its own. */
+  staticExit(rel: number, count: number): number {
+    const row = this.row(rel, 2 * this.exits, count);
+    this.exits++;
+    return row;
+  }
+
+  /** Where the code and the rows stand, to roll back an instruction emitted in part. */
+  mark(): { bytes: number; rows: number; exits: number; record: PendingRecord | undefined; flat: number } {
+    return { bytes: this.code.bytes.length, rows: this.rows.length, exits: this.exits, record: this.record, flat: this.flat };
+  }
+
+  rollBack(mark: ReturnType<WasmEmitter['mark']>): void {
+    this.code.bytes.length = mark.bytes;
+    this.rows.length = mark.rows;
+    this.exits = mark.exits;
+    this.record = mark.record;
+    this.flat = mark.flat;
+  }
+
+  /** Goes on at label `label` (rel `rel`), `count` instructions completed; leaves for it after LOOP_ITERATIONS such jumps. */
+  jumpWithin(label: number, rel: number, count: number): void {
+    const c = this.code;
+    c.get(LOOPS).i32(1).op(Op.I32Add).tee(LOOPS).i32(LOOP_ITERATIONS).op(Op.I32GtU).if();
+    this.leave(this.staticExit(rel, count));
+    c.end();
+    c.get(N).i32(count - this.labelStart).op(Op.I32Add).set(N);
+    c.i32(label).set(S).br(this.labels - 1 - this.label + this.ifs);
+  }
+
+  /** Leaves by exit row `row`, handing over the count before the label and the record (blockFunction). */
+  leave(row: number): void {
+    const c = this.code;
+    c.i32(0).get(N).memory(Op.I32Store, SLOT_N, 4);
+    c.i32(0).get(FA).memory(Op.I32Store, SLOT_LA, 4);
+    c.i32(0).get(FB).memory(Op.I32Store, SLOT_LB, 4);
+    c.i32(0).get(FR).memory(Op.I32Store, SLOT_LR, 4);
+    c.i32(0).get(FW).memory(Op.I32Store, SLOT_FW, 4);
+    c.i32(row).op(Op.Return);
+  }
+
+  reg(n: number): void {
+    this.code.i32(0).memory(Op.I32Load, REGS + 4 * n, 4);
+  }
+
+  /** Stores the value `value` pushes into register n. */
+  setReg(n: number, value: () => void): void {
+    this.code.i32(0);
+    value();
+    this.code.memory(Op.I32Store, REGS + 4 * n, 4);
+  }
+
+  /** Pushes the effective address of `d`'s memory operand (32-bit addressing). */
+  address(d: Insn): void {
+    const c = this.code;
+    let parts = 0;
+    if (d.base >= 0) {
+      this.reg(d.base);
+      parts++;
+    }
+    if (d.index >= 0) {
+      this.reg(d.index);
+      if (d.scale) c.i32(d.scale).op(Op.I32Shl);
+      if (parts++) c.op(Op.I32Add);
+    }
+    c.i32(d.disp | 0);
+    if (parts) c.op(Op.I32Add);
+  }
+
+  /**
+   * Checks the `size`-byte access at the linear address on the stack (a flat
+   * segment's offset) against its page's fast-path entry, leaving before
+   * instruction k (at `rel`) unless allowed; leaves its RAM index in P.
+   */
+  access(write: boolean, k: number, rel: number, flatBit: number, size = 4): void {
+    const c = this.code;
+    this.flat |= flatBit;
+    c.set(LIN).get(U).get(LIN).i32(12).op(Op.I32ShrU).op(Op.I32Or).i32(2).op(Op.I32Shl);
+    c.memory(Op.I32Load, write ? FAST_WRITES : FAST_READS, 4).tee(P);
+    // mmu.ts's fastOk: the entry allows the access and it stays in the page (a byte checks only the entry).
+    if (size > 1) c.get(LIN).op(Op.I32Or).i32(0xfff).op(Op.I32And).i32(0x1000 - size).op(Op.I32GtU);
+    else c.i32(0xfff).op(Op.I32And);
+    c.if();
+    this.leave(this.row(rel, SLOW_EXIT, k));
+    c.end();
+    c.get(P).get(LIN).op(Op.I32Xor).set(P);
+  }
+
+  /** Pushes the 4 bytes at RAM index P, or fewer extended by `op`. */
+  load(op: Op = Op.I32Load, bytes: 1 | 2 | 4 = 4): void {
+    this.code.get(P).memory(op, RAM_BASE, bytes);
+  }
+
+  /** Stores the value `value` pushes at RAM index P. */
+  store(value: () => void): void {
+    this.code.get(P);
+    value();
+    this.code.memory(Op.I32Store, RAM_BASE, 4);
+  }
+
+  /** Makes the record `op` of FA and FB (with result FR): its lazy word into FW. */
+  setRecord(op: FlagOp, size: number): void {
+    this.record = { op, size };
+    this.code.i32(lazyWord(op, size, ARITH_FLAGS)).set(FW);
+  }
+
+  /** Pushes byte register n: AL, CL, DL, BL, then AH, CH, DH, BH. */
+  reg8(n: number): void {
+    this.reg(n & 3);
+    if (n & 4) this.code.i32(8).op(Op.I32ShrU);
+    this.code.i32(0xff).op(Op.I32And);
+  }
+
+  /** Stores the low byte of the value `value` pushes into byte register n. */
+  setReg8(n: number, value: () => void): void {
+    const c = this.code;
+    const shift = n & 4 ? 8 : 0;
+    this.setReg(n & 3, () => {
+      this.reg(n & 3);
+      c.i32(~(0xff << shift)).op(Op.I32And);
+      value();
+      c.i32(0xff).op(Op.I32And);
+      if (shift) c.i32(shift).op(Op.I32Shl);
+      c.op(Op.I32Or);
+    });
+  }
+}
+
+/** The flat bits (Cpu.flat, jit/memory.ts) of a read or write in segment `seg`, or through the 32-bit stack. */
+function flatBit(seg: number, write: boolean, stack: boolean): number {
+  return 1 << (stack ? (write ? 13 : 12) : write ? 6 + seg : seg);
+}
+
+/**
+ * Emits `op` on a (in FA) and b (in FB) into FR, with its record; false
+ * for the operations that read flags (ADC, SBB).
+ */
+function emitAlu(e: WasmEmitter, op: AluOp, size = 4): boolean {
+  const c = e.code;
+  c.get(FA).get(FB);
+  switch (op) {
+    case AluOp.Add:
+      c.op(Op.I32Add);
+      e.setRecord(FlagOp.Add, size);
+      break;
+    case AluOp.Sub:
+    case AluOp.Cmp:
+      c.op(Op.I32Sub);
+      e.setRecord(FlagOp.Sub, size);
+      break;
+    case AluOp.And:
+      c.op(Op.I32And);
+      e.setRecord(FlagOp.Logic, size);
+      break;
+    case AluOp.Or:
+      c.op(Op.I32Or);
+      e.setRecord(FlagOp.Logic, size);
+      break;
+    case AluOp.Xor:
+      c.op(Op.I32Xor);
+      e.setRecord(FlagOp.Logic, size);
+      break;
+    default:
+      return false;
+  }
+  // The record's result is masked to the operand size (flags.ts).
+  if (size === 1) c.i32(0xff).op(Op.I32And);
+  c.set(FR);
+  return true;
+}
+
+/**
+ * The byte forms (operand size 1) of ALU, TEST and MOV: registers AL..BH,
+ * memory and immediates (already masked to a byte by the decoder).
+ */
+function emitByteInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  const c = e.code;
+  const op = d.op;
+  const mem = d.mod >= 0 && d.mod !== 3;
+  const loadRm = (write: boolean): void => {
+    if (!mem) return e.reg8(d.rm);
+    e.address(d);
+    e.access(write, k, rel, flatBit(d.seg, write, false), 1);
+    e.load(Op.I32Load8U, 1);
+  };
+  const storeRm = (value: () => void): void => {
+    if (!mem) return e.setReg8(d.rm, value);
+    c.get(P);
+    value();
+    c.memory(Op.I32Store8, RAM_BASE, 1);
+  };
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = (op >> 3) & 7;
+    if ((op & 7) === 4) {
+      e.reg8(0);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      if (!emitAlu(e, aluOp, 1)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg8(0, () => c.get(FR));
+      return true;
+    }
+    if (op & 2) {
+      // r8, r/m8
+      loadRm(false);
+      c.set(FB);
+      e.reg8(d.reg);
+      c.set(FA);
+      if (!emitAlu(e, aluOp, 1)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg8(d.reg, () => c.get(FR));
+      return true;
+    }
+    loadRm(aluOp !== AluOp.Cmp);
+    c.set(FA);
+    e.reg8(d.reg);
+    c.set(FB);
+    if (!emitAlu(e, aluOp, 1)) return false;
+    if (aluOp !== AluOp.Cmp) storeRm(() => c.get(FR));
+    return true;
+  }
+  switch (op) {
+    case 0x80:
+      loadRm(d.reg !== AluOp.Cmp);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      if (!emitAlu(e, d.reg, 1)) return false;
+      if (d.reg !== AluOp.Cmp) storeRm(() => c.get(FR));
+      return true;
+    case 0x84:
+      loadRm(false);
+      c.set(FA);
+      e.reg8(d.reg);
+      c.set(FB);
+      return emitAlu(e, AluOp.And, 1);
+    case 0xa8:
+      e.reg8(0);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      return emitAlu(e, AluOp.And, 1);
+    case 0xf6:
+      if (d.reg !== 0) return false;
+      loadRm(false);
+      c.set(FA).i32(d.imm & 0xff).set(FB);
+      return emitAlu(e, AluOp.And, 1);
+    case 0x88:
+      if (mem) {
+        e.address(d);
+        e.access(true, k, rel, flatBit(d.seg, true, false), 1);
+      }
+      e.reg8(d.reg);
+      c.set(T);
+      storeRm(() => c.get(T));
+      return true;
+    case 0x8a:
+      loadRm(false);
+      c.set(T);
+      e.setReg8(d.reg, () => c.get(T));
+      return true;
+    case 0xc6:
+      if (d.reg !== 0) return false;
+      if (mem) {
+        e.address(d);
+        e.access(true, k, rel, flatBit(d.seg, true, false), 1);
+      }
+      storeRm(() => c.i32(d.imm & 0xff));
+      return true;
+  }
+  if (op >= 0xb0 && op <= 0xb7) {
+    e.setReg8(op - 0xb0, () => c.i32(d.imm & 0xff));
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Emits instruction k (at `rel` from the entry) of a straight run: false
+ * when this backend does not take it.
+ */
+function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  if (d.size === 1) return emitByteInstruction(e, d, k, rel);
+  const c = e.code;
+  const op = d.op;
+  const mem = d.mod >= 0 && d.mod !== 3;
+  // The r/m operand: register rm or the memory operand, P left at it for a store back (a
+  // read-modify-write checks the write entry only: a writable page and segment are readable).
+  // Its access may leave, so it comes before anything changes the record's locals.
+  const loadRm = (write: boolean): void => {
+    if (!mem) return e.reg(d.rm);
+    e.address(d);
+    e.access(write, k, rel, flatBit(d.seg, write, false));
+    e.load();
+  };
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = (op >> 3) & 7;
+    if ((op & 7) >= 4) {
+      if ((op & 7) === 4) return false; // AL, imm8
+      e.reg(0);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      if (!emitAlu(e, aluOp)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg(0, () => c.get(FR));
+      return true;
+    }
+    if ((op & 1) === 0) return false; // byte forms
+    if (op & 2) {
+      // r32, r/m32
+      loadRm(false);
+      c.set(FB);
+      e.reg(d.reg);
+      c.set(FA);
+      if (!emitAlu(e, aluOp)) return false;
+      if (aluOp !== AluOp.Cmp) e.setReg(d.reg, () => c.get(FR));
+      return true;
+    }
+    // r/m32, r32
+    loadRm(aluOp !== AluOp.Cmp);
+    c.set(FA);
+    e.reg(d.reg);
+    c.set(FB);
+    if (!emitAlu(e, aluOp)) return false;
+    if (aluOp !== AluOp.Cmp) {
+      if (mem) e.store(() => c.get(FR));
+      else e.setReg(d.rm, () => c.get(FR));
+    }
+    return true;
+  }
+  switch (op) {
+    case 0x81:
+    case 0x83: {
+      loadRm(d.reg !== AluOp.Cmp);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      if (!emitAlu(e, d.reg)) return false;
+      if (d.reg !== AluOp.Cmp) {
+        if (mem) e.store(() => c.get(FR));
+        else e.setReg(d.rm, () => c.get(FR));
+      }
+      return true;
+    }
+    case 0x85:
+      loadRm(false);
+      c.set(FA);
+      e.reg(d.reg);
+      c.set(FB);
+      return emitAlu(e, AluOp.And);
+    case 0xa9:
+      e.reg(0);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      return emitAlu(e, AluOp.And);
+    case 0x89:
+      if (!mem) {
+        e.setReg(d.rm, () => e.reg(d.reg));
+        return true;
+      }
+      e.address(d);
+      e.access(true, k, rel, flatBit(d.seg, true, false));
+      e.store(() => e.reg(d.reg));
+      return true;
+    case 0x8b:
+      loadRm(false);
+      c.set(T);
+      e.setReg(d.reg, () => c.get(T));
+      return true;
+    case 0x8d:
+      if (!mem) return false;
+      e.address(d);
+      c.set(T);
+      e.setReg(d.reg, () => c.get(T));
+      return true;
+    case 0xa1:
+      // MOV EAX, moffs: the decoder leaves the offset in disp with no base or index.
+      e.address(d);
+      e.access(false, k, rel, flatBit(d.seg, false, false));
+      e.load();
+      c.set(T);
+      e.setReg(0, () => c.get(T));
+      return true;
+    case 0xa3:
+      e.address(d);
+      e.access(true, k, rel, flatBit(d.seg, true, false));
+      e.store(() => e.reg(0));
+      return true;
+    case 0x1b6:
+    case 0x1b7:
+    case 0x1be:
+    case 0x1bf:
+      return emitMovExtend(e, d, k, rel);
+    case 0x68:
+    case 0x6a:
+      emitPush(e, k, rel, () => c.i32(d.imm | 0));
+      return true;
+    case 0xc9:
+      // LEAVE: ESP = EBP, then POP EBP (read first: it may leave).
+      e.reg(5);
+      e.access(false, k, rel, flatBit(SS, false, true));
+      e.load();
+      c.set(T);
+      e.setReg(ESP, () => {
+        e.reg(5);
+        c.i32(4).op(Op.I32Add);
+      });
+      e.setReg(5, () => c.get(T));
+      return true;
+    case 0xf7:
+      return emitGroup3(e, d, k, rel, loadRm);
+    case 0xc7:
+      if (d.reg !== 0) return false;
+      if (!mem) {
+        e.setReg(d.rm, () => c.i32(d.imm | 0));
+        return true;
+      }
+      e.address(d);
+      e.access(true, k, rel, flatBit(d.seg, true, false));
+      e.store(() => c.i32(d.imm | 0));
+      return true;
+  }
+  if (op >= 0xb8 && op <= 0xbf) {
+    e.setReg(op - 0xb8, () => c.i32(d.imm | 0));
+    return true;
+  }
+  if (op >= 0x50 && op <= 0x57) {
+    // PUSH r32: the value as it was (PUSH ESP pushes ESP before the push).
+    emitPush(e, k, rel, () => e.reg(op - 0x50));
+    return true;
+  }
+  if (op >= 0x58 && op <= 0x5f && op !== 0x5c) {
+    e.reg(ESP);
+    e.access(false, k, rel, flatBit(SS, false, true));
+    e.load();
+    c.set(T);
+    e.setReg(ESP, () => {
+      e.reg(ESP);
+      c.i32(4).op(Op.I32Add);
+    });
+    e.setReg(op - 0x58, () => c.get(T));
+    return true;
+  }
+  return false;
+}
+
+/** PUSH of the value `value` pushes (taken before ESP moves), through the 32-bit stack. */
+function emitPush(e: WasmEmitter, k: number, rel: number, value: () => void): void {
+  const c = e.code;
+  value();
+  c.set(T);
+  e.reg(ESP);
+  c.i32(4).op(Op.I32Sub);
+  e.access(true, k, rel, flatBit(SS, true, true));
+  e.store(() => c.get(T));
+  e.setReg(ESP, () => {
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Sub);
+  });
+}
+
+/** MOVZX/MOVSX r32, r/m8 or r/m16 (0F B6/B7/BE/BF). */
+function emitMovExtend(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
+  const c = e.code;
+  const bytes = d.op & 1 ? 2 : 1;
+  const signed = d.op >= 0x1be;
+  if (d.mod !== 3) {
+    e.address(d);
+    e.access(false, k, rel, flatBit(d.seg, false, false), bytes);
+    e.load(bytes === 1 ? (signed ? Op.I32Load8S : Op.I32Load8U) : signed ? Op.I32Load16S : Op.I32Load16U, bytes);
+  } else if (bytes === 1) {
+    // AL, CL, DL, BL, then AH, CH, DH, BH.
+    e.reg(d.rm & 3);
+    if (d.rm & 4) c.i32(8).op(Op.I32ShrU);
+    if (signed) c.op(Op.I32Extend8S);
+    else c.i32(0xff).op(Op.I32And);
+  } else {
+    e.reg(d.rm);
+    if (signed) c.op(Op.I32Extend16S);
+    else c.i32(0xffff).op(Op.I32And);
+  }
+  c.set(T);
+  e.setReg(d.reg, () => c.get(T));
+  return true;
+}
+
+/** F7 /0 TEST r/m32, imm32; /2 NOT (no flags); /3 NEG (the flags of 0 - operand). */
+function emitGroup3(e: WasmEmitter, d: Insn, k: number, rel: number, loadRm: (write: boolean) => void): boolean {
+  const c = e.code;
+  const mem = d.mod !== 3;
+  const storeRm = (value: () => void): void => {
+    if (mem) e.store(value);
+    else e.setReg(d.rm, value);
+  };
+  switch (d.reg) {
+    case 0:
+      loadRm(false);
+      c.set(FA).i32(d.imm | 0).set(FB);
+      return emitAlu(e, AluOp.And);
+    case 2:
+      loadRm(true);
+      c.i32(-1).op(Op.I32Xor).set(T);
+      storeRm(() => c.get(T));
+      return true;
+    case 3:
+      loadRm(true);
+      c.set(FB).i32(0).set(FA);
+      emitAlu(e, AluOp.Sub);
+      storeRm(() => c.get(FR));
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when the record cannot give it here. */
+function emitCondition(e: WasmEmitter, cc: number): boolean {
+  const record = e.record;
+  if (record === undefined || (cc >> 1) === 5) return false; // no record known here; PF
+  const c = e.code;
+  const op = record.op;
+  // The sign bit of the value on the stack as 0/1, at the record's operand size (the operands
+  // and result of a byte record are masked to a byte: its CF and ZF come out as for 32 bits).
+  const sign = () => {
+    if (record.size === 4) c.i32(0).op(Op.I32LtS);
+    else c.i32(7).op(Op.I32ShrU).i32(1).op(Op.I32And);
+  };
+  const zf = () => c.get(FR).op(Op.I32Eqz);
+  const sf = () => {
+    c.get(FR);
+    sign();
+  };
+  const cf = () => {
+    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
+    else if (op === FlagOp.Add) c.get(FR).get(FA).op(Op.I32LtU);
+    else c.i32(0);
+  };
+  const of = () => {
+    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And);
+    else if (op === FlagOp.Add) c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And);
+    else return void c.i32(0);
+    sign();
+  };
+  switch (cc >> 1) {
+    case 0:
+      of();
+      break;
+    case 1:
+      cf();
+      break;
+    case 2:
+      zf();
+      break;
+    case 3:
+      cf();
+      zf();
+      c.op(Op.I32Or);
+      break;
+    case 4:
+      sf();
+      break;
+    case 6:
+      sf();
+      of();
+      c.op(Op.I32Ne);
+      break;
+    default:
+      zf();
+      sf();
+      of();
+      c.op(Op.I32Ne).op(Op.I32Or);
+  }
+  if (cc & 1) c.op(Op.I32Eqz);
+  return true;
+}
+
+/** The condition code of a Jcc (rel8 or rel32), or -1. */
+function jccCondition(op: number): number {
+  return (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) ? op & 15 : -1;
+}
+
+/**
+ * Emits a Jcc or JMP rel (32-bit operand size) that completes `count`
+ * instructions and ends at `next` (from the entry): a static exit when taken;
+ * false when this backend does not take it.
+ */
+function emitJump(e: WasmEmitter, d: Insn, count: number, next: number, labels: ReadonlyMap<number, number>): boolean {
+  const target = next + jumpDisplacement(d);
+  if (d.op === 0xeb || d.op === 0xe9) {
+    goTo(e, target, count, labels);
+    return true;
+  }
+  const cc = jccCondition(d.op);
+  if (cc < 0 || !emitCondition(e, cc)) return false;
+  e.code.if();
+  e.ifs++;
+  goTo(e, target, count, labels);
+  e.ifs--;
+  e.code.end();
+  return true;
+}
+
+/** Goes on at `rel` (from the entry) with `count` instructions completed: the label there, or out by a static exit. */
+function goTo(e: WasmEmitter, rel: number, count: number, labels: ReadonlyMap<number, number>): void {
+  const label = labels.get(rel);
+  if (label !== undefined) e.jumpWithin(label, rel, count);
+  else e.leave(e.staticExit(rel, count));
+}
+
+/** CALL rel32 that completes `count` instructions and ends at `next`: pushes the return address, leaves for the callee. */
+function emitCall(e: WasmEmitter, d: Insn, k: number, rel: number, count: number, next: number): void {
+  const c = e.code;
+  e.reg(ESP);
+  c.i32(4).op(Op.I32Sub);
+  e.access(true, k, rel, flatBit(SS, true, true));
+  e.store(() => c.get(E).i32(next).op(Op.I32Add));
+  e.setReg(ESP, () => {
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Sub);
+  });
+  e.leave(e.staticExit(next + jumpDisplacement(d), count));
+}
+
+/** RET near (32-bit, no immediate) that completes `count` instructions: pops EIP, leaves by INDIRECT_EXIT with it in the arena. */
+function emitRet(e: WasmEmitter, k: number, rel: number, count: number): void {
+  const c = e.code;
+  e.reg(ESP);
+  e.access(false, k, rel, flatBit(SS, false, true));
+  c.i32(0);
+  e.load();
+  c.memory(Op.I32Store, SLOT_EIP, 4);
+  e.setReg(ESP, () => {
+    e.reg(ESP);
+    c.i32(4).op(Op.I32Add);
+  });
+  e.leave(e.row(0, INDIRECT_EXIT, count));
+}
+
+/** Whether `b` is one straight run in its page, as this backend takes them. */
+/**
+ * Whether this backend takes `b`'s shape: 32-bit code in one page, no
+ * callee followed into (a RET returning within the block: codegen.ts's
+ * inlined RETs are not done here yet) and no JMP through a pointer.
+ */
+function isPlainShape(b: BlockShape): boolean {
+  return b.mode === 1 && b.foreign.length === 0 && b.returns.size === 0 && b.pointerJumps.size === 0;
+}
+
+/**
+ * The labels of `b`: the entry (0), the entries codegen.ts's entryLabels
+ * gives it and the instructions a Jcc or JMP rel of the block goes to, by
+ * their offset from the entry, numbered in the order of their instructions.
+ */
+function blockLabels(b: BlockShape): Map<number, number> {
+  const rels = new Set(b.rel);
+  // The entry, the places the translator may enter the block at (entryBlock), the jump targets.
+  const targets = new Set<number>([0, ...entryLabels(b).map(([rel]) => rel)]);
+  b.insns.forEach((d, k) => {
+    if (jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9) {
+      const target = b.rel[k]! + d.len + jumpDisplacement(d);
+      if (rels.has(target)) targets.add(target);
+    }
+  });
+  const labels = new Map<number, number>();
+  for (const rel of b.rel) if (targets.has(rel)) labels.set(rel, labels.size);
+  return labels;
+}
+
+/**
+ * `b` as a WebAssembly block function over `arena`, with the number of
+ * link slots its exits use; undefined when this backend does not take it.
+ */
+export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitSlots: number } | undefined {
+  if (!isPlainShape(b) || !(b.flat & FLAT_CS)) return undefined;
+  const e = new WasmEmitter();
+  const c = e.code;
+  const labels = blockLabels(b);
+  // The labels' code in a loop: a block per label, the innermost first, entered through a br_table on S.
+  e.labels = labels.size;
+  c.i32(-1).set(FW);
+  c.loop();
+  for (let i = 0; i < labels.size; i++) c.block();
+  c.get(S).brTable([...labels.values()], labels.size - 1);
+  const last = b.insns.length - 1;
+  let fell = false;
+  // After an instruction that always leaves, the code up to the next label cannot run.
+  let unreachable = false;
+  for (let k = 0; k <= last; k++) {
+    const d = b.insns[k]!;
+    const rel = b.rel[k]!;
+    const next = rel + d.len;
+    const label = labels.get(rel);
+    if (label === undefined && unreachable) continue;
+    if (d.exec !== OPCODES[d.op]?.exec || (d.size !== 4 && d.size !== 1) || !d.a32 || d.lock || d.rep) return undefined;
+    if (label !== undefined) {
+      if (fell) c.get(N).i32(k - e.labelStart).op(Op.I32Add).set(N);
+      c.end();
+      e.label = label;
+      e.labelStart = k;
+      e.record = undefined;
+    }
+    // Whether this instruction is the last of its run: what comes after it in the block is not what follows it.
+    const runEnd = k === last || b.rel[k + 1] !== next;
+    fell = false;
+    unreachable = true;
+    // A CALL leaves for its callee; its return address, decoded after it, runs as a block of its own.
+    if (d.op === 0xe8 && d.size === 4) {
+      emitCall(e, d, k, rel, k + 1, next);
+      continue;
+    }
+    if (d.op === 0xc3 && d.size === 4) {
+      emitRet(e, k, rel, k + 1);
+      continue;
+    }
+    const mark = e.mark();
+    const jump = jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9;
+    if (!(jump ? emitJump(e, d, k + 1, next, labels) : emitInstruction(e, d, k, rel))) {
+      // A run's last instruction may be any: the interpreter runs it (SLOW_EXIT).
+      if (!runEnd || k === e.labelStart) return undefined;
+      e.rollBack(mark);
+      e.leave(e.row(rel, SLOW_EXIT, k));
+      continue;
+    }
+    if (d.op === 0xeb || d.op === 0xe9) continue;
+    if (runEnd) goTo(e, next, k + 1, labels);
+    else {
+      fell = true;
+      unreachable = false;
+    }
+  }
+  c.end().op(Op.Unreachable);
+  if ((b.flat & e.flat) !== e.flat) return undefined;
+  const bytes = moduleBytes({ imports: [], run: { params: 3, results: 1, locals: LOCALS, code: c } });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { m: { memory: arena.memory } });
+  return { fn: blockFunction(instance.exports.run as Run, Int32Array.from(e.rows), labels, e.flat, arena.slots), exitSlots: 2 * e.exits };
+}
+
+/** The BlockFn around a block's exported `run`: the state it does not keep in the arena, in and out. */
+type Run = (u: number, eip: number, label: number) => number;
+
+function blockFunction(run: Run, rows: Int32Array, labels: ReadonlyMap<number, number>, flat: number, slots: Int32Array): BlockFn {
+  return (c: Cpu, B: Block): number => {
+    // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
+    if ((c.flat & flat) !== flat) return REFUSED;
+    // Run as an entry (entryBlock), the block starts at the label there; E is still its first instruction's EIP.
+    const E = (c.eip - B.entryRel) | 0;
+    const j = run(c.tlbHalf, E, B.entryRel === 0 ? 0 : labels.get(B.entryRel)!) * ROW;
+    const word = slots[SLOT_FW >> 2]!;
+    if (word !== -1) {
+      c.lA = slots[SLOT_LA >> 2]!;
+      c.lB = slots[SLOT_LB >> 2]!;
+      c.lR = slots[SLOT_LR >> 2]!;
+      c.lazy = word;
+    }
+    const exit = rows[j + 1]!;
+    c.eip = exit === INDIRECT_EXIT ? slots[SLOT_EIP >> 2]! >>> 0 : (E + rows[j]!) >>> 0;
+    B.exit = exit;
+    return slots[SLOT_N >> 2]! + rows[j + 2]!;
+  };
+}
