@@ -2,7 +2,7 @@
  * The WebAssembly backend (jit/wasm-block.ts) against the interpreter on
  * random programs made of the forms it takes (ALU, MOV, MOVZX/MOVSX, LEA,
  * TEST, NOT, NEG, PUSH/POP, LEAVE on registers, memory and immediates, in
- * 32 bits and for ALU/MOV/TEST in bytes; Jcc
+ * 32 bits and for ALU/MOV/TEST/NOT/NEG in bytes; Jcc
  * over an instruction; CALL and RET; a loop):
  * the same registers, EFLAGS, memory and EIP, and most blocks WebAssembly.
  */
@@ -59,6 +59,7 @@ function randomProgram(seed: number, length: number): string {
           `mov ${b}, ${pick([b2, String(imm() & 0xff), `byte ${slot()}`])}`,
           `mov byte ${slot()}, ${pick([b, String(imm() & 0xff)])}`,
           `test ${pick([b, `byte ${slot()}`])}, ${pick([b2, String(imm() & 0xff)])}`,
+          `${pick(['not', 'neg'])} ${pick([b, `byte ${slot()}`])}`,
           `${pick(ALU)} ${b}, ${b2}\nj${pick(CC)} .l${labels}\nmov ${r3}, ${int()}\n.l${labels++}:`,
         ]);
       },

@@ -6,12 +6,12 @@
  *
  * So far it takes 32-bit blocks in one page without followed callees or
  * pointer jumps (codegen.ts's foreign pages, inlined RETs and pointer
- * jumps), accesses in flat segments only, made of: ALU, TEST, MOV, LEA,
- * MOVZX/MOVSX, NOT, NEG, PUSH, POP and LEAVE on 32-bit and (ALU, TEST, MOV)
- * 8-bit registers, memory and immediates; Jcc and JMP rel, to a label of
- * the block or out; CALL rel and RET, which leave. The last instruction of
- * a run may be any other: the block leaves before it and the interpreter
- * runs it. Everything else is JavaScript (codegen.ts) as before.
+ * jumps), accesses in flat segments only, made of: ALU, TEST, MOV, NOT and
+ * NEG on 32- and 8-bit registers, memory and immediates; LEA, MOVZX/MOVSX,
+ * PUSH, POP and LEAVE; Jcc and JMP rel, to a label of the block or out;
+ * CALL rel and RET, which leave. The last instruction of a run may be any
+ * other: the block leaves before it and the interpreter runs it.
+ * Everything else is JavaScript (codegen.ts) as before.
  *
  * A block works on the registers in the arena (wasm-arena.ts) directly,
  * keeps the flag record of its last flag-setting instruction in locals and
@@ -187,11 +187,11 @@ class WasmEmitter {
     this.code.get(P).memory(op, RAM_BASE, bytes);
   }
 
-  /** Stores the value `value` pushes at RAM index P. */
-  store(value: () => void): void {
+  /** Stores the value `value` pushes (its low byte for `bytes` 1) at RAM index P. */
+  store(value: () => void, bytes: 1 | 4 = 4): void {
     this.code.get(P);
     value();
-    this.code.memory(Op.I32Store, RAM_BASE, 4);
+    this.code.memory(bytes === 1 ? Op.I32Store8 : Op.I32Store, RAM_BASE, bytes);
   }
 
   /** Makes the record `op` of FA and FB (with result FR): its lazy word into FW. */
@@ -266,191 +266,122 @@ function emitAlu(e: WasmEmitter, op: AluOp, size = 4): boolean {
 }
 
 /**
- * The byte forms (operand size 1) of ALU, TEST and MOV: registers AL..BH,
- * memory and immediates (already masked to a byte by the decoder).
- */
-function emitByteInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
-  const c = e.code;
-  const op = d.op;
-  const mem = d.mod >= 0 && d.mod !== 3;
-  const loadRm = (write: boolean): void => {
-    if (!mem) return e.reg8(d.rm);
-    e.address(d);
-    e.access(write, k, rel, flatBit(d.seg, write, false), 1);
-    e.load(Op.I32Load8U, 1);
-  };
-  const storeRm = (value: () => void): void => {
-    if (!mem) return e.setReg8(d.rm, value);
-    c.get(P);
-    value();
-    c.memory(Op.I32Store8, RAM_BASE, 1);
-  };
-  if (op < 0x40 && (op & 7) < 6) {
-    const aluOp = (op >> 3) & 7;
-    if ((op & 7) === 4) {
-      e.reg8(0);
-      c.set(FA).i32(d.imm & 0xff).set(FB);
-      if (!emitAlu(e, aluOp, 1)) return false;
-      if (aluOp !== AluOp.Cmp) e.setReg8(0, () => c.get(FR));
-      return true;
-    }
-    if (op & 2) {
-      // r8, r/m8
-      loadRm(false);
-      c.set(FB);
-      e.reg8(d.reg);
-      c.set(FA);
-      if (!emitAlu(e, aluOp, 1)) return false;
-      if (aluOp !== AluOp.Cmp) e.setReg8(d.reg, () => c.get(FR));
-      return true;
-    }
-    loadRm(aluOp !== AluOp.Cmp);
-    c.set(FA);
-    e.reg8(d.reg);
-    c.set(FB);
-    if (!emitAlu(e, aluOp, 1)) return false;
-    if (aluOp !== AluOp.Cmp) storeRm(() => c.get(FR));
-    return true;
-  }
-  switch (op) {
-    case 0x80:
-      loadRm(d.reg !== AluOp.Cmp);
-      c.set(FA).i32(d.imm & 0xff).set(FB);
-      if (!emitAlu(e, d.reg, 1)) return false;
-      if (d.reg !== AluOp.Cmp) storeRm(() => c.get(FR));
-      return true;
-    case 0x84:
-      loadRm(false);
-      c.set(FA);
-      e.reg8(d.reg);
-      c.set(FB);
-      return emitAlu(e, AluOp.And, 1);
-    case 0xa8:
-      e.reg8(0);
-      c.set(FA).i32(d.imm & 0xff).set(FB);
-      return emitAlu(e, AluOp.And, 1);
-    case 0xf6:
-      if (d.reg !== 0) return false;
-      loadRm(false);
-      c.set(FA).i32(d.imm & 0xff).set(FB);
-      return emitAlu(e, AluOp.And, 1);
-    case 0x88:
-      if (mem) {
-        e.address(d);
-        e.access(true, k, rel, flatBit(d.seg, true, false), 1);
-      }
-      e.reg8(d.reg);
-      c.set(T);
-      storeRm(() => c.get(T));
-      return true;
-    case 0x8a:
-      loadRm(false);
-      c.set(T);
-      e.setReg8(d.reg, () => c.get(T));
-      return true;
-    case 0xc6:
-      if (d.reg !== 0) return false;
-      if (mem) {
-        e.address(d);
-        e.access(true, k, rel, flatBit(d.seg, true, false), 1);
-      }
-      storeRm(() => c.i32(d.imm & 0xff));
-      return true;
-  }
-  if (op >= 0xb0 && op <= 0xb7) {
-    e.setReg8(op - 0xb0, () => c.i32(d.imm & 0xff));
-    return true;
-  }
-  return false;
-}
-
-/**
  * Emits instruction k (at `rel` from the entry) of a straight run: false
- * when this backend does not take it.
+ * when this backend does not take it. ALU, TEST and MOV forms take 8- and
+ * 32-bit operands (AL..BH; immediates come masked to their size).
  */
 function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boolean {
-  if (d.size === 1) return emitByteInstruction(e, d, k, rel);
   const c = e.code;
   const op = d.op;
+  const size = d.size === 1 ? 1 : 4;
   const mem = d.mod >= 0 && d.mod !== 3;
+  const imm = (): void => void c.i32(size === 1 ? d.imm & 0xff : d.imm | 0);
+  const reg = (n: number): void => (size === 1 ? e.reg8(n) : e.reg(n));
+  const setReg = (n: number, value: () => void): void => (size === 1 ? e.setReg8(n, value) : e.setReg(n, value));
   // The r/m operand: register rm or the memory operand, P left at it for a store back (a
   // read-modify-write checks the write entry only: a writable page and segment are readable).
   // Its access may leave, so it comes before anything changes the record's locals.
   const loadRm = (write: boolean): void => {
-    if (!mem) return e.reg(d.rm);
+    if (!mem) return reg(d.rm);
     e.address(d);
-    e.access(write, k, rel, flatBit(d.seg, write, false));
-    e.load();
+    e.access(write, k, rel, flatBit(d.seg, write, false), size);
+    e.load(size === 1 ? Op.I32Load8U : Op.I32Load, size);
   };
+  // The r/m operand of a plain write: its access checked first (P then at it).
+  const reachRm = (): void => {
+    if (!mem) return;
+    e.address(d);
+    e.access(true, k, rel, flatBit(d.seg, true, false), size);
+  };
+  const storeRm = (value: () => void): void => (mem ? e.store(value, size) : setReg(d.rm, value));
   if (op < 0x40 && (op & 7) < 6) {
     const aluOp = (op >> 3) & 7;
-    if ((op & 7) >= 4) {
-      if ((op & 7) === 4) return false; // AL, imm8
-      e.reg(0);
-      c.set(FA).i32(d.imm | 0).set(FB);
-      if (!emitAlu(e, aluOp)) return false;
-      if (aluOp !== AluOp.Cmp) e.setReg(0, () => c.get(FR));
-      return true;
+    switch (op & 7) {
+      case 4:
+      case 5:
+        // AL/EAX, imm
+        reg(0);
+        c.set(FA);
+        imm();
+        c.set(FB);
+        if (!emitAlu(e, aluOp, size)) return false;
+        if (aluOp !== AluOp.Cmp) setReg(0, () => c.get(FR));
+        return true;
+      case 2:
+      case 3:
+        // r, r/m
+        loadRm(false);
+        c.set(FB);
+        reg(d.reg);
+        c.set(FA);
+        if (!emitAlu(e, aluOp, size)) return false;
+        if (aluOp !== AluOp.Cmp) setReg(d.reg, () => c.get(FR));
+        return true;
+      default:
+        // r/m, r
+        loadRm(aluOp !== AluOp.Cmp);
+        c.set(FA);
+        reg(d.reg);
+        c.set(FB);
+        if (!emitAlu(e, aluOp, size)) return false;
+        if (aluOp !== AluOp.Cmp) storeRm(() => c.get(FR));
+        return true;
     }
-    if ((op & 1) === 0) return false; // byte forms
-    if (op & 2) {
-      // r32, r/m32
-      loadRm(false);
-      c.set(FB);
-      e.reg(d.reg);
-      c.set(FA);
-      if (!emitAlu(e, aluOp)) return false;
-      if (aluOp !== AluOp.Cmp) e.setReg(d.reg, () => c.get(FR));
-      return true;
-    }
-    // r/m32, r32
-    loadRm(aluOp !== AluOp.Cmp);
-    c.set(FA);
-    e.reg(d.reg);
-    c.set(FB);
-    if (!emitAlu(e, aluOp)) return false;
-    if (aluOp !== AluOp.Cmp) {
-      if (mem) e.store(() => c.get(FR));
-      else e.setReg(d.rm, () => c.get(FR));
-    }
-    return true;
   }
   switch (op) {
+    case 0x80:
     case 0x81:
-    case 0x83: {
+    case 0x83:
       loadRm(d.reg !== AluOp.Cmp);
-      c.set(FA).i32(d.imm | 0).set(FB);
-      if (!emitAlu(e, d.reg)) return false;
-      if (d.reg !== AluOp.Cmp) {
-        if (mem) e.store(() => c.get(FR));
-        else e.setReg(d.rm, () => c.get(FR));
-      }
+      c.set(FA);
+      imm();
+      c.set(FB);
+      if (!emitAlu(e, d.reg, size)) return false;
+      if (d.reg !== AluOp.Cmp) storeRm(() => c.get(FR));
       return true;
-    }
+    case 0x84:
     case 0x85:
       loadRm(false);
       c.set(FA);
-      e.reg(d.reg);
+      reg(d.reg);
       c.set(FB);
-      return emitAlu(e, AluOp.And);
+      return emitAlu(e, AluOp.And, size);
+    case 0xa8:
     case 0xa9:
-      e.reg(0);
-      c.set(FA).i32(d.imm | 0).set(FB);
-      return emitAlu(e, AluOp.And);
+      reg(0);
+      c.set(FA);
+      imm();
+      c.set(FB);
+      return emitAlu(e, AluOp.And, size);
+    case 0x88:
     case 0x89:
-      if (!mem) {
-        e.setReg(d.rm, () => e.reg(d.reg));
-        return true;
-      }
-      e.address(d);
-      e.access(true, k, rel, flatBit(d.seg, true, false));
-      e.store(() => e.reg(d.reg));
+      reachRm();
+      reg(d.reg);
+      c.set(T);
+      storeRm(() => c.get(T));
       return true;
+    case 0x8a:
     case 0x8b:
       loadRm(false);
       c.set(T);
-      e.setReg(d.reg, () => c.get(T));
+      setReg(d.reg, () => c.get(T));
       return true;
+    case 0xc6:
+    case 0xc7:
+      if (d.reg !== 0) return false;
+      reachRm();
+      storeRm(imm);
+      return true;
+    case 0xf6:
+    case 0xf7:
+      return emitGroup3(e, d, size, loadRm, storeRm, imm);
+  }
+  if (size === 1) {
+    if (op < 0xb0 || op > 0xb7) return false;
+    setReg(op - 0xb0, imm);
+    return true;
+  }
+  switch (op) {
     case 0x8d:
       if (!mem) return false;
       e.address(d);
@@ -477,7 +408,7 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
       return emitMovExtend(e, d, k, rel);
     case 0x68:
     case 0x6a:
-      emitPush(e, k, rel, () => c.i32(d.imm | 0));
+      emitPush(e, k, rel, imm);
       return true;
     case 0xc9:
       // LEAVE: ESP = EBP, then POP EBP (read first: it may leave).
@@ -491,21 +422,9 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
       });
       e.setReg(5, () => c.get(T));
       return true;
-    case 0xf7:
-      return emitGroup3(e, d, k, rel, loadRm);
-    case 0xc7:
-      if (d.reg !== 0) return false;
-      if (!mem) {
-        e.setReg(d.rm, () => c.i32(d.imm | 0));
-        return true;
-      }
-      e.address(d);
-      e.access(true, k, rel, flatBit(d.seg, true, false));
-      e.store(() => c.i32(d.imm | 0));
-      return true;
   }
   if (op >= 0xb8 && op <= 0xbf) {
-    e.setReg(op - 0xb8, () => c.i32(d.imm | 0));
+    e.setReg(op - 0xb8, imm);
     return true;
   }
   if (op >= 0x50 && op <= 0x57) {
@@ -568,20 +487,21 @@ function emitMovExtend(e: WasmEmitter, d: Insn, k: number, rel: number): boolean
   return true;
 }
 
-/** F7 /0 TEST r/m32, imm32; /2 NOT (no flags); /3 NEG (the flags of 0 - operand). */
-function emitGroup3(e: WasmEmitter, d: Insn, k: number, rel: number, loadRm: (write: boolean) => void): boolean {
+/**
+ * F6/F7 /0 TEST r/m, imm; /2 NOT (no flags); /3 NEG (the flags of 0 -
+ * operand), on `size`-byte operands through emitInstruction's accessors.
+ */
+function emitGroup3(e: WasmEmitter, d: Insn, size: number, loadRm: (write: boolean) => void, storeRm: (value: () => void) => void, imm: () => void): boolean {
   const c = e.code;
-  const mem = d.mod !== 3;
-  const storeRm = (value: () => void): void => {
-    if (mem) e.store(value);
-    else e.setReg(d.rm, value);
-  };
   switch (d.reg) {
     case 0:
       loadRm(false);
-      c.set(FA).i32(d.imm | 0).set(FB);
-      return emitAlu(e, AluOp.And);
+      c.set(FA);
+      imm();
+      c.set(FB);
+      return emitAlu(e, AluOp.And, size);
     case 2:
+      // The store keeps the operand's size of the inverted bits.
       loadRm(true);
       c.i32(-1).op(Op.I32Xor).set(T);
       storeRm(() => c.get(T));
@@ -589,7 +509,7 @@ function emitGroup3(e: WasmEmitter, d: Insn, k: number, rel: number, loadRm: (wr
     case 3:
       loadRm(true);
       c.set(FB).i32(0).set(FA);
-      emitAlu(e, AluOp.Sub);
+      emitAlu(e, AluOp.Sub, size);
       storeRm(() => c.get(FR));
       return true;
     default:
