@@ -14,7 +14,7 @@
 const WASM_PAGE = 65536;
 /** Byte address of EAX..EDI (int32 each). */
 export const REGS = 0;
-/** Byte addresses of the flag record a block hands over at an exit (FlagState's lA, lB, lR). */
+/** Byte addresses of the flag record a block takes at entry and hands over at an exit (FlagState's lA, lB, lR). */
 export const SLOT_LA = 32;
 export const SLOT_LB = 36;
 export const SLOT_LR = 40;
@@ -22,8 +22,9 @@ export const SLOT_LR = 40;
 export const SLOT_EIP = 44;
 /** Byte address of the instructions a block completed before the label it leaves from (wasm-block.ts). */
 export const SLOT_N = 48;
-/** Byte address of the record's lazy word (FlagState.lazy; -1: the block handed over no record). */
+/** Byte addresses of the record's lazy word and of EFLAGS (FlagState.lazy and flags), in and out of a block. */
 export const SLOT_FW = 52;
+export const SLOT_FLAGS = 56;
 const TABLE_ENTRIES = 2 * (1 << 20);
 export const FAST_READS = WASM_PAGE;
 export const FAST_WRITES = FAST_READS + 4 * TABLE_ENTRIES;

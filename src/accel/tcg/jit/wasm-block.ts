@@ -6,11 +6,12 @@
  *
  * So far it takes 32-bit blocks in one page without followed callees or
  * pointer jumps (codegen.ts's foreign pages, inlined RETs and pointer
- * jumps), accesses in flat segments only, made of: ALU, TEST, MOV, NOT and
- * NEG on 32- and 8-bit registers, memory and immediates; LEA, MOVZX/MOVSX,
- * PUSH, POP and LEAVE; Jcc and JMP rel, to a label of the block or out;
- * CALL rel and RET, which leave. The last instruction of a run may be any
- * other: the block leaves before it and the interpreter runs it.
+ * jumps), accesses in flat segments only, made of: ALU, TEST, MOV, NOT,
+ * NEG, INC and DEC on 32- and 8-bit registers, memory and immediates; LEA,
+ * MOVZX/MOVSX, PUSH, POP and LEAVE; Jcc and JMP rel, to a label of the
+ * block or out; CALL rel at a run's end and RET, which leave. The last
+ * instruction of a run may be any other: the block leaves before it and
+ * the interpreter runs it.
  * Everything else is JavaScript (codegen.ts) as before.
  *
  * A block works on the registers in the arena (wasm-arena.ts) directly,
@@ -23,14 +24,14 @@
 import type { Insn } from '../insn.js';
 import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
-import { ARITH_FLAGS, ESP, SS } from '../constants.js';
+import { ARITH_FLAGS, CF, ESP, OF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import type { Cpu } from '../cpu.js';
 import type { Block, BlockFn } from './block.js';
 import { FLAT_CS } from './memory.js';
 import { entryLabels, INDIRECT_EXIT, jumpDisplacement, LOOP_ITERATIONS, REFUSED, SLOW_EXIT, type BlockShape } from './codegen.js';
 import { Code, moduleBytes, Op } from './wasm-encoder.js';
-import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_FW, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
+import { FAST_READS, FAST_WRITES, RAM_BASE, REGS, SLOT_EIP, SLOT_LA, SLOT_LB, SLOT_FLAGS, SLOT_FW, SLOT_LR, SLOT_N, type WasmArena } from './wasm-arena.js';
 
 /**
  * Locals: the parameters, the CPL's half of the fast-path tables (Cpu.tlbHalf),
@@ -50,9 +51,14 @@ const T = 8;
 /** Instructions completed before the current label's start, and jumps within the block taken. */
 const N = 9;
 const LOOPS = 10;
-/** The lazy word (flags.ts) of the record in FA/FB/FR, -1 while there is none. */
+/** The lazy word (flags.ts) of the record in FA/FB/FR: the live record, c's at entry. */
 const FW = 11;
-const LOCALS = 9;
+/** EFLAGS as Cpu.flags keeps it (the bits FW does not mark stale are the flags). */
+const FL = 12;
+/** Scratch for a flag of the live record: its operand size's sign bit; a carry kept across an instruction. */
+const T2 = 13;
+const CARRY = 14;
+const LOCALS = 12;
 /** Exit rows: EIP offset from the entry, exit number, instructions completed. */
 const ROW = 3;
 
@@ -65,6 +71,8 @@ interface PendingRecord {
   op: FlagOp;
   /** Operand size in bytes: 1 or 4. */
   size: number;
+  /** CF is in FL, not stale (INC and DEC keep it). */
+  cfInFlags: boolean;
 }
 
 class WasmEmitter {
@@ -132,6 +140,7 @@ class WasmEmitter {
     c.i32(0).get(FB).memory(Op.I32Store, SLOT_LB, 4);
     c.i32(0).get(FR).memory(Op.I32Store, SLOT_LR, 4);
     c.i32(0).get(FW).memory(Op.I32Store, SLOT_FW, 4);
+    c.i32(0).get(FL).memory(Op.I32Store, SLOT_FLAGS, 4);
     c.i32(row).op(Op.Return);
   }
 
@@ -195,9 +204,9 @@ class WasmEmitter {
   }
 
   /** Makes the record `op` of FA and FB (with result FR): its lazy word into FW. */
-  setRecord(op: FlagOp, size: number): void {
-    this.record = { op, size };
-    this.code.i32(lazyWord(op, size, ARITH_FLAGS)).set(FW);
+  setRecord(op: FlagOp, size: number, cfInFlags = false): void {
+    this.record = { op, size, cfInFlags };
+    this.code.i32(lazyWord(op, size, cfInFlags ? ARITH_FLAGS & ~CF : ARITH_FLAGS)).set(FW);
   }
 
   /** Pushes byte register n: AL, CL, DL, BL, then AH, CH, DH, BH. */
@@ -375,6 +384,11 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
     case 0xf6:
     case 0xf7:
       return emitGroup3(e, d, size, loadRm, storeRm, imm);
+    case 0xfe:
+    case 0xff:
+      if (d.reg > 1) return false;
+      emitIncDec(e, d.reg === 1, size, () => loadRm(true), storeRm);
+      return true;
   }
   if (size === 1) {
     if (op < 0xb0 || op > 0xb7) return false;
@@ -427,6 +441,11 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
     e.setReg(op - 0xb8, imm);
     return true;
   }
+  if (op >= 0x40 && op <= 0x4f) {
+    const n = op & 7;
+    emitIncDec(e, op >= 0x48, 4, () => e.reg(n), (value) => e.setReg(n, value));
+    return true;
+  }
   if (op >= 0x50 && op <= 0x57) {
     // PUSH r32: the value as it was (PUSH ESP pushes ESP before the push).
     emitPush(e, k, rel, () => e.reg(op - 0x50));
@@ -445,6 +464,26 @@ function emitInstruction(e: WasmEmitter, d: Insn, k: number, rel: number): boole
     return true;
   }
   return false;
+}
+
+/**
+ * INC (`dec` false) or DEC of the `size`-byte operand `load` pushes (its
+ * access checked), the result stored by `store`: ADD/SUB 1 keeping CF,
+ * which goes to FL from the record before (alu.ts's incDec).
+ */
+function emitIncDec(e: WasmEmitter, dec: boolean, size: number, load: () => void, store: (value: () => void) => void): void {
+  const c = e.code;
+  load();
+  c.set(T);
+  emitCondition(e, 2); // CF
+  c.set(CARRY);
+  c.get(T).set(FA).i32(1).set(FB);
+  c.get(T).i32(1).op(dec ? Op.I32Sub : Op.I32Add);
+  if (size === 1) c.i32(0xff).op(Op.I32And);
+  c.set(FR);
+  e.setRecord(dec ? FlagOp.Sub : FlagOp.Add, size, true);
+  c.get(FL).i32(~CF).op(Op.I32And).get(CARRY).op(Op.I32Or).set(FL);
+  store(() => c.get(FR));
 }
 
 /** PUSH of the value `value` pushes (taken before ESP moves), through the 32-bit stack. */
@@ -517,10 +556,57 @@ function emitGroup3(e: WasmEmitter, d: Insn, size: number, loadRm: (write: boole
   }
 }
 
-/** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when the record cannot give it here. */
+/**
+ * Pushes flag `flag` (CF, ZF, SF or OF) of the live record as 0/1, as
+ * flags.ts computes it from the lazy word at run time: for code where no
+ * record is known at compile time (a label's start, before the block's
+ * first flag-setting instruction). Both ways are computed and one selected.
+ */
+function emitLiveFlag(e: WasmEmitter, flag: number): void {
+  const c = e.code;
+  // T2: the sign bit of the record's operand size, 1 << ((8 << size code) - 1).
+  c.i32(1).i32(8).get(FW).i32(14).op(Op.I32ShrU).i32(3).op(Op.I32And).op(Op.I32Shl).i32(1).op(Op.I32Sub).op(Op.I32Shl).set(T2);
+  const bySign = (): void => void c.get(T2).op(Op.I32And).i32(0).op(Op.I32Ne);
+  const op = (): void => void c.get(FW).i32(12).op(Op.I32ShrU).i32(3).op(Op.I32And);
+  switch (flag) {
+    case CF:
+      // Add: the carry out of the sign bit, ((a & b) | ((a | b) & ~r)); Sub: ((~a & b) | ((~a | b) & r)).
+      c.get(FA).get(FB).op(Op.I32And).get(FA).get(FB).op(Op.I32Or).get(FR).i32(-1).op(Op.I32Xor).op(Op.I32And).op(Op.I32Or);
+      bySign();
+      c.get(FA).i32(-1).op(Op.I32Xor).get(FB).op(Op.I32And).get(FA).i32(-1).op(Op.I32Xor).get(FB).op(Op.I32Or).get(FR).op(Op.I32And).op(Op.I32Or);
+      bySign();
+      op();
+      c.i32(FlagOp.Add).op(Op.I32Eq).op(Op.Select);
+      op();
+      c.i32(FlagOp.Logic).op(Op.I32Ne).op(Op.I32And);
+      break;
+    case OF:
+      c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And);
+      bySign();
+      c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And);
+      bySign();
+      op();
+      c.i32(FlagOp.Add).op(Op.I32Eq).op(Op.Select);
+      op();
+      c.i32(FlagOp.Logic).op(Op.I32Ne).op(Op.I32And);
+      break;
+    case ZF:
+      c.get(FR).op(Op.I32Eqz);
+      break;
+    default:
+      c.get(FR);
+      bySign();
+  }
+  // Not stale: from FL.
+  c.get(FL).i32(31 - Math.clz32(flag)).op(Op.I32ShrU).i32(1).op(Op.I32And);
+  c.get(FW).i32(flag).op(Op.I32And).op(Op.Select);
+}
+
+/** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when it cannot give it (PF). */
 function emitCondition(e: WasmEmitter, cc: number): boolean {
+  if ((cc >> 1) === 5) return false;
+  if (e.record === undefined) return emitLiveCondition(e, cc);
   const record = e.record;
-  if (record === undefined || (cc >> 1) === 5) return false; // no record known here; PF
   const c = e.code;
   const op = record.op;
   // The sign bit of the value on the stack as 0/1, at the record's operand size (the operands
@@ -535,7 +621,8 @@ function emitCondition(e: WasmEmitter, cc: number): boolean {
     sign();
   };
   const cf = () => {
-    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
+    if (record.cfInFlags) c.get(FL).i32(1).op(Op.I32And);
+    else if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
     else if (op === FlagOp.Add) c.get(FR).get(FA).op(Op.I32LtU);
     else c.i32(0);
   };
@@ -572,6 +659,42 @@ function emitCondition(e: WasmEmitter, cc: number): boolean {
       zf();
       sf();
       of();
+      c.op(Op.I32Ne).op(Op.I32Or);
+  }
+  if (cc & 1) c.op(Op.I32Eqz);
+  return true;
+}
+
+/** Condition `cc` (not PF) of the live record (emitLiveFlag), as flags.ts's condition. */
+function emitLiveCondition(e: WasmEmitter, cc: number): boolean {
+  const c = e.code;
+  switch (cc >> 1) {
+    case 0:
+      emitLiveFlag(e, OF);
+      break;
+    case 1:
+      emitLiveFlag(e, CF);
+      break;
+    case 2:
+      emitLiveFlag(e, ZF);
+      break;
+    case 3:
+      emitLiveFlag(e, CF);
+      emitLiveFlag(e, ZF);
+      c.op(Op.I32Or);
+      break;
+    case 4:
+      emitLiveFlag(e, SF);
+      break;
+    case 6:
+      emitLiveFlag(e, SF);
+      emitLiveFlag(e, OF);
+      c.op(Op.I32Ne);
+      break;
+    default:
+      emitLiveFlag(e, ZF);
+      emitLiveFlag(e, SF);
+      emitLiveFlag(e, OF);
       c.op(Op.I32Ne).op(Op.I32Or);
   }
   if (cc & 1) c.op(Op.I32Eqz);
@@ -681,7 +804,12 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
   const labels = blockLabels(b);
   // The labels' code in a loop: a block per label, the innermost first, entered through a br_table on S.
   e.labels = labels.size;
-  c.i32(-1).set(FW);
+  // The live record and flags, as c holds them (blockFunction put them in the arena).
+  c.i32(0).memory(Op.I32Load, SLOT_LA, 4).set(FA);
+  c.i32(0).memory(Op.I32Load, SLOT_LB, 4).set(FB);
+  c.i32(0).memory(Op.I32Load, SLOT_LR, 4).set(FR);
+  c.i32(0).memory(Op.I32Load, SLOT_FW, 4).set(FW);
+  c.i32(0).memory(Op.I32Load, SLOT_FLAGS, 4).set(FL);
   c.loop();
   for (let i = 0; i < labels.size; i++) c.block();
   c.get(S).brTable([...labels.values()], labels.size - 1);
@@ -707,8 +835,10 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
     const runEnd = k === last || b.rel[k + 1] !== next;
     fell = false;
     unreachable = true;
-    // A CALL leaves for its callee; its return address, decoded after it, runs as a block of its own.
+    // A CALL leaves for its callee. One whose return address the block goes on at (codegen.ts's
+    // nested calls, which JavaScript blocks make without the dispatcher) stays JavaScript for now.
     if (d.op === 0xe8 && d.size === 4) {
+      if (!runEnd) return undefined;
       emitCall(e, d, k, rel, k + 1, next);
       continue;
     }
@@ -748,14 +878,17 @@ function blockFunction(run: Run, rows: Int32Array, labels: ReadonlyMap<number, n
     if ((c.flat & flat) !== flat) return REFUSED;
     // Run as an entry (entryBlock), the block starts at the label there; E is still its first instruction's EIP.
     const E = (c.eip - B.entryRel) | 0;
+    slots[SLOT_LA >> 2] = c.lA;
+    slots[SLOT_LB >> 2] = c.lB;
+    slots[SLOT_LR >> 2] = c.lR;
+    slots[SLOT_FW >> 2] = c.lazy;
+    slots[SLOT_FLAGS >> 2] = c.flags;
     const j = run(c.tlbHalf, E, B.entryRel === 0 ? 0 : labels.get(B.entryRel)!) * ROW;
-    const word = slots[SLOT_FW >> 2]!;
-    if (word !== -1) {
-      c.lA = slots[SLOT_LA >> 2]!;
-      c.lB = slots[SLOT_LB >> 2]!;
-      c.lR = slots[SLOT_LR >> 2]!;
-      c.lazy = word;
-    }
+    c.lA = slots[SLOT_LA >> 2]!;
+    c.lB = slots[SLOT_LB >> 2]!;
+    c.lR = slots[SLOT_LR >> 2]!;
+    c.lazy = slots[SLOT_FW >> 2]!;
+    c.flags = slots[SLOT_FLAGS >> 2]!;
     const exit = rows[j + 1]!;
     c.eip = exit === INDIRECT_EXIT ? slots[SLOT_EIP >> 2]! >>> 0 : (E + rows[j]!) >>> 0;
     B.exit = exit;
