@@ -24,6 +24,7 @@
 import type { Insn } from '../insn.js';
 import { FlagOp, lazyWord } from '../flags.js';
 import { OPCODES } from '../decoder.js';
+import { isConditionalJump } from './block-rules.js';
 import { ARITH_FLAGS, CF, ESP, OF, SF, SS, ZF } from '../constants.js';
 import { AluOp } from '../alu.js';
 import type { Cpu } from '../cpu.js';
@@ -495,10 +496,8 @@ function emitPush(e: WasmEmitter, k: number, rel: number, value: () => void): vo
   c.i32(4).op(Op.I32Sub);
   e.access(true, k, rel, flatBit(SS, true, true));
   e.store(() => c.get(T));
-  e.setReg(ESP, () => {
-    e.reg(ESP);
-    c.i32(4).op(Op.I32Sub);
-  });
+  // The flat stack's offset is the linear address: ESP - 4.
+  e.setReg(ESP, () => c.get(LIN));
 }
 
 /** MOVZX/MOVSX r32, r/m8 or r/m16 (0F B6/B7/BE/BF). */
@@ -511,11 +510,8 @@ function emitMovExtend(e: WasmEmitter, d: Insn, k: number, rel: number): boolean
     e.access(false, k, rel, flatBit(d.seg, false, false), bytes);
     e.load(bytes === 1 ? (signed ? Op.I32Load8S : Op.I32Load8U) : signed ? Op.I32Load16S : Op.I32Load16U, bytes);
   } else if (bytes === 1) {
-    // AL, CL, DL, BL, then AH, CH, DH, BH.
-    e.reg(d.rm & 3);
-    if (d.rm & 4) c.i32(8).op(Op.I32ShrU);
+    e.reg8(d.rm);
     if (signed) c.op(Op.I32Extend8S);
-    else c.i32(0xff).op(Op.I32And);
   } else {
     e.reg(d.rm);
     if (signed) c.op(Op.I32Extend16S);
@@ -568,6 +564,13 @@ function emitLiveFlag(e: WasmEmitter, flag: number): void {
   c.i32(1).i32(8).get(FW).i32(14).op(Op.I32ShrU).i32(3).op(Op.I32And).op(Op.I32Shl).i32(1).op(Op.I32Sub).op(Op.I32Shl).set(T2);
   const bySign = (): void => void c.get(T2).op(Op.I32And).i32(0).op(Op.I32Ne);
   const op = (): void => void c.get(FW).i32(12).op(Op.I32ShrU).i32(3).op(Op.I32And);
+  // Of the ADD and SUB values on the stack, the record's operation's (0 for a logic record).
+  const byOp = (): void => {
+    op();
+    c.i32(FlagOp.Add).op(Op.I32Eq).op(Op.Select);
+    op();
+    c.i32(FlagOp.Logic).op(Op.I32Ne).op(Op.I32And);
+  };
   switch (flag) {
     case CF:
       // Add: the carry out of the sign bit, ((a & b) | ((a | b) & ~r)); Sub: ((~a & b) | ((~a | b) & r)).
@@ -575,20 +578,14 @@ function emitLiveFlag(e: WasmEmitter, flag: number): void {
       bySign();
       c.get(FA).i32(-1).op(Op.I32Xor).get(FB).op(Op.I32And).get(FA).i32(-1).op(Op.I32Xor).get(FB).op(Op.I32Or).get(FR).op(Op.I32And).op(Op.I32Or);
       bySign();
-      op();
-      c.i32(FlagOp.Add).op(Op.I32Eq).op(Op.Select);
-      op();
-      c.i32(FlagOp.Logic).op(Op.I32Ne).op(Op.I32And);
+      byOp();
       break;
     case OF:
       c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And);
       bySign();
       c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And);
       bySign();
-      op();
-      c.i32(FlagOp.Add).op(Op.I32Eq).op(Op.Select);
-      op();
-      c.i32(FlagOp.Logic).op(Op.I32Ne).op(Op.I32And);
+      byOp();
       break;
     case ZF:
       c.get(FR).op(Op.I32Eqz);
@@ -602,108 +599,86 @@ function emitLiveFlag(e: WasmEmitter, flag: number): void {
   c.get(FW).i32(flag).op(Op.I32And).op(Op.Select);
 }
 
-/** Pushes condition `cc` (the low nibble of a Jcc) of the record as 0/1; false when it cannot give it (PF). */
-function emitCondition(e: WasmEmitter, cc: number): boolean {
-  if ((cc >> 1) === 5) return false;
-  if (e.record === undefined) return emitLiveCondition(e, cc);
-  const record = e.record;
+/**
+ * Pushes flag `flag` (CF, ZF, SF or OF) of `record`, known at compile time,
+ * as 0/1 (its operands and result are masked to its size: a byte record's
+ * CF and ZF come out as for 32 bits).
+ */
+function emitKnownFlag(e: WasmEmitter, record: PendingRecord, flag: number): void {
   const c = e.code;
   const op = record.op;
-  // The sign bit of the value on the stack as 0/1, at the record's operand size (the operands
-  // and result of a byte record are masked to a byte: its CF and ZF come out as for 32 bits).
-  const sign = () => {
+  // The sign bit of the value on the stack as 0/1, at the record's operand size.
+  const sign = (): void => {
     if (record.size === 4) c.i32(0).op(Op.I32LtS);
     else c.i32(7).op(Op.I32ShrU).i32(1).op(Op.I32And);
   };
-  const zf = () => c.get(FR).op(Op.I32Eqz);
-  const sf = () => {
-    c.get(FR);
-    sign();
-  };
-  const cf = () => {
-    if (record.cfInFlags) c.get(FL).i32(1).op(Op.I32And);
-    else if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
-    else if (op === FlagOp.Add) c.get(FR).get(FA).op(Op.I32LtU);
-    else c.i32(0);
-  };
-  const of = () => {
-    if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And);
-    else if (op === FlagOp.Add) c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And);
-    else return void c.i32(0);
-    sign();
-  };
-  switch (cc >> 1) {
-    case 0:
-      of();
-      break;
-    case 1:
-      cf();
-      break;
-    case 2:
-      zf();
-      break;
-    case 3:
-      cf();
-      zf();
-      c.op(Op.I32Or);
-      break;
-    case 4:
-      sf();
-      break;
-    case 6:
-      sf();
-      of();
-      c.op(Op.I32Ne);
-      break;
+  switch (flag) {
+    case CF:
+      if (record.cfInFlags) c.get(FL).i32(1).op(Op.I32And);
+      else if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32LtU);
+      else if (op === FlagOp.Add) c.get(FR).get(FA).op(Op.I32LtU);
+      else c.i32(0);
+      return;
+    case OF:
+      if (op === FlagOp.Sub) c.get(FA).get(FB).op(Op.I32Xor).get(FA).get(FR).op(Op.I32Xor).op(Op.I32And);
+      else if (op === FlagOp.Add) c.get(FA).get(FR).op(Op.I32Xor).get(FB).get(FR).op(Op.I32Xor).op(Op.I32And);
+      else return void c.i32(0);
+      return sign();
+    case ZF:
+      c.get(FR).op(Op.I32Eqz);
+      return;
     default:
-      zf();
-      sf();
-      of();
-      c.op(Op.I32Ne).op(Op.I32Or);
+      c.get(FR);
+      sign();
   }
-  if (cc & 1) c.op(Op.I32Eqz);
-  return true;
 }
 
-/** Condition `cc` (not PF) of the live record (emitLiveFlag), as flags.ts's condition. */
-function emitLiveCondition(e: WasmEmitter, cc: number): boolean {
+/**
+ * Pushes condition `cc` (the low nibble of a Jcc) as 0/1, as flags.ts's
+ * condition: from the record known since the label's start, else from the
+ * live record (emitLiveFlag); false for PF, which this backend leaves out.
+ */
+function emitCondition(e: WasmEmitter, cc: number): boolean {
+  if (cc >> 1 === 5) return false;
   const c = e.code;
+  const record = e.record;
+  const flag = (f: number): void => (record === undefined ? emitLiveFlag(e, f) : emitKnownFlag(e, record, f));
   switch (cc >> 1) {
     case 0:
-      emitLiveFlag(e, OF);
+      flag(OF);
       break;
     case 1:
-      emitLiveFlag(e, CF);
+      flag(CF);
       break;
     case 2:
-      emitLiveFlag(e, ZF);
+      flag(ZF);
       break;
     case 3:
-      emitLiveFlag(e, CF);
-      emitLiveFlag(e, ZF);
+      flag(CF);
+      flag(ZF);
       c.op(Op.I32Or);
       break;
     case 4:
-      emitLiveFlag(e, SF);
+      flag(SF);
       break;
     case 6:
-      emitLiveFlag(e, SF);
-      emitLiveFlag(e, OF);
+      flag(SF);
+      flag(OF);
       c.op(Op.I32Ne);
       break;
     default:
-      emitLiveFlag(e, ZF);
-      emitLiveFlag(e, SF);
-      emitLiveFlag(e, OF);
+      flag(ZF);
+      flag(SF);
+      flag(OF);
       c.op(Op.I32Ne).op(Op.I32Or);
   }
   if (cc & 1) c.op(Op.I32Eqz);
   return true;
 }
 
-/** The condition code of a Jcc (rel8 or rel32), or -1. */
-function jccCondition(op: number): number {
-  return (op >= 0x70 && op <= 0x7f) || (op >= 0x180 && op <= 0x18f) ? op & 15 : -1;
+/** JMP rel8 or rel32. */
+function isJmpRel(d: Insn): boolean {
+  return d.op === 0xeb || d.op === 0xe9;
 }
 
 /**
@@ -713,12 +688,12 @@ function jccCondition(op: number): number {
  */
 function emitJump(e: WasmEmitter, d: Insn, count: number, next: number, labels: ReadonlyMap<number, number>): boolean {
   const target = next + jumpDisplacement(d);
-  if (d.op === 0xeb || d.op === 0xe9) {
+  if (isJmpRel(d)) {
     goTo(e, target, count, labels);
     return true;
   }
-  const cc = jccCondition(d.op);
-  if (cc < 0 || !emitCondition(e, cc)) return false;
+  // The condition code is the opcode's low nibble (70-7F, 0F 80-8F).
+  if (!emitCondition(e, d.op & 15)) return false;
   e.code.if();
   e.ifs++;
   goTo(e, target, count, labels);
@@ -741,10 +716,7 @@ function emitCall(e: WasmEmitter, d: Insn, k: number, rel: number, count: number
   c.i32(4).op(Op.I32Sub);
   e.access(true, k, rel, flatBit(SS, true, true));
   e.store(() => c.get(E).i32(next).op(Op.I32Add));
-  e.setReg(ESP, () => {
-    e.reg(ESP);
-    c.i32(4).op(Op.I32Sub);
-  });
+  e.setReg(ESP, () => c.get(LIN));
   e.leave(e.staticExit(next + jumpDisplacement(d), count));
 }
 
@@ -763,7 +735,6 @@ function emitRet(e: WasmEmitter, k: number, rel: number, count: number): void {
   e.leave(e.row(0, INDIRECT_EXIT, count));
 }
 
-/** Whether `b` is one straight run in its page, as this backend takes them. */
 /**
  * Whether this backend takes `b`'s shape: 32-bit code in one page, no
  * callee followed into (a RET returning within the block: codegen.ts's
@@ -783,7 +754,7 @@ function blockLabels(b: BlockShape): Map<number, number> {
   // The entry, the places the translator may enter the block at (entryBlock), the jump targets.
   const targets = new Set<number>([0, ...entryLabels(b).map(([rel]) => rel)]);
   b.insns.forEach((d, k) => {
-    if (jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9) {
+    if (isConditionalJump(d) || isJmpRel(d)) {
       const target = b.rel[k]! + d.len + jumpDisplacement(d);
       if (rels.has(target)) targets.add(target);
     }
@@ -847,7 +818,7 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
       continue;
     }
     const mark = e.mark();
-    const jump = jccCondition(d.op) >= 0 || d.op === 0xeb || d.op === 0xe9;
+    const jump = isConditionalJump(d) || isJmpRel(d);
     if (!(jump ? emitJump(e, d, k + 1, next, labels) : emitInstruction(e, d, k, rel))) {
       // A run's last instruction may be any: the interpreter runs it (SLOW_EXIT).
       if (!runEnd || k === e.labelStart) return undefined;
@@ -855,7 +826,7 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
       e.leave(e.row(rel, SLOW_EXIT, k));
       continue;
     }
-    if (d.op === 0xeb || d.op === 0xe9) continue;
+    if (isJmpRel(d)) continue;
     if (runEnd) goTo(e, next, k + 1, labels);
     else {
       fell = true;
@@ -869,9 +840,14 @@ export function wasmBlock(b: BlockShape, arena: WasmArena): { fn: BlockFn; exitS
   return { fn: blockFunction(instance.exports.run as Run, Int32Array.from(e.rows), labels, e.flat, arena.slots), exitSlots: 2 * e.exits };
 }
 
-/** The BlockFn around a block's exported `run`: the state it does not keep in the arena, in and out. */
+/**
+ * A block's exported function: takes the CPL's half of the fast-path
+ * tables, its first instruction's EIP and the label to start at; returns
+ * its exit row.
+ */
 type Run = (u: number, eip: number, label: number) => number;
 
+/** The BlockFn around a block's exported `run`: the state it does not keep in the arena, in and out. */
 function blockFunction(run: Run, rows: Int32Array, labels: ReadonlyMap<number, number>, flat: number, slots: Int32Array): BlockFn {
   return (c: Cpu, B: Block): number => {
     // A segment taken as flat is no longer: the dispatcher drops the block (translator.ts).
