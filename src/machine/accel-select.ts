@@ -43,11 +43,12 @@ function tcgChoice(config: MachineConfig): AccelChoice {
     name: 'tcg',
     cpuModel: config.cpuModel ?? DEFAULT_CPU_MODEL,
     inKernelIrqchip: false,
-    // With wasm=on, RAM in a WebAssembly arena, which translated WebAssembly reads and writes (too large: none).
+    // With wasm=on, RAM in a WebAssembly arena, which translated WebAssembly reads and writes (too large: none);
+    // the translator makes WebAssembly blocks where RAM is in one (block.ts compileBlock).
     allocateRam: config.accel.wasm ? (bytes) => createArena(bytes)?.ram ?? new Uint8Array(bytes) : undefined,
     async create(bus) {
       const { TcgAccelerator } = await import('../accel/tcg/tcg.js');
-      return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb, wasm: config.accel.wasm });
+      return new TcgAccelerator(bus, { oneInsnPerTb: config.accel.oneInsnPerTb });
     },
   };
 }

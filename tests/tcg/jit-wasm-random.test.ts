@@ -83,7 +83,7 @@ function run(code: Uint8Array, seed: number, wasm: boolean): { m: TestMachine; j
     m.run(1_000_000);
     return { m };
   }
-  return { m, jit: runTranslated(m, new Translator(m.cpu, m.interp, 1, true)) };
+  return { m, jit: runTranslated(m) };
 }
 
 function state(m: TestMachine): Record<string, unknown> {

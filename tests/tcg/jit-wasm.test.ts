@@ -15,14 +15,14 @@ vi.mock('./harness.js', async (importOriginal) => {
   const { Translator } = await import('../../src/accel/tcg/jit/translator.js');
   const { createArena } = await import('../../src/accel/tcg/jit/wasm-arena.js');
   const machine: typeof h.machine = (code, mode, model, ramSize = 16 << 20) => h.machine(code, mode, model, ramSize, createArena(ramSize)!.ram);
-  const runTranslated: typeof h.runTranslated = (m, jit = new Translator(m.cpu, m.interp, 1, true)) => {
-    h.runTranslated(m, jit);
-    made.wasm += jit.stats.wasm;
-    return jit;
+  const runTranslated: typeof h.runTranslated = (m, jit) => {
+    const t = h.runTranslated(m, jit);
+    made.wasm += t.stats.wasm;
+    return t;
   };
   const inTranslator = (m: Harness.TestMachine): Harness.TestMachine => {
     m.run = (maxInsns = 1_000_000) => {
-      const jit = new Translator(m.cpu, m.interp, 1, true);
+      const jit = new Translator(m.cpu, m.interp, 1);
       for (let done = 0; done < maxInsns && !m.cpu.halted && !m.interp.shutdown; done += 1000) jit.run(1000);
       made.wasm += jit.stats.wasm;
       if (!m.cpu.halted && !m.interp.shutdown) throw new Error(`did not halt; eip=0x${m.cpu.eip.toString(16)}`);

@@ -44,7 +44,6 @@ import {
 import type { CpuModelInfo } from './cpuid.js';
 import { recordDataAccess, updateBreakpoints } from './debug.js';
 import { FLAT_CS, fastFlat, fastReadable, fastReadNeed, fastWritable } from './jit/memory.js';
-import { arenaOf } from './jit/wasm-arena.js';
 
 /** What the CPU is plugged into. Only mem and io are required (tests run bare CPUs). */
 export interface CpuBus {
@@ -165,10 +164,10 @@ export class Cpu extends FlagState {
     readonly model: CpuModelInfo,
   ) {
     super();
-    // In RAM's WebAssembly arena, where translated WebAssembly reads them (jit/wasm-arena.ts).
-    this.regs = arenaOf(bus.mem.ram)?.regs ?? new Uint32Array(8);
-    this.regs32 = new Int32Array(this.regs.buffer, this.regs.byteOffset, 8);
     this.mmu = new Mmu(bus.mem, this);
+    // In RAM's WebAssembly arena, where translated WebAssembly reads them (jit/wasm-arena.ts).
+    this.regs = this.mmu.arena?.regs ?? new Uint32Array(8);
+    this.regs32 = new Int32Array(this.regs.buffer, this.regs.byteOffset, 8);
     this.mmu.onWatchedAccess = (lin, size, write) => recordDataAccess(this, lin, size, write);
     this.reset();
   }

@@ -35,7 +35,7 @@
  * since the last one; past the list's size, every entry (flushing more
  * than the architecture requires is always allowed).
  */
-import { arenaOf } from './jit/wasm-arena.js';
+import { arenaOf, type WasmArena } from './jit/wasm-arena.js';
 import type { AddressSpace } from '../../memory/address-space.js';
 import { CpuFault } from './exceptions.js';
 import { CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, DOUBLE_ZERO, EFER_NXE, PFV } from './constants.js';
@@ -178,6 +178,8 @@ export class Mmu {
   private readonly filled = new FlushList();
   private readonly filledGlobal = new FlushList();
   readonly ram: Uint8Array;
+  /** The WebAssembly arena RAM is in (`-accel tcg,wasm=on`), holding the fast-path tables too; its blocks are then WebAssembly where they can be. */
+  readonly arena: WasmArena | undefined;
   /** Little-endian view of ram (translated code reads and writes through it too). */
   readonly view: DataView;
   /** Per RAM page: nonzero when decoded code from it is cached (writes must invalidate it). */
@@ -216,9 +218,9 @@ export class Mmu {
   ) {
     this.ram = mem.ram;
     // In RAM's WebAssembly arena, where translated WebAssembly reads them (wasm-arena.ts).
-    const arena = arenaOf(this.ram);
-    this.fastReads = (arena?.fastReads ?? new Int32Array(2 * PAGES)).fill(FAST_NONE);
-    this.fastWrites = (arena?.fastWrites ?? new Int32Array(2 * PAGES)).fill(FAST_NONE);
+    this.arena = arenaOf(this.ram);
+    this.fastReads = (this.arena?.fastReads ?? new Int32Array(2 * PAGES)).fill(FAST_NONE);
+    this.fastWrites = (this.arena?.fastWrites ?? new Int32Array(2 * PAGES)).fill(FAST_NONE);
     this.fastRead = [this.fastReads.subarray(0, PAGES), this.fastReads.subarray(PAGES)];
     this.fastWrite = [this.fastWrites.subarray(0, PAGES), this.fastWrites.subarray(PAGES)];
     this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);

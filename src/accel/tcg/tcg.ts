@@ -21,8 +21,6 @@ import { log, logOn } from '../../log.js';
 export interface TcgOptions {
   /** Interpret one instruction at a time (no translated blocks: the reference path). */
   oneInsnPerTb: boolean;
-  /** Translate blocks to WebAssembly where the backend can (jit/wasm-block.ts; RAM must be in an arena). */
-  wasm?: boolean;
 }
 
 /** Creates a CPU (with its x87 and interpreter) over a bus; what the accelerator and tests use. */
@@ -83,7 +81,7 @@ export class TcgAccelerator implements Accelerator {
     const { cpu, interp } = createCpu(bus, bus.cpuModel);
     this.cpu = cpu;
     this.interp = interp;
-    this.jit = options.oneInsnPerTb ? undefined : new Translator(cpu, interp, undefined, options.wasm);
+    this.jit = options.oneInsnPerTb ? undefined : new Translator(cpu, interp);
     this.vcpus = [new TcgVcpu(0, cpu, interp, this.jit)];
     if (bus.smp > 1) log.guest_errors({ smp: bus.smp }, 'tcg runs one vCPU; -smp > 1 ignored');
     cpu.mmu.a20Mask = bus.a20.mask;

@@ -22,7 +22,6 @@ import type { Insn } from '../insn.js';
 import { gpFault } from '../exceptions.js';
 import { blockSource } from './codegen.js';
 import type { Mmu } from '../mmu.js';
-import { arenaOf } from './wasm-arena.js';
 import { wasmBlock } from './wasm-block.js';
 
 /** A block's function, run as block `b` (the block itself or one of its entries: entryBlock). */
@@ -267,12 +266,11 @@ export const WASM_SOURCE = '(WebAssembly)';
 
 /**
  * Compiles `b` into its function; returns the factory source it compiled
- * (for `-d op`). With `wasm`, a block the WebAssembly backend takes
- * (wasm-block.ts) becomes WebAssembly where RAM is in an arena.
+ * (for `-d op`). Where RAM is in a WebAssembly arena (`-accel tcg,wasm=on`),
+ * a block the WebAssembly backend takes (wasm-block.ts) becomes WebAssembly.
  */
-export function compileBlock(b: Block, mmu: Mmu, wasm = false): string {
-  const arena = wasm ? arenaOf(mmu.ram) : undefined;
-  const compiled = arena === undefined ? undefined : wasmBlock(b, arena);
+export function compileBlock(b: Block, mmu: Mmu): string {
+  const compiled = mmu.arena === undefined ? undefined : wasmBlock(b, mmu.arena);
   if (compiled !== undefined) {
     b.fn = compiled.fn;
     addLinkSlots(b, compiled.exitSlots);

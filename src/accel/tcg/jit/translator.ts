@@ -201,8 +201,6 @@ export class Translator {
     readonly cpu: Cpu,
     readonly interp: Interpreter,
     private readonly hotThreshold = HOT_THRESHOLD,
-    /** Blocks the WebAssembly backend takes become WebAssembly (block.ts compileBlock; `-accel tcg,wasm=on`). */
-    private readonly wasm = false,
   ) {
     this.pages = new Array(cpu.mmu.codePages.length);
     interp.cache.onInvalidate = (frame) => this.invalidatePage(frame);
@@ -786,7 +784,7 @@ export class Translator {
     for (const [ret, site] of returns) if (!decoded.has(site + offset)) returns.delete(ret);
     const b = new Block(mode, frame, offset, insns, rel, lo, hi, phys, foreign, c.flat, code, rareWays, pointerJumps, returns);
     b.windowed = this.pages[frame]?.unwindowed.has(key) !== true;
-    const source = compileBlock(b, c.mmu, this.wasm);
+    const source = compileBlock(b, c.mmu);
     if (source === WASM_SOURCE) this.stats.wasm++;
     if (logOn.in_asm) log.in_asm({ eip: hex(first), insns: disassembly(b, first) }, 'translated block');
     if (logOn.op) log.op({ eip: hex(first), fn: blockName(b), js: source }, 'block source');
