@@ -15,6 +15,9 @@
 // each to the same linear page or another, and full lookups (lookup), those
 // made after a link or cache miss included.
 //
+// ACCEL sets the -accel value (default tcg; ACCEL=tcg,wasm=on for the
+// WebAssembly backend, whose blocks the translated column then counts too).
+//
 // Usage: npm run build && node bench/tcg-phases.mjs [loop iterations=30000]
 import { CS } from '../dist/accel/tcg/constants.js';
 import { parseCommandLine } from '../dist/cli/parse.js';
@@ -31,7 +34,7 @@ const loop = shellLoop(iterations);
 const commands = [loop, loop, MD5SUM_16MIB, MD5SUM_16MIB];
 
 const serial = captureSerial();
-const pc = await buildPc(parseCommandLine(i386LinuxArgs()).config);
+const pc = await buildPc(parseCommandLine(i386LinuxArgs({ accel: process.env.ACCEL ?? 'tcg' })).config);
 const acc = pc.accel;
 const jit = acc.jit;
 if (jit === undefined) throw new Error('tcg-phases needs the translator');
@@ -49,6 +52,7 @@ function counters() {
     blockRuns: s.blocksRun,
     blocks: s.translated,
     translateMs: s.translateMs,
+    wasm: s.wasm,
     kinds: kinds === undefined ? undefined : { ...kinds },
   };
 }
@@ -63,7 +67,7 @@ function report(name, from, to) {
     `interpreted ${((100 * (to.interpreted - from.interpreted)) / insns).toFixed(1).padStart(4)}%`,
     `block runs ${(runs / 1e6).toFixed(2).padStart(6)}M`,
     `insns/run ${((to.translatedInsns - from.translatedInsns) / runs).toFixed(1).padStart(5)}`,
-    `translated ${String(to.blocks - from.blocks).padStart(5)} (${(to.translateMs - from.translateMs).toFixed(0)} ms)`,
+    `translated ${String(to.blocks - from.blocks).padStart(5)}${to.wasm ? ` (wasm ${to.wasm - from.wasm})` : ''} (${(to.translateMs - from.translateMs).toFixed(0)} ms)`,
   ];
   console.error(fields.join('  '));
   if (to.kinds) {

@@ -524,8 +524,9 @@ describe('translator: accesses the fast path does not allow', () => {
     expect(translatedLog.length).toBe(20 * 5);
     // Each pass reads two counts (MOV, then ADD); EBX sums the MOV's: 1 + 3 + ... + 39.
     expect(b.cpu.regs[3]).toBe(20 * 20);
-    // Blocks ran the loop and left before each device access (the last pass's MOVS included).
-    expect(t!.stats.slowExits).toBeGreaterThanOrEqual(20 * 4);
+    // Blocks ran the loop and left before each device access their own code makes: the MOVs' and
+    // the ADD's (the MOVS's too in JavaScript blocks; WebAssembly ones run it by its handler).
+    expect(t!.stats.slowExits).toBeGreaterThanOrEqual(20 * 3);
   });
 });
 

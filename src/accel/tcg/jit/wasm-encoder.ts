@@ -47,6 +47,7 @@ export const enum Op {
   I32LeU = 0x4d,
   I32GeS = 0x4e,
   I32GeU = 0x4f,
+  I64Ne = 0x52,
   I32Clz = 0x67,
   I32Ctz = 0x68,
   I32Popcnt = 0x69,
